@@ -1,0 +1,22 @@
+# Two entry points: `make run` and `make test`. Both build .venv from scratch when it is missing
+# or when pyproject.toml changed, so they work the same on a fresh clone and in CI.
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: run test clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/copydesk run $(ARGS)
+
+test: $(STAMP)
+	$(VENV)/bin/pytest -q $(ARGS)
+
+clean:
+	rm -rf $(VENV) *.egg-info
