@@ -1,0 +1,136 @@
+"""Wiring only: a config in, a Bolt app with its desk, ledger and scheduler out."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import App, BoltResponse
+from slack_bolt.request import BoltRequest
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+import handlers
+from bot.config import Config
+from bot.errors import CopydeskError
+from bot.publishing import XPublisher
+from bot.scheduling import PublishScheduler
+from bot.service import Clock, Desk, utc_now
+from handlers.notifier import SlackDirectory, SlackNotifier
+from storage import Ledger
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """The long-lived parts of a running copydesk, started and stopped together."""
+
+    config: Config
+    ledger: Ledger
+    desk: Desk
+    scheduler: PublishScheduler
+    client: WebClient
+
+    def start(self) -> None:
+        """Rebuild the schedule from the ledger, then let it fire."""
+        recovery = self.desk.recover()
+        log.info(
+            "ledger recovered: %d scheduled, %d interrupted, %d cards posted",
+            recovery.scheduled,
+            recovery.interrupted,
+            recovery.cards_posted,
+        )
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        """Let posts already on their way finish, then close the ledger."""
+        self.scheduler.shutdown(wait=True)
+        self.ledger.close()
+
+
+def slack_client(config: Config) -> WebClient:
+    """The one WebClient, pointed at SLACK_API_URL, retrying what is safe to retry."""
+    return WebClient(
+        token=config.slack_bot_token.reveal(),
+        base_url=config.slack_api_url,
+        timeout=10,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=2),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def build_services(config: Config, *, client: WebClient | None = None, clock: Clock = utc_now) -> Services:
+    """Open the ledger and build the desk with its Slack, X and scheduler collaborators."""
+    client = client or slack_client(config)
+    ledger = Ledger.open(config.db_path)
+    desk = Desk(
+        config,
+        ledger,
+        publishers={
+            name: XPublisher(account, base_url=config.x_api_url, timeout=config.x_timeout_seconds)
+            for name, account in config.accounts.items()
+        },
+        notifier=SlackNotifier(client, approve=config.approve_reactions[0], reject=config.reject_reactions[0]),
+        directory=SlackDirectory(client),
+        clock=clock,
+    )
+    scheduler = PublishScheduler(desk.publish)
+    desk.attach_scheduler(scheduler)
+    return Services(config=config, ledger=ledger, desk=desk, scheduler=scheduler, client=client)
+
+
+def create_app(services: Services, *, process_before_response: bool = False) -> App:
+    """A Bolt app with every listener bound to the desk and one error handler for all of them."""
+    secret = services.config.slack_signing_secret
+    app = App(
+        client=services.client,
+        signing_secret=secret.reveal() if secret else None,
+        request_verification_enabled=secret is not None,
+        process_before_response=process_before_response,
+    )
+    handlers.register(app, services.desk)
+    app.error(handle_error)
+    return app
+
+
+def handle_error(
+    error: Exception, body: dict[str, Any], request: BoltRequest, response: BoltResponse | None, respond: Any, client: WebClient
+) -> BoltResponse | None:
+    """Answer the person privately: the error's own words for their mistakes, a reference for ours."""
+    if isinstance(error, CopydeskError):
+        text = str(error)
+    else:
+        ref = secrets.token_hex(4)
+        log.error("unexpected error (ref %s)", ref, exc_info=error)
+        text = f"Sorry, copydesk hit an internal error (ref {ref}); an admin can find it in the logs."
+    acknowledged = request.context.ack.response is not None
+    if "command" in body and not acknowledged and response is not None:
+        # Not yet acknowledged: the answer travels in the HTTP response itself, shown only to them.
+        return BoltResponse(
+            status=200,
+            body=json.dumps({"response_type": "ephemeral", "text": text}),
+            headers={"content-type": "application/json;charset=utf-8"},
+        )
+    _tell_privately(text, body, respond, client)
+    return BoltResponse(status=200, body="") if response is not None else None
+
+
+def _tell_privately(text: str, body: dict[str, Any], respond: Any, client: WebClient) -> None:
+    if body.get("response_url"):
+        respond(text=text, response_type="ephemeral", replace_original=False)
+        return
+    event = body.get("event") or {}
+    channel = (event.get("item") or {}).get("channel") or event.get("channel")
+    if channel and event.get("user"):
+        client.chat_postEphemeral(channel=channel, user=event["user"], text=text)

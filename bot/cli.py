@@ -1,0 +1,94 @@
+"""The copydesk command: run the bot, print the Slack manifest, check a config."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+import yaml
+
+from bot.app import build_services, create_app
+from bot.config import Config, config_path, db_path, load_config
+from bot.errors import ConfigError, CopydeskError
+from bot.manifest import manifest
+from bot.server import serve_http, serve_socket_mode, wsgi_app
+
+log = logging.getLogger("copydesk")
+
+
+def parser() -> argparse.ArgumentParser:
+    """Every subcommand and flag; the README is checked against this."""
+    top = argparse.ArgumentParser(prog="copydesk", description="Editorial review in Slack for a team's X account.")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the bot (HTTP mode, or Socket Mode with --socket or SLACK_APP_TOKEN)")
+    run.add_argument("--config", metavar="PATH", help="app.yaml to read (default: $COPYDESK_CONFIG or ./app.yaml)")
+    run.add_argument("--db", metavar="PATH", help="ledger database (default: $COPYDESK_DB or ./copydesk.db)")
+    run.add_argument("--port", type=int, default=3000, metavar="N", help="HTTP port (default: 3000; 0 picks a free one)")
+    run.add_argument("--host", default="0.0.0.0", help="HTTP address to listen on (default: 0.0.0.0)")
+    run.add_argument("--socket", action="store_true", help="use Socket Mode (needs SLACK_APP_TOKEN)")
+
+    show = sub.add_parser("manifest", help="print the Slack app manifest to paste at api.slack.com/apps")
+    show.add_argument("--url", help="public base URL of the bot for HTTP mode; omit for Socket Mode")
+    show.add_argument("--name", default="copydesk", help="the app's name in Slack (default: copydesk)")
+
+    check = sub.add_parser("check", help="read app.yaml and the environment, and say what is wrong, if anything")
+    check.add_argument("--config", metavar="PATH", help="app.yaml to read")
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the copydesk console script."""
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("slack_sdk", "slack_bolt", "apscheduler", "urllib3", "requests_oauthlib", "oauthlib"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        if args.command == "manifest":
+            sys.stdout.write(yaml.safe_dump(manifest(name=args.name, url=args.url), sort_keys=False, allow_unicode=True))
+            return 0
+        config = load_config(config_path(os.environ, args.config), os.environ, db=db_path(os.environ, getattr(args, "db", None)))
+        if args.command == "check":
+            print(_summary(config))
+            return 0
+        return _run(config, socket=args.socket or config.slack_app_token is not None, host=args.host, port=args.port)
+    except CopydeskError as e:
+        print(f"copydesk: {e}", file=sys.stderr)
+        return 2
+
+
+def _run(config: Config, *, socket: bool, host: str, port: int) -> int:
+    if socket and config.slack_app_token is None:
+        raise ConfigError("Socket Mode needs SLACK_APP_TOKEN (an xapp-… token with connections:write)")
+    if not socket and config.slack_signing_secret is None:
+        raise ConfigError("HTTP mode needs SLACK_SIGNING_SECRET (Basic Information → Signing Secret)")
+    services = build_services(config)
+    try:
+        app = create_app(services)
+        services.start()
+        if socket:
+            serve_socket_mode(app, config.slack_app_token.reveal())  # type: ignore[union-attr]
+        else:
+            health = lambda: {"mode": "http", "scheduled": services.scheduler.count(), "schema": services.ledger.schema_version()}  # noqa: E731
+            serve_http(wsgi_app(app, health), host=host, port=port)
+    finally:
+        services.stop()
+    log.info("copydesk stopped")
+    return 0
+
+
+def _summary(config: Config) -> str:
+    lines = [f"{config.config_path}: OK", f"  timezone {config.timezone.key}; ledger {config.db_path}"]
+    for account in config.accounts.values():
+        lines.append(
+            f"  {account.name}: @{account.handle}, cards in {account.review_channel}, "
+            f"{account.approvals_required} of {len(account.editors)} editor(s) to approve"
+        )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

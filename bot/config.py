@@ -1,0 +1,382 @@
+"""A frozen configuration from app.yaml and the environment, read once at start and never again."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from bot.errors import ConfigError
+
+SLACK_API_URL = "https://slack.com/api/"
+X_API_URL = "https://api.x.com"
+
+DEFAULT_CREDENTIALS = {
+    "consumer_key": "X_CONSUMER_KEY",
+    "consumer_secret": "X_CONSUMER_SECRET",
+    "access_token": "X_ACCESS_TOKEN",
+    "access_token_secret": "X_ACCESS_TOKEN_SECRET",
+}
+OAUTH1_KEYS = tuple(DEFAULT_CREDENTIALS)
+OAUTH2_KEY = "oauth2_access_token"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One app.yaml key: where it lives, its default and what it is for (the README is checked against these)."""
+
+    path: str
+    default: Any
+    help: str
+
+
+REQUIRED = object()
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("timezone", "UTC", "IANA zone for times written without an offset by people whose Slack profile has none, and for the digest."),
+    Setting("admins", [], "Slack user IDs who may pause and resume publishing."),
+    Setting("default_account", None, "The account a draft goes to when it names none; needed only with several accounts."),
+    Setting("x_timeout_seconds", 15, "How long one call to X may take before it is abandoned."),
+    Setting("reactions.approve", ["white_check_mark", "heavy_check_mark"], "Emoji names (without colons) that count as an approval."),
+    Setting("reactions.reject", ["x", "no_entry_sign"], "Emoji names that count as a veto."),
+    Setting("accounts", REQUIRED, "The X accounts this team runs, keyed by the name a draft uses with to:NAME."),
+    Setting("accounts.*.network", "x", "The network the account is on; only x is supported."),
+    Setting("accounts.*.handle", REQUIRED, "The account's handle without @, used in links and on cards."),
+    Setting("accounts.*.review_channel", REQUIRED, "Slack channel ID where review cards are posted; invite the bot there."),
+    Setting("accounts.*.editors", REQUIRED, "Slack user IDs (U…/W…) or user group IDs (S…) whose reactions count as votes."),
+    Setting("accounts.*.approvals_required", 1, "How many distinct editors must approve before the post is scheduled."),
+    Setting("accounts.*.allow_self_approval", False, "Whether the author's own approval counts when the author is an editor."),
+    Setting("accounts.*.credentials", dict(DEFAULT_CREDENTIALS), "Names of the environment variables holding the account's X keys (never the keys)."),
+    Setting("accounts.*.credentials.consumer_key", "X_CONSUMER_KEY", "Variable holding the app's API key (OAuth 1.0a)."),
+    Setting("accounts.*.credentials.consumer_secret", "X_CONSUMER_SECRET", "Variable holding the app's API key secret."),
+    Setting("accounts.*.credentials.access_token", "X_ACCESS_TOKEN", "Variable holding the account's access token."),
+    Setting("accounts.*.credentials.access_token_secret", "X_ACCESS_TOKEN_SECRET", "Variable holding the account's access token secret."),
+    Setting("accounts.*.credentials.oauth2_access_token", None, "Instead of the four above: variable holding an OAuth 2.0 user access token (scopes tweet.write, tweet.read, users.read)."),
+    Setting("digest", None, "The daily digest; leave out to send none."),
+    Setting("digest.channel", REQUIRED, "Slack channel ID the digest is posted to."),
+    Setting("digest.at", "18:00", "Local time (HH:MM, in timezone) the digest is posted."),
+)
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """One environment variable copydesk reads at start."""
+
+    name: str
+    help: str
+
+
+ENV_VARS: tuple[EnvVar, ...] = (
+    EnvVar("SLACK_BOT_TOKEN", "The bot token (xoxb-…). Always needed."),
+    EnvVar("SLACK_SIGNING_SECRET", "Verifies that requests come from Slack. Needed in HTTP mode."),
+    EnvVar("SLACK_APP_TOKEN", "App-level token (xapp-…, scope connections:write). When set, copydesk runs in Socket Mode."),
+    EnvVar("COPYDESK_CONFIG", "Path of app.yaml (default ./app.yaml)."),
+    EnvVar("COPYDESK_DB", "Path of the SQLite ledger (default ./copydesk.db)."),
+    EnvVar("SLACK_API_URL", f"Base URL of the Slack Web API (default {SLACK_API_URL})."),
+    EnvVar("X_API_URL", f"Base URL of the X API, the part before /2/… (default {X_API_URL})."),
+)
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A value from the environment that must never be printed: its repr names only the variable."""
+
+    env_name: str
+    value: str = field(repr=False, compare=False)
+
+    def __str__(self) -> str:
+        return f"<secret {self.env_name}>"
+
+    def reveal(self) -> str:
+        """Give the value to the one client that needs it."""
+        return self.value
+
+
+@dataclass(frozen=True)
+class XCredentials:
+    """OAuth 1.0a user keys, or an OAuth 2.0 user access token."""
+
+    consumer_key: Secret | None = None
+    consumer_secret: Secret | None = None
+    access_token: Secret | None = None
+    access_token_secret: Secret | None = None
+    oauth2_access_token: Secret | None = None
+
+
+@dataclass(frozen=True)
+class Account:
+    """One X account the team publishes to, with who reviews it and how."""
+
+    name: str
+    network: str
+    handle: str
+    review_channel: str
+    editors: tuple[str, ...]
+    approvals_required: int
+    allow_self_approval: bool
+    credentials: XCredentials
+
+
+@dataclass(frozen=True)
+class Digest:
+    """Where and when the daily digest goes."""
+
+    channel: str
+    at: str
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything copydesk needs to run, resolved once at start."""
+
+    timezone: ZoneInfo
+    admins: tuple[str, ...]
+    approve_reactions: tuple[str, ...]
+    reject_reactions: tuple[str, ...]
+    accounts: Mapping[str, Account]
+    default_account: str | None
+    digest: Digest | None
+    x_timeout_seconds: float
+    slack_bot_token: Secret
+    slack_signing_secret: Secret | None
+    slack_app_token: Secret | None
+    slack_api_url: str
+    x_api_url: str
+    db_path: Path
+    config_path: Path
+
+    def account(self, name: str | None) -> Account | None:
+        """The named account, or the default one when no name is given."""
+        return self.accounts.get(name if name is not None else (self.default_account or ""))
+
+
+_CHANNEL = re.compile(r"^[CG][A-Z0-9]{2,}$")
+_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_EDITOR = re.compile(r"^[UWS][A-Z0-9]{2,}$")
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_HANDLE = re.compile(r"^[A-Za-z0-9_]{1,15}$")
+
+
+def config_path(environ: Mapping[str, str], override: str | None = None) -> Path:
+    """Where app.yaml is: --config, then COPYDESK_CONFIG, then ./app.yaml."""
+    return Path(override or environ.get("COPYDESK_CONFIG") or "app.yaml")
+
+
+def db_path(environ: Mapping[str, str], override: str | None = None) -> Path:
+    """Where the ledger is: --db, then COPYDESK_DB, then ./copydesk.db."""
+    return Path(override or environ.get("COPYDESK_DB") or "copydesk.db")
+
+
+def load_config(path: Path, environ: Mapping[str, str], *, db: Path | None = None) -> Config:
+    """Read app.yaml and the environment into a Config, or raise ConfigError naming the first bad key."""
+    raw = _read_yaml(path)
+    _reject_unknown_keys(raw)
+    where = path.name
+    accounts = _accounts(raw.get("accounts"), environ, where)
+    default_account = _default_account(raw.get("default_account"), accounts, where)
+    reactions = _mapping(raw.get("reactions", {}), "reactions", where)
+    approve = _names(reactions.get("approve", _default("reactions.approve")), "reactions.approve", where)
+    reject = _names(reactions.get("reject", _default("reactions.reject")), "reactions.reject", where)
+    if set(approve) & set(reject):
+        raise ConfigError(f"{where}: reactions.approve and reactions.reject share {sorted(set(approve) & set(reject))}")
+    timeout = raw.get("x_timeout_seconds", _default("x_timeout_seconds"))
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ConfigError(f"{where}: x_timeout_seconds must be a positive number of seconds, not {timeout!r}")
+    bot_token = environ.get("SLACK_BOT_TOKEN")
+    if not bot_token:
+        raise ConfigError("SLACK_BOT_TOKEN is not set: copy the bot token (xoxb-…) from the Slack app's OAuth page")
+    return Config(
+        timezone=_timezone(raw.get("timezone", _default("timezone")), where),
+        admins=tuple(_ids(raw.get("admins", []), "admins", where, _USER, "user IDs (U…)")),
+        approve_reactions=approve,
+        reject_reactions=reject,
+        accounts=accounts,
+        default_account=default_account,
+        digest=_digest(raw.get("digest"), where),
+        x_timeout_seconds=float(timeout),
+        slack_bot_token=Secret("SLACK_BOT_TOKEN", bot_token),
+        slack_signing_secret=_optional_secret(environ, "SLACK_SIGNING_SECRET"),
+        slack_app_token=_optional_secret(environ, "SLACK_APP_TOKEN"),
+        slack_api_url=_slack_url(environ.get("SLACK_API_URL") or SLACK_API_URL),
+        x_api_url=(environ.get("X_API_URL") or X_API_URL).rstrip("/"),
+        db_path=db or db_path(environ),
+        config_path=path,
+    )
+
+
+def _default(path: str) -> Any:
+    return next(s.default for s in SETTINGS if s.path == path)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file (set COPYDESK_CONFIG or pass --config)") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot be read ({e.strerror})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path.name}: not valid YAML{line}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path.name}: expected a mapping of settings at the top level")
+    return raw
+
+
+def _reject_unknown_keys(raw: dict[str, Any]) -> None:
+    """Catch typos such as approval_required before they silently fall back to a default."""
+    parts = (s.path.split(".") for s in SETTINGS)
+    known = {".".join(p[:i]) for p in parts for i in range(1, len(p) + 1)}
+
+    def walk(node: Any, prefix: str, pattern: str) -> None:
+        if not isinstance(node, dict):
+            return
+        for key, value in node.items():
+            shown = f"{prefix}{key}"
+            if pattern == "accounts.":
+                walk(value, f"{shown}.", "accounts.*.")
+                continue
+            if f"{pattern}{key}" not in known:
+                raise ConfigError(f"app.yaml: unknown key {shown!r}")
+            walk(value, f"{shown}.", f"{pattern}{key}.")
+
+    walk(raw, "", "")
+
+
+def _mapping(value: Any, key: str, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: {key} must be a mapping")
+    return value
+
+
+def _names(value: Any, key: str, where: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip(":") for v in value):
+        raise ConfigError(f"{where}: {key} must be a non-empty list of emoji names")
+    return tuple(v.strip(":") for v in value)
+
+
+def _ids(value: Any, key: str, where: str, pattern: re.Pattern[str], kind: str) -> list[str]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: {key} must be a list of Slack {kind}")
+    for item in value:
+        if not isinstance(item, str) or not pattern.match(item):
+            raise ConfigError(f"{where}: {key} has {item!r}, which is not a Slack {kind}")
+    return value
+
+
+def _timezone(value: Any, where: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{where}: timezone {value!r} is not an IANA time zone (e.g. America/Los_Angeles)") from None
+
+
+def _accounts(value: Any, environ: Mapping[str, str], where: str) -> dict[str, Account]:
+    if not isinstance(value, dict) or not value:
+        raise ConfigError(f"{where}: accounts must define at least one account")
+    return {str(name): _account(str(name), body, environ, where) for name, body in value.items()}
+
+
+def _account(name: str, body: Any, environ: Mapping[str, str], where: str) -> Account:
+    key = f"accounts.{name}"
+    if not re.match(r"^[A-Za-z0-9_-]+$", name):
+        raise ConfigError(f"{where}: {key}: an account name may use letters, digits, - and _ only")
+    body = _mapping(body, key, where)
+    for required in ("handle", "review_channel", "editors"):
+        if required not in body:
+            raise ConfigError(f"{where}: {key}.{required} is missing")
+    network = body.get("network", "x")
+    if network != "x":
+        raise ConfigError(f"{where}: {key}.network is {network!r}; only x is supported")
+    handle = str(body["handle"]).lstrip("@")
+    if not _HANDLE.match(handle):
+        raise ConfigError(f"{where}: {key}.handle {body['handle']!r} is not an X handle")
+    channel = body["review_channel"]
+    if not isinstance(channel, str) or not _CHANNEL.match(channel):
+        raise ConfigError(f"{where}: {key}.review_channel {channel!r} is not a Slack channel ID (C… or G…)")
+    editors = _ids(body["editors"], f"{key}.editors", where, _EDITOR, "user or user group IDs (U…, W… or S…)")
+    if not editors:
+        raise ConfigError(f"{where}: {key}.editors is empty: name at least one editor")
+    required = body.get("approvals_required", 1)
+    if isinstance(required, bool) or not isinstance(required, int) or required < 1:
+        raise ConfigError(f"{where}: {key}.approvals_required must be a whole number of at least 1")
+    has_groups = any(e.startswith("S") for e in editors)
+    if not has_groups and required > len(set(editors)):
+        raise ConfigError(
+            f"{where}: {key}.approvals_required is {required} but only {len(set(editors))} editor(s) are listed"
+        )
+    self_approval = body.get("allow_self_approval", False)
+    if not isinstance(self_approval, bool):
+        raise ConfigError(f"{where}: {key}.allow_self_approval must be true or false")
+    return Account(
+        name=name,
+        network=network,
+        handle=handle,
+        review_channel=channel,
+        editors=tuple(dict.fromkeys(editors)),
+        approvals_required=required,
+        allow_self_approval=self_approval,
+        credentials=_credentials(body.get("credentials"), environ, f"{key}.credentials", where),
+    )
+
+
+def _credentials(value: Any, environ: Mapping[str, str], key: str, where: str) -> XCredentials:
+    names = dict(DEFAULT_CREDENTIALS) if value is None else _mapping(value, key, where)
+    if OAUTH2_KEY in names:
+        if set(names) & set(OAUTH1_KEYS):
+            raise ConfigError(f"{where}: {key}: give either {OAUTH2_KEY} or the four OAuth 1.0a keys, not both")
+        return XCredentials(oauth2_access_token=_env_secret(environ, names[OAUTH2_KEY], f"{key}.{OAUTH2_KEY}", where))
+    names = {**DEFAULT_CREDENTIALS, **names}
+    return XCredentials(**{k: _env_secret(environ, names[k], f"{key}.{k}", where) for k in OAUTH1_KEYS})
+
+
+def _env_secret(environ: Mapping[str, str], name: Any, key: str, where: str) -> Secret:
+    if not isinstance(name, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+        raise ConfigError(f"{where}: {key} must name an environment variable, e.g. X_CONSUMER_KEY")
+    value = environ.get(name)
+    if not value:
+        raise ConfigError(f"{where}: {key} names the environment variable {name}, which is not set")
+    return Secret(name, value)
+
+
+def _optional_secret(environ: Mapping[str, str], name: str) -> Secret | None:
+    value = environ.get(name)
+    return Secret(name, value) if value else None
+
+
+def _default_account(value: Any, accounts: Mapping[str, Account], where: str) -> str | None:
+    if value is None:
+        return next(iter(accounts)) if len(accounts) == 1 else None
+    if value not in accounts:
+        raise ConfigError(f"{where}: default_account {value!r} is not one of the accounts ({', '.join(accounts)})")
+    return str(value)
+
+
+def _digest(value: Any, where: str) -> Digest | None:
+    if value is None:
+        return None
+    body = _mapping(value, "digest", where)
+    channel = body.get("channel")
+    if not isinstance(channel, str) or not _CHANNEL.match(channel):
+        raise ConfigError(f"{where}: digest.channel {channel!r} is not a Slack channel ID (C… or G…)")
+    at = str(body.get("at", _default("digest.at")))
+    if not _CLOCK.match(at):
+        raise ConfigError(f'{where}: digest.at {at!r} is not a time of day like "18:00"')
+    return Digest(channel=channel, at=at)
+
+
+def _slack_url(url: str) -> str:
+    """slack_sdk joins method names onto the base URL, which therefore has to end in a slash."""
+    return url if url.endswith("/") else url + "/"

@@ -1,0 +1,69 @@
+"""What the domain needs from the outside world, so that bot/ never imports Slack."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from bot.config import Account
+from bot.length import Length
+from bot.model import Draft, Publication
+from bot.review import State
+
+
+@dataclass(frozen=True)
+class DraftView:
+    """Everything a card or a list line shows about one draft."""
+
+    draft: Draft
+    account: Account
+    approvers: tuple[str, ...]
+    rejecters: tuple[str, ...]
+    length: Length
+    publication: Publication | None
+
+
+@dataclass(frozen=True)
+class Change:
+    """A draft moved from one state to another because of `actor` (a user ID, or copydesk)."""
+
+    before: State
+    after: State
+    actor: str
+
+
+@dataclass(frozen=True)
+class CardRef:
+    """Where a review card lives in Slack."""
+
+    channel: str
+    ts: str
+
+
+class Notifier(Protocol):
+    """Tells people in Slack what happened to a draft."""
+
+    def post_card(self, view: DraftView) -> CardRef:
+        """Post the review card in the account's review channel."""
+        ...
+
+    def permalink(self, card: CardRef) -> str | None:
+        """A link to the card, for the author."""
+        ...
+
+    def refresh(self, view: DraftView, change: Change | None) -> None:
+        """Update the card in place; for a change, also reply in its thread and tell the author."""
+        ...
+
+
+class Directory(Protocol):
+    """What Slack knows about people."""
+
+    def timezone_of(self, user_id: str) -> ZoneInfo | None:
+        """The user's time zone from their Slack profile, if it has a valid one."""
+        ...
+
+    def members_of(self, group_id: str) -> frozenset[str]:
+        """The users in a user group (S…)."""
+        ...

@@ -1,0 +1,102 @@
+"""The editorial rules: whose reaction counts, and what a set of votes decides."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class State(StrEnum):
+    """Where a draft is in its life; the ledger stores these words."""
+
+    IN_REVIEW = "in_review"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    PUBLISHING = "publishing"
+    PUBLISHED = "published"
+    FAILED = "failed"
+
+
+# Until publishing starts, a draft's state is whatever its votes decide.
+UNDECIDED = frozenset({State.IN_REVIEW, State.APPROVED, State.REJECTED})
+# What /draft list shows: still open for review or waiting for its time.
+PENDING = (State.IN_REVIEW, State.APPROVED)
+
+
+class Kind(StrEnum):
+    """What a reaction means."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+@dataclass(frozen=True)
+class Vote:
+    """One editor's reaction on a card."""
+
+    user_id: str
+    reaction: str
+    kind: Kind
+
+
+@dataclass(frozen=True)
+class Rules:
+    """Who may vote on one draft and how many approvals it needs."""
+
+    author_id: str
+    editors: frozenset[str]
+    approvals_required: int
+    allow_self_approval: bool
+
+    def counts(self, user_id: str, kind: Kind) -> bool:
+        """Whether this user's reaction of this kind is a vote."""
+        if user_id not in self.editors:
+            return False
+        return kind is Kind.REJECT or user_id != self.author_id or self.allow_self_approval
+
+    def reachable(self) -> bool:
+        """Whether enough editors other than a barred author exist to ever approve."""
+        voters = self.editors if self.allow_self_approval else self.editors - {self.author_id}
+        return len(voters) >= self.approvals_required
+
+
+@dataclass(frozen=True)
+class Tally:
+    """The distinct editors approving and rejecting."""
+
+    approvers: tuple[str, ...]
+    rejecters: tuple[str, ...]
+
+
+_SKIN_TONE = re.compile(r"::skin-tone-\d$")
+
+
+def reaction_kind(reaction: str, approve: Iterable[str], reject: Iterable[str]) -> Kind | None:
+    """Approve, reject or nothing; a skin tone does not change what a reaction means."""
+    name = _SKIN_TONE.sub("", reaction)
+    if name in approve:
+        return Kind.APPROVE
+    if name in reject:
+        return Kind.REJECT
+    return None
+
+
+def tally(votes: Iterable[Vote], rules: Rules) -> Tally:
+    """Count each editor once per kind, in the order they voted, ignoring votes that do not count."""
+    approvers: dict[str, None] = {}
+    rejecters: dict[str, None] = {}
+    for vote in votes:
+        if rules.counts(vote.user_id, vote.kind):
+            (approvers if vote.kind is Kind.APPROVE else rejecters)[vote.user_id] = None
+    return Tally(tuple(approvers), tuple(rejecters))
+
+
+def decide(counted: Tally, approvals_required: int) -> State:
+    """One veto rejects; a quorum of approvals approves; otherwise it stays in review."""
+    if counted.rejecters:
+        return State.REJECTED
+    if len(counted.approvers) >= approvals_required:
+        return State.APPROVED
+    return State.IN_REVIEW

@@ -1,0 +1,71 @@
+"""APScheduler jobs for approved drafts; the ledger decides what is due, the jobs only wake us up."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.schedulers.background import BackgroundScheduler
+
+log = logging.getLogger(__name__)
+
+
+def job_id(draft_id: int) -> str:
+    """One job per draft, so scheduling twice replaces instead of doubling."""
+    return f"publish:{draft_id}"
+
+
+class PublishScheduler:
+    """Wakes `publish(draft_id)` at a draft's time; holds no state the ledger does not also hold."""
+
+    def __init__(self, publish: Callable[[int], None], *, workers: int = 8) -> None:
+        self._publish = publish
+        self._scheduler = BackgroundScheduler(
+            timezone=timezone.utc,
+            executors={"default": ThreadPoolExecutor(max_workers=workers)},
+            job_defaults={
+                "coalesce": True,
+                "max_instances": 1,
+                "misfire_grace_time": None,  # a post due while we were busy still goes out
+            },
+        )
+
+    def start(self) -> None:
+        """Begin firing jobs (call once, from main, after the schedule is rebuilt)."""
+        self._scheduler.start()
+
+    def shutdown(self, *, wait: bool = True) -> None:
+        """Stop firing; with `wait`, let posts already on their way to X finish."""
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=wait)
+
+    def schedule(self, draft_id: int, when: datetime | None) -> None:
+        """Publish at `when`, or as soon as possible when it is None."""
+        self._scheduler.add_job(
+            self._publish,
+            trigger="date",
+            run_date=when,
+            args=[draft_id],
+            id=job_id(draft_id),
+            name=f"publish draft #{draft_id}",
+            replace_existing=True,
+        )
+
+    def cancel(self, draft_id: int) -> None:
+        """Forget a draft's job, if it has one."""
+        try:
+            self._scheduler.remove_job(job_id(draft_id))
+        except JobLookupError:
+            pass
+
+    def due_at(self, draft_id: int) -> datetime | None:
+        """When the draft's job will fire, or None when it has none."""
+        job = self._scheduler.get_job(job_id(draft_id))
+        return job.next_run_time if job else None
+
+    def count(self) -> int:
+        """How many posts are waiting for their time."""
+        return len(self._scheduler.get_jobs())

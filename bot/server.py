@@ -1,0 +1,71 @@
+"""Serving the app: waitress in HTTP mode (with /healthz), or a Socket Mode connection."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import waitress
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+log = logging.getLogger(__name__)
+
+SLACK_PATH = "/slack/events"
+HEALTH_PATH = "/healthz"
+
+
+def wsgi_app(app: App, health: Callable[[], dict[str, Any]]) -> Callable[..., Iterable[bytes]]:
+    """Slack's requests on POST /slack/events, a JSON status on GET /healthz, 404 elsewhere."""
+    slack = SlackRequestHandler(app, path=SLACK_PATH)
+
+    def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
+            try:
+                status, payload = "200 OK", {"status": "ok", **health()}
+            except Exception as e:  # a health check reports trouble instead of raising it
+                status, payload = "503 Service Unavailable", {"status": "error", "error": type(e).__name__}
+            body = json.dumps(payload).encode()
+            start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        return slack(environ, start_response)
+
+    return application
+
+
+def serve_http(application: Callable[..., Iterable[bytes]], *, host: str, port: int, threads: int = 8) -> None:
+    """Serve until SIGINT or SIGTERM, then return so the caller can shut down cleanly."""
+    server = waitress.create_server(application, host=host, port=port, threads=threads, ident="copydesk")
+    log.info("copydesk listening on http://%s:%d%s (HTTP mode)", host, server.effective_port, SLACK_PATH)
+    _stop_on_signals(server.close)
+    try:
+        server.run()
+    except (KeyboardInterrupt, OSError):
+        pass  # asyncore's loop ends with an error when its sockets close under it
+    finally:
+        server.close()
+
+
+def serve_socket_mode(app: App, app_token: str) -> None:
+    """Hold a Socket Mode connection until SIGINT or SIGTERM."""
+    handler = SocketModeHandler(app, app_token)
+    stopped = threading.Event()
+    _stop_on_signals(stopped.set)
+    handler.connect()
+    log.info("copydesk connected to Slack (Socket Mode)")
+    stopped.wait()
+    handler.close()
+
+
+def _stop_on_signals(stop: Callable[[], None]) -> None:
+    def handle(signum: int, _frame: Any) -> None:
+        log.info("received %s: stopping", signal.Signals(signum).name)
+        stop()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, handle)

@@ -1,0 +1,74 @@
+"""Reading the at:WHEN of a draft: an exact time, the next such clock time, or a delay from now."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from bot.errors import BadTime
+
+_DELAY = re.compile(r"^\+(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
+_FORMS = "2026-11-22T09:00, 2026-11-22T09:00-08:00, 09:00, +30m, +2h or +1d"
+
+
+def parse_when(spec: str, *, now: datetime, zone: ZoneInfo) -> datetime:
+    """The UTC instant that `spec` names, seen from `now` by someone living in `zone`; never in the past."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    spec = spec.strip()
+    if delay := _DELAY.match(spec):
+        return _after(delay, spec, now)
+    if clock := _CLOCK.match(spec):
+        return _next_clock(int(clock[1]), int(clock[2]), spec, now, zone)
+    return _exact(spec, now, zone)
+
+
+def _after(match: re.Match[str], spec: str, now: datetime) -> datetime:
+    days, hours, minutes = (int(g) if g else 0 for g in match.groups())
+    if not any(match.groups()) or (days == hours == minutes == 0):
+        raise BadTime(f"at:{spec} is not a delay I can read; try {_FORMS}")
+    return (now + timedelta(days=days, hours=hours, minutes=minutes)).astimezone(timezone.utc)
+
+
+def _next_clock(hour: int, minute: int, spec: str, now: datetime, zone: ZoneInfo) -> datetime:
+    if hour > 23 or minute > 59:
+        raise BadTime(f"at:{spec} is not a time of day; try {_FORMS}")
+    today = now.astimezone(zone).date()
+    for offset in range(0, 3):  # a clock time skipped by a DST change exists again the day after
+        day = today + timedelta(days=offset)
+        instant = _local(day, time(hour, minute), zone)
+        if instant is not None and instant > now:
+            return instant
+    raise BadTime(f"at:{spec} does not exist in {zone.key} in the next days")  # pragma: no cover
+
+
+def _exact(spec: str, now: datetime, zone: ZoneInfo) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(spec)
+    except ValueError:
+        raise BadTime(f"at:{spec} is not a time I can read; try {_FORMS}") from None
+    if len(spec) <= 10:  # a bare date: the time of day is missing
+        raise BadTime(f"at:{spec} has no time of day; try {spec}T09:00")
+    if parsed.tzinfo is None:
+        instant = _local(parsed.date(), parsed.time(), zone)
+        if instant is None:
+            raise BadTime(
+                f"at:{spec} does not exist in {zone.key}: the clocks skip that hour for daylight saving"
+            )
+    else:
+        instant = parsed.astimezone(timezone.utc)
+    if instant <= now:
+        shown = instant.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+        raise BadTime(f"at:{spec} is in the past ({shown}); give a later time")
+    return instant
+
+
+def _local(day: date, clock: time, zone: ZoneInfo) -> datetime | None:
+    """`day` at `clock` in `zone` as UTC, or None when a DST gap swallows that clock time."""
+    local = datetime.combine(day, clock, tzinfo=zone)
+    instant = local.astimezone(timezone.utc)
+    if instant.astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
+        return None
+    return instant

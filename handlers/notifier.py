@@ -1,0 +1,106 @@
+"""Slack-backed implementations of the domain's Notifier and Directory ports."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.errors import CardNotPosted
+from bot.ports import CardRef, Change, DraftView
+from handlers import render
+
+log = logging.getLogger(__name__)
+
+
+class SlackNotifier:
+    """Posts and updates review cards, replies in their threads and messages authors."""
+
+    def __init__(self, client: WebClient, *, approve: str, reject: str) -> None:
+        self.client = client
+        self.approve = approve
+        self.reject = reject
+
+    def post_card(self, view: DraftView) -> CardRef:
+        """Post the card, or raise CardNotPosted with Slack's reason."""
+        text, blocks = render.card(view, self.approve, self.reject)
+        try:
+            response = self.client.chat_postMessage(
+                channel=view.account.review_channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
+            )
+        except SlackApiError as e:
+            raise CardNotPosted(str(e.response.get("error") or e.response.status_code)) from None
+        return CardRef(channel=response["channel"], ts=response["ts"])
+
+    def permalink(self, card: CardRef) -> str | None:
+        """A link to the card, or None when Slack will not give one."""
+        try:
+            return self.client.chat_getPermalink(channel=card.channel, message_ts=card.ts)["permalink"]
+        except SlackApiError as e:
+            log.warning("no permalink for %s/%s: %s", card.channel, card.ts, e.response.get("error"))
+            return None
+
+    def refresh(self, view: DraftView, change: Change | None) -> None:
+        """Update the card in place; on a state change also reply in its thread and tell the author."""
+        draft = view.draft
+        assert draft.card_ts is not None
+        text, blocks = render.card(view, self.approve, self.reject)
+        self.client.chat_update(channel=draft.review_channel, ts=draft.card_ts, text=text, blocks=blocks)
+        if change is None:
+            return
+        self.client.chat_postMessage(
+            channel=draft.review_channel, thread_ts=draft.card_ts, text=render.thread_reply(view, change)
+        )
+        note = render.author_note(view, change)
+        if note:
+            self.client.chat_postMessage(channel=draft.author_id, text=note)
+
+
+class SlackDirectory:
+    """Users' time zones and user groups' members, cached briefly to spare Slack's rate limits."""
+
+    def __init__(self, client: WebClient, *, ttl_seconds: float = 300) -> None:
+        self.client = client
+        self.ttl = ttl_seconds
+        self._cache: dict[str, tuple[float, object]] = {}
+        self._lock = threading.Lock()
+
+    def timezone_of(self, user_id: str) -> ZoneInfo | None:
+        """The profile's IANA zone; None when Slack has none or cannot be asked."""
+        return self._cached(f"tz:{user_id}", lambda: self._fetch_zone(user_id))  # type: ignore[return-value]
+
+    def members_of(self, group_id: str) -> frozenset[str]:
+        """The user group's members; empty when Slack cannot be asked (nobody gains a vote by error)."""
+        members = self._cached(f"group:{group_id}", lambda: self._fetch_members(group_id))
+        return members or frozenset()  # type: ignore[return-value]
+
+    def _cached(self, key: str, fetch) -> object:  # noqa: ANN001 - a zero-argument callable
+        now = time.monotonic()
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit and now - hit[0] < self.ttl:
+            return hit[1]
+        value = fetch()
+        if value is not None:  # a failed look-up is asked again next time, not remembered
+            with self._lock:
+                self._cache[key] = (now, value)
+        return value
+
+    def _fetch_zone(self, user_id: str) -> ZoneInfo | None:
+        try:
+            name = self.client.users_info(user=user_id)["user"].get("tz")
+            return ZoneInfo(name) if name else None
+        except (SlackApiError, ZoneInfoNotFoundError, ValueError) as e:
+            log.warning("no time zone for %s (%s); using the configured one", user_id, type(e).__name__)
+            return None
+
+    def _fetch_members(self, group_id: str) -> frozenset[str] | None:
+        try:
+            return frozenset(self.client.usergroups_users_list(usergroup=group_id)["users"])
+        except SlackApiError as e:
+            log.warning("cannot list user group %s: %s", group_id, e.response.get("error"))
+            return None

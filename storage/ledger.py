@@ -1,0 +1,301 @@
+"""The Ledger: every SQL statement copydesk runs, behind short methods named for what they store."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from bot.errors import LedgerError
+from bot.model import Draft, Event, Publication
+from bot.review import Kind, State, Vote
+from storage.migrations import migrations
+
+SYSTEM_ACTOR = "copydesk"
+
+
+def to_text(moment: datetime) -> str:
+    """UTC, ISO 8601 with milliseconds and a Z: sorts as text and reads well in Datasette."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def from_text(text: str | None) -> datetime | None:
+    """The inverse of to_text."""
+    return datetime.fromisoformat(text) if text else None
+
+
+class Ledger:
+    """One SQLite connection shared by Bolt's, APScheduler's and the server's threads, one at a time.
+
+    SQLite serialises writers anyway; holding one re-entrant lock around each statement or
+    transaction keeps a transaction's statements together and makes every change atomic.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(cls, path: Path | str) -> Ledger:
+        """Open (creating if needed) and migrate the ledger at `path`, or raise LedgerError saying why."""
+        target = str(path)
+        try:
+            if target != ":memory:":
+                Path(target).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(target, check_same_thread=False, timeout=10)
+            db = Database(conn)
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = FULL")
+            db.execute("PRAGMA foreign_keys = ON")
+            cls._migrate(db, target)
+        except sqlite3.DatabaseError as e:
+            raise LedgerError(f"{target}: cannot be opened as a copydesk ledger ({e})") from None
+        except OSError as e:
+            raise LedgerError(f"{target}: cannot be opened ({e.strerror})") from None
+        return cls(db)
+
+    @staticmethod
+    def _migrate(db: Database, target: str) -> None:
+        known = {m.name for m in migrations._migrations}
+        newer = [m.name for m in migrations.applied(db) if m.name not in known]
+        if newer:
+            raise LedgerError(f"{target}: was written by a newer copydesk (migrations {', '.join(newer)})")
+        migrations.apply(db)
+
+    def schema_version(self) -> list[str]:
+        """The migrations applied, oldest first."""
+        with self._lock:
+            return [m.name for m in migrations.applied(self._db)]
+
+    def close(self) -> None:
+        """Checkpoint and close; the ledger stays consistent without this, it just tidies the WAL."""
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Ledger]:
+        """All changes inside commit together or not at all; other threads wait meanwhile."""
+        with self._lock, self._db.atomic():
+            yield self
+
+    # drafts
+
+    def add_draft(
+        self,
+        *,
+        account: str,
+        author_id: str,
+        text: str,
+        publish_at: datetime | None,
+        review_channel: str,
+        origin_channel: str | None,
+        at: datetime,
+    ) -> Draft:
+        """Store a new draft in review and log who wrote it."""
+        with self.transaction():
+            row_id = self._db["drafts"].insert(
+                {
+                    "account": account,
+                    "author_user_id": author_id,
+                    "text": text,
+                    "publish_at": to_text(publish_at) if publish_at else None,
+                    "state": State.IN_REVIEW.value,
+                    "origin_channel_id": origin_channel,
+                    "review_channel_id": review_channel,
+                    "card_ts": None,
+                    "created_at": to_text(at),
+                    "updated_at": to_text(at),
+                }
+            ).last_pk
+            self.log("drafted", actor=author_id, at=at, draft_id=row_id, account=account)
+            return self._draft_row(row_id)
+
+    def set_card(self, draft_id: int, channel: str, ts: str, *, at: datetime) -> None:
+        """Remember where the draft's review card is, so reactions on it find the draft."""
+        with self.transaction():
+            self._db.execute(
+                "UPDATE drafts SET review_channel_id = ?, card_ts = ?, updated_at = ? WHERE id = ?",
+                [channel, ts, to_text(at), draft_id],
+            )
+            self.log("card_posted", actor=SYSTEM_ACTOR, at=at, draft_id=draft_id, channel=channel, ts=ts)
+
+    def draft(self, draft_id: int) -> Draft | None:
+        """The draft with this number, if there is one."""
+        with self._lock:
+            rows = list(self._db.query("SELECT * FROM drafts WHERE id = ?", [draft_id]))
+        return _draft(rows[0]) if rows else None
+
+    def draft_for_card(self, channel: str, ts: str) -> Draft | None:
+        """The draft whose review card is the message `ts` in `channel`."""
+        with self._lock:
+            rows = list(
+                self._db.query("SELECT * FROM drafts WHERE review_channel_id = ? AND card_ts = ?", [channel, ts])
+            )
+        return _draft(rows[0]) if rows else None
+
+    def drafts_in(self, states: Iterable[State]) -> list[Draft]:
+        """Drafts in any of these states, oldest first."""
+        wanted = [s.value for s in states]
+        marks = ", ".join("?" for _ in wanted)
+        with self._lock:
+            rows = self._db.query(f"SELECT * FROM drafts WHERE state IN ({marks}) ORDER BY id", wanted)
+            return [_draft(row) for row in rows]
+
+    def drafts_without_card(self) -> list[Draft]:
+        """Drafts in review whose card never reached Slack."""
+        with self._lock:
+            rows = self._db.query("SELECT * FROM drafts WHERE card_ts IS NULL AND state = ? ORDER BY id", ["in_review"])
+            return [_draft(row) for row in rows]
+
+    def move(self, draft_id: int, to: State, *, only_from: Iterable[State], at: datetime) -> bool:
+        """Change the state only if it is still one of `only_from`; say whether it changed."""
+        allowed = [s.value for s in only_from]
+        marks = ", ".join("?" for _ in allowed)
+        with self.transaction():
+            cursor = self._db.execute(
+                f"UPDATE drafts SET state = ?, updated_at = ? WHERE id = ? AND state IN ({marks})",
+                [to.value, to_text(at), draft_id, *allowed],
+            )
+            return cursor.rowcount == 1
+
+    def _draft_row(self, draft_id: int) -> Draft:
+        draft = self.draft(draft_id)
+        assert draft is not None
+        return draft
+
+    # votes
+
+    def votes(self, draft_id: int) -> list[Vote]:
+        """The votes on a draft, in the order they were cast."""
+        with self._lock:
+            rows = self._db.query(
+                "SELECT user_id, reaction, vote FROM votes WHERE draft_id = ? ORDER BY cast_at, rowid", [draft_id]
+            )
+            return [Vote(r["user_id"], r["reaction"], Kind(r["vote"])) for r in rows]
+
+    def add_vote(self, draft_id: int, vote: Vote, *, at: datetime) -> bool:
+        """Record a reaction as a vote; False when that exact reaction was already counted."""
+        with self.transaction():
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO votes (draft_id, user_id, reaction, vote, cast_at) VALUES (?, ?, ?, ?, ?)",
+                [draft_id, vote.user_id, vote.reaction, vote.kind.value, to_text(at)],
+            )
+            return cursor.rowcount == 1
+
+    def remove_vote(self, draft_id: int, user_id: str, reaction: str) -> bool:
+        """Withdraw a reaction's vote; False when there was none."""
+        with self.transaction():
+            cursor = self._db.execute(
+                "DELETE FROM votes WHERE draft_id = ? AND user_id = ? AND reaction = ?", [draft_id, user_id, reaction]
+            )
+            return cursor.rowcount == 1
+
+    def first_sighting(self, event_id: str, *, at: datetime) -> bool:
+        """True the first time Slack's event_id is seen; a redelivery answers False."""
+        with self.transaction():
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO slack_events_seen (event_id, seen_at) VALUES (?, ?)", [event_id, to_text(at)]
+            )
+            return cursor.rowcount == 1
+
+    # publications
+
+    def start_publication(self, draft: Draft, handle: str, *, at: datetime) -> int:
+        """Note that a post is on its way to X, before the call, so a crash leaves a trace."""
+        with self.transaction():
+            return self._db["publications"].insert(
+                {
+                    "draft_id": draft.id,
+                    "account": draft.account,
+                    "handle": handle,
+                    "started_at": to_text(at),
+                    "finished_at": None,
+                    "outcome": "publishing",
+                    "x_post_id": None,
+                    "url": None,
+                    "error": None,
+                }
+            ).last_pk
+
+    def finish_publication(self, publication_id: int, *, post_id: str, url: str, at: datetime) -> None:
+        """Record the post X created."""
+        with self.transaction():
+            self._db["publications"].update(
+                publication_id, {"outcome": "published", "x_post_id": post_id, "url": url, "finished_at": to_text(at)}
+            )
+
+    def fail_publication(self, publication_id: int, *, error: str, at: datetime) -> None:
+        """Record why the post did not go out."""
+        with self.transaction():
+            self._db["publications"].update(
+                publication_id, {"outcome": "failed", "error": error, "finished_at": to_text(at)}
+            )
+
+    def publications(self, draft_id: int) -> list[Publication]:
+        """Every attempt to publish a draft, oldest first."""
+        with self._lock:
+            rows = self._db.query("SELECT * FROM publications WHERE draft_id = ? ORDER BY id", [draft_id])
+            return [_publication(row) for row in rows]
+
+    # history
+
+    def log(self, action: str, *, actor: str, at: datetime, draft_id: int | None = None, **detail: Any) -> None:
+        """Append one line to the event log."""
+        with self.transaction():
+            self._db["events"].insert(
+                {"at": to_text(at), "draft_id": draft_id, "actor": actor, "action": action, "detail": detail or None}
+            )
+
+    def events(self, draft_id: int | None = None) -> list[Event]:
+        """The event log, oldest first, for one draft or for everything."""
+        where, params = ("WHERE draft_id = ?", [draft_id]) if draft_id is not None else ("", [])
+        with self._lock:
+            rows = self._db.query(f"SELECT * FROM events {where} ORDER BY id", params)
+            return [_event(row) for row in rows]
+
+
+def _draft(row: dict[str, Any]) -> Draft:
+    return Draft(
+        id=row["id"],
+        account=row["account"],
+        author_id=row["author_user_id"],
+        text=row["text"],
+        publish_at=from_text(row["publish_at"]),
+        state=State(row["state"]),
+        review_channel=row["review_channel_id"],
+        card_ts=row["card_ts"],
+        origin_channel=row["origin_channel_id"],
+        created_at=from_text(row["created_at"]),  # type: ignore[arg-type]
+        updated_at=from_text(row["updated_at"]),  # type: ignore[arg-type]
+    )
+
+
+def _publication(row: dict[str, Any]) -> Publication:
+    return Publication(
+        id=row["id"],
+        draft_id=row["draft_id"],
+        started_at=from_text(row["started_at"]),  # type: ignore[arg-type]
+        finished_at=from_text(row["finished_at"]),
+        outcome=row["outcome"],
+        x_post_id=row["x_post_id"],
+        url=row["url"],
+        error=row["error"],
+    )
+
+
+def _event(row: dict[str, Any]) -> Event:
+    return Event(
+        id=row["id"],
+        at=from_text(row["at"]),  # type: ignore[arg-type]
+        draft_id=row["draft_id"],
+        actor=row["actor"],
+        action=row["action"],
+        detail=json.loads(row["detail"]) if row["detail"] else {},
+    )

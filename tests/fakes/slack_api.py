@@ -1,0 +1,125 @@
+"""A loopback Slack Web API: enough of it for copydesk, strict about tokens and arguments."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from typing import Any
+
+from tests.fakes.http import Call, RecordingServer, Reply
+
+BOT_TOKEN = "xoxb-test-bot-token"
+BOT_USER_ID = "U0COPYDESK"
+TEAM_DOMAIN = "copydesk-test"
+
+
+class FakeSlack(RecordingServer):
+    """Plays slack.com/api/* and the response_url endpoint; failures can be injected per method."""
+
+    def __init__(self) -> None:
+        super().__init__(self._route)
+        self.timezones: dict[str, str] = {}
+        self.groups: dict[str, list[str]] = {}
+        self.failures: dict[str, str] = {}
+        self._ts = itertools.count(1)
+        self._lock = threading.Lock()
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.url}/api/"
+
+    def response_url(self, name: str = "cmd") -> str:
+        return f"{self.url}/respond/{name}"
+
+    # what copydesk said
+
+    def posts(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """chat.postMessage bodies, optionally only those to one channel (or user, for DMs)."""
+        return [c.body for c in self.calls("/api/chat.postMessage") if channel in (None, c.body.get("channel"))]
+
+    def updates(self) -> list[dict[str, Any]]:
+        return [c.body for c in self.calls("/api/chat.update")]
+
+    def ephemerals(self) -> list[dict[str, Any]]:
+        return [c.body for c in self.calls("/api/chat.postEphemeral")]
+
+    def responses(self) -> list[dict[str, Any]]:
+        """What was posted to response_urls."""
+        return [c.body for c in self.calls() if c.path.startswith("/respond/")]
+
+    # the API
+
+    def _route(self, call: Call) -> Reply:
+        if call.path.startswith("/respond/"):
+            return Reply(200, b"ok", {"Content-Type": "text/plain"})
+        method = call.path.removeprefix("/api/")
+        if call.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
+            return Reply(200, {"ok": False, "error": "invalid_auth"})
+        if method in self.failures:
+            return Reply(200, {"ok": False, "error": self.failures[method]})
+        handler = getattr(self, "_" + method.replace(".", "_"), None)
+        if handler is None:
+            return Reply(200, {"ok": False, "error": "unknown_method"})
+        return Reply(200, handler(call.body))
+
+    def _auth_test(self, _body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": f"https://{TEAM_DOMAIN}.slack.com/",
+            "team": "Copydesk Test",
+            "user": "copydesk",
+            "team_id": "T0TEAM001",
+            "user_id": BOT_USER_ID,
+            "bot_id": "B0COPYDESK",
+        }
+
+    def _chat_postMessage(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not body.get("channel") or not (body.get("text") or body.get("blocks")):
+            return {"ok": False, "error": "no_text" if body.get("channel") else "channel_not_found"}
+        ts = self._next_ts()
+        return {"ok": True, "channel": body["channel"], "ts": ts, "message": {"text": body.get("text"), "ts": ts}}
+
+    def _chat_update(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not body.get("ts"):
+            return {"ok": False, "error": "message_not_found"}
+        return {"ok": True, "channel": body["channel"], "ts": body["ts"], "text": body.get("text")}
+
+    def _chat_postEphemeral(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not body.get("user"):
+            return {"ok": False, "error": "user_not_in_channel"}
+        return {"ok": True, "message_ts": self._next_ts()}
+
+    def _chat_getPermalink(self, body: dict[str, Any]) -> dict[str, Any]:
+        channel, ts = body["channel"], body["message_ts"]
+        link = f"https://{TEAM_DOMAIN}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+        return {"ok": True, "channel": channel, "permalink": link}
+
+    def _users_info(self, body: dict[str, Any]) -> dict[str, Any]:
+        user: dict[str, Any] = {"id": body["user"], "name": body["user"].lower(), "is_bot": False}
+        if body["user"] in self.timezones:
+            user["tz"] = self.timezones[body["user"]]
+        return {"ok": True, "user": user}
+
+    def _usergroups_users_list(self, body: dict[str, Any]) -> dict[str, Any]:
+        if body["usergroup"] not in self.groups:
+            return {"ok": False, "error": "no_such_subteam"}
+        return {"ok": True, "users": self.groups[body["usergroup"]]}
+
+    def _next_ts(self) -> str:
+        with self._lock:
+            return f"1700000000.{next(self._ts):06d}"
+
+
+def blocks_text(message: dict[str, Any]) -> str:
+    """All the text in a message's blocks, for asserting on what people see."""
+    blocks = message.get("blocks")
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    parts: list[str] = []
+    for block in blocks or []:
+        if "text" in block:
+            parts.append(block["text"]["text"])
+        for element in block.get("elements", []):
+            parts.append(element.get("text", ""))
+    return "\n".join(parts)
