@@ -25,9 +25,9 @@ def register(app: App, desk: Desk) -> None:
         if isinstance(parsed, Compose):
             _compose(desk, parsed, command, ack, respond)
         elif parsed.name == "help":
-            ack(text=commands.help_text(desk.config.approve_reactions[0], desk.config.reject_reactions[0]))
+            ack(text=commands.help_text(desk.config.approve_reactions[0], desk.config.reject_reactions[0]), response_type="ephemeral")
         elif parsed.name == "list":
-            ack(text=render.pending_list(desk.pending()))
+            ack(text=render.pending_list(desk.pending()), response_type="ephemeral")
 
     app.command(COMMAND)(draft)
 

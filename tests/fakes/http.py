@@ -31,6 +31,7 @@ class Reply:
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # a slow or hanging server: wait this long before answering
 
 
 class RecordingServer:
@@ -40,6 +41,7 @@ class RecordingServer:
         self._route = route
         self._calls: list[Call] = []
         self._changed = threading.Condition()
+        self._released = threading.Event()  # set on stop, so a hanging reply never outlives the test
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -51,6 +53,8 @@ class RecordingServer:
                 split = urlsplit(self.path)
                 call = Call(self.command, split.path, _parse(split.query, raw, self.headers), dict(self.headers), raw)
                 reply = outer._route(call)
+                if reply.delay:
+                    outer._released.wait(reply.delay)
                 with outer._changed:
                     outer._calls.append(call)
                     outer._changed.notify_all()
@@ -78,6 +82,7 @@ class RecordingServer:
         return self
 
     def stop(self) -> None:
+        self._released.set()
         self.server.shutdown()
         self.server.server_close()
 

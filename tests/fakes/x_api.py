@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import deque
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import unquote
 
@@ -36,9 +37,11 @@ class FakeX(RecordingServer):
         self._ids = itertools.count(1790000000000000001)
         self._lock = threading.Lock()
 
-    def answer_next(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
-        """Make the next POST /2/tweets answer this instead of creating a post."""
-        self.queued.append(Reply(status, body, headers or {}))
+    def answer_next(
+        self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None, *, delay: float = 0.0
+    ) -> None:
+        """Make the next POST /2/tweets answer this (after `delay` seconds) instead of creating a post."""
+        self.queued.append(Reply(status, body, headers or {}, delay))
 
     def texts(self) -> list[str]:
         with self._lock:
@@ -74,7 +77,8 @@ class FakeX(RecordingServer):
             return False
         uri = signature.base_string_uri(f"{self.url}{call.path}", call.headers.get("Host"))
         base = signature.signature_base_string(call.method, uri, signature.normalize_parameters(params))
-        expected = signature.sign_hmac_sha1(base, CONSUMER_SECRET, ACCESS_TOKEN_SECRET)
+        keys = SimpleNamespace(client_secret=CONSUMER_SECRET, resource_owner_secret=ACCESS_TOKEN_SECRET)
+        expected = signature.sign_hmac_sha1_with_client(base, keys)
         return unquote(given.get("oauth_signature", "")) == expected
 
 

@@ -1,0 +1,249 @@
+"""Fixtures: the loopback Slack and X, an app.yaml, and a running copydesk driven by signed requests."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+import yaml
+from slack_bolt import App, BoltResponse
+from slack_bolt.request import BoltRequest
+from slack_sdk.signature import SignatureVerifier
+
+from bot.app import Services, build_services, create_app
+from bot.config import Config, load_config
+from bot.model import Draft
+from bot.review import State
+from bot.service import Clock, utc_now
+from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
+from tests.fakes.x_api import X_ENV, FakeX
+
+SIGNING_SECRET = "test-signing-secret"
+AUTHOR = "U0AUTHOR1"
+EDITOR_1 = "U0EDITOR1"
+EDITOR_2 = "U0EDITOR2"
+EDITOR_3 = "U0EDITOR3"
+OUTSIDER = "U0OUTSIDE"
+REVIEW = "C0REVIEW01"
+
+BASE_CONFIG: dict[str, Any] = {
+    "timezone": "America/Los_Angeles",
+    "admins": ["U0ADMIN01"],
+    "accounts": {
+        "main": {
+            "handle": "aplusk",
+            "review_channel": REVIEW,
+            "editors": [EDITOR_1, EDITOR_2, EDITOR_3],
+            "approvals_required": 2,
+            "allow_self_approval": False,
+        }
+    },
+    "digest": {"channel": "C0DIGEST01", "at": "18:00"},
+}
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def x() -> Iterator[FakeX]:
+    fake = FakeX().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def environ(slack: FakeSlack, x: FakeX, tmp_path: Path) -> dict[str, str]:
+    return {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "X_API_URL": x.url,
+        "COPYDESK_DB": str(tmp_path / "ledger.db"),
+        **X_ENV,
+    }
+
+
+def write_config(path: Path, overrides: dict[str, Any] | None = None, top: dict[str, Any] | None = None) -> Path:
+    """app.yaml from BASE_CONFIG, with the main account's and top-level settings overridden for one test."""
+    data = json.loads(json.dumps(BASE_CONFIG))
+    data["accounts"]["main"].update(overrides or {})
+    data.update(top or {})
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture
+def config(tmp_path: Path, environ: dict[str, str]) -> Config:
+    return load_config(write_config(tmp_path / "app.yaml"), environ)
+
+
+class Copydesk:
+    """A running copydesk as Slack sees it: signed commands and events go in, the fakes record what comes out."""
+
+    def __init__(self, config: Config, slack: FakeSlack, x: FakeX, *, clock: Clock = utc_now, before_response: bool = True):
+        self.config = config
+        self.slack = slack
+        self.x = x
+        self.services: Services = build_services(config, clock=clock)
+        self.app: App = create_app(self.services, process_before_response=before_response)
+        self.desk = self.services.desk
+        self.ledger = self.services.ledger
+        self._events = 0
+
+    def start(self) -> Copydesk:
+        self.services.start()
+        return self
+
+    def stop(self) -> None:
+        self.services.stop()
+
+    # Slack → copydesk
+
+    def command(self, user: str, text: str, *, channel: str = "C0GENERAL") -> BoltResponse:
+        """`user` types `/draft text` in `channel`."""
+        body = urlencode(
+            {
+                "token": "legacy-verification-token",
+                "team_id": "T0TEAM001",
+                "team_domain": "copydesk-test",
+                "channel_id": channel,
+                "channel_name": "general",
+                "user_id": user,
+                "user_name": user.lower(),
+                "command": "/draft",
+                "text": text,
+                "api_app_id": "A0COPYDESK",
+                "is_enterprise_install": "false",
+                "response_url": self.slack.response_url(),
+                "trigger_id": "123.456.abc",
+            }
+        )
+        return self.dispatch(body, "application/x-www-form-urlencoded")
+
+    def react(
+        self,
+        user: str,
+        reaction: str,
+        draft: Draft | int,
+        *,
+        removed: bool = False,
+        event_id: str | None = None,
+        retry: int | None = None,
+    ) -> BoltResponse:
+        """`user` adds (or removes) `reaction` on the draft's review card."""
+        card = self.ledger.draft(draft if isinstance(draft, int) else draft.id)
+        assert card is not None and card.card_ts, "the draft has no card to react on"
+        return self.react_on(user, reaction, card.review_channel, card.card_ts, removed=removed, event_id=event_id, retry=retry)
+
+    def react_on(
+        self, user: str, reaction: str, channel: str, ts: str, *, removed: bool = False, event_id: str | None = None, retry: int | None = None
+    ) -> BoltResponse:
+        self._events += 1
+        event = {
+            "type": "reaction_removed" if removed else "reaction_added",
+            "user": user,
+            "reaction": reaction,
+            "item_user": "U0COPYDESK",
+            "item": {"type": "message", "channel": channel, "ts": ts},
+            "event_ts": f"{time.time():.6f}",
+        }
+        envelope = {
+            "token": "legacy-verification-token",
+            "team_id": "T0TEAM001",
+            "api_app_id": "A0COPYDESK",
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{self._events:08d}",
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": "T0TEAM001", "user_id": "U0COPYDESK", "is_bot": True, "is_enterprise_install": False}],
+        }
+        extra = {"x-slack-retry-num": [str(retry)], "x-slack-retry-reason": ["http_timeout"]} if retry else {}
+        return self.dispatch(json.dumps(envelope), "application/json", extra)
+
+    def dispatch(self, body: str, content_type: str, extra: dict[str, list[str]] | None = None) -> BoltResponse:
+        """Sign `body` exactly as Slack does and hand it to the Bolt app."""
+        headers = signed_headers(body, content_type)
+        headers.update(extra or {})
+        return self.app.dispatch(BoltRequest(body=body, headers=headers))
+
+    # reading back
+
+    def draft(self, number: int) -> Draft:
+        found = self.ledger.draft(number)
+        assert found is not None
+        return found
+
+    def wait_for_state(self, number: int, state: State, timeout: float = 10.0) -> Draft:
+        """The scheduler publishes on its own thread: wait (with a deadline) until the ledger shows `state`."""
+        deadline = time.monotonic() + timeout
+        while (draft := self.draft(number)).state is not state:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"#{number} is {draft.state.value}, not {state.value}, after {timeout}s")
+            time.sleep(0.005)
+        return draft
+
+    def latest(self) -> Draft:
+        return self.ledger.drafts_in(list(State))[-1]
+
+
+def signed_headers(body: str, content_type: str, *, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> dict[str, list[str]]:
+    ts = str(timestamp if timestamp is not None else int(time.time()))
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    return {
+        "content-type": [content_type],
+        "x-slack-request-timestamp": [ts],
+        "x-slack-signature": [signature],
+    }
+
+
+@pytest.fixture
+def bot(config: Config, slack: FakeSlack, x: FakeX) -> Iterator[Copydesk]:
+    desk = Copydesk(config, slack, x).start()
+    yield desk
+    desk.stop()
+
+
+@pytest.fixture
+def make_bot(slack: FakeSlack, x: FakeX, tmp_path: Path, environ: dict[str, str]) -> Iterator[Any]:
+    """Start copydesk with account settings overridden, or a clock of its own; all are stopped afterwards."""
+    started: list[Copydesk] = []
+
+    def make(overrides: dict[str, Any] | None = None, *, top: dict[str, Any] | None = None, clock: Clock = utc_now,
+             env: dict[str, str] | None = None, before_response: bool = True) -> Copydesk:
+        config = load_config(write_config(tmp_path / "app.yaml", overrides, top), {**environ, **(env or {})})
+        desk = Copydesk(config, slack, x, clock=clock, before_response=before_response).start()
+        started.append(desk)
+        return desk
+
+    yield make
+    for desk in started:
+        desk.stop()
+
+
+class MovableClock:
+    """Real time plus an offset the test moves forward: the desk's notion of now, while APScheduler keeps real time."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(timezone.utc) + self.offset
+
+    def advance(self, **delta: float) -> None:
+        self.offset += timedelta(**delta)
+
+
+def at(text: str) -> datetime:
+    """An aware UTC datetime from ISO text."""
+    return datetime.fromisoformat(text).astimezone(timezone.utc)

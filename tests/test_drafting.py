@@ -1,0 +1,135 @@
+"""/draft: a draft is stored, its card goes to the review channel, and the author hears back privately."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from bot.review import State
+from tests.conftest import AUTHOR, REVIEW, Copydesk, at
+from tests.fakes.slack_api import blocks_text
+
+
+def test_a_draft_gets_a_review_card_and_the_author_a_private_link(bot: Copydesk) -> None:
+    response = bot.command(AUTHOR, "to:main Big news tomorrow, stay tuned!")
+
+    assert response.status == 200
+    draft = bot.latest()
+    assert (draft.id, draft.account, draft.author_id, draft.text, draft.state) == (
+        1, "main", AUTHOR, "Big news tomorrow, stay tuned!", State.IN_REVIEW,
+    )
+    [card] = bot.slack.posts(REVIEW)
+    shown = blocks_text(card)
+    assert "Big news tomorrow, stay tuned!" in shown
+    assert "Draft #1 for @aplusk" in shown and f"<@{AUTHOR}>" in shown
+    assert "30/280" in shown and "0 of 2 approvals" in shown
+    assert ":white_check_mark:" in shown and ":x:" in shown
+    assert (draft.review_channel, draft.card_ts) == (REVIEW, card_ts(bot))
+    [answer] = bot.slack.responses()
+    assert answer["response_type"] == "ephemeral"
+    assert "Draft #1 for @aplusk is in review" in answer["text"]
+    assert f"https://copydesk-test.slack.com/archives/{REVIEW}/p" in answer["text"]
+    assert [e.action for e in bot.ledger.events(draft.id)] == ["drafted", "card_posted"]
+
+
+def card_ts(bot: Copydesk) -> str:
+    """The ts Slack gave the card, as copydesk later asked for its permalink."""
+    return bot.slack.calls("/api/chat.getPermalink")[0].body["message_ts"]
+
+
+def test_the_text_is_kept_exactly_as_typed_not_as_slack_escaped_it(bot: Copydesk) -> None:
+    bot.command(AUTHOR, "Q&amp;A at 5 &lt;3 with <@U0FRIEND|dana> — <https://example.com/a?b=1&amp;c=2>\n\nline two  ")
+
+    assert bot.latest().text == "Q&A at 5 <3 with @dana — https://example.com/a?b=1&c=2\n\nline two"
+    card = bot.slack.posts(REVIEW)[0]
+    text_block = json.loads(card["blocks"])[1] if isinstance(card["blocks"], str) else card["blocks"][1]
+    assert text_block["text"] == {"type": "plain_text", "text": bot.latest().text, "emoji": False}
+
+
+def test_the_default_account_is_used_when_there_is_only_one(bot: Copydesk) -> None:
+    bot.command(AUTHOR, "at:+2h Hello")
+    draft = bot.latest()
+    assert draft.account == "main"
+    assert draft.publish_at is not None
+    assert timedelta(hours=1, minutes=59) < draft.publish_at - draft.created_at <= timedelta(hours=2)
+
+
+def test_a_time_without_offset_is_read_in_the_authors_slack_time_zone(bot: Copydesk) -> None:
+    bot.slack.timezones[AUTHOR] = "Asia/Tokyo"
+    bot.command(AUTHOR, "at:2030-01-15T09:00 Good morning, Tokyo")
+    assert bot.latest().publish_at == at("2030-01-15T09:00+09:00")
+
+
+def test_without_a_slack_time_zone_the_configured_one_is_used(bot: Copydesk) -> None:
+    bot.command(AUTHOR, "at:2030-07-01T09:00 Morning in LA")
+    assert bot.latest().publish_at == at("2030-07-01T09:00-07:00")
+
+
+def test_an_explicit_offset_wins_over_any_time_zone(bot: Copydesk) -> None:
+    bot.slack.timezones[AUTHOR] = "Asia/Tokyo"
+    bot.command(AUTHOR, "at:2030-01-15T09:00+00:00 Hello UTC")
+    assert bot.latest().publish_at == at("2030-01-15T09:00Z")
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("", "no text"),
+        ("to:main   ", "no text"),
+        ("to:brand Hello", "no account 'brand'"),
+        ("at:2001-01-01T09:00 Hello", "is in the past"),
+        ("at:tomorrowish Hello", "not a time I can read"),
+        ("at:2030-03-10T02:30 Hello", "does not exist in America/Los_Angeles"),
+        ("at:+1h at:+2h Hello", "at: is given twice"),
+        ("a" * 281, "281/280 as X counts it"),
+        ("😀" * 141, "282/280"),
+    ],
+)
+def test_bad_input_gets_a_private_answer_and_changes_nothing(bot: Copydesk, text: str, says: str) -> None:
+    response = bot.command(AUTHOR, text)
+
+    assert response.status == 200
+    answer = json.loads(response.body)
+    assert answer["response_type"] == "ephemeral"
+    assert says in answer["text"]
+    assert bot.ledger.drafts_in(list(State)) == []
+    assert bot.ledger.events() == []
+    assert bot.slack.posts() == []
+
+
+def test_an_over_long_draft_is_told_by_how_much(bot: Copydesk) -> None:
+    response = bot.command(AUTHOR, "b" * 300)
+    assert "300/280" in json.loads(response.body)["text"] and "20 too many" in json.loads(response.body)["text"]
+
+
+def test_a_card_that_slack_refuses_leaves_the_draft_saved_and_the_author_told(bot: Copydesk) -> None:
+    bot.slack.failures["chat.postMessage"] = "not_in_channel"
+
+    bot.command(AUTHOR, "Hello")
+
+    draft = bot.latest()
+    assert draft.state is State.IN_REVIEW and draft.card_ts is None
+    [answer] = bot.slack.responses()
+    assert "#1 is saved" in answer["text"] and "not_in_channel" in answer["text"]
+    assert [e.action for e in bot.ledger.events(draft.id)] == ["drafted", "card_failed"]
+
+
+def test_help_shows_usage_privately(bot: Copydesk) -> None:
+    answer = json.loads(bot.command(AUTHOR, "help").body)
+    assert "/draft [to:ACCOUNT] [at:WHEN] TEXT" in answer["text"]
+    assert "/draft list" in answer["text"]
+    assert bot.ledger.drafts_in(list(State)) == []
+
+
+def test_list_shows_what_waits_for_review_or_its_time(bot: Copydesk) -> None:
+    assert "Nothing is waiting" in json.loads(bot.command(AUTHOR, "list").body)["text"]
+    bot.command(AUTHOR, "First & foremost")
+    bot.command(AUTHOR, "at:+1d Second")
+
+    listing = json.loads(bot.command(AUTHOR, "list").body)["text"]
+
+    assert "*#1*" in listing and "*#2*" in listing
+    assert "First &amp; foremost" in listing
+    assert "0 of 2 approvals" in listing

@@ -1,0 +1,123 @@
+"""Approved posts go to X at their time through tweepy, and every outcome lands in the ledger and on the card."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from datetime import datetime, timedelta, timezone
+
+from bot.review import State
+from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk, MovableClock
+from tests.fakes.slack_api import blocks_text
+from tests.fakes.x_api import OAUTH2_TOKEN
+
+
+def approve(bot: Copydesk, number: int) -> None:
+    bot.react(EDITOR_1, "white_check_mark", number)
+    bot.react(EDITOR_2, "white_check_mark", number)
+
+
+def test_an_approved_draft_without_a_time_goes_out_at_once_exactly_as_written(bot: Copydesk) -> None:
+    bot.command(AUTHOR, "Launch day &amp; we are live 🚀 <https://example.com/launch>")
+    approve(bot, 1)
+
+    [request] = bot.x.wait_for("/2/tweets")
+    draft = bot.wait_for_state(1, State.PUBLISHED)
+
+    assert request.body == {"text": "Launch day & we are live 🚀 https://example.com/launch"}
+    assert request.headers["Authorization"].startswith("OAuth ")
+    [publication] = bot.ledger.publications(draft.id)
+    post_id = bot.x.posts[0]["id"]
+    assert (publication.outcome, publication.x_post_id, publication.url, publication.error) == (
+        "published", post_id, f"https://x.com/aplusk/status/{post_id}", None,
+    )
+    assert [e.action for e in bot.ledger.events(1)] == [
+        "drafted", "card_posted", "vote_added", "vote_added", "approved", "publishing", "published",
+    ]
+    bot.slack.wait_for("/api/chat.postMessage", count=5)  # the card, then a reply and a DM for approval and publication
+    assert publication.url in blocks_text(bot.slack.updates()[-1])
+    assert any(publication.url in p["text"] for p in bot.slack.posts(REVIEW) if p.get("thread_ts"))
+    assert f"is live: {publication.url}" in bot.slack.posts(AUTHOR)[-1]["text"]
+
+
+def test_a_scheduled_post_waits_for_its_time(bot: Copydesk) -> None:
+    due = (datetime.now(timezone.utc) + timedelta(seconds=1.5)).replace(microsecond=0) + timedelta(seconds=1)
+    bot.command(AUTHOR, f"at:{due.isoformat()} Right on time")
+    approve(bot, 1)
+    assert bot.services.scheduler.due_at(1) == due
+    assert bot.x.calls("/2/tweets") == []
+
+    [request] = bot.x.wait_for("/2/tweets", timeout=10)
+
+    assert request.at >= due.timestamp()
+    assert bot.wait_for_state(1, State.PUBLISHED).state is State.PUBLISHED
+
+
+def test_the_job_firing_twice_still_posts_once(make_bot) -> None:
+    clock = MovableClock()
+    bot = make_bot(clock=clock)
+    bot.command(AUTHOR, "at:+1d Only once")
+    approve(bot, 1)
+    clock.advance(days=1, minutes=1)
+    # Several wake-ups at the same moment (a duplicate job, a second scheduler): only one may reach X.
+    threads = [threading.Thread(target=bot.desk.publish, args=[1]) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(bot.x.calls("/2/tweets")) == 1
+    assert bot.draft(1).state is State.PUBLISHED
+    assert len(bot.ledger.publications(1)) == 1
+
+
+def test_x_refusing_the_post_fails_it_with_xs_own_reason_everywhere(bot: Copydesk) -> None:
+    bot.x.answer_next(403, {"title": "Forbidden", "type": "about:blank", "status": 403,
+                            "detail": "You are not allowed to create a Tweet with duplicate content."})
+    bot.command(AUTHOR, "Said this before")
+    approve(bot, 1)
+
+    draft = bot.wait_for_state(1, State.FAILED)
+
+    [publication] = bot.ledger.publications(draft.id)
+    assert publication.error == "X refused the post: 403 You are not allowed to create a Tweet with duplicate content."
+    bot.slack.wait_for("/api/chat.postMessage", count=5)
+    assert "duplicate content" in blocks_text(bot.slack.updates()[-1])
+    assert "Publishing failed: X refused the post" in [p for p in bot.slack.posts(REVIEW) if p.get("thread_ts")][-1]["text"]
+    assert "could not be published" in bot.slack.posts(AUTHOR)[-1]["text"]
+    assert bot.ledger.events(1)[-1].detail == {"error": publication.error}
+
+
+def test_an_unreachable_x_fails_the_post_and_says_so(make_bot) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    bot = make_bot(env={"X_API_URL": f"http://127.0.0.1:{port}"})
+    bot.command(AUTHOR, "Into the void")
+    approve(bot, 1)
+
+    bot.wait_for_state(1, State.FAILED)
+
+    assert bot.ledger.publications(1)[0].error == "X could not be reached"
+
+
+def test_a_hanging_x_is_abandoned_after_the_timeout(make_bot) -> None:
+    bot = make_bot(top={"x_timeout_seconds": 0.3})
+    bot.x.answer_next(201, {"data": {"id": "1", "text": "late"}}, delay=30)
+    bot.command(AUTHOR, "Slow day")
+    approve(bot, 1)
+
+    bot.wait_for_state(1, State.FAILED, timeout=5)
+
+    assert "did not answer in time" in (bot.ledger.publications(1)[0].error or "")
+
+
+def test_an_oauth2_user_token_can_publish_instead_of_oauth1_keys(make_bot) -> None:
+    bot = make_bot({"credentials": {"oauth2_access_token": "X_OAUTH2_TOKEN"}}, env={"X_OAUTH2_TOKEN": OAUTH2_TOKEN})
+    bot.command(AUTHOR, "Bearer of good news")
+    approve(bot, 1)
+
+    [request] = bot.x.wait_for("/2/tweets")
+
+    assert request.headers["Authorization"] == f"Bearer {OAUTH2_TOKEN}"
+    assert bot.wait_for_state(1, State.PUBLISHED).state is State.PUBLISHED
