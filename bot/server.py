@@ -41,7 +41,7 @@ def wsgi_app(app: App, health: Callable[[], dict[str, Any]]) -> Callable[..., It
 def serve_http(application: Callable[..., Iterable[bytes]], *, host: str, port: int, threads: int = 8) -> None:
     """Serve until SIGINT or SIGTERM, then return so the caller can shut down cleanly."""
     server = waitress.create_server(application, host=host, port=port, threads=threads, ident="copydesk")
-    log.info("copydesk listening on http://%s:%d%s (HTTP mode)", host, server.effective_port, SLACK_PATH)
+    log.info("copydesk listening on http://%s:%s%s (HTTP mode)", host, server.effective_port, SLACK_PATH)
     _stop_on_signals(server.close)
     try:
         server.run()

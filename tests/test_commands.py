@@ -1,0 +1,47 @@
+"""The /draft syntax: subcommands, leading options in any order, and the text kept exactly."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.commands import Compose, Named, parse
+from bot.errors import BadDraft
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("help", Named("help")),
+        ("  LIST ", Named("list")),
+        ("help me write this", Compose("help me write this")),
+        ("to:main Hello", Compose("Hello", account="main")),
+        ("at:+1h to:brand Hello", Compose("Hello", account="brand", at="+1h")),
+        ("to:main at:09:00 Hello", Compose("Hello", account="main", at="09:00")),
+        ("Note: to:main stays in the text", Compose("Note: to:main stays in the text")),
+        ("to:main\nLine one\n\nLine two", Compose("Line one\n\nLine two", account="main")),
+        ("Hello to:main", Compose("Hello to:main")),
+    ],
+)
+def test_parse(typed: str, expected: object) -> None:
+    assert parse(typed) == expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [("", "no text"), ("to:main", "no text"), ("to: Hello", "to: needs a value"), ("to:a to:b Hi", "to: is given twice")],
+)
+def test_parse_errors(typed: str, message: str) -> None:
+    with pytest.raises(BadDraft, match=message):
+        parse(typed)
+
+
+words = st.text(st.characters(blacklist_categories=["Cs"]), min_size=1).filter(lambda t: t.strip() and ":" not in t.split()[0])
+
+
+@given(text=words, account=st.from_regex(r"[a-z][a-z0-9_-]{0,10}", fullmatch=True), at=st.sampled_from(["+1h", "09:00", "2030-01-01T09:00"]), account_first=st.booleans())
+def test_options_in_any_order_leave_the_text_untouched(text: str, account: str, at: str, account_first: bool) -> None:
+    options = [f"to:{account}", f"at:{at}"] if account_first else [f"at:{at}", f"to:{account}"]
+    parsed = parse(" ".join(options) + " " + text)
+    assert parsed == Compose(text.strip(), account=account, at=at)

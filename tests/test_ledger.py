@@ -1,0 +1,85 @@
+"""The ledger: plain SQLite with self-explaining tables, WAL, foreign keys and migrations from day one."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from bot.errors import LedgerError
+from bot.review import Kind, State, Vote
+from storage import Ledger
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def ledger(tmp_path: Path):
+    opened = Ledger.open(tmp_path / "ledger.db")
+    yield opened
+    opened.close()
+
+
+def add(ledger: Ledger, text: str = "Hello"):
+    return ledger.add_draft(account="main", author_id="U0A", text=text, publish_at=None, review_channel="C0R", origin_channel=None, at=NOW)
+
+
+def test_a_new_ledger_has_the_schema_wal_and_foreign_keys(tmp_path: Path, ledger: Ledger) -> None:
+    db = Database(tmp_path / "ledger.db")
+    assert set(db.table_names()) >= {"drafts", "votes", "publications", "events", "slack_events_seen", "_sqlite_migrations"}
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert ledger.schema_version() == ["m001_initial"]
+    assert {c.name for c in db["drafts"].columns} >= {"account", "author_user_id", "text", "publish_at", "state", "card_ts"}
+    assert {fk.other_table for fk in db["votes"].foreign_keys} == {"drafts"}
+
+
+def test_foreign_keys_and_states_are_enforced(ledger: Ledger) -> None:
+    with pytest.raises(sqlite3.IntegrityError):
+        ledger.add_vote(999, Vote("U0E", "x", Kind.REJECT), at=NOW)
+    draft = add(ledger)
+    with pytest.raises(sqlite3.IntegrityError):
+        ledger._db.execute("UPDATE drafts SET state = 'limbo' WHERE id = ?", [draft.id])
+
+
+def test_a_failed_transaction_leaves_nothing_behind(ledger: Ledger) -> None:
+    draft = add(ledger)
+    with pytest.raises(RuntimeError):
+        with ledger.transaction():
+            ledger.add_vote(draft.id, Vote("U0E", "white_check_mark", Kind.APPROVE), at=NOW)
+            ledger.move(draft.id, State.APPROVED, only_from=[State.IN_REVIEW], at=NOW)
+            raise RuntimeError("crash between two writes")
+    assert ledger.votes(draft.id) == [] and ledger.draft(draft.id).state is State.IN_REVIEW
+
+
+def test_reopening_keeps_everything_and_migrates_nothing_twice(tmp_path: Path, ledger: Ledger) -> None:
+    add(ledger, "kept")
+    ledger.close()
+    again = Ledger.open(tmp_path / "ledger.db")
+    assert [d.text for d in again.drafts_in([State.IN_REVIEW])] == ["kept"]
+    assert again.schema_version() == ["m001_initial"]
+    again.close()
+
+
+def test_a_ledger_from_a_newer_copydesk_is_refused(tmp_path: Path, ledger: Ledger) -> None:
+    ledger.close()
+    db = Database(tmp_path / "ledger.db")
+    db["_sqlite_migrations"].insert({"migration_set": "copydesk", "name": "m999_future", "applied_at": "2030"})
+    db.close()
+    with pytest.raises(LedgerError, match="newer copydesk"):
+        Ledger.open(tmp_path / "ledger.db")
+
+
+def test_a_file_that_is_not_a_database_is_named(tmp_path: Path) -> None:
+    (tmp_path / "notes.db").write_text("these are my notes, not a database" * 100)
+    with pytest.raises(LedgerError, match="notes.db: cannot be opened as a copydesk ledger"):
+        Ledger.open(tmp_path / "notes.db")
+
+
+def test_move_only_from_the_expected_states(ledger: Ledger) -> None:
+    draft = add(ledger)
+    assert ledger.move(draft.id, State.APPROVED, only_from=[State.IN_REVIEW], at=NOW)
+    assert not ledger.move(draft.id, State.PUBLISHING, only_from=[State.IN_REVIEW], at=NOW)
+    assert ledger.draft(draft.id).state is State.APPROVED

@@ -1,0 +1,150 @@
+"""`copydesk run` as a real process: waitress on a port, signed requests over HTTP, /healthz, a clean SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+from bot.review import State
+from storage import Ledger
+from tests.conftest import AUTHOR, REVIEW, SIGNING_SECRET, signed_headers, write_config
+
+
+class Running:
+    """A `copydesk run` subprocess, its log as it arrives, and the base URL it listens on."""
+
+    def __init__(self, process: subprocess.Popen) -> None:
+        self.process = process
+        self.log: list[str] = []
+        self._more = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+        found = self.wait_for_log(r"listening on (http://127\.0\.0\.1:\d+)")
+        self.url = found.group(1)
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            with self._more:
+                self.log.append(line)
+                self._more.notify_all()
+        with self._more:
+            self.log.append("")  # end of output
+            self._more.notify_all()
+
+    def wait_for_log(self, pattern: str, timeout: float = 20) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        with self._more:
+            while True:
+                for line in self.log:
+                    if found := re.search(pattern, line):
+                        return found
+                assert "" not in self.log, "copydesk run exited:\n" + "".join(self.log)
+                assert self._more.wait(deadline - time.monotonic()), f"no log line like {pattern!r} in {timeout}s"
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=15)
+        self.wait_for_log(r"copydesk stopped")
+        return code
+
+    def post(self, path: str, body: str, headers: dict[str, list[str]]) -> tuple[int, str]:
+        request = urllib.request.Request(self.url + path, data=body.encode(), method="POST")
+        for name, values in headers.items():
+            request.add_header(name, values[0])
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def get(self, path: str) -> tuple[int, dict]:
+        with urllib.request.urlopen(self.url + path, timeout=10) as response:
+            return response.status, json.loads(response.read())
+
+
+def start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", *args],
+        env={**os.environ, **env},
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
+
+
+@pytest.fixture
+def running(tmp_path: Path, environ: dict[str, str]) -> Iterator[Running]:
+    config = write_config(tmp_path / "app.yaml")
+    process = start(["run", "--config", str(config), "--host", "127.0.0.1", "--port", "0"], environ)
+    yield Running(process)
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def test_the_real_server_takes_a_signed_draft_over_http_and_stops_cleanly_on_sigterm(running: Running, slack, environ) -> None:
+    status, health = running.get("/healthz")
+    assert status == 200 and health["status"] == "ok" and health["mode"] == "http"
+
+    body = urlencode({"command": "/draft", "text": "Over the wire &amp; back", "user_id": AUTHOR, "channel_id": "C0GEN",
+                      "team_id": "T0TEAM001", "response_url": slack.response_url(), "trigger_id": "1.2.3"})
+    status, _ = running.post("/slack/events", body, signed_headers(body, "application/x-www-form-urlencoded"))
+    assert status == 200
+    [card] = slack.wait_for("/api/chat.postMessage")
+    assert card.body["channel"] == REVIEW and "Over the wire & back" in json.dumps(card.body["blocks"], ensure_ascii=False)
+
+    assert running.stop() == 0
+    ledger = Ledger.open(environ["COPYDESK_DB"])
+    assert [(d.text, d.state) for d in ledger.drafts_in(list(State))] == [("Over the wire & back", State.IN_REVIEW)]
+    ledger.close()
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param(lambda body: signed_headers(body, "application/x-www-form-urlencoded", secret="not-the-secret"), id="wrong-secret"),
+        pytest.param(lambda body: signed_headers(body, "application/x-www-form-urlencoded", timestamp=int(time.time()) - 600), id="stale"),
+        pytest.param(lambda body: {"content-type": ["application/x-www-form-urlencoded"]}, id="unsigned"),
+    ],
+)
+def test_requests_not_signed_by_slack_are_refused_and_change_nothing(running: Running, slack, environ, headers) -> None:
+    body = urlencode({"command": "/draft", "text": "forged", "user_id": AUTHOR, "response_url": slack.response_url()})
+    status, _ = running.post("/slack/events", body, headers(body))
+    assert status == 401
+    assert slack.calls("/api/chat.postMessage") == []
+    running.stop()
+    ledger = Ledger.open(environ["COPYDESK_DB"])
+    assert ledger.drafts_in(list(State)) == []
+    ledger.close()
+
+
+def test_a_bad_config_stops_the_start_with_one_clear_line(tmp_path: Path, environ: dict[str, str]) -> None:
+    config = write_config(tmp_path / "app.yaml", {"approvals_required": 9})
+    process = start(["run", "--config", str(config), "--port", "0"], environ)
+    _, err = process.communicate(timeout=20)
+    assert process.returncode == 2
+    assert err.strip().splitlines()[-1] == (
+        "copydesk: app.yaml: accounts.main.approvals_required is 9 but only 3 editor(s) are listed"
+    )
+
+
+def test_secrets_stay_out_of_the_log(running: Running, environ) -> None:
+    running.stop()
+    err = "".join(running.log)
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN_SECRET"):
+        assert environ[name] not in err
+    assert SIGNING_SECRET not in err

@@ -1,0 +1,74 @@
+"""at:WHEN is read in the author's zone, exact instants stay exact, and the past is refused."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.errors import BadTime
+from bot.when import parse_when
+
+LA = ZoneInfo("America/Los_Angeles")
+NOW = datetime(2026, 11, 21, 20, 0, tzinfo=timezone.utc)  # 12:00 in Los Angeles
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ("2026-11-22T09:00", "2026-11-22T17:00Z"),
+        ("2026-11-22T09:00-05:00", "2026-11-22T14:00Z"),
+        ("2026-11-22T09:00Z", "2026-11-22T09:00Z"),
+        ("2026-11-22 09:00", "2026-11-22T17:00Z"),
+        ("13:30", "2026-11-21T21:30Z"),  # later today
+        ("09:00", "2026-11-22T17:00Z"),  # already passed today: tomorrow
+        ("+30m", "2026-11-21T20:30Z"),
+        ("+2h", "2026-11-21T22:00Z"),
+        ("+1d", "2026-11-22T20:00Z"),
+        ("+1h30m", "2026-11-21T21:30Z"),
+    ],
+)
+def test_readable_times(spec: str, expected: str) -> None:
+    assert parse_when(spec, now=NOW, zone=LA) == datetime.fromisoformat(expected)
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("2026-11-20T09:00", "is in the past"),
+        ("2026-11-21T12:00", "is in the past"),  # exactly now
+        ("soon", "not a time I can read"),
+        ("2026-11-22", "has no time of day"),
+        ("25:00", "not a time of day"),
+        ("+0m", "not a delay I can read"),
+        ("+", "not a delay I can read"),
+        ("2026-03-08T02:30", "does not exist in America/Los_Angeles"),
+    ],
+)
+def test_unreadable_or_past_times_are_refused_with_the_reason(spec: str, message: str) -> None:
+    with pytest.raises(BadTime, match=message):
+        parse_when(spec, now=datetime(2026, 3, 1, tzinfo=timezone.utc) if "03-08" in spec else NOW, zone=LA)
+
+
+def test_a_clock_time_swallowed_by_dst_moves_to_the_next_day() -> None:
+    before_gap = datetime(2026, 3, 8, 9, 0, tzinfo=timezone.utc)  # 01:00 PST, the night clocks spring forward
+    assert parse_when("02:30", now=before_gap, zone=LA) == datetime(2026, 3, 9, 9, 30, tzinfo=timezone.utc)
+
+
+@given(days=st.integers(0, 30), hours=st.integers(0, 48), minutes=st.integers(0, 600))
+def test_a_delay_is_exactly_that_long_from_now(days: int, hours: int, minutes: int) -> None:
+    spec = "+" + "".join(f"{n}{u}" for n, u in ((days, "d"), (hours, "h"), (minutes, "m")) if n)
+    if spec == "+":
+        return
+    assert parse_when(spec, now=NOW, zone=LA) - NOW == timedelta(days=days, hours=hours, minutes=minutes)
+
+
+@given(hour=st.integers(0, 23), minute=st.integers(0, 59), zone=st.sampled_from(["UTC", "Asia/Tokyo", "America/Los_Angeles", "Australia/Lord_Howe"]))
+def test_a_clock_time_is_always_within_the_next_day_and_shows_that_clock(hour: int, minute: int, zone: str) -> None:
+    instant = parse_when(f"{hour:02d}:{minute:02d}", now=NOW, zone=ZoneInfo(zone))
+    assert NOW < instant <= NOW + timedelta(days=1, hours=1)
+    local = instant.astimezone(ZoneInfo(zone))
+    assert (local.hour, local.minute) == (hour, minute)
