@@ -133,3 +133,18 @@ def test_list_shows_what_waits_for_review_or_its_time(bot: Copydesk) -> None:
     assert "*#1*" in listing and "*#2*" in listing
     assert "First &amp; foremost" in listing
     assert "0 of 2 approvals" in listing
+
+
+def test_on_bolts_default_path_slack_hears_back_before_the_card_is_posted(make_bot, slack) -> None:
+    bot = make_bot(before_response=False)
+    gate = slack.hold("/api/chat.postMessage")
+
+    response = bot.command(AUTHOR, "Acknowledged first")
+
+    # The card is still on its way to Slack, yet the command is already answered and the draft stored.
+    assert slack.wait_for_held("/api/chat.postMessage").body["channel"] == REVIEW
+    assert response.status == 200
+    assert bot.latest().text == "Acknowledged first"
+    gate.set()
+    slack.wait_for("/respond/cmd")
+    assert "is in review" in slack.responses()[0]["text"]

@@ -42,6 +42,8 @@ class RecordingServer:
         self._calls: list[Call] = []
         self._changed = threading.Condition()
         self._released = threading.Event()  # set on stop, so a hanging reply never outlives the test
+        self.gates: dict[str, threading.Event] = {}  # requests to these paths wait until the event is set
+        self.held: list[Call] = []
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -55,6 +57,11 @@ class RecordingServer:
                 reply = outer._route(call)
                 if reply.delay:
                     outer._released.wait(reply.delay)
+                if (gate := outer.gates.get(call.path)) is not None:
+                    with outer._changed:
+                        outer.held.append(call)
+                        outer._changed.notify_all()
+                    gate.wait(30)
                 with outer._changed:
                     outer._calls.append(call)
                     outer._changed.notify_all()
@@ -83,8 +90,26 @@ class RecordingServer:
 
     def stop(self) -> None:
         self._released.set()
+        for gate in self.gates.values():
+            gate.set()
         self.server.shutdown()
         self.server.server_close()
+
+    def hold(self, path: str) -> threading.Event:
+        """Keep requests to `path` unanswered until the returned event is set."""
+        self.gates[path] = threading.Event()
+        return self.gates[path]
+
+    def wait_for_held(self, path: str, timeout: float = 10.0) -> Call:
+        """Block until a request to `path` is being held."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while not (found := [c for c in self.held if c.path == path]):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no request to {path} was held within {timeout}s")
+                self._changed.wait(left)
+            return found[0]
 
     def calls(self, path: str | None = None) -> list[Call]:
         """Recorded calls, all or to one path, in arrival order."""
