@@ -26,13 +26,13 @@ from tests.conftest import AUTHOR, REVIEW, SIGNING_SECRET, signed_headers, write
 class Running:
     """A `copydesk run` subprocess, its log as it arrives, and the base URL it listens on."""
 
-    def __init__(self, process: subprocess.Popen) -> None:
+    def __init__(self, process: subprocess.Popen, ready: str = r"listening on (http://127\.0\.0\.1:\d+)") -> None:
         self.process = process
         self.log: list[str] = []
         self._more = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
-        found = self.wait_for_log(r"listening on (http://127\.0\.0\.1:\d+)")
-        self.url = found.group(1)
+        found = self.wait_for_log(ready)
+        self.url = found.group(1) if found.groups() else ""
 
     def _read(self) -> None:
         assert self.process.stderr is not None

@@ -10,6 +10,7 @@ from typing import Any
 from tests.fakes.http import Call, RecordingServer, Reply
 
 BOT_TOKEN = "xoxb-test-bot-token"
+APP_TOKEN = "xapp-test-app-token"
 BOT_USER_ID = "U0COPYDESK"
 TEAM_DOMAIN = "copydesk-test"
 
@@ -22,6 +23,7 @@ class FakeSlack(RecordingServer):
         self.timezones: dict[str, str] = {}
         self.groups: dict[str, list[str]] = {}
         self.failures: dict[str, str] = {}
+        self.socket_url: str | None = None  # what apps.connections.open hands out
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -54,6 +56,10 @@ class FakeSlack(RecordingServer):
         if call.path.startswith("/respond/"):
             return Reply(200, b"ok", {"Content-Type": "text/plain"})
         method = call.path.removeprefix("/api/")
+        if method == "apps.connections.open":
+            if call.headers.get("Authorization") != f"Bearer {APP_TOKEN}" or not self.socket_url:
+                return Reply(200, {"ok": False, "error": "invalid_auth"})
+            return Reply(200, {"ok": True, "url": self.socket_url})
         if call.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
             return Reply(200, {"ok": False, "error": "invalid_auth"})
         if method in self.failures:

@@ -1,0 +1,57 @@
+"""`copydesk run --socket`: no public URL, Slack's envelopes arrive over a WebSocket and are acked."""
+
+from __future__ import annotations
+
+import json
+import queue
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import AUTHOR, REVIEW, write_config
+from tests.fakes.slack_api import APP_TOKEN
+from tests.fakes.socket_mode import FakeSocketMode
+from tests.test_server import Running, start
+
+
+@pytest.fixture
+def socket_mode(slack) -> Iterator[FakeSocketMode]:
+    fake = FakeSocketMode().start()
+    slack.socket_url = fake.url
+    yield fake
+    fake.stop()
+
+
+def test_a_draft_arrives_over_socket_mode_and_is_acknowledged(tmp_path: Path, environ, slack, socket_mode) -> None:
+    env = {**environ, "SLACK_APP_TOKEN": APP_TOKEN, "SLACK_SIGNING_SECRET": ""}  # Socket Mode needs no signing secret
+    process = start(["run", "--config", str(write_config(tmp_path / "app.yaml"))], env)
+    running = Running(process, ready=r"connected to Slack \(Socket Mode\)")
+    try:
+        socket_mode.outbox.put({
+            "envelope_id": "env-cmd-1",
+            "type": "slash_commands",
+            "accepts_response_payload": True,
+            "payload": {"command": "/draft", "text": "Through the socket", "user_id": AUTHOR, "channel_id": "C0GEN",
+                        "team_id": "T0TEAM001", "response_url": slack.response_url(), "trigger_id": "1.2.3"},
+        })
+        ack = next_ack(socket_mode, "env-cmd-1")
+        assert ack == {"envelope_id": "env-cmd-1"}
+        [card] = slack.wait_for("/api/chat.postMessage")
+        assert card.body["channel"] == REVIEW and "Through the socket" in json.dumps(card.body["blocks"])
+        assert running.stop() == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def next_ack(fake: FakeSocketMode, envelope_id: str, timeout: float = 15) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            ack = fake.acks.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise AssertionError(f"no ack for {envelope_id} within {timeout}s") from None
+        if ack.get("envelope_id") == envelope_id:
+            return ack
