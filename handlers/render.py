@@ -122,7 +122,7 @@ def thread_reply(view: DraftView, change: Change) -> str:
 
 
 def author_note(view: DraftView, change: Change) -> str | None:
-    """The direct message the author gets, for the changes they care about."""
+    """The direct message the author gets when their draft changes state."""
     subject = f"Your draft {view.draft.number} for @{view.account.handle}"
     if change.after is State.APPROVED:
         return f"{subject} was approved by {people(view.approvers)}; it goes out {when(view.draft.publish_at, missing='now')}."
@@ -132,6 +132,9 @@ def author_note(view: DraftView, change: Change) -> str | None:
         return f"{subject} is live: {view.publication.url}"
     if change.after is State.FAILED and view.publication:
         return f"{subject} could not be published: {escape(view.publication.error or 'unknown reason')}"
+    if change.after is State.IN_REVIEW:
+        undone = "an approval" if change.before is State.APPROVED else "the veto"
+        return f"{subject} is back in review: <@{change.actor}> withdrew {undone}."
     return None
 
 

@@ -77,6 +77,7 @@ def test_removing_an_approval_below_quorum_unschedules_the_post(bot: Copydesk, d
     assert bot.services.scheduler.due_at(draft) is None
     reply = [p for p in bot.slack.posts(REVIEW) if p.get("thread_ts")][-1]
     assert "withdrew an approval" in reply["text"] and "no longer scheduled" in reply["text"]
+    assert bot.slack.posts(AUTHOR)[-1]["text"] == f"Your draft #1 for @aplusk is back in review: <@{EDITOR_2}> withdrew an approval."
 
 
 def test_a_non_editor_reaction_is_not_a_vote_and_they_are_told_privately(bot: Copydesk, draft: int) -> None:
