@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,7 @@ class Services:
     desk: Desk
     scheduler: PublishScheduler
     client: WebClient
+    listeners: ThreadPoolExecutor  # Bolt runs listeners here; drained before the ledger closes
 
     def start(self) -> None:
         """Rebuild the schedule from the ledger, then let it fire."""
@@ -51,7 +53,8 @@ class Services:
         self.scheduler.start()
 
     def stop(self) -> None:
-        """Let posts already on their way finish, then close the ledger."""
+        """Let listeners and posts already on their way finish, then close the ledger."""
+        self.listeners.shutdown(wait=True)
         self.scheduler.shutdown(wait=True)
         self.ledger.close()
 
@@ -87,7 +90,8 @@ def build_services(config: Config, *, client: WebClient | None = None, clock: Cl
     )
     scheduler = PublishScheduler(desk.publish)
     desk.attach_scheduler(scheduler)
-    return Services(config=config, ledger=ledger, desk=desk, scheduler=scheduler, client=client)
+    listeners = ThreadPoolExecutor(max_workers=10, thread_name_prefix="listener")
+    return Services(config=config, ledger=ledger, desk=desk, scheduler=scheduler, client=client, listeners=listeners)
 
 
 def create_app(services: Services, *, process_before_response: bool = False) -> App:
@@ -98,6 +102,7 @@ def create_app(services: Services, *, process_before_response: bool = False) -> 
         signing_secret=secret.reveal() if secret else None,
         request_verification_enabled=secret is not None,
         process_before_response=process_before_response,
+        listener_executor=services.listeners,
     )
     handlers.register(app, services.desk)
     app.error(handle_error)

@@ -14,7 +14,7 @@ from bot.app import build_services, create_app
 from bot.config import Config, config_path, db_path, load_config
 from bot.errors import ConfigError, CopydeskError
 from bot.manifest import manifest
-from bot.server import serve_http, serve_socket_mode, wsgi_app
+from bot.server import serve_http, serve_socket_mode, stop_on_signals, wsgi_app
 
 log = logging.getLogger("copydesk")
 
@@ -44,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the copydesk console script."""
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("slack_sdk", "slack_bolt", "apscheduler", "urllib3", "requests_oauthlib", "oauthlib"):
+    for noisy in ("slack_sdk", "slack_bolt", "apscheduler", "urllib3", "requests_oauthlib", "oauthlib", "tweepy"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         if args.command == "manifest":
@@ -65,6 +65,7 @@ def _run(config: Config, *, socket: bool, host: str, port: int) -> int:
         raise ConfigError("Socket Mode needs SLACK_APP_TOKEN (an xapp-… token with connections:write)")
     if not socket and config.slack_signing_secret is None:
         raise ConfigError("HTTP mode needs SLACK_SIGNING_SECRET (Basic Information → Signing Secret)")
+    stop_on_signals()
     services = build_services(config)
     try:
         app = create_app(services)
@@ -74,6 +75,8 @@ def _run(config: Config, *, socket: bool, host: str, port: int) -> int:
         else:
             health = lambda: {"mode": "http", "scheduled": services.scheduler.count(), "schema": services.ledger.schema_version()}  # noqa: E731
             serve_http(wsgi_app(app, health), host=host, port=port)
+    except KeyboardInterrupt:
+        pass  # stopped before it was serving
     finally:
         services.stop()
     log.info("copydesk stopped")

@@ -185,8 +185,8 @@ def load_config(path: Path, environ: Mapping[str, str], *, db: Path | None = Non
     if set(approve) & set(reject):
         raise ConfigError(f"{where}: reactions.approve and reactions.reject share {sorted(set(approve) & set(reject))}")
     timeout = raw.get("x_timeout_seconds", _default("x_timeout_seconds"))
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise ConfigError(f"{where}: x_timeout_seconds must be a positive number of seconds, not {timeout!r}")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < 3600:
+        raise ConfigError(f"{where}: x_timeout_seconds must be a number of seconds between 0 and 3600, not {timeout!r}")
     bot_token = environ.get("SLACK_BOT_TOKEN")
     if not bot_token:
         raise ConfigError("SLACK_BOT_TOKEN is not set: copy the bot token (xoxb-…) from the Slack app's OAuth page")
@@ -300,7 +300,7 @@ def _account(name: str, body: Any, environ: Mapping[str, str], where: str) -> Ac
     network = body.get("network", "x")
     if network != "x":
         raise ConfigError(f"{where}: {key}.network is {network!r}; only x is supported")
-    handle = str(body["handle"]).lstrip("@")
+    handle = body["handle"].lstrip("@") if isinstance(body["handle"], str) else ""
     if not _HANDLE.match(handle):
         raise ConfigError(f"{where}: {key}.handle {body['handle']!r} is not an X handle")
     channel = body["review_channel"]

@@ -33,6 +33,10 @@ class NotAllowed(CopydeskError):
     """Someone asked for something their role does not permit."""
 
 
+class SlackUnavailable(CopydeskError):
+    """Slack could not tell us something we need to decide (such as who is in an editor group)."""
+
+
 class CardNotPosted(CopydeskError):
     """The draft is saved but Slack would not take its review card."""
 

@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 import requests
 import tweepy
+from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from bot.config import Account
 from bot.errors import PublishError
@@ -82,12 +83,31 @@ class XPublisher:
             raise PublishError(f"X had a server error ({_reason(e)})", permanent=False) from None
         except tweepy.HTTPException as e:
             raise PublishError(f"X refused the post: {_reason(e)}", permanent=True) from None
+        except requests.ConnectTimeout:
+            raise PublishError("X could not be reached (connection timed out)", permanent=False) from None
         except requests.Timeout:
-            raise PublishError("X did not answer in time; check the account before retrying", permanent=False) from None
-        except requests.ConnectionError:
-            raise PublishError("X could not be reached", permanent=False) from None
-        post_id = str(response.data["id"])
+            raise PublishError(_UNKNOWN.format("X did not answer in time"), permanent=True) from None
+        except requests.ConnectionError as e:
+            if _never_sent(e):
+                raise PublishError("X could not be reached", permanent=False) from None
+            raise PublishError(_UNKNOWN.format("the connection to X broke"), permanent=True) from None
+        except requests.RequestException:
+            raise PublishError(_UNKNOWN.format("X's answer was cut off"), permanent=True) from None
+        try:
+            post_id = str(response.data["id"])
+        except (TypeError, KeyError):
+            raise PublishError(_UNKNOWN.format("X's answer had no post id"), permanent=True) from None
         return Posted(post_id=post_id, url=post_url(self.handle, post_id))
+
+
+_UNKNOWN = "{}; the post may be live: check the account before publishing it again"
+
+
+def _never_sent(error: requests.ConnectionError) -> bool:
+    """A refused or unresolvable connection: X certainly did not get the request."""
+    cause = error.args[0] if error.args else None
+    reason = getattr(cause, "reason", cause)
+    return isinstance(reason, (NewConnectionError, NameResolutionError))
 
 
 def post_url(handle: str, post_id: str) -> str:

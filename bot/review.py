@@ -83,13 +83,16 @@ def reaction_kind(reaction: str, approve: Iterable[str], reject: Iterable[str]) 
     return None
 
 
-def tally(votes: Iterable[Vote], rules: Rules) -> Tally:
-    """Count each editor once per kind, in the order they voted, ignoring votes that do not count."""
+def tally(votes: Iterable[Vote]) -> Tally:
+    """Count each voter once per kind, in the order they voted.
+
+    Only votes that counted when they were cast are stored, so they are not judged again against
+    today's editor list: a lookup that fails later must not make a veto disappear.
+    """
     approvers: dict[str, None] = {}
     rejecters: dict[str, None] = {}
     for vote in votes:
-        if rules.counts(vote.user_id, vote.kind):
-            (approvers if vote.kind is Kind.APPROVE else rejecters)[vote.user_id] = None
+        (approvers if vote.kind is Kind.APPROVE else rejecters)[vote.user_id] = None
     return Tally(tuple(approvers), tuple(rejecters))
 
 

@@ -38,15 +38,24 @@ def wsgi_app(app: App, health: Callable[[], dict[str, Any]]) -> Callable[..., It
     return application
 
 
+def stop_on_signals() -> None:
+    """Turn SIGTERM into what Ctrl-C already is, so both unwind through the same clean shutdown."""
+
+    def handle(signum: int, _frame: Any) -> None:
+        log.info("received %s: stopping", signal.Signals(signum).name)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handle)
+
+
 def serve_http(application: Callable[..., Iterable[bytes]], *, host: str, port: int, threads: int = 8) -> None:
     """Serve until SIGINT or SIGTERM, then return so the caller can shut down cleanly."""
     server = waitress.create_server(application, host=host, port=port, threads=threads, ident="copydesk")
-    log.info("copydesk listening on http://%s:%s%s (HTTP mode)", host, server.effective_port, SLACK_PATH)
-    _stop_on_signals(server.close)
     try:
+        log.info("copydesk listening on http://%s:%s%s (HTTP mode)", host, server.effective_port, SLACK_PATH)
         server.run()
-    except (KeyboardInterrupt, OSError):
-        pass  # asyncore's loop ends with an error when its sockets close under it
+    except KeyboardInterrupt:
+        pass
     finally:
         server.close()
 
@@ -54,18 +63,11 @@ def serve_http(application: Callable[..., Iterable[bytes]], *, host: str, port: 
 def serve_socket_mode(app: App, app_token: str) -> None:
     """Hold a Socket Mode connection until SIGINT or SIGTERM."""
     handler = SocketModeHandler(app, app_token)
-    stopped = threading.Event()
-    _stop_on_signals(stopped.set)
-    handler.connect()
-    log.info("copydesk connected to Slack (Socket Mode)")
-    stopped.wait()
-    handler.close()
-
-
-def _stop_on_signals(stop: Callable[[], None]) -> None:
-    def handle(signum: int, _frame: Any) -> None:
-        log.info("received %s: stopping", signal.Signals(signum).name)
-        stop()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, handle)
+    try:
+        handler.connect()
+        log.info("copydesk connected to Slack (Socket Mode)")
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        handler.close()

@@ -68,6 +68,8 @@ class Desk:
         self.clock = clock
         # Held across "commit a decision, then (un)schedule it" so two votes cannot reorder those steps.
         self._decisions = threading.RLock()
+        self._card_locks: dict[int, threading.Lock] = {}
+        self._card_locks_guard = threading.Lock()
 
     def attach_scheduler(self, scheduler: PublishScheduler) -> None:
         """The scheduler calls back into the desk, so it is wired after both exist."""
@@ -120,23 +122,27 @@ class Desk:
         self, *, user_id: str, reaction: str, channel: str, ts: str, added: bool, event_id: str | None
     ) -> None:
         """Count (or withdraw) an editor's reaction on a review card; anything else is ignored."""
-        draft = self.ledger.draft_for_card(channel, ts)
+        found = self.ledger.draft_for_card(channel, ts)
         kind = reaction_kind(reaction, self.config.approve_reactions, self.config.reject_reactions)
-        if draft is None or kind is None:
+        if found is None or kind is None:
             return
-        rules = self._rules(self._account(draft.account), draft.author_id)
-        refusal: str | None = None
+        # Asked before anything is stored: if Slack cannot say who the editors are, the event is not
+        # marked as seen, so Slack's redelivery gets another chance.
+        rules = self._rules(self._account(found.account), found.author_id)
         with self._decisions:
             with self.ledger.transaction():
                 if event_id and not self.ledger.first_sighting(event_id, at=self.clock()):
                     return  # Slack redelivered an event we already acted on
+                draft = self.ledger.draft(found.id)
+                assert draft is not None
                 refusal = self._refusal(draft, rules, user_id, kind)
                 change = None if refusal else self._vote(draft, rules, Vote(user_id, reaction, kind), added)
             if change:
                 self._sync_schedule(draft.id)
         if refusal and added:
             raise NotAllowed(refusal)
-        self._notify(draft.id, change, card_changed=refusal is None)
+        if not refusal:
+            self._notify(draft.id, change)
 
     def _refusal(self, draft: Draft, rules: Rules, user_id: str, kind: Kind) -> str | None:
         if user_id not in rules.editors:
@@ -160,7 +166,7 @@ class Desk:
         self.ledger.log(action, actor=vote.user_id, at=now, draft_id=draft.id, vote=vote.kind.value, reaction=vote.reaction)
         current = self.ledger.draft(draft.id)
         assert current is not None
-        decided = decide(tally(self.ledger.votes(draft.id), rules), rules.approvals_required)
+        decided = decide(tally(self.ledger.votes(draft.id)), rules.approvals_required)
         if decided == current.state or not self.ledger.move(draft.id, decided, only_from=UNDECIDED, at=now):
             return None
         self.ledger.log(decided.value, actor=vote.user_id, at=now, draft_id=draft.id, before=current.state.value)
@@ -194,8 +200,9 @@ class Desk:
             if draft.publish_at and draft.publish_at - now > EARLY_TOLERANCE:
                 self._sync_schedule(draft_id)
                 return None
-            self.ledger.move(draft_id, State.PUBLISHING, only_from=[State.APPROVED], at=now)
             handle = self._account(draft.account).handle
+            if not self.ledger.move(draft_id, State.PUBLISHING, only_from=[State.APPROVED], at=now):
+                return None
             publication_id = self.ledger.start_publication(draft, handle, at=now)
             self.ledger.log("publishing", actor=SYSTEM, at=now, draft_id=draft_id, publication_id=publication_id)
         return draft, publication_id
@@ -222,6 +229,7 @@ class Desk:
     def recover(self) -> Recovery:
         """Rebuild the schedule from the ledger and settle what a previous run left half-done."""
         now = self.clock()
+        self._retire_orphans(now)
         interrupted = self.ledger.drafts_in([State.PUBLISHING])
         for draft in interrupted:
             # The call to X may or may not have gone through: never post again blindly.
@@ -237,6 +245,17 @@ class Desk:
             except Exception:
                 log.exception("could not post the review card of %s", draft.number)
         return Recovery(scheduled=len(approved), interrupted=len(interrupted), cards_posted=posted)
+
+    def _retire_orphans(self, now: datetime) -> None:
+        """Drafts waiting for an account that app.yaml no longer has can never go out: say so."""
+        for draft in self.ledger.drafts_in([*PENDING, State.REJECTED]):
+            if draft.account in self.config.accounts:
+                continue
+            reason = f"the account {draft.account!r} is no longer in app.yaml"
+            with self.ledger.transaction():
+                self.ledger.move(draft.id, State.FAILED, only_from=[draft.state], at=now)
+                self.ledger.log("failed", actor=SYSTEM, at=now, draft_id=draft.id, error=reason)
+            log.warning("%s failed: %s", draft.number, reason)
 
     def _finish_interrupted(self, draft: Draft, now: datetime) -> None:
         reason = "publishing was interrupted by a restart; check the account on X before posting it again"
@@ -256,7 +275,7 @@ class Desk:
         if draft is None:
             raise UnknownDraft(f"There is no draft #{draft_id}.")
         account = self._account(draft.account)
-        counted = tally(self.ledger.votes(draft_id), self._rules(account, draft.author_id))
+        counted = tally(self.ledger.votes(draft_id))
         publications = self.ledger.publications(draft_id)
         return DraftView(
             draft=draft,
@@ -308,14 +327,19 @@ class Desk:
             due = draft.publish_at
             self.scheduler.schedule(draft_id, due if due and due > self.clock() else None)
 
-    def _notify(self, draft_id: int, change: Change | None, *, card_changed: bool = True) -> None:
-        """Tell Slack; a failure here never undoes what the ledger already holds."""
-        if change is None and not card_changed:
-            return
-        try:
-            view = self.view(draft_id)
-            if view.draft.card_ts:
-                self.notifier.refresh(view, change)
-        except Exception:
-            log.exception("could not update Slack about #%s; the ledger has it", draft_id)
+    def _notify(self, draft_id: int, change: Change | None) -> None:
+        """Tell Slack; a failure here never undoes what the ledger already holds.
+
+        One draft's updates go out one at a time, each rendered from the ledger as it is then, so the
+        card always ends on the latest state even when two votes arrive together.
+        """
+        with self._card_locks_guard:
+            lock = self._card_locks.setdefault(draft_id, threading.Lock())
+        with lock:
+            try:
+                view = self.view(draft_id)
+                if view.draft.card_ts:
+                    self.notifier.refresh(view, change)
+            except Exception:
+                log.exception("could not update Slack about #%s; the ledger has it", draft_id)
 

@@ -18,11 +18,14 @@ def parse_when(spec: str, *, now: datetime, zone: ZoneInfo) -> datetime:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     spec = spec.strip()
-    if delay := _DELAY.match(spec):
-        return _after(delay, spec, now)
-    if clock := _CLOCK.match(spec):
-        return _next_clock(int(clock[1]), int(clock[2]), spec, now, zone)
-    return _exact(spec, now, zone)
+    try:
+        if delay := _DELAY.match(spec):
+            return _after(delay, spec, now)
+        if clock := _CLOCK.match(spec):
+            return _next_clock(int(clock[1]), int(clock[2]), spec, now, zone)
+        return _exact(spec, now, zone)
+    except OverflowError:
+        raise BadTime(f"at:{spec} is too far in the future") from None
 
 
 def _after(match: re.Match[str], spec: str, now: datetime) -> datetime:
@@ -38,9 +41,9 @@ def _next_clock(hour: int, minute: int, spec: str, now: datetime, zone: ZoneInfo
     today = now.astimezone(zone).date()
     for offset in range(0, 3):  # a clock time skipped by a DST change exists again the day after
         day = today + timedelta(days=offset)
-        instant = _local(day, time(hour, minute), zone)
-        if instant is not None and instant > now:
-            return instant
+        for instant in _local(day, time(hour, minute), zone):
+            if instant > now:
+                return instant
     raise BadTime(f"at:{spec} does not exist in {zone.key} in the next days")  # pragma: no cover
 
 
@@ -52,11 +55,13 @@ def _exact(spec: str, now: datetime, zone: ZoneInfo) -> datetime:
     if len(spec) <= 10:  # a bare date: the time of day is missing
         raise BadTime(f"at:{spec} has no time of day; try {spec}T09:00")
     if parsed.tzinfo is None:
-        instant = _local(parsed.date(), parsed.time(), zone)
-        if instant is None:
+        candidates = _local(parsed.date(), parsed.time(), zone)
+        if not candidates:
             raise BadTime(
                 f"at:{spec} does not exist in {zone.key}: the clocks skip that hour for daylight saving"
             )
+        # A clock time that happens twice (the hour repeated when clocks go back): the first one still ahead.
+        instant = next((c for c in candidates if c > now), candidates[-1])
     else:
         instant = parsed.astimezone(timezone.utc)
     if instant <= now:
@@ -65,10 +70,12 @@ def _exact(spec: str, now: datetime, zone: ZoneInfo) -> datetime:
     return instant
 
 
-def _local(day: date, clock: time, zone: ZoneInfo) -> datetime | None:
-    """`day` at `clock` in `zone` as UTC, or None when a DST gap swallows that clock time."""
-    local = datetime.combine(day, clock, tzinfo=zone)
-    instant = local.astimezone(timezone.utc)
-    if instant.astimezone(zone).replace(tzinfo=None) != local.replace(tzinfo=None):
-        return None
-    return instant
+def _local(day: date, clock: time, zone: ZoneInfo) -> list[datetime]:
+    """Every UTC instant at which `zone` shows `day` at `clock`: none in a DST gap, two in a repeated hour."""
+    wall = datetime.combine(day, clock)
+    found: list[datetime] = []
+    for fold in (0, 1):
+        instant = wall.replace(tzinfo=zone, fold=fold).astimezone(timezone.utc)
+        if instant.astimezone(zone).replace(tzinfo=None) == wall and instant not in found:
+            found.append(instant)
+    return sorted(found)

@@ -33,7 +33,9 @@ def register(app: App, desk: Desk) -> None:
 
 
 def _compose(desk: Desk, parsed: Compose, command: dict[str, Any], ack: Ack, respond: Respond) -> None:
-    """Store first and acknowledge, then post the card: Slack hears back fast, and nothing is lost."""
+    """Acknowledge at once: checking a draft may ask Slack (time zones, editor groups) and must not
+    push the answer past Slack's 3 seconds. What follows answers privately through response_url."""
+    ack()
     draft = desk.submit(
         author_id=command["user_id"],
         text=parsed.text,
@@ -41,6 +43,5 @@ def _compose(desk: Desk, parsed: Compose, command: dict[str, Any], ack: Ack, res
         at=parsed.at,
         origin_channel=command.get("channel_id"),
     )
-    ack()
     link = desk.open_review(draft.id)
     respond(text=render.in_review(desk.view(draft.id), link), response_type="ephemeral")

@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.errors import CardNotPosted
+from bot.errors import CardNotPosted, SlackUnavailable
 from bot.ports import CardRef, Change, DraftView
 from handlers import render
 
@@ -61,46 +63,55 @@ class SlackNotifier:
 
 
 class SlackDirectory:
-    """Users' time zones and user groups' members, cached briefly to spare Slack's rate limits."""
+    """Users' time zones and user groups' members, cached briefly to spare Slack's rate limits.
+
+    When Slack cannot be asked, the last answer it gave is used however old it is: an editor group
+    that cannot be read must not silently turn its members' votes away.
+    """
 
     def __init__(self, client: WebClient, *, ttl_seconds: float = 300) -> None:
         self.client = client
         self.ttl = ttl_seconds
-        self._cache: dict[str, tuple[float, object]] = {}
+        self._cache: dict[str, tuple[float, Any]] = {}
         self._lock = threading.Lock()
 
     def timezone_of(self, user_id: str) -> ZoneInfo | None:
         """The profile's IANA zone; None when Slack has none or cannot be asked."""
-        return self._cached(f"tz:{user_id}", lambda: self._fetch_zone(user_id))  # type: ignore[return-value]
+        try:
+            name = self._cached(f"tz:{user_id}", lambda: self.client.users_info(user=user_id)["user"].get("tz") or "")
+        except SlackApiError as e:
+            log.warning("no time zone for %s (%s); using the configured one", user_id, e.response.get("error"))
+            return None
+        try:
+            return ZoneInfo(name) if name else None
+        except (ZoneInfoNotFoundError, ValueError):
+            return None
 
     def members_of(self, group_id: str) -> frozenset[str]:
-        """The user group's members; empty when Slack cannot be asked (nobody gains a vote by error)."""
-        members = self._cached(f"group:{group_id}", lambda: self._fetch_members(group_id))
-        return members or frozenset()  # type: ignore[return-value]
+        """The user group's members, or SlackUnavailable when Slack has never been able to say."""
+        try:
+            return self._cached(
+                f"group:{group_id}", lambda: frozenset(self.client.usergroups_users_list(usergroup=group_id)["users"])
+            )
+        except SlackApiError as e:
+            raise SlackUnavailable(
+                f"Slack could not say who is in the editor group {group_id} ({e.response.get('error')}); "
+                "nothing was counted, try again in a moment."
+            ) from None
 
-    def _cached(self, key: str, fetch) -> object:  # noqa: ANN001 - a zero-argument callable
+    def _cached(self, key: str, fetch: Callable[[], Any]) -> Any:
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(key)
         if hit and now - hit[0] < self.ttl:
             return hit[1]
-        value = fetch()
-        if value is not None:  # a failed look-up is asked again next time, not remembered
-            with self._lock:
-                self._cache[key] = (now, value)
-        return value
-
-    def _fetch_zone(self, user_id: str) -> ZoneInfo | None:
         try:
-            name = self.client.users_info(user=user_id)["user"].get("tz")
-            return ZoneInfo(name) if name else None
-        except (SlackApiError, ZoneInfoNotFoundError, ValueError) as e:
-            log.warning("no time zone for %s (%s); using the configured one", user_id, type(e).__name__)
-            return None
-
-    def _fetch_members(self, group_id: str) -> frozenset[str] | None:
-        try:
-            return frozenset(self.client.usergroups_users_list(usergroup=group_id)["users"])
+            value = fetch()
         except SlackApiError as e:
-            log.warning("cannot list user group %s: %s", group_id, e.response.get("error"))
-            return None
+            if hit:
+                log.warning("Slack failed (%s); using what it said about %s before", e.response.get("error"), key)
+                return hit[1]
+            raise
+        with self._lock:
+            self._cache[key] = (now, value)
+        return value

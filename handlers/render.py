@@ -11,6 +11,7 @@ from bot.review import State
 from handlers.slack_text import escape
 
 Blocks = list[dict[str, Any]]
+SECTION_LIMIT = 3000  # characters in one section block's text
 
 _STATE_WORDS = {
     State.IN_REVIEW: ":hourglass_flowing_sand: In review",
@@ -73,8 +74,12 @@ def card(view: DraftView, approve: str, reject: str) -> tuple[str, Blocks]:
                 "text": f"*{title(view)}* ({view.account.name}) · written by <@{draft.author_id}>",
             },
         },
-        # plain_text shows the post verbatim: no mrkdwn, no :emoji: conversion, nothing lost.
-        {"type": "section", "text": {"type": "plain_text", "text": draft.text[:3000], "emoji": False}},
+        # plain_text shows the post verbatim: no mrkdwn, no :emoji: conversion. A section holds 3000
+        # characters and a post full of links can be longer (X counts each as 23), so it may take several.
+        *(
+            {"type": "section", "text": {"type": "plain_text", "text": draft.text[i : i + SECTION_LIMIT], "emoji": False}}
+            for i in range(0, len(draft.text), SECTION_LIMIT)
+        ),
         {
             "type": "context",
             "elements": [

@@ -46,6 +46,7 @@ class Ledger:
     def open(cls, path: Path | str) -> Ledger:
         """Open (creating if needed) and migrate the ledger at `path`, or raise LedgerError saying why."""
         target = str(path)
+        conn: sqlite3.Connection | None = None
         try:
             if target != ":memory:":
                 Path(target).parent.mkdir(parents=True, exist_ok=True)
@@ -55,10 +56,13 @@ class Ledger:
             db.execute("PRAGMA synchronous = FULL")
             db.execute("PRAGMA foreign_keys = ON")
             cls._migrate(db, target)
-        except sqlite3.DatabaseError as e:
-            raise LedgerError(f"{target}: cannot be opened as a copydesk ledger ({e})") from None
-        except OSError as e:
-            raise LedgerError(f"{target}: cannot be opened ({e.strerror})") from None
+        except (sqlite3.DatabaseError, OSError, LedgerError) as e:
+            if conn is not None:
+                conn.close()
+            if isinstance(e, LedgerError):
+                raise
+            why = e.strerror if isinstance(e, OSError) else str(e)
+            raise LedgerError(f"{target}: cannot be opened as a copydesk ledger ({why})") from None
         return cls(db)
 
     @staticmethod

@@ -179,6 +179,16 @@ class Copydesk:
 
     # reading back
 
+    def private_answer(self, response: BoltResponse) -> str:
+        """What only the sender saw: the ephemeral acknowledgement, or what came through response_url."""
+        sent = [r for r in self.slack.responses() if r.get("response_type") == "ephemeral"]
+        if response.body:
+            answer = json.loads(response.body)
+            assert answer.get("response_type") == "ephemeral", answer
+            sent.insert(0, answer)
+        assert len(sent) == 1, f"expected one private answer, got {sent}"
+        return sent[0]["text"]
+
     def draft(self, number: int) -> Draft:
         found = self.ledger.draft(number)
         assert found is not None

@@ -39,10 +39,10 @@ def card_ts(bot: Copydesk) -> str:
     return bot.slack.calls("/api/chat.getPermalink")[0].body["message_ts"]
 
 
-def test_the_text_is_kept_exactly_as_typed_not_as_slack_escaped_it(bot: Copydesk) -> None:
-    bot.command(AUTHOR, "Q&amp;A at 5 &lt;3 with <@U0FRIEND|dana> — <https://example.com/a?b=1&amp;c=2>\n\nline two  ")
+def test_the_text_is_kept_as_typed_not_as_slack_escaped_it(bot: Copydesk) -> None:
+    bot.command(AUTHOR, "Q&amp;A at 5 &lt;3 with <@U0FRIEND|dana> — <https://example.com/a?b=1&amp;c=2>\n\n  line two")
 
-    assert bot.latest().text == "Q&A at 5 <3 with @dana — https://example.com/a?b=1&c=2\n\nline two"
+    assert bot.latest().text == "Q&A at 5 <3 with @dana — https://example.com/a?b=1&c=2\n\n  line two"
     card = bot.slack.posts(REVIEW)[0]
     text_block = json.loads(card["blocks"])[1] if isinstance(card["blocks"], str) else card["blocks"][1]
     assert text_block["text"] == {"type": "plain_text", "text": bot.latest().text, "emoji": False}
@@ -91,17 +91,15 @@ def test_bad_input_gets_a_private_answer_and_changes_nothing(bot: Copydesk, text
     response = bot.command(AUTHOR, text)
 
     assert response.status == 200
-    answer = json.loads(response.body)
-    assert answer["response_type"] == "ephemeral"
-    assert says in answer["text"]
+    assert says in bot.private_answer(response)
     assert bot.ledger.drafts_in(list(State)) == []
     assert bot.ledger.events() == []
     assert bot.slack.posts() == []
 
 
 def test_an_over_long_draft_is_told_by_how_much(bot: Copydesk) -> None:
-    response = bot.command(AUTHOR, "b" * 300)
-    assert "300/280" in json.loads(response.body)["text"] and "20 too many" in json.loads(response.body)["text"]
+    answer = bot.private_answer(bot.command(AUTHOR, "b" * 300))
+    assert "300/280 as X counts it (links count 23, most emoji and CJK characters 2): 20 too many." in answer
 
 
 def test_a_card_that_slack_refuses_leaves_the_draft_saved_and_the_author_told(bot: Copydesk) -> None:
@@ -117,14 +115,14 @@ def test_a_card_that_slack_refuses_leaves_the_draft_saved_and_the_author_told(bo
 
 
 def test_help_shows_usage_privately(bot: Copydesk) -> None:
-    answer = json.loads(bot.command(AUTHOR, "help").body)
-    assert "/draft [to:ACCOUNT] [at:WHEN] TEXT" in answer["text"]
-    assert "/draft list" in answer["text"]
+    answer = bot.private_answer(bot.command(AUTHOR, "help"))
+    assert "/draft [to:ACCOUNT] [at:WHEN] TEXT" in answer
+    assert "/draft list" in answer
     assert bot.ledger.drafts_in(list(State)) == []
 
 
 def test_list_shows_what_waits_for_review_or_its_time(bot: Copydesk) -> None:
-    assert "Nothing is waiting" in json.loads(bot.command(AUTHOR, "list").body)["text"]
+    assert "Nothing is waiting" in bot.private_answer(bot.command(AUTHOR, "list"))
     bot.command(AUTHOR, "First & foremost")
     bot.command(AUTHOR, "at:+1d Second")
 
@@ -148,3 +146,14 @@ def test_on_bolts_default_path_slack_hears_back_before_the_card_is_posted(make_b
     gate.set()
     slack.wait_for("/respond/cmd")
     assert "is in review" in slack.responses()[0]["text"]
+
+
+def test_a_long_post_full_of_links_is_shown_whole_on_the_card(bot: Copydesk) -> None:
+    links = " ".join(f"https://example.com/{i}/" + "a" * 380 for i in range(10))
+    bot.command(AUTHOR, links)
+
+    assert bot.latest().text == links and len(links) > 3000
+    blocks = bot.slack.posts(REVIEW)[0]["blocks"]
+    texts = [b["text"] for b in blocks if "text" in b]
+    assert "".join(t["text"] for t in texts if t["type"] == "plain_text") == links
+    assert all(len(t["text"]) <= 3000 for t in texts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 from bot.review import State
@@ -121,3 +122,31 @@ def test_an_oauth2_user_token_can_publish_instead_of_oauth1_keys(make_bot) -> No
 
     assert request.headers["Authorization"] == f"Bearer {OAUTH2_TOKEN}"
     assert bot.wait_for_state(1, State.PUBLISHED).state is State.PUBLISHED
+
+
+def test_a_draft_re_approved_while_its_last_job_still_runs_is_still_scheduled() -> None:
+    from bot.scheduling import PublishScheduler
+
+    first_running, release, second_ran = threading.Event(), threading.Event(), threading.Event()
+
+    def publish(draft_id: int) -> None:
+        if not first_running.is_set():
+            first_running.set()
+            release.wait(10)
+        else:
+            second_ran.set()
+
+    scheduler = PublishScheduler(publish)
+    scheduler.start()
+    try:
+        scheduler.schedule(7, None)
+        assert first_running.wait(10)
+        scheduler.schedule(7, None)  # approved again while the first run is still busy
+        assert second_ran.wait(10), "the second run was dropped"
+        deadline = time.monotonic() + 10
+        while scheduler.due_at(7) is not None:  # let APScheduler retire the job before shutting down
+            assert time.monotonic() < deadline
+            time.sleep(0.005)
+    finally:
+        release.set()
+        scheduler.shutdown()

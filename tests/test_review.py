@@ -141,9 +141,9 @@ def test_self_approval_counts_when_allowed(make_bot) -> None:
 def test_a_draft_that_could_never_reach_quorum_is_refused(make_bot) -> None:
     bot = make_bot({"editors": [AUTHOR, EDITOR_1]})
 
-    answer = bot.command(AUTHOR, "Mine")
+    answer = bot.private_answer(bot.command(AUTHOR, "Mine"))
 
-    assert "needs 2 approval(s) from editors other than the author" in answer.body
+    assert "needs 2 approval(s) from editors other than the author" in answer
     assert bot.ledger.drafts_in(list(State)) == []
 
 
@@ -159,3 +159,47 @@ def test_editors_can_be_a_slack_user_group(make_bot, slack) -> None:
     assert bot.draft(1).state is State.APPROVED
     assert {v.user_id for v in bot.ledger.votes(1)} == {EDITOR_1, EDITOR_2}
     assert bot.services.scheduler.due_at(1) is not None
+
+
+def test_when_slack_cannot_list_the_editor_group_nothing_is_counted_and_the_redelivery_is(make_bot, slack) -> None:
+    bot = make_bot({"editors": ["S0EDITORS"], "approvals_required": 1})
+    slack.groups["S0EDITORS"] = [EDITOR_1]
+    bot.command(AUTHOR, "at:+1d Grouped")  # needs the group to check the quorum: cached from here on
+    slack.failures["usergroups.users.list"] = "ratelimited"
+    bot.desk.directory._cache.clear()  # as if the cached answer had expired
+
+    bot.react(EDITOR_1, "white_check_mark", 1, event_id="Ev0100")
+
+    assert bot.ledger.votes(1) == []
+    assert "could not say who is in the editor group S0EDITORS" in bot.slack.ephemerals()[-1]["text"]
+    del slack.failures["usergroups.users.list"]
+    bot.react(EDITOR_1, "white_check_mark", 1, event_id="Ev0100", retry=1)
+    assert bot.draft(1).state is State.APPROVED
+
+
+def test_a_stale_editor_group_is_better_than_none(slack) -> None:
+    from slack_sdk import WebClient
+
+    from handlers.notifier import SlackDirectory
+    from tests.fakes.slack_api import BOT_TOKEN
+
+    directory = SlackDirectory(WebClient(token=BOT_TOKEN, base_url=slack.api_url), ttl_seconds=0)
+    slack.groups["S0EDITORS"] = [EDITOR_1, EDITOR_2]
+    assert directory.members_of("S0EDITORS") == {EDITOR_1, EDITOR_2}
+    slack.failures["usergroups.users.list"] = "ratelimited"
+    assert directory.members_of("S0EDITORS") == {EDITOR_1, EDITOR_2}
+    assert len(slack.calls("/api/usergroups.users.list")) == 2  # it did ask again, and fell back
+
+
+def test_a_veto_stands_even_if_the_vetoing_editor_leaves_the_group_later(make_bot, slack) -> None:
+    slack.groups["S0EDITORS"] = [EDITOR_1, EDITOR_2, EDITOR_3]
+    bot = make_bot({"editors": ["S0EDITORS"]})
+    bot.command(AUTHOR, "at:+1d Grouped")
+    bot.react(EDITOR_3, "x", 1)
+
+    slack.groups["S0EDITORS"] = [EDITOR_1, EDITOR_2]
+    bot.desk.directory._cache.clear()
+    bot.react(EDITOR_1, "white_check_mark", 1)
+    bot.react(EDITOR_2, "white_check_mark", 1)
+
+    assert bot.draft(1).state is State.REJECTED

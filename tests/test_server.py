@@ -20,7 +20,7 @@ import pytest
 
 from bot.review import State
 from storage import Ledger
-from tests.conftest import AUTHOR, REVIEW, SIGNING_SECRET, signed_headers, write_config
+from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, signed_headers, write_config
 
 
 class Running:
@@ -142,9 +142,24 @@ def test_a_bad_config_stops_the_start_with_one_clear_line(tmp_path: Path, enviro
     )
 
 
-def test_secrets_stay_out_of_the_log(running: Running, environ) -> None:
-    running.stop()
-    err = "".join(running.log)
-    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN_SECRET"):
-        assert environ[name] not in err
-    assert SIGNING_SECRET not in err
+def test_a_whole_loop_over_http_leaves_no_secret_in_the_log_or_the_ledger(running: Running, slack, x, environ) -> None:
+    body = urlencode({"command": "/draft", "text": "Secrets stay secret", "user_id": AUTHOR, "channel_id": "C0GEN",
+                      "team_id": "T0TEAM001", "response_url": slack.response_url(), "trigger_id": "1.2.3"})
+    running.post("/slack/events", body, signed_headers(body, "application/x-www-form-urlencoded"))
+    ts = slack.wait_for("/api/chat.getPermalink")[0].body["message_ts"]  # the card's ts
+    x.answer_next(401, {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"})
+    for number, editor in enumerate((EDITOR_1, EDITOR_2)):
+        event = json.dumps({"type": "event_callback", "event_id": f"EvHTTP{number}", "team_id": "T0TEAM001",
+                            "event": {"type": "reaction_added", "user": editor, "reaction": "white_check_mark",
+                                      "item": {"type": "message", "channel": REVIEW, "ts": ts}}})
+        assert running.post("/slack/events", event, signed_headers(event, "application/json"))[0] == 200
+    x.wait_for("/2/tweets")
+    slack.wait_for("/api/chat.update", count=3)  # two votes, then the failure shown on the card
+    assert running.stop() == 0
+
+    written = "".join(running.log).encode() + b"".join(
+        p.read_bytes() for p in Path(environ["COPYDESK_DB"]).parent.glob("ledger.db*")
+    )
+    assert b"Secrets stay secret" in written  # the ledger was read
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET"):
+        assert environ[name].encode() not in written, name

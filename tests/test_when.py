@@ -66,9 +66,40 @@ def test_a_delay_is_exactly_that_long_from_now(days: int, hours: int, minutes: i
     assert parse_when(spec, now=NOW, zone=LA) - NOW == timedelta(days=days, hours=hours, minutes=minutes)
 
 
-@given(hour=st.integers(0, 23), minute=st.integers(0, 59), zone=st.sampled_from(["UTC", "Asia/Tokyo", "America/Los_Angeles", "Australia/Lord_Howe"]))
-def test_a_clock_time_is_always_within_the_next_day_and_shows_that_clock(hour: int, minute: int, zone: str) -> None:
-    instant = parse_when(f"{hour:02d}:{minute:02d}", now=NOW, zone=ZoneInfo(zone))
-    assert NOW < instant <= NOW + timedelta(days=1, hours=1)
+def test_the_repeated_hour_picks_the_occurrence_still_ahead() -> None:
+    during_first = datetime(2026, 11, 1, 8, 45, tzinfo=timezone.utc)  # 01:45 PDT; at 02:00 clocks go back to 01:00
+    assert parse_when("01:30", now=during_first, zone=LA) == datetime(2026, 11, 1, 9, 30, tzinfo=timezone.utc)  # 01:30 PST
+    assert parse_when("2026-11-01T01:30", now=during_first, zone=LA) == datetime(2026, 11, 1, 9, 30, tzinfo=timezone.utc)
+
+
+def test_absurd_times_are_bad_input_not_crashes() -> None:
+    with pytest.raises(BadTime, match="too far in the future"):
+        parse_when("+99999999d", now=NOW, zone=LA)
+
+
+ZONES = ["UTC", "Asia/Tokyo", "America/Los_Angeles", "Europe/London", "Australia/Lord_Howe", "America/Sao_Paulo"]
+
+
+@given(
+    hour=st.integers(0, 23),
+    minute=st.integers(0, 59),
+    zone=st.sampled_from(ZONES),
+    now=st.datetimes(datetime(2020, 1, 1), datetime(2035, 1, 1), timezones=st.just(timezone.utc)),
+)
+def test_a_clock_time_is_the_next_one_the_zone_shows(hour: int, minute: int, zone: str, now: datetime) -> None:
+    instant = parse_when(f"{hour:02d}:{minute:02d}", now=now, zone=ZoneInfo(zone))
     local = instant.astimezone(ZoneInfo(zone))
+    assert now < instant <= now + timedelta(days=2)
+    # It shows that clock time, unless a DST gap swallowed it, and no earlier instant ahead of now does.
     assert (local.hour, local.minute) == (hour, minute)
+    assert instant - now <= timedelta(days=1, hours=1) or _skipped(hour, minute, ZoneInfo(zone), now)
+
+
+def _skipped(hour: int, minute: int, zone: ZoneInfo, now: datetime) -> bool:
+    """Whether that clock time falls into a DST gap within the next day."""
+    day = now.astimezone(zone).date()
+    for offset in (0, 1):
+        wall = datetime.combine(day + timedelta(days=offset), datetime.min.time()).replace(hour=hour, minute=minute)
+        if wall.replace(tzinfo=zone).astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None) != wall:
+            return True
+    return False
