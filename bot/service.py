@@ -29,6 +29,8 @@ Clock = Callable[[], datetime]
 SYSTEM = "copydesk"
 # A job may wake a little before its time (clock resolution); this much early still counts as on time.
 EARLY_TOLERANCE = timedelta(milliseconds=5)
+# One draft's card updates go out in order; a fixed set of locks keeps that bounded however many drafts exist.
+CARD_LOCK_STRIPES = 64
 
 
 def utc_now() -> datetime:
@@ -68,8 +70,7 @@ class Desk:
         self.clock = clock
         # Held across "commit a decision, then (un)schedule it" so two votes cannot reorder those steps.
         self._decisions = threading.RLock()
-        self._card_locks: dict[int, threading.Lock] = {}
-        self._card_locks_guard = threading.Lock()
+        self._card_locks = tuple(threading.Lock() for _ in range(CARD_LOCK_STRIPES))
 
     def attach_scheduler(self, scheduler: PublishScheduler) -> None:
         """The scheduler calls back into the desk, so it is wired after both exist."""
@@ -101,8 +102,8 @@ class Desk:
             at=now,
         )
 
-    def open_review(self, draft_id: int) -> str | None:
-        """Post the draft's review card and remember it; return a link to the card for the author."""
+    def open_review(self, draft_id: int) -> tuple[DraftView, str | None]:
+        """Post the draft's review card and remember it; return what the card showed and a link to it."""
         view = self.view(draft_id)
         try:
             card = self.notifier.post_card(view)
@@ -114,7 +115,7 @@ class Desk:
                 "copydesk posts missing cards again when it restarts."
             ) from None
         self.ledger.set_card(draft_id, card.channel, card.ts, at=self.clock())
-        return self.notifier.permalink(card)
+        return view, self.notifier.permalink(card)
 
     # voting
 
@@ -136,7 +137,7 @@ class Desk:
                 draft = self.ledger.draft(found.id)
                 assert draft is not None
                 refusal = self._refusal(draft, rules, user_id, kind)
-                change = None if refusal else self._vote(draft, rules, Vote(user_id, reaction, kind), added)
+                change = None if refusal else self._vote(draft, Vote(user_id, reaction, kind), added, rules.approvals_required)
             if change:
                 self._sync_schedule(draft.id)
         if refusal and added:
@@ -153,8 +154,8 @@ class Desk:
             return f"{draft.number} is already {draft.state.value.replace('_', ' ')}; votes no longer change it."
         return None
 
-    def _vote(self, draft: Draft, rules: Rules, vote: Vote, added: bool) -> Change | None:
-        """Inside the caller's transaction: store the vote and move the draft to what the votes decide."""
+    def _vote(self, draft: Draft, vote: Vote, added: bool, approvals_required: int) -> Change | None:
+        """Inside the caller's transaction (`draft` read within it): store the vote, move to what the votes decide."""
         now = self.clock()
         if added:
             changed = self.ledger.add_vote(draft.id, vote, at=now)
@@ -164,13 +165,11 @@ class Desk:
             return None
         action = "vote_added" if added else "vote_removed"
         self.ledger.log(action, actor=vote.user_id, at=now, draft_id=draft.id, vote=vote.kind.value, reaction=vote.reaction)
-        current = self.ledger.draft(draft.id)
-        assert current is not None
-        decided = decide(tally(self.ledger.votes(draft.id)), rules.approvals_required)
-        if decided == current.state or not self.ledger.move(draft.id, decided, only_from=UNDECIDED, at=now):
+        decided = decide(tally(self.ledger.votes(draft.id)), approvals_required)
+        if decided == draft.state or not self.ledger.move(draft.id, decided, only_from=UNDECIDED, at=now):
             return None
-        self.ledger.log(decided.value, actor=vote.user_id, at=now, draft_id=draft.id, before=current.state.value)
-        return Change(current.state, decided, vote.user_id)
+        self.ledger.log(decided.value, actor=vote.user_id, at=now, draft_id=draft.id, before=draft.state.value)
+        return Change(draft.state, decided, vote.user_id)
 
     # publishing
 
@@ -333,9 +332,7 @@ class Desk:
         One draft's updates go out one at a time, each rendered from the ledger as it is then, so the
         card always ends on the latest state even when two votes arrive together.
         """
-        with self._card_locks_guard:
-            lock = self._card_locks.setdefault(draft_id, threading.Lock())
-        with lock:
+        with self._card_locks[draft_id % CARD_LOCK_STRIPES]:
             try:
                 view = self.view(draft_id)
                 if view.draft.card_ts:

@@ -43,5 +43,5 @@ def _compose(desk: Desk, parsed: Compose, command: dict[str, Any], ack: Ack, res
         at=parsed.at,
         origin_channel=command.get("channel_id"),
     )
-    link = desk.open_review(draft.id)
-    respond(text=render.in_review(desk.view(draft.id), link), response_type="ephemeral")
+    view, link = desk.open_review(draft.id)
+    respond(text=render.in_review(view, link), response_type="ephemeral")
