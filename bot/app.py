@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-import secrets
-from concurrent.futures import ThreadPoolExecutor
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,14 +21,41 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 import handlers
 from bot.config import Config
-from bot.errors import CopydeskError
 from bot.publishing import XPublisher
 from bot.scheduling import PublishScheduler
 from bot.service import Clock, Desk, utc_now
+from bot.errors import CopydeskError, SlackUnavailable
+from handlers.errors import error_text
 from handlers.notifier import SlackDirectory, SlackNotifier
 from storage import Ledger
 
 log = logging.getLogger(__name__)
+
+
+class ListenerPool(ThreadPoolExecutor):
+    """Bolt's listener threads, able to say when all work handed to them is done (for shutdown and tests)."""
+
+    def __init__(self, max_workers: int) -> None:
+        super().__init__(max_workers=max_workers, thread_name_prefix="listener")
+        self._busy = 0
+        self._idle = threading.Condition()
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        with self._idle:
+            self._busy += 1
+        future = super().submit(fn, *args, **kwargs)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _future: Future[Any]) -> None:
+        with self._idle:
+            self._busy -= 1
+            self._idle.notify_all()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Block until nothing is queued or running; False if that took longer than `timeout`."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._busy == 0, timeout)
 
 
 @dataclass
@@ -39,7 +67,7 @@ class Services:
     desk: Desk
     scheduler: PublishScheduler
     client: WebClient
-    listeners: ThreadPoolExecutor  # Bolt runs listeners here; drained before the ledger closes
+    listeners: ListenerPool  # Bolt runs lazy listeners here; drained before the ledger closes
 
     def start(self) -> None:
         """Rebuild the schedule from the ledger, then let it fire."""
@@ -90,12 +118,16 @@ def build_services(config: Config, *, client: WebClient | None = None, clock: Cl
     )
     scheduler = PublishScheduler(desk.publish)
     desk.attach_scheduler(scheduler)
-    listeners = ThreadPoolExecutor(max_workers=10, thread_name_prefix="listener")
+    listeners = ListenerPool(max_workers=10)
     return Services(config=config, ledger=ledger, desk=desk, scheduler=scheduler, client=client, listeners=listeners)
 
 
-def create_app(services: Services, *, process_before_response: bool = False) -> App:
-    """A Bolt app with every listener bound to the desk and one error handler for all of them."""
+def create_app(services: Services, *, process_before_response: bool = True) -> App:
+    """A Bolt app with every listener bound to the desk and one error handler for all of them.
+
+    Listeners run before the HTTP response: a vote is in the ledger before Slack hears 200 (so a crash
+    makes Slack redeliver it), and nothing polls for ack(). Slow work runs in lazy listeners after it.
+    """
     secret = services.config.slack_signing_secret
     app = App(
         client=services.client,
@@ -113,12 +145,14 @@ def handle_error(
     error: Exception, body: dict[str, Any], request: BoltRequest, response: BoltResponse | None, respond: Any, client: WebClient
 ) -> BoltResponse | None:
     """Answer the person privately: the error's own words for their mistakes, a reference for ours."""
-    if isinstance(error, CopydeskError):
-        text = str(error)
-    else:
-        ref = secrets.token_hex(4)
-        log.error("unexpected error (ref %s)", ref, exc_info=error)
-        text = f"Sorry, copydesk hit an internal error (ref {ref}); an admin can find it in the logs."
+    transient = isinstance(error, SlackUnavailable) or not isinstance(error, CopydeskError)
+    if body.get("type") == "event_callback" and transient and response is not None:
+        # Nothing was stored (the event is marked seen in the vote's own transaction): a 500 makes
+        # Slack deliver it again, when it may succeed.
+        log.warning("event %s not handled (%s); Slack will redeliver it", body.get("event_id"), type(error).__name__,
+                    exc_info=not isinstance(error, CopydeskError))
+        return BoltResponse(status=500, body="")
+    text = error_text(error)
     acknowledged = request.context.ack.response is not None
     if "command" in body and not acknowledged and response is not None:
         # Not yet acknowledged: the answer travels in the HTTP response itself, shown only to them.

@@ -19,7 +19,18 @@ class Subcommand:
 
 SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("help", "/draft help", "Show this help."),
-    Subcommand("list", "/draft list", "Show the drafts waiting for review or scheduled to go out."),
+    Subcommand("list", "/draft list", "Show the drafts waiting for review, scheduled to go out or held for a person."),
+    Subcommand("edit", "/draft edit #ID [at:WHEN] NEW TEXT",
+               "Change a draft that has not gone out (author or admin); its votes are cleared and it is reviewed again."),
+    Subcommand("cancel", "/draft cancel #ID", "Withdraw a draft before it goes out (author or admin)."),
+    Subcommand("retract", "/draft retract #ID", "Delete a published post from X (author, editors or admins)."),
+    Subcommand("retry", "/draft retry #ID",
+               "Send a held or failed draft to X again, or confirm one held by a pause (editors or admins)."),
+    Subcommand("mark-published", "/draft mark-published #ID [URL]",
+               "Record a held draft as published after finding it on X (editors or admins)."),
+    Subcommand("pause", "/draft pause [REASON]", "Stop all publishing for every account at once (admins)."),
+    Subcommand("resume", "/draft resume",
+               "Publish again; posts whose time passed while paused wait for an editor's confirmation (admins)."),
 )
 
 OPTIONS = {
@@ -42,20 +53,54 @@ class Compose:
 
 @dataclass(frozen=True)
 class Named:
-    """A subcommand such as help or list."""
+    """A subcommand such as help or list, with the draft it is about and what followed."""
 
     name: str
+    draft_id: int | None = None
+    rest: str = ""
 
 
-def parse(text: str) -> Compose | Named:
+@dataclass(frozen=True)
+class Edit:
+    """/draft edit #ID: the new text and time, each None when unchanged."""
+
+    draft_id: int
+    text: str | None
+    at: str | None
+
+
+_BARE = {"help", "list", "resume"}  # the whole text is the word
+_ON_DRAFT = re.compile(r"(?P<name>cancel|retract|retry|mark-published)\s+#?(?P<id>\d+)(?:\s+(?P<rest>\S+))?", re.I)
+_EDIT = re.compile(r"edit\s+#(?P<id>\d+)(?:\s+|$)", re.I)
+_PAUSE = re.compile(r"pause(?:\s+(?P<reason>.*))?", re.S)  # lower-case only: "Pause. Breathe." is a post
+
+
+def parse(text: str) -> Compose | Named | Edit:
     """Split what followed /draft into a subcommand or a draft; the draft's text is kept exactly."""
     stripped = text.strip()
-    if stripped.lower() in {s.name for s in SUBCOMMANDS}:
+    if stripped.lower() in _BARE:
         return Named(stripped.lower())
+    if match := _ON_DRAFT.fullmatch(stripped):
+        if match["rest"] and match["name"].lower() != "mark-published":
+            raise BadDraft(f"/draft {match['name'].lower()} takes only a draft number, e.g. /draft {match['name'].lower()} #12")
+        return Named(match["name"].lower(), int(match["id"]), match["rest"] or "")
+    if match := _EDIT.match(stripped):
+        return _edit(int(match["id"]), stripped[match.end() :])
+    if match := _PAUSE.fullmatch(stripped):
+        return Named("pause", None, (match["reason"] or "").strip())
     return _compose(text.lstrip())
 
 
-def _compose(text: str) -> Compose:
+def _edit(draft_id: int, text: str) -> Edit:
+    changed = _compose(text, allow_empty=True)
+    if changed.account:
+        raise BadDraft("An edit cannot move a draft to another account; withdraw it and write a new one.")
+    if not changed.text.strip() and not changed.at:
+        raise BadDraft(f"Say what changes: /draft edit #{draft_id} NEW TEXT, or /draft edit #{draft_id} at:WHEN.")
+    return Edit(draft_id, changed.text or None, changed.at)
+
+
+def _compose(text: str, *, allow_empty: bool = False) -> Compose:
     options: dict[str, str] = {}
     position = 0
     while match := _OPTION.match(text, position):
@@ -69,9 +114,9 @@ def _compose(text: str) -> Compose:
         options[name] = match["value"]
         position = match.end()
     body = text[position:]
-    if not body.strip():
+    if not body.strip() and not allow_empty:
         raise BadDraft("The draft has no text. Write it after the options: /draft to:main at:+1h Hello!")
-    return Compose(text=body.rstrip(), account=options.get("to"), at=options.get("at"))
+    return Compose(text=body.rstrip() if body.strip() else "", account=options.get("to"), at=options.get("at"))
 
 
 def help_text(approve: str, reject: str) -> str:
@@ -82,5 +127,6 @@ def help_text(approve: str, reject: str) -> str:
         *(f"*{s.usage}* — {s.help}" for s in SUBCOMMANDS),
         f"Editors approve with :{approve}: and veto with :{reject}: on the review card; "
         "removing the reaction takes the vote back.",
+        "A draft whose text starts with one of these words: put an option first, e.g. /draft to:main pause …",
     ]
     return "\n".join(lines)

@@ -42,6 +42,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("admins", [], "Slack user IDs who may pause and resume publishing."),
     Setting("default_account", None, "The account a draft goes to when it names none; needed only with several accounts."),
     Setting("x_timeout_seconds", 15, "How long one call to X may take before it is abandoned."),
+    Setting("x_retry.first_delay_seconds", 30, "After X fails in a way worth retrying (5xx, unreachable), wait this long; doubled each time."),
+    Setting("x_retry.give_up_after_minutes", 30, "Stop retrying a post this long after its first attempt, and mark it failed."),
     Setting("reactions.approve", ["white_check_mark", "heavy_check_mark"], "Emoji names (without colons) that count as an approval."),
     Setting("reactions.reject", ["x", "no_entry_sign"], "Emoji names that count as a veto."),
     Setting("accounts", REQUIRED, "The X accounts this team runs, keyed by the name a draft uses with to:NAME."),
@@ -142,6 +144,8 @@ class Config:
     default_account: str | None
     digest: Digest | None
     x_timeout_seconds: float
+    x_retry_delay_seconds: float
+    x_retry_for_minutes: float
     slack_bot_token: Secret
     slack_signing_secret: Secret | None
     slack_app_token: Secret | None
@@ -187,6 +191,11 @@ def load_config(path: Path, environ: Mapping[str, str], *, db: Path | None = Non
     timeout = raw.get("x_timeout_seconds", _default("x_timeout_seconds"))
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < 3600:
         raise ConfigError(f"{where}: x_timeout_seconds must be a number of seconds between 0 and 3600, not {timeout!r}")
+    retry = raw.get("x_retry") or {}
+    if not isinstance(retry, dict):
+        raise ConfigError(f"{where}: x_retry must be a mapping with first_delay_seconds and give_up_after_minutes")
+    delay = _positive(retry.get("first_delay_seconds", _default("x_retry.first_delay_seconds")), "x_retry.first_delay_seconds", where)
+    give_up = _positive(retry.get("give_up_after_minutes", _default("x_retry.give_up_after_minutes")), "x_retry.give_up_after_minutes", where)
     bot_token = environ.get("SLACK_BOT_TOKEN")
     if not bot_token:
         raise ConfigError("SLACK_BOT_TOKEN is not set: copy the bot token (xoxb-…) from the Slack app's OAuth page")
@@ -199,6 +208,8 @@ def load_config(path: Path, environ: Mapping[str, str], *, db: Path | None = Non
         default_account=default_account,
         digest=_digest(raw.get("digest"), where),
         x_timeout_seconds=float(timeout),
+        x_retry_delay_seconds=delay,
+        x_retry_for_minutes=give_up,
         slack_bot_token=Secret("SLACK_BOT_TOKEN", bot_token),
         slack_signing_secret=_optional_secret(environ, "SLACK_SIGNING_SECRET"),
         slack_app_token=_optional_secret(environ, "SLACK_APP_TOKEN"),
@@ -380,3 +391,9 @@ def _digest(value: Any, where: str) -> Digest | None:
 def _slack_url(url: str) -> str:
     """slack_sdk joins method names onto the base URL, which therefore has to end in a slash."""
     return url if url.endswith("/") else url + "/"
+
+
+def _positive(value: Any, key: str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError(f"{where}: {key} must be a positive number, not {value!r}")
+    return float(value)

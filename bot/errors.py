@@ -1,5 +1,10 @@
 """Named exceptions for what users and operators can get wrong; each message is fit to show them."""
 
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
 
 class CopydeskError(Exception):
     """Base of every error whose message is meant for the person who caused it."""
@@ -41,10 +46,27 @@ class CardNotPosted(CopydeskError):
     """The draft is saved but Slack would not take its review card."""
 
 
-class PublishError(Exception):
-    """X refused or could not be reached; `permanent` says whether trying again could help."""
+class WrongState(CopydeskError):
+    """The draft is not in a state where that can be done (editing a published post, retrying a scheduled one)."""
 
-    def __init__(self, reason: str, *, permanent: bool) -> None:
+
+class Paused(CopydeskError):
+    """Publishing is paused, and what was asked would publish."""
+
+
+class Delivery(Enum):
+    """What a failed call to X tells us about whether the post exists."""
+
+    NOT_SENT = "not_sent"  # refused connection, 5xx, 429: certainly not posted, safe to try again
+    REFUSED = "refused"  # X answered no (400, 401, 403): trying again will not help
+    UNKNOWN = "unknown"  # sent, but the answer never came: it may be live
+
+
+class PublishError(Exception):
+    """X refused or could not be reached; `delivery` says whether the post may exist, `retry_at` when X allows another try."""
+
+    def __init__(self, reason: str, *, delivery: Delivery, retry_at: datetime | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.permanent = permanent
+        self.delivery = delivery
+        self.retry_at = retry_at

@@ -24,7 +24,7 @@ def manifest(*, name: str = "copydesk", url: str | None = None) -> dict[str, Any
         "usage_hint": commands.USAGE_HINT,
         "should_escape": False,
     }
-    event_subscriptions: dict[str, Any] = {"bot_events": list(events.EVENTS)}
+    event_subscriptions: dict[str, Any] = {"bot_events": [*events.EVENTS, "app_home_opened"]}
     interactivity: dict[str, Any] = {"is_enabled": True}
     if request_url:
         command["url"] = request_url
@@ -37,6 +37,7 @@ def manifest(*, name: str = "copydesk", url: str | None = None) -> dict[str, Any
             "description": "Nothing goes out on X until the editors have looked at it.",
         },
         "features": {
+            "app_home": {"home_tab_enabled": True, "messages_tab_enabled": True, "messages_tab_read_only_enabled": True},
             "bot_user": {"display_name": name, "always_online": True},
             "slash_commands": [command],
         },

@@ -23,6 +23,9 @@ class Draft:
     origin_channel: str | None
     created_at: datetime
     updated_at: datetime
+    retry_at: datetime | None = None  # the next attempt, after X failed in a way worth retrying
+    first_attempt_at: datetime | None = None  # when the current run of attempts began
+    notice: str | None = None  # what its card must tell people: why it is held, that it was edited
 
     @property
     def number(self) -> str:
@@ -42,6 +45,7 @@ class Publication:
     x_post_id: str | None
     url: str | None
     error: str | None
+    retracted_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -54,3 +58,21 @@ class Event:
     actor: str
     action: str
     detail: dict
+
+
+@dataclass(frozen=True)
+class Pause:
+    """The crisis switch, while it is on: who pulled it, when and why."""
+
+    paused_at: datetime
+    paused_by: str
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """What `copydesk ledger verify` found: how many events, the head of the chain, the first bad one."""
+
+    events: int
+    head: str
+    first_broken: int | None  # the id of the first event whose hash does not match, if any

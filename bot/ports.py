@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Account
 from bot.length import Length
-from bot.model import Draft, Publication
+from bot.model import Draft, Pause, Publication
 from bot.review import State
 
 
@@ -22,6 +22,7 @@ class DraftView:
     rejecters: tuple[str, ...]
     length: Length
     publication: Publication | None
+    pause: Pause | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,14 @@ class Notifier(Protocol):
 
     def refresh(self, view: DraftView, change: Change | None) -> None:
         """Update the card in place; for a change, also reply in its thread and tell the author."""
+        ...
+
+    def retire_card(self, card: CardRef, view: DraftView, replaced_by: str | None) -> None:
+        """Mark an old card of an edited draft as replaced, so nobody votes on the old text there."""
+        ...
+
+    def announce(self, channel: str, text: str) -> None:
+        """Say something to a whole review channel (the pause, and the resume)."""
         ...
 
 

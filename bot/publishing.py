@@ -1,8 +1,13 @@
-"""Publishing to X with tweepy, mapping X's answers to a post id or a PublishError."""
+"""Publishing to X with tweepy, mapping X's answers to a post id or a PublishError that says what to do next."""
 
 from __future__ import annotations
 
+import html
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
 import requests
@@ -10,9 +15,10 @@ import tweepy
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from bot.config import Account
-from bot.errors import PublishError
+from bot.errors import Delivery, PublishError
 
 TWEEPY_HOST = "https://api.twitter.com"  # tweepy.Client hard-codes this in BaseClient.request()
+LOOKBACK = 100  # the account's most recent posts searched for one whose outcome is unknown
 
 
 @dataclass(frozen=True)
@@ -24,10 +30,18 @@ class Posted:
 
 
 class Publisher(Protocol):
-    """Something that can put a text on one account's timeline."""
+    """Something that can put a text on one account's timeline, look for it there, and take it down."""
 
     def publish(self, text: str) -> Posted:
         """Post `text`, or raise PublishError."""
+        ...
+
+    def find(self, text: str, since: datetime) -> Posted | None:
+        """The account's post of `text` made after `since`, None when certainly absent; PublishError when X cannot tell."""
+        ...
+
+    def delete(self, post_id: str) -> None:
+        """Delete a post; a post that is already gone counts as deleted."""
         ...
 
 
@@ -55,11 +69,12 @@ class XSession(requests.Session):
 
 
 class XPublisher:
-    """Posts to one X account through tweepy's v2 Client (POST /2/tweets)."""
+    """Posts to one X account through tweepy's v2 Client (POST /2/tweets and friends)."""
 
     def __init__(self, account: Account, *, base_url: str, timeout: float) -> None:
         creds = account.credentials
         self.handle = account.handle
+        self._user_id: str | None = None
         if creds.oauth2_access_token is not None:
             self._client = tweepy.Client(bearer_token=creds.oauth2_access_token.reveal())
             self._user_auth = False
@@ -75,32 +90,75 @@ class XPublisher:
 
     def publish(self, text: str) -> Posted:
         """Create the post; X's own reason goes into the PublishError when it refuses."""
-        try:
+        with self._mapped("the post", sent_is_unknown=True):
             response = self._client.create_tweet(text=text, user_auth=self._user_auth)
-        except tweepy.TooManyRequests as e:
-            raise PublishError(f"X is rate limiting this account ({_reason(e)})", permanent=False) from None
-        except tweepy.TwitterServerError as e:
-            raise PublishError(f"X had a server error ({_reason(e)})", permanent=False) from None
-        except tweepy.HTTPException as e:
-            raise PublishError(f"X refused the post: {_reason(e)}", permanent=True) from None
-        except requests.ConnectTimeout:
-            raise PublishError("X could not be reached (connection timed out)", permanent=False) from None
-        except requests.Timeout:
-            raise PublishError(_UNKNOWN.format("X did not answer in time"), permanent=True) from None
-        except requests.ConnectionError as e:
-            if _never_sent(e):
-                raise PublishError("X could not be reached", permanent=False) from None
-            raise PublishError(_UNKNOWN.format("the connection to X broke"), permanent=True) from None
-        except requests.RequestException:
-            raise PublishError(_UNKNOWN.format("X's answer was cut off"), permanent=True) from None
         try:
             post_id = str(response.data["id"])
         except (TypeError, KeyError):
-            raise PublishError(_UNKNOWN.format("X's answer had no post id"), permanent=True) from None
+            raise PublishError(_UNKNOWN.format("X's answer had no post id"), delivery=Delivery.UNKNOWN) from None
         return Posted(post_id=post_id, url=post_url(self.handle, post_id))
+
+    def find(self, text: str, since: datetime) -> Posted | None:
+        """Look through the account's own recent posts for this text (X shortens links, so links are compared loosely)."""
+        with self._mapped("the lookup of recent posts", sent_is_unknown=True):
+            if self._user_id is None:
+                self._user_id = str(self._client.get_me(user_auth=self._user_auth).data.id)
+            response = self._client.get_users_tweets(
+                self._user_id,
+                max_results=LOOKBACK,
+                start_time=(since - timedelta(minutes=1)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                user_auth=self._user_auth,
+            )
+        wanted = comparable(text)
+        for post in response.data or []:
+            if comparable(post.text) == wanted:
+                return Posted(post_id=str(post.id), url=post_url(self.handle, str(post.id)))
+        return None
+
+    def delete(self, post_id: str) -> None:
+        """Take a post down (DELETE /2/tweets/:id)."""
+        try:
+            with self._mapped("the deletion", sent_is_unknown=False):
+                self._client.delete_tweet(post_id, user_auth=self._user_auth)
+        except PublishError as e:
+            if "404" not in e.reason:
+                raise
+
+    @contextmanager
+    def _mapped(self, doing: str, *, sent_is_unknown: bool) -> Iterator[None]:
+        """Turn tweepy's and requests' exceptions into a PublishError saying whether the post may exist."""
+        unknown = Delivery.UNKNOWN if sent_is_unknown else Delivery.NOT_SENT
+        try:
+            yield
+        except tweepy.TooManyRequests as e:
+            reset = _reset_time(e.response)
+            raise PublishError(
+                f"X is rate limiting @{self.handle} ({_reason(e)})", delivery=Delivery.NOT_SENT, retry_at=reset
+            ) from None
+        except tweepy.TwitterServerError as e:
+            raise PublishError(f"X had a server error ({_reason(e)})", delivery=Delivery.NOT_SENT) from None
+        except tweepy.HTTPException as e:
+            raise PublishError(f"X refused {doing}: {_reason(e)}", delivery=Delivery.REFUSED) from None
+        except requests.ConnectTimeout:
+            raise PublishError("X could not be reached (connection timed out)", delivery=Delivery.NOT_SENT) from None
+        except requests.Timeout:
+            raise PublishError(_UNKNOWN.format("X did not answer in time"), delivery=unknown) from None
+        except requests.ConnectionError as e:
+            if _never_sent(e):
+                raise PublishError("X could not be reached", delivery=Delivery.NOT_SENT) from None
+            raise PublishError(_UNKNOWN.format("the connection to X broke"), delivery=unknown) from None
+        except (requests.RequestException, ValueError, AttributeError):
+            # a garbled or cut-off answer: the request did reach X
+            raise PublishError(_UNKNOWN.format("X's answer was cut off"), delivery=unknown) from None
 
 
 _UNKNOWN = "{}; the post may be live: check the account before publishing it again"
+_LINK = re.compile(r"https?://\S+")
+
+
+def comparable(text: str) -> str:
+    """A post's text as X shows it back: links (which X shortens) and spacing do not count."""
+    return " ".join(_LINK.sub("<link>", html.unescape(text)).split())
 
 
 def _never_sent(error: requests.ConnectionError) -> bool:
@@ -108,6 +166,12 @@ def _never_sent(error: requests.ConnectionError) -> bool:
     cause = error.args[0] if error.args else None
     reason = getattr(cause, "reason", cause)
     return isinstance(reason, (NewConnectionError, NameResolutionError))
+
+
+def _reset_time(response: requests.Response) -> datetime | None:
+    """X names when the limit lifts in x-rate-limit-reset (epoch seconds)."""
+    value = response.headers.get("x-rate-limit-reset", "")
+    return datetime.fromtimestamp(int(value), timezone.utc) if value.isdigit() else None
 
 
 def post_url(handle: str, post_id: str) -> str:

@@ -17,12 +17,24 @@ class State(StrEnum):
     PUBLISHING = "publishing"
     PUBLISHED = "published"
     FAILED = "failed"
+    HELD = "held"  # a person must decide: X may have the post, or its time passed during a pause
+    WITHDRAWN = "withdrawn"
+    RETRACTED = "retracted"  # published, then deleted from X
+
+    @property
+    def label(self) -> str:
+        """The state in words: in review, held, ..."""
+        return self.value.replace("_", " ")
 
 
 # Until publishing starts, a draft's state is whatever its votes decide.
 UNDECIDED = frozenset({State.IN_REVIEW, State.APPROVED, State.REJECTED})
-# What /draft list shows: still open for review or waiting for its time.
+# Still open for review or waiting for its time.
 PENDING = (State.IN_REVIEW, State.APPROVED)
+# What /draft list and the pause touch: everything not yet settled, including what waits for a person.
+OPEN = (State.IN_REVIEW, State.APPROVED, State.HELD)
+# What the author (or an admin) may still edit.
+EDITABLE = frozenset({State.IN_REVIEW, State.APPROVED, State.REJECTED})
 
 
 class Kind(StrEnum):

@@ -5,10 +5,12 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.service import Desk
-from handlers import commands, events
+from handlers import actions, commands, events, home
 
 
 def register(app: App, desk: Desk) -> None:
     """Attach every listener copydesk has to `app`."""
     commands.register(app, desk)
     events.register(app, desk)
+    actions.register(app, desk)
+    home.register(app, desk)

@@ -1,47 +1,81 @@
-"""/draft: acknowledge, turn the command into a desk call, answer privately."""
+"""/draft: check and store fast, acknowledge, then do the slow part (Slack cards, X) after the acknowledgement."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 
 from bot import commands
-from bot.commands import Compose
+from bot.commands import Compose, Edit, Named
 from bot.service import Desk
 from handlers import render
+from handlers.errors import answered_privately
 from handlers.slack_text import unescape
 
 COMMAND = "/draft"
 DESCRIPTION = "Write a post for the team's X account; editors approve it before it goes out"
-USAGE_HINT = "[to:ACCOUNT] [at:WHEN] TEXT  ·  help  ·  list"
+USAGE_HINT = "[to:ACCOUNT] [at:WHEN] TEXT  ·  help  ·  list  ·  edit #ID  ·  cancel #ID  ·  pause"
 
 
 def register(app: App, desk: Desk) -> None:
-    """Bind /draft to the desk."""
+    """Bind /draft to the desk: `check` answers within Slack's 3 seconds, `follow_up` runs after it."""
 
-    def draft(ack: Ack, command: dict[str, Any], respond: Respond) -> None:
+    def check(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
+        """Everything that decides the answer, and every ledger write a later crash must not lose, happens here."""
+        user = command["user_id"]
         parsed = commands.parse(unescape(command.get("text", "")))
         if isinstance(parsed, Compose):
-            _compose(desk, parsed, command, ack, respond)
+            draft = desk.submit(author_id=user, text=parsed.text, account=parsed.account, at=parsed.at,
+                                origin_channel=command.get("channel_id"))
+            context["follow_up"], context["draft_id"] = "card", draft.id
+            ack()  # the link to its card follows privately once the card is up
+        elif isinstance(parsed, Edit):
+            draft, old_card = desk.edit(parsed.draft_id, user, text=parsed.text, at=parsed.at)
+            context["follow_up"], context["draft_id"], context["old_card"] = "new card", draft.id, old_card
+            ack(text=f"{draft.number} is edited; its votes are cleared and a new card is on its way.", response_type="ephemeral")
         elif parsed.name == "help":
             ack(text=commands.help_text(desk.config.approve_reactions[0], desk.config.reject_reactions[0]), response_type="ephemeral")
         elif parsed.name == "list":
             ack(text=render.pending_list(desk.pending()), response_type="ephemeral")
+        elif parsed.name == "pause":
+            pause = desk.pause(user, parsed.rest or None)  # in force before Slack hears a word about it
+            context["follow_up"] = "switch"
+            ack(text=render.paused_answer(pause), response_type="ephemeral")
+        elif parsed.name == "resume":
+            resumed = desk.resume(user)
+            context["follow_up"], context["held"] = "switch", [d.id for d in resumed.held]
+            ack(text=render.resumed_answer(resumed.rescheduled, [d.number for d in resumed.held]), response_type="ephemeral")
+        else:
+            context["follow_up"] = "draft"
+            ack()  # withdraw, retract, retry, mark-published: they talk to Slack or X, so after the ack
 
-    app.command(COMMAND)(draft)
+    def follow_up(command: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+        """Runs after the acknowledgement, and only when `check` got as far as asking for it."""
+        step = context.get("follow_up")
+        with answered_privately(lambda text: respond(text=text, response_type="ephemeral")):
+            if step == "card":
+                view, link = desk.open_review(context["draft_id"])
+                respond(text=render.in_review(view, link), response_type="ephemeral")
+            elif step == "new card":
+                desk.replace_card(context["draft_id"], context.get("old_card"))
+            elif step == "switch":
+                desk.show_switch(command["user_id"], context.get("held", []))
+            elif step == "draft":
+                parsed = commands.parse(unescape(command.get("text", "")))
+                assert isinstance(parsed, Named)
+                respond(text=_on_draft(desk, parsed, command["user_id"]), response_type="ephemeral")
+
+    app.command(COMMAND)(ack=check, lazy=[follow_up])
 
 
-def _compose(desk: Desk, parsed: Compose, command: dict[str, Any], ack: Ack, respond: Respond) -> None:
-    """Acknowledge at once: checking a draft may ask Slack (time zones, editor groups) and must not
-    push the answer past Slack's 3 seconds. What follows answers privately through response_url."""
-    ack()
-    draft = desk.submit(
-        author_id=command["user_id"],
-        text=parsed.text,
-        account=parsed.account,
-        at=parsed.at,
-        origin_channel=command.get("channel_id"),
-    )
-    view, link = desk.open_review(draft.id)
-    respond(text=render.in_review(view, link), response_type="ephemeral")
+def _on_draft(desk: Desk, parsed: Named, user: str) -> str:
+    """The subcommands about one draft, each answered with what it did."""
+    assert parsed.draft_id is not None
+    if parsed.name == "cancel":
+        return f"{desk.withdraw(parsed.draft_id, user).number} is withdrawn; it will not be published."
+    if parsed.name == "retract":
+        return f"{desk.retract(parsed.draft_id, user).number} is deleted from X and marked retracted."
+    if parsed.name == "retry":
+        return f"{desk.publish_again(parsed.draft_id, user).number} is on its way to X again."
+    return f"{desk.mark_published(parsed.draft_id, user, parsed.rest or None).number} is recorded as published."

@@ -62,6 +62,16 @@ class SlackNotifier:
             self.client.chat_postMessage(channel=draft.author_id, text=note)
 
 
+    def retire_card(self, card: CardRef, view: DraftView, replaced_by: str | None) -> None:
+        """Turn an edited draft's old card into a pointer to the new one."""
+        text, blocks = render.replaced_card(view, replaced_by)
+        self.client.chat_update(channel=card.channel, ts=card.ts, text=text, blocks=blocks)
+
+    def announce(self, channel: str, text: str) -> None:
+        """A message to the whole review channel."""
+        self.client.chat_postMessage(channel=channel, text=text)
+
+
 class SlackDirectory:
     """Users' time zones and user groups' members, cached briefly to spare Slack's rate limits.
 

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from bot.length import MAX_WEIGHTED_LENGTH
+from bot.model import Pause
 from bot.ports import Change, DraftView
 from bot.review import State
 from handlers.slack_text import escape
@@ -20,7 +21,16 @@ _STATE_WORDS = {
     State.PUBLISHING: ":outbox_tray: Publishing",
     State.PUBLISHED: ":rocket: Published",
     State.FAILED: ":warning: Publishing failed",
+    State.HELD: ":raised_hand: Held for a person",
+    State.WITHDRAWN: ":leftwards_arrow_with_hook: Withdrawn",
+    State.RETRACTED: ":wastebasket: Retracted",
 }
+
+# Buttons on the card; handlers/actions.py binds the same IDs.
+EDIT, WITHDRAW, PUBLISH_AGAIN, MARK_PUBLISHED, RETRACT = (
+    "copydesk_edit", "copydesk_withdraw", "copydesk_publish_again", "copydesk_mark_published", "copydesk_retract",
+)
+EDIT_MODAL = "copydesk_edit_modal"
 
 
 def when(moment: datetime | None, *, missing: str = "as soon as it is approved") -> str:
@@ -52,12 +62,18 @@ def status_line(view: DraftView) -> str:
     if draft.state is State.IN_REVIEW:
         votes = f" — {len(view.approvers)} of {needed} approvals"
         return head + votes + (f": {people(view.approvers)}" if view.approvers else "")
+    if draft.state is State.APPROVED and draft.retry_at:
+        return f"{head} by {people(view.approvers)} — X failed; trying again {when(draft.retry_at)}"
     if draft.state is State.APPROVED:
         return f"{head} by {people(view.approvers)} — goes out {when(draft.publish_at, missing='now')}"
+    if draft.state is State.HELD:
+        return f"{head}: {escape(draft.notice or 'check the account on X')}"
     if draft.state is State.REJECTED:
         return f"{head} by {people(view.rejecters)}"
     if draft.state is State.PUBLISHED and view.publication and view.publication.url:
         return f"{head} <{view.publication.url}|on X> {when(view.publication.finished_at)}"
+    if draft.state is State.RETRACTED and view.publication and view.publication.retracted_at:
+        return f"{head}: deleted from X {when(view.publication.retracted_at)}"
     if draft.state is State.FAILED and view.publication and view.publication.error:
         return f"{head}: {escape(view.publication.error)}"
     return head
@@ -67,6 +83,7 @@ def card(view: DraftView, approve: str, reject: str) -> tuple[str, Blocks]:
     """The review card: the text exactly as written, who wrote it, where and when it goes, and its votes."""
     draft = view.draft
     blocks: Blocks = [
+        *pause_banner(view),
         {
             "type": "section",
             "text": {
@@ -92,6 +109,8 @@ def card(view: DraftView, approve: str, reject: str) -> tuple[str, Blocks]:
         },
         {"type": "section", "text": {"type": "mrkdwn", "text": status_line(view)}},
     ]
+    if draft.notice and draft.state is not State.HELD:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f":information_source: {draft.notice}"}]})
     if draft.state in (State.IN_REVIEW, State.APPROVED, State.REJECTED):
         blocks.append(
             {
@@ -105,7 +124,59 @@ def card(view: DraftView, approve: str, reject: str) -> tuple[str, Blocks]:
                 ],
             }
         )
+    if buttons := _buttons(view):
+        blocks.append({"type": "actions", "block_id": f"draft-{draft.id}", "elements": buttons})
     return f"{title(view)}: {status_line(view)}", blocks
+
+
+def pause_banner(view: DraftView) -> Blocks:
+    """While publishing is paused every card says so, and who paused it and why."""
+    if view.pause is None:
+        return []
+    why = f": {escape(view.pause.reason)}" if view.pause.reason else ""
+    text = f":octagonal_sign: *Publishing is paused* by <@{view.pause.paused_by}> since {when(view.pause.paused_at)}{why}"
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+
+
+def _button(label: str, action: str, view: DraftView, *, style: str | None = None, confirm: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button", "action_id": action, "value": str(view.draft.id),
+        "text": {"type": "plain_text", "text": label},
+    }
+    if style:
+        button["style"] = style
+    if confirm:
+        button["confirm"] = {
+            "title": {"type": "plain_text", "text": "Are you sure?"},
+            "text": {"type": "mrkdwn", "text": confirm},
+            "confirm": {"type": "plain_text", "text": label},
+            "deny": {"type": "plain_text", "text": "Cancel"},
+        }
+    return button
+
+
+def _buttons(view: DraftView) -> list[dict[str, Any]]:
+    """What can be done to the draft now; who may press what is checked when it is pressed."""
+    state = view.draft.state
+    if state in (State.IN_REVIEW, State.APPROVED, State.REJECTED):
+        return [_button("Edit", EDIT, view), _button("Withdraw", WITHDRAW, view, confirm="Withdraw this draft? It will not be published.")]
+    if state in (State.HELD, State.FAILED):
+        return [
+            _button("Publish now", PUBLISH_AGAIN, view, style="primary",
+                    confirm="Send this post to X now? If it is already on the account, mark it published instead."),
+            _button("Mark as published", MARK_PUBLISHED, view),
+            _button("Withdraw", WITHDRAW, view),
+        ]
+    if state is State.PUBLISHED and view.publication and view.publication.x_post_id:
+        return [_button("Retract", RETRACT, view, style="danger", confirm="Delete this post from X?")]
+    return []
+
+
+def replaced_card(view: DraftView, link: str | None) -> tuple[str, Blocks]:
+    """What an edited draft's old card turns into: no votes are counted here any more."""
+    where = f"<{link}|the new card>" if link else "the new card"
+    text = f"~{title(view)}~ was edited; this version is replaced. Review it on {where}; reactions here no longer count."
+    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
 
 
 def thread_reply(view: DraftView, change: Change) -> str:
@@ -123,6 +194,18 @@ def thread_reply(view: DraftView, change: Change) -> str:
         return f"Published on X: {view.publication.url}"
     if change.after is State.FAILED and view.publication:
         return f"Publishing failed: {escape(view.publication.error or 'unknown reason')}"
+    if change.before is State.PUBLISHING and change.after is State.APPROVED and view.publication:
+        return f"Attempt failed: {escape(view.publication.error or 'unknown reason')}. Trying again {when(draft.retry_at, missing='now')}."
+    if change.after is State.HELD:
+        return f":raised_hand: Held: {escape(draft.notice or '')} Use the buttons on the card."
+    if change.after is State.APPROVED:
+        return f"<@{change.actor}> sent it to X again: it goes out now."
+    if change.after is State.PUBLISHED:
+        return f"<@{change.actor}> marked it as published{': ' + view.publication.url if view.publication and view.publication.url else ''}."
+    if change.after is State.WITHDRAWN:
+        return f"Withdrawn by <@{change.actor}>. It will not be published."
+    if change.after is State.RETRACTED:
+        return f"Retracted by <@{change.actor}>: the post was deleted from X."
     return status_line(view)
 
 
@@ -133,13 +216,17 @@ def author_note(view: DraftView, change: Change) -> str | None:
         return f"{subject} was approved by {people(view.approvers)}; it goes out {when(view.draft.publish_at, missing='now')}."
     if change.after is State.REJECTED:
         return f"{subject} was vetoed by {people(view.rejecters)}."
-    if change.after is State.PUBLISHED and view.publication:
+    if change.after is State.PUBLISHED and view.publication and change.actor == "copydesk":
         return f"{subject} is live: {view.publication.url}"
     if change.after is State.FAILED and view.publication:
         return f"{subject} could not be published: {escape(view.publication.error or 'unknown reason')}"
     if change.after is State.IN_REVIEW:
         undone = "an approval" if change.before is State.APPROVED else "the veto"
         return f"{subject} is back in review: <@{change.actor}> withdrew {undone}."
+    if change.after is State.HELD:
+        return f"{subject} is held: {escape(view.draft.notice or '')}"
+    if change.after in (State.WITHDRAWN, State.RETRACTED) and change.actor != view.draft.author_id:
+        return f"{subject} was {change.after.label} by <@{change.actor}>."
     return None
 
 
@@ -164,3 +251,64 @@ def pending_list(views: list[DraftView]) -> str:
             f"{status_line(view)} · publish {when(view.draft.publish_at)}\n    “{escape(excerpt)}”"
         )
     return "\n".join(lines)
+
+
+def paused_answer(pause: Pause) -> str:
+    """What the admin who paused sees."""
+    return (
+        f":octagonal_sign: Publishing is paused for every account since {when(pause.paused_at)}. "
+        "Drafts can still be written and approved; nothing goes out until you type /draft resume."
+    )
+
+
+def resumed_answer(rescheduled: int, held: list[str]) -> str:
+    """What the admin who resumed sees."""
+    waiting = (
+        f" {', '.join(held)} came due while paused and wait for an editor to press Publish now on their cards."
+        if held else ""
+    )
+    return f":arrow_forward: Publishing resumed; {rescheduled} scheduled post(s) go out at their time.{waiting}"
+
+
+def edit_modal(view: DraftView) -> dict[str, Any]:
+    """The Edit button's modal, prefilled with the draft as it is."""
+    draft = view.draft
+    return {
+        "type": "modal",
+        "callback_id": EDIT_MODAL,
+        "private_metadata": str(draft.id),
+        "title": {"type": "plain_text", "text": f"Edit draft {draft.number}"},
+        "submit": {"type": "plain_text", "text": "Save and re-review"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input", "block_id": "text", "label": {"type": "plain_text", "text": "Post"},
+                "hint": {"type": "plain_text", "text": f"Up to {MAX_WEIGHTED_LENGTH} characters as X counts them. Saving clears every vote."},
+                "element": {"type": "plain_text_input", "action_id": "value", "multiline": True, "initial_value": draft.text},
+            },
+            {
+                "type": "input", "block_id": "at", "optional": True,
+                "label": {"type": "plain_text", "text": "New time (optional)"},
+                "hint": {"type": "plain_text", "text": "Like /draft at:… — 2026-11-22T09:00, 09:00, +2h. Empty keeps the time."},
+                "element": {"type": "plain_text_input", "action_id": "value"},
+            },
+        ],
+    }
+
+
+def home(pause: Pause | None, views: list[DraftView]) -> dict[str, Any]:
+    """The App Home tab: the pause first, then the open drafts."""
+    if pause is not None:
+        why = f": {escape(pause.reason)}" if pause.reason else ""
+        state = f":octagonal_sign: *Publishing is paused* by <@{pause.paused_by}> since {when(pause.paused_at)}{why}"
+    else:
+        state = ":large_green_circle: Publishing is on. Admins can stop it at once with /draft pause REASON."
+    return {
+        "type": "home",
+        "blocks": [
+            {"type": "header", "text": {"type": "plain_text", "text": "copydesk"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": state}},
+            {"type": "divider"},
+            {"type": "section", "text": {"type": "mrkdwn", "text": pending_list(views)[:SECTION_LIMIT]}},
+        ],
+    }

@@ -14,8 +14,9 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot.errors import LedgerError
-from bot.model import Draft, Event, Publication
+from bot.model import ChainCheck, Draft, Event, Pause, Publication
 from bot.review import Kind, State, Vote
+from storage.chain import GENESIS, event_hash
 from storage.migrations import migrations
 
 SYSTEM_ACTOR = "copydesk"
@@ -54,8 +55,8 @@ class Ledger:
             db = Database(conn)
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = FULL")
-            db.execute("PRAGMA foreign_keys = ON")
             cls._migrate(db, target)
+            db.execute("PRAGMA foreign_keys = ON")
         except (sqlite3.DatabaseError, OSError, LedgerError) as e:
             if conn is not None:
                 conn.close()
@@ -71,7 +72,10 @@ class Ledger:
         newer = [m.name for m in migrations.applied(db) if m.name not in known]
         if newer:
             raise LedgerError(f"{target}: was written by a newer copydesk (migrations {', '.join(newer)})")
-        migrations.apply(db)
+        migrations.apply(db)  # with foreign keys off, so a table can be rebuilt; checked right after
+        broken = db.execute("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise LedgerError(f"{target}: a migration left rows pointing nowhere ({broken[:3]})")
 
     def schema_version(self) -> list[str]:
         """The migrations applied, oldest first."""
@@ -130,6 +134,11 @@ class Ledger:
             )
             self.log("card_posted", actor=SYSTEM_ACTOR, at=at, draft_id=draft_id, channel=channel, ts=ts)
 
+    def forget_card(self, draft_id: int) -> None:
+        """The draft's card is being replaced: until the new one is up (or on restart) it has none."""
+        with self.transaction():
+            self._db.execute("UPDATE drafts SET card_ts = NULL WHERE id = ?", [draft_id])
+
     def draft(self, draft_id: int) -> Draft | None:
         """The draft with this number, if there is one."""
         with self._lock:
@@ -168,6 +177,29 @@ class Ledger:
                 [to.value, to_text(at), draft_id, *allowed],
             )
             return cursor.rowcount == 1
+
+    def set_attempts(self, draft_id: int, *, retry_at: datetime | None, first_attempt_at: datetime | None) -> None:
+        """When to try X again, and since when it has been tried; both None ends the run of attempts."""
+        with self.transaction():
+            self._db.execute(
+                "UPDATE drafts SET retry_at = ?, first_attempt_at = ? WHERE id = ?",
+                [to_text(retry_at) if retry_at else None, to_text(first_attempt_at) if first_attempt_at else None, draft_id],
+            )
+
+    def set_notice(self, draft_id: int, notice: str | None) -> None:
+        """What the card says about the draft beyond its state."""
+        with self.transaction():
+            self._db.execute("UPDATE drafts SET notice = ? WHERE id = ?", [notice, draft_id])
+
+    def rewrite(self, draft_id: int, *, text: str, publish_at: datetime | None, at: datetime) -> None:
+        """New text (and time) for a draft: every vote on the old one is gone, and review starts over."""
+        with self.transaction():
+            self._db.execute("DELETE FROM votes WHERE draft_id = ?", [draft_id])
+            self._db.execute(
+                "UPDATE drafts SET text = ?, publish_at = ?, state = ?, retry_at = NULL, first_attempt_at = NULL, "
+                "updated_at = ? WHERE id = ?",
+                [text, to_text(publish_at) if publish_at else None, State.IN_REVIEW.value, to_text(at), draft_id],
+            )
 
     def _draft_row(self, draft_id: int) -> Draft:
         draft = self.draft(draft_id)
@@ -242,6 +274,11 @@ class Ledger:
                 publication_id, {"outcome": "failed", "error": error, "finished_at": to_text(at)}
             )
 
+    def retract_publication(self, publication_id: int, *, at: datetime) -> None:
+        """Record that the post was deleted from X."""
+        with self.transaction():
+            self._db["publications"].update(publication_id, {"retracted_at": to_text(at)})
+
     def publications(self, draft_id: int) -> list[Publication]:
         """Every attempt to publish a draft, oldest first."""
         with self._lock:
@@ -251,11 +288,74 @@ class Ledger:
     # history
 
     def log(self, action: str, *, actor: str, at: datetime, draft_id: int | None = None, **detail: Any) -> None:
-        """Append one line to the event log."""
+        """Append one line to the event log, chained by hash to the line before."""
         with self.transaction():
-            self._db["events"].insert(
-                {"at": to_text(at), "draft_id": draft_id, "actor": actor, "action": action, "detail": detail or None}
+            last = list(self._db.query("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1"))
+            row = {
+                "id": last[0]["id"] + 1 if last else 1,
+                "at": to_text(at),
+                "draft_id": draft_id,
+                "actor": actor,
+                "action": action,
+                "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str) if detail else None,
+            }
+            previous = (last[0]["hash"] or GENESIS) if last else GENESIS
+            self._db["events"].insert({**row, "hash": event_hash(previous, row)})
+
+    def verify_chain(self) -> ChainCheck:
+        """Recompute every event's hash from the first: an edited or removed row breaks the chain there."""
+        previous, count = GENESIS, 0
+        with self._lock:
+            rows = self._db.query("SELECT id, at, draft_id, actor, action, detail, hash FROM events ORDER BY id")
+            for row in rows:
+                count += 1
+                expected = event_hash(previous, row)
+                if row["hash"] != expected:
+                    return ChainCheck(events=count, head=previous, first_broken=row["id"])
+                previous = expected
+        return ChainCheck(events=count, head=previous, first_broken=None)
+
+    def backup(self, target: Path | str) -> None:
+        """A consistent copy of the whole ledger, taken with SQLite's online backup while it is in use."""
+        destination = sqlite3.connect(str(target))
+        try:
+            with self._lock:
+                self._db.conn.backup(destination)
+        finally:
+            destination.close()
+
+    # the crisis switch
+
+    def current_pause(self) -> Pause | None:
+        """The pause in force, if publishing is paused."""
+        with self._lock:
+            rows = list(self._db.query("SELECT * FROM pauses WHERE resumed_at IS NULL"))
+        if not rows:
+            return None
+        row = rows[0]
+        return Pause(paused_at=from_text(row["paused_at"]), paused_by=row["paused_by"], reason=row["reason"])  # type: ignore[arg-type]
+
+    def pause(self, *, by: str, reason: str | None, at: datetime) -> bool:
+        """Turn the switch on; False when it already was."""
+        with self.transaction():
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO pauses (paused_at, paused_by, reason) VALUES (?, ?, ?)", [to_text(at), by, reason]
             )
+            if cursor.rowcount != 1:
+                return False
+            self.log("paused", actor=by, at=at, reason=reason)
+            return True
+
+    def resume(self, *, by: str, at: datetime) -> bool:
+        """Turn the switch off; False when publishing was not paused."""
+        with self.transaction():
+            cursor = self._db.execute(
+                "UPDATE pauses SET resumed_at = ?, resumed_by = ? WHERE resumed_at IS NULL", [to_text(at), by]
+            )
+            if cursor.rowcount != 1:
+                return False
+            self.log("resumed", actor=by, at=at)
+            return True
 
     def events(self, draft_id: int | None = None) -> list[Event]:
         """The event log, oldest first, for one draft or for everything."""
@@ -278,6 +378,9 @@ def _draft(row: dict[str, Any]) -> Draft:
         origin_channel=row["origin_channel_id"],
         created_at=from_text(row["created_at"]),  # type: ignore[arg-type]
         updated_at=from_text(row["updated_at"]),  # type: ignore[arg-type]
+        retry_at=from_text(row["retry_at"]),
+        first_attempt_at=from_text(row["first_attempt_at"]),
+        notice=row["notice"],
     )
 
 
@@ -291,6 +394,7 @@ def _publication(row: dict[str, Any]) -> Publication:
         x_post_id=row["x_post_id"],
         url=row["url"],
         error=row["error"],
+        retracted_at=from_text(row["retracted_at"]),
     )
 
 

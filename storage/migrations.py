@@ -5,9 +5,12 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from storage.chain import GENESIS, event_hash
+
 migrations = Migrations("copydesk")
 
 STATES = "'in_review', 'approved', 'rejected', 'publishing', 'published', 'failed'"
+STATES_2 = STATES + ", 'held', 'withdrawn', 'retracted'"
 
 
 @migrations()
@@ -72,6 +75,62 @@ def m001_initial(db: Database) -> None:
         );
         """
     )
+
+
+@migrations()
+def m002_safety(db: Database) -> None:
+    """Retries, drafts held for a person, edits and withdrawals, the pause switch, a tamper-evident log."""
+    # SQLite cannot change a CHECK in place: rebuild drafts the way SQLite's ALTER TABLE page says
+    # (Ledger.open runs migrations with foreign keys off and checks them afterwards).
+    _run(
+        db,
+        f"""
+        CREATE TABLE drafts_new (
+            id INTEGER PRIMARY KEY,
+            account TEXT NOT NULL,
+            author_user_id TEXT NOT NULL,
+            text TEXT NOT NULL,
+            publish_at TEXT,
+            state TEXT NOT NULL CHECK (state IN ({STATES_2})),
+            origin_channel_id TEXT,
+            review_channel_id TEXT NOT NULL,
+            card_ts TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            retry_at TEXT,                       -- next attempt after X failed in a way worth retrying
+            first_attempt_at TEXT,               -- when the current run of attempts began (bounds retrying)
+            notice TEXT                          -- what the card must tell people (why it is held, edited, ...)
+        );
+        INSERT INTO drafts_new (id, account, author_user_id, text, publish_at, state, origin_channel_id,
+                                review_channel_id, card_ts, created_at, updated_at)
+            SELECT id, account, author_user_id, text, publish_at, state, origin_channel_id,
+                   review_channel_id, card_ts, created_at, updated_at FROM drafts;
+        DROP TABLE drafts;
+        ALTER TABLE drafts_new RENAME TO drafts;
+        CREATE UNIQUE INDEX drafts_by_card ON drafts (review_channel_id, card_ts) WHERE card_ts IS NOT NULL;
+        CREATE INDEX drafts_by_state ON drafts (state, publish_at);
+
+        ALTER TABLE publications ADD COLUMN retracted_at TEXT;
+
+        CREATE TABLE pauses (
+            id INTEGER PRIMARY KEY,
+            paused_at TEXT NOT NULL,
+            paused_by TEXT NOT NULL,             -- the admin who pulled the switch
+            reason TEXT,
+            resumed_at TEXT,                     -- NULL while publishing is paused
+            resumed_by TEXT
+        );
+        CREATE UNIQUE INDEX one_open_pause ON pauses ((resumed_at IS NULL)) WHERE resumed_at IS NULL;
+
+        ALTER TABLE events ADD COLUMN hash TEXT
+        """,
+    )
+    # events.hash: sha256 chained to the event before (storage/chain.py); existing events join the chain now.
+    previous = GENESIS
+    rows = list(db.query("SELECT id, at, draft_id, actor, action, detail FROM events ORDER BY id"))
+    for row in rows:
+        previous = event_hash(previous, row)
+        db.execute("UPDATE events SET hash = ? WHERE id = ?", [previous, row["id"]])
 
 
 def _run(db: Database, script: str) -> None:

@@ -110,7 +110,7 @@ class Copydesk:
 
     # Slack → copydesk
 
-    def command(self, user: str, text: str, *, channel: str = "C0GENERAL") -> BoltResponse:
+    def command(self, user: str, text: str, *, channel: str = "C0GENERAL", settle: bool = True) -> BoltResponse:
         """`user` types `/draft text` in `channel`."""
         body = urlencode(
             {
@@ -129,7 +129,7 @@ class Copydesk:
                 "trigger_id": "123.456.abc",
             }
         )
-        return self.dispatch(body, "application/x-www-form-urlencoded")
+        return self.dispatch(body, "application/x-www-form-urlencoded", settle=settle)
 
     def react(
         self,
@@ -171,17 +171,66 @@ class Copydesk:
         extra = {"x-slack-retry-num": [str(retry)], "x-slack-retry-reason": ["http_timeout"]} if retry else {}
         return self.dispatch(json.dumps(envelope), "application/json", extra)
 
-    def dispatch(self, body: str, content_type: str, extra: dict[str, list[str]] | None = None) -> BoltResponse:
-        """Sign `body` exactly as Slack does and hand it to the Bolt app."""
+    def press(self, user: str, action_id: str, draft: Draft | int) -> BoltResponse:
+        """`user` clicks a button on the draft's review card."""
+        card = self.ledger.draft(draft if isinstance(draft, int) else draft.id)
+        assert card is not None
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "username": user.lower(), "team_id": "T0TEAM001"},
+            "api_app_id": "A0COPYDESK",
+            "team": {"id": "T0TEAM001", "domain": "copydesk-test"},
+            "channel": {"id": card.review_channel, "name": "review"},
+            "container": {"type": "message", "message_ts": card.card_ts, "channel_id": card.review_channel},
+            "message": {"ts": card.card_ts, "text": "card"},
+            "trigger_id": "1234.5678.trigger",
+            "response_url": self.slack.response_url("action"),
+            "actions": [{"type": "button", "action_id": action_id, "block_id": f"draft-{card.id}", "value": str(card.id),
+                         "action_ts": f"{time.time():.6f}"}],
+        }
+        return self.dispatch(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+
+    def submit_edit(self, user: str, draft: int, text: str, at: str = "") -> BoltResponse:
+        """`user` saves the Edit modal of `draft` with this text and time."""
+        payload = {
+            "type": "view_submission",
+            "user": {"id": user, "team_id": "T0TEAM001"},
+            "api_app_id": "A0COPYDESK",
+            "team": {"id": "T0TEAM001", "domain": "copydesk-test"},
+            "trigger_id": "1234.5678.trigger",
+            "view": {
+                "id": "V0MODAL01", "type": "modal", "callback_id": "copydesk_edit_modal", "private_metadata": str(draft),
+                "state": {"values": {"text": {"value": {"type": "plain_text_input", "value": text}},
+                                     "at": {"value": {"type": "plain_text_input", "value": at or None}}}},
+            },
+        }
+        return self.dispatch(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+
+    def open_home(self, user: str) -> BoltResponse:
+        """`user` opens copydesk's App Home."""
+        self._events += 1
+        envelope = {
+            "team_id": "T0TEAM001", "api_app_id": "A0COPYDESK", "type": "event_callback", "event_id": f"Ev{self._events:08d}",
+            "event": {"type": "app_home_opened", "user": user, "channel": "D0HOME001", "tab": "home", "event_ts": f"{time.time():.6f}"},
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": "T0TEAM001", "user_id": "U0COPYDESK", "is_bot": True, "is_enterprise_install": False}],
+        }
+        return self.dispatch(json.dumps(envelope), "application/json")
+
+    def dispatch(self, body: str, content_type: str, extra: dict[str, list[str]] | None = None, *, settle: bool = True) -> BoltResponse:
+        """Sign `body` exactly as Slack does, hand it to the Bolt app, and (unless told not to) let work after the ack finish."""
         headers = signed_headers(body, content_type)
         headers.update(extra or {})
-        return self.app.dispatch(BoltRequest(body=body, headers=headers))
+        response = self.app.dispatch(BoltRequest(body=body, headers=headers))
+        if settle:
+            assert self.services.listeners.wait_idle(10), "work after the acknowledgement did not finish"
+        return response
 
     # reading back
 
-    def private_answer(self, response: BoltResponse) -> str:
-        """What only the sender saw: the ephemeral acknowledgement, or what came through response_url."""
-        sent = [r for r in self.slack.responses() if r.get("response_type") == "ephemeral"]
+    def private_answer(self, response: BoltResponse, *, since: int = 0) -> str:
+        """What only the sender saw: the ephemeral acknowledgement, or what came through response_url (after the first `since`)."""
+        sent = [r for r in self.slack.responses() if r.get("response_type") == "ephemeral"][since:]
         if response.body:
             answer = json.loads(response.body)
             assert answer.get("response_type") == "ephemeral", answer

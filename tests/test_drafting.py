@@ -133,15 +133,14 @@ def test_list_shows_what_waits_for_review_or_its_time(bot: Copydesk) -> None:
     assert "0 of 2 approvals" in listing
 
 
-def test_on_bolts_default_path_slack_hears_back_before_the_card_is_posted(make_bot, slack) -> None:
-    bot = make_bot(before_response=False)
+def test_slack_hears_back_once_the_draft_is_stored_before_the_card_is_posted(bot: Copydesk, slack) -> None:
     gate = slack.hold("/api/chat.postMessage")
 
-    response = bot.command(AUTHOR, "Acknowledged first")
+    response = bot.command(AUTHOR, "Acknowledged first", settle=False)
 
-    # The card is still on its way to Slack, yet the command is already answered and the draft stored.
+    # The command is answered with the draft already in the ledger; the card is still on its way to Slack.
+    assert response.status == 200 and response.body == ""
     assert slack.wait_for_held("/api/chat.postMessage").body["channel"] == REVIEW
-    assert response.status == 200
     assert bot.latest().text == "Acknowledged first"
     gate.set()
     slack.wait_for("/respond/cmd")

@@ -89,28 +89,38 @@ def test_x_refusing_the_post_fails_it_with_xs_own_reason_everywhere(bot: Copydes
     assert bot.ledger.events(1)[-1].detail == {"error": publication.error}
 
 
-def test_an_unreachable_x_fails_the_post_and_says_so(make_bot) -> None:
+def test_an_unreachable_x_is_retried_with_backoff_then_the_post_fails_and_says_so(make_bot) -> None:
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
-    bot = make_bot(env={"X_API_URL": f"http://127.0.0.1:{port}"})
+    bot = make_bot(top={"x_retry": {"first_delay_seconds": 0.05, "give_up_after_minutes": 0.02}},
+                   env={"X_API_URL": f"http://127.0.0.1:{port}"})
     bot.command(AUTHOR, "Into the void")
     approve(bot, 1)
 
     bot.wait_for_state(1, State.FAILED)
 
-    assert bot.ledger.publications(1)[0].error == "X could not be reached"
+    attempts = bot.ledger.publications(1)
+    assert len(attempts) == 5  # at 0, 0.05, 0.15, 0.35 and 0.75 s; the next (1.55 s) is past the 1.2 s window
+    assert [a.error for a in attempts[:-1]] == ["X could not be reached"] * 4
+    assert attempts[-1].error == "X could not be reached; gave up after 5 attempt(s)"
+    gaps = [round((b.started_at - a.started_at).total_seconds(), 2) for a, b in zip(attempts, attempts[1:])]
+    assert all(gap >= want for gap, want in zip(gaps, [0.05, 0.1, 0.2, 0.4])), gaps
+    assert [e.action for e in bot.ledger.events(1)].count("retry_scheduled") == 4
 
 
-def test_a_hanging_x_is_abandoned_after_the_timeout(make_bot) -> None:
-    bot = make_bot(top={"x_timeout_seconds": 0.3})
-    bot.x.answer_next(201, {"data": {"id": "1", "text": "late"}}, delay=30)
+def test_a_hanging_x_is_abandoned_after_the_timeout_and_the_post_is_sent_again_only_once_it_is_known_absent(make_bot) -> None:
+    bot = make_bot(top={"x_timeout_seconds": 0.3, "x_retry": {"first_delay_seconds": 0.05}})
+    bot.x.answer_next(201, {"data": {"id": "1", "text": "late"}}, delay=30)  # hangs, and creates nothing
     bot.command(AUTHOR, "Slow day")
     approve(bot, 1)
 
-    bot.wait_for_state(1, State.FAILED, timeout=5)
+    bot.wait_for_state(1, State.PUBLISHED, timeout=5)
 
-    assert "did not answer in time" in (bot.ledger.publications(1)[0].error or "")
+    first, second = bot.ledger.publications(1)
+    assert first.error == "X did not answer in time; the post is not on the account"
+    assert bot.x.calls("/2/users/2244994945/tweets"), "the account was looked at before sending again"
+    assert second.outcome == "published" and bot.x.texts() == ["Slow day"]
 
 
 def test_an_oauth2_user_token_can_publish_instead_of_oauth1_keys(make_bot) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.review import State
 from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk, MovableClock
+from tests.fakes.slack_api import action_ids, blocks_text
 
 
 def approve(bot: Copydesk, number: int) -> None:
@@ -59,12 +60,15 @@ def test_a_publication_cut_off_by_a_crash_is_flagged_not_repeated(config, slack,
     second = Copydesk(config, slack, x, clock=clock).start()
     try:
         draft = second.draft(1)
-        assert draft.state is State.FAILED
+        assert draft.state is State.HELD
         [publication] = second.ledger.publications(1)
         assert publication.outcome == "failed" and "interrupted" in (publication.error or "")
         assert x.calls("/2/tweets") == []
         assert second.services.scheduler.due_at(1) is None
-        assert "interrupted" in [p for p in slack.posts(REVIEW) if p.get("thread_ts")][-1]["text"]
+        assert "publishing was interrupted" in [p for p in slack.posts(REVIEW) if p.get("thread_ts")][-1]["text"]
+        card = slack.updates()[-1]
+        assert "check the account on X" in blocks_text(card)
+        assert {"copydesk_publish_again", "copydesk_mark_published"} <= action_ids(card)
     finally:
         second.stop()
 

@@ -168,10 +168,11 @@ def test_when_slack_cannot_list_the_editor_group_nothing_is_counted_and_the_rede
     slack.failures["usergroups.users.list"] = "ratelimited"
     bot.desk.directory._cache.clear()  # as if the cached answer had expired
 
-    bot.react(EDITOR_1, "white_check_mark", 1, event_id="Ev0100")
+    response = bot.react(EDITOR_1, "white_check_mark", 1, event_id="Ev0100")
 
+    assert response.status == 500  # so that Slack delivers it again
     assert bot.ledger.votes(1) == []
-    assert "could not say who is in the editor group S0EDITORS" in bot.slack.ephemerals()[-1]["text"]
+    assert bot.slack.ephemerals() == []
     del slack.failures["usergroups.users.list"]
     bot.react(EDITOR_1, "white_check_mark", 1, event_id="Ev0100", retry=1)
     assert bot.draft(1).state is State.APPROVED

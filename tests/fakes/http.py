@@ -22,6 +22,7 @@ class Call:
     headers: dict[str, str]
     raw: bytes
     at: float = field(default_factory=time.time)
+    query: str = ""  # the raw query string: OAuth 1.0a signs its parameters too
 
 
 @dataclass
@@ -53,7 +54,7 @@ class RecordingServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 split = urlsplit(self.path)
-                call = Call(self.command, split.path, _parse(split.query, raw, self.headers), dict(self.headers), raw)
+                call = Call(self.command, split.path, _parse(split.query, raw, self.headers), dict(self.headers), raw, query=split.query)
                 reply = outer._route(call)
                 if reply.delay:
                     outer._released.wait(reply.delay)

@@ -24,6 +24,7 @@ class FakeSlack(RecordingServer):
         self.groups: dict[str, list[str]] = {}
         self.failures: dict[str, str] = {}
         self.socket_url: str | None = None  # what apps.connections.open hands out
+        self.http_failures: dict[str, list[Reply]] = {}  # per method: HTTP-level answers that go first (429, 503)
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -46,6 +47,18 @@ class FakeSlack(RecordingServer):
     def ephemerals(self) -> list[dict[str, Any]]:
         return [c.body for c in self.calls("/api/chat.postEphemeral")]
 
+    def views(self, method: str = "views.open") -> list[dict[str, Any]]:
+        """The views copydesk opened or published, parsed."""
+        return [json.loads(c.body["view"]) if isinstance(c.body["view"], str) else c.body["view"] for c in self.calls(f"/api/{method}")]
+
+    def fail_next(self, method: str, status: int, headers: dict[str, str] | None = None, times: int = 1) -> None:
+        """Answer the next `times` calls of `method` at the HTTP level, as Slack does when rate limiting (429) or down (5xx)."""
+        with self._lock:
+            self.http_failures.setdefault(method, []).extend(
+                Reply(status, {"ok": False, "error": "ratelimited" if status == 429 else "internal_error"}, dict(headers or {}))
+                for _ in range(times)
+            )
+
     def responses(self) -> list[dict[str, Any]]:
         """What was posted to response_urls."""
         return [c.body for c in self.calls() if c.path.startswith("/respond/")]
@@ -62,6 +75,10 @@ class FakeSlack(RecordingServer):
             return Reply(200, {"ok": True, "url": self.socket_url})
         if call.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
             return Reply(200, {"ok": False, "error": "invalid_auth"})
+        with self._lock:
+            queued = self.http_failures.get(method)
+            if queued:
+                return queued.pop(0)
         if method in self.failures:
             return Reply(200, {"ok": False, "error": self.failures[method]})
         handler = getattr(self, "_" + method.replace(".", "_"), None)
@@ -112,6 +129,16 @@ class FakeSlack(RecordingServer):
             return {"ok": False, "error": "no_such_subteam"}
         return {"ok": True, "users": self.groups[body["usergroup"]]}
 
+    def _views_open(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not body.get("trigger_id"):
+            return {"ok": False, "error": "invalid_trigger_id"}
+        return {"ok": True, "view": {"id": "V0MODAL01"}}
+
+    def _views_publish(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not body.get("user_id"):
+            return {"ok": False, "error": "invalid_arguments"}
+        return {"ok": True, "view": {"id": "V0HOME001"}}
+
     def _next_ts(self) -> str:
         with self._lock:
             return f"1700000000.{next(self._ts):06d}"
@@ -127,5 +154,14 @@ def blocks_text(message: dict[str, Any]) -> str:
         if "text" in block:
             parts.append(block["text"]["text"])
         for element in block.get("elements", []):
-            parts.append(element.get("text", ""))
+            text = element.get("text", "")
+            parts.append(text["text"] if isinstance(text, dict) else text)  # a button's label is an object
     return "\n".join(parts)
+
+
+def action_ids(message: dict[str, Any]) -> set[str]:
+    """The buttons a message offers."""
+    blocks = message.get("blocks")
+    if isinstance(blocks, str):
+        blocks = json.loads(blocks)
+    return {e["action_id"] for b in blocks or [] if b.get("type") == "actions" for e in b["elements"]}

@@ -1,0 +1,177 @@
+"""What people do to drafts besides voting: edit, withdraw, retract, and the crisis switch."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot import when as when_
+from bot.desk_base import SYSTEM, DeskBase
+from bot.errors import NotAllowed, PublishError, WrongState
+from bot.length import check_postable
+from bot.model import Draft, Pause
+from bot.ports import CardRef, Change
+from bot.review import EDITABLE, OPEN, State
+
+log = logging.getLogger(__name__)
+
+PAUSE_HOLD = "Its time came while publishing was paused; an editor must confirm before it goes out."
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """What /draft resume found: posts that go on as planned, and posts that now wait for a confirmation."""
+
+    rescheduled: int
+    held: list[Draft]
+
+
+class Control(DeskBase):
+    """Edits, withdrawals, retractions and the pause; each checks who asks before it changes anything."""
+
+    # the author's (or an admin's) own draft
+
+    def edit(self, draft_id: int, user_id: str, *, text: str | None, at: str | None) -> tuple[Draft, CardRef | None]:
+        """New text or time for a draft not yet out: its votes are cleared and it must be reviewed again.
+
+        Returns the old card, which replace_card retires once the new one is up.
+        """
+        draft = self._draft(draft_id)
+        self.check_can_edit(draft, user_id)
+        new_text = draft.text if text is None else text
+        check_postable(new_text)
+        now = self.clock()
+        publish_at = when_.parse_when(at, now=now, zone=self._zone_of(user_id)) if at else draft.publish_at
+        with self._decisions:
+            with self.ledger.transaction():
+                current = self._draft(draft_id)
+                if current.state not in EDITABLE:
+                    raise WrongState(f"{draft.number} is {current.state.label} now; it can no longer be edited.")
+                self.ledger.rewrite(draft_id, text=new_text, publish_at=publish_at, at=now)
+                self.ledger.set_notice(draft_id, f"Edited by <@{user_id}>: every vote on the earlier version was cleared; editors, please review it again.")
+                self.ledger.log("edited", actor=user_id, at=now, draft_id=draft_id, before=current.text, after=new_text,
+                                publish_at=publish_at.isoformat() if publish_at else None, votes_cleared=True)
+                self.ledger.forget_card(draft_id)  # reactions on the old card no longer find the draft
+            self._sync_schedule(draft_id)
+        old = CardRef(current.review_channel, current.card_ts) if current.card_ts else None
+        return self._draft(draft_id), old
+
+    def check_can_edit(self, draft: Draft, user_id: str) -> None:
+        """Raise what stands in the way of `user_id` editing `draft`, before a modal is opened for nothing."""
+        self._require_author_or_admin(draft, user_id, "edit")
+        if draft.state not in EDITABLE:
+            raise WrongState(f"{draft.number} is {draft.state.label}; only drafts in review, approved or rejected can be edited.")
+
+    def replace_card(self, draft_id: int, old: CardRef | None) -> None:
+        """A fresh card for the new version; the old one says it was replaced, so nobody votes on old text."""
+        _, link = self.open_review(draft_id)  # type: ignore[attr-defined]
+        if old is not None:
+            try:
+                self.notifier.retire_card(old, self.view(draft_id), link)
+            except Exception:
+                log.exception("could not mark the old card of #%s as replaced", draft_id)
+
+    def withdraw(self, draft_id: int, user_id: str) -> Draft:
+        """The author (or an admin) takes a draft back before it goes out."""
+        draft = self._draft(draft_id)
+        self._require_author_or_admin(draft, user_id, "withdraw")
+        now = self.clock()
+        with self._decisions:
+            with self.ledger.transaction():
+                current = self._draft(draft_id)
+                if not self.ledger.move(draft_id, State.WITHDRAWN, only_from=[*EDITABLE, State.HELD, State.FAILED], at=now):
+                    raise WrongState(f"{draft.number} is {current.state.label}; it can no longer be withdrawn.")
+                self.ledger.set_notice(draft_id, f"Withdrawn by <@{user_id}>.")
+                self.ledger.log("withdrawn", actor=user_id, at=now, draft_id=draft_id, before=current.state.value)
+            self._sync_schedule(draft_id)
+        self._notify(draft_id, Change(current.state, State.WITHDRAWN, user_id))
+        return self._draft(draft_id)
+
+    def retract(self, draft_id: int, user_id: str) -> Draft:
+        """Delete a published post from X (author, editors or admins), and record it."""
+        draft = self._draft(draft_id)
+        editors = self._rules(self._account(draft.account), draft.author_id).editors
+        if user_id not in {draft.author_id, *editors, *self.config.admins}:
+            raise NotAllowed(f"Only the author of {draft.number}, the editors of {draft.account} and admins can retract it.")
+        if draft.state is not State.PUBLISHED:
+            raise WrongState(f"{draft.number} is {draft.state.label}; only published posts can be retracted.")
+        publication = next((p for p in reversed(self.ledger.publications(draft_id)) if p.outcome == "published"), None)
+        if publication is None or not publication.x_post_id:
+            raise WrongState(f"copydesk does not know which post on X is {draft.number}; delete it on X directly.")
+        try:
+            self.publishers[draft.account].delete(publication.x_post_id)
+        except PublishError as e:
+            raise WrongState(f"{draft.number} is still on X: {e.reason}. Nothing was changed; try again.") from None
+        now = self.clock()
+        with self.ledger.transaction():
+            self.ledger.retract_publication(publication.id, at=now)
+            self.ledger.move(draft_id, State.RETRACTED, only_from=[State.PUBLISHED], at=now)
+            self.ledger.set_notice(draft_id, f"Retracted by <@{user_id}>: the post was deleted from X.")
+            self.ledger.log("retracted", actor=user_id, at=now, draft_id=draft_id, x_post_id=publication.x_post_id)
+        self._notify(draft_id, Change(State.PUBLISHED, State.RETRACTED, user_id))
+        return self._draft(draft_id)
+
+    def _require_author_or_admin(self, draft: Draft, user_id: str, what: str) -> None:
+        if user_id != draft.author_id and user_id not in self.config.admins:
+            raise NotAllowed(f"Only the author of {draft.number} (<@{draft.author_id}>) or an admin can {what} it.")
+
+    # the crisis switch
+
+    def pause(self, user_id: str, reason: str | None) -> Pause:
+        """Stop all publishing at once, for every account; drafting and voting go on. Slack hears of it in show_switch."""
+        self._require_admin(user_id, "pause publishing")
+        with self._decisions:
+            if not self.ledger.pause(by=user_id, reason=reason, at=self.clock()):
+                current = self.ledger.current_pause()
+                by = f", by <@{current.paused_by}>" if current else ""
+                raise WrongState(f"Publishing is already paused{by}; /draft resume goes on.")
+            if self.scheduler is not None:
+                for draft in self.ledger.drafts_in([State.APPROVED]):
+                    self.scheduler.cancel(draft.id)
+        pause = self.ledger.current_pause()
+        assert pause is not None
+        return pause
+
+    def resume(self, user_id: str) -> Resumed:
+        """Go on publishing; posts whose time passed meanwhile wait for an editor instead of going out in a burst."""
+        self._require_admin(user_id, "resume publishing")
+        now = self.clock()
+        held: list[Draft] = []
+        with self._decisions:
+            with self.ledger.transaction():
+                if not self.ledger.resume(by=user_id, at=now):
+                    raise WrongState("Publishing is not paused.")
+                approved = self.ledger.drafts_in([State.APPROVED])
+                for draft in approved:
+                    due = max([t for t in (draft.publish_at, draft.retry_at) if t] or [now])
+                    if due <= now and self.ledger.move(draft.id, State.HELD, only_from=[State.APPROVED], at=now):
+                        self.ledger.set_notice(draft.id, PAUSE_HOLD)
+                        self.ledger.log("held", actor=SYSTEM, at=now, draft_id=draft.id, reason=PAUSE_HOLD)
+                        held.append(draft)
+            for draft in approved:
+                self._sync_schedule(draft.id)
+        return Resumed(rescheduled=len(approved) - len(held), held=held)
+
+    def show_switch(self, user_id: str, held: Sequence[int] = ()) -> None:
+        """Tell the review channels the pause changed, and redraw every open card to match."""
+        pause = self.ledger.current_pause()
+        if pause is not None:
+            why = f": {pause.reason}" if pause.reason else ""
+            self._announce(f":octagonal_sign: <@{pause.paused_by}> paused all publishing{why}. Nothing goes out until an admin types /draft resume.")
+        else:
+            waiting = f" {len(held)} post(s) whose time passed wait for an editor's confirmation on their cards." if held else ""
+            self._announce(f":arrow_forward: <@{user_id}> resumed publishing.{waiting}")
+        for draft in self.ledger.drafts_in(OPEN):
+            self._notify(draft.id, Change(State.APPROVED, State.HELD, SYSTEM) if draft.id in held else None)
+
+    def _require_admin(self, user_id: str, what: str) -> None:
+        if user_id not in self.config.admins:
+            raise NotAllowed(f"Only admins can {what}; ask one of {', '.join(f'<@{a}>' for a in self.config.admins) or 'the admins in app.yaml'}.")
+
+    def _announce(self, text: str) -> None:
+        for channel in sorted({a.review_channel for a in self.config.accounts.values()}):
+            try:
+                self.notifier.announce(channel, text)
+            except Exception:
+                log.exception("could not tell %s about the pause", channel)

@@ -1,0 +1,22 @@
+"""The App Home: whether publishing is paused, and what is open, for whoever opens it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.service import Desk
+from handlers import render
+
+
+def register(app: App, desk: Desk) -> None:
+    """Publish the home tab each time someone opens it."""
+
+    def opened(event: dict[str, Any], client: WebClient) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        client.views_publish(user_id=event["user"], view=render.home(desk.ledger.current_pause(), desk.pending()))
+
+    app.event("app_home_opened")(opened)
