@@ -7,14 +7,16 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import yaml
 
 from bot.app import build_services, create_app
 from bot.config import Config, config_path, db_path, load_config
-from bot.errors import ConfigError, CopydeskError
+from bot.errors import ConfigError, CopydeskError, LedgerError
 from bot.manifest import manifest
 from bot.server import serve_http, serve_socket_mode, stop_on_signals, wsgi_app
+from storage import Ledger
 
 log = logging.getLogger("copydesk")
 
@@ -37,6 +39,14 @@ def parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="read app.yaml and the environment, and say what is wrong, if anything")
     check.add_argument("--config", metavar="PATH", help="app.yaml to read")
+
+    ledger = sub.add_parser("ledger", help="look after the ledger database")
+    ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
+    backup = ledger_sub.add_parser("backup", help="copy the ledger consistently, even while the bot runs")
+    backup.add_argument("path", metavar="PATH", help="where the copy goes (must not exist yet)")
+    backup.add_argument("--db", metavar="PATH", help="ledger database (default: $COPYDESK_DB or ./copydesk.db)")
+    verify = ledger_sub.add_parser("verify", help="prove the event log was not changed: check its hash chain")
+    verify.add_argument("--db", metavar="PATH", help="ledger database (default: $COPYDESK_DB or ./copydesk.db)")
     return top
 
 
@@ -47,6 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for noisy in ("slack_sdk", "slack_bolt", "apscheduler", "urllib3", "requests_oauthlib", "oauthlib", "tweepy"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
+        if args.command == "ledger":
+            return _ledger(args)
         if args.command == "manifest":
             sys.stdout.write(yaml.safe_dump(manifest(name=args.name, url=args.url), sort_keys=False, allow_unicode=True))
             return 0
@@ -81,6 +93,31 @@ def _run(config: Config, *, socket: bool, host: str, port: int) -> int:
         services.stop()
     log.info("copydesk stopped")
     return 0
+
+
+def _ledger(args: argparse.Namespace) -> int:
+    """backup and verify open the ledger themselves; neither needs app.yaml or Slack."""
+    source = db_path(os.environ, args.db)
+    if not source.exists():
+        raise LedgerError(f"{source}: there is no ledger here (set --db or COPYDESK_DB)")
+    ledger = Ledger.open(source)
+    try:
+        if args.ledger_command == "backup":
+            target = Path(args.path)
+            if target.exists():
+                raise LedgerError(f"{target}: already exists; choose a new path for the backup")
+            ledger.backup(target)
+            print(f"{source} backed up to {target}")
+            return 0
+        check = ledger.verify_chain()
+        if check.first_broken is not None:
+            print(f"{source}: the event log was changed after the fact: event {check.first_broken} does not match "
+                  f"the chain (checked {check.events - 1} event(s) before it)", file=sys.stderr)
+            return 1
+        print(f"{source}: {check.events} event(s), chain intact; head {check.head}")
+        return 0
+    finally:
+        ledger.close()
 
 
 def _summary(config: Config) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
 
@@ -13,9 +15,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 log = logging.getLogger(__name__)
 
 
-def job_id(draft_id: int) -> str:
-    """One job per draft, so scheduling twice replaces instead of doubling."""
-    return f"publish:{draft_id}"
+def job_id(draft_id: int, generation: int) -> str:
+    """Each scheduling gets a fresh job ID: APScheduler removes a fired date job *after* starting it, so a
+    job that reschedules its own draft under the same ID (a retry) would have the new job removed."""
+    return f"publish:{draft_id}:{generation}"
 
 
 class PublishScheduler:
@@ -23,6 +26,9 @@ class PublishScheduler:
 
     def __init__(self, publish: Callable[[int], None], *, workers: int = 8) -> None:
         self._publish = publish
+        self._current: dict[int, str] = {}  # draft → its one live job; the old one is removed on replacing
+        self._generations = itertools.count(1)
+        self._lock = threading.Lock()
         self._scheduler = BackgroundScheduler(
             timezone=timezone.utc,
             executors={"default": ThreadPoolExecutor(max_workers=workers)},
@@ -45,27 +51,44 @@ class PublishScheduler:
             self._scheduler.shutdown(wait=wait)
 
     def schedule(self, draft_id: int, when: datetime | None) -> None:
-        """Publish at `when`, or as soon as possible when it is None."""
-        self._scheduler.add_job(
-            self._publish,
-            trigger="date",
-            run_date=when,
-            args=[draft_id],
-            id=job_id(draft_id),
-            name=f"publish draft #{draft_id}",
-            replace_existing=True,
-        )
+        """Publish at `when`, or as soon as possible when it is None; replaces the draft's earlier job."""
+        with self._lock:
+            new = job_id(draft_id, next(self._generations))
+            self._scheduler.add_job(
+                self._fire,
+                trigger="date",
+                run_date=when,
+                args=[draft_id, new],
+                id=new,
+                name=f"publish draft #{draft_id}",
+            )
+            self._remove(self._current.get(draft_id))
+            self._current[draft_id] = new
+
+    def _fire(self, draft_id: int, fired: str) -> None:
+        with self._lock:
+            if self._current.get(draft_id) == fired:
+                del self._current[draft_id]
+        self._publish(draft_id)
 
     def cancel(self, draft_id: int) -> None:
         """Forget a draft's job, if it has one."""
+        with self._lock:
+            self._remove(self._current.pop(draft_id, None))
+
+    def _remove(self, job: str | None) -> None:
+        if job is None:
+            return
         try:
-            self._scheduler.remove_job(job_id(draft_id))
+            self._scheduler.remove_job(job)
         except JobLookupError:
-            pass
+            pass  # it has fired already
 
     def due_at(self, draft_id: int) -> datetime | None:
         """When the draft's job will fire, or None when it has none."""
-        job = self._scheduler.get_job(job_id(draft_id))
+        with self._lock:
+            current = self._current.get(draft_id)
+        job = self._scheduler.get_job(current) if current else None
         return job.next_run_time if job else None
 
     def count(self) -> int:

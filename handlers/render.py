@@ -182,6 +182,10 @@ def replaced_card(view: DraftView, link: str | None) -> tuple[str, Blocks]:
 def thread_reply(view: DraftView, change: Change) -> str:
     """What the card's thread hears when the draft changes state."""
     draft = view.draft
+    if change.before is State.PUBLISHING and change.after is State.APPROVED and view.publication:
+        return f"Attempt failed: {escape(view.publication.error or 'unknown reason')}. Trying again {when(draft.retry_at, missing='now')}."
+    if change.before in (State.HELD, State.FAILED) and change.after is State.APPROVED:
+        return f"<@{change.actor}> sent it to X again: it goes out now."
     if change.after is State.APPROVED:
         return f"Approved by {people(view.approvers)}. It goes out {when(draft.publish_at, missing='now')}."
     if change.after is State.REJECTED:
@@ -194,12 +198,8 @@ def thread_reply(view: DraftView, change: Change) -> str:
         return f"Published on X: {view.publication.url}"
     if change.after is State.FAILED and view.publication:
         return f"Publishing failed: {escape(view.publication.error or 'unknown reason')}"
-    if change.before is State.PUBLISHING and change.after is State.APPROVED and view.publication:
-        return f"Attempt failed: {escape(view.publication.error or 'unknown reason')}. Trying again {when(draft.retry_at, missing='now')}."
     if change.after is State.HELD:
         return f":raised_hand: Held: {escape(draft.notice or '')} Use the buttons on the card."
-    if change.after is State.APPROVED:
-        return f"<@{change.actor}> sent it to X again: it goes out now."
     if change.after is State.PUBLISHED:
         return f"<@{change.actor}> marked it as published{': ' + view.publication.url if view.publication and view.publication.url else ''}."
     if change.after is State.WITHDRAWN:
@@ -212,6 +212,8 @@ def thread_reply(view: DraftView, change: Change) -> str:
 def author_note(view: DraftView, change: Change) -> str | None:
     """The direct message the author gets when their draft changes state."""
     subject = f"Your draft {view.draft.number} for @{view.account.handle}"
+    if change.before in (State.PUBLISHING, State.HELD, State.FAILED) and change.after is State.APPROVED:
+        return None  # a retry: the author hears how it ends
     if change.after is State.APPROVED:
         return f"{subject} was approved by {people(view.approvers)}; it goes out {when(view.draft.publish_at, missing='now')}."
     if change.after is State.REJECTED:

@@ -100,6 +100,7 @@ class Copydesk:
         self.desk = self.services.desk
         self.ledger = self.services.ledger
         self._events = 0
+        self._answered_before = 0
 
     def start(self) -> Copydesk:
         self.services.start()
@@ -221,6 +222,7 @@ class Copydesk:
         """Sign `body` exactly as Slack does, hand it to the Bolt app, and (unless told not to) let work after the ack finish."""
         headers = signed_headers(body, content_type)
         headers.update(extra or {})
+        self._answered_before = len(self.slack.responses())
         response = self.app.dispatch(BoltRequest(body=body, headers=headers))
         if settle:
             assert self.services.listeners.wait_idle(10), "work after the acknowledgement did not finish"
@@ -228,9 +230,9 @@ class Copydesk:
 
     # reading back
 
-    def private_answer(self, response: BoltResponse, *, since: int = 0) -> str:
-        """What only the sender saw: the ephemeral acknowledgement, or what came through response_url (after the first `since`)."""
-        sent = [r for r in self.slack.responses() if r.get("response_type") == "ephemeral"][since:]
+    def private_answer(self, response: BoltResponse) -> str:
+        """What only the sender of the last request saw: the ephemeral acknowledgement, or what came through response_url."""
+        sent = [r for r in self.slack.responses()[self._answered_before :] if r.get("response_type") == "ephemeral"]
         if response.body:
             answer = json.loads(response.body)
             assert answer.get("response_type") == "ephemeral", answer

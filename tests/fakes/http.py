@@ -40,7 +40,8 @@ class RecordingServer:
 
     def __init__(self, route: Callable[[Call], Reply]) -> None:
         self._route = route
-        self._calls: list[Call] = []
+        self._calls: list[Call] = []  # recorded once answered
+        self._arrived: list[Call] = []  # recorded on arrival, answered or not
         self._changed = threading.Condition()
         self._released = threading.Event()  # set on stop, so a hanging reply never outlives the test
         self.gates: dict[str, threading.Event] = {}  # requests to these paths wait until the event is set
@@ -55,6 +56,8 @@ class RecordingServer:
                 raw = self.rfile.read(length) if length else b""
                 split = urlsplit(self.path)
                 call = Call(self.command, split.path, _parse(split.query, raw, self.headers), dict(self.headers), raw, query=split.query)
+                with outer._changed:
+                    outer._arrived.append(call)
                 reply = outer._route(call)
                 if reply.delay:
                     outer._released.wait(reply.delay)
@@ -111,6 +114,11 @@ class RecordingServer:
                     raise AssertionError(f"no request to {path} was held within {timeout}s")
                 self._changed.wait(left)
             return found[0]
+
+    def arrived(self, path: str) -> list[Call]:
+        """Requests to `path` that reached the fake, including those still waiting for their answer."""
+        with self._changed:
+            return [c for c in self._arrived if c.path == path]
 
     def calls(self, path: str | None = None) -> list[Call]:
         """Recorded calls, all or to one path, in arrival order."""
