@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import commands, events
+from handlers import commands, events, home
 
 SCOPES = (
     "chat:write",  # review cards, thread replies, messages to authors
@@ -24,7 +24,7 @@ def manifest(*, name: str = "copydesk", url: str | None = None) -> dict[str, Any
         "usage_hint": commands.USAGE_HINT,
         "should_escape": False,
     }
-    event_subscriptions: dict[str, Any] = {"bot_events": [*events.EVENTS, "app_home_opened"]}
+    event_subscriptions: dict[str, Any] = {"bot_events": [*events.EVENTS, *home.EVENTS]}
     interactivity: dict[str, Any] = {"is_enabled": True}
     if request_url:
         command["url"] = request_url

@@ -10,6 +10,8 @@ from slack_sdk import WebClient
 from bot.service import Desk
 from handlers import render
 
+EVENTS = ("app_home_opened",)  # the manifest subscribes to these
+
 
 def register(app: App, desk: Desk) -> None:
     """Publish the home tab each time someone opens it."""
@@ -19,4 +21,5 @@ def register(app: App, desk: Desk) -> None:
             return
         client.views_publish(user_id=event["user"], view=render.home(desk.ledger.current_pause(), desk.pending()))
 
-    app.event("app_home_opened")(opened)
+    for name in EVENTS:
+        app.event(name)(opened)

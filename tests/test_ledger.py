@@ -83,3 +83,58 @@ def test_move_only_from_the_expected_states(ledger: Ledger) -> None:
     assert ledger.move(draft.id, State.APPROVED, only_from=[State.IN_REVIEW], at=NOW)
     assert not ledger.move(draft.id, State.PUBLISHING, only_from=[State.IN_REVIEW], at=NOW)
     assert ledger.draft(draft.id).state is State.APPROVED
+
+
+def test_the_event_log_is_hash_chained_and_an_edited_or_removed_row_is_named(tmp_path: Path, ledger: Ledger) -> None:
+    for text in ("one", "two", "three"):
+        add(ledger, text)
+    intact = ledger.verify_chain()
+    assert (intact.events, intact.first_broken) == (3, None) and len(intact.head) == 64
+
+    ledger._db.execute("UPDATE events SET actor = 'U0FORGER' WHERE id = 2")
+    assert ledger.verify_chain().first_broken == 2
+
+    ledger._db.execute("UPDATE events SET actor = 'U0A' WHERE id = 2")
+    assert ledger.verify_chain().first_broken is None
+    ledger._db.execute("DELETE FROM events WHERE id = 2")
+    assert ledger.verify_chain().first_broken == 3
+
+
+def test_a_first_release_ledger_is_migrated_with_its_rows_kept_and_chained(tmp_path: Path) -> None:
+    import sqlite3
+
+    from storage.migrations import migrations
+
+    path = tmp_path / "old.db"
+    db = Database(sqlite3.connect(path))
+    migrations.apply(db, stop_before="m002_safety")
+    db.execute("INSERT INTO drafts (id, account, author_user_id, text, state, review_channel_id, created_at, updated_at) "
+               "VALUES (1, 'main', 'U0A', 'kept', 'approved', 'C0R', '2026-11-01T00:00:00.000Z', '2026-11-01T00:00:00.000Z')")
+    db.execute("INSERT INTO votes VALUES (1, 'U0E', 'white_check_mark', 'approve', '2026-11-01T00:00:00.000Z')")
+    db.execute("INSERT INTO events (at, draft_id, actor, action, detail) VALUES ('2026-11-01T00:00:00.000Z', 1, 'U0A', 'drafted', NULL)")
+    db.conn.commit()
+    db.conn.close()
+
+    reopened = Ledger.open(path)
+    try:
+        assert reopened.schema_version() == ["m001_initial", "m002_safety"]
+        draft = reopened.draft(1)
+        assert draft is not None and (draft.text, draft.state, draft.notice) == ("kept", State.APPROVED, None)
+        assert [v.user_id for v in reopened.votes(1)] == ["U0E"]
+        assert reopened.verify_chain().first_broken is None
+        reopened.move(1, State.HELD, only_from=[State.APPROVED], at=NOW)  # the new states are allowed
+        with pytest.raises(sqlite3.IntegrityError):
+            reopened._db.execute("INSERT INTO votes VALUES (99, 'U0E', 'x', 'reject', 'now')")  # foreign keys are back on
+    finally:
+        reopened.close()
+
+
+def test_a_backup_is_a_whole_consistent_ledger(tmp_path: Path, ledger: Ledger) -> None:
+    add(ledger, "backed up")
+    ledger.backup(tmp_path / "copy.db")
+    copy = Ledger.open(tmp_path / "copy.db")
+    try:
+        assert [d.text for d in copy.drafts_in([State.IN_REVIEW])] == ["backed up"]
+        assert copy.verify_chain() == ledger.verify_chain()
+    finally:
+        copy.close()

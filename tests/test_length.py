@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot.errors import BadDraft
 from bot.length import check_postable, measure
@@ -34,3 +36,23 @@ def test_an_over_long_text_names_its_count_and_excess() -> None:
 
 def test_emoji_and_cjk_count_double() -> None:
     assert measure("😀").weighted == 2 and measure("の").weighted == 2 and measure("a").weighted == 1
+
+
+latin = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=60).filter(lambda t: "." not in t and ":" not in t)
+
+
+@given(latin, latin)
+def test_latin_text_counts_one_per_character_and_lengths_add_up(a: str, b: str) -> None:
+    assert measure(a).weighted == len(a)
+    assert measure(a + " " + b).weighted == len(a) + 1 + len(b)
+
+
+@given(st.text(alphabet=st.sampled_from("あいうえお漢字한국"), min_size=1, max_size=140))
+def test_every_cjk_character_counts_two(text: str) -> None:
+    assert measure(text).weighted == 2 * len(text)
+    assert measure(text).valid is (2 * len(text) <= 280)
+
+
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=300))
+def test_a_link_counts_23_however_long_it_is(path: str) -> None:
+    assert measure(f"see https://example.com/{path}").weighted == len("see ") + 23
