@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
 
+from apscheduler.events import EVENT_JOB_REMOVED, JobEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -40,6 +41,7 @@ class PublishScheduler:
                 "misfire_grace_time": None,  # a post due while we were busy still goes out
             },
         )
+        self._scheduler.add_listener(self._forget, EVENT_JOB_REMOVED)
 
     def start(self) -> None:
         """Begin firing jobs (call once, from main, after the schedule is rebuilt)."""
@@ -52,29 +54,20 @@ class PublishScheduler:
 
     def schedule(self, draft_id: int, when: datetime | None) -> None:
         """Publish at `when`, or as soon as possible when it is None; replaces the draft's earlier job."""
+        new = job_id(draft_id, next(self._generations))
+        self._scheduler.add_job(
+            self._publish, trigger="date", run_date=when, args=[draft_id], id=new, name=f"publish draft #{draft_id}"
+        )
+        # Our lock is never held while calling APScheduler, whose own lock is held when it tells _forget.
         with self._lock:
-            new = job_id(draft_id, next(self._generations))
-            self._scheduler.add_job(
-                self._fire,
-                trigger="date",
-                run_date=when,
-                args=[draft_id, new],
-                id=new,
-                name=f"publish draft #{draft_id}",
-            )
-            self._remove(self._current.get(draft_id))
-            self._current[draft_id] = new
-
-    def _fire(self, draft_id: int, fired: str) -> None:
-        with self._lock:
-            if self._current.get(draft_id) == fired:
-                del self._current[draft_id]
-        self._publish(draft_id)
+            old, self._current[draft_id] = self._current.get(draft_id), new
+        self._remove(old)
 
     def cancel(self, draft_id: int) -> None:
         """Forget a draft's job, if it has one."""
         with self._lock:
-            self._remove(self._current.pop(draft_id, None))
+            old = self._current.pop(draft_id, None)
+        self._remove(old)
 
     def _remove(self, job: str | None) -> None:
         if job is None:
@@ -83,6 +76,13 @@ class PublishScheduler:
             self._scheduler.remove_job(job)
         except JobLookupError:
             pass  # it has fired already
+
+    def _forget(self, event: JobEvent) -> None:
+        """A job fired (and APScheduler dropped it) or was removed: stop tracking it."""
+        draft_id = int(event.job_id.split(":")[1])
+        with self._lock:
+            if self._current.get(draft_id) == event.job_id:
+                del self._current[draft_id]
 
     def due_at(self, draft_id: int) -> datetime | None:
         """When the draft's job will fire, or None when it has none."""

@@ -163,3 +163,14 @@ def test_a_whole_loop_over_http_leaves_no_secret_in_the_log_or_the_ledger(runnin
     assert b"Secrets stay secret" in written  # the ledger was read
     for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET"):
         assert environ[name].encode() not in written, name
+
+
+def test_a_ledger_that_cannot_be_opened_stops_the_start_with_one_clear_line(tmp_path: Path, environ: dict[str, str]) -> None:
+    config = write_config(tmp_path / "app.yaml")
+    garbage = tmp_path / "not-a-ledger.db"
+    garbage.write_bytes(b"this is not SQLite" * 100)
+    process = start(["run", "--config", str(config), "--db", str(garbage), "--port", "0"], environ)
+    _, err = process.communicate(timeout=20)
+    assert process.returncode == 2
+    assert err.strip().splitlines()[-1] == f"copydesk: {garbage}: cannot be opened as a copydesk ledger (file is not a database)"
+    assert garbage.read_bytes() == b"this is not SQLite" * 100
