@@ -1,0 +1,394 @@
+"""kill -9 at any moment of the loop, then a restart: no vote is lost and no approved draft is posted twice or silently dropped."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+from bot.review import Kind, State
+from storage import Ledger
+from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, signed_headers, write_config
+from tests.fakes.http import RecordingServer
+from tests.fakes.slack_api import FakeSlack
+from tests.fakes.x_api import FakeX
+from tests.test_server import Running, start
+
+APPROVE = "white_check_mark"
+EDITORS = (EDITOR_1, EDITOR_2)  # two approvals publish at once (no at:)
+SEED = 1009  # the random kill moments and bursts are the same on every run
+FORM = "application/x-www-form-urlencoded"
+ONE_VOTE = "Standing draft: only one editor ever approves this"
+
+T = TypeVar("T")
+
+
+def until(what: str, condition: Callable[[], T], timeout: float = 10.0) -> T:
+    """Poll `condition` until it returns something truthy, or fail saying what never happened."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not within {timeout}s")
+        time.sleep(0.01)
+    return value
+
+
+def held(server: RecordingServer, path: str, about: Callable[[dict[str, Any]], bool]) -> None:
+    """Wait until a request to `path` that `about` picks out (by card ts or text) is being held: that one, not another draft's."""
+    until(f"a held request to {path} of the draft in question", lambda: [c for c in list(server.held) if c.path == path and about(c.body)])
+
+
+@dataclass
+class Command:
+    """A /draft as Slack sent it; Slack never retries a command, so one without a 200 may or may not exist."""
+
+    text: str
+    acknowledged: bool = False
+
+
+@dataclass
+class Reaction:
+    """A reaction event as Slack sends it: redelivered with the same event_id until it gets a 200."""
+
+    event_id: str
+    editor: str
+    text: str  # the draft's text: how the test finds the draft in the ledger at the end
+    body: str
+    deliveries: int = 0
+    acknowledged: bool = False
+
+
+@dataclass(repr=False)
+class SlackSide:
+    """Plays Slack towards a `copydesk run` that the test kills with SIGKILL and starts again."""
+
+    args: list[str]
+    env: dict[str, str]
+    slack: FakeSlack
+    x: FakeX
+    commands: list[Command] = field(default_factory=list)
+    reactions: list[Reaction] = field(default_factory=list)
+    kills: list[str] = field(default_factory=list)
+    running: Running | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def db(self) -> str:
+        return self.env["COPYDESK_DB"]
+
+    # the process
+
+    def start(self) -> None:
+        """Start copydesk; then, as Slack does, redeliver every event that never got its 200."""
+        self.running = Running(start(self.args, self.env))
+        for reaction in self.reactions:
+            if not reaction.acknowledged:
+                self._deliver(reaction)
+                assert reaction.acknowledged, f"the redelivery of {reaction.event_id} ({reaction.editor} on {reaction.text!r}) got no 200"
+
+    def kill(self, moment: str) -> None:
+        """SIGKILL: no handler, no clean-up, no checkpoint. Then let the fakes answer again, held requests included."""
+        assert self.running is not None and self.running.process.poll() is None, f"copydesk died by itself before: {moment}"
+        self.running.process.kill()
+        self.running.process.wait(timeout=10)
+        self.kills.append(moment)
+        for server in (self.slack, self.x):
+            for path in list(server.gates):
+                server.gates.pop(path).set()
+            server.held.clear()
+
+    # Slack → copydesk
+
+    def draft(self, text: str) -> Command:
+        """/draft TEXT from the author; acknowledged only once the draft is in the ledger."""
+        assert self.running is not None
+        body = urlencode({"command": "/draft", "text": text, "user_id": AUTHOR, "channel_id": "C0GEN", "team_id": "T0TEAM001",
+                          "response_url": self.slack.response_url(), "trigger_id": "1.2.3"})
+        command = Command(text)
+        with self._lock:
+            self.commands.append(command)
+        command.acknowledged = self._post(body, FORM)
+        return command
+
+    def react(self, editor: str, text: str) -> Reaction:
+        """`editor` approves the draft with this text on its review card (the card's ts as the ledger has it)."""
+        ts = self.card_ts(text)
+        with self._lock:
+            event_id = f"EvKILL{len(self.reactions) + 1:04d}"
+            body = json.dumps({
+                "type": "event_callback", "event_id": event_id, "team_id": "T0TEAM001", "api_app_id": "A0COPYDESK",
+                "event_time": int(time.time()),
+                "event": {"type": "reaction_added", "user": editor, "reaction": APPROVE, "item_user": "U0COPYDESK",
+                          "item": {"type": "message", "channel": REVIEW, "ts": ts}, "event_ts": f"{time.time():.6f}"},
+            })
+            reaction = Reaction(event_id, editor, text, body)
+            self.reactions.append(reaction)
+        self._deliver(reaction)
+        return reaction
+
+    def reacted(self, editor: str, text: str) -> bool:
+        with self._lock:
+            return any(r.editor == editor and r.text == text for r in self.reactions)
+
+    def _deliver(self, reaction: Reaction) -> None:
+        reaction.deliveries += 1
+        retry = reaction.deliveries - 1
+        extra = {"x-slack-retry-num": [str(retry)], "x-slack-retry-reason": ["http_timeout"]} if retry else {}
+        reaction.acknowledged = self._post(reaction.body, "application/json", extra)
+
+    def _post(self, body: str, content_type: str, extra: dict[str, list[str]] | None = None) -> bool:
+        """True only for an HTTP 200; a refused connection or one cut by the kill is no answer at all."""
+        running = self.running
+        assert running is not None
+        headers = {**signed_headers(body, content_type), **(extra or {})}
+        try:
+            status, _ = running.post("/slack/events", body, headers)
+        except (OSError, http.client.HTTPException):  # URLError, ConnectionResetError, RemoteDisconnected, timeouts
+            return False
+        return status == 200
+
+    # reading the ledger while copydesk runs (read-only: the process under test owns it)
+
+    def peek(self, sql: str, params: tuple[Any, ...] = ()) -> list[sqlite3.Row]:
+        conn = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=10)
+        conn.row_factory = sqlite3.Row
+        try:
+            return conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
+
+    def state(self, text: str) -> State:
+        [row] = self.peek("SELECT state FROM drafts WHERE text = ?", (text,))
+        return State(row["state"])
+
+    def expect(self, text: str, state: State, why: str) -> None:
+        found = self.state(text)
+        assert found is state, f"{text!r} is {found.value} after the restart, not {state.value}: {why}"
+
+    def card_ts(self, text: str) -> str:
+        rows = until(f"the review card of {text!r} is in the ledger",
+                     lambda: self.peek("SELECT card_ts FROM drafts WHERE text = ? AND card_ts IS NOT NULL", (text,)))
+        return rows[0]["card_ts"]
+
+    def settled(self, texts: list[str]) -> bool:
+        """Every one of these drafts has its card and none is still on its way to X."""
+        marks = ", ".join("?" for _ in texts)
+        rows = self.peek(f"SELECT state, card_ts FROM drafts WHERE text IN ({marks})", tuple(texts))
+        return len(rows) == len(texts) and all(r["card_ts"] and r["state"] not in ("approved", "publishing") for r in rows)
+
+
+def burst(side: SlackSide, rng: random.Random, name: str, stop: threading.Event) -> None:
+    """Slack traffic as it comes: new drafts and approvals on cards already up, until copydesk stops answering."""
+    made: list[str] = []
+    try:
+        for step in range(40):
+            if stop.is_set():
+                return
+            open_cards = [t for t in made if not all(side.reacted(e, t) for e in EDITORS)
+                          and side.peek("SELECT 1 FROM drafts WHERE text = ? AND card_ts IS NOT NULL", (t,))]
+            if open_cards and (len(made) >= 6 or rng.random() < 0.6):
+                text = rng.choice(open_cards)
+                editor = EDITOR_1 if not side.reacted(EDITOR_1, text) else EDITOR_2
+                if not side.react(editor, text).acknowledged:
+                    return
+            elif len(made) < 6:
+                text = f"{name} draft {step:02d}: burst traffic"
+                made.append(text)
+                if not side.draft(text).acknowledged:
+                    return
+            else:
+                time.sleep(0.02)  # the remaining cards are not up yet
+    except sqlite3.Error:
+        return  # the process was killed under the read
+
+
+def test_kill_9_at_many_moments_loses_no_vote_and_posts_nothing_twice(tmp_path: Path, environ: dict[str, str],
+                                                                       slack: FakeSlack, x: FakeX) -> None:
+    config = write_config(tmp_path / "app.yaml")
+    side = SlackSide(["run", "--config", str(config), "--host", "127.0.0.1", "--port", "0"], environ, slack, x)
+    rng = random.Random(SEED)
+    side.start()
+    try:
+        # 1. The draft is stored and acknowledged; its card may not be up yet.
+        assert side.draft("Post 01: killed right after its /draft got 200").acknowledged
+        side.kill("right after a /draft got 200")
+        side.start()
+
+        # 2. The card is on its way to Slack: the restart must post it.
+        post_2 = "Post 02: killed while its card was being posted"
+        slack.hold("/api/chat.postMessage")
+        assert side.draft(post_2).acknowledged
+        held(slack, "/api/chat.postMessage", lambda body: post_2 in str(body.get("blocks")))
+        side.kill("while the review card's chat.postMessage was held")
+        side.start()
+
+        # 3. Between the first and the second approval (and one draft that never gets its second).
+        assert side.draft(ONE_VOTE).acknowledged
+        assert side.react(EDITOR_1, ONE_VOTE).acknowledged
+        assert side.react(EDITOR_1, "Post 01: killed right after its /draft got 200").acknowledged
+        side.kill("between the first and the second approval")
+        side.start()
+
+        # 4. X created the post, copydesk never heard back: flagged as held, never posted again.
+        x.hold("/2/tweets")
+        assert side.react(EDITOR_2, "Post 01: killed right after its /draft got 200").acknowledged
+        x.wait_for_held("/2/tweets")
+        side.kill("while X's answer to POST /2/tweets was held (X has the post)")
+        side.start()
+        side.expect("Post 01: killed right after its /draft got 200", State.HELD, "X may have it, so a person must look")
+
+        # 5. X answered and the ledger has it; the card update is held.
+        assert side.react(EDITOR_1, post_2).acknowledged
+        x.hold("/2/tweets")
+        assert side.react(EDITOR_2, post_2).acknowledged  # its card update went out before the 200
+        x.wait_for_held("/2/tweets")
+        slack.hold("/api/chat.update")
+        x.gates.pop("/2/tweets").set()
+        card_2 = side.card_ts(post_2)
+        held(slack, "/api/chat.update", lambda body: body.get("ts") == card_2)
+        side.kill("after X answered, while the card's chat.update was held")
+        side.start()
+        side.expect(post_2, State.PUBLISHED, "X's answer was recorded before the card update")
+
+        # 6. The card is updated; the thread reply saying it is live is held.
+        post_3 = "Post 03: killed while its thread reply was held"
+        assert side.draft(post_3).acknowledged
+        assert side.react(EDITOR_1, post_3).acknowledged
+        x.hold("/2/tweets")
+        assert side.react(EDITOR_2, post_3).acknowledged
+        x.wait_for_held("/2/tweets")
+        slack.hold("/api/chat.postMessage")
+        x.gates.pop("/2/tweets").set()
+        card_3 = side.card_ts(post_3)
+        held(slack, "/api/chat.postMessage", lambda body: body.get("thread_ts") == card_3)
+        side.kill("after publishing, while the thread reply's chat.postMessage was held")
+        side.start()
+        side.expect(post_3, State.PUBLISHED, "X's answer was recorded before the thread reply")
+
+        # 7. The second approval is in; publishing races the kill.
+        post_4 = "Post 04: killed right after its second approval got 200"
+        assert side.draft(post_4).acknowledged
+        assert side.react(EDITOR_1, post_4).acknowledged
+        assert side.react(EDITOR_2, post_4).acknowledged
+        side.kill("right after the second approval got 200")
+        side.start()
+
+        # 8. A vote is in the ledger but its 200 never left (the card update hangs): Slack redelivers it.
+        post_5 = "Post 05: its first vote was cut off before the 200"
+        assert side.draft(post_5).acknowledged
+        card_5 = side.card_ts(post_5)
+        slack.hold("/api/chat.update")
+        voting = threading.Thread(target=side.react, args=(EDITOR_1, post_5))
+        voting.start()
+        held(slack, "/api/chat.update", lambda body: body.get("ts") == card_5)
+        side.kill("after a vote was stored, before its 200")
+        voting.join(10)
+        [cut] = [r for r in side.reactions if r.text == post_5]
+        assert not cut.acknowledged, "the vote got its 200 although its card update was held"
+        side.start()
+        assert (cut.deliveries, cut.acknowledged) == (2, True), "the redelivered vote was not acknowledged at once"
+
+        # 9-12. Bursts of drafts and approvals, killed after a seeded-random delay.
+        for number in range(4):
+            stop = threading.Event()
+            name = f"Burst {number + 1}"
+            traffic = threading.Thread(target=burst, args=(side, random.Random(SEED + number), name, stop), daemon=True)
+            traffic.start()
+            delay = rng.uniform(0.1, 1.0)
+            time.sleep(delay)  # the kill's moment is the point: wherever the loop happens to be
+            side.kill(f"{name.lower()}: {delay:.2f}s into a burst of drafts and approvals")
+            stop.set()
+            traffic.join(15)
+            assert not traffic.is_alive(), "the burst did not stop after the kill"
+            side.start()
+
+        # The last run: approve whatever is left (but one), let everything settle, stop cleanly.
+        texts = [r["text"] for r in side.peek("SELECT text FROM drafts ORDER BY id")]
+        for text in texts:
+            if side.state(text) is State.IN_REVIEW and text != ONE_VOTE:
+                for editor in EDITORS:
+                    if not side.reacted(editor, text):
+                        assert side.react(editor, text).acknowledged, f"{editor} on {text!r} got no 200"
+        until("every draft has a card and none is approved or publishing", lambda: side.settled(texts), timeout=15)
+        assert side.running is not None
+        assert side.running.stop() == 0, "".join(side.running.log)
+    finally:
+        if side.running is not None and side.running.process.poll() is None:
+            side.running.process.kill()
+            side.running.process.wait()
+
+    assert len(side.kills) >= 12, side.kills
+    assert_nothing_lost_or_doubled(side)
+
+
+def assert_nothing_lost_or_doubled(side: SlackSide) -> None:
+    """What the ledger and X's own record say after all the kills."""
+    conn = sqlite3.connect(side.db)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)], "the SQLite file is damaged"
+    finally:
+        conn.close()
+
+    ledger = Ledger.open(side.db)
+    try:
+        chain = ledger.verify_chain()
+        assert chain.first_broken is None, f"the event log's hash chain breaks at event {chain.first_broken}"
+        drafts = {d.text: d for d in ledger.drafts_in(list(State))}
+        assert len(drafts) == len(ledger.drafts_in(list(State))), "two drafts share a text: the test's texts must be unique"
+
+        lost = [c.text for c in side.commands if c.acknowledged and c.text not in drafts]
+        assert not lost, f"/draft got 200 but the draft is not in the ledger: {lost}"
+        unknown = sorted(set(drafts) - {c.text for c in side.commands})
+        assert not unknown, f"drafts nobody sent: {unknown}"
+
+        for reaction in side.reactions:
+            assert reaction.acknowledged, f"{reaction.event_id} never got its 200 (delivered {reaction.deliveries} times)"
+            draft = drafts[reaction.text]
+            votes = [(v.user_id, v.kind) for v in ledger.votes(draft.id)]
+            assert (reaction.editor, Kind.APPROVE) in votes, (
+                f"vote lost: {reaction.event_id} ({reaction.editor} on #{draft.id} {draft.text!r}) got 200 after "
+                f"{reaction.deliveries} delivery(ies) but the ledger has only {votes}")
+
+        stuck = [f"#{d.id} {d.text!r}" for d in drafts.values() if d.state is State.PUBLISHING]
+        assert not stuck, f"left in state publishing after the restart: {stuck}"
+
+        posted = side.x.texts()
+        requested = [c.body.get("text") for c in side.x.calls("/2/tweets")]
+        strangers = sorted(set(posted) - set(drafts))
+        assert not strangers, f"on X but no draft in the ledger has that text: {strangers}"
+        for text, draft in drafts.items():
+            where = f"#{draft.id} {text!r} ({draft.state.value})"
+            on_x, asked = posted.count(text), requested.count(text)
+            assert asked <= 1, f"{where} was sent to X {asked} times"
+            assert on_x <= 1, f"{where} is on X {on_x} times"
+            approvers = {v.user_id for v in ledger.votes(draft.id) if v.kind is Kind.APPROVE}
+            if len(approvers) >= 2:
+                assert draft.state in (State.PUBLISHED, State.HELD), f"{where} was approved but is neither published nor flagged"
+            else:
+                assert on_x == 0 and asked == 0, f"{where} is on X with only {sorted(approvers)} approving"
+            if draft.state is State.PUBLISHED:
+                assert on_x == 1, f"{where} is published in the ledger but X has it {on_x} times"
+                post_id = next(p["id"] for p in side.x.posts if p["text"] == text)
+                last = ledger.publications(draft.id)[-1]
+                assert (last.outcome, last.x_post_id) == ("published", post_id), f"{where}: the ledger records {last}"
+            if draft.state is State.HELD:
+                assert draft.notice, f"{where} is held without a notice telling a person why"
+
+        # The outcomes the targeted moments fix: held where X has the post but copydesk never heard back, else published.
+        assert drafts["Post 01: killed right after its /draft got 200"].state is State.HELD
+        assert posted.count("Post 01: killed right after its /draft got 200") == 1
+        published = ("Post 02: killed while its card was being posted", "Post 03: killed while its thread reply was held",
+                     "Post 05: its first vote was cut off before the 200")
+        for text in published:
+            assert drafts[text].state is State.PUBLISHED, f"{text!r} is {drafts[text].state.value}"
+        assert drafts[ONE_VOTE].state is State.IN_REVIEW and [v.user_id for v in ledger.votes(drafts[ONE_VOTE].id)] == [EDITOR_1]
+    finally:
+        ledger.close()
