@@ -100,7 +100,7 @@ def _ledger(args: argparse.Namespace) -> int:
     source = db_path(os.environ, args.db)
     if not source.exists():
         raise LedgerError(f"{source}: there is no ledger here (set --db or COPYDESK_DB)")
-    ledger = Ledger.open(source)
+    ledger = Ledger.open_readonly(source)
     try:
         if args.ledger_command == "backup":
             target = Path(args.path)

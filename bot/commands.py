@@ -71,7 +71,7 @@ class Edit:
 
 _BARE = {"help", "list", "resume"}  # the whole text is the word
 _ON_DRAFT = re.compile(r"(?P<name>cancel|retract|retry|mark-published)\s+#?(?P<id>\d+)(?:\s+(?P<rest>\S+))?", re.I)
-_EDIT = re.compile(r"edit\s+#(?P<id>\d+)(?:\s+|$)", re.I)
+_EDIT = re.compile(r"edit\s+#?(?P<id>\d+)(?:\s+|$)", re.I)
 _PAUSE = re.compile(r"pause(?:\s+(?P<reason>.*))?", re.S)  # lower-case only: "Pause. Breathe." is a post
 
 

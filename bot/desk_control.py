@@ -39,15 +39,17 @@ class Control(DeskBase):
         """
         draft = self._draft(draft_id)
         self.check_can_edit(draft, user_id)
-        new_text = draft.text if text is None else text
-        check_postable(new_text)
+        if text is not None:
+            check_postable(text)
         now = self.clock()
-        publish_at = when_.parse_when(at, now=now, zone=self._zone_of(user_id)) if at else draft.publish_at
+        new_time = when_.parse_when(at, now=now, zone=self._zone_of(user_id)) if at else None
         with self._decisions:
             with self.ledger.transaction():
-                current = self._draft(draft_id)
+                current = self._draft(draft_id)  # what is kept unchanged comes from the latest version
                 if current.state not in EDITABLE:
                     raise WrongState(f"{draft.number} is {current.state.label} now; it can no longer be edited.")
+                new_text = current.text if text is None else text
+                publish_at = new_time or current.publish_at
                 self.ledger.rewrite(draft_id, text=new_text, publish_at=publish_at, at=now)
                 self.ledger.set_notice(draft_id, f"Edited by <@{user_id}>: every vote on the earlier version was cleared; editors, please review it again.")
                 self.ledger.log("edited", actor=user_id, at=now, draft_id=draft_id, before=current.text, after=new_text,
@@ -83,6 +85,7 @@ class Control(DeskBase):
                 if not self.ledger.move(draft_id, State.WITHDRAWN, only_from=[*EDITABLE, State.HELD, State.FAILED], at=now):
                     raise WrongState(f"{draft.number} is {current.state.label}; it can no longer be withdrawn.")
                 self.ledger.set_notice(draft_id, f"Withdrawn by <@{user_id}>.")
+                self.ledger.set_attempts(draft_id, retry_at=None, first_attempt_at=None)
                 self.ledger.log("withdrawn", actor=user_id, at=now, draft_id=draft_id, before=current.state.value)
             self._sync_schedule(draft_id)
         self._notify(draft_id, Change(current.state, State.WITHDRAWN, user_id))
@@ -105,8 +108,9 @@ class Control(DeskBase):
             raise WrongState(f"{draft.number} is still on X: {e.reason}. Nothing was changed; try again.") from None
         now = self.clock()
         with self.ledger.transaction():
+            if not self.ledger.move(draft_id, State.RETRACTED, only_from=[State.PUBLISHED], at=now):
+                return self._draft(draft_id)  # someone else's retraction got there first
             self.ledger.retract_publication(publication.id, at=now)
-            self.ledger.move(draft_id, State.RETRACTED, only_from=[State.PUBLISHED], at=now)
             self.ledger.set_notice(draft_id, f"Retracted by <@{user_id}>: the post was deleted from X.")
             self.ledger.log("retracted", actor=user_id, at=now, draft_id=draft_id, x_post_id=publication.x_post_id)
         self._notify(draft_id, Change(State.PUBLISHED, State.RETRACTED, user_id))
@@ -147,6 +151,7 @@ class Control(DeskBase):
                     due = max([t for t in (draft.publish_at, draft.retry_at) if t] or [now])
                     if due <= now and self.ledger.move(draft.id, State.HELD, only_from=[State.APPROVED], at=now):
                         self.ledger.set_notice(draft.id, PAUSE_HOLD)
+                        self.ledger.set_attempts(draft.id, retry_at=None, first_attempt_at=None)
                         self.ledger.log("held", actor=SYSTEM, at=now, draft_id=draft.id, reason=PAUSE_HOLD)
                         held.append(draft)
             for draft in approved:

@@ -10,7 +10,7 @@ from bot.errors import Delivery, NotAllowed, Paused, PublishError, WrongState
 from bot.model import Draft
 from bot.ports import Change
 from bot.publishing import Posted
-from bot.review import State
+from bot.review import State, decide, tally
 from bot.desk_base import SYSTEM, DeskBase
 
 log = logging.getLogger(__name__)
@@ -73,9 +73,8 @@ class Publishing(DeskBase):
 
     def _settle_unknown(self, draft: Draft, publication_id: int, first: datetime, reason: str) -> None:
         """The request went out but no answer came back: look on the account before anything else."""
-        started = self.ledger.publications(draft.id)[-1].started_at
-        try:
-            found = self.publishers[draft.account].find(draft.text, since=started)
+        try:  # from the first attempt of this run: X may have created any of them late
+            found = self.publishers[draft.account].find(draft.text, since=first)
         except PublishError as e:
             self._hold(draft, publication_id, f"{reason}. copydesk could not check the account either ({e.reason})")
             return
@@ -144,16 +143,23 @@ class Publishing(DeskBase):
         self._require_editor_or_admin(draft, user_id, "publish a held draft")
         if self.ledger.current_pause():
             raise Paused("Publishing is paused; an admin must /draft resume before anything goes out.")
+        needed = self._account(draft.account).approvals_required
         now = self.clock()
         with self._decisions:
             with self.ledger.transaction():
-                if not self.ledger.move(draft_id, State.APPROVED, only_from=[State.HELD, State.FAILED], at=now):
-                    raise WrongState(f"{draft.number} is {draft.state.label}; only held or failed drafts can be published again.")
+                current = self._draft(draft_id)
+                if current.state not in (State.HELD, State.FAILED):
+                    raise WrongState(f"{draft.number} is {current.state.label}; only held or failed drafts can be published again.")
+                counted = tally(self.ledger.votes(draft_id))
+                if decide(counted, needed) is not State.APPROVED:
+                    raise WrongState(f"{draft.number} does not have the editors' approval now "
+                                     f"({len(counted.approvers)} of {needed}, {len(counted.rejecters)} veto); it cannot go out.")
+                self.ledger.move(draft_id, State.APPROVED, only_from=[current.state], at=now)
                 self.ledger.set_attempts(draft_id, retry_at=None, first_attempt_at=None)
                 self.ledger.set_notice(draft_id, None)
-                self.ledger.log("publish_again", actor=user_id, at=now, draft_id=draft_id, before=draft.state.value)
+                self.ledger.log("publish_again", actor=user_id, at=now, draft_id=draft_id, before=current.state.value)
             self._sync_schedule(draft_id)
-        self._notify(draft_id, Change(draft.state, State.APPROVED, user_id))
+        self._notify(draft_id, Change(current.state, State.APPROVED, user_id))
         return self._draft(draft_id)
 
     def mark_published(self, draft_id: int, user_id: str, url: str | None) -> Draft:
@@ -166,7 +172,8 @@ class Publishing(DeskBase):
         now = self.clock()
         with self.ledger.transaction():
             if not self.ledger.move(draft_id, State.PUBLISHED, only_from=[State.HELD, State.FAILED], at=now):
-                raise WrongState(f"{draft.number} is {draft.state.label}; only held or failed drafts can be marked published.")
+                raise WrongState(f"{draft.number} is {self._draft(draft_id).state.label}; only held or failed drafts can be marked published.")
+            self.ledger.set_attempts(draft_id, retry_at=None, first_attempt_at=None)
             publication_id = self.ledger.start_publication(draft, self._account(draft.account).handle, at=now)
             self.ledger.finish_publication(publication_id, post_id=match[1] if match else "", url=url or "", at=now)
             self.ledger.set_notice(draft_id, f"Marked as published by <@{user_id}> after checking the account.")

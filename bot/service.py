@@ -107,6 +107,8 @@ class Desk(Publishing, Control):
             return f"Only the editors of {draft.account} vote on drafts; your reaction on {draft.number} is not counted."
         if not rules.counts(user_id, kind):
             return f"Authors cannot approve their own drafts on {draft.account}; your reaction on {draft.number} is not counted."
+        if draft.state is State.HELD:
+            return None  # stored, so that Publish now sees a veto or a withdrawn approval; the state stays
         if draft.state not in UNDECIDED:
             return f"{draft.number} is already {draft.state.label}; votes no longer change it."
         return None

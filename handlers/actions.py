@@ -7,10 +7,10 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot.errors import BadTime, CopydeskError
+from bot.errors import BadTime
 from bot.service import Desk
 from handlers import render
-from handlers.errors import answered_privately
+from handlers.errors import answered_privately, error_text
 from handlers.slack_text import unescape
 
 
@@ -46,8 +46,8 @@ def register(app: App, desk: Desk) -> None:
         except BadTime as e:
             ack(response_action="errors", errors={"at": str(e)})
             return
-        except CopydeskError as e:
-            ack(response_action="errors", errors={"text": str(e)})
+        except Exception as e:  # a modal has nowhere else to show it: on the text field, in the error's words
+            ack(response_action="errors", errors={"text": error_text(e)})
             return
         context["draft_id"], context["old_card"] = draft.id, old_card
         ack()

@@ -66,6 +66,19 @@ class Ledger:
             raise LedgerError(f"{target}: cannot be opened as a copydesk ledger ({why})") from None
         return cls(db)
 
+    @classmethod
+    def open_readonly(cls, path: Path | str) -> Ledger:
+        """Open an existing ledger without changing it (no migrations): for backups and verification."""
+        try:
+            conn = sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=ro", uri=True, check_same_thread=False, timeout=10)
+            db = Database(conn)
+            if "hash" not in {c.name for c in db["events"].columns}:
+                conn.close()
+                raise LedgerError(f"{path}: was written by an older copydesk; start copydesk once to bring it up to date")
+        except sqlite3.DatabaseError as e:
+            raise LedgerError(f"{path}: cannot be opened as a copydesk ledger ({e})") from None
+        return cls(db)
+
     @staticmethod
     def _migrate(db: Database, target: str) -> None:
         known = {m.name for m in migrations._migrations}

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.commands import Compose, Named, parse
+from bot.commands import Compose, Edit, Named, parse
 from bot.errors import BadDraft
 
 
@@ -22,6 +22,17 @@ from bot.errors import BadDraft
         ("Note: to:main stays in the text", Compose("Note: to:main stays in the text")),
         ("to:main\nLine one\n\nLine two", Compose("Line one\n\nLine two", account="main")),
         ("Hello to:main", Compose("Hello to:main")),
+        ("edit #12 at:+1h Better words", Edit(12, "Better words", "+1h")),
+        ("edit 12 Better words", Edit(12, "Better words", None)),
+        ("edit #12 at:09:00", Edit(12, None, "09:00")),
+        ("edit your copy twice", Compose("edit your copy twice")),
+        ("cancel #4", Named("cancel", 4)),
+        ("RETRACT 5", Named("retract", 5)),
+        ("mark-published #6 https://x.com/a/status/1", Named("mark-published", 6, "https://x.com/a/status/1")),
+        ("pause", Named("pause", None, "")),
+        ("pause  Breaking news\nhold it", Named("pause", None, "Breaking news\nhold it")),
+        ("Pause. Breathe. Then post.", Compose("Pause. Breathe. Then post.")),
+        ("resume", Named("resume")),
     ],
 )
 def test_parse(typed: str, expected: object) -> None:

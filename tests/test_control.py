@@ -207,3 +207,38 @@ def test_a_held_draft_cannot_be_sent_while_paused(make_bot) -> None:
     answer = bot.private_answer(bot.press(EDITOR_1, "copydesk_publish_again", 1))
 
     assert "paused" in answer and bot.draft(1).state is State.HELD
+
+
+def test_publish_now_needs_the_approvals_as_they_are_now(make_bot) -> None:
+    bot = make_bot()
+    bot.command(AUTHOR, "Held by the pause")
+    bot.command(ADMIN, "pause")
+    approve(bot, 1)
+    bot.command(ADMIN, "resume")
+    assert bot.draft(1).state is State.HELD
+
+    bot.react(EDITOR_2, "white_check_mark", 1, removed=True)  # second thoughts while it waits
+    answer = bot.private_answer(bot.press(EDITOR_1, "copydesk_publish_again", 1))
+
+    assert "does not have the editors' approval now (1 of 2" in answer
+    assert bot.draft(1).state is State.HELD and bot.x.calls("/2/tweets") == []
+    bot.react(EDITOR_2, "white_check_mark", 1)
+    bot.press(EDITOR_1, "copydesk_publish_again", 1)
+    bot.wait_for_state(1, State.PUBLISHED)
+
+
+def test_a_draft_that_failed_before_any_review_cannot_be_sent_with_retry(bot: Copydesk) -> None:
+    bot.command(AUTHOR, "Never reviewed")
+    with bot.ledger.transaction():  # as when its account was missing from app.yaml for one restart
+        bot.ledger.move(1, State.FAILED, only_from=[State.IN_REVIEW], at=bot.desk.clock())
+
+    answer = bot.private_answer(bot.command(EDITOR_1, "retry #1"))
+
+    assert "does not have the editors' approval now (0 of 2" in answer
+    assert bot.draft(1).state is State.FAILED and bot.x.calls("/2/tweets") == []
+
+
+def test_edit_works_with_or_without_the_hash(bot: Copydesk) -> None:
+    bot.command(AUTHOR, "Version one")
+    bot.command(AUTHOR, "edit 1 Version two")
+    assert bot.draft(1).text == "Version two" and len(bot.ledger.drafts_in(list(State))) == 1
