@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from bot.config import Account, Config
 from bot.errors import UnknownAccount, UnknownDraft
 from bot.length import measure
-from bot.model import Draft
+from bot.model import Draft, Pause
 from bot.ports import Change, Directory, DraftView, Notifier
 from bot.publishing import Publisher
 from bot.review import Rules, State, tally
@@ -67,10 +67,16 @@ class DeskBase:
 
     def view(self, draft_id: int) -> DraftView:
         """A draft with its votes, latest publication and the pause, ready to render."""
-        draft = self._draft(draft_id)
+        return self._view_of(self._draft(draft_id), self.ledger.current_pause())
+
+    def current_pause(self) -> Pause | None:
+        """Whether publishing is paused, by whom and why."""
+        return self.ledger.current_pause()
+
+    def _view_of(self, draft: Draft, pause: Pause | None) -> DraftView:
         account = self._account(draft.account)
-        counted = tally(self.ledger.votes(draft_id))
-        publications = self.ledger.publications(draft_id)
+        counted = tally(self.ledger.votes(draft.id))
+        publications = self.ledger.publications(draft.id)
         return DraftView(
             draft=draft,
             account=account,
@@ -78,7 +84,7 @@ class DeskBase:
             rejecters=counted.rejecters,
             length=measure(draft.text),
             publication=publications[-1] if publications else None,
-            pause=self.ledger.current_pause(),
+            pause=pause,
         )
 
     def _draft(self, draft_id: int) -> Draft:
@@ -121,8 +127,7 @@ class DeskBase:
             if draft is None or draft.state is not State.APPROVED or self.ledger.current_pause():
                 self.scheduler.cancel(draft_id)
                 return
-            times = [t for t in (draft.publish_at, draft.retry_at) if t is not None]
-            due = max(times) if times else None
+            due = draft.due
             self.scheduler.schedule(draft_id, due if due and due > self.clock() else None)
 
     def _notify(self, draft_id: int, change: Change | None) -> None:

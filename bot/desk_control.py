@@ -148,8 +148,7 @@ class Control(DeskBase):
                     raise WrongState("Publishing is not paused.")
                 approved = self.ledger.drafts_in([State.APPROVED])
                 for draft in approved:
-                    due = max([t for t in (draft.publish_at, draft.retry_at) if t] or [now])
-                    if due <= now and self.ledger.move(draft.id, State.HELD, only_from=[State.APPROVED], at=now):
+                    if (draft.due or now) <= now and self.ledger.move(draft.id, State.HELD, only_from=[State.APPROVED], at=now):
                         self.ledger.set_notice(draft.id, PAUSE_HOLD)
                         self.ledger.set_attempts(draft.id, retry_at=None, first_attempt_at=None)
                         self.ledger.log("held", actor=SYSTEM, at=now, draft_id=draft.id, reason=PAUSE_HOLD)

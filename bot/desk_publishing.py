@@ -50,8 +50,7 @@ class Publishing(DeskBase):
             draft = self.ledger.draft(draft_id)
             if draft is None or draft.state is not State.APPROVED or self.ledger.current_pause():
                 return None  # withdrawn, vetoed, published or paused since the job was scheduled
-            due = self._due(draft)
-            if due and due - now > EARLY_TOLERANCE:
+            if draft.due and draft.due - now > EARLY_TOLERANCE:
                 self._sync_schedule(draft_id)
                 return None
             if not self.ledger.move(draft_id, State.PUBLISHING, only_from=[State.APPROVED], at=now):
@@ -185,9 +184,3 @@ class Publishing(DeskBase):
         if user_id in self.config.admins or user_id in self._rules(self._account(draft.account), draft.author_id).editors:
             return
         raise NotAllowed(f"Only editors of {draft.account} and admins can {what}.")
-
-    @staticmethod
-    def _due(draft: Draft) -> datetime | None:
-        """When the post may go: its time, or the retry X asked for, whichever is later."""
-        times = [t for t in (draft.publish_at, draft.retry_at) if t is not None]
-        return max(times) if times else None

@@ -28,6 +28,12 @@ class Draft:
     notice: str | None = None  # what its card must tell people: why it is held, that it was edited
 
     @property
+    def due(self) -> datetime | None:
+        """When the post may go: its time, or the retry X asked for, whichever is later; None means now."""
+        times = [t for t in (self.publish_at, self.retry_at) if t is not None]
+        return max(times) if times else None
+
+    @property
     def number(self) -> str:
         """How people refer to it: #12."""
         return f"#{self.id}"

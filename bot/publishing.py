@@ -117,12 +117,11 @@ class XPublisher:
 
     def delete(self, post_id: str) -> None:
         """Take a post down (DELETE /2/tweets/:id)."""
-        try:
-            with self._mapped("the deletion", sent_is_unknown=False):
+        with self._mapped("the deletion", sent_is_unknown=False):
+            try:
                 self._client.delete_tweet(post_id, user_auth=self._user_auth)
-        except PublishError as e:
-            if "404" not in e.reason:
-                raise
+            except tweepy.NotFound:
+                pass  # already gone
 
     @contextmanager
     def _mapped(self, doing: str, *, sent_is_unknown: bool) -> Iterator[None]:

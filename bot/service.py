@@ -169,5 +169,6 @@ class Desk(Publishing, Control):
 
     def pending(self) -> list[DraftView]:
         """Drafts in review, approved and waiting for their time, or held for a person, oldest first."""
-        return [self.view(d.id) for d in self.ledger.drafts_in(OPEN)]
+        pause = self.ledger.current_pause()
+        return [self._view_of(d, pause) for d in self.ledger.drafts_in(OPEN)]
 

@@ -19,7 +19,7 @@ def register(app: App, desk: Desk) -> None:
     def opened(event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab", "home") != "home":
             return
-        client.views_publish(user_id=event["user"], view=render.home(desk.ledger.current_pause(), desk.pending()))
+        client.views_publish(user_id=event["user"], view=render.home(desk.current_pause(), desk.pending()))
 
     for name in EVENTS:
         app.event(name)(opened)

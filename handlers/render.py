@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from bot.desk_base import SYSTEM
 from bot.length import MAX_WEIGHTED_LENGTH
 from bot.model import Pause
 from bot.ports import Change, DraftView
@@ -194,14 +195,15 @@ def thread_reply(view: DraftView, change: Change) -> str:
         return f"<@{change.actor}> withdrew an approval: back in review and no longer scheduled."
     if change.after is State.IN_REVIEW:
         return f"<@{change.actor}> withdrew the veto: back in review."
+    if change.after is State.PUBLISHED and change.actor != SYSTEM:
+        link = f": {view.publication.url}" if view.publication and view.publication.url else ""
+        return f"<@{change.actor}> marked it as published{link}."
     if change.after is State.PUBLISHED and view.publication:
         return f"Published on X: {view.publication.url}"
     if change.after is State.FAILED and view.publication:
         return f"Publishing failed: {escape(view.publication.error or 'unknown reason')}"
     if change.after is State.HELD:
         return f":raised_hand: Held: {escape(draft.notice or '')} Use the buttons on the card."
-    if change.after is State.PUBLISHED:
-        return f"<@{change.actor}> marked it as published{': ' + view.publication.url if view.publication and view.publication.url else ''}."
     if change.after is State.WITHDRAWN:
         return f"Withdrawn by <@{change.actor}>. It will not be published."
     if change.after is State.RETRACTED:
@@ -218,7 +220,7 @@ def author_note(view: DraftView, change: Change) -> str | None:
         return f"{subject} was approved by {people(view.approvers)}; it goes out {when(view.draft.publish_at, missing='now')}."
     if change.after is State.REJECTED:
         return f"{subject} was vetoed by {people(view.rejecters)}."
-    if change.after is State.PUBLISHED and view.publication and change.actor == "copydesk":
+    if change.after is State.PUBLISHED and view.publication and change.actor == SYSTEM:
         return f"{subject} is live: {view.publication.url}"
     if change.after is State.FAILED and view.publication:
         return f"{subject} could not be published: {escape(view.publication.error or 'unknown reason')}"
