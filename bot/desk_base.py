@@ -115,7 +115,8 @@ class DeskBase:
             allow_self_approval=account.allow_self_approval,
         )
 
-    def _zone_of(self, user_id: str) -> ZoneInfo:
+    def zone_of(self, user_id: str) -> ZoneInfo:
+        """The user's Slack time zone, or the configured one when their profile has none."""
         return self.directory.timezone_of(user_id) or self.config.timezone
 
     def _sync_schedule(self, draft_id: int) -> None:

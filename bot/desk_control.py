@@ -42,7 +42,7 @@ class Control(DeskBase):
         if text is not None:
             check_postable(text)
         now = self.clock()
-        new_time = when_.parse_when(at, now=now, zone=self._zone_of(user_id)) if at else None
+        new_time = when_.parse_when(at, now=now, zone=self.zone_of(user_id)) if at else None
         with self._decisions:
             with self.ledger.transaction():
                 current = self._draft(draft_id)  # what is kept unchanged comes from the latest version

@@ -26,6 +26,16 @@ class DraftView:
 
 
 @dataclass(frozen=True)
+class Overview:
+    """One person's App Home: the switch, what waits for their vote, the queue, and what went out lately."""
+
+    pause: Pause | None
+    waiting_for_you: list[DraftView]
+    queue: list[DraftView]
+    recent: list[DraftView]
+
+
+@dataclass(frozen=True)
 class Change:
     """A draft moved from one state to another because of `actor` (a user ID, or copydesk)."""
 

@@ -33,6 +33,8 @@ UNDECIDED = frozenset({State.IN_REVIEW, State.APPROVED, State.REJECTED})
 PENDING = (State.IN_REVIEW, State.APPROVED)
 # What /draft list and the pause touch: everything not yet settled, including what waits for a person.
 OPEN = (State.IN_REVIEW, State.APPROVED, State.HELD)
+# The `reaction` a vote cast with the card's Approve or Reject button is stored under (not an emoji name).
+BUTTON = "button"
 # What the author (or an admin) may still edit.
 EDITABLE = frozenset({State.IN_REVIEW, State.APPROVED, State.REJECTED})
 

@@ -13,8 +13,8 @@ from bot.desk_publishing import EARLY_TOLERANCE, INTERRUPTED, Publishing
 from bot.errors import CardNotPosted, NotAllowed
 from bot.length import check_postable
 from bot.model import Draft
-from bot.ports import Change, DraftView
-from bot.review import OPEN, UNDECIDED, Kind, Rules, State, Vote, decide, reaction_kind, tally
+from bot.ports import Change, DraftView, Overview
+from bot.review import BUTTON, OPEN, UNDECIDED, Kind, Rules, State, Vote, decide, reaction_kind, tally
 
 __all__ = ["Clock", "Desk", "EARLY_TOLERANCE", "Recovery", "Resumed", "utc_now"]
 
@@ -36,13 +36,26 @@ class Desk(Publishing, Control):
     # drafting
 
     def submit(
-        self, *, author_id: str, text: str, account: str | None, at: str | None, origin_channel: str | None
+        self,
+        *,
+        author_id: str,
+        text: str,
+        account: str | None,
+        at: str | None,
+        origin_channel: str | None,
+        publish_at: datetime | None = None,
     ) -> Draft:
-        """Check a new draft and store it in review; raise BadDraft and store nothing when it is wrong."""
+        """Check a new draft and store it in review; raise BadDraft and store nothing when it is wrong.
+
+        The time comes as `at` (the /draft at:WHEN words) or as `publish_at` (the modal's date picker).
+        """
         target = self._account(account)
         check_postable(text)
         now = self.clock()
-        publish_at = when_.parse_when(at, now=now, zone=self._zone_of(author_id)) if at else None
+        if at:
+            publish_at = when_.parse_when(at, now=now, zone=self.zone_of(author_id))
+        elif publish_at is not None:
+            when_.check_ahead(publish_at, now=now, zone=self.zone_of(author_id))
         rules = self._rules(target, author_id)
         if not rules.reachable():
             raise NotAllowed(
@@ -101,6 +114,33 @@ class Desk(Publishing, Control):
             raise NotAllowed(refusal)
         if not refusal:
             self._notify(draft.id, change)
+
+    def vote_by_button(self, draft_id: int, user_id: str, kind: Kind) -> bool:
+        """The card's Approve or Reject button: the same rules as a reaction; pressing it again takes the vote back.
+
+        An editor has one button vote, which a press of the other button replaces; their reactions
+        count beside it exactly as they would without buttons. Returns whether the vote now stands.
+        """
+        found = self._draft(draft_id)
+        rules = self._rules(self._account(found.account), found.author_id)
+        needed = rules.approvals_required
+        with self._decisions:
+            with self.ledger.transaction():
+                before = self._draft(draft_id)
+                if refusal := self._refusal(before, rules, user_id, kind):
+                    raise NotAllowed(refusal.replace("your reaction", "your vote"))
+                earlier = next((v for v in self.ledger.votes(draft_id) if v.user_id == user_id and v.reaction == BUTTON), None)
+                if earlier is not None:
+                    self._vote(before, earlier, False, needed)
+                stands = earlier is None or earlier.kind is not kind
+                if stands:
+                    self._vote(self._draft(draft_id), Vote(user_id, BUTTON, kind), True, needed)
+                after = self._draft(draft_id)
+            change = Change(before.state, after.state, user_id) if after.state is not before.state else None
+            if change:
+                self._sync_schedule(draft_id)
+        self._notify(draft_id, change)
+        return stands
 
     def _refusal(self, draft: Draft, rules: Rules, user_id: str, kind: Kind) -> str | None:
         if user_id not in rules.editors:
@@ -166,6 +206,19 @@ class Desk(Publishing, Control):
             log.warning("%s failed: %s", draft.number, reason)
 
     # reading
+
+    def overview(self, user_id: str, *, recent: int = 10) -> Overview:
+        """What `user_id` sees on the App Home; the pause is read once, so every part agrees on it."""
+        pause = self.ledger.current_pause()
+        queue = [self._view_of(d, pause) for d in self.ledger.drafts_in(OPEN)]
+        waiting = [v for v in queue if self._awaits_vote(v, user_id)]
+        went_out = [self._view_of(d, pause) for d in self.ledger.recently_published(recent)]
+        return Overview(pause=pause, waiting_for_you=waiting, queue=queue, recent=went_out)
+
+    def _awaits_vote(self, view: DraftView, user_id: str) -> bool:
+        if view.draft.state is not State.IN_REVIEW or user_id in (*view.approvers, *view.rejecters):
+            return False
+        return self._rules(view.account, view.draft.author_id).counts(user_id, Kind.APPROVE)
 
     def pending(self) -> list[DraftView]:
         """Drafts in review, approved and waiting for their time, or held for a person, oldest first."""

@@ -28,6 +28,13 @@ def parse_when(spec: str, *, now: datetime, zone: ZoneInfo) -> datetime:
         raise BadTime(f"at:{spec} is too far in the future") from None
 
 
+def check_ahead(instant: datetime, *, now: datetime, zone: ZoneInfo) -> None:
+    """A time picked in a date picker must still be ahead when the draft is stored."""
+    if instant <= now:
+        shown = instant.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
+        raise BadTime(f"{shown} is in the past; pick a later time, or none to post as soon as it is approved")
+
+
 def _after(match: re.Match[str], spec: str, now: datetime) -> datetime:
     days, hours, minutes = (int(g) if g else 0 for g in match.groups())
     if not any(match.groups()) or (days == hours == minutes == 0):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
 
 from bot import commands
 from bot.commands import Compose, Edit, Named
@@ -15,7 +16,7 @@ from handlers.slack_text import unescape
 
 COMMAND = "/draft"
 DESCRIPTION = "Write a post for the team's X account; editors approve it before it goes out"
-USAGE_HINT = "[to:ACCOUNT] [at:WHEN] TEXT  ·  help  ·  list  ·  edit #ID  ·  cancel #ID  ·  pause"
+USAGE_HINT = "[to:ACCOUNT] [at:WHEN] TEXT (or nothing, for a form)  ·  help  ·  list  ·  edit #ID  ·  cancel #ID  ·  pause"
 
 
 def register(app: App, desk: Desk) -> None:
@@ -24,6 +25,10 @@ def register(app: App, desk: Desk) -> None:
     def check(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
         """Everything that decides the answer, and every ledger write a later crash must not lose, happens here."""
         user = command["user_id"]
+        if not command.get("text", "").strip():
+            context["follow_up"] = "modal"
+            ack()  # the form opens right after, within the trigger's three seconds
+            return
         parsed = commands.parse(unescape(command.get("text", "")))
         if isinstance(parsed, Compose):
             draft = desk.submit(author_id=user, text=parsed.text, account=parsed.account, at=parsed.at,
@@ -50,11 +55,16 @@ def register(app: App, desk: Desk) -> None:
             context["follow_up"] = "draft"
             ack()  # withdraw, retract, retry, mark-published: they talk to Slack or X, so after the ack
 
-    def follow_up(command: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+    def follow_up(command: dict[str, Any], context: BoltContext, respond: Respond, client: WebClient) -> None:
         """Runs after the acknowledgement, and only when `check` got as far as asking for it."""
         step = context.get("follow_up")
         with answered_privately(lambda text: respond(text=text, response_type="ephemeral")):
-            if step == "card":
+            if step == "modal":
+                accounts = list(desk.config.accounts.values())
+                zone = desk.zone_of(command["user_id"]).key
+                modal = render.draft_modal(accounts, desk.config.default_account, command.get("channel_id"), zone)
+                client.views_open(trigger_id=command["trigger_id"], view=modal)
+            elif step == "card":
                 view, link = desk.open_review(context["draft_id"])
                 respond(text=render.in_review(view, link), response_type="ephemeral")
             elif step == "new card":

@@ -19,7 +19,12 @@ def register(app: App, desk: Desk) -> None:
     def opened(event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab", "home") != "home":
             return
-        client.views_publish(user_id=event["user"], view=render.home(desk.current_pause(), desk.pending()))
+        publish(desk, client, event["user"])
 
     for name in EVENTS:
         app.event(name)(opened)
+
+
+def publish(desk: Desk, client: WebClient, user: str) -> None:
+    """Draw `user`'s App Home as the ledger is now."""
+    client.views_publish(user_id=user, view=render.home(desk.overview(user)))

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from bot.config import Account
 from bot.desk_base import SYSTEM
 from bot.length import MAX_WEIGHTED_LENGTH
 from bot.model import Pause
-from bot.ports import Change, DraftView
+from bot.ports import Change, DraftView, Overview
 from bot.review import State
 from handlers.slack_text import escape
 
@@ -28,10 +29,12 @@ _STATE_WORDS = {
 }
 
 # Buttons on the card; handlers/actions.py binds the same IDs.
-EDIT, WITHDRAW, PUBLISH_AGAIN, MARK_PUBLISHED, RETRACT = (
-    "copydesk_edit", "copydesk_withdraw", "copydesk_publish_again", "copydesk_mark_published", "copydesk_retract",
+APPROVE, REJECT, EDIT, WITHDRAW, PUBLISH_AGAIN, MARK_PUBLISHED, RETRACT = (
+    "copydesk_approve", "copydesk_reject", "copydesk_edit", "copydesk_withdraw", "copydesk_publish_again",
+    "copydesk_mark_published", "copydesk_retract",
 )
 EDIT_MODAL = "copydesk_edit_modal"
+DRAFT_MODAL = "copydesk_draft_modal"
 
 
 def when(moment: datetime | None, *, missing: str = "as soon as it is approved") -> str:
@@ -119,8 +122,9 @@ def card(view: DraftView, approve: str, reject: str) -> tuple[str, Blocks]:
                 "elements": [
                     {
                         "type": "mrkdwn",
-                        "text": f"Editors: react with :{approve}: to approve or :{reject}: to veto. "
-                        f"{view.account.approvals_required} approval(s) needed; removing a reaction takes the vote back.",
+                        "text": f"Editors: react with :{approve}: to approve or :{reject}: to veto, or use the buttons. "
+                        f"{view.account.approvals_required} approval(s) needed; removing a reaction (or pressing "
+                        "the same button again) takes the vote back.",
                     }
                 ],
             }
@@ -134,9 +138,7 @@ def pause_banner(view: DraftView) -> Blocks:
     """While publishing is paused every card says so, and who paused it and why."""
     if view.pause is None:
         return []
-    why = f": {escape(view.pause.reason)}" if view.pause.reason else ""
-    text = f":octagonal_sign: *Publishing is paused* by <@{view.pause.paused_by}> since {when(view.pause.paused_at)}{why}"
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": _switch(view.pause)}}]
 
 
 def _button(label: str, action: str, view: DraftView, *, style: str | None = None, confirm: str | None = None) -> dict[str, Any]:
@@ -160,7 +162,12 @@ def _buttons(view: DraftView) -> list[dict[str, Any]]:
     """What can be done to the draft now; who may press what is checked when it is pressed."""
     state = view.draft.state
     if state in (State.IN_REVIEW, State.APPROVED, State.REJECTED):
-        return [_button("Edit", EDIT, view), _button("Withdraw", WITHDRAW, view, confirm="Withdraw this draft? It will not be published.")]
+        return [
+            _button("Approve", APPROVE, view, style="primary"),
+            _button("Reject", REJECT, view, style="danger"),
+            _button("Edit", EDIT, view),
+            _button("Withdraw", WITHDRAW, view, confirm="Withdraw this draft? It will not be published."),
+        ]
     if state in (State.HELD, State.FAILED):
         return [
             _button("Publish now", PUBLISH_AGAIN, view, style="primary",
@@ -247,14 +254,7 @@ def pending_list(views: list[DraftView]) -> str:
     """/draft list: what waits for review or for its time."""
     if not views:
         return "Nothing is waiting: no drafts in review and nothing scheduled."
-    lines = ["*Waiting for review or scheduled:*"]
-    for view in views:
-        excerpt = view.draft.text if len(view.draft.text) <= 80 else view.draft.text[:79] + "…"
-        lines.append(
-            f"• *{view.draft.number}* @{view.account.handle} by <@{view.draft.author_id}> — "
-            f"{status_line(view)} · publish {when(view.draft.publish_at)}\n    “{escape(excerpt)}”"
-        )
-    return "\n".join(lines)
+    return "\n".join(["*Waiting for review or scheduled:*", *(_line(view) for view in views)])
 
 
 def paused_answer(pause: Pause) -> str:
@@ -300,19 +300,86 @@ def edit_modal(view: DraftView) -> dict[str, Any]:
     }
 
 
-def home(pause: Pause | None, views: list[DraftView]) -> dict[str, Any]:
-    """The App Home tab: the pause first, then the open drafts."""
-    if pause is not None:
-        why = f": {escape(pause.reason)}" if pause.reason else ""
-        state = f":octagonal_sign: *Publishing is paused* by <@{pause.paused_by}> since {when(pause.paused_at)}{why}"
-    else:
-        state = ":large_green_circle: Publishing is on. Admins can stop it at once with /draft pause REASON."
+def draft_modal(accounts: list[Account], default: str | None, origin_channel: str | None, zone: str) -> dict[str, Any]:
+    """/draft with no text: the same draft as the command, written in a form."""
+    blocks: Blocks = [
+        {
+            "type": "input", "block_id": "text", "label": {"type": "plain_text", "text": "Post"},
+            "hint": {"type": "plain_text", "text": f"Up to {MAX_WEIGHTED_LENGTH} characters as X counts them "
+                     "(a link counts 23, most emoji 2)."},
+            "element": {"type": "plain_text_input", "action_id": "value", "multiline": True, "focus_on_load": True},
+        },
+    ]
+    if len(accounts) > 1:
+        options = [{"text": {"type": "plain_text", "text": f"@{a.handle} ({a.name})"}, "value": a.name} for a in accounts]
+        select: dict[str, Any] = {"type": "static_select", "action_id": "value", "options": options}
+        if default is not None:
+            select["initial_option"] = next(o for o in options if o["value"] == default)
+        blocks.append({"type": "input", "block_id": "account", "label": {"type": "plain_text", "text": "Account"}, "element": select})
+    blocks.append(
+        {
+            "type": "input", "block_id": "when", "optional": True,
+            "label": {"type": "plain_text", "text": "Publish at (optional)"},
+            "hint": {"type": "plain_text", "text": f"In your time zone ({zone}). Empty: as soon as the editors approve it."},
+            "element": {"type": "datetimepicker", "action_id": "value"},
+        }
+    )
     return {
-        "type": "home",
-        "blocks": [
-            {"type": "header", "text": {"type": "plain_text", "text": "copydesk"}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": state}},
-            {"type": "divider"},
-            {"type": "section", "text": {"type": "mrkdwn", "text": pending_list(views)[:SECTION_LIMIT]}},
-        ],
+        "type": "modal",
+        "callback_id": DRAFT_MODAL,
+        "private_metadata": origin_channel or "",
+        "title": {"type": "plain_text", "text": "New draft"},
+        "submit": {"type": "plain_text", "text": "Send for review"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": blocks,
     }
+
+
+HOME_LIST_LIMIT = 15  # drafts per App Home section; /draft list has them all
+
+
+def home(overview: Overview) -> dict[str, Any]:
+    """The App Home tab: the switch, what waits for this person's vote, the queue, and what went out lately."""
+    blocks: Blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": "copydesk"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _switch(overview.pause)}},
+    ]
+    if overview.waiting_for_you:
+        blocks += [{"type": "divider"}, _heading(f"Waiting for your vote ({len(overview.waiting_for_you)})")]
+        for view in overview.waiting_for_you[:HOME_LIST_LIMIT]:
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _line(view)}})
+            blocks.append({"type": "actions", "block_id": f"vote-{view.draft.id}",
+                           "elements": [_button("Approve", APPROVE, view, style="primary"), _button("Reject", REJECT, view, style="danger")]})
+    sections = (
+        ("In review", [v for v in overview.queue if v.draft.state is State.IN_REVIEW]),
+        ("Approved and scheduled", [v for v in overview.queue if v.draft.state is State.APPROVED]),
+        (":raised_hand: Held for a person", [v for v in overview.queue if v.draft.state is State.HELD]),
+        ("Went out lately", overview.recent),
+    )
+    for heading, views in sections:
+        blocks += [{"type": "divider"}, _heading(f"{heading} ({len(views)})" if heading != "Went out lately" else heading)]
+        lines = [_line(v) for v in views[:HOME_LIST_LIMIT]] or ["_Nothing._"]
+        if len(views) > HOME_LIST_LIMIT:
+            lines.append(f"…and {len(views) - HOME_LIST_LIMIT} more: /draft list shows them all.")
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:SECTION_LIMIT]}})
+    return {"type": "home", "blocks": blocks}
+
+
+def _switch(pause: Pause | None) -> str:
+    if pause is None:
+        return ":large_green_circle: Publishing is on. Admins can stop it at once with /draft pause REASON."
+    why = f": {escape(pause.reason)}" if pause.reason else ""
+    return f":octagonal_sign: *Publishing is paused* by <@{pause.paused_by}> since {when(pause.paused_at)}{why}"
+
+
+def _heading(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": f"*{text}*"}}
+
+
+def _line(view: DraftView) -> str:
+    """One draft in a list: number, account, author, state, time, and the start of its text."""
+    draft = view.draft
+    excerpt = draft.text if len(draft.text) <= 80 else draft.text[:79] + "…"
+    when_line = "" if draft.state is State.PUBLISHED else f" · publish {when(draft.publish_at)}"
+    return (f"• *{draft.number}* @{view.account.handle} by <@{draft.author_id}> — {status_line(view)}{when_line}"
+            f"\n    “{escape(excerpt)}”")

@@ -214,6 +214,22 @@ class Ledger:
                 [text, to_text(publish_at) if publish_at else None, State.IN_REVIEW.value, to_text(at), draft_id],
             )
 
+    def recently_published(self, limit: int) -> list[Draft]:
+        """The drafts that went out last, newest first (walking the publications index from its end)."""
+        found: dict[int, None] = {}
+        with self._lock:
+            rows = self._db.query(
+                "SELECT draft_id FROM publications WHERE outcome = 'published' ORDER BY finished_at DESC"
+            )
+            for row in rows:  # read lazily: only as far as `limit` distinct drafts (a thread has several rows)
+                found[row["draft_id"]] = None
+                if len(found) == limit:
+                    break
+            order = {draft_id: i for i, draft_id in enumerate(found)}
+            marks = ", ".join("?" for _ in order)
+            drafts = [_draft(row) for row in self._db.query(f"SELECT * FROM drafts WHERE id IN ({marks})", list(order))]
+        return sorted(drafts, key=lambda d: order[d.id])
+
     def _draft_row(self, draft_id: int) -> Draft:
         draft = self.draft(draft_id)
         assert draft is not None

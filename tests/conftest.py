@@ -172,10 +172,12 @@ class Copydesk:
         extra = {"x-slack-retry-num": [str(retry)], "x-slack-retry-reason": ["http_timeout"]} if retry else {}
         return self.dispatch(json.dumps(envelope), "application/json", extra)
 
-    def press(self, user: str, action_id: str, draft: Draft | int) -> BoltResponse:
-        """`user` clicks a button on the draft's review card."""
+    def press(self, user: str, action_id: str, draft: Draft | int, *, on_home: bool = False) -> BoltResponse:
+        """`user` clicks a button on the draft's review card (or on their App Home)."""
         card = self.ledger.draft(draft if isinstance(draft, int) else draft.id)
         assert card is not None
+        if on_home:
+            return self._press_on_home(user, action_id, card)
         payload = {
             "type": "block_actions",
             "user": {"id": user, "username": user.lower(), "team_id": "T0TEAM001"},
@@ -187,6 +189,21 @@ class Copydesk:
             "trigger_id": "1234.5678.trigger",
             "response_url": self.slack.response_url("action"),
             "actions": [{"type": "button", "action_id": action_id, "block_id": f"draft-{card.id}", "value": str(card.id),
+                         "action_ts": f"{time.time():.6f}"}],
+        }
+        return self.dispatch(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+
+    def _press_on_home(self, user: str, action_id: str, card: Draft) -> BoltResponse:
+        """A button on the App Home: Slack sends the view, and no channel or response_url."""
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "username": user.lower(), "team_id": "T0TEAM001"},
+            "api_app_id": "A0COPYDESK",
+            "team": {"id": "T0TEAM001", "domain": "copydesk-test"},
+            "container": {"type": "view", "view_id": "V0HOME001"},
+            "view": {"id": "V0HOME001", "type": "home", "blocks": [], "state": {"values": {}}},
+            "trigger_id": "1234.5678.trigger",
+            "actions": [{"type": "button", "action_id": action_id, "block_id": f"vote-{card.id}", "value": str(card.id),
                          "action_ts": f"{time.time():.6f}"}],
         }
         return self.dispatch(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
@@ -204,6 +221,29 @@ class Copydesk:
                 "state": {"values": {"text": {"value": {"type": "plain_text_input", "value": text}},
                                      "at": {"value": {"type": "plain_text_input", "value": at or None}}}},
             },
+        }
+        return self.dispatch(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+
+    def submit_form(
+        self, user: str, text: str, *, account: str | None = None, when: datetime | None = None, channel: str = "C0GENERAL",
+        view: dict[str, Any] | None = None,
+    ) -> BoltResponse:
+        """`user` fills in the new-draft modal (the one `view`, as copydesk opened it) and presses Send for review."""
+        opened = view or self.slack.views()[-1]
+        blocks = {b["block_id"] for b in opened["blocks"]}
+        values: dict[str, Any] = {"text": {"value": {"type": "plain_text_input", "value": text}}}
+        if "account" in blocks:
+            chosen = {"text": {"type": "plain_text", "text": account}, "value": account} if account else None
+            values["account"] = {"value": {"type": "static_select", "selected_option": chosen}}
+        values["when"] = {"value": {"type": "datetimepicker", "selected_date_time": int(when.timestamp()) if when else None}}
+        payload = {
+            "type": "view_submission",
+            "user": {"id": user, "team_id": "T0TEAM001"},
+            "api_app_id": "A0COPYDESK",
+            "team": {"id": "T0TEAM001", "domain": "copydesk-test"},
+            "trigger_id": "1234.5678.trigger",
+            "view": {"id": "V0MODAL01", "type": "modal", "callback_id": opened["callback_id"],
+                     "private_metadata": opened.get("private_metadata", channel), "state": {"values": values}},
         }
         return self.dispatch(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
 

@@ -76,7 +76,6 @@ def test_an_explicit_offset_wins_over_any_time_zone(bot: Copydesk) -> None:
 @pytest.mark.parametrize(
     ("text", "says"),
     [
-        ("", "no text"),
         ("to:main   ", "no text"),
         ("to:brand Hello", "no account 'brand'"),
         ("at:2001-01-01T09:00 Hello", "is in the past"),

@@ -1,0 +1,58 @@
+"""The new-draft modal's submission: the same draft as /draft TEXT, with mistakes shown on their fields."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext
+from slack_sdk import WebClient
+
+from bot.errors import BadTime, UnknownAccount
+from bot.service import Desk
+from handlers import render
+from handlers.errors import answered_privately, error_text
+from handlers.slack_text import unescape
+
+
+def register(app: App, desk: Desk) -> None:
+    """Bind the new-draft modal (opened by /draft with no text)."""
+
+    def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+        """Stored before the modal closes; a mistake keeps it open with the reason under its field."""
+        values = view["state"]["values"]
+        picked = (values.get("when") or {}).get("value", {}).get("selected_date_time")
+        chosen = ((values.get("account") or {}).get("value", {}).get("selected_option") or {}).get("value")
+        try:
+            draft = desk.submit(
+                author_id=body["user"]["id"],
+                text=unescape(values["text"]["value"].get("value") or ""),
+                account=chosen,
+                at=None,
+                publish_at=datetime.fromtimestamp(int(picked), timezone.utc) if picked else None,
+                origin_channel=view.get("private_metadata") or None,
+            )
+        except Exception as e:  # every error belongs to a field of the form
+            ack(response_action="errors", errors={_field(e, "account" in values): error_text(e)})
+            return
+        context["draft_id"] = draft.id
+        ack()
+
+    def post_card(body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        """After the modal closed: the card goes up and the author hears where, in a direct message."""
+        if "draft_id" not in context:
+            return
+        user = body["user"]["id"]
+        with answered_privately(lambda text: client.chat_postMessage(channel=user, text=text)):
+            shown, link = desk.open_review(context["draft_id"])
+            client.chat_postMessage(channel=user, text=render.in_review(shown, link))
+
+    app.view(render.DRAFT_MODAL)(ack=submitted, lazy=[post_card])
+
+
+def _field(error: Exception, has_account: bool) -> str:
+    if isinstance(error, BadTime):
+        return "when"
+    if isinstance(error, UnknownAccount) and has_account:
+        return "account"
+    return "text"

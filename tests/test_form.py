@@ -1,0 +1,71 @@
+"""/draft with no text opens a form: the same draft as the command, with its mistakes shown on their fields."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta, timezone
+
+from bot.review import State
+from tests.conftest import AUTHOR, REVIEW, Copydesk
+from tests.fakes.slack_api import blocks_text
+
+
+def errors(response) -> dict[str, str]:
+    answer = json.loads(response.body)
+    assert answer["response_action"] == "errors", answer
+    return answer["errors"]
+
+
+def test_an_empty_draft_command_opens_the_form_and_submitting_it_makes_the_draft(bot: Copydesk) -> None:
+    bot.slack.timezones[AUTHOR] = "Europe/Berlin"
+    response = bot.command(AUTHOR, "", channel="C0NEWS0001")
+
+    assert response.status == 200 and not response.body  # nothing to read: the form is the answer
+    [form] = bot.slack.views()
+    assert form["callback_id"] == "copydesk_draft_modal"
+    assert [b["block_id"] for b in form["blocks"]] == ["text", "when"]  # one account: nothing to choose
+    assert "Up to 280 characters as X counts them" in form["blocks"][0]["hint"]["text"]
+    assert "Europe/Berlin" in form["blocks"][1]["hint"]["text"]
+    assert bot.slack.calls("/api/views.open")[0].body["trigger_id"] == "123.456.abc"
+
+    due = (datetime.now(timezone.utc) + timedelta(days=1)).replace(microsecond=0)
+    done = bot.submit_form(AUTHOR, "Written in the form", when=due)
+
+    assert done.status == 200 and not done.body  # the form closes
+    draft = bot.latest()
+    assert (draft.text, draft.publish_at, draft.state, draft.origin_channel) == (
+        "Written in the form", due, State.IN_REVIEW, "C0NEWS0001",
+    )
+    assert "Written in the form" in blocks_text(bot.slack.posts(REVIEW)[0])
+    [note] = bot.slack.posts(AUTHOR)
+    assert note["text"].startswith("Draft #1 for @aplusk is in review: see <https://")
+
+
+def test_mistakes_show_on_their_fields_and_store_nothing(bot: Copydesk) -> None:
+    bot.command(AUTHOR, "")
+
+    too_long = errors(bot.submit_form(AUTHOR, "x" * 281))
+    assert list(too_long) == ["text"] and "281" in too_long["text"]
+
+    past = errors(bot.submit_form(AUTHOR, "Fine text", when=datetime.now(timezone.utc) - timedelta(hours=1)))
+    assert list(past) == ["when"] and "is in the past" in past["when"]
+
+    assert bot.ledger.drafts_in(list(State)) == [] and bot.slack.posts(REVIEW) == []
+
+
+def test_with_several_accounts_the_form_asks_which_one(make_bot) -> None:
+    second = {"handle": "aplusk_news", "review_channel": "C0REVIEW02", "editors": ["U0EDITOR1"]}
+    bot = make_bot(top={"accounts": {"main": {"handle": "aplusk", "review_channel": REVIEW, "editors": ["U0EDITOR1"]},
+                                     "news": second}})
+    bot.command(AUTHOR, "")
+    [form] = bot.slack.views()
+    account = next(b for b in form["blocks"] if b["block_id"] == "account")
+    assert [o["value"] for o in account["element"]["options"]] == ["main", "news"]
+    assert "initial_option" not in account["element"]  # no default_account: the author must choose
+
+    unchosen = errors(bot.submit_form(AUTHOR, "Where does this go?"))
+    assert list(unchosen) == ["account"] and "Say which account" in unchosen["account"]
+
+    bot.submit_form(AUTHOR, "Breaking", account="news")
+    assert bot.latest().account == "news"
+    assert "Breaking" in blocks_text(bot.slack.posts("C0REVIEW02")[0])
