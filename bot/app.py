@@ -116,7 +116,7 @@ def build_services(config: Config, *, client: WebClient | None = None, clock: Cl
         directory=SlackDirectory(client),
         clock=clock,
     )
-    scheduler = PublishScheduler(desk.publish)
+    scheduler = PublishScheduler(desk.publish, remind=desk.remind)
     desk.attach_scheduler(scheduler)
     listeners = ListenerPool(max_workers=10)
     return Services(config=config, ledger=ledger, desk=desk, scheduler=scheduler, client=client, listeners=listeners)

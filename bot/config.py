@@ -44,6 +44,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("x_timeout_seconds", 15, "How long one call to X may take before it is abandoned."),
     Setting("x_retry.first_delay_seconds", 30, "After X fails in a way worth retrying (5xx, unreachable), wait this long; doubled each time."),
     Setting("x_retry.give_up_after_minutes", 30, "Stop retrying a post this long after its first attempt, and mark it failed."),
+    Setting("reminders.after_minutes", 120, "How long a draft waits in review before the editors who have not voted are reminded, once, in its card's thread; 0 sends no reminders."),
     Setting("reactions.approve", ["white_check_mark", "heavy_check_mark"], "Emoji names (without colons) that count as an approval."),
     Setting("reactions.reject", ["x", "no_entry_sign"], "Emoji names that count as a veto."),
     Setting("accounts", REQUIRED, "The X accounts this team runs, keyed by the name a draft uses with to:NAME."),
@@ -146,6 +147,7 @@ class Config:
     x_timeout_seconds: float
     x_retry_delay_seconds: float
     x_retry_for_minutes: float
+    remind_after_minutes: float | None  # None: no reminders
     slack_bot_token: Secret
     slack_signing_secret: Secret | None
     slack_app_token: Secret | None
@@ -196,6 +198,11 @@ def load_config(path: Path, environ: Mapping[str, str], *, db: Path | None = Non
         raise ConfigError(f"{where}: x_retry must be a mapping with first_delay_seconds and give_up_after_minutes")
     delay = _positive(retry.get("first_delay_seconds", _default("x_retry.first_delay_seconds")), "x_retry.first_delay_seconds", where)
     give_up = _positive(retry.get("give_up_after_minutes", _default("x_retry.give_up_after_minutes")), "x_retry.give_up_after_minutes", where)
+    reminders = raw.get("reminders") or {}
+    if not isinstance(reminders, dict):
+        raise ConfigError(f"{where}: reminders must be a mapping with after_minutes")
+    remind_after = reminders.get("after_minutes", _default("reminders.after_minutes"))
+    remind_after = None if remind_after == 0 and not isinstance(remind_after, bool) else _positive(remind_after, "reminders.after_minutes", where)
     bot_token = environ.get("SLACK_BOT_TOKEN")
     if not bot_token:
         raise ConfigError("SLACK_BOT_TOKEN is not set: copy the bot token (xoxb-…) from the Slack app's OAuth page")
@@ -210,6 +217,7 @@ def load_config(path: Path, environ: Mapping[str, str], *, db: Path | None = Non
         x_timeout_seconds=float(timeout),
         x_retry_delay_seconds=delay,
         x_retry_for_minutes=give_up,
+        remind_after_minutes=remind_after,
         slack_bot_token=Secret("SLACK_BOT_TOKEN", bot_token),
         slack_signing_secret=_optional_secret(environ, "SLACK_SIGNING_SECRET"),
         slack_app_token=_optional_secret(environ, "SLACK_APP_TOKEN"),

@@ -71,6 +71,10 @@ class Notifier(Protocol):
         """Mark an old card of an edited draft as replaced, so nobody votes on the old text there."""
         ...
 
+    def remind(self, view: DraftView, editors: list[str]) -> None:
+        """Tell the editors who have not voted, in the card's thread, that the draft waits for them."""
+        ...
+
     def announce(self, channel: str, text: str) -> None:
         """Say something to a whole review channel (the pause, and the resume)."""
         ...

@@ -16,18 +16,22 @@ from apscheduler.schedulers.background import BackgroundScheduler
 log = logging.getLogger(__name__)
 
 
-def job_id(draft_id: int, generation: int) -> str:
+PUBLISH, REMIND = "publish", "remind"
+
+
+def job_id(kind: str, draft_id: int, generation: int) -> str:
     """Each scheduling gets a fresh job ID: APScheduler removes a fired date job *after* starting it, so a
     job that reschedules its own draft under the same ID (a retry) would have the new job removed."""
-    return f"publish:{draft_id}:{generation}"
+    return f"{kind}:{draft_id}:{generation}"
 
 
 class PublishScheduler:
     """Wakes `publish(draft_id)` at a draft's time; holds no state the ledger does not also hold."""
 
-    def __init__(self, publish: Callable[[int], None], *, workers: int = 8) -> None:
-        self._publish = publish
-        self._current: dict[int, str] = {}  # draft → its one live job; the old one is removed on replacing
+    def __init__(self, publish: Callable[[int], None], *, remind: Callable[[int], None] | None = None, workers: int = 8) -> None:
+        self._calls = {PUBLISH: publish, REMIND: remind}
+        # (kind, draft) → its one live job of that kind; the old one is removed on replacing
+        self._current: dict[tuple[str, int], str] = {}
         self._generations = itertools.count(1)
         self._lock = threading.Lock()
         self._scheduler = BackgroundScheduler(
@@ -54,19 +58,33 @@ class PublishScheduler:
 
     def schedule(self, draft_id: int, when: datetime | None) -> None:
         """Publish at `when`, or as soon as possible when it is None; replaces the draft's earlier job."""
-        new = job_id(draft_id, next(self._generations))
-        self._scheduler.add_job(
-            self._publish, trigger="date", run_date=when, args=[draft_id], id=new, name=f"publish draft #{draft_id}"
-        )
-        # Our lock is never held while calling APScheduler, whose own lock is held when it tells _forget.
-        with self._lock:
-            old, self._current[draft_id] = self._current.get(draft_id), new
-        self._remove(old)
+        self._add(PUBLISH, draft_id, when)
 
     def cancel(self, draft_id: int) -> None:
-        """Forget a draft's job, if it has one."""
+        """Forget a draft's publishing job, if it has one."""
+        self._drop(PUBLISH, draft_id)
+
+    def remind(self, draft_id: int, when: datetime | None) -> None:
+        """Remind the draft's editors at `when`; replaces its earlier reminder."""
+        self._add(REMIND, draft_id, when)
+
+    def cancel_reminder(self, draft_id: int) -> None:
+        """Forget a draft's reminder, if it has one."""
+        self._drop(REMIND, draft_id)
+
+    def _add(self, kind: str, draft_id: int, when: datetime | None) -> None:
+        call = self._calls[kind]
+        assert call is not None, f"no {kind} job was given to the scheduler"
+        new = job_id(kind, draft_id, next(self._generations))
+        self._scheduler.add_job(call, trigger="date", run_date=when, args=[draft_id], id=new, name=f"{kind} draft #{draft_id}")
+        # Our lock is never held while calling APScheduler, whose own lock is held when it tells _forget.
         with self._lock:
-            old = self._current.pop(draft_id, None)
+            old, self._current[(kind, draft_id)] = self._current.get((kind, draft_id)), new
+        self._remove(old)
+
+    def _drop(self, kind: str, draft_id: int) -> None:
+        with self._lock:
+            old = self._current.pop((kind, draft_id), None)
         self._remove(old)
 
     def _remove(self, job: str | None) -> None:
@@ -79,18 +97,19 @@ class PublishScheduler:
 
     def _forget(self, event: JobEvent) -> None:
         """A job fired (and APScheduler dropped it) or was removed: stop tracking it."""
-        draft_id = int(event.job_id.split(":")[1])
+        kind, _, rest = event.job_id.partition(":")
+        key = rest.partition(":")[0]
         with self._lock:
-            if self._current.get(draft_id) == event.job_id:
-                del self._current[draft_id]
+            if key.isdigit() and self._current.get((kind, int(key))) == event.job_id:
+                del self._current[(kind, int(key))]
 
-    def due_at(self, draft_id: int) -> datetime | None:
-        """When the draft's job will fire, or None when it has none."""
+    def due_at(self, draft_id: int, kind: str = PUBLISH) -> datetime | None:
+        """When the draft's job (publishing, unless told) will fire, or None when it has none."""
         with self._lock:
-            current = self._current.get(draft_id)
+            current = self._current.get((kind, draft_id))
         job = self._scheduler.get_job(current) if current else None
         return job.next_run_time if job else None
 
-    def count(self) -> int:
-        """How many posts are waiting for their time."""
-        return len(self._scheduler.get_jobs())
+    def count(self, kind: str = PUBLISH) -> int:
+        """How many posts are waiting for their time (or drafts for their reminder)."""
+        return sum(1 for job in self._scheduler.get_jobs() if job.id.startswith(f"{kind}:"))

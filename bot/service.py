@@ -10,6 +10,7 @@ from bot import when as when_
 from bot.desk_base import SYSTEM, Clock, utc_now
 from bot.desk_control import Control, Resumed
 from bot.desk_publishing import EARLY_TOLERANCE, INTERRUPTED, Publishing
+from bot.desk_reminders import Reminders
 from bot.errors import CardNotPosted, NotAllowed
 from bot.length import check_postable
 from bot.model import Draft
@@ -30,7 +31,7 @@ class Recovery:
     cards_posted: int
 
 
-class Desk(Publishing, Control):
+class Desk(Publishing, Control, Reminders):
     """The domain service every Slack handler and scheduler job calls into."""
 
     # drafting
@@ -85,6 +86,7 @@ class Desk(Publishing, Control):
                 "copydesk posts missing cards again when it restarts."
             ) from None
         self.ledger.set_card(draft_id, card.channel, card.ts, at=self.clock())
+        self.schedule_reminder(draft_id)
         return view, self.notifier.permalink(card)
 
     # voting
@@ -185,6 +187,9 @@ class Desk(Publishing, Control):
         approved = self.ledger.drafts_in([State.APPROVED])
         for draft in approved:
             self._sync_schedule(draft.id)
+        for draft in self.ledger.drafts_in([State.IN_REVIEW]):
+            if draft.card_ts:  # the others get theirs when their card is posted, just below
+                self.schedule_reminder(draft.id)
         posted = 0
         for draft in self.ledger.drafts_without_card():
             try:

@@ -61,11 +61,15 @@ class SlackNotifier:
         if note:
             self.client.chat_postMessage(channel=draft.author_id, text=note)
 
-
     def retire_card(self, card: CardRef, view: DraftView, replaced_by: str | None) -> None:
         """Turn an edited draft's old card into a pointer to the new one."""
         text, blocks = render.replaced_card(view, replaced_by)
         self.client.chat_update(channel=card.channel, ts=card.ts, text=text, blocks=blocks)
+
+    def remind(self, view: DraftView, editors: list[str]) -> None:
+        """A reply in the card's thread that mentions the editors still to vote."""
+        assert view.draft.card_ts is not None
+        self.client.chat_postMessage(channel=view.draft.review_channel, thread_ts=view.draft.card_ts, text=render.reminder(view, editors))
 
     def announce(self, channel: str, text: str) -> None:
         """A message to the whole review channel."""

@@ -218,6 +218,21 @@ def thread_reply(view: DraftView, change: Change) -> str:
     return status_line(view)
 
 
+REMINDER_MENTIONS = 15  # beyond this many editors, a count instead of a wall of mentions
+
+
+def reminder(view: DraftView, editors: list[str]) -> str:
+    """The one reminder in a card's thread for the editors who have not voted yet."""
+    named = people(editors[:REMINDER_MENTIONS])
+    more = f" and {len(editors) - REMINDER_MENTIONS} more editors" if len(editors) > REMINDER_MENTIONS else ""
+    needed = view.account.approvals_required
+    return (
+        f":bell: {named}{more}: {view.draft.number} still waits for your vote "
+        f"({len(view.approvers)} of {needed} approvals). It goes out {when(view.draft.publish_at, missing='as soon as it is approved')}; "
+        "approve or veto it on the card above."
+    )
+
+
 def author_note(view: DraftView, change: Change) -> str | None:
     """The direct message the author gets when their draft changes state."""
     subject = f"Your draft {view.draft.number} for @{view.account.handle}"

@@ -386,6 +386,23 @@ class Ledger:
             self.log("resumed", actor=by, at=at)
             return True
 
+    def review_started(self, draft_id: int) -> datetime | None:
+        """When the draft's current version went into review: it was written, or last edited."""
+        with self._lock:
+            rows = list(self._db.query(
+                "SELECT MAX(at) AS at FROM events WHERE draft_id = ? AND action IN ('drafted', 'edited')", [draft_id]
+            ))
+        return from_text(rows[0]["at"]) if rows else None
+
+    def reminded_since(self, draft_id: int, since: datetime) -> bool:
+        """Whether the draft's editors were reminded at or after `since`."""
+        with self._lock:
+            rows = list(self._db.query(
+                "SELECT 1 FROM events WHERE draft_id = ? AND action = 'reminded' AND at >= ? LIMIT 1",
+                [draft_id, to_text(since)],
+            ))
+        return bool(rows)
+
     def events(self, draft_id: int | None = None) -> list[Event]:
         """The event log, oldest first, for one draft or for everything."""
         where, params = ("WHERE draft_id = ?", [draft_id]) if draft_id is not None else ("", [])

@@ -1,0 +1,60 @@
+"""Reminding editors, once per version of a draft, that it still waits for their vote."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from bot.desk_base import SYSTEM, DeskBase
+from bot.desk_publishing import EARLY_TOLERANCE
+from bot.review import Kind, State, tally
+
+log = logging.getLogger(__name__)
+
+
+class Reminders(DeskBase):
+    """The reminder job, and its scheduling when a card goes up and when copydesk starts."""
+
+    def schedule_reminder(self, draft_id: int) -> None:
+        """Plan the draft's reminder from when its review (of this version) began; nothing if it was sent."""
+        due = self._reminder_due(draft_id)
+        if due is not None and self.scheduler is not None:
+            self.scheduler.remind(draft_id, due if due > self.clock() else None)
+
+    def remind(self, draft_id: int) -> None:
+        """The reminder job: name, in the card's thread, the editors who have not voted on this version."""
+        draft = self.ledger.draft(draft_id)
+        if draft is None or draft.state is not State.IN_REVIEW or draft.account not in self.config.accounts:
+            return
+        rules = self._rules(self._account(draft.account), draft.author_id)  # may ask Slack: outside the transaction
+        now = self.clock()
+        with self.ledger.transaction():
+            due = self._reminder_due(draft_id)
+            current = self.ledger.draft(draft_id)
+            if due is None or current is None or current.state is not State.IN_REVIEW or not current.card_ts:
+                return  # reminded already, decided, withdrawn, or its card is being replaced
+            if due - now > EARLY_TOLERANCE:
+                early = True
+            else:
+                early = False
+                counted = tally(self.ledger.votes(draft_id))
+                voted = {*counted.approvers, *counted.rejecters}
+                waiting = sorted(e for e in rules.editors if e not in voted and rules.counts(e, Kind.APPROVE))
+                if not waiting:
+                    return
+                self.ledger.log("reminded", actor=SYSTEM, at=now, draft_id=draft_id, editors=waiting)
+        if early:
+            self.schedule_reminder(draft_id)
+            return
+        try:  # at most once: a reminder lost to a Slack failure is not worth a second one
+            self.notifier.remind(self.view(draft_id), waiting)
+        except Exception:
+            log.exception("could not remind the editors of #%s", draft_id)
+
+    def _reminder_due(self, draft_id: int) -> datetime | None:
+        """When this version's reminder is due, or None when reminders are off or it went out already."""
+        delay = self.config.remind_after_minutes
+        started = self.ledger.review_started(draft_id)
+        if delay is None or started is None or self.ledger.reminded_since(draft_id, started):
+            return None
+        return started + timedelta(minutes=delay)
