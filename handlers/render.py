@@ -113,6 +113,8 @@ def card(view: DraftView, approve: str, reject: str) -> tuple[str, Blocks]:
         },
         {"type": "section", "text": {"type": "mrkdwn", "text": status_line(view)}},
     ]
+    if votes := vote_line(view):
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": votes}]})
     if draft.notice and draft.state is not State.HELD:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f":information_source: {draft.notice}"}]})
     if draft.state in (State.IN_REVIEW, State.APPROVED, State.REJECTED):
@@ -132,6 +134,16 @@ def card(view: DraftView, approve: str, reject: str) -> tuple[str, Blocks]:
     if buttons := _buttons(view):
         blocks.append({"type": "actions", "block_id": f"draft-{draft.id}", "elements": buttons})
     return f"{title(view)}: {status_line(view)}", blocks
+
+
+def vote_line(view: DraftView) -> str:
+    """Every vote standing on the card, whatever its state: who approved, who vetoed."""
+    parts = []
+    if view.approvers:
+        parts.append(f"Approved by {people(view.approvers)}")
+    if view.rejecters:
+        parts.append(f"vetoed by {people(view.rejecters)}")
+    return "Votes: " + " · ".join(parts) if parts else ""
 
 
 def pause_banner(view: DraftView) -> Blocks:

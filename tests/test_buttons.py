@@ -48,7 +48,9 @@ def test_reject_vetoes_and_approve_from_the_same_editor_replaces_it(bot: Copydes
     bot.press(EDITOR_1, render.APPROVE, 1)
     bot.press(EDITOR_3, render.REJECT, 1)
     assert bot.draft(1).state is State.REJECTED
-    assert f"Rejected by <@{EDITOR_3}>" in blocks_text(bot.slack.updates()[-1])
+    card = blocks_text(bot.slack.updates()[-1])
+    assert f"Rejected by <@{EDITOR_3}>" in card
+    assert f"Votes: Approved by <@{EDITOR_1}> · vetoed by <@{EDITOR_3}>" in card  # every vote stays visible
 
     bot.press(EDITOR_3, render.APPROVE, 1)  # changed their mind: one button vote each, the latest press
 
