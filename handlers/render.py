@@ -137,7 +137,11 @@ def card(view: DraftView, approve: str, reject: str) -> tuple[str, Blocks]:
 
 
 def vote_line(view: DraftView) -> str:
-    """Every vote standing on the card, whatever its state: who approved, who vetoed."""
+    """The votes the status line does not already show: a veto beside approvals, or who approved a post now out."""
+    state = view.draft.state
+    shown = (state in (State.IN_REVIEW, State.APPROVED) and not view.rejecters) or (state is State.REJECTED and not view.approvers)
+    if shown:
+        return ""
     parts = []
     if view.approvers:
         parts.append(f"Approved by {people(view.approvers)}")
@@ -407,6 +411,6 @@ def _line(view: DraftView) -> str:
     """One draft in a list: number, account, author, state, time, and the start of its text."""
     draft = view.draft
     excerpt = draft.text if len(draft.text) <= 80 else draft.text[:79] + "…"
-    when_line = "" if draft.state is State.PUBLISHED else f" · publish {when(draft.publish_at)}"
+    when_line = "" if draft.state in (State.APPROVED, State.PUBLISHED) else f" · publish {when(draft.publish_at)}"
     return (f"• *{draft.number}* @{view.account.handle} by <@{draft.author_id}> — {status_line(view)}{when_line}"
             f"\n    “{escape(excerpt)}”")

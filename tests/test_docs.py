@@ -13,6 +13,7 @@ from bot.commands import SUBCOMMANDS
 from bot.config import ENV_VARS, SETTINGS
 from bot.manifest import manifest
 from handlers import commands, events, home
+from tests.examples import EXAMPLES, block
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -69,3 +70,10 @@ def test_ci_runs_exactly_the_readmes_test_command() -> None:
     assert last == "make test"
     assert "make test " in README.split("\n## ")[0]  # on the first screen
     assert "make run " in README.split("\n## ")[0]
+
+
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_the_readme_pictures_are_what_copydesk_renders(name: str) -> None:
+    found = block(name).search(README)
+    assert found, f"the README has no {name} example"
+    assert found.group(2) == EXAMPLES[name]() + "\n", "run `python -m tests.examples` to redraw it"
