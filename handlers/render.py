@@ -366,6 +366,8 @@ def draft_modal(accounts: list[Account], default: str | None, origin_channel: st
     }
 
 
+HOME_HINT = ("Write a post with /draft (a form opens) or /draft TEXT. Editors approve or veto on the review card, "
+             "with a reaction or its buttons. /draft help lists everything.")
 HOME_LIST_LIMIT = 15  # drafts per App Home section; /draft list has them all
 
 
@@ -374,6 +376,7 @@ def home(overview: Overview) -> dict[str, Any]:
     blocks: Blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": "copydesk"}},
         {"type": "section", "text": {"type": "mrkdwn", "text": _switch(overview.pause)}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": HOME_HINT}]},
     ]
     if overview.waiting_for_you:
         blocks += [{"type": "divider"}, _heading(f"Waiting for your vote ({len(overview.waiting_for_you)})")]
