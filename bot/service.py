@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot import images as images_
+from bot import thread
 from bot import when as when_
 from bot.desk_base import SYSTEM, Clock, utc_now
 from bot.desk_control import Control, Resumed
+from bot.desk_media import Media
 from bot.desk_publishing import EARLY_TOLERANCE, INTERRUPTED, Publishing
 from bot.errors import CardNotPosted, NotAllowed
-from bot.length import check_postable
+from bot.images import Image
 from bot.model import Draft
 from bot.ports import Change, DraftView
 from bot.review import OPEN, UNDECIDED, Kind, Rules, State, Vote, decide, reaction_kind, tally
@@ -30,17 +34,22 @@ class Recovery:
     cards_posted: int
 
 
-class Desk(Publishing, Control):
+class Desk(Publishing, Control, Media):
     """The domain service every Slack handler and scheduler job calls into."""
 
     # drafting
 
     def submit(
-        self, *, author_id: str, text: str, account: str | None, at: str | None, origin_channel: str | None
+        self, *, author_id: str, text: str, account: str | None, at: str | None, origin_channel: str | None,
+        images: Sequence[Image] = (),
     ) -> Draft:
-        """Check a new draft and store it in review; raise BadDraft and store nothing when it is wrong."""
+        """Check a new draft (a thread when lines of --- split it; images go on its first post) and store it in review.
+
+        Raise BadDraft (BadImage for images) and store nothing when it is wrong.
+        """
         target = self._account(account)
-        check_postable(text)
+        thread.check(text)
+        images_.check(images)
         now = self.clock()
         publish_at = when_.parse_when(at, now=now, zone=self._zone_of(author_id)) if at else None
         rules = self._rules(target, author_id)
@@ -49,15 +58,21 @@ class Desk(Publishing, Control):
                 f"{target.name} needs {target.approvals_required} approval(s) from editors other than the author, "
                 "and there are not enough of them; ask an admin to add editors or allow self-approval."
             )
-        return self.ledger.add_draft(
-            account=target.name,
-            author_id=author_id,
-            text=text,
-            publish_at=publish_at,
-            review_channel=target.review_channel,
-            origin_channel=origin_channel,
-            at=now,
-        )
+        with self.ledger.transaction():
+            draft = self.ledger.add_draft(
+                account=target.name,
+                author_id=author_id,
+                text=text,
+                publish_at=publish_at,
+                review_channel=target.review_channel,
+                origin_channel=origin_channel,
+                at=now,
+            )
+            if images:
+                self.ledger.add_images(draft.id, images, at=now)
+                self.ledger.log("images_changed", actor=author_id, at=now, draft_id=draft.id, before=[],
+                                after=[i.name for i in images], sha256=[i.sha256 for i in images])
+        return draft
 
     def open_review(self, draft_id: int) -> tuple[DraftView, str | None]:
         """Post the draft's review card and remember it; return what the card showed and a link to it."""
