@@ -22,6 +22,8 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("list", "/draft list", "Show the drafts waiting for review, scheduled to go out or held for a person."),
     Subcommand("edit", "/draft edit #ID [at:WHEN] NEW TEXT",
                "Change a draft that has not gone out (author or admin); its votes are cleared and it is reviewed again."),
+    Subcommand("drop-images", "/draft drop-images #ID",
+               "Remove every image from a draft that has not gone out (author or admin); its votes are cleared."),
     Subcommand("cancel", "/draft cancel #ID", "Withdraw a draft before it goes out (author or admin)."),
     Subcommand("retract", "/draft retract #ID", "Delete a published post from X (author, editors or admins)."),
     Subcommand("retry", "/draft retry #ID",
@@ -70,7 +72,7 @@ class Edit:
 
 
 _BARE = {"help", "list", "resume"}  # the whole text is the word
-_ON_DRAFT = re.compile(r"(?P<name>cancel|retract|retry|mark-published)\s+#?(?P<id>\d+)(?:\s+(?P<rest>\S+))?", re.I)
+_ON_DRAFT = re.compile(r"(?P<name>cancel|retract|retry|mark-published|drop-images)\s+#?(?P<id>\d+)(?:\s+(?P<rest>\S+))?", re.I)
 _EDIT = re.compile(r"edit\s+#?(?P<id>\d+)(?:\s+|$)", re.I)
 _PAUSE = re.compile(r"pause(?:\s+(?P<reason>.*))?", re.S)  # lower-case only: "Pause. Breathe." is a post
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.service import Desk
-from handlers import actions, commands, events, home
+from handlers import actions, commands, events, files, home
 
 
 def register(app: App, desk: Desk) -> None:
@@ -14,3 +14,4 @@ def register(app: App, desk: Desk) -> None:
     events.register(app, desk)
     actions.register(app, desk)
     home.register(app, desk)
+    files.register(app, desk)
