@@ -126,6 +126,8 @@ def help_text(approve: str, reject: str) -> str:
     lines = [
         "*/draft [to:ACCOUNT] [at:WHEN] TEXT* — write a post; it goes to the account's editors for review.",
         *(f"• {line}" for line in OPTIONS.values()),
+        "• A line of --- alone splits the text into a thread: each part is a post replying to the one before (up to 25).",
+        "• Images (up to 4 PNG, JPEG or WebP): share them in the review card's thread before the draft goes out.",
         *(f"*{s.usage}* — {s.help}" for s in SUBCOMMANDS),
         f"Editors approve with :{approve}: and veto with :{reject}: on the review card; "
         "removing the reaction takes the vote back.",
