@@ -155,8 +155,10 @@ class Desk(Publishing, Control, Media):
         interrupted = self.ledger.drafts_in([State.PUBLISHING])
         for draft in interrupted:
             # The call to X may or may not have gone through: never post again blindly, ask a person.
-            open_attempts = [p.id for p in self.ledger.publications(draft.id) if p.outcome == "publishing"]
-            self._hold(draft, open_attempts[-1] if open_attempts else None, INTERRUPTED)
+            open_attempts = [p for p in self.ledger.publications(draft.id) if p.outcome == "publishing"]
+            count = len(thread.split(draft.text))
+            which = f"part {open_attempts[-1].part} of {count}: " if open_attempts and count > 1 else ""
+            self._hold(draft, open_attempts[-1].id if open_attempts else None, which + INTERRUPTED)
         approved = self.ledger.drafts_in([State.APPROVED])
         for draft in approved:
             self._sync_schedule(draft.id)

@@ -249,3 +249,28 @@ def test_a_retraction_that_fails_half_way_deletes_only_what_is_left_when_tried_a
     assert [c.path.rsplit("/", 1)[1] for c in bot.x.calls() if c.method == "DELETE"] == [
         ids[PARTS[2]], ids[PARTS[1]], ids[PARTS[1]], ids[PARTS[0]],
     ]
+
+
+def test_a_thread_stopped_after_part_1_goes_on_from_part_2_after_a_restart(config, slack, x) -> None:
+    clock = MovableClock()
+    first = Copydesk(config, slack, x, clock=clock).start()
+    reset = int(time.time()) + 3600
+    x.answer_for(PARTS[1], 429, {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429})
+    x.for_text[PARTS[1]][0].headers["x-rate-limit-reset"] = str(reset)
+    first.command(AUTHOR, THREAD)
+    approve(first, 1)
+    deadline = time.monotonic() + 10
+    while first.draft(1).retry_at is None:
+        assert time.monotonic() < deadline, "part 2 was not rescheduled"
+        time.sleep(0.005)
+    first.stop()
+
+    clock.advance(hours=1, minutes=1)  # down past X's reset: the start-up picks the thread up where it stopped
+    second = Copydesk(config, slack, x, clock=clock).start()
+    try:
+        second.wait_for_state(1, State.PUBLISHED)
+    finally:
+        second.stop()
+    assert [c.body["text"] for c in x.calls("/2/tweets")] == [PARTS[0], PARTS[1], PARTS[1], PARTS[2]]
+    ids = posted_ids(second)
+    assert x.replies() == [(PARTS[0], None), (PARTS[1], ids[PARTS[0]]), (PARTS[2], ids[PARTS[1]])]
