@@ -22,6 +22,8 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("list", "/draft list", "Show the drafts waiting for review, scheduled to go out or held for a person."),
     Subcommand("edit", "/draft edit #ID [at:WHEN] NEW TEXT",
                "Change a draft that has not gone out (author or admin); its votes are cleared and it is reviewed again."),
+    Subcommand("drop-images", "/draft drop-images #ID",
+               "Remove every image from a draft that has not gone out (author or admin); its votes are cleared."),
     Subcommand("cancel", "/draft cancel #ID", "Withdraw a draft before it goes out (author or admin)."),
     Subcommand("retract", "/draft retract #ID", "Delete a published post from X (author, editors or admins)."),
     Subcommand("retry", "/draft retry #ID",
@@ -70,7 +72,7 @@ class Edit:
 
 
 _BARE = {"help", "list", "resume"}  # the whole text is the word
-_ON_DRAFT = re.compile(r"(?P<name>cancel|retract|retry|mark-published)\s+#?(?P<id>\d+)(?:\s+(?P<rest>\S+))?", re.I)
+_ON_DRAFT = re.compile(r"(?P<name>cancel|retract|retry|mark-published|drop-images)\s+#?(?P<id>\d+)(?:\s+(?P<rest>\S+))?", re.I)
 _EDIT = re.compile(r"edit\s+#?(?P<id>\d+)(?:\s+|$)", re.I)
 _PAUSE = re.compile(r"pause(?:\s+(?P<reason>.*))?", re.S)  # lower-case only: "Pause. Breathe." is a post
 
@@ -124,6 +126,8 @@ def help_text(approve: str, reject: str) -> str:
     lines = [
         "*/draft [to:ACCOUNT] [at:WHEN] TEXT* — write a post; it goes to the account's editors for review.",
         *(f"• {line}" for line in OPTIONS.values()),
+        "• A line of --- alone splits the text into a thread: each part is a post replying to the one before (up to 25).",
+        "• Images (up to 4 PNG, JPEG or WebP): share them in the review card's thread before the draft goes out.",
         *(f"*{s.usage}* — {s.help}" for s in SUBCOMMANDS),
         f"Editors approve with :{approve}: and veto with :{reject}: on the review card; "
         "removing the reaction takes the vote back.",

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from bot import thread
 from bot.config import Account, Config
 from bot.errors import UnknownAccount, UnknownDraft
 from bot.length import measure
@@ -77,14 +78,20 @@ class DeskBase:
         account = self._account(draft.account)
         counted = tally(self.ledger.votes(draft.id))
         publications = self.ledger.publications(draft.id)
+        shown = publications[-1] if publications else None
+        if draft.state in (State.PUBLISHED, State.RETRACTED):  # a thread's link is its first part's
+            shown = next((p for p in reversed(publications) if p.outcome == "published" and p.part == 1), shown)
         return DraftView(
             draft=draft,
             account=account,
             approvers=counted.approvers,
             rejecters=counted.rejecters,
             length=measure(draft.text),
-            publication=publications[-1] if publications else None,
+            publication=shown,
             pause=pause,
+            parts=tuple(measure(part) for part in thread.split(draft.text)),
+            parts_out=tuple(sorted(self.ledger.published_parts(draft.id))),
+            images=tuple(self.ledger.images(draft.id)),
         )
 
     def _draft(self, draft_id: int) -> Draft:

@@ -6,10 +6,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot import thread
 from bot import when as when_
 from bot.desk_base import SYSTEM, DeskBase
 from bot.errors import NotAllowed, PublishError, WrongState
-from bot.length import check_postable
 from bot.model import Draft, Pause
 from bot.ports import CardRef, Change
 from bot.review import EDITABLE, OPEN, State
@@ -40,7 +40,7 @@ class Control(DeskBase):
         draft = self._draft(draft_id)
         self.check_can_edit(draft, user_id)
         if text is not None:
-            check_postable(text)
+            thread.check(text)
         now = self.clock()
         new_time = when_.parse_when(at, now=now, zone=self.zone_of(user_id)) if at else None
         with self._decisions:
@@ -59,11 +59,13 @@ class Control(DeskBase):
         old = CardRef(current.review_channel, current.card_ts) if current.card_ts else None
         return self._draft(draft_id), old
 
-    def check_can_edit(self, draft: Draft, user_id: str) -> None:
+    def check_can_edit(self, draft: Draft, user_id: str, what: str = "edit") -> None:
         """Raise what stands in the way of `user_id` editing `draft`, before a modal is opened for nothing."""
-        self._require_author_or_admin(draft, user_id, "edit")
+        self._require_author_or_admin(draft, user_id, what)
         if draft.state not in EDITABLE:
             raise WrongState(f"{draft.number} is {draft.state.label}; only drafts in review, approved or rejected can be edited.")
+        if out := sorted(self.ledger.published_parts(draft.id)):
+            raise WrongState(f"{draft.number} is a thread already on X up to part {out[-1]}; the rest can only go out as written.")
 
     def replace_card(self, draft_id: int, old: CardRef | None) -> None:
         """A fresh card for the new version; the old one says it was replaced, so nobody votes on old text."""
@@ -92,27 +94,36 @@ class Control(DeskBase):
         return self._draft(draft_id)
 
     def retract(self, draft_id: int, user_id: str) -> Draft:
-        """Delete a published post from X (author, editors or admins), and record it."""
+        """Delete a published post (every part of a thread, last first) from X (author, editors or admins), and record it."""
         draft = self._draft(draft_id)
         editors = self._rules(self._account(draft.account), draft.author_id).editors
         if user_id not in {draft.author_id, *editors, *self.config.admins}:
             raise NotAllowed(f"Only the author of {draft.number}, the editors of {draft.account} and admins can retract it.")
         if draft.state is not State.PUBLISHED:
             raise WrongState(f"{draft.number} is {draft.state.label}; only published posts can be retracted.")
-        publication = next((p for p in reversed(self.ledger.publications(draft_id)) if p.outcome == "published"), None)
-        if publication is None or not publication.x_post_id:
-            raise WrongState(f"copydesk does not know which post on X is {draft.number}; delete it on X directly.")
-        try:
-            self.publishers[draft.account].delete(publication.x_post_id)
-        except PublishError as e:
-            raise WrongState(f"{draft.number} is still on X: {e.reason}. Nothing was changed; try again.") from None
+        out = self.ledger.published_parts(draft_id)
+        unknown = [part for part, p in out.items() if not p.x_post_id]
+        if not out or unknown:
+            which = f" (part {', '.join(map(str, unknown))})" if len(out) > 1 else ""
+            raise WrongState(f"copydesk does not know which post on X is {draft.number}{which}; delete it on X directly.")
+        first = out.get(1)
+        for part in sorted(out, reverse=True):  # replies first, so no part is left answering a deleted one
+            publication = out[part]
+            assert publication.x_post_id
+            try:
+                self.publishers[draft.account].delete(publication.x_post_id)
+            except PublishError as e:
+                which = f"part {part} of {draft.number}" if len(out) > 1 else draft.number
+                raise WrongState(f"{which} is still on X: {e.reason}. Try again to delete what is left.") from None
+            self.ledger.retract_publication(publication.id, at=self.clock())  # a retry deletes only what is left
         now = self.clock()
         with self.ledger.transaction():
             if not self.ledger.move(draft_id, State.RETRACTED, only_from=[State.PUBLISHED], at=now):
                 return self._draft(draft_id)  # someone else's retraction got there first
-            self.ledger.retract_publication(publication.id, at=now)
             self.ledger.set_notice(draft_id, f"Retracted by <@{user_id}>: the post was deleted from X.")
-            self.ledger.log("retracted", actor=user_id, at=now, draft_id=draft_id, x_post_id=publication.x_post_id)
+            detail = {"parts": len(out)} if len(out) > 1 else {}
+            self.ledger.log("retracted", actor=user_id, at=now, draft_id=draft_id,
+                            x_post_id=first.x_post_id if first else None, **detail)
         self._notify(draft_id, Change(State.PUBLISHED, State.RETRACTED, user_id))
         return self._draft(draft_id)
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
+from bot import thread
 from bot.errors import Delivery, NotAllowed, Paused, PublishError, WrongState
 from bot.model import Draft
 from bot.ports import Change
@@ -24,26 +27,82 @@ INTERRUPTED = f"publishing was interrupted (copydesk stopped while X was being a
 _POST_ID = re.compile(r"/status(?:es)?/(\d+)")
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """One call to X on its way: which publication row records it, and which part of the draft it posts."""
+
+    publication_id: int
+    part: int
+    parts: tuple[str, ...]  # every part's text; a single post has one
+
+    @property
+    def text(self) -> str:
+        return self.parts[self.part - 1]
+
+    @property
+    def last(self) -> bool:
+        return self.part == len(self.parts)
+
+    def detail(self) -> dict[str, Any]:
+        """What the event log adds for a thread: which part of how many (nothing for a single post)."""
+        return {"part": self.part, "of": len(self.parts)} if len(self.parts) > 1 else {}
+
+    def says(self, reason: str) -> str:
+        """A reason that names the part, for threads."""
+        return f"part {self.part} of {len(self.parts)}: {reason}" if len(self.parts) > 1 else reason
+
+
+def first_unpublished(published: dict[int, Any], count: int) -> int:
+    """The part a (re)started run begins with: parts already on X are never posted again (count + 1: all are out)."""
+    return next((part for part in range(1, count + 1) if part not in published), count + 1)
+
+
 class Publishing(DeskBase):
     """The scheduler's side of the desk, and the buttons that settle a post in doubt."""
 
     def publish(self, draft_id: int) -> None:
-        """The scheduler's job: publish an approved draft once, if it is (still) approved, due and not paused."""
+        """The scheduler's job: publish an approved draft once, if it is (still) approved, due and not paused.
+
+        A thread goes out part by part, each a reply to the one before; a run that stops half-way (an error,
+        a restart, the pause) starts again from the first part that is not on X.
+        """
         started = self._claim(draft_id)
         if started is None:
             return
-        draft, publication_id, first_attempt = started
+        draft, attempt, first_attempt = started
+        while attempt is not None:
+            attempt = self._send(draft, attempt, first_attempt)
+
+    def _send(self, draft: Draft, attempt: Attempt, first_attempt: datetime) -> Attempt | None:
+        """Post one part; the next part's attempt when there is one to make now."""
+        publisher = self.publishers[draft.account]
         try:
-            posted = self.publishers[draft.account].publish(draft.text)
+            reply_to = self._reply_to(draft, attempt)
+            media = self.ledger.images(draft.id, with_bytes=True) if attempt.part == 1 else []  # images go on the first part
+            media_ids = [publisher.upload(image) for image in media]
+            posted = publisher.publish(attempt.text, reply_to=reply_to, media_ids=media_ids)
         except PublishError as e:
-            self._after_failure(draft, publication_id, first_attempt, e)
+            return self._after_failure(draft, attempt, first_attempt, e)
         except Exception as e:  # a fault of ours after the request may have gone: a person must look
             log.exception("publishing %s failed unexpectedly", draft.number)
-            self._hold(draft, publication_id, f"copydesk failed while publishing ({type(e).__name__}); {CHECK}")
-        else:
-            self._succeed(draft, publication_id, posted)
+            self._hold(draft, attempt.publication_id, attempt.says(f"copydesk failed while publishing ({type(e).__name__}); {CHECK}"))
+            return None
+        return self._posted(draft, attempt, posted)
 
-    def _claim(self, draft_id: int) -> tuple[Draft, int, datetime] | None:
+    def _reply_to(self, draft: Draft, attempt: Attempt) -> str | None:
+        """The post the part answers: the part before it, as the ledger has it."""
+        if attempt.part == 1:
+            return None
+        before = self.ledger.published_parts(draft.id).get(attempt.part - 1)
+        if before is None or not before.x_post_id:
+            raise PublishError(
+                f"copydesk does not know which post on X is part {attempt.part - 1}, so part {attempt.part} cannot reply to it; "
+                "publish the rest by hand, then mark it published",
+                delivery=Delivery.REFUSED,
+            )
+        return before.x_post_id
+
+    def _claim(self, draft_id: int) -> tuple[Draft, Attempt, datetime] | None:
         """Mark the draft as publishing before calling X, so that nothing else can publish it too."""
         now = self.clock()
         with self._decisions, self.ledger.transaction():
@@ -56,36 +115,71 @@ class Publishing(DeskBase):
             if not self.ledger.move(draft_id, State.PUBLISHING, only_from=[State.APPROVED], at=now):
                 return None
             self.ledger.set_attempts(draft_id, retry_at=None, first_attempt_at=draft.first_attempt_at or now)
-            publication_id = self.ledger.start_publication(draft, self._account(draft.account).handle, at=now)
-            self.ledger.log("publishing", actor=SYSTEM, at=now, draft_id=draft_id, publication_id=publication_id)
+            parts = tuple(thread.split(draft.text))
+            part = first_unpublished(self.ledger.published_parts(draft_id), len(parts))
+            if part > len(parts):  # cannot happen (the last part and "published" are one transaction); never post again
+                raise WrongState(f"every part of {draft.number} is already on X")
+            publication_id = self.ledger.start_publication(draft, self._account(draft.account).handle, at=now, part=part)
+            attempt = Attempt(publication_id, part, parts)
+            self.ledger.log("publishing", actor=SYSTEM, at=now, draft_id=draft_id, publication_id=publication_id, **attempt.detail())
             first = self._draft(draft_id).first_attempt_at  # as stored (to the millisecond), to compare with attempts
         assert first is not None
-        return draft, publication_id, first
+        return draft, attempt, first
 
-    def _after_failure(self, draft: Draft, publication_id: int, first: datetime, error: PublishError) -> None:
+    def _after_failure(self, draft: Draft, attempt: Attempt, first: datetime, error: PublishError) -> Attempt | None:
+        reason = attempt.says(error.reason)
         if error.delivery is Delivery.REFUSED:
-            self._fail(draft, publication_id, error.reason)
+            self._fail(draft, attempt.publication_id, reason)
         elif error.delivery is Delivery.NOT_SENT:
-            self._retry_or_fail(draft, publication_id, first, error.reason, error.retry_at)
+            self._retry_or_fail(draft, attempt.publication_id, first, reason, error.retry_at)
         else:
-            self._settle_unknown(draft, publication_id, first, error.reason)
+            return self._settle_unknown(draft, attempt, first, reason)
+        return None
 
-    def _settle_unknown(self, draft: Draft, publication_id: int, first: datetime, reason: str) -> None:
+    def _settle_unknown(self, draft: Draft, attempt: Attempt, first: datetime, reason: str) -> Attempt | None:
         """The request went out but no answer came back: look on the account before anything else."""
         try:  # from the first attempt of this run: X may have created any of them late
-            found = self.publishers[draft.account].find(draft.text, since=first)
+            found = self.publishers[draft.account].find(attempt.text, since=first)
         except PublishError as e:
-            self._hold(draft, publication_id, f"{reason}. copydesk could not check the account either ({e.reason})")
-            return
+            self._hold(draft, attempt.publication_id, f"{reason}. copydesk could not check the account either ({e.reason})")
+            return None
         if found is not None:
-            self._succeed(draft, publication_id, found, checked=True)
-        else:
-            why = reason.split(";")[0] + "; the post is not on the account"
-            self._retry_or_fail(draft, publication_id, first, why, None)
+            return self._posted(draft, attempt, found, checked=True)
+        why = reason.split(";")[0] + "; the post is not on the account"
+        self._retry_or_fail(draft, attempt.publication_id, first, why, None)
+        return None
+
+    def _posted(self, draft: Draft, attempt: Attempt, posted: Posted, *, checked: bool = False) -> Attempt | None:
+        """Record a part X has; the draft is published with its last part, else the next part is claimed at once."""
+        if attempt.last:
+            self._succeed(draft, attempt.publication_id, posted, checked=checked)
+            return None
+        now = self.clock()
+        following: Attempt | None = None
+        with self._decisions:
+            with self.ledger.transaction():
+                self.ledger.finish_publication(attempt.publication_id, post_id=posted.post_id, url=posted.url, at=now)
+                self.ledger.log("part_published", actor=SYSTEM, at=now, draft_id=draft.id, x_post_id=posted.post_id,
+                                url=posted.url, **attempt.detail(), **({"found_on_account": True} if checked else {}))
+                if self.ledger.current_pause():  # the crisis switch stops a thread half-way too
+                    self.ledger.move(draft.id, State.APPROVED, only_from=[State.PUBLISHING], at=now)
+                    self.ledger.set_attempts(draft.id, retry_at=None, first_attempt_at=None)
+                    self.ledger.log("thread_paused", actor=SYSTEM, at=now, draft_id=draft.id, next_part=attempt.part + 1)
+                else:
+                    part = attempt.part + 1
+                    publication_id = self.ledger.start_publication(draft, self._account(draft.account).handle, at=now, part=part)
+                    following = Attempt(publication_id, part, attempt.parts)
+                    self.ledger.log("publishing", actor=SYSTEM, at=now, draft_id=draft.id, publication_id=publication_id,
+                                    **following.detail())
+            if following is None:
+                self._sync_schedule(draft.id)
+        self._notify(draft.id, None)  # the card shows how far the thread is
+        return following
 
     def _retry_or_fail(self, draft: Draft, publication_id: int, first: datetime, reason: str, reset: datetime | None) -> None:
         now = self.clock()
-        attempts = sum(1 for p in self.ledger.publications(draft.id) if p.started_at >= first)
+        # failed attempts of this run (and the one failing now); parts that went out are not attempts that failed
+        attempts = sum(1 for p in self.ledger.publications(draft.id) if p.started_at >= first and p.outcome != "published")
         delay = min(timedelta(seconds=self.config.x_retry_delay_seconds * 2 ** (attempts - 1)), MAX_DELAY)
         retry_at = max(reset, now) if reset else now + delay
         give_up = first + timedelta(minutes=self.config.x_retry_for_minutes)
@@ -104,13 +198,19 @@ class Publishing(DeskBase):
         self._notify(draft.id, Change(State.PUBLISHING, State.APPROVED, SYSTEM))
 
     def _succeed(self, draft: Draft, publication_id: int, posted: Posted, *, checked: bool = False) -> None:
+        """The last (or only) part is out: the draft is published, and its link is its first part's."""
         now = self.clock()
         with self.ledger.transaction():
             self.ledger.finish_publication(publication_id, post_id=posted.post_id, url=posted.url, at=now)
             self.ledger.move(draft.id, State.PUBLISHED, only_from=[State.PUBLISHING], at=now)
             self.ledger.set_attempts(draft.id, retry_at=None, first_attempt_at=None)
-            detail = {"found_on_account": True} if checked else {}
-            self.ledger.log("published", actor=SYSTEM, at=now, draft_id=draft.id, x_post_id=posted.post_id, url=posted.url, **detail)
+            out = self.ledger.published_parts(draft.id)
+            first = out.get(1)
+            detail: dict[str, Any] = {"found_on_account": True} if checked else {}
+            if len(out) > 1:
+                detail["parts"] = len(out)
+            self.ledger.log("published", actor=SYSTEM, at=now, draft_id=draft.id, x_post_id=first.x_post_id if first else posted.post_id,
+                            url=first.url if first else posted.url, **detail)
         self._notify(draft.id, Change(State.PUBLISHING, State.PUBLISHED, SYSTEM))
 
     def _fail(self, draft: Draft, publication_id: int, reason: str) -> None:
@@ -162,22 +262,40 @@ class Publishing(DeskBase):
         return self._draft(draft_id)
 
     def mark_published(self, draft_id: int, user_id: str, url: str | None) -> Draft:
-        """An editor or admin found a held post live on X: record it as published, with its link if given."""
+        """An editor or admin found a held post live on X: record it as published, with its link if given.
+
+        For a thread it settles the part in doubt (the first not on X); only the last part makes the draft
+        published. A part that more parts must reply to needs its link.
+        """
         draft = self._draft(draft_id)
         self._require_editor_or_admin(draft, user_id, "mark a draft as published")
         match = _POST_ID.search(url or "")
         if url and not match:
             raise WrongState(f"{url} is not a link to a post on X (…/status/123…).")
+        count = len(thread.split(draft.text))
         now = self.clock()
         with self.ledger.transaction():
-            if not self.ledger.move(draft_id, State.PUBLISHED, only_from=[State.HELD, State.FAILED], at=now):
-                raise WrongState(f"{draft.number} is {self._draft(draft_id).state.label}; only held or failed drafts can be marked published.")
-            self.ledger.set_attempts(draft_id, retry_at=None, first_attempt_at=None)
-            publication_id = self.ledger.start_publication(draft, self._account(draft.account).handle, at=now)
+            current = self._draft(draft_id)
+            if current.state not in (State.HELD, State.FAILED):
+                raise WrongState(f"{draft.number} is {current.state.label}; only held or failed drafts can be marked published.")
+            part = first_unpublished(self.ledger.published_parts(draft_id), count)
+            last = part >= count
+            if not last and not match:
+                raise WrongState(f"Part {part} of {count} of {draft.number} is followed by more parts, which reply to it: "
+                                 f"give its link, /draft mark-published {draft.number} https://x.com/…/status/…")
+            if last:
+                self.ledger.move(draft_id, State.PUBLISHED, only_from=[current.state], at=now)
+                self.ledger.set_attempts(draft_id, retry_at=None, first_attempt_at=None)
+            publication_id = self.ledger.start_publication(draft, self._account(draft.account).handle, at=now, part=part)
             self.ledger.finish_publication(publication_id, post_id=match[1] if match else "", url=url or "", at=now)
-            self.ledger.set_notice(draft_id, f"Marked as published by <@{user_id}> after checking the account.")
-            self.ledger.log("marked_published", actor=user_id, at=now, draft_id=draft_id, url=url)
-        self._notify(draft_id, Change(draft.state, State.PUBLISHED, user_id))
+            if last:
+                self.ledger.set_notice(draft_id, f"Marked as published by <@{user_id}> after checking the account.")
+            else:
+                self.ledger.set_notice(draft_id, f"Part {part} of {count} marked as published by <@{user_id}>; "
+                                                 f"Publish now sends the rest, from part {part + 1}.")
+            detail = {"part": part, "of": count} if count > 1 else {}
+            self.ledger.log("marked_published", actor=user_id, at=now, draft_id=draft_id, url=url, **detail)
+        self._notify(draft_id, Change(current.state, State.PUBLISHED, user_id) if last else None)
         return self._draft(draft_id)
 
     def _require_editor_or_admin(self, draft: Draft, user_id: str, what: str) -> None:

@@ -30,6 +30,10 @@ class UnknownAccount(BadDraft):
     """A to: account that app.yaml does not define."""
 
 
+class BadImage(BadDraft):
+    """An image X would not take (type, size, how many), or one that could not be fetched from Slack."""
+
+
 class UnknownDraft(CopydeskError):
     """A draft number that the ledger does not hold."""
 

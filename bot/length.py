@@ -30,14 +30,14 @@ def measure(text: str) -> Length:
     return Length(weighted=parsed.weightedLength, valid=parsed.valid)
 
 
-def check_postable(text: str) -> Length:
-    """The text's length, or BadDraft naming the count and the excess when X would refuse it."""
+def check_postable(text: str, *, what: str = "The text") -> Length:
+    """The text's length, or BadDraft naming the count and the excess (and `what` it is) when X would refuse it."""
     length = measure(text)
     if length.excess:
         raise BadDraft(
-            f"The text is {length.weighted}/{MAX_WEIGHTED_LENGTH} as X counts it "
+            f"{what} is {length.weighted}/{MAX_WEIGHTED_LENGTH} as X counts it "
             f"(links count 23, most emoji and CJK characters 2): {length.excess} too many."
         )
     if not length.valid:
-        raise BadDraft("The text has characters X does not accept (such as U+FFFE or direction overrides).")
+        raise BadDraft(f"{what} has characters X does not accept (such as U+FFFE or direction overrides).")
     return length

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers import commands, events, home
+from handlers import commands, events, files, home
 
 SCOPES = (
     "chat:write",  # review cards, thread replies, messages to authors
@@ -12,6 +12,7 @@ SCOPES = (
     "reactions:read",  # votes
     "users:read",  # authors' time zones
     "usergroups:read",  # editors given as a user group
+    *files.SCOPES,  # images shared in a review card's thread
 )
 
 
@@ -24,7 +25,7 @@ def manifest(*, name: str = "copydesk", url: str | None = None) -> dict[str, Any
         "usage_hint": commands.USAGE_HINT,
         "should_escape": False,
     }
-    event_subscriptions: dict[str, Any] = {"bot_events": [*events.EVENTS, *home.EVENTS]}
+    event_subscriptions: dict[str, Any] = {"bot_events": [*events.EVENTS, *home.EVENTS, *files.SUBSCRIPTIONS]}
     interactivity: dict[str, Any] = {"is_enabled": True}
     if request_url:
         command["url"] = request_url

@@ -52,6 +52,7 @@ class Publication:
     url: str | None
     error: str | None
     retracted_at: datetime | None = None
+    part: int = 1  # which post of a thread; a single post is part 1
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from bot.config import Account
+from bot.images import Image
 from bot.length import Length
 from bot.model import Draft, Pause, Publication
 from bot.review import State
@@ -23,6 +24,9 @@ class DraftView:
     length: Length
     publication: Publication | None
     pause: Pause | None = None
+    parts: tuple[Length, ...] = ()  # a thread's parts, in order; one entry for a single post
+    parts_out: tuple[int, ...] = ()  # the parts already on X (a thread that stopped half-way)
+    images: tuple[Image, ...] = ()  # described, without their bytes
 
 
 @dataclass(frozen=True)

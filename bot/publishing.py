@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 import requests
@@ -16,9 +17,11 @@ from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from bot.config import Account
 from bot.errors import Delivery, PublishError
+from bot.images import Image
 
 TWEEPY_HOST = "https://api.twitter.com"  # tweepy.Client hard-codes this in BaseClient.request()
 LOOKBACK = 100  # the account's most recent posts searched for one whose outcome is unknown
+MEDIA_UPLOAD = "/2/media/upload"  # X's v2 one-shot upload; tweepy 4.x has no call for it
 
 
 @dataclass(frozen=True)
@@ -32,8 +35,12 @@ class Posted:
 class Publisher(Protocol):
     """Something that can put a text on one account's timeline, look for it there, and take it down."""
 
-    def publish(self, text: str) -> Posted:
-        """Post `text`, or raise PublishError."""
+    def publish(self, text: str, *, reply_to: str | None = None, media_ids: Sequence[str] = ()) -> Posted:
+        """Post `text` (as a reply to `reply_to`, with uploaded media), or raise PublishError."""
+        ...
+
+    def upload(self, image: Image) -> str:
+        """Upload one image for a post about to be made; its media id, or PublishError (never UNKNOWN: unused media expire)."""
         ...
 
     def find(self, text: str, since: datetime) -> Posted | None:
@@ -75,6 +82,7 @@ class XPublisher:
         creds = account.credentials
         self.handle = account.handle
         self._user_id: str | None = None
+        self._oauth1: tweepy.OAuth1UserHandler | None = None
         if creds.oauth2_access_token is not None:
             self._client = tweepy.Client(bearer_token=creds.oauth2_access_token.reveal())
             self._user_auth = False
@@ -86,17 +94,44 @@ class XPublisher:
                 access_token_secret=_reveal(creds.access_token_secret),
             )
             self._user_auth = True
+            self._oauth1 = tweepy.OAuth1UserHandler(
+                self._client.consumer_key, self._client.consumer_secret, self._client.access_token, self._client.access_token_secret
+            )
         self._client.session = XSession(base_url, timeout)
 
-    def publish(self, text: str) -> Posted:
+    def publish(self, text: str, *, reply_to: str | None = None, media_ids: Sequence[str] = ()) -> Posted:
         """Create the post; X's own reason goes into the PublishError when it refuses."""
         with self._mapped("the post", sent_is_unknown=True):
-            response = self._client.create_tweet(text=text, user_auth=self._user_auth)
+            response = self._client.create_tweet(
+                text=text, in_reply_to_tweet_id=reply_to, media_ids=list(media_ids) or None, user_auth=self._user_auth
+            )
         try:
             post_id = str(response.data["id"])
         except (TypeError, KeyError):
             raise PublishError(_UNKNOWN.format("X's answer had no post id"), delivery=Delivery.UNKNOWN) from None
         return Posted(post_id=post_id, url=post_url(self.handle, post_id))
+
+    def upload(self, image: Image) -> str:
+        """POST /2/media/upload as multipart/form-data, signed the way tweepy signs its own calls, on tweepy's session."""
+        with self._mapped(f"the image {image.name}", sent_is_unknown=False):
+            if self._oauth1 is not None:
+                auth: Any = self._oauth1.apply_auth()  # OAuth 1.0a: a multipart body is not part of the signature
+                headers = {"User-Agent": self._client.user_agent}
+            else:
+                auth, headers = None, {"User-Agent": self._client.user_agent, "Authorization": f"Bearer {self._client.bearer_token}"}
+            with self._client.session.post(
+                TWEEPY_HOST + MEDIA_UPLOAD,
+                files={"media": (image.name, image.data, image.mimetype)},
+                data={"media_category": "tweet_image"},
+                headers=headers,
+                auth=auth,
+            ) as response:
+                _raise_for_status(response)
+                answer = response.json()
+        try:
+            return str(answer["data"]["id"])
+        except (TypeError, KeyError):
+            raise PublishError(f"X's answer to the upload of {image.name} had no media id", delivery=Delivery.NOT_SENT) from None
 
     def find(self, text: str, since: datetime) -> Posted | None:
         """Look through the account's own recent posts for this text (X shortens links, so links are compared loosely)."""
@@ -165,6 +200,20 @@ def _never_sent(error: requests.ConnectionError) -> bool:
     cause = error.args[0] if error.args else None
     reason = getattr(cause, "reason", cause)
     return isinstance(reason, (NewConnectionError, NameResolutionError))
+
+
+def _raise_for_status(response: requests.Response) -> None:
+    """The exceptions tweepy's own calls raise for X's answers, so one mapping covers both."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    if status == 429:
+        reset = response.headers.get("x-rate-limit-reset", "")
+        raise tweepy.TooManyRequests(response, reset_time=int(reset) if reset.isdigit() else None)
+    if status >= 500:
+        raise tweepy.TwitterServerError(response)
+    known = {400: tweepy.BadRequest, 401: tweepy.Unauthorized, 403: tweepy.Forbidden, 404: tweepy.NotFound}
+    raise known.get(status, tweepy.HTTPException)(response)
 
 
 def _reset_time(response: requests.Response) -> datetime | None:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot import images as images_
+from bot import thread
 from bot import when as when_
 from bot.desk_base import SYSTEM, Clock, utc_now
 from bot.desk_control import Control, Resumed
+from bot.desk_media import Media
 from bot.desk_publishing import EARLY_TOLERANCE, INTERRUPTED, Publishing
 from bot.desk_reminders import Reminders
 from bot.errors import CardNotPosted, NotAllowed
-from bot.length import check_postable
+from bot.images import Image
 from bot.model import Draft
 from bot.ports import Change, DraftView, Overview
 from bot.review import BUTTON, OPEN, UNDECIDED, Kind, Rules, State, Vote, decide, reaction_kind, tally
@@ -31,7 +35,7 @@ class Recovery:
     cards_posted: int
 
 
-class Desk(Publishing, Control, Reminders):
+class Desk(Publishing, Control, Media, Reminders):
     """The domain service every Slack handler and scheduler job calls into."""
 
     # drafting
@@ -45,13 +49,16 @@ class Desk(Publishing, Control, Reminders):
         at: str | None,
         origin_channel: str | None,
         publish_at: datetime | None = None,
+        images: Sequence[Image] = (),
     ) -> Draft:
-        """Check a new draft and store it in review; raise BadDraft and store nothing when it is wrong.
+        """Check a new draft (a thread when lines of --- split it; images go on its first post) and store it in review.
 
-        The time comes as `at` (the /draft at:WHEN words) or as `publish_at` (the modal's date picker).
+        The time comes as `at` (the /draft at:WHEN words) or as `publish_at` (the form's date picker).
+        Raise BadDraft (BadImage for images) and store nothing when it is wrong.
         """
         target = self._account(account)
-        check_postable(text)
+        thread.check(text)
+        images_.check(images)
         now = self.clock()
         if at:
             publish_at = when_.parse_when(at, now=now, zone=self.zone_of(author_id))
@@ -63,15 +70,21 @@ class Desk(Publishing, Control, Reminders):
                 f"{target.name} needs {target.approvals_required} approval(s) from editors other than the author, "
                 "and there are not enough of them; ask an admin to add editors or allow self-approval."
             )
-        return self.ledger.add_draft(
-            account=target.name,
-            author_id=author_id,
-            text=text,
-            publish_at=publish_at,
-            review_channel=target.review_channel,
-            origin_channel=origin_channel,
-            at=now,
-        )
+        with self.ledger.transaction():
+            draft = self.ledger.add_draft(
+                account=target.name,
+                author_id=author_id,
+                text=text,
+                publish_at=publish_at,
+                review_channel=target.review_channel,
+                origin_channel=origin_channel,
+                at=now,
+            )
+            if images:
+                self.ledger.add_images(draft.id, images, at=now)
+                self.ledger.log("images_changed", actor=author_id, at=now, draft_id=draft.id, before=[],
+                                after=[i.name for i in images], sha256=[i.sha256 for i in images])
+        return draft
 
     def open_review(self, draft_id: int) -> tuple[DraftView, str | None]:
         """Post the draft's review card and remember it; return what the card showed and a link to it."""
@@ -182,8 +195,10 @@ class Desk(Publishing, Control, Reminders):
         interrupted = self.ledger.drafts_in([State.PUBLISHING])
         for draft in interrupted:
             # The call to X may or may not have gone through: never post again blindly, ask a person.
-            open_attempts = [p.id for p in self.ledger.publications(draft.id) if p.outcome == "publishing"]
-            self._hold(draft, open_attempts[-1] if open_attempts else None, INTERRUPTED)
+            open_attempts = [p for p in self.ledger.publications(draft.id) if p.outcome == "publishing"]
+            count = len(thread.split(draft.text))
+            which = f"part {open_attempts[-1].part} of {count}: " if open_attempts and count > 1 else ""
+            self._hold(draft, open_attempts[-1].id if open_attempts else None, which + INTERRUPTED)
         approved = self.ledger.drafts_in([State.APPROVED])
         for draft in approved:
             self._sync_schedule(draft.id)

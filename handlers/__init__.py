@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.service import Desk
-from handlers import actions, commands, events, home, views
+from handlers import actions, commands, events, files, home, views
 
 
 def register(app: App, desk: Desk) -> None:
@@ -15,3 +15,4 @@ def register(app: App, desk: Desk) -> None:
     actions.register(app, desk)
     home.register(app, desk)
     views.register(app, desk)
+    files.register(app, desk)

@@ -39,6 +39,11 @@ def register(app: App, desk: Desk) -> None:
             draft, old_card = desk.edit(parsed.draft_id, user, text=parsed.text, at=parsed.at)
             context["follow_up"], context["draft_id"], context["old_card"] = "new card", draft.id, old_card
             ack(text=f"{draft.number} is edited; its votes are cleared and a new card is on its way.", response_type="ephemeral")
+        elif parsed.name == "drop-images":
+            assert parsed.draft_id is not None
+            draft, old_card = desk.set_images(parsed.draft_id, user, [])
+            context["follow_up"], context["draft_id"], context["old_card"] = "new card", draft.id, old_card
+            ack(text=f"{draft.number} has no images now; its votes are cleared and a new card is on its way.", response_type="ephemeral")
         elif parsed.name == "help":
             ack(text=commands.help_text(desk.config.approve_reactions[0], desk.config.reject_reactions[0]), response_type="ephemeral")
         elif parsed.name == "list":

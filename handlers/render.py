@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from bot import images
 from bot.config import Account
 from bot.desk_base import SYSTEM
 from bot.length import MAX_WEIGHTED_LENGTH
@@ -106,11 +107,11 @@ def card(view: DraftView, approve: str, reject: str) -> tuple[str, Blocks]:
             "elements": [
                 {
                     "type": "mrkdwn",
-                    "text": f"{view.length.weighted}/{MAX_WEIGHTED_LENGTH} characters as X counts them"
-                    f" · publish {when(draft.publish_at)}",
+                    "text": f"{length_text(view)} · publish {when(draft.publish_at)}",
                 }
             ],
         },
+        *thread_and_images(view),
         {"type": "section", "text": {"type": "mrkdwn", "text": status_line(view)}},
     ]
     if votes := vote_line(view):
@@ -148,6 +149,29 @@ def vote_line(view: DraftView) -> str:
     if view.rejecters:
         parts.append(f"vetoed by {people(view.rejecters)}")
     return "Votes: " + " · ".join(parts) if parts else ""
+
+
+def length_text(view: DraftView, *, how: str = " as X counts them") -> str:
+    """'123/280 characters as X counts them', or for a thread how many posts it makes."""
+    if len(view.parts) > 1:
+        return f"a thread of {len(view.parts)} posts, each up to {MAX_WEIGHTED_LENGTH} characters{how}"
+    return f"{view.length.weighted}/{MAX_WEIGHTED_LENGTH} characters{how}"
+
+
+def thread_and_images(view: DraftView) -> Blocks:
+    """A thread's parts, numbered with their lengths (and which are on X), and the images that go with the first."""
+    lines = []
+    if len(view.parts) > 1:
+        count = len(view.parts)
+        parts = " · ".join(
+            f"*{n}/{count}* {length.weighted}/{MAX_WEIGHTED_LENGTH}" + (" :white_check_mark: on X" if n in view.parts_out else "")
+            for n, length in enumerate(view.parts, 1)
+        )
+        lines.append(f":thread: {parts} — each part replies to the one before")
+    if view.images:
+        where = " (on the first post)" if len(view.parts) > 1 else ""
+        lines.append(f":frame_with_picture: {escape(images.summary(view.images))}{where}")
+    return [{"type": "context", "elements": [{"type": "mrkdwn", "text": line}]} for line in lines]
 
 
 def pause_banner(view: DraftView) -> Blocks:
@@ -277,7 +301,7 @@ def in_review(view: DraftView, link: str | None) -> str:
     where = f"<{link}|its review card>" if link else f"<#{view.draft.review_channel}>"
     return (
         f"{title(view)} is in review: see {where}. "
-        f"{view.length.weighted}/{MAX_WEIGHTED_LENGTH} characters; publish {when(view.draft.publish_at)}."
+        f"{length_text(view, how='')}; publish {when(view.draft.publish_at)}."
     )
 
 

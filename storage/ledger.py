@@ -14,6 +14,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot.errors import LedgerError
+from bot.images import Image
 from bot.model import ChainCheck, Draft, Event, Pause, Publication
 from bot.review import Kind, State, Vote
 from storage.chain import GENESIS, event_hash
@@ -272,12 +273,13 @@ class Ledger:
 
     # publications
 
-    def start_publication(self, draft: Draft, handle: str, *, at: datetime) -> int:
-        """Note that a post is on its way to X, before the call, so a crash leaves a trace."""
+    def start_publication(self, draft: Draft, handle: str, *, at: datetime, part: int = 1) -> int:
+        """Note that a post (or one part of a thread) is on its way to X, before the call, so a crash leaves a trace."""
         with self.transaction():
             return self._db["publications"].insert(
                 {
                     "draft_id": draft.id,
+                    "part": part,
                     "account": draft.account,
                     "handle": handle,
                     "started_at": to_text(at),
@@ -313,6 +315,55 @@ class Ledger:
         with self._lock:
             rows = self._db.query("SELECT * FROM publications WHERE draft_id = ? ORDER BY id", [draft_id])
             return [_publication(row) for row in rows]
+
+    def published_parts(self, draft_id: int) -> dict[int, Publication]:
+        """The parts of a draft that are on X now (published, not retracted), by part number."""
+        with self._lock:
+            rows = self._db.query(
+                "SELECT * FROM publications WHERE draft_id = ? AND outcome = 'published' AND retracted_at IS NULL ORDER BY id",
+                [draft_id],
+            )
+            return {row["part"]: _publication(row) for row in rows}
+
+    # images
+
+    def add_images(self, draft_id: int, images: Iterable[Image], *, at: datetime) -> None:
+        """Append images to a draft's, after those it has."""
+        with self.transaction():
+            [row] = self._db.query("SELECT COALESCE(MAX(position), 0) AS last FROM media WHERE draft_id = ?", [draft_id])
+            for position, image in enumerate(images, row["last"] + 1):
+                self._db["media"].insert(
+                    {
+                        "draft_id": draft_id,
+                        "position": position,
+                        "name": image.name,
+                        "mimetype": image.mimetype,
+                        "size": image.size,
+                        "sha256": image.sha256,
+                        "bytes": image.data,
+                        "slack_file_id": image.slack_file_id,
+                        "added_at": to_text(at),
+                    }
+                )
+
+    def remove_images(self, draft_id: int) -> None:
+        """A draft's images are all gone."""
+        with self.transaction():
+            self._db.execute("DELETE FROM media WHERE draft_id = ?", [draft_id])
+
+    def images(self, draft_id: int, *, with_bytes: bool = False) -> list[Image]:
+        """A draft's images in order; their bytes only when asked for (uploading), not for every card."""
+        data = "bytes" if with_bytes else "NULL AS bytes"
+        with self._lock:
+            rows = self._db.query(
+                f"SELECT name, mimetype, size, sha256, {data}, slack_file_id FROM media WHERE draft_id = ? ORDER BY position",
+                [draft_id],
+            )
+            return [
+                Image(name=r["name"], mimetype=r["mimetype"], size=r["size"], sha256=r["sha256"], data=r["bytes"] or b"",
+                      slack_file_id=r["slack_file_id"])
+                for r in rows
+            ]
 
     # history
 
@@ -441,6 +492,7 @@ def _publication(row: dict[str, Any]) -> Publication:
         url=row["url"],
         error=row["error"],
         retracted_at=from_text(row["retracted_at"]),
+        part=row["part"],
     )
 
 

@@ -133,6 +133,33 @@ def m002_safety(db: Database) -> None:
         db.execute("UPDATE events SET hash = ? WHERE id = ?", [previous, row["id"]])
 
 
+@migrations()
+def m004_threads_media(db: Database) -> None:
+    """Threads publish part by part (each part's attempts are its own rows); images are kept with their drafts."""
+    _run(
+        db,
+        """
+        -- which post of a thread an attempt is for, from 1; a single post is part 1
+        ALTER TABLE publications ADD COLUMN part INTEGER NOT NULL DEFAULT 1;
+        CREATE INDEX publications_by_part ON publications (draft_id, part, outcome);
+
+        CREATE TABLE media (
+            id INTEGER PRIMARY KEY,
+            draft_id INTEGER NOT NULL REFERENCES drafts (id),
+            position INTEGER NOT NULL,           -- 1-based order on the post
+            name TEXT NOT NULL,                  -- the file name as shared
+            mimetype TEXT NOT NULL,              -- from the file's own bytes: image/png, image/jpeg, image/webp
+            size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            bytes BLOB NOT NULL,                 -- the image itself: a restart or a Slack clean-up loses nothing
+            slack_file_id TEXT,                  -- F…, when it came from Slack
+            added_at TEXT NOT NULL,
+            UNIQUE (draft_id, position)
+        )
+        """,
+    )
+
+
 def _run(db: Database, script: str) -> None:
     """Statement by statement: executescript would COMMIT the migration's transaction half-way."""
     for statement in script.split(";\n"):

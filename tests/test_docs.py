@@ -12,7 +12,7 @@ from bot.cli import parser
 from bot.commands import SUBCOMMANDS
 from bot.config import ENV_VARS, SETTINGS
 from bot.manifest import manifest
-from handlers import commands, events, home
+from handlers import commands, events, files, home
 from tests.examples import EXAMPLES, block
 
 ROOT = Path(__file__).parent.parent
@@ -56,7 +56,7 @@ def test_the_readme_manifest_is_what_copydesk_prints() -> None:
 
 def test_the_manifest_subscribes_to_what_the_app_listens_for() -> None:
     http = manifest(url="https://copydesk.example.com/")
-    assert http["settings"]["event_subscriptions"]["bot_events"] == [*events.EVENTS, *home.EVENTS]
+    assert http["settings"]["event_subscriptions"]["bot_events"] == [*events.EVENTS, *home.EVENTS, *files.SUBSCRIPTIONS]
     assert http["features"]["app_home"]["home_tab_enabled"] is True
     assert http["settings"]["event_subscriptions"]["request_url"] == "https://copydesk.example.com/slack/events"
     [command] = http["features"]["slash_commands"]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
+from bot import thread
 from bot.review import Kind, State
 from storage import Ledger
 from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, signed_headers, write_config
@@ -27,6 +28,8 @@ EDITORS = (EDITOR_1, EDITOR_2)  # two approvals publish at once (no at:)
 SEED = 1009  # the random kill moments and bursts are the same on every run
 FORM = "application/x-www-form-urlencoded"
 ONE_VOTE = "Standing draft: only one editor ever approves this"
+THREAD = "Post 06: a thread killed at part 2\n---\nPost 06, part 2\n---\nPost 06, part 3"
+THREAD_PARTS = thread.split(THREAD)
 
 T = TypeVar("T")
 
@@ -281,6 +284,16 @@ def test_kill_9_at_many_moments_loses_no_vote_and_posts_nothing_twice(tmp_path: 
         side.kill("right after the second approval got 200")
         side.start()
 
+        # 7b. A thread: part 1 is out, X created part 2 but its answer is still on the way: held, nothing sent again.
+        x.lose_answer_for(THREAD_PARTS[1], delay=60)
+        assert side.draft(THREAD).acknowledged
+        assert side.react(EDITOR_1, THREAD).acknowledged
+        assert side.react(EDITOR_2, THREAD).acknowledged
+        until("part 2 of the thread reached X", lambda: [c for c in x.arrived("/2/tweets") if c.body.get("text") == THREAD_PARTS[1]])
+        side.kill("while X's answer to part 2 of a thread was on its way (X has parts 1 and 2)")
+        side.start()
+        side.expect(THREAD, State.HELD, "part 2 may be on X, so a person must look; part 1 is never sent again")
+
         # 8. A vote is in the ledger but its 200 never left (the card update hangs): Slack redelivers it.
         post_5 = "Post 05: its first vote was cut off before the 200"
         assert side.draft(post_5).acknowledged
@@ -361,26 +374,29 @@ def assert_nothing_lost_or_doubled(side: SlackSide) -> None:
         assert not stuck, f"left in state publishing after the restart: {stuck}"
 
         posted = side.x.texts()
-        requested = [c.body.get("text") for c in side.x.calls("/2/tweets")]
-        strangers = sorted(set(posted) - set(drafts))
+        requested = [c.body.get("text") for c in side.x.arrived("/2/tweets")]  # answered or not
+        parts_of = {text: thread.split(text) for text in drafts}  # a single post is its one part
+        strangers = sorted(set(posted) - {part for parts in parts_of.values() for part in parts})
         assert not strangers, f"on X but no draft in the ledger has that text: {strangers}"
         for text, draft in drafts.items():
             where = f"#{draft.id} {text!r} ({draft.state.value})"
-            on_x, asked = posted.count(text), requested.count(text)
-            assert asked <= 1, f"{where} was sent to X {asked} times"
-            assert on_x <= 1, f"{where} is on X {on_x} times"
             approvers = {v.user_id for v in ledger.votes(draft.id) if v.kind is Kind.APPROVE}
             if len(approvers) >= 2:
                 assert draft.state in (State.PUBLISHED, State.HELD), f"{where} was approved but is neither published nor flagged"
-            else:
-                assert on_x == 0 and asked == 0, f"{where} is on X with only {sorted(approvers)} approving"
-            if draft.state is State.PUBLISHED:
-                assert on_x == 1, f"{where} is published in the ledger but X has it {on_x} times"
-                post_id = next(p["id"] for p in side.x.posts if p["text"] == text)
-                last = ledger.publications(draft.id)[-1]
-                assert (last.outcome, last.x_post_id) == ("published", post_id), f"{where}: the ledger records {last}"
             if draft.state is State.HELD:
                 assert draft.notice, f"{where} is held without a notice telling a person why"
+            out = ledger.published_parts(draft.id)
+            for number, part in enumerate(parts_of[text], 1):
+                on_x, asked = posted.count(part), requested.count(part)
+                assert asked <= 1, f"{where} part {number} was sent to X {asked} times"
+                assert on_x <= 1, f"{where} part {number} is on X {on_x} times"
+                if len(approvers) < 2:
+                    assert on_x == 0 and asked == 0, f"{where} is on X with only {sorted(approvers)} approving"
+                if draft.state is State.PUBLISHED or number in out:
+                    assert on_x == 1, f"{where} part {number} is published in the ledger but X has it {on_x} times"
+                    post_id = next(p["id"] for p in side.x.posts if p["text"] == part)
+                    recorded = out.get(number)
+                    assert recorded and recorded.x_post_id == post_id, f"{where} part {number}: the ledger records {recorded}"
 
         # The outcomes the targeted moments fix: held where X has the post but copydesk never heard back, else published.
         assert drafts["Post 01: killed right after its /draft got 200"].state is State.HELD
@@ -389,6 +405,9 @@ def assert_nothing_lost_or_doubled(side: SlackSide) -> None:
                      "Post 05: its first vote was cut off before the 200")
         for text in published:
             assert drafts[text].state is State.PUBLISHED, f"{text!r} is {drafts[text].state.value}"
+        assert [posted.count(part) for part in THREAD_PARTS] == [1, 1, 0]
+        assert sorted(ledger.published_parts(drafts[THREAD].id)) == [1]
+        assert (drafts[THREAD].notice or "").startswith("part 2 of 3: publishing was interrupted")
         assert drafts[ONE_VOTE].state is State.IN_REVIEW and [v.user_id for v in ledger.votes(drafts[ONE_VOTE].id)] == [EDITOR_1]
     finally:
         ledger.close()

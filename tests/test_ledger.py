@@ -12,8 +12,10 @@ from sqlite_utils import Database
 from bot.errors import LedgerError
 from bot.review import Kind, State, Vote
 from storage import Ledger
+from storage.migrations import migrations
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+EVERY_MIGRATION = [m.name for m in migrations._migrations]  # in the order they are defined, which is the order they run
 
 
 @pytest.fixture
@@ -31,7 +33,7 @@ def test_a_new_ledger_has_the_schema_wal_and_foreign_keys(tmp_path: Path, ledger
     db = Database(tmp_path / "ledger.db")
     assert set(db.table_names()) >= {"drafts", "votes", "publications", "events", "slack_events_seen", "_sqlite_migrations"}
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert ledger.schema_version() == ["m001_initial", "m002_safety"]
+    assert ledger.schema_version() == EVERY_MIGRATION
     assert {c.name for c in db["drafts"].columns} >= {"account", "author_user_id", "text", "publish_at", "state", "card_ts"}
     assert {fk.other_table for fk in db["votes"].foreign_keys} == {"drafts"}
 
@@ -59,7 +61,7 @@ def test_reopening_keeps_everything_and_migrates_nothing_twice(tmp_path: Path, l
     ledger.close()
     again = Ledger.open(tmp_path / "ledger.db")
     assert [d.text for d in again.drafts_in([State.IN_REVIEW])] == ["kept"]
-    assert again.schema_version() == ["m001_initial", "m002_safety"]
+    assert again.schema_version() == EVERY_MIGRATION
     again.close()
 
 
@@ -117,7 +119,7 @@ def test_a_first_release_ledger_is_migrated_with_its_rows_kept_and_chained(tmp_p
 
     reopened = Ledger.open(path)
     try:
-        assert reopened.schema_version() == ["m001_initial", "m002_safety"]
+        assert reopened.schema_version() == EVERY_MIGRATION
         draft = reopened.draft(1)
         assert draft is not None and (draft.text, draft.state, draft.notice) == ("kept", State.APPROVED, None)
         assert [v.user_id for v in reopened.votes(1)] == ["U0E"]
@@ -138,3 +140,23 @@ def test_a_backup_is_a_whole_consistent_ledger(tmp_path: Path, ledger: Ledger) -
         assert copy.verify_chain() == ledger.verify_chain()
     finally:
         copy.close()
+
+
+def test_migrations_run_in_order_and_threads_and_images_come_after_the_safety_release() -> None:
+    names = EVERY_MIGRATION
+    assert names[:2] == ["m001_initial", "m002_safety"] and names == sorted(names)
+    assert "m004_threads_media" in names
+
+
+def test_a_drafts_images_are_kept_in_order_with_their_bytes(ledger: Ledger) -> None:
+    from bot.images import Image
+
+    draft = add(ledger)
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 20
+    ledger.add_images(draft.id, [Image.of("a.png", png, slack_file_id="F01")], at=NOW)
+    ledger.add_images(draft.id, [Image.of("b.png", png + b"b")], at=NOW)
+    described = ledger.images(draft.id)
+    assert [(i.name, i.size, i.data, i.slack_file_id) for i in described] == [("a.png", 28, b"", "F01"), ("b.png", 29, b"", None)]
+    assert [i.data for i in ledger.images(draft.id, with_bytes=True)] == [png, png + b"b"]
+    ledger.remove_images(draft.id)
+    assert ledger.images(draft.id) == []

@@ -25,7 +25,9 @@ class FakeSlack(RecordingServer):
         self.failures: dict[str, str] = {}
         self.socket_url: str | None = None  # what apps.connections.open hands out
         self.http_failures: dict[str, list[Reply]] = {}  # per method: HTTP-level answers that go first (429, 503)
+        self.files: dict[str, dict[str, Any]] = {}  # shared files by id: their object as Slack shows it, and their bytes
         self._ts = itertools.count(1)
+        self._file_ids = itertools.count(1)
         self._lock = threading.Lock()
 
     @property
@@ -59,6 +61,15 @@ class FakeSlack(RecordingServer):
                 for _ in range(times)
             )
 
+    def add_file(self, name: str, data: bytes, mimetype: str = "image/png") -> dict[str, Any]:
+        """A file someone uploaded to Slack: its object as events and file_input states carry it."""
+        file_id = f"F0FILE{next(self._file_ids):04d}"
+        url = f"{self.url}/files-pri/T0TEAM001-{file_id}/{name}"
+        file = {"id": file_id, "name": name, "title": name, "mimetype": mimetype, "filetype": mimetype.split("/")[-1],
+                "size": len(data), "url_private": url, "url_private_download": url + "?download=1"}
+        self.files[file_id] = {"file": file, "bytes": data}
+        return dict(file)
+
     def responses(self) -> list[dict[str, Any]]:
         """What was posted to response_urls."""
         return [c.body for c in self.calls() if c.path.startswith("/respond/")]
@@ -68,6 +79,8 @@ class FakeSlack(RecordingServer):
     def _route(self, call: Call) -> Reply:
         if call.path.startswith("/respond/"):
             return Reply(200, b"ok", {"Content-Type": "text/plain"})
+        if call.path.startswith("/files-pri/"):
+            return self._download(call)
         method = call.path.removeprefix("/api/")
         if method == "apps.connections.open":
             if call.headers.get("Authorization") != f"Bearer {APP_TOKEN}" or not self.socket_url:
@@ -85,6 +98,18 @@ class FakeSlack(RecordingServer):
         if handler is None:
             return Reply(200, {"ok": False, "error": "unknown_method"})
         return Reply(200, handler(call.body))
+
+    def _download(self, call: Call) -> Reply:
+        """url_private: the bytes for the bot token; anyone else gets Slack's sign-in page (HTML, status 200), as Slack does."""
+        file_id = call.path.split("/")[2].rsplit("-", 1)[-1]
+        stored = self.files.get(file_id)
+        if call.headers.get("Authorization") != f"Bearer {BOT_TOKEN}" or stored is None:
+            return Reply(200, b"<!DOCTYPE html><html>Sign in to Slack</html>", {"Content-Type": "text/html; charset=utf-8"})
+        return Reply(200, stored["bytes"], {"Content-Type": stored["file"]["mimetype"]})
+
+    def _files_info(self, body: dict[str, Any]) -> dict[str, Any]:
+        stored = self.files.get(body.get("file", ""))
+        return {"ok": True, "file": stored["file"]} if stored else {"ok": False, "error": "file_not_found"}
 
     def _auth_test(self, _body: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -5,6 +5,8 @@ from __future__ import annotations
 import html
 import itertools
 import re
+from email.parser import BytesParser
+from email.policy import HTTP
 import threading
 import time
 from collections import deque
@@ -42,7 +44,13 @@ class FakeX(RecordingServer):
         self.lost: deque[float] = deque()  # create the post, then answer only after this many seconds
         self.timeline_replies: deque[Reply] = deque()  # canned answers to the timeline lookup
         self.deleted: list[str] = []
+        self.media: dict[str, dict[str, Any]] = {}  # uploaded media by id: bytes, category, type, name
+        self.for_text: dict[str, deque[Reply]] = {}  # canned answers to the post of one text (a thread's part 2)
+        self.lost_for_text: dict[str, float] = {}  # create the post of this text, then answer only after this many seconds
+        self.delete_replies: dict[str, Reply] = {}  # a canned answer, once, to deleting this post
+        self.upload_replies: deque[Reply] = deque()  # canned answers to POST /2/media/upload
         self._ids = itertools.count(1790000000000000001)
+        self._media_ids = itertools.count(1880000000000000001)
         self._lock = threading.Lock()
 
     def answer_next(
@@ -50,6 +58,14 @@ class FakeX(RecordingServer):
     ) -> None:
         """Make the next POST /2/tweets answer this (after `delay` seconds) instead of creating a post."""
         self.queued.append(Reply(status, body, headers or {}, delay))
+
+    def answer_for(self, text: str, status: int, body: dict[str, Any], *, delay: float = 0.0) -> None:
+        """Make the next POST /2/tweets of `text` answer this instead of creating a post."""
+        self.for_text.setdefault(text, deque()).append(Reply(status, body, {}, delay))
+
+    def lose_answer_for(self, text: str, delay: float) -> None:
+        """The post of `text` is created, but X's answer comes only after `delay` seconds."""
+        self.lost_for_text[text] = delay
 
     def lose_next_answer(self, delay: float) -> None:
         """The next post is created, but X's answer comes only after `delay` seconds (past copydesk's timeout)."""
@@ -59,11 +75,18 @@ class FakeX(RecordingServer):
         with self._lock:
             return [p["text"] for p in self.posts]
 
+    def replies(self) -> list[tuple[str, str | None]]:
+        """(text, the post it replies to) for every post, in order: how a thread landed."""
+        with self._lock:
+            return [(p["text"], (p["body"].get("reply") or {}).get("in_reply_to_tweet_id")) for p in self.posts]
+
     def _route(self, call: Call) -> Reply:
         if not self._authorized(call):
             return Reply(401, {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"})
         if call.method == "POST" and call.path == "/2/tweets":
             return self._create(call)
+        if call.method == "POST" and call.path == "/2/media/upload":
+            return self._upload(call)
         if call.method == "GET" and call.path == "/2/users/me":
             return Reply(200, {"data": {"id": USER_ID, "name": "Test account", "username": "aplusk"}})
         if call.method == "GET" and call.path == f"/2/users/{USER_ID}/tweets":
@@ -76,13 +99,36 @@ class FakeX(RecordingServer):
         with self._lock:
             if self.queued:
                 return self.queued.popleft()
-            delay = self.lost.popleft() if self.lost else 0.0
             text = call.body.get("text", "")
+            if self.for_text.get(text):
+                return self.for_text[text].popleft()
+            delay = self.lost.popleft() if self.lost else self.lost_for_text.pop(text, 0.0)
             if any(p["text"] == text for p in self.posts):
                 return Reply(403, _problem(403, "Forbidden", "You are not allowed to create a Tweet with duplicate content."))
+            media_ids = (call.body.get("media") or {}).get("media_ids") or []
+            if unknown := [m for m in media_ids if m not in self.media]:
+                return Reply(400, _problem(400, "Invalid Request", f"Your media IDs are invalid: {unknown}."))
+            reply_to = (call.body.get("reply") or {}).get("in_reply_to_tweet_id")
+            if reply_to is not None and not any(p["id"] == reply_to and not p.get("deleted") for p in self.posts):
+                return Reply(400, _problem(400, "Invalid Request", "The post you are replying to has been deleted or is not visible."))
             post_id = str(next(self._ids))
             self.posts.append({"id": post_id, "text": text, "at": call.at, "body": call.body})
         return Reply(201, {"data": {"id": post_id, "text": text, "edit_history_tweet_ids": [post_id]}}, delay=delay)
+
+    def _upload(self, call: Call) -> Reply:
+        """POST /2/media/upload, multipart/form-data: `media` (the bytes) and `media_category`."""
+        with self._lock:
+            if self.upload_replies:
+                return self.upload_replies.popleft()
+        fields = _multipart(call)
+        media, category = fields.get("media"), fields.get("media_category", (None, b""))[1].decode()
+        if media is None or category not in ("tweet_image", "dm_image", "subtitles"):
+            return Reply(400, _problem(400, "Invalid Request", "One or more parameters to your request was invalid."))
+        with self._lock:
+            media_id = str(next(self._media_ids))
+            self.media[media_id] = {"bytes": media[1], "category": category, "name": media[0], "type": media[2]}
+        return Reply(200, {"data": {"id": media_id, "media_key": f"3_{media_id}", "size": len(media[1]), "expires_after_secs": 86400,
+                                    "processing_info": {"state": "succeeded"}}})
 
     def _timeline(self, call: Call) -> Reply:
         """Newest first, as X shows them back: links shortened to t.co and &, <, > escaped."""
@@ -101,6 +147,8 @@ class FakeX(RecordingServer):
 
     def _delete(self, post_id: str) -> Reply:
         with self._lock:
+            if post_id in self.delete_replies:
+                return self.delete_replies.pop(post_id)
             found = [p for p in self.posts if p["id"] == post_id and not p.get("deleted")]
             if not found:
                 return Reply(404, _problem(404, "Not Found Error", f"Could not find tweet with id: [{post_id}]."))
@@ -123,6 +171,19 @@ class FakeX(RecordingServer):
         keys = SimpleNamespace(client_secret=CONSUMER_SECRET, resource_owner_secret=ACCESS_TOKEN_SECRET)
         expected = signature.sign_hmac_sha1_with_client(base, keys)
         return unquote(given.get("oauth_signature", "")) == expected
+
+
+def _multipart(call: Call) -> dict[str, tuple[str | None, bytes, str]]:
+    """A multipart/form-data body's fields: name -> (file name, bytes, content type)."""
+    kind = call.headers.get("Content-Type", "")
+    if not kind.startswith("multipart/form-data"):
+        return {}
+    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {kind}\r\n\r\n".encode() + call.raw)
+    fields: dict[str, tuple[str | None, bytes, str]] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        fields[str(name)] = (part.get_filename(), part.get_payload(decode=True) or b"", part.get_content_type())
+    return fields
 
 
 def _iso(epoch: float) -> str:

@@ -1,0 +1,69 @@
+"""A draft's images: attached, replaced or dropped by its author before it goes out; a change clears the votes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot import images as images_
+from bot.desk_base import DeskBase
+from bot.errors import WrongState
+from bot.images import Image
+from bot.model import Draft
+from bot.ports import CardRef
+from bot.review import EDITABLE
+
+
+class Media(DeskBase):
+    """Images go to X with the draft's first post; editors approve them with the text, so changing them re-opens review."""
+
+    def set_images(self, draft_id: int, user_id: str, images: Sequence[Image]) -> tuple[Draft, CardRef | None]:
+        """Replace every image of a draft (none: drop them); like an edit, the votes are cleared and a new card is due.
+
+        Returns the old card, which replace_card retires once the new one is up.
+        """
+        changed = self._change_images(draft_id, user_id, images, replace=True, event_id=None)
+        assert changed is not None
+        return changed
+
+    def add_images(
+        self, draft_id: int, user_id: str, images: Sequence[Image], *, event_id: str | None = None
+    ) -> tuple[Draft, CardRef | None] | None:
+        """Attach more images after those the draft has (files shared in its card's thread); None for a redelivered event."""
+        return self._change_images(draft_id, user_id, images, replace=False, event_id=event_id)
+
+    def draft_on_card(self, channel: str, ts: str) -> Draft | None:
+        """The draft whose review card is this message (a thread's parent), if any."""
+        return self.ledger.draft_for_card(channel, ts)
+
+    def _change_images(
+        self, draft_id: int, user_id: str, images: Sequence[Image], *, replace: bool, event_id: str | None
+    ) -> tuple[Draft, CardRef | None] | None:
+        draft = self._draft(draft_id)
+        self.check_can_edit(draft, user_id, "change the images of")  # type: ignore[attr-defined]
+        images_.check(images)
+        now = self.clock()
+        with self._decisions:
+            with self.ledger.transaction():
+                if event_id and not self.ledger.first_sighting(event_id, at=now):
+                    return None  # Slack redelivered a file share we already attached
+                current = self._draft(draft_id)
+                if current.state not in EDITABLE:
+                    raise WrongState(f"{draft.number} is {current.state.label} now; its images can no longer change.")
+                before = self.ledger.images(draft_id)
+                if not images and not (replace and before):
+                    raise WrongState(f"{draft.number} has no images to remove." if replace else "There is no image to attach.")
+                after = list(images) if replace else [*before, *images]
+                images_.check(after)
+                if replace:
+                    self.ledger.remove_images(draft_id)
+                self.ledger.add_images(draft_id, images, at=now)
+                self.ledger.rewrite(draft_id, text=current.text, publish_at=current.publish_at, at=now)  # votes cleared
+                what = "changed the images" if after else "removed the images"
+                self.ledger.set_notice(draft_id, f"<@{user_id}> {what}: every vote on the earlier version was cleared; "
+                                                 "editors, please review it again.")
+                self.ledger.log("images_changed", actor=user_id, at=now, draft_id=draft_id, before=[i.name for i in before],
+                                after=[i.name for i in after], sha256=[i.sha256 for i in after], votes_cleared=True)
+                self.ledger.forget_card(draft_id)  # reactions on the old card no longer find the draft
+            self._sync_schedule(draft_id)
+        old = CardRef(current.review_channel, current.card_ts) if current.card_ts else None
+        return self._draft(draft_id), old

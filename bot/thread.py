@@ -1,0 +1,42 @@
+"""Threads: a draft whose text has lines of `---` alone is several posts, each a reply to the one before."""
+
+from __future__ import annotations
+
+import re
+
+from bot.errors import BadDraft
+from bot.length import Length, check_postable
+
+MAX_PARTS = 25  # a thread longer than this is a blog post; X itself allows 25 in its composer
+_SEPARATOR = re.compile(r"^[ \t]*---[ \t]*$", re.M)
+
+
+def split(text: str) -> list[str]:
+    """The posts a draft's text makes, in order; without a separator line the text is one post, exactly as written."""
+    if not _SEPARATOR.search(text):
+        return [text]
+    return [part.strip() for part in _SEPARATOR.split(text)]
+
+
+def check(text: str) -> list[Length]:
+    """Each part's length, or BadDraft naming the part that is empty, too long, or one too many."""
+    parts = split(text)
+    count = len(parts)
+    if count > MAX_PARTS:
+        raise BadDraft(f"The thread has {count} parts; at most {MAX_PARTS} go out as one thread. Split it into two drafts.")
+    if count == 1:
+        return [check_postable(text)]
+    lengths = []
+    for number, part in enumerate(parts, 1):
+        if not part:
+            raise BadDraft(
+                f"Part {number} of {count} is empty: a line of --- separates two posts, so remove the extra one "
+                "(or the one at the start or end)."
+            )
+        lengths.append(check_postable(part, what=f"Part {number} of {count}"))
+    return lengths
+
+
+def label(part: int, count: int) -> str:
+    """How people refer to a part: 'part 2 of 3', or nothing for a single post."""
+    return f"part {part} of {count}" if count > 1 else ""

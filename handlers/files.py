@@ -1,0 +1,75 @@
+"""Images from Slack: files shared in a review card's thread attach to its draft; `download` serves the modals too."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.errors import BadImage, SlackUnavailable
+from bot.images import MAX_BYTES, Image
+from bot.service import Desk
+
+# Slack sends a file shared in a channel's thread as a `message` event (subtype file_share); the app
+# subscribes to these (public and private channels) and needs the history and files:read scopes for them.
+SUBSCRIPTIONS = ("message.channels", "message.groups")
+SCOPES = ("channels:history", "groups:history", "files:read")
+
+
+def register(app: App, desk: Desk) -> None:
+    """Attach images shared in a review card's thread to its draft (author or admin, before it goes out)."""
+
+    def shared(event: dict[str, Any], body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+        """Before the 200: the images are in the ledger (or refused, privately) when Slack hears back."""
+        thread_ts, files = event.get("thread_ts"), [f for f in event.get("files") or [] if _is_image(f)]
+        if not thread_ts or not files or not event.get("user"):
+            return
+        draft = desk.draft_on_card(event["channel"], thread_ts)
+        if draft is None:
+            return  # a thread that is not a review card's
+        desk.check_can_edit(draft, event["user"], "attach images to")  # before anything is downloaded
+        images = [download(client, f) for f in files]
+        changed = desk.add_images(draft.id, event["user"], images, event_id=body.get("event_id"))
+        if changed is not None:
+            context["draft_id"], context["old_card"] = changed[0].id, changed[1]
+
+    def repost(context: BoltContext) -> None:
+        if "draft_id" in context:
+            desk.replace_card(context["draft_id"], context.get("old_card"))
+
+    def other_message(event: dict[str, Any]) -> None:
+        """Every other message in the review channels arrives too (the subscription is per channel): nothing to do."""
+
+    app.event({"type": "message", "subtype": "file_share"})(ack=shared, lazy=[repost])
+    app.event("message")(other_message)  # after the one above: Bolt runs the first listener that matches
+
+
+def download(client: WebClient, file: dict[str, Any]) -> Image:
+    """A Slack file object (from an event, or a file_input's state) as a checked Image, fetched with the bot's token."""
+    if not file.get("url_private"):
+        try:
+            file = client.files_info(file=file["id"])["file"]
+        except SlackApiError as e:
+            raise BadImage(f"Slack would not show copydesk the file {file.get('name') or file.get('id')} ({e.response.get('error')}).") from None
+    name = file.get("name") or file.get("title") or file.get("id") or "image"
+    if (file.get("size") or 0) > MAX_BYTES:
+        raise BadImage(f"{name} is {file['size'] / 1024 / 1024:.1f} MB; X takes images up to {MAX_BYTES / 1024 / 1024:.1f} MB.")
+    url = file.get("url_private_download") or file["url_private"]
+    try:
+        # requests drops the Authorization header if Slack ever redirects to another host
+        with requests.get(url, headers={"Authorization": f"Bearer {client.token}"}, timeout=client.timeout, stream=True) as response:
+            if response.status_code != 200 or response.headers.get("Content-Type", "").startswith("text/html"):
+                raise BadImage(f"Slack would not let copydesk download {name} (HTTP {response.status_code}); "
+                               "the app needs the files:read scope.")
+            data = response.raw.read(MAX_BYTES + 1, decode_content=True)
+    except requests.RequestException as e:
+        raise SlackUnavailable(f"{name} could not be downloaded from Slack ({type(e).__name__}); try again in a moment.") from None
+    return Image.of(name, data, slack_file_id=file.get("id"))
+
+
+def _is_image(file: dict[str, Any]) -> bool:
+    """Only image files count; a PDF shared in the discussion is not meant for the post."""
+    return str(file.get("mimetype", "")).startswith("image/")
