@@ -36,6 +36,7 @@ APPROVE, REJECT, EDIT, WITHDRAW, PUBLISH_AGAIN, MARK_PUBLISHED, RETRACT = (
 )
 EDIT_MODAL = "copydesk_edit_modal"
 DRAFT_MODAL = "copydesk_draft_modal"
+IMAGE_FILETYPES = ("png", "jpg", "jpeg", "webp")  # what the form's file picker offers; bot/images.py checks the bytes
 
 
 def when(moment: datetime | None, *, missing: str = "as soon as it is approved") -> str:
@@ -361,8 +362,16 @@ def draft_modal(accounts: list[Account], default: str | None, origin_channel: st
         {
             "type": "input", "block_id": "text", "label": {"type": "plain_text", "text": "Post"},
             "hint": {"type": "plain_text", "text": f"Up to {MAX_WEIGHTED_LENGTH} characters as X counts them "
-                     "(a link counts 23, most emoji 2)."},
+                     "(a link counts 23, most emoji 2). A line of --- alone starts the next post of a thread."},
             "element": {"type": "plain_text_input", "action_id": "value", "multiline": True, "focus_on_load": True},
+        },
+        {
+            "type": "input", "block_id": "images", "optional": True,
+            "label": {"type": "plain_text", "text": "Images (optional)"},
+            "hint": {"type": "plain_text", "text": f"PNG, JPEG or WebP, up to {images.MAX_IMAGES}, "
+                     f"{images.MAX_BYTES // (1024 * 1024)} MB each; they go on the first post."},
+            "element": {"type": "file_input", "action_id": "value", "filetypes": list(IMAGE_FILETYPES),
+                        "max_files": images.MAX_IMAGES},
         },
     ]
     if len(accounts) > 1:

@@ -1,4 +1,4 @@
-"""The new-draft modal's submission: the same draft as /draft TEXT, with mistakes shown on their fields."""
+"""The new-draft modal's submission: the same draft as /draft TEXT (and images), with mistakes shown on their fields."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
-from bot.errors import BadTime, UnknownAccount
+from bot.errors import BadImage, BadTime, UnknownAccount
 from bot.service import Desk
-from handlers import render
+from handlers import files, render
 from handlers.errors import answered_privately, error_text
 from handlers.slack_text import unescape
 
@@ -18,11 +18,12 @@ from handlers.slack_text import unescape
 def register(app: App, desk: Desk) -> None:
     """Bind the new-draft modal (opened by /draft with no text)."""
 
-    def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+    def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
         """Stored before the modal closes; a mistake keeps it open with the reason under its field."""
         values = view["state"]["values"]
         picked = (values.get("when") or {}).get("value", {}).get("selected_date_time")
         chosen = ((values.get("account") or {}).get("value", {}).get("selected_option") or {}).get("value")
+        shared = (values.get("images") or {}).get("value", {}).get("files") or []
         try:
             draft = desk.submit(
                 author_id=body["user"]["id"],
@@ -31,6 +32,7 @@ def register(app: App, desk: Desk) -> None:
                 at=None,
                 publish_at=datetime.fromtimestamp(int(picked), timezone.utc) if picked else None,
                 origin_channel=view.get("private_metadata") or None,
+                images=[files.download(client, f) for f in shared],
             )
         except Exception as e:  # every error belongs to a field of the form
             ack(response_action="errors", errors={_field(e, "account" in values): error_text(e)})
@@ -53,6 +55,8 @@ def register(app: App, desk: Desk) -> None:
 def _field(error: Exception, has_account: bool) -> str:
     if isinstance(error, BadTime):
         return "when"
+    if isinstance(error, BadImage):
+        return "images"
     if isinstance(error, UnknownAccount) and has_account:
         return "account"
     return "text"

@@ -226,7 +226,7 @@ class Copydesk:
 
     def submit_form(
         self, user: str, text: str, *, account: str | None = None, when: datetime | None = None, channel: str = "C0GENERAL",
-        view: dict[str, Any] | None = None,
+        view: dict[str, Any] | None = None, files: list[dict[str, Any]] | None = None,
     ) -> BoltResponse:
         """`user` fills in the new-draft modal (the one `view`, as copydesk opened it) and presses Send for review."""
         opened = view or self.slack.views()[-1]
@@ -236,6 +236,7 @@ class Copydesk:
             chosen = {"text": {"type": "plain_text", "text": account}, "value": account} if account else None
             values["account"] = {"value": {"type": "static_select", "selected_option": chosen}}
         values["when"] = {"value": {"type": "datetimepicker", "selected_date_time": int(when.timestamp()) if when else None}}
+        values["images"] = {"value": {"type": "file_input", "files": files or []}}
         payload = {
             "type": "view_submission",
             "user": {"id": user, "team_id": "T0TEAM001"},

@@ -6,7 +6,8 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from bot.review import State
-from tests.conftest import AUTHOR, REVIEW, Copydesk
+from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk
+from tests.test_images import PNG
 from tests.fakes.slack_api import blocks_text
 
 
@@ -23,9 +24,9 @@ def test_an_empty_draft_command_opens_the_form_and_submitting_it_makes_the_draft
     assert response.status == 200 and not response.body  # nothing to read: the form is the answer
     [form] = bot.slack.views()
     assert form["callback_id"] == "copydesk_draft_modal"
-    assert [b["block_id"] for b in form["blocks"]] == ["text", "when"]  # one account: nothing to choose
+    assert [b["block_id"] for b in form["blocks"]] == ["text", "images", "when"]  # one account: nothing to choose
     assert "Up to 280 characters as X counts them" in form["blocks"][0]["hint"]["text"]
-    assert "Europe/Berlin" in form["blocks"][1]["hint"]["text"]
+    assert "Europe/Berlin" in form["blocks"][2]["hint"]["text"]
     assert bot.slack.calls("/api/views.open")[0].body["trigger_id"] == "123.456.abc"
 
     due = (datetime.now(timezone.utc) + timedelta(days=1)).replace(microsecond=0)
@@ -69,3 +70,31 @@ def test_with_several_accounts_the_form_asks_which_one(make_bot) -> None:
     bot.submit_form(AUTHOR, "Breaking", account="news")
     assert bot.latest().account == "news"
     assert "Breaking" in blocks_text(bot.slack.posts("C0REVIEW02")[0])
+
+
+def test_images_picked_in_the_form_go_up_with_the_post(bot: Copydesk) -> None:
+    bot.command(AUTHOR, "")
+    chart = bot.slack.add_file("chart.png", PNG)
+
+    bot.submit_form(AUTHOR, "A chart\n---\nand what it means", files=[chart])
+
+    draft = bot.latest()
+    assert [i.name for i in bot.ledger.images(draft.id)] == ["chart.png"]
+    card = blocks_text(bot.slack.posts(REVIEW)[0])
+    assert "chart.png" in card and "1/2" in card and "2/2" in card
+    bot.react(EDITOR_1, "white_check_mark", draft)
+    bot.react(EDITOR_2, "white_check_mark", draft)
+    bot.wait_for_state(draft.id, State.PUBLISHED)
+    first, second = bot.x.posts
+    assert first["body"]["media"] == {"media_ids": list(bot.x.media)} and "media" not in second["body"]
+    assert [m["bytes"] for m in bot.x.media.values()] == [PNG]
+
+
+def test_a_file_that_is_no_image_is_refused_on_its_field(bot: Copydesk) -> None:
+    bot.command(AUTHOR, "")
+    notes = bot.slack.add_file("notes.png", b"just text, not a picture")
+
+    refused = errors(bot.submit_form(AUTHOR, "With a fake image", files=[notes]))
+
+    assert list(refused) == ["images"] and "notes.png" in refused["images"]
+    assert bot.ledger.drafts_in(list(State)) == []
