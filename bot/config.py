@@ -59,7 +59,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("accounts.*.credentials.consumer_secret", "X_CONSUMER_SECRET", "Variable holding the app's API key secret."),
     Setting("accounts.*.credentials.access_token", "X_ACCESS_TOKEN", "Variable holding the account's access token."),
     Setting("accounts.*.credentials.access_token_secret", "X_ACCESS_TOKEN_SECRET", "Variable holding the account's access token secret."),
-    Setting("accounts.*.credentials.oauth2_access_token", None, "Instead of the four above: variable holding an OAuth 2.0 user access token (scopes tweet.write, tweet.read, users.read)."),
+    Setting("accounts.*.credentials.oauth2_access_token", None, "Instead of the four above: variable holding an OAuth 2.0 user access token (scopes tweet.write, tweet.read, users.read, media.write)."),
     Setting("digest", None, "The daily digest; leave out to send none."),
     Setting("digest.channel", REQUIRED, "Slack channel ID the digest is posted to."),
     Setting("digest.at", "18:00", "Local time (HH:MM, in timezone) the digest is posted."),

@@ -16,6 +16,8 @@ from bot.review import EDITABLE, OPEN, State
 
 log = logging.getLogger(__name__)
 
+# A thread can stop part-way (the pause, a failure, a doubt): its parts on X can still be retracted.
+PART_WAY = (State.APPROVED, State.HELD, State.FAILED)
 PAUSE_HOLD = "Its time came while publishing was paused; an editor must confirm before it goes out."
 
 
@@ -84,6 +86,9 @@ class Control(DeskBase):
         with self._decisions:
             with self.ledger.transaction():
                 current = self._draft(draft_id)
+                if out := sorted(self.ledger.published_parts(draft_id)):
+                    raise WrongState(f"{draft.number} is a thread already on X up to part {out[-1]}; withdrawing would leave "
+                                     f"that online. Delete what is out with /draft retract {draft.number}, or publish the rest.")
                 if not self.ledger.move(draft_id, State.WITHDRAWN, only_from=[*EDITABLE, State.HELD, State.FAILED], at=now):
                     raise WrongState(f"{draft.number} is {current.state.label}; it can no longer be withdrawn.")
                 self.ledger.set_notice(draft_id, f"Withdrawn by <@{user_id}>.")
@@ -99,9 +104,9 @@ class Control(DeskBase):
         editors = self._rules(self._account(draft.account), draft.author_id).editors
         if user_id not in {draft.author_id, *editors, *self.config.admins}:
             raise NotAllowed(f"Only the author of {draft.number}, the editors of {draft.account} and admins can retract it.")
-        if draft.state is not State.PUBLISHED:
-            raise WrongState(f"{draft.number} is {draft.state.label}; only published posts can be retracted.")
         out = self.ledger.published_parts(draft_id)
+        if draft.state is not State.PUBLISHED and not (out and draft.state in PART_WAY):
+            raise WrongState(f"{draft.number} is {draft.state.label}; only published posts can be retracted.")
         unknown = [part for part, p in out.items() if not p.x_post_id]
         if not out or unknown:
             which = f" (part {', '.join(map(str, unknown))})" if len(out) > 1 else ""
@@ -115,16 +120,22 @@ class Control(DeskBase):
             except PublishError as e:
                 which = f"part {part} of {draft.number}" if len(out) > 1 else draft.number
                 raise WrongState(f"{which} is still on X: {e.reason}. Try again to delete what is left.") from None
-            self.ledger.retract_publication(publication.id, at=self.clock())  # a retry deletes only what is left
+            with self.ledger.transaction():  # a retry deletes only what is left
+                self.ledger.retract_publication(publication.id, at=self.clock())
+                self.ledger.log("part_retracted", actor=user_id, at=self.clock(), draft_id=draft_id, part=part,
+                                x_post_id=publication.x_post_id)
         now = self.clock()
-        with self.ledger.transaction():
-            if not self.ledger.move(draft_id, State.RETRACTED, only_from=[State.PUBLISHED], at=now):
-                return self._draft(draft_id)  # someone else's retraction got there first
-            self.ledger.set_notice(draft_id, f"Retracted by <@{user_id}>: the post was deleted from X.")
-            detail = {"parts": len(out)} if len(out) > 1 else {}
-            self.ledger.log("retracted", actor=user_id, at=now, draft_id=draft_id,
-                            x_post_id=first.x_post_id if first else None, **detail)
-        self._notify(draft_id, Change(State.PUBLISHED, State.RETRACTED, user_id))
+        with self._decisions:
+            with self.ledger.transaction():
+                if not self.ledger.move(draft_id, State.RETRACTED, only_from=[State.PUBLISHED, *PART_WAY], at=now):
+                    return self._draft(draft_id)  # someone else's retraction got there first
+                self.ledger.set_notice(draft_id, f"Retracted by <@{user_id}>: the post was deleted from X.")
+                self.ledger.set_attempts(draft_id, retry_at=None, first_attempt_at=None)
+                detail = {"parts": len(out)} if len(out) > 1 else {}
+                self.ledger.log("retracted", actor=user_id, at=now, draft_id=draft_id,
+                                x_post_id=first.x_post_id if first else None, **detail)
+            self._sync_schedule(draft_id)  # a thread stopped part-way by the pause has no more parts to send
+        self._notify(draft_id, Change(draft.state, State.RETRACTED, user_id))
         return self._draft(draft_id)
 
     def _require_author_or_admin(self, draft: Draft, user_id: str, what: str) -> None:

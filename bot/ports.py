@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
@@ -37,6 +37,7 @@ class Overview:
     waiting_for_you: list[DraftView]
     queue: list[DraftView]
     recent: list[DraftView]
+    card_links: dict[int, str] = field(default_factory=dict)  # draft → its review card, for what waits for a vote
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,21 @@ def job_id(kind: str, draft_id: int, generation: int) -> str:
     return f"{kind}:{draft_id}:{generation}"
 
 
+class _Scheduler(BackgroundScheduler):
+    """APScheduler's BackgroundScheduler, except that removing a job that is already gone is not an error.
+
+    APScheduler removes a fired date job right after handing it to a worker; if that job has meanwhile
+    replaced itself (a reminder or a publish woken early plans itself again, removing its old job), the
+    main loop's own remove_job raised JobLookupError, which killed the loop thread and every later job.
+    """
+
+    def remove_job(self, job_id: str, jobstore: str | None = None) -> None:
+        try:
+            super().remove_job(job_id, jobstore)
+        except JobLookupError:
+            log.debug("job %s was already removed", job_id)
+
+
 class PublishScheduler:
     """Wakes `publish(draft_id)` at a draft's time; holds no state the ledger does not also hold."""
 
@@ -34,7 +49,10 @@ class PublishScheduler:
         self._current: dict[tuple[str, int], str] = {}
         self._generations = itertools.count(1)
         self._lock = threading.Lock()
-        self._scheduler = BackgroundScheduler(
+        self._running = 0  # jobs inside their call now; shutdown waits for them
+        self._stopping = False
+        self._idle = threading.Condition()
+        self._scheduler = _Scheduler(
             timezone=timezone.utc,
             executors={"default": ThreadPoolExecutor(max_workers=workers)},
             job_defaults={
@@ -52,9 +70,34 @@ class PublishScheduler:
         self._scheduler.start()
 
     def shutdown(self, *, wait: bool = True) -> None:
-        """Stop firing; with `wait`, let posts already on their way to X finish."""
+        """Stop firing; with `wait`, let posts already on their way to X finish.
+
+        APScheduler's own shutdown(wait=True) holds its job store lock while it waits for running jobs,
+        and a running job that schedules (a retry, a reminder planned again) needs that lock: they would
+        wait for each other forever. So APScheduler stops without waiting, and we wait for our jobs.
+        """
+        with self._idle:
+            self._stopping = True
         if self._scheduler.running:
-            self._scheduler.shutdown(wait=wait)
+            self._scheduler.shutdown(wait=False)
+        if wait:
+            with self._idle:
+                self._idle.wait_for(lambda: self._running == 0)
+
+    def _run(self, kind: str, draft_id: int) -> None:
+        """Every job goes through here, so shutdown knows what is still running; none starts once it began."""
+        with self._idle:
+            if self._stopping:
+                return  # the ledger still has it; the next start plans it again
+            self._running += 1
+        try:
+            call = self._calls[kind]
+            assert call is not None
+            call(draft_id)
+        finally:
+            with self._idle:
+                self._running -= 1
+                self._idle.notify_all()
 
     def schedule(self, draft_id: int, when: datetime | None) -> None:
         """Publish at `when`, or as soon as possible when it is None; replaces the draft's earlier job."""
@@ -68,15 +111,10 @@ class PublishScheduler:
         """Remind the draft's editors at `when`; replaces its earlier reminder."""
         self._add(REMIND, draft_id, when)
 
-    def cancel_reminder(self, draft_id: int) -> None:
-        """Forget a draft's reminder, if it has one."""
-        self._drop(REMIND, draft_id)
-
     def _add(self, kind: str, draft_id: int, when: datetime | None) -> None:
-        call = self._calls[kind]
-        assert call is not None, f"no {kind} job was given to the scheduler"
+        assert self._calls[kind] is not None, f"no {kind} job was given to the scheduler"
         new = job_id(kind, draft_id, next(self._generations))
-        self._scheduler.add_job(call, trigger="date", run_date=when, args=[draft_id], id=new, name=f"{kind} draft #{draft_id}")
+        self._scheduler.add_job(self._run, trigger="date", run_date=when, args=[kind, draft_id], id=new, name=f"{kind} draft #{draft_id}")
         # Our lock is never held while calling APScheduler, whose own lock is held when it tells _forget.
         with self._lock:
             old, self._current[(kind, draft_id)] = self._current.get((kind, draft_id)), new
@@ -88,12 +126,8 @@ class PublishScheduler:
         self._remove(old)
 
     def _remove(self, job: str | None) -> None:
-        if job is None:
-            return
-        try:
-            self._scheduler.remove_job(job)
-        except JobLookupError:
-            pass  # it has fired already
+        if job is not None:
+            self._scheduler.remove_job(job)  # one that has fired already is simply gone
 
     def _forget(self, event: JobEvent) -> None:
         """A job fired (and APScheduler dropped it) or was removed: stop tracking it."""

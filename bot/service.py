@@ -15,15 +15,17 @@ from bot.desk_control import Control, Resumed
 from bot.desk_media import Media
 from bot.desk_publishing import EARLY_TOLERANCE, INTERRUPTED, Publishing
 from bot.desk_reminders import Reminders
-from bot.errors import CardNotPosted, NotAllowed
+from bot.errors import CardNotPosted, NotAllowed, WrongState
 from bot.images import Image
 from bot.model import Draft
-from bot.ports import Change, DraftView, Overview
+from bot.ports import CardRef, Change, DraftView, Overview
 from bot.review import BUTTON, OPEN, UNDECIDED, Kind, Rules, State, Vote, decide, reaction_kind, tally
 
 __all__ = ["Clock", "Desk", "EARLY_TOLERANCE", "Recovery", "Resumed", "utc_now"]
 
 log = logging.getLogger(__name__)
+
+HOME_LINKS = 15  # cards linked from one App Home (each link is a Slack call, cached after the first)
 
 
 @dataclass(frozen=True)
@@ -130,11 +132,13 @@ class Desk(Publishing, Control, Media, Reminders):
         if not refusal:
             self._notify(draft.id, change)
 
-    def vote_by_button(self, draft_id: int, user_id: str, kind: Kind) -> bool:
+    def vote_by_button(self, draft_id: int, user_id: str, kind: Kind, *, card_ts: str | None) -> tuple[bool, Change | None]:
         """The card's Approve or Reject button: the same rules as a reaction; pressing it again takes the vote back.
 
         An editor has one button vote, which a press of the other button replaces; their reactions
-        count beside it exactly as they would without buttons. Returns whether the vote now stands.
+        count beside it exactly as they would without buttons. A press on a card that is not the
+        draft's current one (an edit replaced it) counts for nothing, like a reaction there.
+        Returns whether the vote now stands, and the change it made; Slack hears of it in show_change.
         """
         found = self._draft(draft_id)
         rules = self._rules(self._account(found.account), found.author_id)
@@ -142,6 +146,8 @@ class Desk(Publishing, Control, Media, Reminders):
         with self._decisions:
             with self.ledger.transaction():
                 before = self._draft(draft_id)
+                if card_ts != before.card_ts:
+                    raise WrongState(f"This card shows an earlier version of {before.number}; read and vote on its new card.")
                 if refusal := self._refusal(before, rules, user_id, kind):
                     raise NotAllowed(refusal.replace("your reaction", "your vote"))
                 earlier = next((v for v in self.ledger.votes(draft_id) if v.user_id == user_id and v.reaction == BUTTON), None)
@@ -154,8 +160,11 @@ class Desk(Publishing, Control, Media, Reminders):
             change = Change(before.state, after.state, user_id) if after.state is not before.state else None
             if change:
                 self._sync_schedule(draft_id)
+        return stands, change
+
+    def show_change(self, draft_id: int, change: Change | None) -> None:
+        """Redraw the draft's card (and, for a change of state, tell its thread and author)."""
         self._notify(draft_id, change)
-        return stands
 
     def _refusal(self, draft: Draft, rules: Rules, user_id: str, kind: Kind) -> str | None:
         if user_id not in rules.editors:
@@ -166,6 +175,8 @@ class Desk(Publishing, Control, Media, Reminders):
             return None  # stored, so that Publish now sees a veto or a withdrawn approval; the state stays
         if draft.state not in UNDECIDED:
             return f"{draft.number} is already {draft.state.label}; votes no longer change it."
+        if self.ledger.published_parts(draft.id):
+            return f"{draft.number} is a thread partly on X already; votes no longer change it."
         return None
 
     def _vote(self, draft: Draft, vote: Vote, added: bool, approvals_required: int) -> Change | None:
@@ -233,7 +244,11 @@ class Desk(Publishing, Control, Media, Reminders):
         queue = [self._view_of(d, pause) for d in self.ledger.drafts_in(OPEN)]
         waiting = [v for v in queue if self._awaits_vote(v, user_id)]
         went_out = [self._view_of(d, pause) for d in self.ledger.recently_published(recent)]
-        return Overview(pause=pause, waiting_for_you=waiting, queue=queue, recent=went_out)
+        links = {}
+        for view in waiting[:HOME_LINKS]:  # a vote is cast on the card, where the whole draft is
+            if view.draft.card_ts and (link := self.notifier.permalink(CardRef(view.draft.review_channel, view.draft.card_ts))):
+                links[view.draft.id] = link
+        return Overview(pause=pause, waiting_for_you=waiting, queue=queue, recent=went_out, card_links=links)
 
     def _awaits_vote(self, view: DraftView, user_id: str) -> bool:
         if view.draft.state is not State.IN_REVIEW or user_id in (*view.approvers, *view.rejecters):

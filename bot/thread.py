@@ -34,6 +34,9 @@ def check(text: str) -> list[Length]:
                 "(or the one at the start or end)."
             )
         lengths.append(check_postable(part, what=f"Part {number} of {count}"))
+        if part in parts[: number - 1]:
+            # X refuses a duplicate, and a lost answer is looked for on the account by its text
+            raise BadDraft(f"Part {number} of {count} repeats part {parts.index(part) + 1}; X refuses the same text twice.")
     return lengths
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
@@ -11,14 +10,9 @@ from slack_sdk import WebClient
 from bot.errors import BadTime
 from bot.review import Kind
 from bot.service import Desk
-from handlers import home, render
+from handlers import render
 from handlers.errors import answered_privately, error_text
 from handlers.slack_text import unescape
-
-
-BUTTONS = (
-    render.APPROVE, render.REJECT, render.EDIT, render.WITHDRAW, render.PUBLISH_AGAIN, render.MARK_PUBLISHED, render.RETRACT,
-)
 
 
 def register(app: App, desk: Desk) -> None:
@@ -31,7 +25,7 @@ def register(app: App, desk: Desk) -> None:
         """After the ack: do what the button says, answering only the person who pressed it."""
         action = body["actions"][0]
         user, draft_id = body["user"]["id"], int(action["value"])
-        tell = _teller(user, respond if body.get("response_url") else None, client)
+        tell = lambda text: respond(text=text, response_type="ephemeral", replace_original=False)  # noqa: E731
         with answered_privately(tell):
             if action["action_id"] == render.EDIT:
                 view = desk.view(draft_id)
@@ -39,11 +33,32 @@ def register(app: App, desk: Desk) -> None:
                 client.views_open(trigger_id=body["trigger_id"], view=render.edit_modal(view))
                 return
             tell(_press(desk, action["action_id"], draft_id, user))
-        if (body.get("view") or {}).get("type") == "home":
-            home.publish(desk, client, user)  # the App Home shows the press's result at once
 
-    for action_id in BUTTONS:
+    for action_id in (render.EDIT, render.WITHDRAW, render.PUBLISH_AGAIN, render.MARK_PUBLISHED, render.RETRACT):
         app.action(action_id)(ack=ack_only, lazy=[pressed])
+
+    def vote(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+        """Approve or Reject: the vote is in the ledger before Slack hears back, like a reaction's."""
+        action = body["actions"][0]
+        kind = Kind.APPROVE if action["action_id"] == render.APPROVE else Kind.REJECT
+        card_ts = (body.get("container") or {}).get("message_ts")
+        stands, change = desk.vote_by_button(int(action["value"]), body["user"]["id"], kind, card_ts=card_ts)
+        context["vote"] = (kind, stands, change)
+        ack()
+
+    def voted(body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+        """After the ack: the card is redrawn, and the voter hears what their press did."""
+        if "vote" not in context:
+            return
+        kind, stands, change = context["vote"]
+        draft_id = int(body["actions"][0]["value"])
+        desk.show_change(draft_id, change)
+        view = desk.view(draft_id)
+        did = ("approved" if kind is Kind.APPROVE else "vetoed") if stands else "took back your vote on"
+        respond(text=f"You {did} {view.draft.number}: {render.status_line(view)}", response_type="ephemeral", replace_original=False)
+
+    for action_id in (render.APPROVE, render.REJECT):
+        app.action(action_id)(ack=vote, lazy=[voted])
 
     def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
         """Checked before the modal closes, so a mistake shows on the field it belongs to."""
@@ -68,20 +83,7 @@ def register(app: App, desk: Desk) -> None:
     app.view(render.EDIT_MODAL)(ack=submitted, lazy=[repost])
 
 
-def _teller(user: str, respond: Respond | None, client: WebClient) -> Callable[[str], None]:
-    """A card's press is answered in the channel, visible to the presser only; the App Home has no channel, so a DM."""
-    if respond is not None:
-        return lambda text: respond(text=text, response_type="ephemeral", replace_original=False)
-    return lambda text: client.chat_postMessage(channel=user, text=text)
-
-
 def _press(desk: Desk, action_id: str, draft_id: int, user: str) -> str:
-    if action_id in (render.APPROVE, render.REJECT):
-        kind = Kind.APPROVE if action_id == render.APPROVE else Kind.REJECT
-        stands = desk.vote_by_button(draft_id, user, kind)
-        view = desk.view(draft_id)
-        did = ("approved" if kind is Kind.APPROVE else "vetoed") if stands else "took back your vote on"
-        return f"You {did} {view.draft.number}: {render.status_line(view)}"
     if action_id == render.WITHDRAW:
         return f"{desk.withdraw(draft_id, user).number} is withdrawn; it will not be published."
     if action_id == render.PUBLISH_AGAIN:

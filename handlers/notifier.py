@@ -18,6 +18,8 @@ from handlers import render
 
 log = logging.getLogger(__name__)
 
+LINKS_KEPT = 10_000  # card permalinks remembered; beyond that the memory starts over
+
 
 class SlackNotifier:
     """Posts and updates review cards, replies in their threads and messages authors."""
@@ -26,6 +28,7 @@ class SlackNotifier:
         self.client = client
         self.approve = approve
         self.reject = reject
+        self._links: dict[CardRef, str] = {}
 
     def post_card(self, view: DraftView) -> CardRef:
         """Post the card, or raise CardNotPosted with Slack's reason."""
@@ -39,12 +42,18 @@ class SlackNotifier:
         return CardRef(channel=response["channel"], ts=response["ts"])
 
     def permalink(self, card: CardRef) -> str | None:
-        """A link to the card, or None when Slack will not give one."""
+        """A link to the card, or None when Slack will not give one; a card's link never changes, so it is kept."""
+        if (found := self._links.get(card)) is not None:
+            return found
         try:
-            return self.client.chat_getPermalink(channel=card.channel, message_ts=card.ts)["permalink"]
+            link = self.client.chat_getPermalink(channel=card.channel, message_ts=card.ts)["permalink"]
         except SlackApiError as e:
             log.warning("no permalink for %s/%s: %s", card.channel, card.ts, e.response.get("error"))
             return None
+        if len(self._links) >= LINKS_KEPT:
+            self._links.clear()
+        self._links[card] = link
+        return link
 
     def refresh(self, view: DraftView, change: Change | None) -> None:
         """Update the card in place; on a state change also reply in its thread and tell the author."""

@@ -214,7 +214,8 @@ def _buttons(view: DraftView) -> list[dict[str, Any]]:
             _button("Publish now", PUBLISH_AGAIN, view, style="primary",
                     confirm="Send this post to X now? If it is already on the account, mark it published instead."),
             _button("Mark as published", MARK_PUBLISHED, view),
-            _button("Withdraw", WITHDRAW, view),
+            _button("Retract", RETRACT, view, style="danger", confirm="Delete the parts already on X?")
+            if view.parts_out else _button("Withdraw", WITHDRAW, view),
         ]
     if state is State.PUBLISHED and view.publication and view.publication.x_post_id:
         return [_button("Retract", RETRACT, view, style="danger", confirm="Delete this post from X?")]
@@ -413,10 +414,13 @@ def home(overview: Overview) -> dict[str, Any]:
     ]
     if overview.waiting_for_you:
         blocks += [{"type": "divider"}, _heading(f"Waiting for your vote ({len(overview.waiting_for_you)})")]
+        lines = []
         for view in overview.waiting_for_you[:HOME_LIST_LIMIT]:
-            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _line(view)}})
-            blocks.append({"type": "actions", "block_id": f"vote-{view.draft.id}",
-                           "elements": [_button("Approve", APPROVE, view, style="primary"), _button("Reject", REJECT, view, style="danger")]})
+            link = overview.card_links.get(view.draft.id)
+            lines.append(_line(view) + (f"\n    <{link}|Read it and vote on its card>" if link else ""))
+        if len(overview.waiting_for_you) > HOME_LIST_LIMIT:
+            lines.append(f"…and {len(overview.waiting_for_you) - HOME_LIST_LIMIT} more: /draft list shows them all.")
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:SECTION_LIMIT]}})
     sections = (
         ("In review", [v for v in overview.queue if v.draft.state is State.IN_REVIEW]),
         ("Approved and scheduled", [v for v in overview.queue if v.draft.state is State.APPROVED]),

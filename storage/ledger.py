@@ -441,7 +441,8 @@ class Ledger:
         """When the draft's current version went into review: it was written, or last edited."""
         with self._lock:
             rows = list(self._db.query(
-                "SELECT MAX(at) AS at FROM events WHERE draft_id = ? AND action IN ('drafted', 'edited')", [draft_id]
+                "SELECT MAX(at) AS at FROM events WHERE draft_id = ? AND action IN ('drafted', 'edited', 'images_changed')",
+                [draft_id],
             ))
         return from_text(rows[0]["at"]) if rows else None
 

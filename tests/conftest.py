@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -172,12 +173,12 @@ class Copydesk:
         extra = {"x-slack-retry-num": [str(retry)], "x-slack-retry-reason": ["http_timeout"]} if retry else {}
         return self.dispatch(json.dumps(envelope), "application/json", extra)
 
-    def press(self, user: str, action_id: str, draft: Draft | int, *, on_home: bool = False) -> BoltResponse:
-        """`user` clicks a button on the draft's review card (or on their App Home)."""
+    def press(self, user: str, action_id: str, draft: Draft | int, *, card_ts: str | None = None) -> BoltResponse:
+        """`user` clicks a button on the draft's review card (or on an older card of it, `card_ts`)."""
         card = self.ledger.draft(draft if isinstance(draft, int) else draft.id)
         assert card is not None
-        if on_home:
-            return self._press_on_home(user, action_id, card)
+        if card_ts:
+            card = replace(card, card_ts=card_ts)
         payload = {
             "type": "block_actions",
             "user": {"id": user, "username": user.lower(), "team_id": "T0TEAM001"},
@@ -189,21 +190,6 @@ class Copydesk:
             "trigger_id": "1234.5678.trigger",
             "response_url": self.slack.response_url("action"),
             "actions": [{"type": "button", "action_id": action_id, "block_id": f"draft-{card.id}", "value": str(card.id),
-                         "action_ts": f"{time.time():.6f}"}],
-        }
-        return self.dispatch(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
-
-    def _press_on_home(self, user: str, action_id: str, card: Draft) -> BoltResponse:
-        """A button on the App Home: Slack sends the view, and no channel or response_url."""
-        payload = {
-            "type": "block_actions",
-            "user": {"id": user, "username": user.lower(), "team_id": "T0TEAM001"},
-            "api_app_id": "A0COPYDESK",
-            "team": {"id": "T0TEAM001", "domain": "copydesk-test"},
-            "container": {"type": "view", "view_id": "V0HOME001"},
-            "view": {"id": "V0HOME001", "type": "home", "blocks": [], "state": {"values": {}}},
-            "trigger_id": "1234.5678.trigger",
-            "actions": [{"type": "button", "action_id": action_id, "block_id": f"vote-{card.id}", "value": str(card.id),
                          "action_ts": f"{time.time():.6f}"}],
         }
         return self.dispatch(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
@@ -313,6 +299,15 @@ class Copydesk:
 
     def latest(self) -> Draft:
         return self.ledger.drafts_in(list(State))[-1]
+
+
+def eventually(check: Callable[[], bool], timeout: float = 10.0, what: str = "the condition") -> None:
+    """Wait, with a deadline, for something another thread (the scheduler's) makes true."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout}s")
+        time.sleep(0.005)
 
 
 def signed_headers(body: str, content_type: str, *, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> dict[str, list[str]]:

@@ -92,3 +92,15 @@ def test_no_vote_changes_a_published_post(bot: Copydesk) -> None:
 
     assert bot.slack.responses()[-1]["text"] == "#1 is already published; votes no longer change it."
     assert bot.draft(1).state is State.PUBLISHED and len(bot.ledger.votes(1)) == 2
+
+
+def test_a_press_on_a_replaced_card_counts_for_nothing(bot: Copydesk) -> None:
+    bot.command(AUTHOR, "at:+1d First words")
+    old = bot.draft(1).card_ts
+    bot.command(AUTHOR, "edit #1 Second words")
+    assert bot.draft(1).card_ts != old
+
+    bot.press(EDITOR_1, render.APPROVE, 1, card_ts=old)
+
+    assert bot.slack.responses()[-1]["text"] == "This card shows an earlier version of #1; read and vote on its new card."
+    assert bot.ledger.votes(1) == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.review import State
 from handlers import render
-from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, Copydesk
+from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk
 from tests.fakes.slack_api import action_ids, blocks_text
 
 
@@ -37,8 +37,10 @@ def test_an_editor_sees_what_waits_for_their_vote_the_queue_and_what_went_out(bo
     assert home["type"] == "home"
     text = blocks_text(home)
     assert "Publishing is on" in text
-    assert "*Waiting for your vote (1)*" in text and action_ids(home) == {render.APPROVE, render.REJECT}
-    assert "*#1* @aplusk" in section(home, "Waiting for your vote")
+    assert "*Waiting for your vote (1)*" in text and action_ids(home) == set()
+    waiting = section(home, "Waiting for your vote")
+    card = bot.draft(1).card_ts.replace(".", "")
+    assert "*#1* @aplusk" in waiting and f"/archives/{REVIEW}/p{card}|Read it and vote on its card>" in waiting
     assert "Waiting for votes" in section(home, "In review (1)")
     assert "Already approved" in section(home, "Approved and scheduled (1)")
     assert section(home, ":raised_hand: Held for a person (0)") == "_Nothing._"
@@ -49,24 +51,12 @@ def test_an_editor_sees_what_waits_for_their_vote_the_queue_and_what_went_out(bo
     assert "Waiting for your vote" not in blocks_text(home_of(bot, AUTHOR))
 
 
-def test_approving_from_the_home_counts_the_vote_answers_in_a_dm_and_redraws_the_home(bot: Copydesk) -> None:
-    bot.command(AUTHOR, "at:+1d From the home tab")
+def test_the_card_links_are_asked_of_slack_once(bot: Copydesk) -> None:
+    bot.command(AUTHOR, "at:+1d Linked")
+    asked = len(bot.slack.calls("/api/chat.getPermalink"))  # the author's confirmation asked once
     home_of(bot, EDITOR_1)
-
-    bot.press(EDITOR_1, render.APPROVE, 1, on_home=True)
-
-    assert [(v.user_id, v.kind.value) for v in bot.ledger.votes(1)] == [(EDITOR_1, "approve")]
-    assert bot.slack.posts(EDITOR_1)[-1]["text"].startswith("You approved #1")
-    redrawn = bot.slack.views("views.publish")[-1]
-    assert "Waiting for your vote" not in blocks_text(redrawn)
-    assert "1 of 2 approvals" in section(redrawn, "In review (1)")
-
-
-def test_a_refused_press_on_the_home_is_answered_in_a_dm(bot: Copydesk) -> None:
-    bot.command(AUTHOR, "at:+1d Not yours to approve")
-    bot.press(AUTHOR, render.APPROVE, 1, on_home=True)
-    assert "Only the editors of main vote" in bot.slack.posts(AUTHOR)[-1]["text"]
-    assert bot.ledger.votes(1) == []
+    home_of(bot, EDITOR_2)
+    assert len(bot.slack.calls("/api/chat.getPermalink")) == asked
 
 
 def test_held_posts_are_flagged_and_long_lists_point_to_draft_list(bot: Copydesk) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.scheduling import REMIND
-from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, REVIEW, Copydesk, MovableClock
+from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, REVIEW, Copydesk, MovableClock, eventually
 
 SOON = {"reminders": {"after_minutes": 0.005}}  # 0.3 s: the real scheduler fires it during the test
 
@@ -39,8 +39,9 @@ def test_a_reminder_waits_its_time_and_skips_drafts_decided_meanwhile(make_bot) 
     due = bot.services.scheduler.due_at(1, REMIND)
     assert due is not None and due - bot.ledger.review_started(1) == timedelta(hours=1)
 
-    bot.desk.remind(1)  # too early (a job woken before its time): nothing is said, it is planned again
-    assert reminders(bot) == []
+    bot.services.scheduler.remind(1, None)  # a job woken before its time (clock drift): nothing is said…
+    eventually(lambda: bot.services.scheduler.due_at(1, REMIND) == due, what="planning the reminder again")
+    assert reminders(bot) == []  # …and it is planned again for its time
 
     bot.react(EDITOR_1, "white_check_mark", 1)
     bot.react(EDITOR_2, "white_check_mark", 1)
@@ -76,3 +77,24 @@ def test_reminders_can_be_turned_off(make_bot) -> None:
     assert bot.services.scheduler.due_at(1, REMIND) is None
     bot.desk.remind(1)
     assert reminders(bot) == []
+
+
+def test_a_job_that_plans_itself_again_leaves_the_scheduler_running_and_stopping_never_hangs(make_bot) -> None:
+    clock = MovableClock()
+    bot = make_bot(top={"reminders": {"after_minutes": 60}}, clock=clock)
+    bot.command(AUTHOR, "at:+1d Woken too early")
+    due = bot.services.scheduler.due_at(1, REMIND)
+    bot.services.scheduler.remind(1, None)  # replaces its own job
+    eventually(lambda: bot.services.scheduler.due_at(1, REMIND) == due, what="planning the reminder again")
+
+    clock.advance(hours=1)
+    bot.services.scheduler.remind(1, None)  # the loop is alive: this one fires, and reminds
+
+    bot.slack.wait_for("/api/chat.postMessage", count=2)
+    assert len(reminders(bot)) == 1
+    bot.stop()
+    for _ in range(5):  # early again, and copydesk stops while it plans itself again
+        again = make_bot(top={"reminders": {"after_minutes": 60}}, clock=clock)
+        again.command(AUTHOR, "at:+1d Another")
+        again.services.scheduler.remind(again.latest().id, None)
+        again.stop()  # APScheduler's own shutdown(wait=True) deadlocked here with the job waiting for its lock

@@ -9,7 +9,7 @@ import pytest
 from bot import thread
 from bot.errors import BadDraft
 from bot.review import State
-from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk, MovableClock
+from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, REVIEW, Copydesk, MovableClock
 from tests.fakes.http import Reply
 from tests.fakes.slack_api import blocks_text
 
@@ -51,6 +51,7 @@ def test_lines_of_three_dashes_alone_split_a_draft_into_parts(text: str, parts: 
         ("---\none", "Part 1 of 2 is empty"),
         ("one\n---\n" + "x" * 281 + "\n---\nthree", "Part 2 of 3 is 281/280 as X counts it"),
         ("\n---\n".join(f"part {n}" for n in range(26)), "The thread has 26 parts; at most 25"),
+        ("More soon\n---\nsomething\n---\nMore soon", "Part 3 of 3 repeats part 1; X refuses the same text twice"),
     ],
 )
 def test_each_part_is_checked_and_the_error_names_it(text: str, error: str) -> None:
@@ -274,3 +275,29 @@ def test_a_thread_stopped_after_part_1_goes_on_from_part_2_after_a_restart(confi
     assert [c.body["text"] for c in x.calls("/2/tweets")] == [PARTS[0], PARTS[1], PARTS[1], PARTS[2]]
     ids = posted_ids(second)
     assert x.replies() == [(PARTS[0], None), (PARTS[1], ids[PARTS[0]]), (PARTS[2], ids[PARTS[1]])]
+
+
+def test_a_thread_stopped_part_way_takes_no_votes_cannot_be_withdrawn_and_its_live_parts_can_be_retracted(bot: Copydesk) -> None:
+    gate = bot.x.hold("/2/tweets")
+    bot.command(AUTHOR, THREAD)
+    approve(bot, 1)
+    bot.x.wait_for_held("/2/tweets")
+    bot.command("U0ADMIN01", "pause Wrong thread")
+    gate.set()
+    bot.x.gates.pop("/2/tweets")
+    bot.wait_for_state(1, State.APPROVED)
+    [live] = [p["id"] for p in bot.x.posts]
+
+    vetoed = bot.react(EDITOR_3, "x", 1)
+    assert vetoed.status == 200 and bot.draft(1).state is State.APPROVED  # part 1 is out: no veto can unpublish it
+    assert "partly on X already" in bot.slack.ephemerals()[-1]["text"]
+    withdrawn = bot.command(AUTHOR, "cancel #1")
+    assert "already on X up to part 1" in bot.private_answer(withdrawn) and bot.draft(1).state is State.APPROVED
+
+    retracted = bot.command(AUTHOR, "retract #1")
+
+    assert "deleted from X" in bot.private_answer(retracted)
+    assert bot.draft(1).state is State.RETRACTED and bot.x.deleted == [live]
+    assert [e.action for e in bot.ledger.events(1)][-2:] == ["part_retracted", "retracted"]
+    bot.command("U0ADMIN01", "resume")
+    assert bot.draft(1).state is State.RETRACTED and bot.x.texts() == [PARTS[0]]  # nothing more goes out
