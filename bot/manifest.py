@@ -12,6 +12,8 @@ SCOPES = (
     "reactions:read",  # votes
     "users:read",  # authors' time zones
     "usergroups:read",  # editors given as a user group
+    "channels:history",  # after a crash, whether the day's digest already reached its (public) channel
+    "groups:history",  # the same for a private digest channel
 )
 
 

@@ -6,7 +6,7 @@ import itertools
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 from apscheduler.events import EVENT_JOB_REMOVED, JobEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -22,12 +22,21 @@ def job_id(draft_id: int, generation: int) -> str:
     return f"publish:{draft_id}:{generation}"
 
 
+def digest_job_id(scope: str, day: date, generation: int) -> str:
+    """The digest of `scope` for a local day; fresh per scheduling, for the same reason as job_id."""
+    return f"digest:{scope}:{day.isoformat()}:{generation}"
+
+
 class PublishScheduler:
     """Wakes `publish(draft_id)` at a draft's time; holds no state the ledger does not also hold."""
 
-    def __init__(self, publish: Callable[[int], None], *, workers: int = 8) -> None:
+    def __init__(
+        self, publish: Callable[[int], None], *, digest: Callable[[str], None] | None = None, workers: int = 8
+    ) -> None:
         self._publish = publish
+        self._digest = digest
         self._current: dict[int, str] = {}  # draft → its one live job; the old one is removed on replacing
+        self._digests: dict[str, tuple[str, datetime]] = {}  # digest scope → its one live job and when it is due
         self._generations = itertools.count(1)
         self._lock = threading.Lock()
         self._scheduler = BackgroundScheduler(
@@ -79,10 +88,13 @@ class PublishScheduler:
 
     def _forget(self, event: JobEvent) -> None:
         """A job fired (and APScheduler dropped it) or was removed: stop tracking it."""
-        draft_id = int(event.job_id.split(":")[1])
+        kind, _, rest = event.job_id.partition(":")
+        key = rest.split(":")[0]
         with self._lock:
-            if self._current.get(draft_id) == event.job_id:
-                del self._current[draft_id]
+            if kind == "publish" and key.isdigit() and self._current.get(int(key)) == event.job_id:
+                del self._current[int(key)]
+            elif kind == "digest" and self._digests.get(key, ("",))[0] == event.job_id:
+                del self._digests[key]
 
     def due_at(self, draft_id: int) -> datetime | None:
         """When the draft's job will fire, or None when it has none."""
@@ -93,4 +105,26 @@ class PublishScheduler:
 
     def count(self) -> int:
         """How many posts are waiting for their time."""
-        return len(self._scheduler.get_jobs())
+        return sum(1 for job in self._scheduler.get_jobs() if job.id.startswith("publish:"))
+
+    def schedule_digest(self, scope: str, day: date, due: datetime, *, wait: timedelta) -> None:
+        """Wake the digest job of `scope` after `wait`, for its digest due at `due`; replaces the scope's earlier job.
+
+        Given as a wait, not an instant: APScheduler keeps the wall clock while the desk's clock is injected
+        (tests move it), and the ledger, read with the desk's clock, decides what the job does when it wakes.
+        """
+        if self._digest is None:
+            return
+        new = digest_job_id(scope, day, next(self._generations))
+        run_date = datetime.now(timezone.utc) + max(wait, timedelta(0))
+        self._scheduler.add_job(self._digest, trigger="date", run_date=run_date, args=[scope], id=new,
+                                name=f"digest {scope} for {day.isoformat()}")
+        with self._lock:
+            old, self._digests[scope] = self._digests.get(scope), (new, due)
+        self._remove(old[0] if old else None)
+
+    def digest_due_at(self, scope: str) -> datetime | None:
+        """When the scope's next digest is due (by the desk's clock), or None when none is scheduled."""
+        with self._lock:
+            current = self._digests.get(scope)
+        return current[1] if current and self._scheduler.get_job(current[0]) else None

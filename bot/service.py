@@ -9,6 +9,7 @@ from datetime import datetime
 from bot import when as when_
 from bot.desk_base import SYSTEM, Clock, utc_now
 from bot.desk_control import Control, Resumed
+from bot.desk_digest import Digests
 from bot.desk_publishing import EARLY_TOLERANCE, INTERRUPTED, Publishing
 from bot.errors import CardNotPosted, NotAllowed
 from bot.length import check_postable
@@ -30,7 +31,7 @@ class Recovery:
     cards_posted: int
 
 
-class Desk(Publishing, Control):
+class Desk(Publishing, Control, Digests):
     """The domain service every Slack handler and scheduler job calls into."""
 
     # drafting

@@ -133,6 +133,38 @@ def m002_safety(db: Database) -> None:
         db.execute("UPDATE events SET hash = ? WHERE id = ?", [previous, row["id"]])
 
 
+@migrations()
+def m003_digests(db: Database) -> None:
+    """The daily digest: one row per digest claimed, so that no day's digest is sent twice.
+
+    Its window is read through indexes: publications_by_outcome (outcome, finished_at) for what went out,
+    drafts_by_state_change for what failed, was rejected, withdrawn or retracted, drafts_by_state for the rest.
+    """
+    _run(
+        db,
+        """
+        CREATE TABLE digests (
+            id INTEGER PRIMARY KEY,
+            scope TEXT NOT NULL,                 -- '*' for the top-level digest, else the account with its own
+            kind TEXT NOT NULL CHECK (kind IN ('daily', 'on_demand')),
+            day TEXT,                            -- the local date a daily digest is for (YYYY-MM-DD); NULL on demand
+            window_start TEXT NOT NULL,          -- UTC; the digest covers [window_start, window_end)
+            window_end TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            outcome TEXT NOT NULL CHECK (outcome IN ('sending', 'sent', 'skipped', 'failed')),
+            claimed_at TEXT NOT NULL,            -- claimed before Slack is called: a second firing finds this row
+            message_ts TEXT,                     -- the Slack message, once Slack confirmed it
+            sent_at TEXT,
+            error TEXT,                          -- why Slack refused it (outcome failed)
+            CHECK ((kind = 'daily') = (day IS NOT NULL))
+        );
+        CREATE UNIQUE INDEX one_digest_per_scope_and_day ON digests (scope, day) WHERE kind = 'daily';
+
+        CREATE INDEX drafts_by_state_change ON drafts (state, updated_at)
+        """,
+    )
+
+
 def _run(db: Database, script: str) -> None:
     """Statement by statement: executescript would COMMIT the migration's transaction half-way."""
     for statement in script.split(";\n"):

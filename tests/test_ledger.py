@@ -29,9 +29,9 @@ def add(ledger: Ledger, text: str = "Hello"):
 
 def test_a_new_ledger_has_the_schema_wal_and_foreign_keys(tmp_path: Path, ledger: Ledger) -> None:
     db = Database(tmp_path / "ledger.db")
-    assert set(db.table_names()) >= {"drafts", "votes", "publications", "events", "slack_events_seen", "_sqlite_migrations"}
+    assert set(db.table_names()) >= {"drafts", "votes", "publications", "events", "slack_events_seen", "digests", "_sqlite_migrations"}
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert ledger.schema_version() == ["m001_initial", "m002_safety"]
+    assert ledger.schema_version() == ["m001_initial", "m002_safety", "m003_digests"]
     assert {c.name for c in db["drafts"].columns} >= {"account", "author_user_id", "text", "publish_at", "state", "card_ts"}
     assert {fk.other_table for fk in db["votes"].foreign_keys} == {"drafts"}
 
@@ -59,7 +59,7 @@ def test_reopening_keeps_everything_and_migrates_nothing_twice(tmp_path: Path, l
     ledger.close()
     again = Ledger.open(tmp_path / "ledger.db")
     assert [d.text for d in again.drafts_in([State.IN_REVIEW])] == ["kept"]
-    assert again.schema_version() == ["m001_initial", "m002_safety"]
+    assert again.schema_version() == ["m001_initial", "m002_safety", "m003_digests"]
     again.close()
 
 
@@ -117,7 +117,7 @@ def test_a_first_release_ledger_is_migrated_with_its_rows_kept_and_chained(tmp_p
 
     reopened = Ledger.open(path)
     try:
-        assert reopened.schema_version() == ["m001_initial", "m002_safety"]
+        assert reopened.schema_version() == ["m001_initial", "m002_safety", "m003_digests"]
         draft = reopened.draft(1)
         assert draft is not None and (draft.text, draft.state, draft.notice) == ("kept", State.APPROVED, None)
         assert [v.user_id for v in reopened.votes(1)] == ["U0E"]
