@@ -70,7 +70,7 @@ class Digests(DeskBase):
         for scope in self.digest_scopes():
             day, due = latest_due(self.clock(), scope.at, self.config.timezone)
             record = self.ledger.daily_digest(scope.key, day)
-            # A ledger that did not exist yet at that time missed nothing: a new install does not start with a digest.
+            # A ledger whose history began after that time missed nothing: a new install does not start with a digest.
             missed = record.outcome in ("sending", "failed") if record else origin is not None and origin <= due
             if missed:
                 sent += self._attempt(scope)
@@ -146,7 +146,7 @@ class Digests(DeskBase):
         accounts = scope.accounts
         published = self.ledger.published_between(accounts, start, end)
         decided = self.ledger.drafts_changed_between(DECIDED, accounts, start, end)
-        waiting = [d for d in self.ledger.drafts_in(WAITING) if d.account in accounts]
+        waiting = self.ledger.open_drafts(WAITING, accounts)
         horizon = end + DAY
         scheduled = [d for d in self.ledger.approved_due_before(accounts, horizon) if d.due is None or d.due < horizon]
         votes = self.ledger.votes_on([d.id for d, _ in published] + [d.id for d in (*decided, *waiting, *scheduled)])
