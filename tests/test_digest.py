@@ -571,3 +571,27 @@ def test_the_terminal_digest_renders_every_section() -> None:
         "Nothing went out since Thu Nov 19 18:00 PST.",
     ]
     assert "  Fri Nov 20 17:00 PST  #7 @aplusk\n    \"Hello\"\n    by U0AUTHOR1 · approved by U0EDITOR1" in text
+
+
+def test_the_readme_shows_the_digest_as_copydesk_renders_it() -> None:
+    end = utc("2026-11-22T18:00-08:00")
+    approvers = ("U0SAM", "U0LEE")
+    report = Report(
+        TOP, date(2026, 11, 22), end - timedelta(hours=24), end, LA, ("aplusk",),
+        published=(
+            Line(12, "main", "aplusk", "Big news tomorrow. Stay tuned 👀", "U0DANA", utc("2026-11-22T09:00:02-08:00"),
+                 url="https://x.com/aplusk/status/1790000000000000001", people=approvers),
+            Line(14, "main", "aplusk", "We are live! Everything we promised is in the app today: faster sync, offline mode "
+                 "and the new editor that so many of you asked for.", "U0DANA", utc("2026-11-22T12:30:40-08:00"),
+                 url="https://x.com/aplusk/status/1790000000000000002", people=approvers),
+        ),
+        failed=(Line(15, "main", "aplusk", "Big news tomorrow. Stay tuned 👀", "U0KIM", utc("2026-11-22T13:05:00-08:00"),
+                     note="X refused the post: 403 You are not allowed to create a Tweet with duplicate content."),),
+        rejected=(Line(16, "main", "aplusk", "Hot take: Mondays are fine", "U0KIM", utc("2026-11-22T14:10:00-08:00"), people=("U0LEE",)),),
+        waiting=(Line(17, "main", "aplusk", "Thank you all for a wonderful launch week", "U0DANA", utc("2026-11-22T16:45:00-08:00"),
+                      note="in review, 1 of 2 approvals"),),
+        scheduled=(Line(13, "main", "aplusk", "Behind the scenes of the launch: a thread", "U0DANA", utc("2026-11-23T09:00:00-08:00"),
+                        people=approvers),),
+    )
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert f"```\n{digest_render.plain(report)}\n```" in readme
