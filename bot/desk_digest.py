@@ -132,7 +132,7 @@ class Digests(DeskBase):
         return ts
 
     def _schedule_next(self, scope: Scope) -> None:
-        day, due = next_due(self.clock() + EARLY, scope.at, self.config.timezone)
+        day, due = next_due(self.clock(), scope.at, self.config.timezone)  # after an early wake-up: again, finding it sent
         self._schedule(scope, day, due)
 
     def _schedule(self, scope: Scope, day: date, due: datetime) -> None:

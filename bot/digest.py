@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from bot.config import Account, Config
+from bot.config import Config
 from bot.errors import BadTime
 
 TOP = "*"  # the top-level digest's scope: every account without a digest of its own
@@ -175,7 +175,3 @@ def shorten(text: str, limit: int = 100) -> str:
     space = cut.rfind(" ")
     return (cut[:space] if space > limit * 0.6 else cut).rstrip(" ,.;:") + "…"
 
-
-def handles_of(accounts: Mapping[str, Account], names: tuple[str, ...]) -> tuple[str, ...]:
-    """The X handles of the accounts a digest covers."""
-    return tuple(accounts[name].handle for name in names if name in accounts)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.digest import Line, Report, shorten
-from handlers.render import SECTION_LIMIT, people, when
+from handlers.render import SECTION_LIMIT, when
 from handlers.slack_text import escape
 
 Blocks = list[dict[str, Any]]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
+from time import monotonic, sleep
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -59,6 +61,14 @@ def fire(bot: Copydesk, clock: MovableClock, scope: str = TOP) -> datetime:
     move(clock, due + timedelta(seconds=1))
     bot.desk.run_digest(scope)
     return due
+
+
+def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """The scheduler works on its own thread: wait, with a deadline, for what it is expected to do."""
+    deadline = monotonic() + timeout
+    while not condition():
+        assert monotonic() < deadline, "the scheduler did not get there in time"
+        sleep(0.005)
 
 
 def digests(bot: Copydesk, channel: str = DIGEST) -> list[dict[str, Any]]:
@@ -275,6 +285,18 @@ def test_the_digest_lists_the_day_with_links_authors_approvers_and_counts(make_b
     assert bot.services.scheduler.digest_due_at(TOP) == due + timedelta(days=1)
 
 
+def test_the_scheduler_itself_fires_the_digest_at_its_time(make_bot) -> None:
+    clock = clock_at(tomorrow(18) - timedelta(seconds=1))
+    bot = make_bot(clock=clock)
+
+    [call] = bot.slack.wait_for("/api/chat.postMessage", timeout=10)
+    until(lambda: bot.services.scheduler.digest_due_at(TOP) == tomorrow(18) + timedelta(days=1))  # the job goes on to the next
+
+    assert call.body["channel"] == DIGEST
+    assert datetime.fromtimestamp(call.at, UTC) + clock.offset >= tomorrow(18) - timedelta(milliseconds=50)  # not before its time
+    assert [(d.day, d.outcome) for d in bot.ledger.digests()] == [(tomorrow(18).astimezone(LA).date(), "sent")]
+
+
 def test_a_quiet_day_still_gets_a_short_digest(make_bot) -> None:
     clock = clock_at(tomorrow(10))
     bot = make_bot(clock=clock)
@@ -406,6 +428,30 @@ def test_a_digest_posted_just_before_a_crash_is_found_in_the_channel_not_posted_
         assert (record.outcome, record.message_ts) == ("sent", ts)
         assert second.ledger.events()[-1].detail["found_in_channel"] is True
         assert [c.body["include_all_metadata"] for c in slack.calls("/api/conversations.history")] == ["1"]
+    finally:
+        second.stop()
+
+
+def test_a_claimed_digest_is_not_posted_while_slack_cannot_show_whether_it_went_out(config, slack, x) -> None:
+    clock = clock_at(tomorrow(18, 1))
+    first = Copydesk(config, slack, x, clock=clock).start()
+    first.command(AUTHOR, "In doubt")
+    day = tomorrow(18).astimezone(LA).date()
+    first.ledger.claim_digest(scope=TOP, day=day, start=clock() - timedelta(hours=24), end=clock(), channel=DIGEST, at=clock())
+    first.services.scheduler.shutdown()
+    first.ledger.close()
+    slack.failures["conversations.history"] = "missing_scope"
+
+    second = Copydesk(config, slack, x, clock=clock).start()
+    try:
+        assert slack.posts(DIGEST) == []
+        assert [d.outcome for d in second.ledger.digests()] == ["sending"]
+        retry = second.services.scheduler.digest_due_at(TOP)
+        assert retry is not None and timedelta(minutes=9) < retry - clock() <= timedelta(minutes=10)
+        del slack.failures["conversations.history"]  # the app is reinstalled with the history scopes
+        fire(second, clock)
+        [message] = slack.posts(DIGEST)
+        assert "In doubt" in blocks_text(message)
     finally:
         second.stop()
 
