@@ -78,6 +78,8 @@ class Services:
             recovery.interrupted,
             recovery.cards_posted,
         )
+        caught_up = self.desk.start_digests()  # a digest missed while down goes out now, once
+        log.info("digests: %d scheduled, %d caught up", len(self.desk.digest_scopes()), caught_up)
         self.scheduler.start()
 
     def stop(self) -> None:
@@ -116,7 +118,7 @@ def build_services(config: Config, *, client: WebClient | None = None, clock: Cl
         directory=SlackDirectory(client),
         clock=clock,
     )
-    scheduler = PublishScheduler(desk.publish, remind=desk.remind)
+    scheduler = PublishScheduler(desk.publish, remind=desk.remind, digest=desk.run_digest)
     desk.attach_scheduler(scheduler)
     listeners = ListenerPool(max_workers=10)
     return Services(config=config, ledger=ledger, desk=desk, scheduler=scheduler, client=client, listeners=listeners)

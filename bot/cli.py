@@ -1,4 +1,4 @@
-"""The copydesk command: run the bot, print the Slack manifest, check a config."""
+"""The copydesk command: run the bot, print the Slack manifest, check a config, show the digest."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ import yaml
 
 from bot.app import build_services, create_app
 from bot.config import Config, config_path, db_path, load_config
+from bot.digest import parse_since
 from bot.errors import ConfigError, CopydeskError, LedgerError
 from bot.manifest import manifest
 from bot.server import serve_http, serve_socket_mode, stop_on_signals, wsgi_app
+from handlers import digest_render
 from storage import Ledger
 
 log = logging.getLogger("copydesk")
@@ -39,6 +41,12 @@ def parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="read app.yaml and the environment, and say what is wrong, if anything")
     check.add_argument("--config", metavar="PATH", help="app.yaml to read")
+
+    digest = sub.add_parser("digest", help="print the digest so far (since the last daily digest), or post it")
+    digest.add_argument("--since", metavar="WHEN", help="from WHEN instead: 24h, 7d, 2026-11-20 or 2026-11-20T09:00 (in timezone)")
+    digest.add_argument("--post", action="store_true", help="post it to the digest channel(s) too, as an extra digest")
+    digest.add_argument("--config", metavar="PATH", help="app.yaml to read")
+    digest.add_argument("--db", metavar="PATH", help="ledger database (default: $COPYDESK_DB or ./copydesk.db)")
 
     ledger = sub.add_parser("ledger", help="look after the ledger database")
     ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
@@ -66,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check":
             print(_summary(config))
             return 0
+        if args.command == "digest":
+            return _digest(config, since=args.since, post=args.post)
         return _run(config, socket=args.socket or config.slack_app_token is not None, host=args.host, port=args.port)
     except CopydeskError as e:
         print(f"copydesk: {e}", file=sys.stderr)
@@ -93,6 +103,23 @@ def _run(config: Config, *, socket: bool, host: str, port: int) -> int:
         services.stop()
     log.info("copydesk stopped")
     return 0
+
+
+def _digest(config: Config, *, since: str | None, post: bool) -> int:
+    """Print (and with --post, send) the digest so far; the scheduled daily digests are not touched."""
+    if not config.db_path.exists():
+        raise LedgerError(f"{config.db_path}: there is no ledger here (set --db or COPYDESK_DB)")
+    services = build_services(config)
+    try:
+        desk = services.desk
+        start = parse_since(since, now=desk.clock(), zone=config.timezone) if since else None
+        print("\n\n".join(digest_render.plain(report) for report in desk.digests_so_far(start)))
+        if post:
+            for scope, ts in desk.post_digests_now(start):
+                print(f"\nposted to {scope.channel} (message {ts})")
+        return 0
+    finally:
+        services.stop()
 
 
 def _ledger(args: argparse.Namespace) -> int:

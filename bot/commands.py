@@ -30,6 +30,8 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
                "Send a held or failed draft to X again, or confirm one held by a pause (editors or admins)."),
     Subcommand("mark-published", "/draft mark-published #ID [URL]",
                "Record a held draft as published after finding it on X (editors or admins)."),
+    Subcommand("digest", "/draft digest",
+               "Show, privately, the digest so far: what went out, failed or waits since the last daily digest."),
     Subcommand("pause", "/draft pause [REASON]", "Stop all publishing for every account at once (admins)."),
     Subcommand("resume", "/draft resume",
                "Publish again; posts whose time passed while paused wait for an editor's confirmation (admins)."),
@@ -71,7 +73,7 @@ class Edit:
     at: str | None
 
 
-_BARE = {"help", "list", "resume"}  # the whole text is the word
+_BARE = {"help", "list", "resume", "digest"}  # the whole text is the word
 _ON_DRAFT = re.compile(r"(?P<name>cancel|retract|retry|mark-published|drop-images)\s+#?(?P<id>\d+)(?:\s+(?P<rest>\S+))?", re.I)
 _EDIT = re.compile(r"edit\s+#?(?P<id>\d+)(?:\s+|$)", re.I)
 _PAUSE = re.compile(r"pause(?:\s+(?P<reason>.*))?", re.S)  # lower-case only: "Pause. Breathe." is a post

@@ -60,9 +60,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("accounts.*.credentials.access_token", "X_ACCESS_TOKEN", "Variable holding the account's access token."),
     Setting("accounts.*.credentials.access_token_secret", "X_ACCESS_TOKEN_SECRET", "Variable holding the account's access token secret."),
     Setting("accounts.*.credentials.oauth2_access_token", None, "Instead of the four above: variable holding an OAuth 2.0 user access token (scopes tweet.write, tweet.read, users.read, media.write)."),
+    Setting("accounts.*.digest", None, "A daily digest of this account alone, in its own channel and at its own time; the top-level digest then leaves the account out."),
+    Setting("accounts.*.digest.channel", "digest.channel", "Slack channel ID this account's digest is posted to."),
+    Setting("accounts.*.digest.at", "digest.at", "Local time (HH:MM, in timezone) this account's digest is posted."),
+    Setting("accounts.*.digest.skip_empty", "digest.skip_empty", "Send no digest for this account on a day when it would list nothing."),
     Setting("digest", None, "The daily digest; leave out to send none."),
     Setting("digest.channel", REQUIRED, "Slack channel ID the digest is posted to."),
     Setting("digest.at", "18:00", "Local time (HH:MM, in timezone) the digest is posted."),
+    Setting("digest.skip_empty", False, "Send no digest on a day when it would list nothing (else a short 'nothing went out' one)."),
 )
 
 
@@ -112,6 +117,15 @@ class XCredentials:
 
 
 @dataclass(frozen=True)
+class Digest:
+    """Where and when the daily digest goes, and whether a day with nothing to list gets one."""
+
+    channel: str
+    at: str
+    skip_empty: bool = False
+
+
+@dataclass(frozen=True)
 class Account:
     """One X account the team publishes to, with who reviews it and how."""
 
@@ -123,14 +137,7 @@ class Account:
     approvals_required: int
     allow_self_approval: bool
     credentials: XCredentials
-
-
-@dataclass(frozen=True)
-class Digest:
-    """Where and when the daily digest goes."""
-
-    channel: str
-    at: str
+    digest: Digest | None = None  # a digest of its own; None: it is in the top-level one
 
 
 @dataclass(frozen=True)
@@ -183,7 +190,8 @@ def load_config(path: Path, environ: Mapping[str, str], *, db: Path | None = Non
     raw = _read_yaml(path)
     _reject_unknown_keys(raw)
     where = path.name
-    accounts = _accounts(raw.get("accounts"), environ, where)
+    digest = _digest(raw.get("digest"), where)
+    accounts = _accounts(raw.get("accounts"), environ, where, digest)
     default_account = _default_account(raw.get("default_account"), accounts, where)
     reactions = _mapping(raw.get("reactions", {}), "reactions", where)
     approve = _names(reactions.get("approve", _default("reactions.approve")), "reactions.approve", where)
@@ -213,7 +221,7 @@ def load_config(path: Path, environ: Mapping[str, str], *, db: Path | None = Non
         reject_reactions=reject,
         accounts=accounts,
         default_account=default_account,
-        digest=_digest(raw.get("digest"), where),
+        digest=digest,
         x_timeout_seconds=float(timeout),
         x_retry_delay_seconds=delay,
         x_retry_for_minutes=give_up,
@@ -302,13 +310,13 @@ def _timezone(value: Any, where: str) -> ZoneInfo:
         raise ConfigError(f"{where}: timezone {value!r} is not an IANA time zone (e.g. America/Los_Angeles)") from None
 
 
-def _accounts(value: Any, environ: Mapping[str, str], where: str) -> dict[str, Account]:
+def _accounts(value: Any, environ: Mapping[str, str], where: str, digest: Digest | None) -> dict[str, Account]:
     if not isinstance(value, dict) or not value:
         raise ConfigError(f"{where}: accounts must define at least one account")
-    return {str(name): _account(str(name), body, environ, where) for name, body in value.items()}
+    return {str(name): _account(str(name), body, environ, where, digest) for name, body in value.items()}
 
 
-def _account(name: str, body: Any, environ: Mapping[str, str], where: str) -> Account:
+def _account(name: str, body: Any, environ: Mapping[str, str], where: str, digest: Digest | None) -> Account:
     key = f"accounts.{name}"
     if not re.match(r"^[A-Za-z0-9_-]+$", name):
         raise ConfigError(f"{where}: {key}: an account name may use letters, digits, - and _ only")
@@ -348,6 +356,7 @@ def _account(name: str, body: Any, environ: Mapping[str, str], where: str) -> Ac
         approvals_required=required,
         allow_self_approval=self_approval,
         credentials=_credentials(body.get("credentials"), environ, f"{key}.credentials", where),
+        digest=_digest(body["digest"], where, key=f"{key}.digest", inherit=digest) if "digest" in body else None,
     )
 
 
@@ -383,17 +392,24 @@ def _default_account(value: Any, accounts: Mapping[str, Account], where: str) ->
     return str(value)
 
 
-def _digest(value: Any, where: str) -> Digest | None:
-    if value is None:
+def _digest(value: Any, where: str, *, key: str = "digest", inherit: Digest | None = None) -> Digest | None:
+    """The top-level digest, or an account's own, whose missing keys come from the top-level one."""
+    if value is None and key == "digest":
         return None
-    body = _mapping(value, "digest", where)
-    channel = body.get("channel")
+    body = _mapping(value if value is not None else {}, key, where)
+    channel = body.get("channel", inherit.channel if inherit else None)
+    if channel is None:
+        also = "" if key == "digest" else " (and there is no top-level digest.channel to use)"
+        raise ConfigError(f"{where}: {key}.channel is missing{also}")
     if not isinstance(channel, str) or not _CHANNEL.match(channel):
-        raise ConfigError(f"{where}: digest.channel {channel!r} is not a Slack channel ID (C… or G…)")
-    at = str(body.get("at", _default("digest.at")))
+        raise ConfigError(f"{where}: {key}.channel {channel!r} is not a Slack channel ID (C… or G…)")
+    at = str(body.get("at", inherit.at if inherit else _default("digest.at")))
     if not _CLOCK.match(at):
-        raise ConfigError(f'{where}: digest.at {at!r} is not a time of day like "18:00"')
-    return Digest(channel=channel, at=at)
+        raise ConfigError(f'{where}: {key}.at {at!r} is not a time of day like "18:00"')
+    skip_empty = body.get("skip_empty", inherit.skip_empty if inherit else _default("digest.skip_empty"))
+    if not isinstance(skip_empty, bool):
+        raise ConfigError(f"{where}: {key}.skip_empty must be true or false")
+    return Digest(channel=channel, at=at, skip_empty=skip_empty)
 
 
 def _slack_url(url: str) -> str:

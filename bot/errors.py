@@ -50,6 +50,10 @@ class CardNotPosted(CopydeskError):
     """The draft is saved but Slack would not take its review card."""
 
 
+class DigestNotPosted(CopydeskError):
+    """Slack refused the digest (not in the channel, no such channel): it certainly was not posted."""
+
+
 class WrongState(CopydeskError):
     """The draft is not in a state where that can be done (editing a published post, retrying a scheduled one)."""
 

@@ -12,7 +12,7 @@ SCOPES = (
     "reactions:read",  # votes
     "users:read",  # authors' time zones
     "usergroups:read",  # editors given as a user group
-    *files.SCOPES,  # images shared in a review card's thread
+    *files.SCOPES,  # images shared in a review card's thread; channels:history also lets a digest be found after a crash
 )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from bot.review import State
 
@@ -83,3 +83,21 @@ class ChainCheck:
     events: int
     head: str
     first_broken: int | None  # the id of the first event whose hash does not match, if any
+
+
+@dataclass(frozen=True)
+class DigestRecord:
+    """One digest in the ledger: claimed before Slack is asked, then sent (with its message), skipped or failed."""
+
+    id: int
+    scope: str
+    kind: str  # daily, or on_demand (copydesk digest --post): only daily ones move the next window
+    day: date | None
+    window_start: datetime
+    window_end: datetime
+    channel: str
+    outcome: str  # sending (claimed, Slack's answer not recorded yet), sent, skipped (empty), failed (Slack refused)
+    claimed_at: datetime
+    message_ts: str | None = None
+    sent_at: datetime | None = None
+    error: str | None = None

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from bot.config import Account
 from bot.images import Image
+from bot.digest import Report
 from bot.length import Length
 from bot.model import Draft, Pause, Publication
 from bot.review import State
@@ -82,6 +84,17 @@ class Notifier(Protocol):
 
     def announce(self, channel: str, text: str) -> None:
         """Say something to a whole review channel (the pause, and the resume)."""
+        ...
+
+    def post_digest(self, channel: str, report: Report) -> str:
+        """Post a digest tagged with its scope and day, so it can be found again; its message ts.
+
+        Raises DigestNotPosted when Slack refused it (it certainly is not there).
+        """
+        ...
+
+    def find_digest(self, channel: str, scope: str, day: date) -> str | None:
+        """The ts of the scope's daily digest for `day` if it is in the channel; SlackUnavailable if that cannot be told."""
         ...
 
 

@@ -6,7 +6,8 @@ import itertools
 import logging
 import threading
 from collections.abc import Callable
-from datetime import datetime, timezone
+from typing import Any
+from datetime import date, datetime, timedelta, timezone
 
 from apscheduler.events import EVENT_JOB_REMOVED, JobEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -16,7 +17,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 log = logging.getLogger(__name__)
 
 
-PUBLISH, REMIND = "publish", "remind"
+PUBLISH, REMIND, DIGEST = "publish", "remind", "digest"
 
 
 def job_id(kind: str, draft_id: int, generation: int) -> str:
@@ -40,13 +41,26 @@ class _Scheduler(BackgroundScheduler):
             log.debug("job %s was already removed", job_id)
 
 
+def digest_job_id(scope: str, day: date, generation: int) -> str:
+    """The digest of `scope` for a local day; fresh per scheduling, for the same reason as job_id."""
+    return f"digest:{scope}:{day.isoformat()}:{generation}"
+
+
 class PublishScheduler:
     """Wakes `publish(draft_id)` at a draft's time; holds no state the ledger does not also hold."""
 
-    def __init__(self, publish: Callable[[int], None], *, remind: Callable[[int], None] | None = None, workers: int = 8) -> None:
-        self._calls = {PUBLISH: publish, REMIND: remind}
+    def __init__(
+        self,
+        publish: Callable[[int], None],
+        *,
+        remind: Callable[[int], None] | None = None,
+        digest: Callable[[str], None] | None = None,
+        workers: int = 8,
+    ) -> None:
+        self._calls: dict[str, Callable[[Any], None] | None] = {PUBLISH: publish, REMIND: remind, DIGEST: digest}
         # (kind, draft) → its one live job of that kind; the old one is removed on replacing
         self._current: dict[tuple[str, int], str] = {}
+        self._digests: dict[str, tuple[str, datetime]] = {}  # digest scope → its one live job and when it is due
         self._generations = itertools.count(1)
         self._lock = threading.Lock()
         self._running = 0  # jobs inside their call now; shutdown waits for them
@@ -84,7 +98,7 @@ class PublishScheduler:
             with self._idle:
                 self._idle.wait_for(lambda: self._running == 0)
 
-    def _run(self, kind: str, draft_id: int) -> None:
+    def _run(self, kind: str, key: Any) -> None:
         """Every job goes through here, so shutdown knows what is still running; none starts once it began."""
         with self._idle:
             if self._stopping:
@@ -93,7 +107,7 @@ class PublishScheduler:
         try:
             call = self._calls[kind]
             assert call is not None
-            call(draft_id)
+            call(key)
         finally:
             with self._idle:
                 self._running -= 1
@@ -136,6 +150,8 @@ class PublishScheduler:
         with self._lock:
             if key.isdigit() and self._current.get((kind, int(key))) == event.job_id:
                 del self._current[(kind, int(key))]
+            elif kind == DIGEST and self._digests.get(key, ("",))[0] == event.job_id:
+                del self._digests[key]
 
     def due_at(self, draft_id: int, kind: str = PUBLISH) -> datetime | None:
         """When the draft's job (publishing, unless told) will fire, or None when it has none."""
@@ -147,3 +163,25 @@ class PublishScheduler:
     def count(self, kind: str = PUBLISH) -> int:
         """How many posts are waiting for their time (or drafts for their reminder)."""
         return sum(1 for job in self._scheduler.get_jobs() if job.id.startswith(f"{kind}:"))
+
+    def schedule_digest(self, scope: str, day: date, due: datetime, *, wait: timedelta) -> None:
+        """Wake the digest job of `scope` after `wait`, for its digest due at `due`; replaces the scope's earlier job.
+
+        Given as a wait, not an instant: APScheduler keeps the wall clock while the desk's clock is injected
+        (tests move it), and the ledger, read with the desk's clock, decides what the job does when it wakes.
+        """
+        if self._calls[DIGEST] is None:
+            return
+        new = digest_job_id(scope, day, next(self._generations))
+        run_date = datetime.now(timezone.utc) + max(wait, timedelta(0))
+        self._scheduler.add_job(self._run, trigger="date", run_date=run_date, args=[DIGEST, scope], id=new,
+                                name=f"digest {scope} for {day.isoformat()}")
+        with self._lock:
+            old, self._digests[scope] = self._digests.get(scope), (new, due)
+        self._remove(old[0] if old else None)
+
+    def digest_due_at(self, scope: str) -> datetime | None:
+        """When the scope's next digest is due (by the desk's clock), or None when none is scheduled."""
+        with self._lock:
+            current = self._digests.get(scope)
+        return current[1] if current and self._scheduler.get_job(current[0]) else None

@@ -12,6 +12,7 @@ from bot import thread
 from bot import when as when_
 from bot.desk_base import SYSTEM, Clock, utc_now
 from bot.desk_control import Control, Resumed
+from bot.desk_digest import Digests
 from bot.desk_media import Media
 from bot.desk_publishing import EARLY_TOLERANCE, INTERRUPTED, Publishing
 from bot.desk_reminders import Reminders
@@ -37,7 +38,7 @@ class Recovery:
     cards_posted: int
 
 
-class Desk(Publishing, Control, Media, Reminders):
+class Desk(Publishing, Control, Media, Reminders, Digests):
     """The domain service every Slack handler and scheduler job calls into."""
 
     # drafting

@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 from bot import commands
 from bot.commands import Compose, Edit, Named
 from bot.service import Desk
-from handlers import render
+from handlers import digest_render, render
 from handlers.errors import answered_privately
 from handlers.slack_text import unescape
 
@@ -48,6 +48,9 @@ def register(app: App, desk: Desk) -> None:
             ack(text=commands.help_text(desk.config.approve_reactions[0], desk.config.reject_reactions[0]), response_type="ephemeral")
         elif parsed.name == "list":
             ack(text=render.pending_list(desk.pending()), response_type="ephemeral")
+        elif parsed.name == "digest":
+            text, blocks = digest_render.so_far(desk.digests_so_far())
+            ack(text=text, blocks=blocks, response_type="ephemeral")
         elif parsed.name == "pause":
             pause = desk.pause(user, parsed.rest or None)  # in force before Slack hears a word about it
             context["follow_up"] = "switch"

@@ -6,19 +6,22 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.errors import CardNotPosted, SlackUnavailable
+from bot.digest import Report
+from bot.errors import CardNotPosted, DigestNotPosted, SlackUnavailable
 from bot.ports import CardRef, Change, DraftView
-from handlers import render
+from handlers import digest_render, render
 
 log = logging.getLogger(__name__)
 
 LINKS_KEPT = 10_000  # card permalinks remembered; beyond that the memory starts over
+FIND_PAGES = 5  # pages of channel history searched for a digest whose sending was interrupted
 
 
 class SlackNotifier:
@@ -83,6 +86,41 @@ class SlackNotifier:
     def announce(self, channel: str, text: str) -> None:
         """A message to the whole review channel."""
         self.client.chat_postMessage(channel=channel, text=text)
+
+    def post_digest(self, channel: str, report: Report) -> str:
+        """Post a digest with metadata naming its scope and day; DigestNotPosted when Slack refuses it."""
+        text, blocks = digest_render.digest(report)
+        try:
+            response = self.client.chat_postMessage(
+                channel=channel, text=text, blocks=blocks, metadata=digest_render.metadata(report),
+                unfurl_links=False, unfurl_media=False,
+            )
+        except SlackApiError as e:
+            raise DigestNotPosted(f"Slack refused the digest in {channel}: {e.response.get('error') or e.response.status_code}") from None
+        return str(response["ts"])
+
+    def find_digest(self, channel: str, scope: str, day: date) -> str | None:
+        """Look through the channel's latest messages for one carrying the digest's metadata.
+
+        Newest first and bounded (FIND_PAGES), rather than from the claim's time: Slack's timestamps are its clock, not ours.
+        """
+        wanted = {"scope": scope, "kind": "daily", "day": day.isoformat()}
+        cursor = None
+        try:
+            for _ in range(FIND_PAGES):
+                page = self.client.conversations_history(channel=channel, limit=200, include_all_metadata=True, cursor=cursor)
+                for message in page.get("messages", []):
+                    meta = message.get("metadata") or {}
+                    if meta.get("event_type") == digest_render.EVENT_TYPE and meta.get("event_payload") == wanted:
+                        return str(message["ts"])
+                cursor = (page.get("response_metadata") or {}).get("next_cursor")
+                if not page.get("has_more") or not cursor:
+                    return None
+        except SlackApiError as e:
+            raise SlackUnavailable(
+                f"Slack could not show {channel}'s history ({e.response.get('error')}) to tell whether the digest went out"
+            ) from None
+        raise SlackUnavailable(f"{channel} has too many newer messages to tell whether the digest went out")
 
 
 class SlackDirectory:

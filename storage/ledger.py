@@ -7,7 +7,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from sqlite_utils import Database
 
 from bot.errors import LedgerError
 from bot.images import Image
-from bot.model import ChainCheck, Draft, Event, Pause, Publication
+from bot.model import ChainCheck, DigestRecord, Draft, Event, Pause, Publication
 from bot.review import Kind, State, Vote
 from storage.chain import GENESIS, event_hash
 from storage.migrations import migrations
@@ -461,6 +461,186 @@ class Ledger:
         with self._lock:
             rows = self._db.query(f"SELECT * FROM events {where} ORDER BY id", params)
             return [_event(row) for row in rows]
+
+    # the daily digest
+
+    def published_between(self, accounts: Iterable[str], start: datetime, end: datetime) -> list[tuple[Draft, Publication]]:
+        """Posts of these accounts that went out in [start, end), in the order they went out."""
+        names = list(accounts)
+        marks = ", ".join("?" for _ in names)
+        with self._lock:
+            rows = list(self._db.query(
+                f"SELECT * FROM publications INDEXED BY publications_by_outcome WHERE outcome = 'published' "
+                "AND finished_at >= ? AND finished_at < ? "
+                f"AND account IN ({marks}) ORDER BY finished_at, id",
+                [to_text(start), to_text(end), *names],
+            ))
+            drafts = self._drafts_by_id({row["draft_id"] for row in rows})
+        return [(drafts[row["draft_id"]], _publication(row)) for row in rows]
+
+    def drafts_changed_between(self, states: Iterable[State], accounts: Iterable[str], start: datetime, end: datetime) -> list[Draft]:
+        """Drafts of these accounts that are in one of `states` and last changed state in [start, end)."""
+        wanted, names = [s.value for s in states], list(accounts)
+        with self._lock:
+            rows = self._db.query(
+                f"SELECT * FROM drafts INDEXED BY drafts_by_state_change WHERE state IN ({', '.join('?' for _ in wanted)}) "
+                "AND updated_at >= ? AND updated_at < ? "
+                f"AND account IN ({', '.join('?' for _ in names)}) ORDER BY updated_at, id",
+                [*wanted, to_text(start), to_text(end), *names],
+            )
+            return [_draft(row) for row in rows]
+
+    def open_drafts(self, states: Iterable[State], accounts: Iterable[str]) -> list[Draft]:
+        """Drafts of these accounts in these (open) states, oldest first.
+
+        INDEXED BY: once ANALYZE has seen a history of mostly published drafts, SQLite would rather scan
+        the whole table in id order than look up the few open ones; the digest must not depend on that.
+        """
+        wanted, names = [s.value for s in states], list(accounts)
+        with self._lock:
+            rows = self._db.query(
+                f"SELECT * FROM drafts INDEXED BY drafts_by_state WHERE state IN ({', '.join('?' for _ in wanted)}) "
+                f"AND account IN ({', '.join('?' for _ in names)}) ORDER BY id",
+                [*wanted, *names],
+            )
+            return [_draft(row) for row in rows]
+
+    def approved_due_before(self, accounts: Iterable[str], horizon: datetime) -> list[Draft]:
+        """Approved drafts of these accounts whose time is before `horizon` (or who have none: they go at once)."""
+        names = list(accounts)
+        marks = ", ".join("?" for _ in names)
+        with self._lock:
+            rows = self._db.query(
+                f"SELECT * FROM drafts INDEXED BY drafts_by_state WHERE state = 'approved' AND (publish_at IS NULL OR publish_at < ?) "
+                f"AND account IN ({marks}) ORDER BY publish_at, id",
+                [to_text(horizon), *names],
+            )
+            return [_draft(row) for row in rows]
+
+    def votes_on(self, draft_ids: Iterable[int]) -> dict[int, list[Vote]]:
+        """The votes on several drafts at once, each draft's in the order they were cast."""
+        ids = sorted(set(draft_ids))
+        found: dict[int, list[Vote]] = {i: [] for i in ids}
+        for chunk in _chunks(ids):
+            with self._lock:
+                rows = self._db.query(
+                    f"SELECT draft_id, user_id, reaction, vote FROM votes WHERE draft_id IN ({', '.join('?' for _ in chunk)}) "
+                    "ORDER BY draft_id, cast_at, rowid",
+                    chunk,
+                )
+                for r in rows:
+                    found[r["draft_id"]].append(Vote(r["user_id"], r["reaction"], Kind(r["vote"])))
+        return found
+
+    def last_actor(self, draft_id: int, action: str) -> str | None:
+        """Who last did `action` to the draft, from the event log."""
+        with self._lock:
+            rows = list(self._db.query(
+                "SELECT actor FROM events WHERE draft_id = ? AND action = ? ORDER BY id DESC LIMIT 1", [draft_id, action]
+            ))
+        return rows[0]["actor"] if rows else None
+
+    def digest_origin(self) -> datetime | None:
+        """When this ledger's history begins (its first event); a digest due before that was never missed."""
+        with self._lock:
+            first = list(self._db.query("SELECT at FROM events WHERE id = (SELECT MIN(id) FROM events)"))
+        return from_text(first[0]["at"]) if first else None
+
+    def daily_digest(self, scope: str, day: date) -> DigestRecord | None:
+        """The scope's daily digest for a local day, if one was claimed."""
+        with self._lock:
+            rows = list(self._db.query(
+                "SELECT * FROM digests WHERE kind = 'daily' AND scope = ? AND day = ?", [scope, day.isoformat()]
+            ))
+        return _digest(rows[0]) if rows else None
+
+    def previous_digest_end(self, scope: str) -> datetime | None:
+        """Where the scope's last daily digest (sent or skipped) stopped: the next one starts there."""
+        with self._lock:
+            rows = list(self._db.query(
+                "SELECT window_end FROM digests WHERE kind = 'daily' AND scope = ? AND outcome IN ('sent', 'skipped') "
+                "ORDER BY day DESC LIMIT 1",
+                [scope],
+            ))
+        return from_text(rows[0]["window_end"]) if rows else None
+
+    def claim_digest(
+        self, *, scope: str, day: date | None, start: datetime, end: datetime, channel: str, at: datetime, outcome: str = "sending"
+    ) -> int | None:
+        """Claim a digest before Slack is asked; None when the scope's digest for that day is claimed already."""
+        with self.transaction():
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO digests (scope, kind, day, window_start, window_end, channel, outcome, claimed_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [scope, "daily" if day else "on_demand", day.isoformat() if day else None, to_text(start), to_text(end),
+                 channel, outcome, to_text(at)],
+            )
+            if cursor.rowcount != 1:
+                return None
+            digest_id = cursor.lastrowid
+            self.log(f"digest_{'skipped' if outcome == 'skipped' else 'claimed'}", actor=SYSTEM_ACTOR, at=at, scope=scope,
+                     day=day.isoformat() if day else None, channel=channel, digest_id=digest_id)
+            return digest_id
+
+    def reclaim_digest(self, digest_id: int, *, at: datetime) -> bool:
+        """Claim again a digest Slack refused (so it certainly was not posted); False if it is not failed."""
+        with self.transaction():
+            cursor = self._db.execute(
+                "UPDATE digests SET outcome = 'sending', claimed_at = ?, error = NULL WHERE id = ? AND outcome = 'failed'",
+                [to_text(at), digest_id],
+            )
+            return cursor.rowcount == 1
+
+    def digest_sent(self, digest_id: int, *, ts: str, channel: str, at: datetime, found: bool = False) -> None:
+        """Record the Slack message of a claimed digest (`found`: in the channel, after a restart)."""
+        with self.transaction():
+            self._db.execute(
+                "UPDATE digests SET outcome = 'sent', channel = ?, message_ts = ?, sent_at = ?, error = NULL WHERE id = ?",
+                [channel, ts, to_text(at), digest_id],
+            )
+            detail = {"found_in_channel": True} if found else {}
+            self.log("digest_sent", actor=SYSTEM_ACTOR, at=at, digest_id=digest_id, channel=channel, ts=ts, **detail)
+
+    def digest_failed(self, digest_id: int, *, error: str, at: datetime) -> None:
+        """Slack refused the digest: it was not posted, and may be claimed again."""
+        with self.transaction():
+            self._db.execute("UPDATE digests SET outcome = 'failed', error = ? WHERE id = ?", [error, digest_id])
+            self.log("digest_failed", actor=SYSTEM_ACTOR, at=at, digest_id=digest_id, error=error)
+
+    def digests(self) -> list[DigestRecord]:
+        """Every digest claimed, oldest first."""
+        with self._lock:
+            return [_digest(row) for row in self._db.query("SELECT * FROM digests ORDER BY id")]
+
+    def _drafts_by_id(self, ids: set[int]) -> dict[int, Draft]:
+        found: dict[int, Draft] = {}
+        for chunk in _chunks(sorted(ids)):
+            rows = self._db.query(f"SELECT * FROM drafts WHERE id IN ({', '.join('?' for _ in chunk)})", chunk)
+            found.update((row["id"], _draft(row)) for row in rows)
+        return found
+
+
+def _chunks(ids: list[int], size: int = 500) -> Iterator[list[int]]:
+    """SQLite limits the number of parameters in one statement."""
+    for i in range(0, len(ids), size):
+        yield ids[i : i + size]
+
+
+def _digest(row: dict[str, Any]) -> DigestRecord:
+    return DigestRecord(
+        id=row["id"],
+        scope=row["scope"],
+        kind=row["kind"],
+        day=date.fromisoformat(row["day"]) if row["day"] else None,
+        window_start=from_text(row["window_start"]),  # type: ignore[arg-type]
+        window_end=from_text(row["window_end"]),  # type: ignore[arg-type]
+        channel=row["channel"],
+        outcome=row["outcome"],
+        claimed_at=from_text(row["claimed_at"]),  # type: ignore[arg-type]
+        message_ts=row["message_ts"],
+        sent_at=from_text(row["sent_at"]),
+        error=row["error"],
+    )
 
 
 def _draft(row: dict[str, Any]) -> Draft:

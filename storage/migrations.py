@@ -134,6 +134,38 @@ def m002_safety(db: Database) -> None:
 
 
 @migrations()
+def m003_digests(db: Database) -> None:
+    """The daily digest: one row per digest claimed, so that no day's digest is sent twice.
+
+    Its window is read through indexes: publications_by_outcome (outcome, finished_at) for what went out,
+    drafts_by_state_change for what failed, was rejected, withdrawn or retracted, drafts_by_state for the rest.
+    """
+    _run(
+        db,
+        """
+        CREATE TABLE digests (
+            id INTEGER PRIMARY KEY,
+            scope TEXT NOT NULL,                 -- '*' for the top-level digest, else the account with its own
+            kind TEXT NOT NULL CHECK (kind IN ('daily', 'on_demand')),
+            day TEXT,                            -- the local date a daily digest is for (YYYY-MM-DD); NULL on demand
+            window_start TEXT NOT NULL,          -- UTC; the digest covers [window_start, window_end)
+            window_end TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            outcome TEXT NOT NULL CHECK (outcome IN ('sending', 'sent', 'skipped', 'failed')),
+            claimed_at TEXT NOT NULL,            -- claimed before Slack is called: a second firing finds this row
+            message_ts TEXT,                     -- the Slack message, once Slack confirmed it
+            sent_at TEXT,
+            error TEXT,                          -- why Slack refused it (outcome failed)
+            CHECK ((kind = 'daily') = (day IS NOT NULL))
+        );
+        CREATE UNIQUE INDEX one_digest_per_scope_and_day ON digests (scope, day) WHERE kind = 'daily';
+
+        CREATE INDEX drafts_by_state_change ON drafts (state, updated_at)
+        """,
+    )
+
+
+@migrations()
 def m004_threads_media(db: Database) -> None:
     """Threads publish part by part (each part's attempts are its own rows); images are kept with their drafts."""
     _run(
@@ -141,7 +173,6 @@ def m004_threads_media(db: Database) -> None:
         """
         -- which post of a thread an attempt is for, from 1; a single post is part 1
         ALTER TABLE publications ADD COLUMN part INTEGER NOT NULL DEFAULT 1;
-        CREATE INDEX publications_by_part ON publications (draft_id, part, outcome);
 
         CREATE TABLE media (
             id INTEGER PRIMARY KEY,

@@ -31,7 +31,7 @@ def add(ledger: Ledger, text: str = "Hello"):
 
 def test_a_new_ledger_has_the_schema_wal_and_foreign_keys(tmp_path: Path, ledger: Ledger) -> None:
     db = Database(tmp_path / "ledger.db")
-    assert set(db.table_names()) >= {"drafts", "votes", "publications", "events", "slack_events_seen", "_sqlite_migrations"}
+    assert set(db.table_names()) >= {"drafts", "votes", "publications", "events", "slack_events_seen", "digests", "_sqlite_migrations"}
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert ledger.schema_version() == EVERY_MIGRATION
     assert {c.name for c in db["drafts"].columns} >= {"account", "author_user_id", "text", "publish_at", "state", "card_ts"}

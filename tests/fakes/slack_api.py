@@ -26,6 +26,7 @@ class FakeSlack(RecordingServer):
         self.socket_url: str | None = None  # what apps.connections.open hands out
         self.http_failures: dict[str, list[Reply]] = {}  # per method: HTTP-level answers that go first (429, 503)
         self.files: dict[str, dict[str, Any]] = {}  # shared files by id: their object as Slack shows it, and their bytes
+        self.history: dict[str, list[dict[str, Any]]] = {}  # channel → its top-level messages, oldest first
         self._ts = itertools.count(1)
         self._file_ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -126,7 +127,26 @@ class FakeSlack(RecordingServer):
         if not body.get("channel") or not (body.get("text") or body.get("blocks")):
             return {"ok": False, "error": "no_text" if body.get("channel") else "channel_not_found"}
         ts = self._next_ts()
+        message: dict[str, Any] = {"type": "message", "ts": ts, "text": body.get("text"), "user": BOT_USER_ID, "bot_id": "B0COPYDESK"}
+        if isinstance(body.get("metadata"), dict):
+            message["metadata"] = body["metadata"]
+        if not body.get("thread_ts"):  # replies live in their thread, not in the channel's history
+            with self._lock:
+                self.history.setdefault(body["channel"], []).append(message)
         return {"ok": True, "channel": body["channel"], "ts": ts, "message": {"text": body.get("text"), "ts": ts}}
+
+    def _conversations_history(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Newest first, after `oldest`; message metadata only with include_all_metadata, as Slack documents it."""
+        if not body.get("channel"):
+            return {"ok": False, "error": "channel_not_found"}
+        oldest = float(body.get("oldest") or 0)
+        with self._lock:
+            found = [dict(m) for m in self.history.get(body["channel"], []) if float(m["ts"]) > oldest]
+        if body.get("include_all_metadata") not in ("1", "true"):
+            for message in found:
+                message.pop("metadata", None)
+        limit = int(body.get("limit") or 100)
+        return {"ok": True, "messages": found[::-1][:limit], "has_more": len(found) > limit, "response_metadata": {"next_cursor": ""}}
 
     def _chat_update(self, body: dict[str, Any]) -> dict[str, Any]:
         if not body.get("ts"):

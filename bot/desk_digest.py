@@ -1,0 +1,201 @@
+"""The daily digest, exactly once per scope and day: claimed in the ledger before Slack hears of it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from bot.desk_base import DeskBase
+from bot.digest import DAY, TOP, Line, Report, Scope, latest_due, next_due, scopes, window
+from bot.errors import ConfigError, DigestNotPosted
+from bot.model import Draft
+from bot.review import State, tally
+
+log = logging.getLogger(__name__)
+
+RETRY = timedelta(minutes=10)  # after Slack failed (or could not be asked whether a digest went out)
+EARLY = timedelta(seconds=1)  # a job that wakes this little before its time is on time
+DECIDED = (State.FAILED, State.REJECTED, State.WITHDRAWN, State.RETRACTED)
+WAITING = (State.IN_REVIEW, State.HELD)
+
+
+class Digests(DeskBase):
+    """Composes digests from the ledger, sends each scope's daily one once, and answers who asks for one."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._digest_lock = threading.Lock()  # one digest at a time: a second firing waits, then finds the claim
+
+    def digest_scopes(self) -> list[Scope]:
+        """The digests app.yaml asks for."""
+        return scopes(self.config)
+
+    # asked for
+
+    def digests_so_far(self, since: datetime | None = None) -> list[Report]:
+        """What each digest would say now (since its last daily digest, or `since`); sends nothing."""
+        now = self.clock()
+        return [self._compose(scope, *self._window_so_far(scope, since, now), day=None) for scope in self._scopes_or_all()]
+
+    def post_digests_now(self, since: datetime | None = None) -> list[tuple[Scope, str]]:
+        """copydesk digest --post: each digest so far to its channel, recorded as on demand; the daily ones are untouched."""
+        found = self.digest_scopes()
+        if not found:
+            raise ConfigError("app.yaml has no digest: add digest.channel (or an account's digest) to post one")
+        posted = []
+        for scope in found:
+            now = self.clock()
+            start, end = self._window_so_far(scope, since, now)
+            report = self._compose(scope, start, end, day=None)
+            digest_id = self.ledger.claim_digest(scope=scope.key, day=None, start=start, end=end, channel=scope.channel, at=now)
+            assert digest_id is not None  # on-demand digests are never unique per day
+            posted.append((scope, self._post(digest_id, scope.channel, report)))
+        return posted
+
+    def _scopes_or_all(self) -> list[Scope]:
+        """Without a digest in app.yaml, who asks still gets one covering every account."""
+        return self.digest_scopes() or [Scope(TOP, "", time(0), False, tuple(self.config.accounts))]
+
+    def _window_so_far(self, scope: Scope, since: datetime | None, now: datetime) -> tuple[datetime, datetime]:
+        return (since, now) if since is not None else window(now, self.ledger.previous_digest_end(scope.key))
+
+    # the daily one
+
+    def start_digests(self) -> int:
+        """On start: send once a digest whose time passed while copydesk was down, then schedule the next of each."""
+        sent = 0
+        origin = self.ledger.digest_origin()
+        for scope in self.digest_scopes():
+            day, due = latest_due(self.clock(), scope.at, self.config.timezone)
+            record = self.ledger.daily_digest(scope.key, day)
+            # A ledger whose history began after that time missed nothing: a new install does not start with a digest.
+            missed = record.outcome in ("sending", "failed") if record else origin is not None and origin <= due
+            if missed:
+                sent += self._attempt(scope)
+            else:
+                self._schedule_next(scope)
+        return sent
+
+    def run_digest(self, scope_key: str) -> None:
+        """The scheduler's job: send the scope's digest if its time has come and the ledger lacks it; schedule the next."""
+        scope = next((s for s in self.digest_scopes() if s.key == scope_key), None)
+        if scope is not None:
+            self._attempt(scope)
+
+    def _attempt(self, scope: Scope) -> bool:
+        try:
+            sent = self._send_due(scope)
+        except Exception:
+            log.exception("the %s digest could not be sent; trying again in %s", scope.key, RETRY)
+            self._schedule(scope, latest_due(self.clock(), scope.at, self.config.timezone)[0], self.clock() + RETRY)
+            return False
+        self._schedule_next(scope)
+        return sent
+
+    def _send_due(self, scope: Scope) -> bool:
+        """Claim, post, record: a second firing or a restart finds the claim; a crash before the record is found in Slack."""
+        with self._digest_lock:
+            now = self.clock()
+            day, _ = latest_due(now + EARLY, scope.at, self.config.timezone)
+            record = self.ledger.daily_digest(scope.key, day)
+            if record is None:
+                start, end = window(now, self.ledger.previous_digest_end(scope.key))
+                report = self._compose(scope, start, end, day=day)
+                skip = report.empty and scope.skip_empty
+                digest_id = self.ledger.claim_digest(scope=scope.key, day=day, start=start, end=end, channel=scope.channel,
+                                                     at=now, outcome="skipped" if skip else "sending")
+                if digest_id is None or skip:
+                    return False
+            elif record.outcome == "sending":
+                # Claimed by a run that stopped before Slack's answer was recorded: it may be in the channel.
+                ts = self.notifier.find_digest(record.channel, scope.key, day)
+                if ts is not None:
+                    self.ledger.digest_sent(record.id, ts=ts, channel=record.channel, at=now, found=True)
+                    return False
+                digest_id, report = record.id, self._compose(scope, record.window_start, record.window_end, day=day)
+            elif record.outcome == "failed" and self.ledger.reclaim_digest(record.id, at=now):
+                digest_id, report = record.id, self._compose(scope, record.window_start, record.window_end, day=day)
+            else:
+                return False  # sent or skipped already
+            self._post(digest_id, scope.channel, report)
+            return True
+
+    def _post(self, digest_id: int, channel: str, report: Report) -> str:
+        try:
+            ts = self.notifier.post_digest(channel, report)
+        except DigestNotPosted as e:  # Slack said no: certainly not posted, so it may be claimed again
+            self.ledger.digest_failed(digest_id, error=str(e), at=self.clock())
+            raise
+        self.ledger.digest_sent(digest_id, ts=ts, channel=channel, at=self.clock())
+        return ts
+
+    def _schedule_next(self, scope: Scope) -> None:
+        day, due = next_due(self.clock(), scope.at, self.config.timezone)  # after an early wake-up: again, finding it sent
+        self._schedule(scope, day, due)
+
+    def _schedule(self, scope: Scope, day: date, due: datetime) -> None:
+        if self.scheduler is not None:
+            self.scheduler.schedule_digest(scope.key, day, due, wait=due - self.clock())
+
+    # what it says
+
+    def _compose(self, scope: Scope, start: datetime, end: datetime, *, day: date | None) -> Report:
+        """Everything the ledger knows about the scope's accounts in [start, end), and what is open or coming."""
+        accounts = scope.accounts
+        published = self.ledger.published_between(accounts, start, end)
+        decided = self.ledger.drafts_changed_between(DECIDED, accounts, start, end)
+        waiting = self.ledger.open_drafts(WAITING, accounts)
+        horizon = end + DAY
+        scheduled = [d for d in self.ledger.approved_due_before(accounts, horizon) if d.due is None or d.due < horizon]
+        votes = self.ledger.votes_on([d.id for d, _ in published] + [d.id for d in (*decided, *waiting, *scheduled)])
+        counted = {draft_id: tally(v) for draft_id, v in votes.items()}
+
+        def line(draft: Draft, at: datetime | None, **extra: Any) -> Line:
+            account = self.config.accounts.get(draft.account)
+            return Line(draft.id, draft.account, account.handle if account else draft.account, draft.text, draft.author_id, at, **extra)
+
+        def of(state: State) -> list[Draft]:
+            return [d for d in decided if d.state is state]
+
+        return Report(
+            scope=scope.key,
+            day=day,
+            start=start,
+            end=end,
+            zone=self.config.timezone,
+            handles=tuple(self.config.accounts[a].handle for a in accounts if a in self.config.accounts),
+            published=tuple(
+                line(d, p.finished_at, url=p.url or None, people=counted[d.id].approvers,
+                     note="since retracted" if p.retracted_at else None)
+                for d, p in published
+            ),
+            failed=tuple(line(d, d.updated_at, note=self._failure(d)) for d in of(State.FAILED)),
+            rejected=tuple(line(d, d.updated_at, people=counted[d.id].rejecters) for d in of(State.REJECTED)),
+            withdrawn=tuple(line(d, d.updated_at, people=self._who(d, "withdrawn")) for d in of(State.WITHDRAWN)),
+            retracted=tuple(
+                line(d, d.updated_at, people=self._who(d, "retracted"), url=self._url(d)) for d in of(State.RETRACTED)
+            ),
+            waiting=tuple(line(d, d.updated_at, people=counted[d.id].approvers, note=self._waiting_for(d, counted[d.id].approvers))
+                          for d in waiting),
+            scheduled=tuple(line(d, d.due, people=counted[d.id].approvers) for d in scheduled),
+        )
+
+    def _failure(self, draft: Draft) -> str | None:
+        attempts = self.ledger.publications(draft.id)
+        return attempts[-1].error if attempts else draft.notice
+
+    def _url(self, draft: Draft) -> str | None:
+        return next((p.url for p in reversed(self.ledger.publications(draft.id)) if p.outcome == "published" and p.url), None)
+
+    def _who(self, draft: Draft, action: str) -> tuple[str, ...]:
+        actor = self.ledger.last_actor(draft.id, action)
+        return (actor,) if actor else ()
+
+    def _waiting_for(self, draft: Draft, approvers: tuple[str, ...]) -> str:
+        if draft.state is State.HELD:
+            return f"held: {draft.notice or 'check the account on X'}"
+        account = self.config.accounts.get(draft.account)
+        needed = account.approvals_required if account else 1
+        return f"in review, {len(approvers)} of {needed} approvals"

@@ -1,0 +1,162 @@
+"""Pure functions from a digest Report to Block Kit (with its plain-text fallback) and to terminal text."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from bot.digest import Line, Report, shorten
+from handlers.render import SECTION_LIMIT, when
+from handlers.slack_text import escape
+
+Blocks = list[dict[str, Any]]
+EVENT_TYPE = "copydesk_digest"  # the Slack message metadata a digest carries, to be found again after a crash
+SHOWN = 15  # lines per section in Slack; the terminal lists everything
+FALLBACK_LIMIT = 3000
+MAX_BLOCKS = 50  # in one message
+
+# section name, its title, and what the count line calls it
+_SECTIONS = (
+    ("published", ":rocket: Went out", "published"),
+    ("failed", ":warning: Failed", "failed"),
+    ("rejected", ":no_entry_sign: Vetoed", "rejected"),
+    ("withdrawn", ":leftwards_arrow_with_hook: Withdrawn", "withdrawn"),
+    ("retracted", ":wastebasket: Retracted", "retracted"),
+    ("waiting", ":hourglass_flowing_sand: Waiting for a decision", "waiting"),
+    ("scheduled", ":calendar: Scheduled, next 24 hours", "scheduled"),
+)
+
+
+def title(report: Report) -> str:
+    """Daily digest · Sun, Mar 8 · @aplusk (the day in the digest's own zone)."""
+    what = f"Daily digest · {report.day:%a, %b} {report.day.day}" if report.day else "Digest so far"
+    handles = ", ".join(f"@{h}" for h in report.handles)
+    return f"{what} · {handles}" if handles else what
+
+
+def counts_line(report: Report) -> str:
+    """2 published · 1 failed · …: every section, so the line reads the same every day."""
+    return " · ".join(f"{report.counts[name]} {word}" for name, _, word in _SECTIONS)
+
+
+def metadata(report: Report) -> dict[str, Any]:
+    """What a digest message carries for copydesk to recognise it in the channel's history."""
+    payload = {"scope": report.scope, "kind": "daily" if report.day else "on_demand"}
+    if report.day:
+        payload["day"] = report.day.isoformat()
+    return {"event_type": EVENT_TYPE, "event_payload": payload}
+
+
+# Slack
+
+
+def digest(report: Report) -> tuple[str, Blocks]:
+    """The digest message: short lines under a header, readable on a phone; the fallback says it all in plain text."""
+    blocks: Blocks = [
+        {"type": "header", "text": {"type": "plain_text", "text": title(report)[:150], "emoji": True}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Since {when(report.start)} · {counts_line(report)}"}]},
+    ]
+    if not report.published:
+        blocks.append(_section(f"Nothing went out since {when(report.start)}."))
+    for name, heading, _ in _SECTIONS:
+        lines = getattr(report, name)
+        if not lines:
+            continue
+        items = [_slack_line(name, line) for line in lines[:SHOWN]]
+        if len(lines) > SHOWN:
+            items.append(f"…and {len(lines) - SHOWN} more: `copydesk digest` lists them all.")
+        blocks.extend(_section(text) for text in _chunks(f"*{heading} ({len(lines)})*", items))
+    return plain(report, mention=lambda u: f"<@{u}>")[:FALLBACK_LIMIT], blocks
+
+
+def so_far(reports: list[Report]) -> tuple[str, Blocks]:
+    """/draft digest: each digest as it stands, one after another, within Slack's 50 blocks."""
+    texts, blocks = [], []
+    for report in reports:
+        text, more = digest(report)
+        texts.append(text)
+        blocks += ([{"type": "divider"}] if blocks else []) + more
+    return "\n\n".join(texts)[:FALLBACK_LIMIT], blocks[:MAX_BLOCKS]
+
+
+def _slack_line(section: str, line: Line) -> str:
+    excerpt = f"“{escape(shorten(line.text))}”"
+    link = f" · <{line.url}|on X>" if line.url else ""
+    head = f"• {when(line.at, missing='as soon as possible')} · {line.number} @{line.handle}{link}"
+    return f"{head}\n{excerpt}\n{_who(section, line, lambda u: f'<@{u}>', escape)}"
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _chunks(heading: str, items: list[str]) -> list[str]:
+    """The heading and its items in as few section texts as fit Slack's 3000 characters each."""
+    chunks, current = [], heading
+    for item in items:
+        item = item[: SECTION_LIMIT - 1]
+        if len(current) + 1 + len(item) > SECTION_LIMIT:
+            chunks.append(current)
+            current = item
+        else:
+            current = f"{current}\n{item}"
+    chunks.append(current)
+    return chunks
+
+
+# shared by both
+
+
+def _who(section: str, line: Line, mention: Callable[[str], str], clean: Callable[[str], str]) -> str:
+    """The people behind the outcome: author and approvers, who vetoed, withdrew or retracted, and X's reason."""
+    names = lambda: _people([mention(u) for u in line.people])  # noqa: E731
+    author = f"by {mention(line.author)}"
+    note = f" · {clean(line.note)}" if line.note else ""
+    if section == "published":
+        return f"{author} · approved by {names()}{note}"
+    if section == "failed":
+        return f"{author}{' · X said: ' + clean(shorten(line.note, 200)) if line.note else ''}"
+    if section == "rejected":
+        return f"{author} · vetoed by {names()}"
+    if section == "withdrawn":
+        return f"{author} · withdrawn by {names()}"
+    if section == "retracted":
+        return f"{author} · retracted by {names()}"
+    if section == "scheduled":
+        return f"{author} · approved by {names()}"
+    return f"{author}{note}"
+
+
+def _people(mentions: list[str]) -> str:
+    if len(mentions) <= 1:
+        return "".join(mentions) or "nobody"
+    return ", ".join(mentions[:-1]) + " and " + mentions[-1]
+
+
+# terminal
+
+
+def plain(report: Report, *, mention: Callable[[str], str] = str) -> str:
+    """The digest as plain text, times in the digest's zone: for the terminal, and as the Slack message's fallback."""
+    out = [title(report), f"Since {_local(report.start, report)} · {counts_line(report)}"]
+    if not report.published:
+        out.append(f"Nothing went out since {_local(report.start, report)}.")
+    for name, heading, _ in _SECTIONS:
+        lines = getattr(report, name)
+        if not lines:
+            continue
+        out += ["", f"{heading.split(' ', 1)[1]} ({len(lines)})"]
+        for line in lines:
+            link = f"  {line.url}" if line.url else ""
+            out.append(f"  {_local(line.at, report)}  {line.number} @{line.handle}{link}")
+            out.append(f"    \"{shorten(line.text)}\"")
+            out.append(f"    {_who(name, line, mention, lambda t: t)}")
+    return "\n".join(out)
+
+
+def _local(moment: datetime | None, report: Report) -> str:
+    if moment is None:
+        return "as soon as possible"
+    local = moment.astimezone(report.zone)
+    return f"{local:%a %b} {local.day} {local:%H:%M %Z}"
