@@ -78,3 +78,7 @@ class PublishError(Exception):
         self.reason = reason
         self.delivery = delivery
         self.retry_at = retry_at
+
+
+class AlreadySubmitted(CopydeskError):
+    """The same form arrived twice (Slack retries a slow submission; people press twice): it made one draft."""

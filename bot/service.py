@@ -16,7 +16,7 @@ from bot.desk_digest import Digests
 from bot.desk_media import Media
 from bot.desk_publishing import EARLY_TOLERANCE, INTERRUPTED, Publishing
 from bot.desk_reminders import Reminders
-from bot.errors import CardNotPosted, NotAllowed, WrongState
+from bot.errors import AlreadySubmitted, CardNotPosted, NotAllowed, WrongState
 from bot.images import Image
 from bot.model import Draft
 from bot.ports import CardRef, Change, DraftView, Overview
@@ -53,11 +53,13 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
         origin_channel: str | None,
         publish_at: datetime | None = None,
         images: Sequence[Image] = (),
+        once: str | None = None,
     ) -> Draft:
         """Check a new draft (a thread when lines of --- split it; images go on its first post) and store it in review.
 
         The time comes as `at` (the /draft at:WHEN words) or as `publish_at` (the form's date picker).
-        Raise BadDraft (BadImage for images) and store nothing when it is wrong.
+        Raise BadDraft (BadImage for images) and store nothing when it is wrong. With `once` (a form's
+        view ID), a second submission of the same form raises AlreadySubmitted and stores nothing.
         """
         target = self._account(account)
         thread.check(text)
@@ -74,6 +76,8 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
                 "and there are not enough of them; ask an admin to add editors or allow self-approval."
             )
         with self.ledger.transaction():
+            if once and not self.ledger.first_sighting(once, at=now):
+                raise AlreadySubmitted("This form was sent already; its draft is in review.")
             draft = self.ledger.add_draft(
                 account=target.name,
                 author_id=author_id,

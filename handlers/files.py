@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from slack_bolt import App, BoltContext
@@ -43,7 +44,11 @@ def register(app: App, desk: Desk) -> None:
     def other_message(event: dict[str, Any]) -> None:
         """Every other message in the review channels arrives too (the subscription is per channel): nothing to do."""
 
-    app.event({"type": "message", "subtype": "file_share"})(ack=shared, lazy=[repost])
+    def with_files(event: dict[str, Any]) -> bool:
+        """A message that carries files (subtype file_share, though some clients send files without it)."""
+        return bool(event.get("files"))
+
+    app.event("message", matchers=[with_files])(ack=shared, lazy=[repost])
     app.event("message")(other_message)  # after the one above: Bolt runs the first listener that matches
 
 
@@ -58,6 +63,9 @@ def download(client: WebClient, file: dict[str, Any]) -> Image:
     if (file.get("size") or 0) > MAX_BYTES:
         raise BadImage(f"{name} is {file['size'] / 1024 / 1024:.1f} MB; X takes images up to {MAX_BYTES / 1024 / 1024:.1f} MB.")
     url = file.get("url_private_download") or file["url_private"]
+    if file.get("is_external") or urlsplit(url).netloc not in _slack_hosts(client):
+        # a remote file's url_private is someone else's server: the bot token must never go there
+        raise BadImage(f"{name} is not stored in Slack; upload the image itself to the card's thread.")
     try:
         # requests drops the Authorization header if Slack ever redirects to another host
         with requests.get(url, headers={"Authorization": f"Bearer {client.token}"}, timeout=client.timeout, stream=True) as response:
@@ -68,6 +76,11 @@ def download(client: WebClient, file: dict[str, Any]) -> Image:
     except requests.RequestException as e:
         raise SlackUnavailable(f"{name} could not be downloaded from Slack ({type(e).__name__}); try again in a moment.") from None
     return Image.of(name, data, slack_file_id=file.get("id"))
+
+
+def _slack_hosts(client: WebClient) -> set[str]:
+    """Where Slack keeps files: files.slack.com, or the host SLACK_API_URL points at (a test's loopback Slack)."""
+    return {"files.slack.com", urlsplit(client.base_url).netloc}
 
 
 def _is_image(file: dict[str, Any]) -> bool:

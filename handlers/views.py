@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
-from bot.errors import BadImage, BadTime, UnknownAccount
+from bot.errors import AlreadySubmitted, BadImage, BadTime, UnknownAccount
 from bot.service import Desk
 from handlers import files, render
 from handlers.errors import answered_privately, error_text
@@ -33,7 +33,11 @@ def register(app: App, desk: Desk) -> None:
                 publish_at=datetime.fromtimestamp(int(picked), timezone.utc) if picked else None,
                 origin_channel=view.get("private_metadata") or None,
                 images=[files.download(client, f) for f in shared],
+                once=f"view:{view['id']}" if view.get("id") else None,
             )
+        except AlreadySubmitted:
+            ack()  # the first submission made the draft; this one only closes the form
+            return
         except Exception as e:  # every error belongs to a field of the form
             ack(response_action="errors", errors={_field(e, "account" in values): error_text(e)})
             return

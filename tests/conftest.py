@@ -235,14 +235,16 @@ class Copydesk:
         return self.dispatch(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
 
     def share_files(self, user: str, draft: Draft | int, files: list[dict[str, Any]], *, text: str = "",
-                    event_id: str | None = None) -> BoltResponse:
+                    event_id: str | None = None, subtype: str | None = "file_share") -> BoltResponse:
         """`user` shares `files` (from slack.add_file) in the reply thread of the draft's review card."""
         card = self.ledger.draft(draft if isinstance(draft, int) else draft.id)
         assert card is not None and card.card_ts, "the draft has no card to share files under"
         self._events += 1
-        event = {"type": "message", "subtype": "file_share", "user": user, "text": text, "files": files,
+        event = {"type": "message", "subtype": subtype, "user": user, "text": text, "files": files,
                  "channel": card.review_channel, "channel_type": "channel", "thread_ts": card.card_ts,
                  "ts": f"{time.time():.6f}", "event_ts": f"{time.time():.6f}"}
+        if subtype is None:
+            del event["subtype"]
         envelope = {
             "token": "legacy-verification-token", "team_id": "T0TEAM001", "api_app_id": "A0COPYDESK", "type": "event_callback",
             "event": event, "event_id": event_id or f"Ev{self._events:08d}", "event_time": int(time.time()),

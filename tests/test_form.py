@@ -98,3 +98,13 @@ def test_a_file_that_is_no_image_is_refused_on_its_field(bot: Copydesk) -> None:
 
     assert list(refused) == ["images"] and "notes.png" in refused["images"]
     assert bot.ledger.drafts_in(list(State)) == []
+
+
+def test_a_form_sent_twice_makes_one_draft(bot: Copydesk) -> None:
+    bot.command(AUTHOR, "")
+    bot.submit_form(AUTHOR, "Pressed twice")
+    again = bot.submit_form(AUTHOR, "Pressed twice")  # the same view: Slack retried, or a double click
+
+    assert again.status == 200 and not again.body
+    assert [d.text for d in bot.ledger.drafts_in(list(State))] == ["Pressed twice"]
+    assert len(bot.slack.posts(REVIEW)) == 1

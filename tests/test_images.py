@@ -156,6 +156,10 @@ def test_the_author_attaches_an_image_in_the_cards_thread_and_review_starts_over
     bot.share_files(AUTHOR, 1, [file], event_id="EvFILE0001")  # Slack redelivers: nothing twice
     assert len(bot.ledger.images(1)) == 1
 
+    photo = bot.slack.add_file("photo.jpg", JPEG, mimetype="image/jpeg")
+    bot.share_files(AUTHOR, 1, [photo], subtype=None)  # some clients send files without the file_share subtype
+    assert [i.name for i in bot.ledger.images(1)] == ["chart.png", "photo.jpg"]
+
 
 def test_only_the_author_attaches_images_and_other_files_are_left_alone(bot: Copydesk) -> None:
     bot.command(AUTHOR, "Mine")
@@ -210,3 +214,15 @@ def test_download_uses_the_bot_token_and_asks_files_info_when_the_event_has_no_u
     stranger = WebClient(token="xoxb-someone-else", base_url=bot.slack.api_url)
     with pytest.raises(BadImage, match="Slack would not let copydesk download from-modal.jpg"):
         download(stranger, file)
+
+
+def test_the_bot_token_never_leaves_for_a_file_stored_outside_slack(bot: Copydesk, x) -> None:
+    client = WebClient(token=bot.config.slack_bot_token.reveal(), base_url=bot.slack.api_url)
+    elsewhere = {"id": "F0REMOTE1", "name": "doc.png", "mimetype": "image/png", "url_private": f"{x.url}/steal.png"}
+    remote = {**bot.slack.add_file("remote.png", PNG), "is_external": True}
+
+    for file in (elsewhere, remote):
+        with pytest.raises(BadImage, match="is not stored in Slack"):
+            download(client, file)
+
+    assert x.calls() == []  # nothing was fetched from the other server, so no token went there

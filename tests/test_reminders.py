@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from bot.scheduling import REMIND
 from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, REVIEW, Copydesk, MovableClock, eventually
+from tests.test_images import PNG
 
 SOON = {"reminders": {"after_minutes": 0.005}}  # 0.3 s: the real scheduler fires it during the test
 
@@ -60,6 +61,11 @@ def test_an_edit_starts_the_wait_again_and_a_restart_keeps_the_plan(make_bot, tm
     second = bot.services.scheduler.due_at(1, REMIND)
     assert first is not None and second is not None
     assert 1799 < (second - first).total_seconds() < 1801
+    clock.advance(minutes=10)
+    bot.share_files(AUTHOR, 1, [bot.slack.add_file("chart.png", PNG)])  # new images: a new version to review
+    third = bot.services.scheduler.due_at(1, REMIND)
+    assert third is not None and 599 < (third - second).total_seconds() < 601
+    second = third
 
     bot.stop()
     restarted = make_bot(top={"reminders": {"after_minutes": 60}}, clock=clock)
