@@ -47,7 +47,7 @@ def digest_job_id(scope: str, day: date, generation: int) -> str:
 
 
 class PublishScheduler:
-    """Wakes `publish(draft_id)` at a draft's time; holds no state the ledger does not also hold."""
+    """Wakes the desk for a post's time, a reminder or a digest; holds no state the ledger does not also hold."""
 
     def __init__(
         self,

@@ -16,7 +16,7 @@ from handlers.slack_text import unescape
 
 COMMAND = "/draft"
 DESCRIPTION = "Write a post for the team's X account; editors approve it before it goes out"
-USAGE_HINT = "[to:ACCOUNT] [at:WHEN] TEXT (or nothing, for a form)  ·  help  ·  list  ·  edit #ID  ·  cancel #ID  ·  pause"
+USAGE_HINT = "[to:ACCOUNT] [at:WHEN] TEXT (or nothing, for a form)  ·  help  ·  list  ·  digest  ·  edit #ID  ·  cancel #ID  ·  pause"
 
 
 def register(app: App, desk: Desk) -> None:
