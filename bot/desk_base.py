@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-SYSTEM = "copydesk"
 # One draft's card updates go out in order; a fixed set of locks keeps that bounded however many drafts exist.
 CARD_LOCK_STRIPES = 64
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from bot import thread
 from bot import when as when_
-from bot.desk_base import SYSTEM, DeskBase
+from bot.desk_base import DeskBase
 from bot.errors import NotAllowed, PublishError, WrongState
-from bot.model import Draft, Pause
+from bot.model import SYSTEM, Draft, Pause
 from bot.ports import CardRef, Change
 from bot.review import EDITABLE, OPEN, State
 

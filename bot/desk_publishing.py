@@ -10,11 +10,11 @@ from typing import Any
 
 from bot import thread
 from bot.errors import Delivery, NotAllowed, Paused, PublishError, WrongState
-from bot.model import Draft
+from bot.model import SYSTEM, Draft
 from bot.ports import Change
 from bot.publishing import Posted
 from bot.review import State, decide, tally
-from bot.desk_base import SYSTEM, DeskBase
+from bot.desk_base import DeskBase
 
 log = logging.getLogger(__name__)
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from bot.desk_base import SYSTEM, DeskBase
+from bot.desk_base import DeskBase
 from bot.desk_publishing import EARLY_TOLERANCE
+from bot.model import SYSTEM
 from bot.review import Kind, State, tally
 
 log = logging.getLogger(__name__)

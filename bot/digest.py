@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -155,10 +155,10 @@ class Report:
     retracted: tuple[Line, ...] = ()
     waiting: tuple[Line, ...] = ()  # in review, or held for a person: waiting for a decision
     scheduled: tuple[Line, ...] = ()  # approved, going out in the 24 hours after `end`
-    counts: Mapping[str, int] = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "counts", {name: len(getattr(self, name)) for name in SECTIONS})
+    @property
+    def counts(self) -> Mapping[str, int]:
+        """How many lines each section has."""
+        return {name: len(getattr(self, name)) for name in SECTIONS}
 
     @property
     def empty(self) -> bool:

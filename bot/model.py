@@ -7,6 +7,8 @@ from datetime import date, datetime
 
 from bot.review import State
 
+SYSTEM = "copydesk"  # the actor of what copydesk does on its own, in the ledger and on cards
+
 
 @dataclass(frozen=True)
 class Draft:

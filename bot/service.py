@@ -10,7 +10,7 @@ from datetime import datetime
 from bot import images as images_
 from bot import thread
 from bot import when as when_
-from bot.desk_base import SYSTEM, Clock, utc_now
+from bot.desk_base import Clock, utc_now
 from bot.desk_control import Control, Resumed
 from bot.desk_digest import Digests
 from bot.desk_media import Media
@@ -18,7 +18,7 @@ from bot.desk_publishing import EARLY_TOLERANCE, INTERRUPTED, Publishing
 from bot.desk_reminders import Reminders
 from bot.errors import AlreadySubmitted, CardNotPosted, NotAllowed, WrongState
 from bot.images import Image
-from bot.model import Draft
+from bot.model import SYSTEM, Draft
 from bot.ports import CardRef, Change, DraftView, Overview
 from bot.review import BUTTON, OPEN, UNDECIDED, Kind, Rules, State, Vote, decide, reaction_kind, tally
 

@@ -7,9 +7,8 @@ from typing import Any
 
 from bot import images
 from bot.config import Account
-from bot.desk_base import SYSTEM
 from bot.length import MAX_WEIGHTED_LENGTH
-from bot.model import Pause
+from bot.model import SYSTEM, Pause
 from bot.ports import Change, DraftView, Overview
 from bot.review import State
 from handlers.slack_text import escape

@@ -15,12 +15,11 @@ from sqlite_utils import Database
 
 from bot.errors import LedgerError
 from bot.images import Image
-from bot.model import ChainCheck, DigestRecord, Draft, Event, Pause, Publication
+from bot.model import SYSTEM, ChainCheck, DigestRecord, Draft, Event, Pause, Publication
 from bot.review import Kind, State, Vote
 from storage.chain import GENESIS, event_hash
 from storage.migrations import migrations
 
-SYSTEM_ACTOR = "copydesk"
 
 
 def to_text(moment: datetime) -> str:
@@ -146,7 +145,7 @@ class Ledger:
                 "UPDATE drafts SET review_channel_id = ?, card_ts = ?, updated_at = ? WHERE id = ?",
                 [channel, ts, to_text(at), draft_id],
             )
-            self.log("card_posted", actor=SYSTEM_ACTOR, at=at, draft_id=draft_id, channel=channel, ts=ts)
+            self.log("card_posted", actor=SYSTEM, at=at, draft_id=draft_id, channel=channel, ts=ts)
 
     def forget_card(self, draft_id: int) -> None:
         """The draft's card is being replaced: until the new one is up (or on restart) it has none."""
@@ -578,7 +577,7 @@ class Ledger:
             if cursor.rowcount != 1:
                 return None
             digest_id = cursor.lastrowid
-            self.log(f"digest_{'skipped' if outcome == 'skipped' else 'claimed'}", actor=SYSTEM_ACTOR, at=at, scope=scope,
+            self.log(f"digest_{'skipped' if outcome == 'skipped' else 'claimed'}", actor=SYSTEM, at=at, scope=scope,
                      day=day.isoformat() if day else None, channel=channel, digest_id=digest_id)
             return digest_id
 
@@ -599,13 +598,13 @@ class Ledger:
                 [channel, ts, to_text(at), digest_id],
             )
             detail = {"found_in_channel": True} if found else {}
-            self.log("digest_sent", actor=SYSTEM_ACTOR, at=at, digest_id=digest_id, channel=channel, ts=ts, **detail)
+            self.log("digest_sent", actor=SYSTEM, at=at, digest_id=digest_id, channel=channel, ts=ts, **detail)
 
     def digest_failed(self, digest_id: int, *, error: str, at: datetime) -> None:
         """Slack refused the digest: it was not posted, and may be claimed again."""
         with self.transaction():
             self._db.execute("UPDATE digests SET outcome = 'failed', error = ? WHERE id = ?", [error, digest_id])
-            self.log("digest_failed", actor=SYSTEM_ACTOR, at=at, digest_id=digest_id, error=error)
+            self.log("digest_failed", actor=SYSTEM, at=at, digest_id=digest_id, error=error)
 
     def digests(self) -> list[DigestRecord]:
         """Every digest claimed, oldest first."""

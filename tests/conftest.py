@@ -110,6 +110,11 @@ class Copydesk:
     def stop(self) -> None:
         self.services.stop()
 
+    def crash(self) -> None:
+        """Die as a killed process would: the scheduler stops, nothing is drained or said, the ledger is as it is."""
+        self.services.scheduler.shutdown()
+        self.ledger.close()
+
     # Slack → copydesk
 
     def command(self, user: str, text: str, *, channel: str = "C0GENERAL", settle: bool = True) -> BoltResponse:

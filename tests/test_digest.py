@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
-from time import monotonic, sleep
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -19,7 +18,7 @@ from bot.digest import TOP, Line, Report, due_at, latest_due, next_due, parse_si
 from bot.errors import BadTime, ConfigError
 from bot.review import State
 from handlers import digest_render
-from tests.conftest import AUTHOR, BASE_CONFIG, EDITOR_1, EDITOR_2, EDITOR_3, OUTSIDER, Copydesk, MovableClock
+from tests.conftest import AUTHOR, BASE_CONFIG, EDITOR_1, EDITOR_2, EDITOR_3, OUTSIDER, Copydesk, MovableClock, eventually
 from tests.fakes.slack_api import blocks_text
 from tests.fakes.x_api import X_ENV
 
@@ -61,14 +60,6 @@ def fire(bot: Copydesk, clock: MovableClock, scope: str = TOP) -> datetime:
     move(clock, due + timedelta(seconds=1))
     bot.desk.run_digest(scope)
     return due
-
-
-def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    """The scheduler works on its own thread: wait, with a deadline, for what it is expected to do."""
-    deadline = monotonic() + timeout
-    while not condition():
-        assert monotonic() < deadline, "the scheduler did not get there in time"
-        sleep(0.005)
 
 
 def digests(bot: Copydesk, channel: str = DIGEST) -> list[dict[str, Any]]:
@@ -290,7 +281,7 @@ def test_the_scheduler_itself_fires_the_digest_at_its_time(make_bot) -> None:
     bot = make_bot(clock=clock)
 
     [call] = bot.slack.wait_for("/api/chat.postMessage", timeout=10)
-    until(lambda: bot.services.scheduler.digest_due_at(TOP) == tomorrow(18) + timedelta(days=1))  # the job goes on to the next
+    eventually(lambda: bot.services.scheduler.digest_due_at(TOP) == tomorrow(18) + timedelta(days=1))  # the job goes on to the next
 
     assert call.body["channel"] == DIGEST
     assert datetime.fromtimestamp(call.at, UTC) + clock.offset >= tomorrow(18) - timedelta(milliseconds=50)  # not before its time
@@ -415,11 +406,10 @@ def test_a_digest_posted_just_before_a_crash_is_found_in_the_channel_not_posted_
     # copydesk claims the day's digest and posts it; it dies before Slack's answer is recorded
     [report] = first.desk.digests_so_far()
     day = tomorrow(18).astimezone(LA).date()
-    report = Report(**{**{k: getattr(report, k) for k in Report.__dataclass_fields__ if k != "counts"}, "day": day})
+    report = replace(report, day=day)
     first.ledger.claim_digest(scope=TOP, day=day, start=report.start, end=report.end, channel=DIGEST, at=clock())
     ts = first.desk.notifier.post_digest(DIGEST, report)
-    first.services.scheduler.shutdown()
-    first.ledger.close()
+    first.crash()
 
     second = Copydesk(config, slack, x, clock=clock).start()
     try:
@@ -438,8 +428,7 @@ def test_a_claimed_digest_is_not_posted_while_slack_cannot_show_whether_it_went_
     first.command(AUTHOR, "In doubt")
     day = tomorrow(18).astimezone(LA).date()
     first.ledger.claim_digest(scope=TOP, day=day, start=clock() - timedelta(hours=24), end=clock(), channel=DIGEST, at=clock())
-    first.services.scheduler.shutdown()
-    first.ledger.close()
+    first.crash()
     slack.failures["conversations.history"] = "missing_scope"
 
     second = Copydesk(config, slack, x, clock=clock).start()
@@ -462,8 +451,7 @@ def test_a_digest_claimed_but_never_posted_is_posted_once_on_start(config, slack
     first.command(AUTHOR, "Claimed, then the crash")
     day = tomorrow(18).astimezone(LA).date()
     first.ledger.claim_digest(scope=TOP, day=day, start=clock() - timedelta(hours=24), end=clock(), channel=DIGEST, at=clock())
-    first.services.scheduler.shutdown()
-    first.ledger.close()
+    first.crash()
 
     second = Copydesk(config, slack, x, clock=clock).start()
     second.stop()
