@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from datetime import datetime, timezone
 
 from bot.review import State
-from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, OUTSIDER, REVIEW, Copydesk, MovableClock
+from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, OUTSIDER, REVIEW, Copydesk, MovableClock, eventually
 from tests.fakes.http import Reply
 from tests.fakes.slack_api import action_ids, blocks_text
 
@@ -128,3 +129,12 @@ def test_a_bad_request_fails_at_once_without_retrying(make_bot) -> None:
 
     assert len(bot.x.calls("/2/tweets")) == 1
     assert bot.ledger.publications(1)[0].error == "X refused the post: 400 One or more parameters to your request was invalid."
+
+
+def test_a_request_cut_off_before_its_body_creates_nothing_on_x(x) -> None:
+    """A bot killed between a request's headers and its body (urllib3 sends them apart) leaves X untouched."""
+    host, port = x.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as cut:
+        cut.sendall(b"POST /2/tweets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n")
+    eventually(lambda: x.cut_off == ["/2/tweets"], what="the fake seeing the request cut off")
+    assert x.posts == [] and x.arrived("/2/tweets") == []

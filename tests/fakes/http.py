@@ -46,6 +46,7 @@ class RecordingServer:
         self._released = threading.Event()  # set on stop, so a hanging reply never outlives the test
         self.gates: dict[str, threading.Event] = {}  # requests to these paths wait until the event is set
         self.held: list[Call] = []
+        self.cut_off: list[str] = []  # paths of requests whose body never fully arrived
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -54,6 +55,11 @@ class RecordingServer:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
+                if len(raw) < length:  # the client died mid-request: a real server never acts on half a body
+                    self.close_connection = True
+                    with outer._changed:
+                        outer.cut_off.append(urlsplit(self.path).path)
+                    return
                 split = urlsplit(self.path)
                 call = Call(self.command, split.path, _parse(split.query, raw, self.headers), dict(self.headers), raw, query=split.query)
                 with outer._changed:

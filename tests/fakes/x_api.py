@@ -106,6 +106,8 @@ class FakeX(RecordingServer):
             if any(p["text"] == text for p in self.posts):
                 return Reply(403, _problem(403, "Forbidden", "You are not allowed to create a Tweet with duplicate content."))
             media_ids = (call.body.get("media") or {}).get("media_ids") or []
+            if not text and not media_ids:
+                return Reply(400, _problem(400, "Invalid Request", "One or more parameters to your request was invalid: text or media is required."))
             if unknown := [m for m in media_ids if m not in self.media]:
                 return Reply(400, _problem(400, "Invalid Request", f"Your media IDs are invalid: {unknown}."))
             reply_to = (call.body.get("reply") or {}).get("in_reply_to_tweet_id")
