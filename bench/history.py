@@ -25,6 +25,7 @@ from bot.config import Config, load_config
 from bot.digest import TOP, Report
 from bot.errors import Delivery, PublishError
 from bot.images import Image
+from bot.model import Draft
 from bot.ports import CardRef, Change, DraftView
 from bot.publishing import Posted
 from bot.service import Desk
@@ -201,6 +202,7 @@ class Writer:
         self.clock = clock
         self.made = 0
         self.events_seen = 0
+        self.written: dict[int, Draft] = {}  # as submitted: its account and author
         self.editors = {name: spec["editors"] for name, spec in ACCOUNTS.items()}
 
     def text(self, thread: bool = False) -> str:
@@ -217,15 +219,19 @@ class Writer:
         self.made += 1
         draft = self.desk.submit(author_id=AUTHORS[self.made % len(AUTHORS)], text=self.text(thread), account=account,
                                  at=None, origin_channel="C0GENERAL", publish_at=publish_at)
+        self.written[draft.id] = draft
         self.clock.now += timedelta(seconds=2)
         self.desk.open_review(draft.id)
         return draft.id
+
+    def editor(self, draft_id: int, which: int) -> str:
+        return self.editors[self.written[draft_id].account][which]
 
     def react(self, draft_id: int, editor: int, reaction: str) -> None:
         draft = self.desk.ledger.draft(draft_id)
         assert draft is not None and draft.card_ts is not None
         self.events_seen += 1
-        self.desk.react(user_id=self.editors[draft.account][editor], reaction=reaction, channel=draft.review_channel,
+        self.desk.react(user_id=self.editor(draft_id, editor), reaction=reaction, channel=draft.review_channel,
                         ts=draft.card_ts, added=True, event_id=f"Ev{self.events_seen:08X}")
 
     def approve(self, draft_id: int) -> None:
@@ -237,9 +243,7 @@ class Writer:
     def publish(self, draft_id: int, at: datetime | None = None, failing: Delivery | None = None) -> None:
         """The scheduler's job fires (at the post's time, or at once) and X answers, or fails as told."""
         self.clock.now = at or self.clock.now + timedelta(seconds=1)
-        draft = self.desk.ledger.draft(draft_id)
-        assert draft is not None
-        x = self.desk.publishers[draft.account]
+        x = self.desk.publishers[self.written[draft_id].account]
         assert isinstance(x, StandInX)
         x.failing = failing
         try:
@@ -263,7 +267,7 @@ class Writer:
             elif kind == "withdrawn":
                 draft_id = self.draft(account)
                 self.clock.now += timedelta(minutes=9)
-                self.desk.withdraw(draft_id, self.desk.ledger.draft(draft_id).author_id)  # type: ignore[union-attr]
+                self.desk.withdraw(draft_id, self.written[draft_id].author_id)
             elif kind == "failed":
                 draft_id = self.draft(account)
                 self.approve(draft_id)
@@ -276,7 +280,7 @@ class Writer:
                 published.append(draft_id)
             if i == 70:  # an editor deletes an earlier post from X
                 self.clock.now += timedelta(seconds=30)
-                self.desk.retract(published[30], self.editors[self.desk.ledger.draft(published[30]).account][0])  # type: ignore[union-attr]
+                self.desk.retract(published[30], self.editor(published[30], 0))
             slot += SLOT
         return slot
 
