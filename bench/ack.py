@@ -1,0 +1,65 @@
+"""1. How fast /draft is acknowledged, against a bare Bolt app and a no-op route on the same server, in the same run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.floor_app import NOOP_PATH
+from bench.harness import READY, ROOT, Fakes, config_file, copydesk, python_env, spawn, stop, summary
+from bench.report import Figure, Section
+from bot.server import SLACK_PATH
+from tests.test_server import Running
+
+LEVELS = (1, 10, 50)
+
+
+def _load(url: str, path: str, senders: int, per_sender: int, label: str, response_url: str) -> list[float]:
+    done = subprocess.run([sys.executable, "-m", "bench.load", url, path, "--senders", str(senders), "--requests",
+                           str(per_sender), "--label", label, "--response-url", response_url],
+                          env=python_env({}), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise RuntimeError(f"the load generator failed: {done.stderr[-2000:]}")
+    result = json.loads(done.stdout)
+    if result["errors"]:
+        raise RuntimeError(f"{len(result['errors'])} request(s) to {path} were not answered 200: {result['errors'][:3]}")
+    return result["latencies_ms"]
+
+
+def run(workdir: Path, fakes: Fakes, *, quick: bool = False) -> Section:
+    """Each concurrency level in rounds, the three targets taking turns, so noise falls on all of them alike."""
+    rounds, total = (2, {1: 20, 10: 40, 50: 100}) if quick else (4, {1: 400, 10: 600, 50: 1000})
+    env = fakes.environ(workdir / "ack.db")
+    bot = copydesk(config_file(workdir / "ack"), env)
+    floor = Running(spawn("bench.floor_app", [], env), ready=READY)
+    targets = {"copydesk": (bot.url, SLACK_PATH), "bare Bolt": (floor.url, SLACK_PATH), "no-op route": (floor.url, NOOP_PATH)}
+    response_url = fakes.slack.response_url("bench")
+    seen: dict[tuple[str, int], list[float]] = {}
+    try:
+        for name, (url, path) in targets.items():
+            _load(url, path, 5, 10, f"warm-up {name}", response_url)
+        for senders in LEVELS:
+            per_sender = max(1, total[senders] // rounds // senders)
+            for turn in range(rounds):
+                order = list(targets)[turn % 3:] + list(targets)[:turn % 3]
+                for name in order:
+                    url, path = targets[name]
+                    seen.setdefault((name, senders), []).extend(
+                        _load(url, path, senders, per_sender, f"{name} {senders}x{turn}", response_url))
+    finally:
+        stop(bot)
+        floor.process.terminate()
+        floor.process.wait(15)
+    stats = {f"{name}, {senders} sender(s)": summary(values) for (name, senders), values in seen.items()}
+    section = Section("/draft acknowledgement", details={"latency_ms": stats})
+    for senders in LEVELS:
+        mine, bare = stats[f"copydesk, {senders} sender(s)"], stats[f"bare Bolt, {senders} sender(s)"]
+        for q in ("p50", "p99") if senders < 50 else ("p50",):
+            section.figures.append(Figure(f"/draft ack {q}, {senders} sender{'s' * (senders > 1)}", mine[q],
+                                          f"bare Bolt ack {q}", bare[q], 1.0))
+    noop = stats["no-op route, 1 sender(s)"]
+    section.figures.append(Figure("/draft ack p50, 1 sender", stats["copydesk, 1 sender(s)"]["p50"], "no-op route p50",
+                                  noop["p50"], 2.0))
+    return section
