@@ -10,7 +10,7 @@ from typing import Any
 from bot.desk_base import DeskBase
 from bot.digest import DAY, TOP, Line, Report, Scope, latest_due, next_due, scopes, window
 from bot.errors import ConfigError, DigestNotPosted
-from bot.model import Draft
+from bot.model import Draft, Publication
 from bot.review import State, tally
 
 log = logging.getLogger(__name__)
@@ -151,6 +151,11 @@ class Digests(DeskBase):
         scheduled = [d for d in self.ledger.approved_due_before(accounts, horizon) if d.due is None or d.due < horizon]
         votes = self.ledger.votes_on([d.id for d, _ in published] + [d.id for d in (*decided, *waiting, *scheduled)])
         counted = {draft_id: tally(v) for draft_id, v in votes.items()}
+        firsts: dict[int, tuple[Draft, Publication]] = {}  # a thread is one line, linked to its first post
+        parts: dict[int, int] = {}
+        for draft, publication in published:
+            firsts.setdefault(draft.id, (draft, publication))
+            parts[draft.id] = parts.get(draft.id, 0) + 1
 
         def line(draft: Draft, at: datetime | None, **extra: Any) -> Line:
             account = self.config.accounts.get(draft.account)
@@ -167,9 +172,8 @@ class Digests(DeskBase):
             zone=self.config.timezone,
             handles=tuple(self.config.accounts[a].handle for a in accounts if a in self.config.accounts),
             published=tuple(
-                line(d, p.finished_at, url=p.url or None, people=counted[d.id].approvers,
-                     note="since retracted" if p.retracted_at else None)
-                for d, p in published
+                line(d, p.finished_at, url=p.url or None, people=counted[d.id].approvers, note=_published_note(p, parts[d.id]))
+                for d, p in firsts.values()
             ),
             failed=tuple(line(d, d.updated_at, note=self._failure(d)) for d in of(State.FAILED)),
             rejected=tuple(line(d, d.updated_at, people=counted[d.id].rejecters) for d in of(State.REJECTED)),
@@ -199,3 +203,10 @@ class Digests(DeskBase):
         account = self.config.accounts.get(draft.account)
         needed = account.approvals_required if account else 1
         return f"in review, {len(approvers)} of {needed} approvals"
+
+
+def _published_note(first: Publication, parts: int) -> str | None:
+    notes = [f"a thread of {parts} posts"] if parts > 1 else []
+    if first.retracted_at:
+        notes.append("since retracted")
+    return ", ".join(notes) or None

@@ -301,3 +301,16 @@ def test_a_thread_stopped_part_way_takes_no_votes_cannot_be_withdrawn_and_its_li
     assert [e.action for e in bot.ledger.events(1)][-2:] == ["part_retracted", "retracted"]
     bot.command("U0ADMIN01", "resume")
     assert bot.draft(1).state is State.RETRACTED and bot.x.texts() == [PARTS[0]]  # nothing more goes out
+
+
+def test_a_published_thread_is_one_line_of_the_digest_linked_to_its_first_post(bot: Copydesk) -> None:
+    bot.command(AUTHOR, THREAD)
+    approve(bot, 1)
+    bot.wait_for_state(1, State.PUBLISHED)
+
+    [report] = bot.desk.digests_so_far()
+
+    [line] = report.published
+    first = bot.ledger.published_parts(1)[1]
+    assert (line.draft_id, line.url, line.note) == (1, first.url, "a thread of 3 posts")
+    assert report.counts["published"] == 1
