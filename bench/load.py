@@ -8,11 +8,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import threading
 import time
 
-from bench.harness import FORM, Connection, signed, slash_draft
+from bench.harness import FORM, ROOT, Connection, python_env, signed, slash_draft
+
+
+def run_load(url: str, path: str, senders: int, per_sender: int, label: str, response_url: str) -> list[float]:
+    """Run the load generator against `url` and return every answer's latency in milliseconds."""
+    done = subprocess.run([sys.executable, "-m", "bench.load", url, path, "--senders", str(senders), "--requests",
+                           str(per_sender), "--label", label, "--response-url", response_url],
+                          env=python_env({}), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise RuntimeError(f"the load generator failed: {done.stderr[-2000:]}")
+    result = json.loads(done.stdout)
+    if result["errors"]:
+        raise RuntimeError(f"{len(result['errors'])} request(s) to {path} were not answered 200: {result['errors'][:3]}")
+    return result["latencies_ms"]
 
 
 def send(url: str, path: str, texts: list[str], response_url: str, start: threading.Barrier, out: list[float],

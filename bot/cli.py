@@ -16,6 +16,7 @@ from bot.config import Config, config_path, db_path, load_config
 from bot.digest import parse_since
 from bot.errors import ConfigError, CopydeskError, LedgerError
 from bot.manifest import manifest
+from bot.scheduling import REMIND
 from bot.server import serve_http, serve_socket_mode, stop_on_signals, wsgi_app
 from handlers import digest_render
 from storage import Ledger
@@ -95,7 +96,8 @@ def _run(config: Config, *, socket: bool, host: str, port: int) -> int:
         if socket:
             serve_socket_mode(app, config.slack_app_token.reveal())  # type: ignore[union-attr]
         else:
-            health = lambda: {"mode": "http", "scheduled": services.scheduler.count(), "schema": services.ledger.schema_version()}  # noqa: E731
+            health = lambda: {"mode": "http", "scheduled": services.scheduler.count(),  # noqa: E731
+                              "reminders": services.scheduler.count(REMIND), "schema": services.ledger.schema_version()}
             serve_http(wsgi_app(app, health), host=host, port=port)
     except KeyboardInterrupt:
         pass  # stopped before it was serving

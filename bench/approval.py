@@ -1,0 +1,72 @@
+"""2. From the last approving reaction reaching copydesk to its POST /2/tweets reaching X."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+from bench.harness import (FORM, READY, Connection, Fakes, config_file, copydesk, reaction, signed, slash_draft, spawn,
+                           stop, summary, until)
+from bench.load import run_load
+from bench.report import Figure, Section
+from bot.server import SLACK_PATH
+from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2
+from tests.test_server import Running
+
+
+def _card_ts(db: Path, text: str) -> str | None:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        row = conn.execute("SELECT card_ts FROM drafts WHERE text = ?", (text,)).fetchone()
+        return row[0] if row else None
+    finally:
+        conn.close()
+
+
+def run(workdir: Path, fakes: Fakes, *, quick: bool = False) -> Section:
+    """One draft at a time: /draft, its card, a first approval, then the timed second one."""
+    samples = 20 if quick else 200
+    db = workdir / "approval.db"
+    env = fakes.environ(db)
+    floor = Running(spawn("bench.floor_app", [], env), ready=READY)
+    try:
+        run_load(floor.url, SLACK_PATH, 1, 20, "approval floor warm-up", fakes.slack.response_url("bench"))
+        bare = summary(run_load(floor.url, SLACK_PATH, 1, samples, "approval floor", fakes.slack.response_url("bench")))
+    finally:
+        floor.process.terminate()
+        floor.process.wait(15)
+
+    bot = copydesk(config_file(workdir / "approval", reminders={"after_minutes": 0}), env)
+    conn = Connection(bot.url)
+    latencies = []
+    told = dms(fakes)  # the fakes are shared by the whole run
+    try:
+        for n in range(samples + 5):
+            text = f"Approval benchmark post {n}"
+            body = slash_draft(text, fakes.slack.response_url("bench"))
+            assert conn.post(SLACK_PATH, body, signed(body, FORM))[0] == 200
+            ts = until(f"the card of {text!r}", lambda: _card_ts(db, text))
+            first = reaction(f"EvBENCH{n:05d}A", EDITOR_1, ts)
+            assert conn.post(SLACK_PATH, first, signed(first, "application/json"))[0] == 200
+            last = reaction(f"EvBENCH{n:05d}B", EDITOR_2, ts)
+            headers = signed(last, "application/json")
+            began = time.time()
+            assert conn.post(SLACK_PATH, last, headers)[0] == 200
+            [call] = until(f"{text!r} reaching X", lambda: [c for c in fakes.x.arrived("/2/tweets") if c.body.get("text") == text])
+            if n >= 5:  # the first few warm copydesk up
+                latencies.append((call.at - began) * 1000)
+            # the card, its thread and the author hear of it after X: let that finish before the next sample
+            until("the author told of the post", lambda: dms(fakes) >= told + 2 * (n + 1), timeout=10)
+    finally:
+        conn.close()
+        stop(bot)
+    mine = summary(latencies)
+    return Section("Approval to post", [Figure("approval → POST /2/tweets p99", mine["p99"], "bare Bolt ack p50, 1 sender",
+                                               bare["p50"], 2.0)],
+                   details={"approval_to_post_ms": mine, "bare_bolt_ack_ms": bare})
+
+
+def dms(fakes: Fakes) -> int:
+    """Messages to the author: one when a draft is approved, one when it is published."""
+    return sum(1 for c in fakes.slack.calls("/api/chat.postMessage") if c.body.get("channel") == AUTHOR)

@@ -1,0 +1,42 @@
+"""The floor under copydesk's timing: a bare APScheduler BackgroundScheduler firing N date jobs at the same instant.
+
+Runs in its own process, as copydesk does, and prints each job's lateness (ms) as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+
+def main() -> int:
+    count = int(sys.argv[1])
+    lead = float(sys.argv[2]) if len(sys.argv) > 2 else 2.0
+    scheduler = BackgroundScheduler(timezone=timezone.utc)
+    scheduler.start()
+    due = datetime.now(timezone.utc) + timedelta(seconds=lead)
+    lateness: list[float] = []
+    lock, done = threading.Lock(), threading.Event()
+
+    def job() -> None:
+        fired = time.time()
+        with lock:
+            lateness.append((fired - due.timestamp()) * 1000)
+            if len(lateness) == count:
+                done.set()
+
+    for n in range(count):
+        scheduler.add_job(job, "date", run_date=due, id=f"job-{n}", misfire_grace_time=None)
+    fired = done.wait(lead + 60)
+    scheduler.shutdown(wait=True)
+    json.dump({"lateness_ms": lateness, "all_fired": fired}, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
