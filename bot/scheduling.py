@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import logging
 import threading
@@ -18,6 +19,11 @@ log = logging.getLogger(__name__)
 
 
 PUBLISH, REMIND, DIGEST = "publish", "remind", "digest"
+# Posts and reminders due further ahead wait in a timetable, not as APScheduler jobs: a start on thousands of
+# drafts scheduled weeks ahead creates none of them (measured in bench/recovery.py), and every HORIZON / 2
+# those coming due within the horizon become jobs.
+HORIZON = timedelta(minutes=10)
+PLANNER = "planner"
 
 
 def job_id(kind: str, draft_id: int, generation: int) -> str:
@@ -56,6 +62,7 @@ class PublishScheduler:
         remind: Callable[[int], None] | None = None,
         digest: Callable[[str], None] | None = None,
         workers: int = 8,
+        wall: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
     ) -> None:
         self._calls: dict[str, Callable[[Any], None] | None] = {PUBLISH: publish, REMIND: remind, DIGEST: digest}
         # (kind, draft) → its one live job of that kind; the old one is removed on replacing
@@ -78,6 +85,12 @@ class PublishScheduler:
             },
         )
         self._scheduler.add_listener(self._forget, EVENT_JOB_REMOVED)
+        self._wall = wall  # APScheduler's clock; tests move it to see the horizon pass
+        self._plan = threading.Lock()  # one planning change at a time; never taken by APScheduler's threads
+        self._later: dict[tuple[str, int], datetime] = {}  # (kind, draft) → when, for those beyond the horizon
+        self._timetable: list[tuple[datetime, str, int]] = []  # a heap over _later; entries _later no longer has are stale
+        self._scheduler.add_job(self.promote, trigger="interval", seconds=HORIZON.total_seconds() / 2, id=PLANNER,
+                                name="bring posts and reminders within the horizon forward")
 
     def start(self) -> None:
         """Begin firing jobs (call once, from main, after the schedule is rebuilt)."""
@@ -127,17 +140,41 @@ class PublishScheduler:
 
     def _add(self, kind: str, draft_id: int, when: datetime | None) -> None:
         assert self._calls[kind] is not None, f"no {kind} job was given to the scheduler"
+        with self._plan:
+            if when is not None and when > self._wall() + HORIZON:
+                with self._lock:
+                    old = self._current.pop((kind, draft_id), None)
+                    self._later[(kind, draft_id)] = when
+                heapq.heappush(self._timetable, (when, kind, draft_id))
+                self._remove(old)
+                return
+            self._later.pop((kind, draft_id), None)
+            self._add_job(kind, draft_id, when)
+
+    def _add_job(self, kind: str, draft_id: int, when: datetime | None) -> None:
         new = job_id(kind, draft_id, next(self._generations))
         self._scheduler.add_job(self._run, trigger="date", run_date=when, args=[kind, draft_id], id=new, name=f"{kind} draft #{draft_id}")
-        # Our lock is never held while calling APScheduler, whose own lock is held when it tells _forget.
+        # _lock is never held while calling APScheduler, whose own lock is held when it tells _forget.
         with self._lock:
             old, self._current[(kind, draft_id)] = self._current.get((kind, draft_id)), new
         self._remove(old)
 
+    def promote(self) -> None:
+        """Turn what comes due within the horizon into APScheduler jobs (the planner job, every HORIZON / 2)."""
+        limit = self._wall() + HORIZON
+        with self._plan:
+            while self._timetable and self._timetable[0][0] <= limit:
+                when, kind, draft_id = heapq.heappop(self._timetable)
+                if self._later.get((kind, draft_id)) == when:
+                    del self._later[(kind, draft_id)]
+                    self._add_job(kind, draft_id, when)
+
     def _drop(self, kind: str, draft_id: int) -> None:
-        with self._lock:
-            old = self._current.pop((kind, draft_id), None)
-        self._remove(old)
+        with self._plan:
+            self._later.pop((kind, draft_id), None)
+            with self._lock:
+                old = self._current.pop((kind, draft_id), None)
+            self._remove(old)
 
     def _remove(self, job: str | None) -> None:
         if job is not None:
@@ -155,14 +192,19 @@ class PublishScheduler:
 
     def due_at(self, draft_id: int, kind: str = PUBLISH) -> datetime | None:
         """When the draft's job (publishing, unless told) will fire, or None when it has none."""
+        with self._plan:
+            if (kind, draft_id) in self._later:
+                return self._later[(kind, draft_id)]
         with self._lock:
             current = self._current.get((kind, draft_id))
         job = self._scheduler.get_job(current) if current else None
         return job.next_run_time if job else None
 
     def count(self, kind: str = PUBLISH) -> int:
-        """How many posts are waiting for their time (or drafts for their reminder)."""
-        return sum(1 for job in self._scheduler.get_jobs() if job.id.startswith(f"{kind}:"))
+        """How many posts are waiting for their time (or drafts for their reminder), as jobs or beyond the horizon."""
+        with self._plan:
+            later = sum(1 for k, _ in self._later if k == kind)
+        return later + sum(1 for job in self._scheduler.get_jobs() if job.id.startswith(f"{kind}:"))
 
     def schedule_digest(self, scope: str, day: date, due: datetime, *, wait: timedelta) -> None:
         """Wake the digest job of `scope` after `wait`, for its digest due at `due`; replaces the scope's earlier job.

@@ -160,3 +160,37 @@ def test_a_draft_re_approved_while_its_last_job_still_runs_is_still_scheduled() 
     finally:
         release.set()
         scheduler.shutdown()
+
+
+def test_posts_due_beyond_the_horizon_wait_in_the_timetable_and_fire_once_brought_forward() -> None:
+    """A start on weeks of scheduled posts creates no APScheduler job for them until they come within the horizon."""
+    from bot.scheduling import HORIZON, PublishScheduler
+
+    real = datetime.now(timezone.utc)
+    wall = [real - HORIZON - timedelta(minutes=5)]  # APScheduler's clock as the scheduler reads it, moved by the test
+    fired: list[int] = []
+    done = threading.Event()
+    scheduler = PublishScheduler(lambda draft_id: (fired.append(draft_id), done.set()), wall=lambda: wall[0])
+
+    def jobs() -> list[str]:  # APScheduler's own jobs, besides the planner
+        return sorted(j.id.rsplit(":", 1)[0] for j in scheduler._scheduler.get_jobs() if j.id != "planner")
+
+    scheduler.start()
+    try:
+        soon = real + timedelta(milliseconds=50)
+        scheduler.schedule(1, soon)
+        scheduler.schedule(2, soon)
+        scheduler.cancel(2)  # withdrawn before it came near
+        scheduler.schedule(3, soon)
+        scheduler.schedule(3, soon + timedelta(days=7))  # moved a week on: its first time is stale
+        assert (scheduler.count(), scheduler.due_at(1), scheduler.due_at(2), scheduler.due_at(3)) == (2, soon, None, soon + timedelta(days=7))
+        assert jobs() == []
+
+        wall[0] = real  # the horizon reaches them: the planner job makes the near one a job, and it fires
+        scheduler.promote()
+
+        assert jobs() in (["publish:1"], [])  # it may have fired already
+        assert done.wait(10) and fired == [1]
+        assert scheduler.count() == 1 and scheduler.due_at(3) == soon + timedelta(days=7)
+    finally:
+        scheduler.shutdown()
