@@ -134,8 +134,13 @@ class DeskBase:
             if draft is None or draft.state is not State.APPROVED or self.ledger.current_pause():
                 self.scheduler.cancel(draft_id)
                 return
-            due = draft.due
-            self.scheduler.schedule(draft_id, due if due and due > self.clock() else None)
+            self._schedule_approved(draft)
+
+    def _schedule_approved(self, draft: Draft) -> None:
+        """Publish an approved draft at its time, or at once when it has none or its time has passed."""
+        assert self.scheduler is not None
+        due = draft.due
+        self.scheduler.schedule(draft.id, due if due and due > self.clock() else None)
 
     def _notify(self, draft_id: int, change: Change | None) -> None:
         """Tell Slack; a failure here never undoes what the ledger already holds.

@@ -215,12 +215,13 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
             count = len(thread.split(draft.text))
             which = f"part {open_attempts[-1].part} of {count}: " if open_attempts and count > 1 else ""
             self._hold(draft, open_attempts[-1].id if open_attempts else None, which + INTERRUPTED)
+        # Nothing else runs yet (the server and the scheduler start after this), so the drafts just read are current.
         approved = self.ledger.drafts_in([State.APPROVED])
-        for draft in approved:
-            self._sync_schedule(draft.id)
-        for draft in self.ledger.drafts_in([State.IN_REVIEW]):
-            if draft.card_ts:  # the others get theirs when their card is posted, just below
-                self.schedule_reminder(draft.id)
+        if self.scheduler is not None and self.ledger.current_pause() is None:
+            for draft in approved:
+                self._schedule_approved(draft)
+        # the drafts without a card get their reminder when their card is posted, just below
+        self.schedule_reminders([d.id for d in self.ledger.drafts_in([State.IN_REVIEW]) if d.card_ts])
         posted = 0
         for draft in self.ledger.drafts_without_card():
             try:

@@ -460,6 +460,21 @@ class Ledger:
             ))
         return bool(rows)
 
+    def review_marks(self, draft_ids: Iterable[int]) -> dict[int, tuple[datetime | None, datetime | None]]:
+        """For many drafts at once (a start): when each one's review began, and when it was last reminded."""
+        found: dict[int, tuple[datetime | None, datetime | None]] = {}
+        for chunk in _chunks(sorted(set(draft_ids))):
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT draft_id, MAX(CASE WHEN action IN ('drafted', 'edited', 'images_changed') THEN at END), "
+                    "MAX(CASE WHEN action = 'reminded' THEN at END) FROM events "
+                    f"WHERE draft_id IN ({', '.join('?' for _ in chunk)}) GROUP BY draft_id",
+                    chunk,
+                ).fetchall()
+            for draft_id, started, reminded in rows:
+                found[draft_id] = (from_text(started) if started else None, from_text(reminded) if reminded else None)
+        return found
+
     def events(self, draft_id: int | None = None) -> list[Event]:
         """The event log, oldest first, for one draft or for everything."""
         where, params = ("WHERE draft_id = ?", [draft_id]) if draft_id is not None else ("", [])
