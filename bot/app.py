@@ -68,6 +68,7 @@ class Services:
     scheduler: PublishScheduler
     client: WebClient
     listeners: ListenerPool  # Bolt runs lazy listeners here; drained before the ledger closes
+    afterwards: ThreadPoolExecutor  # Slack hears about publications here, in order, after X and the ledger
 
     def start(self) -> None:
         """Rebuild the schedule from the ledger, then let it fire."""
@@ -86,6 +87,7 @@ class Services:
         """Let listeners and posts already on their way finish, then close the ledger."""
         self.listeners.shutdown(wait=True)
         self.scheduler.shutdown(wait=True)
+        self.afterwards.shutdown(wait=True)
         self.ledger.close()
 
 
@@ -120,8 +122,11 @@ def build_services(config: Config, *, client: WebClient | None = None, clock: Cl
     )
     scheduler = PublishScheduler(desk.publish, remind=desk.remind, digest=desk.run_digest)
     desk.attach_scheduler(scheduler)
+    afterwards = ThreadPoolExecutor(max_workers=1, thread_name_prefix="afterwards")
+    desk.attach_afterwards(afterwards.submit)
     listeners = ListenerPool(max_workers=10)
-    return Services(config=config, ledger=ledger, desk=desk, scheduler=scheduler, client=client, listeners=listeners)
+    return Services(config=config, ledger=ledger, desk=desk, scheduler=scheduler, client=client, listeners=listeners,
+                    afterwards=afterwards)
 
 
 def create_app(services: Services, *, process_before_response: bool = True) -> App:

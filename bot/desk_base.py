@@ -58,10 +58,20 @@ class DeskBase:
         # Held across "commit a decision, then (un)schedule it" so two decisions cannot reorder those steps.
         self._decisions = threading.RLock()
         self._card_locks = tuple(threading.Lock() for _ in range(CARD_LOCK_STRIPES))
+        self._afterwards: Callable[[Callable[[], None]], object] = lambda task: task()
 
     def attach_scheduler(self, scheduler: PublishScheduler) -> None:
         """The scheduler calls back into the desk, so it is wired after both exist."""
         self.scheduler = scheduler
+
+    def attach_afterwards(self, submit: Callable[[Callable[[], None]], object]) -> None:
+        """Where Slack hears about a publication: one queue, in order, so a publishing job is free for the next post
+        as soon as X has answered and the ledger has it (without this, Slack is told inline)."""
+        self._afterwards = submit
+
+    def _notify_later(self, draft_id: int, change: Change | None) -> None:
+        """_notify, from the afterwards queue: the scheduler's jobs use this, so posts due together reach X together."""
+        self._afterwards(lambda: self._notify(draft_id, change))
 
     # reading
 

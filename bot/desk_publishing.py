@@ -173,7 +173,7 @@ class Publishing(DeskBase):
                                     **following.detail())
             if following is None:
                 self._sync_schedule(draft.id)
-        self._notify(draft.id, None)  # the card shows how far the thread is
+        self._notify_later(draft.id, None)  # the card shows how far the thread is
         return following
 
     def _retry_or_fail(self, draft: Draft, publication_id: int, first: datetime, reason: str, reset: datetime | None) -> None:
@@ -195,7 +195,7 @@ class Publishing(DeskBase):
                 self.ledger.log("retry_scheduled", actor=SYSTEM, at=now, draft_id=draft.id, attempt=attempts,
                                 error=reason, retry_at=retry_at.isoformat())
             self._sync_schedule(draft.id)
-        self._notify(draft.id, Change(State.PUBLISHING, State.APPROVED, SYSTEM))
+        self._notify_later(draft.id, Change(State.PUBLISHING, State.APPROVED, SYSTEM))
 
     def _succeed(self, draft: Draft, publication_id: int, posted: Posted, *, checked: bool = False) -> None:
         """The last (or only) part is out: the draft is published, and its link is its first part's."""
@@ -211,7 +211,7 @@ class Publishing(DeskBase):
                 detail["parts"] = len(out)
             self.ledger.log("published", actor=SYSTEM, at=now, draft_id=draft.id, x_post_id=first.x_post_id if first else posted.post_id,
                             url=first.url if first else posted.url, **detail)
-        self._notify(draft.id, Change(State.PUBLISHING, State.PUBLISHED, SYSTEM))
+        self._notify_later(draft.id, Change(State.PUBLISHING, State.PUBLISHED, SYSTEM))
 
     def _fail(self, draft: Draft, publication_id: int, reason: str) -> None:
         now = self.clock()
@@ -220,7 +220,7 @@ class Publishing(DeskBase):
             self.ledger.move(draft.id, State.FAILED, only_from=[State.PUBLISHING], at=now)
             self.ledger.set_attempts(draft.id, retry_at=None, first_attempt_at=None)
             self.ledger.log("failed", actor=SYSTEM, at=now, draft_id=draft.id, error=reason)
-        self._notify(draft.id, Change(State.PUBLISHING, State.FAILED, SYSTEM))
+        self._notify_later(draft.id, Change(State.PUBLISHING, State.FAILED, SYSTEM))
 
     def _hold(self, draft: Draft, publication_id: int | None, reason: str) -> None:
         """Whether X has the post is unknown: stop, and ask a person on the card."""
@@ -232,7 +232,7 @@ class Publishing(DeskBase):
             self.ledger.set_attempts(draft.id, retry_at=None, first_attempt_at=None)
             self.ledger.set_notice(draft.id, reason)
             self.ledger.log("held", actor=SYSTEM, at=now, draft_id=draft.id, reason=reason)
-        self._notify(draft.id, Change(State.PUBLISHING, State.HELD, SYSTEM))
+        self._notify_later(draft.id, Change(State.PUBLISHING, State.HELD, SYSTEM))
 
     # a person settles it
 

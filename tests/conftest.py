@@ -295,6 +295,10 @@ class Copydesk:
         assert found is not None
         return found
 
+    def slack_told(self) -> None:
+        """Wait until Slack has heard every publication outcome so far: they go out from one queue, in order."""
+        self.services.afterwards.submit(lambda: None).result(10)
+
     def wait_for_state(self, number: int, state: State, timeout: float = 10.0) -> Draft:
         """The scheduler publishes on its own thread: wait (with a deadline) until the ledger shows `state`."""
         deadline = time.monotonic() + timeout

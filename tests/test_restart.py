@@ -65,6 +65,7 @@ def test_a_publication_cut_off_by_a_crash_is_flagged_not_repeated(config, slack,
         assert publication.outcome == "failed" and "interrupted" in (publication.error or "")
         assert x.calls("/2/tweets") == []
         assert second.services.scheduler.due_at(1) is None
+        second.slack_told()
         assert "publishing was interrupted" in [p for p in slack.posts(REVIEW) if p.get("thread_ts")][-1]["text"]
         card = slack.updates()[-1]
         assert "check the account on X" in blocks_text(card)
