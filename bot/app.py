@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +19,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 import handlers
 from bot.config import Config
+from bot.listeners import ListenerPool
 from bot.publishing import XPublisher
 from bot.scheduling import PublishScheduler
 from bot.service import Clock, Desk, utc_now
@@ -32,32 +31,6 @@ from storage import Ledger
 log = logging.getLogger(__name__)
 
 
-class ListenerPool(ThreadPoolExecutor):
-    """Bolt's listener threads, able to say when all work handed to them is done (for shutdown and tests)."""
-
-    def __init__(self, max_workers: int) -> None:
-        super().__init__(max_workers=max_workers, thread_name_prefix="listener")
-        self._busy = 0
-        self._idle = threading.Condition()
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-        with self._idle:
-            self._busy += 1
-        future = super().submit(fn, *args, **kwargs)
-        future.add_done_callback(self._done)
-        return future
-
-    def _done(self, _future: Future[Any]) -> None:
-        with self._idle:
-            self._busy -= 1
-            self._idle.notify_all()
-
-    def wait_idle(self, timeout: float = 10.0) -> bool:
-        """Block until nothing is queued or running; False if that took longer than `timeout`."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._busy == 0, timeout)
-
-
 @dataclass
 class Services:
     """The long-lived parts of a running copydesk, started and stopped together."""
@@ -67,7 +40,7 @@ class Services:
     desk: Desk
     scheduler: PublishScheduler
     client: WebClient
-    listeners: ListenerPool  # Bolt runs lazy listeners here; drained before the ledger closes
+    listeners: ListenerPool  # Bolt's listeners and the work after each acknowledgement; drained before the ledger closes
     afterwards: ThreadPoolExecutor  # Slack hears about publications here, in order, after X and the ledger
 
     def start(self) -> None:
@@ -108,7 +81,7 @@ def slack_client(config: Config) -> WebClient:
 def build_services(config: Config, *, client: WebClient | None = None, clock: Clock = utc_now) -> Services:
     """Open the ledger and build the desk with its Slack, X and scheduler collaborators."""
     client = client or slack_client(config)
-    ledger = Ledger.open(config.db_path)
+    ledger = Ledger.open(config.db_path, synchronous=config.ledger_synchronous)
     desk = Desk(
         config,
         ledger,
@@ -133,7 +106,8 @@ def create_app(services: Services, *, process_before_response: bool = True) -> A
     """A Bolt app with every listener bound to the desk and one error handler for all of them.
 
     Listeners run before the HTTP response: a vote is in the ledger before Slack hears 200 (so a crash
-    makes Slack redeliver it), and nothing polls for ack(). Slow work runs in lazy listeners after it.
+    makes Slack redeliver it), and nothing polls for ack(). Slow work is handed to `listeners.later`, which
+    starts it once the requests being answered leave room (never Bolt's lazy listeners: they deep-copy each request).
     """
     secret = services.config.slack_signing_secret
     app = App(
@@ -143,7 +117,7 @@ def create_app(services: Services, *, process_before_response: bool = True) -> A
         process_before_response=process_before_response,
         listener_executor=services.listeners,
     )
-    handlers.register(app, services.desk)
+    handlers.register(app, services.desk, services.listeners.later)
     app.error(handle_error)
     return app
 

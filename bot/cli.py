@@ -94,11 +94,11 @@ def _run(config: Config, *, socket: bool, host: str, port: int) -> int:
         app = create_app(services)
         services.start()
         if socket:
-            serve_socket_mode(app, config.slack_app_token.reveal())  # type: ignore[union-attr]
+            serve_socket_mode(app, config.slack_app_token.reveal(), services.listeners.answering)  # type: ignore[union-attr]
         else:
             health = lambda: {"mode": "http", "scheduled": services.scheduler.count(),  # noqa: E731
                               "reminders": services.scheduler.count(REMIND), "schema": services.ledger.schema_version()}
-            serve_http(wsgi_app(app, health), host=host, port=port)
+            serve_http(wsgi_app(app, health, services.listeners.answering), host=host, port=port)
     except KeyboardInterrupt:
         pass  # stopped before it was serving
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from twitter_text import parse_tweet
 
@@ -24,8 +25,10 @@ class Length:
         return max(0, self.weighted - MAX_WEIGHTED_LENGTH)
 
 
+@lru_cache(maxsize=4096)
 def measure(text: str) -> Length:
-    """Count `text` the way X counts it (twitter-text v3: emoji-aware)."""
+    """Count `text` the way X counts it (twitter-text v3: emoji-aware); remembered, since parsing is the slow part
+    of a /draft and a card, the list and the check before publishing each measure the same texts again."""
     parsed = parse_tweet(text)
     return Length(weighted=parsed.weightedLength, valid=parsed.valid)
 

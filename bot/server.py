@@ -7,21 +7,29 @@ import logging
 import signal
 import threading
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import waitress
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk.socket_mode.client import BaseSocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
 
 log = logging.getLogger(__name__)
 
 SLACK_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 
+Answering = Callable[[], AbstractContextManager[Any]]  # ListenerPool.answering: held while a Slack request is answered
 
-def wsgi_app(app: App, health: Callable[[], dict[str, Any]]) -> Callable[..., Iterable[bytes]]:
-    """Slack's requests on POST /slack/events, a JSON status on GET /healthz, 404 elsewhere."""
+
+def wsgi_app(app: App, health: Callable[[], dict[str, Any]], answering: Answering = nullcontext) -> Callable[..., Iterable[bytes]]:
+    """Slack's requests on POST /slack/events, a JSON status on GET /healthz, 404 elsewhere.
+
+    Each Slack request is answered inside `answering()`, so work after earlier acknowledgements waits for it.
+    """
     slack = SlackRequestHandler(app, path=SLACK_PATH)
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -33,7 +41,8 @@ def wsgi_app(app: App, health: Callable[[], dict[str, Any]]) -> Callable[..., It
             body = json.dumps(payload).encode()
             start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
             return [body]
-        return slack(environ, start_response)
+        with answering():
+            return slack(environ, start_response)
 
     return application
 
@@ -60,9 +69,21 @@ def serve_http(application: Callable[..., Iterable[bytes]], *, host: str, port: 
         server.close()
 
 
-def serve_socket_mode(app: App, app_token: str) -> None:
+class _AnsweringSocketModeHandler(SocketModeHandler):
+    """Bolt's Socket Mode handler, answering each envelope inside `answering()` as the HTTP server does."""
+
+    def __init__(self, app: App, app_token: str, answering: Answering) -> None:
+        super().__init__(app, app_token)
+        self._answering = answering
+
+    def handle(self, client: BaseSocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+        with self._answering():
+            super().handle(client, req)  # type: ignore[arg-type]
+
+
+def serve_socket_mode(app: App, app_token: str, answering: Answering = nullcontext) -> None:
     """Hold a Socket Mode connection until SIGINT or SIGTERM."""
-    handler = SocketModeHandler(app, app_token)
+    handler = _AnsweringSocketModeHandler(app, app_token, answering)
     try:
         handler.connect()
         log.info("copydesk connected to Slack (Socket Mode)")

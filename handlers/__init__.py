@@ -6,13 +6,14 @@ from slack_bolt import App
 
 from bot.service import Desk
 from handlers import actions, commands, events, files, home, views
+from handlers.later import Later
 
 
-def register(app: App, desk: Desk) -> None:
-    """Attach every listener copydesk has to `app`."""
-    commands.register(app, desk)
+def register(app: App, desk: Desk, later: Later) -> None:
+    """Attach every listener copydesk has to `app`; `later` runs what follows an acknowledgement."""
+    commands.register(app, desk, later)
     events.register(app, desk)
-    actions.register(app, desk)
+    actions.register(app, desk, later)
     home.register(app, desk)
-    views.register(app, desk)
-    files.register(app, desk)
+    views.register(app, desk, later)
+    files.register(app, desk, later)

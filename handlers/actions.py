@@ -12,14 +12,16 @@ from bot.review import Kind
 from bot.service import Desk
 from handlers import render
 from handlers.errors import answered_privately, error_text
+from handlers.later import Later
 from handlers.slack_text import unescape
 
 
-def register(app: App, desk: Desk) -> None:
+def register(app: App, desk: Desk, later: Later) -> None:
     """Bind the card's buttons and the Edit modal's submission."""
 
-    def ack_only(ack: Ack) -> None:
+    def ack_then_press(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ack()
+        later(pressed, body, respond, client)
 
     def pressed(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         """After the ack: do what the button says, answering only the person who pressed it."""
@@ -35,7 +37,7 @@ def register(app: App, desk: Desk) -> None:
             tell(_press(desk, action["action_id"], draft_id, user))
 
     for action_id in (render.EDIT, render.WITHDRAW, render.PUBLISH_AGAIN, render.MARK_PUBLISHED, render.RETRACT):
-        app.action(action_id)(ack=ack_only, lazy=[pressed])
+        app.action(action_id)(ack_then_press)
 
     def vote(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
         """Approve or Reject: the vote is in the ledger before Slack hears back, like a reaction's."""
@@ -57,8 +59,15 @@ def register(app: App, desk: Desk) -> None:
         did = ("approved" if kind is Kind.APPROVE else "vetoed") if stands else "took back your vote on"
         respond(text=f"You {did} {view.draft.number}: {render.status_line(view)}", response_type="ephemeral", replace_original=False)
 
+    def vote_then_show(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+        try:
+            vote(ack, body, context)
+        finally:
+            if "vote" in context:
+                later(voted, body, context, respond)
+
     for action_id in (render.APPROVE, render.REJECT):
-        app.action(action_id)(ack=vote, lazy=[voted])
+        app.action(action_id)(vote_then_show)
 
     def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
         """Checked before the modal closes, so a mistake shows on the field it belongs to."""
@@ -80,7 +89,14 @@ def register(app: App, desk: Desk) -> None:
         if "draft_id" in context:
             desk.replace_card(context["draft_id"], context.get("old_card"))
 
-    app.view(render.EDIT_MODAL)(ack=submitted, lazy=[repost])
+    def submitted_then_repost(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+        try:
+            submitted(ack, body, view, context)
+        finally:
+            if "draft_id" in context:
+                later(repost, context)
+
+    app.view(render.EDIT_MODAL)(submitted_then_repost)
 
 
 def _press(desk: Desk, action_id: str, draft_id: int, user: str) -> str:

@@ -12,6 +12,7 @@ from bot.commands import Compose, Edit, Named
 from bot.service import Desk
 from handlers import digest_render, render
 from handlers.errors import answered_privately
+from handlers.later import Later
 from handlers.slack_text import unescape
 
 COMMAND = "/draft"
@@ -19,7 +20,7 @@ DESCRIPTION = "Write a post for the team's X account; editors approve it before 
 USAGE_HINT = "[to:ACCOUNT] [at:WHEN] TEXT (or nothing, for a form)  ·  help  ·  list  ·  digest  ·  edit #ID  ·  cancel #ID  ·  pause"
 
 
-def register(app: App, desk: Desk) -> None:
+def register(app: App, desk: Desk, later: Later) -> None:
     """Bind /draft to the desk: `check` answers within Slack's 3 seconds, `follow_up` runs after it."""
 
     def check(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
@@ -84,7 +85,14 @@ def register(app: App, desk: Desk) -> None:
                 assert isinstance(parsed, Named)
                 respond(text=_on_draft(desk, parsed, command["user_id"]), response_type="ephemeral")
 
-    app.command(COMMAND)(ack=check, lazy=[follow_up])
+    def acknowledge(ack: Ack, command: dict[str, Any], context: BoltContext, respond: Respond, client: WebClient) -> None:
+        try:
+            check(ack, command, context)
+        finally:
+            if "follow_up" in context:
+                later(follow_up, command, context, respond, client)
+
+    app.command(COMMAND)(acknowledge)
 
 
 def _on_draft(desk: Desk, parsed: Named, user: str) -> str:

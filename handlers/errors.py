@@ -1,4 +1,4 @@
-"""One way to turn an error into words for the person who caused it, for listeners and lazy work alike."""
+"""One way to turn an error into words for the person who caused it, for listeners and the work after them alike."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def error_text(error: Exception) -> str:
 
 @contextmanager
 def answered_privately(tell: Callable[[str], None]) -> Iterator[None]:
-    """For work done after the acknowledgement (Bolt's lazy listeners), where the app's error handler does not reach."""
+    """For work done after the acknowledgement (handed to `later`), where the app's error handler does not reach."""
     try:
         yield
     except Exception as e:

@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 from bot.errors import BadImage, SlackUnavailable
 from bot.images import MAX_BYTES, Image
 from bot.service import Desk
+from handlers.later import Later
 
 # Slack sends a file shared in a channel's thread as a `message` event (subtype file_share); the app
 # subscribes to these (public and private channels) and needs the history and files:read scopes for them.
@@ -20,7 +21,7 @@ SUBSCRIPTIONS = ("message.channels", "message.groups")
 SCOPES = ("channels:history", "groups:history", "files:read")
 
 
-def register(app: App, desk: Desk) -> None:
+def register(app: App, desk: Desk, later: Later) -> None:
     """Attach images shared in a review card's thread to its draft (author or admin, before it goes out)."""
 
     def shared(event: dict[str, Any], body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
@@ -48,7 +49,14 @@ def register(app: App, desk: Desk) -> None:
         """A message that carries files (subtype file_share, though some clients send files without it)."""
         return bool(event.get("files"))
 
-    app.event("message", matchers=[with_files])(ack=shared, lazy=[repost])
+    def shared_then_repost(event: dict[str, Any], body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+        try:
+            shared(event, body, client, context)
+        finally:
+            if "draft_id" in context:
+                later(repost, context)
+
+    app.event("message", matchers=[with_files])(shared_then_repost)
     app.event("message")(other_message)  # after the one above: Bolt runs the first listener that matches
 
 

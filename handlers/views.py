@@ -12,10 +12,11 @@ from bot.errors import AlreadySubmitted, BadImage, BadTime, UnknownAccount
 from bot.service import Desk
 from handlers import files, render
 from handlers.errors import answered_privately, error_text
+from handlers.later import Later
 from handlers.slack_text import unescape
 
 
-def register(app: App, desk: Desk) -> None:
+def register(app: App, desk: Desk, later: Later) -> None:
     """Bind the new-draft modal (opened by /draft with no text)."""
 
     def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
@@ -53,7 +54,14 @@ def register(app: App, desk: Desk) -> None:
             shown, link = desk.open_review(context["draft_id"])
             client.chat_postMessage(channel=user, text=render.in_review(shown, link))
 
-    app.view(render.DRAFT_MODAL)(ack=submitted, lazy=[post_card])
+    def submitted_then_post(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        try:
+            submitted(ack, body, view, context, client)
+        finally:
+            if "draft_id" in context:
+                later(post_card, body, context, client)
+
+    app.view(render.DRAFT_MODAL)(submitted_then_post)
 
 
 def _field(error: Exception, has_account: bool) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from bot.config import SYNCHRONOUS
 from bot.errors import LedgerError
 from bot.images import Image
 from bot.model import SYSTEM, ChainCheck, DigestRecord, Draft, Event, Pause, Publication
@@ -42,10 +43,17 @@ class Ledger:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._lock = threading.RLock()
+        self._depth = 0  # transactions open on the thread holding the lock
 
     @classmethod
-    def open(cls, path: Path | str) -> Ledger:
-        """Open (creating if needed) and migrate the ledger at `path`, or raise LedgerError saying why."""
+    def open(cls, path: Path | str, *, synchronous: str = "normal") -> Ledger:
+        """Open (creating if needed) and migrate the ledger at `path`, or raise LedgerError saying why.
+
+        `synchronous` (ledger.synchronous): with WAL, NORMAL syncs at checkpoints only, so a commit survives the
+        process dying (kill -9) but the last ones may roll back if the machine loses power; FULL syncs every commit.
+        """
+        if synchronous not in SYNCHRONOUS:
+            raise ValueError(f"synchronous must be normal or full, not {synchronous!r}")
         target = str(path)
         conn: sqlite3.Connection | None = None
         try:
@@ -54,7 +62,7 @@ class Ledger:
             conn = sqlite3.connect(target, check_same_thread=False, timeout=10)
             db = Database(conn)
             db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = FULL")
+            db.execute(f"PRAGMA synchronous = {synchronous.upper()}")
             cls._migrate(db, target)
             db.execute("PRAGMA foreign_keys = ON")
         except (sqlite3.DatabaseError, OSError, LedgerError) as e:
@@ -102,9 +110,25 @@ class Ledger:
 
     @contextmanager
     def transaction(self) -> Iterator[Ledger]:
-        """All changes inside commit together or not at all; other threads wait meanwhile."""
-        with self._lock, self._db.atomic():
-            yield self
+        """All changes inside commit together or not at all; other threads wait meanwhile.
+
+        A transaction inside another is part of it, without a savepoint: nothing here catches an error and
+        carries on, so an inner failure always ends the outer transaction too (and two statements fewer each).
+        """
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self
+                finally:
+                    self._depth -= 1
+                return
+            self._depth = 1
+            try:
+                with self._db.atomic():
+                    yield self
+            finally:
+                self._depth = 0
 
     # drafts
 
@@ -119,22 +143,15 @@ class Ledger:
         origin_channel: str | None,
         at: datetime,
     ) -> Draft:
-        """Store a new draft in review and log who wrote it."""
+        """Store a new draft in review and log who wrote it (plain SQL: it runs before /draft is acknowledged)."""
         with self.transaction():
-            row_id = self._db["drafts"].insert(
-                {
-                    "account": account,
-                    "author_user_id": author_id,
-                    "text": text,
-                    "publish_at": to_text(publish_at) if publish_at else None,
-                    "state": State.IN_REVIEW.value,
-                    "origin_channel_id": origin_channel,
-                    "review_channel_id": review_channel,
-                    "card_ts": None,
-                    "created_at": to_text(at),
-                    "updated_at": to_text(at),
-                }
-            ).last_pk
+            row_id = self._db.execute(
+                "INSERT INTO drafts (account, author_user_id, text, publish_at, state, origin_channel_id, review_channel_id,"
+                " card_ts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
+                [account, author_id, text, to_text(publish_at) if publish_at else None, State.IN_REVIEW.value,
+                 origin_channel, review_channel, to_text(at), to_text(at)],
+            ).lastrowid
+            assert row_id is not None
             self.log("drafted", actor=author_id, at=at, draft_id=row_id, account=account)
             return self._draft_row(row_id)
 
@@ -373,19 +390,22 @@ class Ledger:
     # history
 
     def log(self, action: str, *, actor: str, at: datetime, draft_id: int | None = None, **detail: Any) -> None:
-        """Append one line to the event log, chained by hash to the line before."""
+        """Append one line to the event log, chained by hash to the line before (plain SQL: votes and drafts wait on it)."""
         with self.transaction():
-            last = list(self._db.query("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1"))
+            last = self._db.execute("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
             row = {
-                "id": last[0]["id"] + 1 if last else 1,
+                "id": last[0] + 1 if last else 1,
                 "at": to_text(at),
                 "draft_id": draft_id,
                 "actor": actor,
                 "action": action,
                 "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str) if detail else None,
             }
-            previous = (last[0]["hash"] or GENESIS) if last else GENESIS
-            self._db["events"].insert({**row, "hash": event_hash(previous, row)})
+            previous = (last[1] or GENESIS) if last else GENESIS
+            self._db.execute(
+                "INSERT INTO events (id, at, draft_id, actor, action, detail, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [row["id"], row["at"], row["draft_id"], row["actor"], row["action"], row["detail"], event_hash(previous, row)],
+            )
 
     def verify_chain(self) -> ChainCheck:
         """Recompute every event's hash from the first: an edited or removed row breaks the chain there."""
