@@ -1,10 +1,10 @@
-# Two entry points: `make run` and `make test`. Both build .venv from scratch when it is missing
+# Two entry points: `make run` and `make test` (and `make bench` for the benchmarks). Both build .venv from scratch when it is missing
 # or when pyproject.toml changed, so they work the same on a fresh clone and in CI.
 PYTHON ?= python3
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: run test clean
+.PHONY: run test bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/pytest -q $(ARGS)
+
+bench: $(STAMP)
+	$(VENV)/bin/python -m bench $(ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info

@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.now(timezone.utc)
     sections: list[Section] = []
     with fakes() as loopback, tempfile.TemporaryDirectory(prefix="copydesk-bench-") as scratch:
-        for name in args.only or BENCHMARKS:
+        for name in [n for n in BENCHMARKS if not args.only or n in args.only]:
             folder = Path(scratch) / name
             folder.mkdir(parents=True)
             print(f"running {name}…", file=sys.stderr, flush=True)

@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 from bench.floor_app import NOOP_PATH
-from bench.harness import READY, ROOT, Fakes, config_file, copydesk, python_env, spawn, stop, summary
+from bench.harness import READY, Fakes, config_file, copydesk, spawn, stop, summary
+from bench.load import run_load
 from bench.report import Figure, Section
 from bot.server import SLACK_PATH
 from tests.test_server import Running
 
 LEVELS = (1, 10, 50)
-
-
-def _load(url: str, path: str, senders: int, per_sender: int, label: str, response_url: str) -> list[float]:
-    done = subprocess.run([sys.executable, "-m", "bench.load", url, path, "--senders", str(senders), "--requests",
-                           str(per_sender), "--label", label, "--response-url", response_url],
-                          env=python_env({}), cwd=ROOT, capture_output=True, text=True, timeout=300)
-    if done.returncode != 0:
-        raise RuntimeError(f"the load generator failed: {done.stderr[-2000:]}")
-    result = json.loads(done.stdout)
-    if result["errors"]:
-        raise RuntimeError(f"{len(result['errors'])} request(s) to {path} were not answered 200: {result['errors'][:3]}")
-    return result["latencies_ms"]
 
 
 def run(workdir: Path, fakes: Fakes, *, quick: bool = False) -> Section:
@@ -37,19 +23,20 @@ def run(workdir: Path, fakes: Fakes, *, quick: bool = False) -> Section:
     targets = {"copydesk": (bot.url, SLACK_PATH), "bare Bolt": (floor.url, SLACK_PATH), "no-op route": (floor.url, NOOP_PATH)}
     response_url = fakes.slack.response_url("bench")
     seen: dict[tuple[str, int], list[float]] = {}
-    expected = 0
+    cards = len(fakes.slack.calls("/api/chat.postMessage"))  # the fakes are shared by the whole run
+    links = len(fakes.slack.calls("/respond/bench"))
 
     def settle(drafts: int) -> None:
         """copydesk's cards go up after its acknowledgements: let every card, and the private link to it (the last
         step), be posted before the next target is timed, so that work does not slow the floors down."""
-        nonlocal expected
-        expected += drafts
-        fakes.slack.wait_for("/api/chat.postMessage", expected, timeout=120)
-        fakes.slack.wait_for("/respond/bench", expected, timeout=120)
+        nonlocal cards, links
+        cards, links = cards + drafts, links + drafts
+        fakes.slack.wait_for("/api/chat.postMessage", cards, timeout=120)
+        fakes.slack.wait_for("/respond/bench", links, timeout=120)
 
     try:
         for name, (url, path) in targets.items():
-            _load(url, path, 5, 10, f"warm-up {name}", response_url)
+            run_load(url, path, 5, 10, f"warm-up {name}", response_url)
             if name == "copydesk":
                 settle(5 * 10)
         for senders in LEVELS:
@@ -59,7 +46,7 @@ def run(workdir: Path, fakes: Fakes, *, quick: bool = False) -> Section:
                 for name in order:
                     url, path = targets[name]
                     seen.setdefault((name, senders), []).extend(
-                        _load(url, path, senders, per_sender, f"{name} {senders}x{turn}", response_url))
+                        run_load(url, path, senders, per_sender, f"{name} {senders}x{turn}", response_url))
                     if name == "copydesk":
                         settle(senders * per_sender)
     finally:
