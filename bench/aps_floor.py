@@ -13,13 +13,14 @@ from datetime import datetime, timedelta, timezone
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+LEAD = 2.0  # seconds from adding the jobs to their instant
+
 
 def main() -> int:
     count = int(sys.argv[1])
-    lead = float(sys.argv[2]) if len(sys.argv) > 2 else 2.0
     scheduler = BackgroundScheduler(timezone=timezone.utc)
     scheduler.start()
-    due = datetime.now(timezone.utc) + timedelta(seconds=lead)
+    due = datetime.now(timezone.utc) + timedelta(seconds=LEAD)
     lateness: list[float] = []
     lock, done = threading.Lock(), threading.Event()
 
@@ -32,7 +33,7 @@ def main() -> int:
 
     for n in range(count):
         scheduler.add_job(job, "date", run_date=due, id=f"job-{n}", misfire_grace_time=None)
-    fired = done.wait(lead + 60)
+    fired = done.wait(LEAD + 60)
     scheduler.shutdown(wait=True)
     json.dump({"lateness_ms": lateness, "all_fired": fired}, sys.stdout)
     return 0

@@ -47,8 +47,10 @@ def run(workdir: Path, fakes: Fakes, *, quick: bool = False) -> Section:
         if datetime.now(timezone.utc) >= first:
             raise RuntimeError(f"copydesk was not up before the first post was due ({lead}s after the start): raise the lead")
         mine = lambda calls: [c for c in calls if c.body.get("text") in seeded.approved]  # noqa: E731 (the fakes are shared)
-        until(f"{count} posts reaching X", lambda: len(mine(fakes.x.arrived("/2/tweets"))) >= count, timeout=lead + window + 60)
-        until("X's last answers", lambda: len(mine(fakes.x.calls("/2/tweets"))) >= count, timeout=30)
+        # a slow look (every 50 ms): the fake that stamps each arrival shares this process
+        until(f"{count} posts reaching X", lambda: len(mine(fakes.x.arrived("/2/tweets"))) >= count, timeout=lead + window + 60,
+              step=0.05)
+        until("X's last answers", lambda: len(mine(fakes.x.calls("/2/tweets"))) >= count, timeout=30, step=0.05)
     finally:
         stop(bot)
     arrived = [c for c in fakes.x.arrived("/2/tweets") if c.body.get("text") in seeded.approved]

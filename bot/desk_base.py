@@ -158,10 +158,18 @@ class DeskBase:
         One draft's updates go out one at a time, each rendered from the ledger as it is then, so the
         card always ends on the latest state even when two votes arrive together.
         """
-        with self._card_locks[draft_id % CARD_LOCK_STRIPES]:
-            try:
-                view = self.view(draft_id)
-                if view.draft.card_ts:
-                    self.notifier.refresh(view, change)
-            except Exception:
-                log.exception("could not update Slack about #%s; the ledger has it", draft_id)
+        with self._card_lock(draft_id):
+            self._tell(draft_id, change)
+
+    def _card_lock(self, draft_id: int) -> threading.Lock:
+        """Held while one draft's card is redrawn; taken under _decisions to keep a decision's news before the next one's."""
+        return self._card_locks[draft_id % CARD_LOCK_STRIPES]
+
+    def _tell(self, draft_id: int, change: Change | None) -> None:
+        """_notify's work, with the draft's card lock already held."""
+        try:
+            view = self.view(draft_id)
+            if view.draft.card_ts:
+                self.notifier.refresh(view, change)
+        except Exception:
+            log.exception("could not update Slack about #%s; the ledger has it", draft_id)

@@ -7,6 +7,7 @@ import threading
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from bot import thread
 from bot.desk_base import DeskBase
 from bot.digest import DAY, TOP, Line, Report, Scope, latest_due, next_due, scopes, window
 from bot.errors import ConfigError, DigestNotPosted
@@ -154,8 +155,13 @@ class Digests(DeskBase):
         firsts: dict[int, tuple[Draft, Publication]] = {}  # a thread is one line, linked to its first post
         parts: dict[int, int] = {}
         for draft, publication in published:
-            firsts.setdefault(draft.id, (draft, publication))
-            parts[draft.id] = parts.get(draft.id, 0) + 1
+            if draft.id in firsts:
+                continue
+            if publication.part == 1 and len(thread.split(draft.text)) == 1:
+                firsts[draft.id], parts[draft.id] = (draft, publication), 1
+            else:  # a thread, perhaps begun before the window: its first post and all its parts, wherever they fell
+                out = self.ledger.published_parts(draft.id)
+                firsts[draft.id], parts[draft.id] = (draft, out.get(1, publication)), len(out)
 
         def line(draft: Draft, at: datetime | None, **extra: Any) -> Line:
             account = self.config.accounts.get(draft.account)

@@ -105,7 +105,8 @@ class Publishing(DeskBase):
     def _claim(self, draft_id: int) -> tuple[Draft, Attempt, datetime] | None:
         """Mark the draft as publishing before calling X, so that nothing else can publish it too."""
         now = self.clock()
-        with self._decisions, self.ledger.transaction():
+        # durable: were this claim lost to a power cut, the restart would find the draft approved and send it again
+        with self._decisions, self.ledger.transaction(durable=True):
             draft = self.ledger.draft(draft_id)
             if draft is None or draft.state is not State.APPROVED or self.ledger.current_pause():
                 return None  # withdrawn, vetoed, published or paused since the job was scheduled

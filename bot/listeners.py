@@ -48,7 +48,11 @@ class ListenerPool(ThreadPoolExecutor):
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
         self._hold()
-        future = super().submit(fn, *args, **kwargs)
+        try:
+            future = super().submit(fn, *args, **kwargs)
+        except BaseException:  # shut down already: nothing will run, so nothing is owed
+            self._release(None)
+            raise
         future.add_done_callback(self._release)
         return future
 

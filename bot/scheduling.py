@@ -86,7 +86,9 @@ class PublishScheduler:
         )
         self._scheduler.add_listener(self._forget, EVENT_JOB_REMOVED)
         self._wall = wall  # APScheduler's clock; tests move it to see the horizon pass
-        self._plan = threading.Lock()  # one planning change at a time; never taken by APScheduler's threads
+        # One planning change at a time. Lock order: _plan, then APScheduler's job store lock, then _lock; APScheduler
+        # holds its lock when it calls _forget, which takes only _lock, so nothing waits in a circle.
+        self._plan = threading.Lock()
         self._later: dict[tuple[str, int], datetime] = {}  # (kind, draft) → when, for those beyond the horizon
         self._timetable: list[tuple[datetime, str, int]] = []  # a heap over _later; entries _later no longer has are stale
         self._scheduler.add_job(self.promote, trigger="interval", seconds=HORIZON.total_seconds() / 2, id=PLANNER,
@@ -163,6 +165,8 @@ class PublishScheduler:
         """Turn what comes due within the horizon into APScheduler jobs (the planner job, every HORIZON / 2)."""
         limit = self._wall() + HORIZON
         with self._plan:
+            if self._stopping:
+                return  # the ledger still has them; the next start plans them again
             while self._timetable and self._timetable[0][0] <= limit:
                 when, kind, draft_id = heapq.heappop(self._timetable)
                 if self._later.get((kind, draft_id)) == when:
@@ -192,19 +196,19 @@ class PublishScheduler:
 
     def due_at(self, draft_id: int, kind: str = PUBLISH) -> datetime | None:
         """When the draft's job (publishing, unless told) will fire, or None when it has none."""
-        with self._plan:
+        with self._plan:  # held while APScheduler is asked too, so a promotion cannot fall between the two reads
             if (kind, draft_id) in self._later:
                 return self._later[(kind, draft_id)]
-        with self._lock:
-            current = self._current.get((kind, draft_id))
-        job = self._scheduler.get_job(current) if current else None
-        return job.next_run_time if job else None
+            with self._lock:
+                current = self._current.get((kind, draft_id))
+            job = self._scheduler.get_job(current) if current else None
+            return job.next_run_time if job else None
 
     def count(self, kind: str = PUBLISH) -> int:
         """How many posts are waiting for their time (or drafts for their reminder), as jobs or beyond the horizon."""
-        with self._plan:
+        with self._plan:  # as in due_at: a promotion between the two counts would count a post twice
             later = sum(1 for k, _ in self._later if k == kind)
-        return later + sum(1 for job in self._scheduler.get_jobs() if job.id.startswith(f"{kind}:"))
+            return later + sum(1 for job in self._scheduler.get_jobs() if job.id.startswith(f"{kind}:"))
 
     def schedule_digest(self, scope: str, day: date, due: datetime, *, wait: timedelta) -> None:
         """Wake the digest job of `scope` after `wait`, for its digest due at `due`; replaces the scope's earlier job.

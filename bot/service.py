@@ -122,6 +122,7 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
         # Asked before anything is stored: if Slack cannot say who the editors are, the event is not
         # marked as seen, so Slack's redelivery gets another chance.
         rules = self._rules(self._account(found.account), found.author_id)
+        card = self._card_lock(found.id)
         with self._decisions:
             with self.ledger.transaction():
                 if event_id and not self.ledger.first_sighting(event_id, at=self.clock()):
@@ -132,10 +133,16 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
                 change = None if refusal else self._vote(draft, Vote(user_id, reaction, kind), added, rules.approvals_required)
             if change:
                 self._sync_schedule(draft.id)
+            # Taken before the publishing job can claim the draft (it needs _decisions): "approved" reaches the
+            # card's thread before "published", which that job's news would otherwise race.
+            card.acquire()
+        try:
+            if not refusal:
+                self._tell(draft.id, change)
+        finally:
+            card.release()
         if refusal and added:
             raise NotAllowed(refusal)
-        if not refusal:
-            self._notify(draft.id, change)
 
     def vote_by_button(self, draft_id: int, user_id: str, kind: Kind, *, card_ts: str | None) -> tuple[bool, Change | None]:
         """The card's Approve or Reject button: the same rules as a reaction; pressing it again takes the vote back.
@@ -143,7 +150,7 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
         An editor has one button vote, which a press of the other button replaces; their reactions
         count beside it exactly as they would without buttons. A press on a card that is not the
         draft's current one (an edit replaced it) counts for nothing, like a reaction there.
-        Returns whether the vote now stands, and the change it made; Slack hears of it in show_change.
+        Returns whether the vote now stands, and the change it made; Slack hears of it from the afterwards queue.
         """
         found = self._draft(draft_id)
         rules = self._rules(self._account(found.account), found.author_id)
@@ -163,13 +170,12 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
                     self._vote(self._draft(draft_id), Vote(user_id, BUTTON, kind), True, needed)
                 after = self._draft(draft_id)
             change = Change(before.state, after.state, user_id) if after.state is not before.state else None
+            # Queued before the draft can be claimed for publishing (that needs _decisions), in the same queue
+            # as the publication's news: the card and its thread hear "approved" before "published".
+            self._notify_later(draft_id, change)
             if change:
                 self._sync_schedule(draft_id)
         return stands, change
-
-    def show_change(self, draft_id: int, change: Change | None) -> None:
-        """Redraw the draft's card (and, for a change of state, tell its thread and author)."""
-        self._notify(draft_id, change)
 
     def _refusal(self, draft: Draft, rules: Rules, user_id: str, kind: Kind) -> str | None:
         if user_id not in rules.editors:
@@ -215,7 +221,8 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
             count = len(thread.split(draft.text))
             which = f"part {open_attempts[-1].part} of {count}: " if open_attempts and count > 1 else ""
             self._hold(draft, open_attempts[-1].id if open_attempts else None, which + INTERRUPTED)
-        # Nothing else runs yet (the server and the scheduler start after this), so the drafts just read are current.
+        # No request or job runs yet (the server and the scheduler start after this; the afterwards queue only reads),
+        # so the drafts just read are current.
         approved = self.ledger.drafts_in([State.APPROVED])
         if self.scheduler is not None and self.ledger.current_pause() is None:
             for draft in approved:

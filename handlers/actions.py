@@ -49,12 +49,11 @@ def register(app: App, desk: Desk, later: Later) -> None:
         ack()
 
     def voted(body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
-        """After the ack: the card is redrawn, and the voter hears what their press did."""
+        """After the ack: the voter hears what their press did (the card is redrawn from the desk's queue)."""
         if "vote" not in context:
             return
-        kind, stands, change = context["vote"]
+        kind, stands, _change = context["vote"]
         draft_id = int(body["actions"][0]["value"])
-        desk.show_change(draft_id, change)
         view = desk.view(draft_id)
         did = ("approved" if kind is Kind.APPROVE else "vetoed") if stands else "took back your vote on"
         respond(text=f"You {did} {view.draft.number}: {render.status_line(view)}", response_type="ephemeral", replace_original=False)

@@ -40,10 +40,11 @@ class Ledger:
     transaction keeps a transaction's statements together and makes every change atomic.
     """
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, synchronous: str = "normal") -> None:
         self._db = db
         self._lock = threading.RLock()
         self._depth = 0  # transactions open on the thread holding the lock
+        self._synchronous = synchronous  # ledger.synchronous; a durable transaction syncs whatever it says
 
     @classmethod
     def open(cls, path: Path | str, *, synchronous: str = "normal") -> Ledger:
@@ -72,7 +73,7 @@ class Ledger:
                 raise
             why = e.strerror if isinstance(e, OSError) else str(e)
             raise LedgerError(f"{target}: cannot be opened as a copydesk ledger ({why})") from None
-        return cls(db)
+        return cls(db, synchronous)
 
     @classmethod
     def open_readonly(cls, path: Path | str) -> Ledger:
@@ -109,26 +110,34 @@ class Ledger:
             self._db.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[Ledger]:
+    def transaction(self, *, durable: bool = False) -> Iterator[Ledger]:
         """All changes inside commit together or not at all; other threads wait meanwhile.
 
         A transaction inside another is part of it, without a savepoint: nothing here catches an error and
         carries on, so an inner failure always ends the outer transaction too (and two statements fewer each).
+        A `durable` one is on disk when it returns even with synchronous = NORMAL: what must survive a power cut
+        before copydesk acts on it (the claim made before a post is sent to X). It must be the outermost.
         """
         with self._lock:
             if self._depth:
+                assert not durable, "a durable transaction must be the outermost one"
                 self._depth += 1
                 try:
                     yield self
                 finally:
                     self._depth -= 1
                 return
+            synced = durable and self._synchronous != "full"
+            if synced:
+                self._db.execute("PRAGMA synchronous = FULL")  # for this commit only
             self._depth = 1
             try:
                 with self._db.atomic():
                     yield self
             finally:
                 self._depth = 0
+                if synced:
+                    self._db.execute(f"PRAGMA synchronous = {self._synchronous.upper()}")
 
     # drafts
 

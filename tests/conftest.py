@@ -276,6 +276,7 @@ class Copydesk:
         response = self.app.dispatch(BoltRequest(body=body, headers=headers))
         if settle:
             assert self.services.listeners.wait_idle(10), "work after the acknowledgement did not finish"
+            self.slack_told()  # and what the desk queued for Slack (a vote by button redraws its card from there)
         return response
 
     # reading back

@@ -104,3 +104,24 @@ def test_a_press_on_a_replaced_card_counts_for_nothing(bot: Copydesk) -> None:
 
     assert bot.slack.responses()[-1]["text"] == "This card shows an earlier version of #1; read and vote on its new card."
     assert bot.ledger.votes(1) == []
+
+
+def test_the_thread_hears_approved_before_published_when_a_press_or_a_reaction_sends_it_at_once(bot: Copydesk) -> None:
+    """The publishing job's news and the vote's news leave from different threads; their order is kept anyway."""
+    bot.command(AUTHOR, "By buttons, out at once")
+    bot.command(AUTHOR, "By reactions, out at once")
+
+    bot.press(EDITOR_1, render.APPROVE, 1)
+    bot.press(EDITOR_2, render.APPROVE, 1)
+    bot.react(EDITOR_1, "white_check_mark", 2)
+    bot.react(EDITOR_2, "white_check_mark", 2)
+    for number in (1, 2):
+        bot.wait_for_state(number, State.PUBLISHED)
+    bot.slack_told()
+
+    for number in (1, 2):
+        card = bot.draft(number).card_ts
+        thread = [p["text"] for p in bot.slack.posts(REVIEW) if p.get("thread_ts") == card]
+        assert [t.split(" ")[0] for t in thread] == ["Approved", "Published"], thread
+        told = [p["text"] for p in bot.slack.posts(AUTHOR) if f"#{number}" in p["text"]]
+        assert ["approved" in told[0], "live" in told[-1]] == [True, True], told

@@ -9,7 +9,8 @@ import pytest
 from bot.app import build_services
 from bot.config import load_config
 from bot.errors import ConfigError
-from tests.conftest import write_config
+from bot.review import State
+from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, Copydesk, write_config
 
 NORMAL, FULL = 1, 2  # what PRAGMA synchronous reads back
 
@@ -41,3 +42,20 @@ def test_off_is_named_with_the_levels_allowed(tmp_path: Path, environ) -> None:
     with pytest.raises(ConfigError) as raised:
         load_config(write_config(tmp_path / "app.yaml", top={"ledger": {"synchronous": "off"}}), environ)
     assert str(raised.value) == "app.yaml: ledger.synchronous must be normal or full, not 'off'"
+
+
+def test_the_claim_before_a_post_goes_to_x_is_synced_to_disk_even_with_normal(bot: Copydesk) -> None:
+    """A power cut must not undo the claim: the restart would find the draft approved and post it a second time."""
+    statements: list[str] = []
+    bot.ledger._db.conn.set_trace_callback(statements.append)
+    bot.command(AUTHOR, "Claimed on disk before X hears of it")
+    bot.react(EDITOR_1, "white_check_mark", 1)
+    bot.react(EDITOR_2, "white_check_mark", 1)
+    bot.wait_for_state(1, State.PUBLISHED)
+    bot.ledger._db.conn.set_trace_callback(None)
+
+    synced = [i for i, sql in enumerate(statements) if sql == "PRAGMA synchronous = FULL"]
+    assert len(synced) == 1, "only the claim commits with FULL; drafts and votes keep ledger.synchronous"
+    claim = statements[synced[0]:statements.index("PRAGMA synchronous = NORMAL", synced[0])]
+    assert any(sql.startswith("INSERT INTO publications") or "publications" in sql for sql in claim), claim
+    assert bot.ledger._db.execute("PRAGMA synchronous").fetchone()[0] == NORMAL

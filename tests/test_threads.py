@@ -314,3 +314,15 @@ def test_a_published_thread_is_one_line_of_the_digest_linked_to_its_first_post(b
     first = bot.ledger.published_parts(1)[1]
     assert (line.draft_id, line.url, line.note) == (1, first.url, "a thread of 3 posts")
     assert report.counts["published"] == 1
+
+
+def test_a_thread_begun_before_the_digests_window_is_still_linked_to_its_first_post(bot: Copydesk) -> None:
+    bot.command(AUTHOR, THREAD)
+    approve(bot, 1)
+    bot.wait_for_state(1, State.PUBLISHED)
+    parts = bot.ledger.published_parts(1)
+
+    [report] = bot.desk.digests_so_far(parts[2].finished_at)  # part 1 went out just before the window
+
+    [line] = report.published
+    assert (line.url, line.note) == (parts[1].url, "a thread of 3 posts")
