@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +40,7 @@ class Services:
     scheduler: PublishScheduler
     client: WebClient
     listeners: ListenerPool  # Bolt's listeners and the work after each acknowledgement; drained before the ledger closes
-    afterwards: ThreadPoolExecutor  # Slack hears about publications here, in order, after X and the ledger
+    afterwards: ListenerPool  # Slack hears about publications here, in order, once no post is on its way to X
 
     def start(self) -> None:
         """Rebuild the schedule from the ledger, then let it fire."""
@@ -93,10 +92,12 @@ def build_services(config: Config, *, client: WebClient | None = None, clock: Cl
         directory=SlackDirectory(client),
         clock=clock,
     )
-    scheduler = PublishScheduler(desk.publish, remind=desk.remind, digest=desk.run_digest)
+    # One thread, so Slack hears in order; gated like the work after an acknowledgement, by the publishing jobs:
+    # posts due together reach X together, and their cards and threads are told right after.
+    afterwards = ListenerPool(max_workers=1, name="afterwards")
+    desk.attach_afterwards(afterwards.later)
+    scheduler = PublishScheduler(desk.publish, remind=desk.remind, digest=desk.run_digest, publishing=afterwards.answering)
     desk.attach_scheduler(scheduler)
-    afterwards = ThreadPoolExecutor(max_workers=1, thread_name_prefix="afterwards")
-    desk.attach_afterwards(afterwards.submit)
     listeners = ListenerPool(max_workers=10)
     return Services(config=config, ledger=ledger, desk=desk, scheduler=scheduler, client=client, listeners=listeners,
                     afterwards=afterwards)

@@ -34,8 +34,8 @@ class ListenerPool(ThreadPoolExecutor):
     requests leave room for it; able to say when all work handed to it is done (for shutdown and tests)."""
 
     def __init__(self, max_workers: int, *, quiet: float = QUIET, cap: float = CAP,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        super().__init__(max_workers=max_workers, thread_name_prefix="listener")
+                 clock: Callable[[], float] = time.monotonic, name: str = "listener") -> None:
+        super().__init__(max_workers=max_workers, thread_name_prefix=name)
         self._busy = 0
         self._idle = threading.Condition()
         self._quiet, self._cap, self._clock = quiet, cap, clock
@@ -78,7 +78,8 @@ class ListenerPool(ThreadPoolExecutor):
 
     @contextmanager
     def answering(self) -> Iterator[None]:
-        """Around the answer to one Slack request (the server's, in HTTP and in Socket Mode): work waits meanwhile."""
+        """Around the answer to one Slack request (the server's, in HTTP and in Socket Mode), or around one publishing
+        job for the afterwards pool: work waits meanwhile."""
         with self._gate:
             self._answering += 1
         try:

@@ -7,6 +7,7 @@ import itertools
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 from datetime import date, datetime, timedelta, timezone
 
@@ -63,6 +64,7 @@ class PublishScheduler:
         digest: Callable[[str], None] | None = None,
         workers: int = 8,
         wall: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        publishing: Callable[[], AbstractContextManager[None]] = nullcontext,
     ) -> None:
         self._calls: dict[str, Callable[[Any], None] | None] = {PUBLISH: publish, REMIND: remind, DIGEST: digest}
         # (kind, draft) → its one live job of that kind; the old one is removed on replacing
@@ -86,6 +88,7 @@ class PublishScheduler:
         )
         self._scheduler.add_listener(self._forget, EVENT_JOB_REMOVED)
         self._wall = wall  # APScheduler's clock; tests move it to see the horizon pass
+        self._publishing = publishing  # around each publishing job: Slack's news of earlier posts waits meanwhile
         # One planning change at a time. Lock order: _plan, then APScheduler's job store lock, then _lock; APScheduler
         # holds its lock when it calls _forget, which takes only _lock, so nothing waits in a circle.
         self._plan = threading.Lock()
@@ -122,7 +125,8 @@ class PublishScheduler:
         try:
             call = self._calls[kind]
             assert call is not None
-            call(key)
+            with self._publishing() if kind == PUBLISH else nullcontext():
+                call(key)
         finally:
             with self._idle:
                 self._running -= 1

@@ -298,7 +298,7 @@ class Copydesk:
 
     def slack_told(self) -> None:
         """Wait until Slack has heard every publication outcome so far: they go out from one queue, in order."""
-        self.services.afterwards.submit(lambda: None).result(10)
+        assert self.services.afterwards.wait_idle(10), "Slack's news of a publication did not go out"
 
     def wait_for_state(self, number: int, state: State, timeout: float = 10.0) -> Draft:
         """The scheduler publishes on its own thread: wait (with a deadline) until the ledger shows `state`."""

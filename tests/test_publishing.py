@@ -194,3 +194,28 @@ def test_posts_due_beyond_the_horizon_wait_in_the_timetable_and_fire_once_brough
         assert scheduler.count() == 1 and scheduler.due_at(3) == soon + timedelta(days=7)
     finally:
         scheduler.shutdown()
+
+
+def test_slacks_news_of_earlier_posts_waits_while_a_post_is_on_its_way_to_x() -> None:
+    """Posts due together reach X together: the afterwards queue holds its news while a publishing job runs."""
+    from bot.listeners import ListenerPool
+    from bot.scheduling import PublishScheduler
+
+    sending, sent = threading.Event(), threading.Event()
+    told: list[str] = []
+    afterwards = ListenerPool(max_workers=1, name="afterwards")
+    scheduler = PublishScheduler(lambda draft_id: (sending.set(), sent.wait(10)), publishing=afterwards.answering)
+    scheduler.start()
+    try:
+        scheduler.schedule(1, None)
+        assert sending.wait(10)
+        afterwards.later(told.append, "the card of an earlier post")
+
+        assert not afterwards.wait_idle(0.3) and told == [], "Slack was told while a post was on its way to X"
+        sent.set()
+
+        assert afterwards.wait_idle(10) and told == ["the card of an earlier post"]
+    finally:
+        sent.set()
+        scheduler.shutdown()
+        afterwards.shutdown()
