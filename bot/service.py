@@ -134,7 +134,10 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
             if change:
                 self._sync_schedule(draft.id)
             # Taken before the publishing job can claim the draft (it needs _decisions): "approved" reaches the
-            # card's thread before "published", which that job's news would otherwise race.
+            # card's thread before "published", which that job's news would otherwise race. Only if it is free:
+            # waiting here would hold every decision behind another card's slow Slack call.
+            locked = card.acquire(blocking=False)
+        if not locked:
             card.acquire()
         try:
             if not refusal:
