@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from bot.config import Config, load_config
 from bot.digest import TOP, Report
 from bot.errors import Delivery, PublishError
 from bot.images import Image
+from bot.messenger import Messenger, draft_queue
 from bot.model import Draft
 from bot.ports import CardRef, Change, DraftView
 from bot.publishing import Posted
@@ -87,20 +88,38 @@ class QuietNotifier:
     def post_card(self, view: DraftView) -> CardRef:
         return CardRef(view.account.review_channel, self._ts())
 
+    def find_card(self, channel: str, draft_id: int, version: int) -> CardRef | None:
+        return None
+
+    def card_mark(self, channel: str, ts: str) -> None:
+        return None
+
     def permalink(self, card: CardRef) -> str | None:
         return None
 
-    def refresh(self, view: DraftView, change: Change | None) -> None:
+    def redraw(self, card: CardRef, view: DraftView) -> None:
+        pass
+
+    def reply(self, card: CardRef, view: DraftView, change: Change, tag: str) -> None:
+        pass
+
+    def remind(self, card: CardRef, view: DraftView, editors: list[str], tag: str) -> None:
+        pass
+
+    def tell_author(self, view: DraftView, change: Change, tag: str) -> None:
+        pass
+
+    def confirm(self, view: DraftView, link: str | None, tag: str) -> None:
         pass
 
     def retire_card(self, card: CardRef, view: DraftView, replaced_by: str | None) -> None:
         pass
 
-    def remind(self, view: DraftView, editors: list[str]) -> None:
+    def announce(self, channel: str, text: str, tag: str) -> None:
         pass
 
-    def announce(self, channel: str, text: str) -> None:
-        pass
+    def find_tagged(self, channel: str, tag: str, *, thread_ts: str | None = None) -> bool:
+        return False
 
     def post_digest(self, channel: str, report: Report) -> str:
         return self._ts()
@@ -171,13 +190,21 @@ def quiet_desk(config: Config, ledger: Ledger, clock: FixedClock, kind: type[Des
 
 
 class UnseenDesk(Desk):
-    """The real desk for writing the template, minus redrawing cards: _notify only reads the ledger and tells Slack.
+    """The real desk for writing the template, minus queueing card redraws and thread replies: only cards go up.
 
     Nobody sees these cards, and rendering each one (X's length rules over every text) would be most of the set-up time.
     """
 
-    def _notify(self, draft_id: int, change: Change | None) -> None:
+    def _tell_slack(self, draft: Draft, change: Change | None, *, at: datetime) -> None:
         pass
+
+
+def put_up_cards(desk: Desk, draft_id: int) -> None:
+    """What the courier does for a new draft, at once and in this thread: its card goes up and the ledger records it."""
+    messenger = Messenger(desk.ledger, desk.notifier, view=desk.view, clock=desk.clock, postings=desk.postings,
+                          card_posted=lambda _draft_id: None, reaction=desk.settle_reaction)
+    for message in desk.ledger.outbox_queue(draft_queue(draft_id)):
+        messenger.deliver(replace(message, attempts=message.attempts + 1))
 
 
 # The template: one ordinary day, then the last 24 hours
@@ -221,7 +248,7 @@ class Writer:
                                  at=None, origin_channel="C0GENERAL", publish_at=publish_at)
         self.written[draft.id] = draft
         self.clock.now += timedelta(seconds=2)
-        self.desk.open_review(draft.id)
+        put_up_cards(self.desk, draft.id)
         return draft.id
 
     def editor(self, draft_id: int, which: int) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from bench.history import FixedClock, UnseenDesk, quiet_desk
+from bench.history import FixedClock, UnseenDesk, put_up_cards, quiet_desk
 from bot.config import Config
 from storage import Ledger
 from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2
@@ -44,7 +44,7 @@ def open_drafts(config: Config, *, in_review: int, due: Sequence[datetime], labe
         def write(text: str, publish_at: datetime | None) -> int:
             draft = desk.submit(author_id=AUTHOR, text=text, account=None, at=None, origin_channel="C0GEN",
                                 publish_at=publish_at)
-            desk.open_review(draft.id)
+            put_up_cards(desk, draft.id)
             approve(draft.id, EDITOR_1)
             return draft.id
 

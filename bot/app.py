@@ -18,9 +18,12 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 import handlers
 from bot.config import Config
-from bot.listeners import ListenerPool
+from bot.courier import Courier
+from bot.listeners import Gate, ListenerPool
+from bot.messenger import Messenger, Postings
+from bot.progress import Progress
 from bot.publishing import XPublisher
-from bot.scheduling import PublishScheduler
+from bot.scheduling import REMIND, PublishScheduler
 from bot.service import Clock, Desk, utc_now
 from bot.errors import CopydeskError, SlackUnavailable
 from handlers.errors import error_text
@@ -40,27 +43,33 @@ class Services:
     scheduler: PublishScheduler
     client: WebClient
     listeners: ListenerPool  # Bolt's listeners and the work after each acknowledgement; drained before the ledger closes
-    afterwards: ListenerPool  # Slack hears about publications here, in order, once no post is on its way to X
+    courier: Courier  # delivers the ledger's outbox to Slack
 
     def start(self) -> None:
-        """Rebuild the schedule from the ledger, then let it fire."""
+        """Rebuild the schedule from the ledger, then let it fire; the courier takes up what Slack has not heard yet."""
         recovery = self.desk.recover()
         log.info(
-            "ledger recovered: %d scheduled, %d interrupted, %d cards posted",
+            "ledger recovered: %d scheduled, %d interrupted, %d cards queued again",
             recovery.scheduled,
             recovery.interrupted,
-            recovery.cards_posted,
+            recovery.cards_queued,
         )
+        self.courier.start()
         caught_up = self.desk.start_digests()  # a digest missed while down goes out now, once
         log.info("digests: %d scheduled, %d caught up", len(self.desk.digest_scopes()), caught_up)
         self.scheduler.start()
 
     def stop(self) -> None:
-        """Let listeners and posts already on their way finish, then close the ledger."""
+        """Let listeners and posts already on their way finish, then the deliveries under way, then close the ledger."""
         self.listeners.shutdown(wait=True)
         self.scheduler.shutdown(wait=True)
-        self.afterwards.shutdown(wait=True)
+        self.courier.stop()
         self.ledger.close()
+
+    def health(self) -> dict[str, Any]:
+        """What /healthz says: the schedule, and what Slack has not heard yet."""
+        return {"scheduled": self.scheduler.count(), "reminders": self.scheduler.count(REMIND),
+                "schema": self.ledger.schema_version(), "outbox": self.ledger.outbox_health(self.desk.clock())}
 
 
 def slack_client(config: Config) -> WebClient:
@@ -77,10 +86,18 @@ def slack_client(config: Config) -> WebClient:
     )
 
 
+def outbox_client(client: WebClient) -> WebClient:
+    """The same Slack, retrying nothing: a post may have landed despite a 5xx, so the courier looks first, then retries."""
+    return WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout, retry_handlers=[])
+
+
 def build_services(config: Config, *, client: WebClient | None = None, clock: Clock = utc_now) -> Services:
     """Open the ledger and build the desk with its Slack, X and scheduler collaborators."""
     client = client or slack_client(config)
     ledger = Ledger.open(config.db_path, synchronous=config.ledger_synchronous)
+    notifier = SlackNotifier(client, approve=config.approve_reactions[0], reject=config.reject_reactions[0],
+                             poster=outbox_client(client))
+    postings, progress = Postings(), Progress()
     desk = Desk(
         config,
         ledger,
@@ -88,19 +105,22 @@ def build_services(config: Config, *, client: WebClient | None = None, clock: Cl
             name: XPublisher(account, base_url=config.x_api_url, timeout=config.x_timeout_seconds)
             for name, account in config.accounts.items()
         },
-        notifier=SlackNotifier(client, approve=config.approve_reactions[0], reject=config.reject_reactions[0]),
+        notifier=notifier,
         directory=SlackDirectory(client),
         clock=clock,
+        postings=postings,
+        progress=progress,
     )
-    # One thread, so Slack hears in order; gated like the work after an acknowledgement, by the publishing jobs:
-    # posts due together reach X together, and their cards and threads are told right after.
-    afterwards = ListenerPool(max_workers=1, name="afterwards")
-    desk.attach_afterwards(afterwards.later)
-    scheduler = PublishScheduler(desk.publish, remind=desk.remind, digest=desk.run_digest, publishing=afterwards.answering)
-    desk.attach_scheduler(scheduler)
     listeners = ListenerPool(max_workers=10)
+    publishing = Gate()  # held around each post on its way to X: Slack's news waits meanwhile, so posts due together go together
+    messenger = Messenger(ledger, notifier, view=desk.view, clock=clock, postings=postings,
+                          card_posted=desk.schedule_reminder, reaction=desk.settle_reaction)
+    courier = Courier(ledger, messenger.deliver, clock=clock, room=(listeners.wait_for_room, publishing.wait_for_room),
+                      progress=progress)
+    scheduler = PublishScheduler(desk.publish, remind=desk.remind, digest=desk.run_digest, publishing=publishing.held)
+    desk.attach_scheduler(scheduler)
     return Services(config=config, ledger=ledger, desk=desk, scheduler=scheduler, client=client, listeners=listeners,
-                    afterwards=afterwards)
+                    courier=courier)
 
 
 def create_app(services: Services, *, process_before_response: bool = True) -> App:

@@ -16,7 +16,6 @@ from bot.config import Config, config_path, db_path, load_config
 from bot.digest import parse_since
 from bot.errors import ConfigError, CopydeskError, LedgerError
 from bot.manifest import manifest
-from bot.scheduling import REMIND
 from bot.server import serve_http, serve_socket_mode, stop_on_signals, wsgi_app
 from handlers import digest_render
 from storage import Ledger
@@ -96,8 +95,7 @@ def _run(config: Config, *, socket: bool, host: str, port: int) -> int:
         if socket:
             serve_socket_mode(app, config.slack_app_token.reveal(), services.listeners.answering)  # type: ignore[union-attr]
         else:
-            health = lambda: {"mode": "http", "scheduled": services.scheduler.count(),  # noqa: E731
-                              "reminders": services.scheduler.count(REMIND), "schema": services.ledger.schema_version()}
+            health = lambda: {"mode": "http", **services.health()}  # noqa: E731
             serve_http(wsgi_app(app, health, services.listeners.answering), host=host, port=port)
     except KeyboardInterrupt:
         pass  # stopped before it was serving

@@ -13,6 +13,8 @@ from bot import thread
 from bot.config import Account, Config
 from bot.errors import UnknownAccount, UnknownDraft
 from bot.length import measure
+from bot.messenger import CARD, DM, REDRAW, REPLY, RETIRE, Postings, draft_queue
+from bot.progress import Progress
 from bot.model import Draft, Pause
 from bot.ports import Change, Directory, DraftView, Notifier
 from bot.publishing import Publisher
@@ -25,8 +27,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-# One draft's card updates go out in order; a fixed set of locks keeps that bounded however many drafts exist.
-CARD_LOCK_STRIPES = 64
 
 
 def utc_now() -> datetime:
@@ -47,6 +47,8 @@ class DeskBase:
         directory: Directory,
         scheduler: PublishScheduler | None = None,
         clock: Clock = utc_now,
+        postings: Postings | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.config = config
         self.ledger = ledger
@@ -57,21 +59,12 @@ class DeskBase:
         self.clock = clock
         # Held across "commit a decision, then (un)schedule it" so two decisions cannot reorder those steps.
         self._decisions = threading.RLock()
-        self._card_locks = tuple(threading.Lock() for _ in range(CARD_LOCK_STRIPES))
-        self._afterwards: Callable[[Callable[[], None]], object] = lambda task: task()
+        self.postings = postings or Postings()  # cards on their way to Slack: a reaction on an unknown message waits for them
+        self.progress = progress or Progress()  # told after each outbox delivery: the author's link waits for their card
 
     def attach_scheduler(self, scheduler: PublishScheduler) -> None:
         """The scheduler calls back into the desk, so it is wired after both exist."""
         self.scheduler = scheduler
-
-    def attach_afterwards(self, submit: Callable[[Callable[[], None]], object]) -> None:
-        """Where Slack hears about a publication: one queue, in order, so a publishing job is free for the next post
-        as soon as X has answered and the ledger has it (without this, Slack is told inline)."""
-        self._afterwards = submit
-
-    def _notify_later(self, draft_id: int, change: Change | None) -> None:
-        """_notify, from the afterwards queue: the scheduler's jobs use this, so posts due together reach X together."""
-        self._afterwards(lambda: self._notify(draft_id, change))
 
     # reading
 
@@ -152,24 +145,20 @@ class DeskBase:
         due = draft.due
         self.scheduler.schedule(draft.id, due if due and due > self.clock() else None)
 
-    def _notify(self, draft_id: int, change: Change | None) -> None:
-        """Tell Slack; a failure here never undoes what the ledger already holds.
+    def _tell_slack(self, draft: Draft, change: Change | None, *, at: datetime) -> None:
+        """Inside the change's own transaction: queue its card redraw and, for a change of state, the thread reply and the
+        author's message. The courier delivers them in order after the commit, and again after a crash or an outage."""
+        queue = draft_queue(draft.id)
+        self.ledger.enqueue(queue, REDRAW, at=at, draft_id=draft.id)
+        if change is not None:
+            said = {"before": change.before.value, "after": change.after.value, "actor": change.actor}
+            self.ledger.enqueue(queue, REPLY, at=at, draft_id=draft.id, version=draft.version, **said)
+            self.ledger.enqueue(queue, DM, at=at, draft_id=draft.id, **said)
 
-        One draft's updates go out one at a time, each rendered from the ledger as it is then, so the
-        card always ends on the latest state even when two votes arrive together.
-        """
-        with self._card_lock(draft_id):
-            self._tell(draft_id, change)
-
-    def _card_lock(self, draft_id: int) -> threading.Lock:
-        """Held while one draft's card is redrawn; taken under _decisions to keep a decision's news before the next one's."""
-        return self._card_locks[draft_id % CARD_LOCK_STRIPES]
-
-    def _tell(self, draft_id: int, change: Change | None) -> None:
-        """_notify's work, with the draft's card lock already held."""
-        try:
-            view = self.view(draft_id)
-            if view.draft.card_ts:
-                self.notifier.refresh(view, change)
-        except Exception:
-            log.exception("could not update Slack about #%s; the ledger has it", draft_id)
+    def _queue_card(self, draft: Draft, *, at: datetime, replaces: Draft | None = None) -> None:
+        """Inside the transaction that made this version: its card goes up, then (after an edit) the old card is retired."""
+        queue = draft_queue(draft.id)
+        self.ledger.enqueue(queue, CARD, at=at, draft_id=draft.id, version=draft.version, channel=draft.review_channel)
+        if replaces is not None:
+            self.ledger.enqueue(queue, RETIRE, at=at, draft_id=draft.id, version=replaces.version,
+                                channel=replaces.review_channel, ts=replaces.card_ts)

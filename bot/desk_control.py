@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from bot import thread
 from bot import when as when_
 from bot.desk_base import DeskBase
 from bot.errors import NotAllowed, PublishError, WrongState
 from bot.model import SYSTEM, Draft, Pause
-from bot.ports import CardRef, Change
+from bot.messenger import ANNOUNCE, channel_queue
+from bot.ports import Change
 from bot.review import EDITABLE, OPEN, State
 
 log = logging.getLogger(__name__)
@@ -34,11 +35,9 @@ class Control(DeskBase):
 
     # the author's (or an admin's) own draft
 
-    def edit(self, draft_id: int, user_id: str, *, text: str | None, at: str | None) -> tuple[Draft, CardRef | None]:
-        """New text or time for a draft not yet out: its votes are cleared and it must be reviewed again.
-
-        Returns the old card, which replace_card retires once the new one is up.
-        """
+    def edit(self, draft_id: int, user_id: str, *, text: str | None, at: str | None) -> Draft:
+        """New text or time for a draft not yet out, as its next version: its votes are cleared, and a new card goes up
+        for the editors to review it again (queued with the edit, as is retiring the old card)."""
         draft = self._draft(draft_id)
         self.check_can_edit(draft, user_id)
         if text is not None:
@@ -57,9 +56,9 @@ class Control(DeskBase):
                 self.ledger.log("edited", actor=user_id, at=now, draft_id=draft_id, before=current.text, after=new_text,
                                 publish_at=publish_at.isoformat() if publish_at else None, votes_cleared=True)
                 self.ledger.forget_card(draft_id)  # reactions on the old card no longer find the draft
+                self._queue_card(self._draft(draft_id), at=now, replaces=current)
             self._sync_schedule(draft_id)
-        old = CardRef(current.review_channel, current.card_ts) if current.card_ts else None
-        return self._draft(draft_id), old
+        return self._draft(draft_id)
 
     def check_can_edit(self, draft: Draft, user_id: str, what: str = "edit") -> None:
         """Raise what stands in the way of `user_id` editing `draft`, before a modal is opened for nothing."""
@@ -68,15 +67,6 @@ class Control(DeskBase):
             raise WrongState(f"{draft.number} is {draft.state.label}; only drafts in review, approved or rejected can be edited.")
         if out := sorted(self.ledger.published_parts(draft.id)):
             raise WrongState(f"{draft.number} is a thread already on X up to part {out[-1]}; the rest can only go out as written.")
-
-    def replace_card(self, draft_id: int, old: CardRef | None) -> None:
-        """A fresh card for the new version; the old one says it was replaced, so nobody votes on old text."""
-        _, link = self.open_review(draft_id)  # type: ignore[attr-defined]
-        if old is not None:
-            try:
-                self.notifier.retire_card(old, self.view(draft_id), link)
-            except Exception:
-                log.exception("could not mark the old card of #%s as replaced", draft_id)
 
     def withdraw(self, draft_id: int, user_id: str) -> Draft:
         """The author (or an admin) takes a draft back before it goes out."""
@@ -94,8 +84,8 @@ class Control(DeskBase):
                 self.ledger.set_notice(draft_id, f"Withdrawn by <@{user_id}>.")
                 self.ledger.set_attempts(draft_id, retry_at=None, first_attempt_at=None)
                 self.ledger.log("withdrawn", actor=user_id, at=now, draft_id=draft_id, before=current.state.value)
+                self._tell_slack(current, Change(current.state, State.WITHDRAWN, user_id), at=now)
             self._sync_schedule(draft_id)
-        self._notify(draft_id, Change(current.state, State.WITHDRAWN, user_id))
         return self._draft(draft_id)
 
     def retract(self, draft_id: int, user_id: str) -> Draft:
@@ -134,8 +124,8 @@ class Control(DeskBase):
                 detail = {"parts": len(out)} if len(out) > 1 else {}
                 self.ledger.log("retracted", actor=user_id, at=now, draft_id=draft_id,
                                 x_post_id=first.x_post_id if first else None, **detail)
+                self._tell_slack(draft, Change(draft.state, State.RETRACTED, user_id), at=now)
             self._sync_schedule(draft_id)  # a thread stopped part-way by the pause has no more parts to send
-        self._notify(draft_id, Change(draft.state, State.RETRACTED, user_id))
         return self._draft(draft_id)
 
     def _require_author_or_admin(self, draft: Draft, user_id: str, what: str) -> None:
@@ -145,13 +135,21 @@ class Control(DeskBase):
     # the crisis switch
 
     def pause(self, user_id: str, reason: str | None) -> Pause:
-        """Stop all publishing at once, for every account; drafting and voting go on. Slack hears of it in show_switch."""
+        """Stop all publishing at once, for every account; drafting and voting go on. The review channels and every
+        open card hear of it from the outbox, queued with the pause itself."""
         self._require_admin(user_id, "pause publishing")
+        now = self.clock()
         with self._decisions:
-            if not self.ledger.pause(by=user_id, reason=reason, at=self.clock()):
-                current = self.ledger.current_pause()
-                by = f", by <@{current.paused_by}>" if current else ""
-                raise WrongState(f"Publishing is already paused{by}; /draft resume goes on.")
+            with self.ledger.transaction():
+                if not self.ledger.pause(by=user_id, reason=reason, at=now):
+                    current = self.ledger.current_pause()
+                    by = f", by <@{current.paused_by}>" if current else ""
+                    raise WrongState(f"Publishing is already paused{by}; /draft resume goes on.")
+                why = f": {reason}" if reason else ""
+                self._announce(f":octagonal_sign: <@{user_id}> paused all publishing{why}. Nothing goes out until an admin "
+                               "types /draft resume.", at=now)
+                for draft in self.ledger.drafts_in(OPEN):
+                    self._tell_slack(draft, None, at=now)
             if self.scheduler is not None:
                 for draft in self.ledger.drafts_in([State.APPROVED]):
                     self.scheduler.cancel(draft.id)
@@ -175,29 +173,20 @@ class Control(DeskBase):
                         self.ledger.set_attempts(draft.id, retry_at=None, first_attempt_at=None)
                         self.ledger.log("held", actor=SYSTEM, at=now, draft_id=draft.id, reason=PAUSE_HOLD)
                         held.append(draft)
+                waiting = f" {len(held)} post(s) whose time passed wait for an editor's confirmation on their cards." if held else ""
+                self._announce(f":arrow_forward: <@{user_id}> resumed publishing.{waiting}", at=now)
+                ids = {d.id for d in held}
+                for draft in self.ledger.drafts_in(OPEN):
+                    self._tell_slack(draft, Change(State.APPROVED, State.HELD, SYSTEM) if draft.id in ids else None, at=now)
             for draft in approved:
                 self._sync_schedule(draft.id)
         return Resumed(rescheduled=len(approved) - len(held), held=held)
-
-    def show_switch(self, user_id: str, held: Sequence[int] = ()) -> None:
-        """Tell the review channels the pause changed, and redraw every open card to match."""
-        pause = self.ledger.current_pause()
-        if pause is not None:
-            why = f": {pause.reason}" if pause.reason else ""
-            self._announce(f":octagonal_sign: <@{pause.paused_by}> paused all publishing{why}. Nothing goes out until an admin types /draft resume.")
-        else:
-            waiting = f" {len(held)} post(s) whose time passed wait for an editor's confirmation on their cards." if held else ""
-            self._announce(f":arrow_forward: <@{user_id}> resumed publishing.{waiting}")
-        for draft in self.ledger.drafts_in(OPEN):
-            self._notify(draft.id, Change(State.APPROVED, State.HELD, SYSTEM) if draft.id in held else None)
 
     def _require_admin(self, user_id: str, what: str) -> None:
         if user_id not in self.config.admins:
             raise NotAllowed(f"Only admins can {what}; ask one of {', '.join(f'<@{a}>' for a in self.config.admins) or 'the admins in app.yaml'}.")
 
-    def _announce(self, text: str) -> None:
+    def _announce(self, text: str, *, at: datetime) -> None:
+        """Inside the caller's transaction: a message to every review channel."""
         for channel in sorted({a.review_channel for a in self.config.accounts.values()}):
-            try:
-                self.notifier.announce(channel, text)
-            except Exception:
-                log.exception("could not tell %s about the pause", channel)
+            self.ledger.enqueue(channel_queue(channel), ANNOUNCE, at=at, channel=channel, text=text)

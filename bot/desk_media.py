@@ -9,25 +9,19 @@ from bot.desk_base import DeskBase
 from bot.errors import WrongState
 from bot.images import Image
 from bot.model import Draft
-from bot.ports import CardRef
 from bot.review import EDITABLE
 
 
 class Media(DeskBase):
     """Images go to X with the draft's first post; editors approve them with the text, so changing them re-opens review."""
 
-    def set_images(self, draft_id: int, user_id: str, images: Sequence[Image]) -> tuple[Draft, CardRef | None]:
-        """Replace every image of a draft (none: drop them); like an edit, the votes are cleared and a new card is due.
-
-        Returns the old card, which replace_card retires once the new one is up.
-        """
+    def set_images(self, draft_id: int, user_id: str, images: Sequence[Image]) -> Draft:
+        """Replace every image of a draft (none: drop them); like an edit, the votes are cleared and a new card goes up."""
         changed = self._change_images(draft_id, user_id, images, replace=True, event_id=None)
         assert changed is not None
         return changed
 
-    def add_images(
-        self, draft_id: int, user_id: str, images: Sequence[Image], *, event_id: str | None = None
-    ) -> tuple[Draft, CardRef | None] | None:
+    def add_images(self, draft_id: int, user_id: str, images: Sequence[Image], *, event_id: str | None = None) -> Draft | None:
         """Attach more images after those the draft has (files shared in its card's thread); None for a redelivered event."""
         return self._change_images(draft_id, user_id, images, replace=False, event_id=event_id)
 
@@ -35,9 +29,7 @@ class Media(DeskBase):
         """The draft whose review card is this message (a thread's parent), if any."""
         return self.ledger.draft_for_card(channel, ts)
 
-    def _change_images(
-        self, draft_id: int, user_id: str, images: Sequence[Image], *, replace: bool, event_id: str | None
-    ) -> tuple[Draft, CardRef | None] | None:
+    def _change_images(self, draft_id: int, user_id: str, images: Sequence[Image], *, replace: bool, event_id: str | None) -> Draft | None:
         draft = self._draft(draft_id)
         self.check_can_edit(draft, user_id, "change the images of")  # type: ignore[attr-defined]
         images_.check(images)
@@ -64,6 +56,6 @@ class Media(DeskBase):
                 self.ledger.log("images_changed", actor=user_id, at=now, draft_id=draft_id, before=[i.name for i in before],
                                 after=[i.name for i in after], sha256=[i.sha256 for i in after], votes_cleared=True)
                 self.ledger.forget_card(draft_id)  # reactions on the old card no longer find the draft
+                self._queue_card(self._draft(draft_id), at=now, replaces=current)
             self._sync_schedule(draft_id)
-        old = CardRef(current.review_channel, current.card_ts) if current.card_ts else None
-        return self._draft(draft_id), old
+        return self._draft(draft_id)

@@ -172,9 +172,9 @@ class Publishing(DeskBase):
                     following = Attempt(publication_id, part, attempt.parts)
                     self.ledger.log("publishing", actor=SYSTEM, at=now, draft_id=draft.id, publication_id=publication_id,
                                     **following.detail())
+                self._tell_slack(draft, None, at=now)  # the card shows how far the thread is
             if following is None:
                 self._sync_schedule(draft.id)
-        self._notify_later(draft.id, None)  # the card shows how far the thread is
         return following
 
     def _retry_or_fail(self, draft: Draft, publication_id: int, first: datetime, reason: str, reset: datetime | None) -> None:
@@ -195,8 +195,8 @@ class Publishing(DeskBase):
                 self.ledger.set_attempts(draft.id, retry_at=retry_at, first_attempt_at=first)
                 self.ledger.log("retry_scheduled", actor=SYSTEM, at=now, draft_id=draft.id, attempt=attempts,
                                 error=reason, retry_at=retry_at.isoformat())
+                self._tell_slack(draft, Change(State.PUBLISHING, State.APPROVED, SYSTEM), at=now)
             self._sync_schedule(draft.id)
-        self._notify_later(draft.id, Change(State.PUBLISHING, State.APPROVED, SYSTEM))
 
     def _succeed(self, draft: Draft, publication_id: int, posted: Posted, *, checked: bool = False) -> None:
         """The last (or only) part is out: the draft is published, and its link is its first part's."""
@@ -212,7 +212,7 @@ class Publishing(DeskBase):
                 detail["parts"] = len(out)
             self.ledger.log("published", actor=SYSTEM, at=now, draft_id=draft.id, x_post_id=first.x_post_id if first else posted.post_id,
                             url=first.url if first else posted.url, **detail)
-        self._notify_later(draft.id, Change(State.PUBLISHING, State.PUBLISHED, SYSTEM))
+            self._tell_slack(draft, Change(State.PUBLISHING, State.PUBLISHED, SYSTEM), at=now)
 
     def _fail(self, draft: Draft, publication_id: int, reason: str) -> None:
         now = self.clock()
@@ -221,7 +221,7 @@ class Publishing(DeskBase):
             self.ledger.move(draft.id, State.FAILED, only_from=[State.PUBLISHING], at=now)
             self.ledger.set_attempts(draft.id, retry_at=None, first_attempt_at=None)
             self.ledger.log("failed", actor=SYSTEM, at=now, draft_id=draft.id, error=reason)
-        self._notify_later(draft.id, Change(State.PUBLISHING, State.FAILED, SYSTEM))
+            self._tell_slack(draft, Change(State.PUBLISHING, State.FAILED, SYSTEM), at=now)
 
     def _hold(self, draft: Draft, publication_id: int | None, reason: str) -> None:
         """Whether X has the post is unknown: stop, and ask a person on the card."""
@@ -233,7 +233,7 @@ class Publishing(DeskBase):
             self.ledger.set_attempts(draft.id, retry_at=None, first_attempt_at=None)
             self.ledger.set_notice(draft.id, reason)
             self.ledger.log("held", actor=SYSTEM, at=now, draft_id=draft.id, reason=reason)
-        self._notify_later(draft.id, Change(State.PUBLISHING, State.HELD, SYSTEM))
+            self._tell_slack(draft, Change(State.PUBLISHING, State.HELD, SYSTEM), at=now)
 
     # a person settles it
 
@@ -258,8 +258,8 @@ class Publishing(DeskBase):
                 self.ledger.set_attempts(draft_id, retry_at=None, first_attempt_at=None)
                 self.ledger.set_notice(draft_id, None)
                 self.ledger.log("publish_again", actor=user_id, at=now, draft_id=draft_id, before=current.state.value)
+                self._tell_slack(current, Change(current.state, State.APPROVED, user_id), at=now)
             self._sync_schedule(draft_id)
-        self._notify(draft_id, Change(current.state, State.APPROVED, user_id))
         return self._draft(draft_id)
 
     def mark_published(self, draft_id: int, user_id: str, url: str | None) -> Draft:
@@ -296,7 +296,7 @@ class Publishing(DeskBase):
                                                  f"Publish now sends the rest, from part {part + 1}.")
             detail = {"part": part, "of": count} if count > 1 else {}
             self.ledger.log("marked_published", actor=user_id, at=now, draft_id=draft_id, url=url, **detail)
-        self._notify(draft_id, Change(current.state, State.PUBLISHED, user_id) if last else None)
+            self._tell_slack(current, Change(current.state, State.PUBLISHED, user_id) if last else None, at=now)
         return self._draft(draft_id)
 
     def _require_editor_or_admin(self, draft: Draft, user_id: str, what: str) -> None:

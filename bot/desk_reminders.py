@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from bot.desk_base import DeskBase
 from bot.desk_publishing import EARLY_TOLERANCE
+from bot.messenger import REMIND, draft_queue
 from bot.model import SYSTEM
 from bot.review import Kind, State, tally
 
@@ -52,13 +53,10 @@ class Reminders(DeskBase):
                 if not waiting:
                     return
                 self.ledger.log("reminded", actor=SYSTEM, at=now, draft_id=draft_id, editors=waiting)
+                self.ledger.enqueue(draft_queue(draft_id), REMIND, at=now, draft_id=draft_id, version=current.version,
+                                    editors=waiting)
         if early:
             self.schedule_reminder(draft_id)
-            return
-        try:  # at most once: a reminder lost to a Slack failure is not worth a second one
-            self.notifier.remind(self.view(draft_id), waiting)
-        except Exception:
-            log.exception("could not remind the editors of #%s", draft_id)
 
     def _reminder_due(self, draft_id: int) -> datetime | None:
         """When this version's reminder is due, or None when reminders are off or it went out already."""

@@ -82,3 +82,13 @@ class PublishError(Exception):
 
 class AlreadySubmitted(CopydeskError):
     """The same form arrived twice (Slack retries a slow submission; people press twice): it made one draft."""
+
+
+class SlackFailed(Exception):
+    """Slack did not take a message: `permanent` when trying again cannot help, `retry_after` when Slack named a wait."""
+
+    def __init__(self, reason: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+        self.retry_after = retry_after

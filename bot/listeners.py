@@ -91,6 +91,11 @@ class ListenerPool(ThreadPoolExecutor):
                 if self._queue and not self._answering:
                     self._gate.notify()
 
+    def wait_for_room(self, cap: float = CAP) -> None:
+        """Return once no request is being answered (after a quiet moment), or after `cap` seconds at the latest."""
+        with self._gate:
+            self._wait_for_room(self._clock() + cap)
+
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until nothing is queued or running; False if that took longer than `timeout`."""
         with self._idle:
@@ -153,3 +158,36 @@ def _logged(fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
         fn(*args)
     except Exception:
         log.exception("work after an acknowledgement failed (%s)", getattr(fn, "__qualname__", fn))
+
+
+class Gate:
+    """Work others should make way for (a post on its way to X): `held()` around it, `wait_for_room()` to make way."""
+
+    def __init__(self, *, quiet: float = QUIET, clock: Callable[[], float] = time.monotonic) -> None:
+        self._cond = threading.Condition()
+        self._held = 0
+        self._last = -math.inf
+        self._quiet, self._clock = quiet, clock
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        with self._cond:
+            self._held += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._held -= 1
+                self._last = self._clock()
+                self._cond.notify_all()
+
+    def wait_for_room(self, cap: float = CAP) -> None:
+        """Return once nothing is held and nothing was for `quiet` seconds, or after `cap` seconds at the latest."""
+        due = self._clock() + cap
+        with self._cond:
+            while True:
+                now = self._clock()
+                until = due if self._held else min(due, self._last + self._quiet)
+                if now >= until:
+                    return
+                self._cond.wait(until - now)

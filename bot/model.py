@@ -28,6 +28,7 @@ class Draft:
     retry_at: datetime | None = None  # the next attempt, after X failed in a way worth retrying
     first_attempt_at: datetime | None = None  # when the current run of attempts began
     notice: str | None = None  # what its card must tell people: why it is held, that it was edited
+    version: int = 1  # which version of its text and images, from 1: a card shows one version, and votes on it count for that one
 
     @property
     def due(self) -> datetime | None:
@@ -103,3 +104,17 @@ class DigestRecord:
     message_ts: str | None = None
     sent_at: datetime | None = None
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One thing Slack must hear, kept in the ledger's outbox from the transaction that caused it until Slack has it."""
+
+    id: int
+    queue: str  # delivered in id order within a queue: draft:12, channel:C…, message:C…:ts
+    draft_id: int | None
+    kind: str  # card, redraw, reply, dm, retire, announce, remind, reaction
+    payload: dict
+    created_at: datetime
+    attempts: int  # tries claimed so far: above 0, an earlier try may have reached Slack
+    next_at: datetime

@@ -59,31 +59,67 @@ class CardRef:
     ts: str
 
 
+@dataclass(frozen=True)
+class CardMark:
+    """What a message's metadata says it is: the review card of one version of one draft."""
+
+    draft_id: int
+    version: int
+
+
 class Notifier(Protocol):
-    """Tells people in Slack what happened to a draft."""
+    """Tells people in Slack what happened to a draft. Each call is one message; SlackFailed says Slack did not take it.
+
+    A `tag` names the outbox message a Slack message is for: it travels in the message's metadata, so that a try
+    whose answer was lost (a crash, a timeout, a 5xx) can be looked up before the message is sent again.
+    """
 
     def post_card(self, view: DraftView) -> CardRef:
-        """Post the review card in the account's review channel."""
+        """Post the review card of the draft's current version, tagged with the draft and the version."""
+        ...
+
+    def find_card(self, channel: str, draft_id: int, version: int) -> CardRef | None:
+        """The card of that version of the draft, if an earlier try posted it."""
+        ...
+
+    def card_mark(self, channel: str, ts: str) -> CardMark | None:
+        """Which draft and version the message `ts` is the review card of; None for any other message."""
         ...
 
     def permalink(self, card: CardRef) -> str | None:
         """A link to the card, for the author."""
         ...
 
-    def refresh(self, view: DraftView, change: Change | None) -> None:
-        """Update the card in place; for a change, also reply in its thread and tell the author."""
+    def redraw(self, card: CardRef, view: DraftView) -> None:
+        """Draw the card again as the ledger has the draft now."""
+        ...
+
+    def reply(self, card: CardRef, view: DraftView, change: Change, tag: str) -> None:
+        """Say in the card's thread what changed."""
+        ...
+
+    def remind(self, card: CardRef, view: DraftView, editors: list[str], tag: str) -> None:
+        """Tell the editors who have not voted, in the card's thread, that the draft waits for them."""
+        ...
+
+    def tell_author(self, view: DraftView, change: Change, tag: str) -> None:
+        """A direct message to the author about the change, when it is news to them."""
+        ...
+
+    def confirm(self, view: DraftView, link: str | None, tag: str) -> None:
+        """A direct message to the author saying the draft is in review, and where its card is."""
         ...
 
     def retire_card(self, card: CardRef, view: DraftView, replaced_by: str | None) -> None:
         """Mark an old card of an edited draft as replaced, so nobody votes on the old text there."""
         ...
 
-    def remind(self, view: DraftView, editors: list[str]) -> None:
-        """Tell the editors who have not voted, in the card's thread, that the draft waits for them."""
+    def announce(self, channel: str, text: str, tag: str) -> None:
+        """Say something to a whole review channel (the pause, and the resume)."""
         ...
 
-    def announce(self, channel: str, text: str) -> None:
-        """Say something to a whole review channel (the pause, and the resume)."""
+    def find_tagged(self, channel: str, tag: str, *, thread_ts: str | None = None) -> bool:
+        """Whether a message with this tag is in the channel (or the thread; a user ID means their direct messages)."""
         ...
 
     def post_digest(self, channel: str, report: Report) -> str:

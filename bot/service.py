@@ -18,8 +18,9 @@ from bot.desk_publishing import EARLY_TOLERANCE, INTERRUPTED, Publishing
 from bot.desk_reminders import Reminders
 from bot.errors import AlreadySubmitted, CardNotPosted, NotAllowed, WrongState
 from bot.images import Image
-from bot.model import SYSTEM, Draft
-from bot.ports import CardRef, Change, DraftView, Overview
+from bot.messenger import CONFIRM, REACTION, draft_queue, message_queue
+from bot.model import SYSTEM, Draft, Outgoing
+from bot.ports import CardMark, CardRef, Change, DraftView, Overview
 from bot.review import BUTTON, OPEN, UNDECIDED, Kind, Rules, State, Vote, decide, reaction_kind, tally
 
 __all__ = ["Clock", "Desk", "EARLY_TOLERANCE", "Recovery", "Resumed", "utc_now"]
@@ -27,6 +28,8 @@ __all__ = ["Clock", "Desk", "EARLY_TOLERANCE", "Recovery", "Resumed", "utc_now"]
 log = logging.getLogger(__name__)
 
 HOME_LINKS = 15  # cards linked from one App Home (each link is a Slack call, cached after the first)
+CARD_WAIT = 10.0  # seconds the author's confirmation waits for their card to be up
+UNKNOWN_WAIT = 1.0  # seconds a reaction on an unknown message waits for the cards being posted in its channel
 
 
 @dataclass(frozen=True)
@@ -35,7 +38,7 @@ class Recovery:
 
     scheduled: int
     interrupted: int
-    cards_posted: int
+    cards_queued: int  # cards that never reached Slack, queued again
 
 
 class Desk(Publishing, Control, Media, Reminders, Digests):
@@ -54,12 +57,14 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
         publish_at: datetime | None = None,
         images: Sequence[Image] = (),
         once: str | None = None,
+        confirm: bool = False,
     ) -> Draft:
         """Check a new draft (a thread when lines of --- split it; images go on its first post) and store it in review.
 
         The time comes as `at` (the /draft at:WHEN words) or as `publish_at` (the form's date picker).
         Raise BadDraft (BadImage for images) and store nothing when it is wrong. With `once` (a form's
-        view ID), a second submission of the same form raises AlreadySubmitted and stores nothing.
+        view ID), a second submission of the same form raises AlreadySubmitted and stores nothing. With `confirm`, the
+        author gets a direct message with a link to the card once it is up (the form has no other place to say so).
         """
         target = self._account(account)
         thread.check(text)
@@ -91,61 +96,113 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
                 self.ledger.add_images(draft.id, images, at=now)
                 self.ledger.log("images_changed", actor=author_id, at=now, draft_id=draft.id, before=[],
                                 after=[i.name for i in images], sha256=[i.sha256 for i in images])
+            self._queue_card(draft, at=now)
+            if confirm:
+                self.ledger.enqueue(draft_queue(draft.id), CONFIRM, at=now, draft_id=draft.id)
         return draft
 
-    def open_review(self, draft_id: int) -> tuple[DraftView, str | None]:
-        """Post the draft's review card and remember it; return what the card showed and a link to it."""
+    def await_card(self, draft_id: int, timeout: float = CARD_WAIT) -> tuple[DraftView, str | None]:
+        """The draft's card and a link to it, once Slack has it; CardNotPosted when Slack refused it or is slow.
+
+        The card goes up from the outbox (and keeps being tried after this gives up waiting).
+        """
+        def settled() -> bool:
+            draft = self.ledger.draft(draft_id)
+            return draft is None or draft.card_ts is not None or self.ledger.card_trouble(draft_id, draft.version) is not None
+
+        self.progress.wait_until(settled, timeout)
         view = self.view(draft_id)
-        try:
-            card = self.notifier.post_card(view)
-        except CardNotPosted as e:
-            self.ledger.log("card_failed", actor=SYSTEM, at=self.clock(), draft_id=draft_id, error=str(e))
-            raise CardNotPosted(
-                f"{view.draft.number} is saved, but its review card could not be posted in "
-                f"<#{view.account.review_channel}> ({e}). Invite the bot to that channel; "
-                "copydesk posts missing cards again when it restarts."
-            ) from None
-        self.ledger.set_card(draft_id, card.channel, card.ts, at=self.clock())
-        self.schedule_reminder(draft_id)
-        return view, self.notifier.permalink(card)
+        if view.draft.card_ts:
+            return view, self.notifier.permalink(CardRef(view.draft.review_channel, view.draft.card_ts))
+        trouble = self.ledger.card_trouble(draft_id, view.draft.version) or "Slack has not answered yet"
+        raise CardNotPosted(
+            f"{view.draft.number} is saved, but its review card could not be posted in <#{view.account.review_channel}> yet "
+            f"({trouble}). copydesk keeps trying; invite the bot to that channel if it is not there."
+        )
 
     # voting
 
     def react(
         self, *, user_id: str, reaction: str, channel: str, ts: str, added: bool, event_id: str | None
     ) -> None:
-        """Count (or withdraw) an editor's reaction on a review card; anything else is ignored."""
-        found = self.ledger.draft_for_card(channel, ts)
+        """Count (or withdraw) an editor's reaction on a review card; anything else is ignored.
+
+        Slack sends a reaction the instant a card exists, maybe before copydesk has stored its ts. So a reaction on a
+        message of a review channel that the ledger does not know first waits for the cards being posted there; if
+        the message is still unknown, it is kept in the outbox (in this transaction, before Slack hears 200) until the
+        message's metadata says which card it is, and counted then.
+        """
         kind = reaction_kind(reaction, self.config.approve_reactions, self.config.reject_reactions)
-        if found is None or kind is None:
+        if kind is None:
             return
+        found = self.ledger.draft_for_card(channel, ts)
+        if found is None:
+            if channel not in {a.review_channel for a in self.config.accounts.values()}:
+                return
+            self.postings.wait(channel, UNKNOWN_WAIT)
+            found = self.ledger.draft_for_card(channel, ts)
+        queue = message_queue(channel, ts)
+        if found is None or self.ledger.outbox_queue(queue):  # unknown, or earlier reactions on it are still looked up
+            now = self.clock()
+            with self.ledger.transaction():
+                if event_id and not self.ledger.first_sighting(event_id, at=now):
+                    return
+                self.ledger.enqueue(queue, REACTION, at=now, channel=channel, ts=ts, user=user_id, reaction=reaction, added=added)
+            return
+        refusal = self._count(found, ts, Vote(user_id, reaction, kind), added=added, event_id=event_id)
+        if refusal and added:
+            raise NotAllowed(refusal)
+
+    def settle_reaction(self, message: Outgoing, mark: CardMark | None) -> None:
+        """The courier read the metadata of a message reacted on before copydesk knew it: count the vote if it is a card.
+
+        A card whose ts was never stored (copydesk stopped between Slack's answer and the ledger) is adopted here.
+        A reaction on another message, or on the card of an earlier version, counts for nothing.
+        """
+        p = message.payload
+        kind = reaction_kind(p["reaction"], self.config.approve_reactions, self.config.reject_reactions)
+        draft = self.ledger.draft(mark.draft_id) if mark else None
+        if mark is None or kind is None or draft is None or draft.version != mark.version or draft.review_channel != p["channel"]:
+            self.ledger.outgoing_sent([message.id], at=self.clock())
+            return
+        refusal = self._count(draft, p["ts"], Vote(p["user"], p["reaction"], kind), added=p["added"], event_id=None,
+                              settles=message, version=mark.version)
+        if refusal:
+            log.info("%s on %s (found by its metadata) not counted: %s", p["user"], draft.number, refusal)
+
+    def _count(self, found: Draft, ts: str, vote: Vote, *, added: bool, event_id: str | None,
+               settles: Outgoing | None = None, version: int | None = None) -> str | None:
+        """Store the vote if it was cast on the draft's current card, in one transaction with its news for Slack.
+
+        The card is checked inside the transaction: a reaction that raced an edit counts for nothing, never for the new
+        text. Returns why the vote does not count, if it does not.
+        """
         # Asked before anything is stored: if Slack cannot say who the editors are, the event is not
         # marked as seen, so Slack's redelivery gets another chance.
         rules = self._rules(self._account(found.account), found.author_id)
-        card = self._card_lock(found.id)
+        change = None
         with self._decisions:
+            now = self.clock()
             with self.ledger.transaction():
-                if event_id and not self.ledger.first_sighting(event_id, at=self.clock()):
-                    return  # Slack redelivered an event we already acted on
+                if event_id and not self.ledger.first_sighting(event_id, at=now):
+                    return None  # Slack redelivered an event we already acted on
+                if settles is not None:
+                    self.ledger.outgoing_sent([settles.id], at=now)
                 draft = self.ledger.draft(found.id)
                 assert draft is not None
-                refusal = self._refusal(draft, rules, user_id, kind)
-                change = None if refusal else self._vote(draft, Vote(user_id, reaction, kind), added, rules.approvals_required)
+                if version is not None and draft.card_ts is None and draft.version == version:
+                    self.ledger.set_card(draft.id, draft.review_channel, ts, at=now, version=version, found=True)
+                    draft = self.ledger.draft(found.id)
+                    assert draft is not None
+                if draft.version != (version or found.version) or (version is None and draft.card_ts != ts):
+                    return None  # the card was replaced by an edit meanwhile: the vote was for words that are gone
+                refusal = self._refusal(draft, rules, vote.user_id, vote.kind)
+                if refusal is None:
+                    change = self._vote(draft, vote, added, rules.approvals_required)
+                    self._tell_slack(draft, change, at=now)
             if change:
                 self._sync_schedule(draft.id)
-            # Taken before the publishing job can claim the draft (it needs _decisions): "approved" reaches the
-            # card's thread before "published", which that job's news would otherwise race. Only if it is free:
-            # waiting here would hold every decision behind another card's slow Slack call.
-            locked = card.acquire(blocking=False)
-        if not locked:
-            card.acquire()
-        try:
-            if not refusal:
-                self._tell(draft.id, change)
-        finally:
-            card.release()
-        if refusal and added:
-            raise NotAllowed(refusal)
+        return refusal
 
     def vote_by_button(self, draft_id: int, user_id: str, kind: Kind, *, card_ts: str | None) -> tuple[bool, Change | None]:
         """The card's Approve or Reject button: the same rules as a reaction; pressing it again takes the vote back.
@@ -158,9 +215,14 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
         found = self._draft(draft_id)
         rules = self._rules(self._account(found.account), found.author_id)
         needed = rules.approvals_required
+        if found.card_ts is None:  # pressed the instant the card appeared, before its ts was stored
+            self.postings.wait(found.review_channel, UNKNOWN_WAIT)
         with self._decisions:
+            now = self.clock()
             with self.ledger.transaction():
                 before = self._draft(draft_id)
+                if before.card_ts is None:
+                    raise WrongState(f"The card of {before.number} is still being put up; press the button again in a moment.")
                 if card_ts != before.card_ts:
                     raise WrongState(f"This card shows an earlier version of {before.number}; read and vote on its new card.")
                 if refusal := self._refusal(before, rules, user_id, kind):
@@ -172,10 +234,8 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
                 if stands:
                     self._vote(self._draft(draft_id), Vote(user_id, BUTTON, kind), True, needed)
                 after = self._draft(draft_id)
-            change = Change(before.state, after.state, user_id) if after.state is not before.state else None
-            # Queued before the draft can be claimed for publishing (that needs _decisions), in the same queue
-            # as the publication's news: the card and its thread hear "approved" before "published".
-            self._notify_later(draft_id, change)
+                change = Change(before.state, after.state, user_id) if after.state is not before.state else None
+                self._tell_slack(after, change, at=now)  # in this transaction: "approved" is queued before "published"
             if change:
                 self._sync_schedule(draft_id)
         return stands, change
@@ -230,16 +290,16 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
         if self.scheduler is not None and self.ledger.current_pause() is None:
             for draft in approved:
                 self._schedule_approved(draft)
-        # the drafts without a card get their reminder when their card is posted, just below
+        # the drafts without a card get their reminder when their card is posted
         self.schedule_reminders([d.id for d in self.ledger.drafts_in([State.IN_REVIEW]) if d.card_ts])
-        posted = 0
-        for draft in self.ledger.drafts_without_card():
-            try:
-                self.open_review(draft.id)
-                posted += 1
-            except Exception:
-                log.exception("could not post the review card of %s", draft.number)
-        return Recovery(scheduled=len(approved), interrupted=len(interrupted), cards_posted=posted)
+        self.ledger.outbox_now(now)  # what waited out a backoff before the restart goes at once
+        queued = 0
+        with self.ledger.transaction():  # a card Slack gave up on, or one from before the outbox: tried again now
+            for draft in self.ledger.drafts_without_card():
+                if self.ledger.card_message(draft.id, draft.version) not in ("pending",):
+                    self._queue_card(draft, at=now)
+                    queued += 1
+        return Recovery(scheduled=len(approved), interrupted=len(interrupted), cards_queued=queued)
 
     def _retire_orphans(self, now: datetime) -> None:
         """Drafts waiting for an account that app.yaml no longer has can never go out: say so."""

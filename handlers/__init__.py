@@ -14,6 +14,6 @@ def register(app: App, desk: Desk, later: Later) -> None:
     commands.register(app, desk, later)
     events.register(app, desk)
     actions.register(app, desk, later)
-    home.register(app, desk)
+    home.register(app, desk, later)
     views.register(app, desk, later)
     files.register(app, desk, later)

@@ -68,34 +68,22 @@ def register(app: App, desk: Desk, later: Later) -> None:
     for action_id in (render.APPROVE, render.REJECT):
         app.action(action_id)(vote_then_show)
 
-    def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
+    def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         """Checked before the modal closes, so a mistake shows on the field it belongs to."""
         values = view["state"]["values"]
         text = unescape(values["text"]["value"].get("value") or "")
         at = (values["at"]["value"].get("value") or "").strip() or None
         try:
-            draft, old_card = desk.edit(int(view["private_metadata"]), body["user"]["id"], text=text, at=at)
+            desk.edit(int(view["private_metadata"]), body["user"]["id"], text=text, at=at)  # its new card is queued with it
         except BadTime as e:
             ack(response_action="errors", errors={"at": str(e)})
             return
         except Exception as e:  # a modal has nowhere else to show it: on the text field, in the error's words
             ack(response_action="errors", errors={"text": error_text(e)})
             return
-        context["draft_id"], context["old_card"] = draft.id, old_card
         ack()
 
-    def repost(context: BoltContext) -> None:
-        if "draft_id" in context:
-            desk.replace_card(context["draft_id"], context.get("old_card"))
-
-    def submitted_then_repost(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext) -> None:
-        try:
-            submitted(ack, body, view, context)
-        finally:
-            if "draft_id" in context:
-                later(repost, context)
-
-    app.view(render.EDIT_MODAL)(submitted_then_repost)
+    app.view(render.EDIT_MODAL)(submitted)
 
 
 def _press(desk: Desk, action_id: str, draft_id: int, user: str) -> str:

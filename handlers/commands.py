@@ -37,13 +37,11 @@ def register(app: App, desk: Desk, later: Later) -> None:
             context["follow_up"], context["draft_id"] = "card", draft.id
             ack()  # the link to its card follows privately once the card is up
         elif isinstance(parsed, Edit):
-            draft, old_card = desk.edit(parsed.draft_id, user, text=parsed.text, at=parsed.at)
-            context["follow_up"], context["draft_id"], context["old_card"] = "new card", draft.id, old_card
+            draft = desk.edit(parsed.draft_id, user, text=parsed.text, at=parsed.at)  # its new card is queued with it
             ack(text=f"{draft.number} is edited; its votes are cleared and a new card is on its way.", response_type="ephemeral")
         elif parsed.name == "drop-images":
             assert parsed.draft_id is not None
-            draft, old_card = desk.set_images(parsed.draft_id, user, [])
-            context["follow_up"], context["draft_id"], context["old_card"] = "new card", draft.id, old_card
+            draft = desk.set_images(parsed.draft_id, user, [])
             ack(text=f"{draft.number} has no images now; its votes are cleared and a new card is on its way.", response_type="ephemeral")
         elif parsed.name == "help":
             ack(text=commands.help_text(desk.config.approve_reactions[0], desk.config.reject_reactions[0]), response_type="ephemeral")
@@ -53,12 +51,10 @@ def register(app: App, desk: Desk, later: Later) -> None:
             text, blocks = digest_render.so_far(desk.digests_so_far())
             ack(text=text, blocks=blocks, response_type="ephemeral")
         elif parsed.name == "pause":
-            pause = desk.pause(user, parsed.rest or None)  # in force before Slack hears a word about it
-            context["follow_up"] = "switch"
+            pause = desk.pause(user, parsed.rest or None)  # in force, and its news for Slack queued, before this answer
             ack(text=render.paused_answer(pause), response_type="ephemeral")
         elif parsed.name == "resume":
             resumed = desk.resume(user)
-            context["follow_up"], context["held"] = "switch", [d.id for d in resumed.held]
             ack(text=render.resumed_answer(resumed.rescheduled, [d.number for d in resumed.held]), response_type="ephemeral")
         else:
             context["follow_up"] = "draft"
@@ -74,12 +70,8 @@ def register(app: App, desk: Desk, later: Later) -> None:
                 modal = render.draft_modal(accounts, desk.config.default_account, command.get("channel_id"), zone)
                 client.views_open(trigger_id=command["trigger_id"], view=modal)
             elif step == "card":
-                view, link = desk.open_review(context["draft_id"])
+                view, link = desk.await_card(context["draft_id"])  # the courier posts it
                 respond(text=render.in_review(view, link), response_type="ephemeral")
-            elif step == "new card":
-                desk.replace_card(context["draft_id"], context.get("old_card"))
-            elif step == "switch":
-                desk.show_switch(command["user_id"], context.get("held", []))
             elif step == "draft":
                 parsed = commands.parse(unescape(command.get("text", "")))
                 assert isinstance(parsed, Named)

@@ -24,7 +24,7 @@ SCOPES = ("channels:history", "groups:history", "files:read")
 def register(app: App, desk: Desk, later: Later) -> None:
     """Attach images shared in a review card's thread to its draft (author or admin, before it goes out)."""
 
-    def shared(event: dict[str, Any], body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    def shared(event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
         """Before the 200: the images are in the ledger (or refused, privately) when Slack hears back."""
         thread_ts, files = event.get("thread_ts"), [f for f in event.get("files") or [] if _is_image(f)]
         if not thread_ts or not files or not event.get("user"):
@@ -34,13 +34,7 @@ def register(app: App, desk: Desk, later: Later) -> None:
             return  # a thread that is not a review card's
         desk.check_can_edit(draft, event["user"], "attach images to")  # before anything is downloaded
         images = [download(client, f) for f in files]
-        changed = desk.add_images(draft.id, event["user"], images, event_id=body.get("event_id"))
-        if changed is not None:
-            context["draft_id"], context["old_card"] = changed[0].id, changed[1]
-
-    def repost(context: BoltContext) -> None:
-        if "draft_id" in context:
-            desk.replace_card(context["draft_id"], context.get("old_card"))
+        desk.add_images(draft.id, event["user"], images, event_id=body.get("event_id"))  # its new card is queued with it
 
     def other_message(event: dict[str, Any]) -> None:
         """Every other message in the review channels arrives too (the subscription is per channel): nothing to do."""
@@ -49,14 +43,7 @@ def register(app: App, desk: Desk, later: Later) -> None:
         """A message that carries files (subtype file_share, though some clients send files without it)."""
         return bool(event.get("files"))
 
-    def shared_then_repost(event: dict[str, Any], body: dict[str, Any], client: WebClient, context: BoltContext) -> None:
-        try:
-            shared(event, body, client, context)
-        finally:
-            if "draft_id" in context:
-                later(repost, context)
-
-    app.event("message", matchers=[with_files])(shared_then_repost)
+    app.event("message", matchers=[with_files])(shared)
     app.event("message")(other_message)  # after the one above: Bolt runs the first listener that matches
 
 

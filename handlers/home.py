@@ -9,17 +9,18 @@ from slack_sdk import WebClient
 
 from bot.service import Desk
 from handlers import render
+from handlers.later import Later
 
 EVENTS = ("app_home_opened",)  # the manifest subscribes to these
 
 
-def register(app: App, desk: Desk) -> None:
-    """Publish the home tab each time someone opens it."""
+def register(app: App, desk: Desk, later: Later) -> None:
+    """Publish the home tab each time someone opens it, after Slack has its 200 (drawing it reads Slack for card links)."""
 
     def opened(event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab", "home") != "home":
             return
-        publish(desk, client, event["user"])
+        later(publish, desk, client, event["user"])
 
     for name in EVENTS:
         app.event(name)(opened)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -14,8 +14,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.digest import Report
-from bot.errors import CardNotPosted, DigestNotPosted, SlackUnavailable
-from bot.ports import CardRef, Change, DraftView
+from bot.errors import DigestNotPosted, SlackFailed, SlackUnavailable
+from bot.ports import CardMark, CardRef, Change, DraftView
 from handlers import digest_render, render
 
 log = logging.getLogger(__name__)
@@ -24,25 +24,56 @@ LINKS_KEPT = 10_000  # card permalinks remembered; beyond that the memory starts
 FIND_PAGES = 5  # pages of channel history searched for a digest whose sending was interrupted
 
 
-class SlackNotifier:
-    """Posts and updates review cards, replies in their threads and messages authors."""
+CARD_EVENT = "copydesk_card"  # the metadata a review card carries: its draft and version
+MESSAGE_EVENT = "copydesk_message"  # the metadata every other outbox message carries: its tag
+# Slack's errors that no second try can mend; anything else (not_in_channel, ratelimited, a 5xx) is tried again later.
+PERMANENT = frozenset({
+    "invalid_blocks", "invalid_blocks_format", "invalid_arguments", "msg_too_long", "no_text", "message_not_found",
+    "cant_update_message", "edit_window_closed", "invalid_metadata_format", "invalid_metadata_schema", "metadata_too_large",
+    "is_archived", "user_not_found", "cannot_dm_bot", "user_disabled",
+})
 
-    def __init__(self, client: WebClient, *, approve: str, reject: str) -> None:
+
+class SlackNotifier:
+    """Posts and updates review cards, replies in their threads and messages authors.
+
+    `poster` makes the outbox's calls: it retries nothing itself, because the courier decides when (after
+    Retry-After, with backoff) and looks a message up by its tag first. `client` (with the usual retries) serves
+    reads and the digest.
+    """
+
+    def __init__(self, client: WebClient, *, approve: str, reject: str, poster: WebClient | None = None) -> None:
         self.client = client
+        self.poster = poster or client
         self.approve = approve
         self.reject = reject
         self._links: dict[CardRef, str] = {}
+        self._ims: dict[str, str] = {}  # user → their direct-message channel with the bot
 
     def post_card(self, view: DraftView) -> CardRef:
-        """Post the card, or raise CardNotPosted with Slack's reason."""
+        """Post the card with metadata naming its draft and version, so it is known before its ts is stored."""
         text, blocks = render.card(view, self.approve, self.reject)
-        try:
-            response = self.client.chat_postMessage(
-                channel=view.account.review_channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
-            )
-        except SlackApiError as e:
-            raise CardNotPosted(str(e.response.get("error") or e.response.status_code)) from None
+        metadata = {"event_type": CARD_EVENT, "event_payload": {"draft_id": view.draft.id, "version": view.draft.version}}
+        response = self._call("chat_postMessage", channel=view.account.review_channel, text=text, blocks=blocks,
+                              metadata=metadata, unfurl_links=False, unfurl_media=False)
         return CardRef(channel=response["channel"], ts=response["ts"])
+
+    def find_card(self, channel: str, draft_id: int, version: int) -> CardRef | None:
+        """The card of that draft version among the channel's latest messages (a try whose answer was lost)."""
+        for message in self._history(channel):
+            mark = _card_mark(message)
+            if mark is not None and mark.draft_id == draft_id and mark.version == version:
+                return CardRef(channel, str(message["ts"]))
+        return None
+
+    def card_mark(self, channel: str, ts: str) -> CardMark | None:
+        """Read the one message `ts` with its metadata; a thread reply or another app's message is no card."""
+        page = self._call("conversations_history", channel=channel, latest=ts, oldest=ts, inclusive=True, limit=1,
+                          include_all_metadata=True)
+        for message in page.get("messages", []):
+            if message.get("ts") == ts:
+                return _card_mark(message)
+        return None
 
     def permalink(self, card: CardRef) -> str | None:
         """A link to the card, or None when Slack will not give one; a card's link never changes, so it is kept."""
@@ -58,34 +89,78 @@ class SlackNotifier:
         self._links[card] = link
         return link
 
-    def refresh(self, view: DraftView, change: Change | None) -> None:
-        """Update the card in place; on a state change also reply in its thread and tell the author."""
-        draft = view.draft
-        assert draft.card_ts is not None
+    def redraw(self, card: CardRef, view: DraftView) -> None:
+        """Update the card in place."""
         text, blocks = render.card(view, self.approve, self.reject)
-        self.client.chat_update(channel=draft.review_channel, ts=draft.card_ts, text=text, blocks=blocks)
-        if change is None:
-            return
-        self.client.chat_postMessage(
-            channel=draft.review_channel, thread_ts=draft.card_ts, text=render.thread_reply(view, change)
-        )
+        self._call("chat_update", channel=card.channel, ts=card.ts, text=text, blocks=blocks)
+
+    def reply(self, card: CardRef, view: DraftView, change: Change, tag: str) -> None:
+        """A reply in the card's thread saying what changed."""
+        self._post(tag, channel=card.channel, thread_ts=card.ts, text=render.thread_reply(view, change))
+
+    def remind(self, card: CardRef, view: DraftView, editors: list[str], tag: str) -> None:
+        """A reply in the card's thread that mentions the editors still to vote."""
+        self._post(tag, channel=card.channel, thread_ts=card.ts, text=render.reminder(view, editors))
+
+    def tell_author(self, view: DraftView, change: Change, tag: str) -> None:
+        """A direct message to the author, when the change is news to them."""
         note = render.author_note(view, change)
         if note:
-            self.client.chat_postMessage(channel=draft.author_id, text=note)
+            self._post(tag, channel=view.draft.author_id, text=note)
+
+    def confirm(self, view: DraftView, link: str | None, tag: str) -> None:
+        """The author's direct message once the card of a draft written in the form is up."""
+        self._post(tag, channel=view.draft.author_id, text=render.in_review(view, link))
 
     def retire_card(self, card: CardRef, view: DraftView, replaced_by: str | None) -> None:
         """Turn an edited draft's old card into a pointer to the new one."""
         text, blocks = render.replaced_card(view, replaced_by)
-        self.client.chat_update(channel=card.channel, ts=card.ts, text=text, blocks=blocks)
+        self._call("chat_update", channel=card.channel, ts=card.ts, text=text, blocks=blocks)
 
-    def remind(self, view: DraftView, editors: list[str]) -> None:
-        """A reply in the card's thread that mentions the editors still to vote."""
-        assert view.draft.card_ts is not None
-        self.client.chat_postMessage(channel=view.draft.review_channel, thread_ts=view.draft.card_ts, text=render.reminder(view, editors))
-
-    def announce(self, channel: str, text: str) -> None:
+    def announce(self, channel: str, text: str, tag: str) -> None:
         """A message to the whole review channel."""
-        self.client.chat_postMessage(channel=channel, text=text)
+        self._post(tag, channel=channel, text=text)
+
+    def find_tagged(self, channel: str, tag: str, *, thread_ts: str | None = None) -> bool:
+        """Look for the tag among the thread's replies, the channel's latest messages, or the user's direct messages."""
+        if thread_ts is not None:
+            messages = self._pages("conversations_replies", channel=channel, ts=thread_ts)
+        else:
+            messages = self._history(self._im(channel) if channel[:1] in ("U", "W") else channel)
+        return any(_tag(message) == tag for message in messages)
+
+    def _post(self, tag: str, **message: Any) -> None:
+        self._call("chat_postMessage", metadata={"event_type": MESSAGE_EVENT, "event_payload": {"tag": tag}},
+                   unfurl_links=False, unfurl_media=False, **message)
+
+    def _im(self, user: str) -> str:
+        if user not in self._ims:
+            self._ims[user] = self._call("conversations_open", users=user)["channel"]["id"]
+        return self._ims[user]
+
+    def _history(self, channel: str) -> Iterator[dict[str, Any]]:
+        return self._pages("conversations_history", channel=channel)
+
+    def _pages(self, method: str, **args: Any) -> Iterator[dict[str, Any]]:
+        """Newest first for a channel, oldest first for a thread; FIND_PAGES pages at most."""
+        cursor = None
+        for _ in range(FIND_PAGES):
+            page = self._call(method, limit=200, include_all_metadata=True, cursor=cursor, **args)
+            yield from page.get("messages", [])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not page.get("has_more") or not cursor:
+                return
+
+    def _call(self, method: str, **args: Any) -> Any:
+        """One Web API call from the outbox, its failure as SlackFailed (with Slack's Retry-After on a 429)."""
+        try:
+            return getattr(self.poster, method)(**args)
+        except SlackApiError as e:
+            error = e.response.get("error") if isinstance(e.response.data, dict) else None
+            status = e.response.status_code
+            wait = e.response.headers.get("Retry-After") or e.response.headers.get("retry-after") if status == 429 else None
+            raise SlackFailed(f"Slack's {method.replace('_', '.', 1)} said {error or f'HTTP {status}'}",
+                              permanent=error in PERMANENT, retry_after=float(wait) if wait and wait.isdigit() else None) from None
 
     def post_digest(self, channel: str, report: Report) -> str:
         """Post a digest with metadata naming its scope and day; DigestNotPosted when Slack refuses it."""
@@ -121,6 +196,22 @@ class SlackNotifier:
                 f"Slack could not show {channel}'s history ({e.response.get('error')}) to tell whether the digest went out"
             ) from None
         raise SlackUnavailable(f"{channel} has too many newer messages to tell whether the digest went out")
+
+
+def _card_mark(message: dict[str, Any]) -> CardMark | None:
+    meta = message.get("metadata") or {}
+    payload = meta.get("event_payload") or {}
+    if meta.get("event_type") != CARD_EVENT:
+        return None
+    try:
+        return CardMark(int(payload["draft_id"]), int(payload["version"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _tag(message: dict[str, Any]) -> str | None:
+    meta = message.get("metadata") or {}
+    return (meta.get("event_payload") or {}).get("tag") if meta.get("event_type") == MESSAGE_EVENT else None
 
 
 class SlackDirectory:

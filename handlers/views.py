@@ -19,14 +19,15 @@ from handlers.slack_text import unescape
 def register(app: App, desk: Desk, later: Later) -> None:
     """Bind the new-draft modal (opened by /draft with no text)."""
 
-    def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        """Stored before the modal closes; a mistake keeps it open with the reason under its field."""
+    def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+        """Stored before the modal closes (its card, and the author's message saying where it is, queued with it);
+        a mistake keeps the form open with the reason under its field."""
         values = view["state"]["values"]
         picked = (values.get("when") or {}).get("value", {}).get("selected_date_time")
         chosen = ((values.get("account") or {}).get("value", {}).get("selected_option") or {}).get("value")
         shared = (values.get("images") or {}).get("value", {}).get("files") or []
         try:
-            draft = desk.submit(
+            desk.submit(
                 author_id=body["user"]["id"],
                 text=unescape(values["text"]["value"].get("value") or ""),
                 account=chosen,
@@ -35,6 +36,7 @@ def register(app: App, desk: Desk, later: Later) -> None:
                 origin_channel=view.get("private_metadata") or None,
                 images=[files.download(client, f) for f in shared],
                 once=f"view:{view['id']}" if view.get("id") else None,
+                confirm=True,
             )
         except AlreadySubmitted:
             ack()  # the first submission made the draft; this one only closes the form
@@ -42,26 +44,9 @@ def register(app: App, desk: Desk, later: Later) -> None:
         except Exception as e:  # every error belongs to a field of the form
             ack(response_action="errors", errors={_field(e, "account" in values): error_text(e)})
             return
-        context["draft_id"] = draft.id
         ack()
 
-    def post_card(body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        """After the modal closed: the card goes up and the author hears where, in a direct message."""
-        if "draft_id" not in context:
-            return
-        user = body["user"]["id"]
-        with answered_privately(lambda text: client.chat_postMessage(channel=user, text=text)):
-            shown, link = desk.open_review(context["draft_id"])
-            client.chat_postMessage(channel=user, text=render.in_review(shown, link))
-
-    def submitted_then_post(ack: Ack, body: dict[str, Any], view: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-        try:
-            submitted(ack, body, view, context, client)
-        finally:
-            if "draft_id" in context:
-                later(post_card, body, context, client)
-
-    app.view(render.DRAFT_MODAL)(submitted_then_post)
+    app.view(render.DRAFT_MODAL)(submitted)
 
 
 def _field(error: Exception, has_account: bool) -> str:

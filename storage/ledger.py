@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -16,7 +16,7 @@ from sqlite_utils import Database
 from bot.config import SYNCHRONOUS
 from bot.errors import LedgerError
 from bot.images import Image
-from bot.model import SYSTEM, ChainCheck, DigestRecord, Draft, Event, Pause, Publication
+from bot.model import SYSTEM, ChainCheck, DigestRecord, Draft, Event, Outgoing, Pause, Publication
 from bot.review import Kind, State, Vote
 from storage.chain import GENESIS, event_hash
 from storage.migrations import migrations
@@ -45,6 +45,8 @@ class Ledger:
         self._lock = threading.RLock()
         self._depth = 0  # transactions open on the thread holding the lock
         self._synchronous = synchronous  # ledger.synchronous; a durable transaction syncs whatever it says
+        self._queued = False  # the open transaction put something in the outbox
+        self._on_outbox: Callable[[], None] = lambda: None
 
     @classmethod
     def open(cls, path: Path | str, *, synchronous: str = "normal") -> Ledger:
@@ -130,14 +132,17 @@ class Ledger:
             synced = durable and self._synchronous != "full"
             if synced:
                 self._db.execute("PRAGMA synchronous = FULL")  # for this commit only
-            self._depth = 1
+            self._depth, self._queued = 1, False
             try:
                 with self._db.atomic():
                     yield self
+                committed = self._queued
             finally:
-                self._depth = 0
+                self._depth, self._queued = 0, False
                 if synced:
                     self._db.execute(f"PRAGMA synchronous = {self._synchronous.upper()}")
+        if committed:
+            self._on_outbox()  # after the commit and outside the lock: the courier reads what was just queued
 
     # drafts
 
@@ -164,14 +169,17 @@ class Ledger:
             self.log("drafted", actor=author_id, at=at, draft_id=row_id, account=account)
             return self._draft_row(row_id)
 
-    def set_card(self, draft_id: int, channel: str, ts: str, *, at: datetime) -> None:
-        """Remember where the draft's review card is, so reactions on it find the draft."""
+    def set_card(self, draft_id: int, channel: str, ts: str, *, at: datetime, version: int | None = None, found: bool = False) -> None:
+        """Remember where the draft's review card is, so reactions on it find the draft (`found`: by its metadata)."""
         with self.transaction():
             self._db.execute(
                 "UPDATE drafts SET review_channel_id = ?, card_ts = ?, updated_at = ? WHERE id = ?",
                 [channel, ts, to_text(at), draft_id],
             )
-            self.log("card_posted", actor=SYSTEM, at=at, draft_id=draft_id, channel=channel, ts=ts)
+            detail: dict[str, Any] = {"version": version} if version is not None else {}
+            if found:
+                detail["found_in_channel"] = True
+            self.log("card_posted", actor=SYSTEM, at=at, draft_id=draft_id, channel=channel, ts=ts, **detail)
 
     def forget_card(self, draft_id: int) -> None:
         """The draft's card is being replaced: until the new one is up (or on restart) it has none."""
@@ -237,12 +245,12 @@ class Ledger:
             self._db.execute("UPDATE drafts SET notice = ? WHERE id = ?", [notice, draft_id])
 
     def rewrite(self, draft_id: int, *, text: str, publish_at: datetime | None, at: datetime) -> None:
-        """New text (and time) for a draft: every vote on the old one is gone, and review starts over."""
+        """New text (and time) for a draft, as its next version: every vote on the old one is gone, and review starts over."""
         with self.transaction():
             self._db.execute("DELETE FROM votes WHERE draft_id = ?", [draft_id])
             self._db.execute(
                 "UPDATE drafts SET text = ?, publish_at = ?, state = ?, retry_at = NULL, first_attempt_at = NULL, "
-                "updated_at = ? WHERE id = ?",
+                "updated_at = ?, version = version + 1 WHERE id = ?",
                 [text, to_text(publish_at) if publish_at else None, State.IN_REVIEW.value, to_text(at), draft_id],
             )
 
@@ -437,6 +445,126 @@ class Ledger:
                 self._db.conn.backup(destination)
         finally:
             destination.close()
+
+    # the outbox: what Slack must hear, written in the same transaction as the change it tells of
+
+    def on_outbox(self, callback: Callable[[], None]) -> None:
+        """Call `callback` after each commit that queued something (the courier wakes up for it)."""
+        self._on_outbox = callback
+
+    def enqueue(self, queue: str, kind: str, *, at: datetime, draft_id: int | None = None, **payload: Any) -> int:
+        """Queue a message for Slack as part of the caller's transaction; it goes once that commits."""
+        with self.transaction():
+            self._queued = True
+            cursor = self._db.execute(
+                "INSERT INTO outbox (queue, draft_id, kind, payload, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?)",
+                [queue, draft_id, kind, json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str), to_text(at), to_text(at)],
+            )
+            assert cursor.lastrowid is not None
+            return cursor.lastrowid
+
+    def outbox_due(self, now: datetime, *, limit: int = 64) -> list[Outgoing]:
+        """The first pending message of each queue, among those whose time has come, oldest first."""
+        with self._lock:
+            rows = self._db.query(
+                "SELECT * FROM outbox AS o WHERE state = 'pending' AND next_at <= ? "
+                "AND id = (SELECT MIN(id) FROM outbox WHERE queue = o.queue AND state = 'pending') ORDER BY next_at, id LIMIT ?",
+                [to_text(now), limit],
+            )
+            return [_outgoing(row) for row in rows]
+
+    def outbox_wakeup(self) -> datetime | None:
+        """When the next queue's first message may go (after a backoff), if any waits."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT MIN(next_at) FROM outbox AS o WHERE state = 'pending' "
+                "AND id = (SELECT MIN(id) FROM outbox WHERE queue = o.queue AND state = 'pending')"
+            ).fetchone()
+        return from_text(row[0]) if row and row[0] else None
+
+    def outbox_queue(self, queue: str) -> list[Outgoing]:
+        """A queue's pending messages in order."""
+        with self._lock:
+            rows = self._db.query("SELECT * FROM outbox WHERE queue = ? AND state = 'pending' ORDER BY id", [queue])
+            return [_outgoing(row) for row in rows]
+
+    def claim_outgoing(self, outgoing_id: int, *, at: datetime) -> None:
+        """Count a try before Slack is called: after a crash, attempts above 0 say it may have landed."""
+        with self.transaction():
+            self._db.execute("UPDATE outbox SET attempts = attempts + 1, last_attempt_at = ? WHERE id = ?", [to_text(at), outgoing_id])
+
+    def outgoing_sent(self, outgoing_ids: Iterable[int], *, at: datetime, result: str | None = None) -> None:
+        """Slack has these (a redraw covers the redraws queued behind it); `result` is the message ts made, if any."""
+        with self.transaction():
+            for outgoing_id in outgoing_ids:
+                self._db.execute(
+                    "UPDATE outbox SET state = 'sent', done_at = ?, result = COALESCE(?, result), error = NULL WHERE id = ?",
+                    [to_text(at), result, outgoing_id],
+                )
+
+    def outgoing_later(self, outgoing_id: int, *, next_at: datetime, error: str) -> None:
+        """Slack failed for a passing reason: try again at `next_at`."""
+        with self.transaction():
+            self._db.execute("UPDATE outbox SET next_at = ?, error = ? WHERE id = ?", [to_text(next_at), error, outgoing_id])
+
+    def outgoing_gave_up(self, outgoing_id: int, *, error: str, at: datetime) -> None:
+        """Slack refused it for good, or for too long: it stops blocking its queue, and the log and /healthz say so."""
+        with self.transaction():
+            self._db.execute(
+                "UPDATE outbox SET state = 'gave_up', done_at = ?, error = ? WHERE id = ?", [to_text(at), error, outgoing_id]
+            )
+            self.log("slack_gave_up", actor=SYSTEM, at=at, outbox_id=outgoing_id, error=error)
+
+    def card_of_version(self, draft_id: int, version: int) -> tuple[str, str] | None:
+        """Where the card of one version of a draft went (channel, ts), once Slack took it."""
+        with self._lock:
+            rows = list(self._db.query(
+                "SELECT payload, result FROM outbox WHERE draft_id = ? AND kind = 'card' AND state = 'sent' AND result IS NOT NULL "
+                "ORDER BY id DESC", [draft_id],
+            ))
+        for row in rows:
+            payload = json.loads(row["payload"])
+            if payload.get("version") == version:
+                return payload["channel"], row["result"]
+        return None
+
+    def card_message(self, draft_id: int, version: int) -> str | None:
+        """Where the outbox is with the card of that version: pending, sent or gave_up (None: never queued)."""
+        found = self._card_messages(draft_id, version)
+        return found[0][0] if found else None
+
+    def card_trouble(self, draft_id: int, version: int, *, tries: int = 2) -> str | None:
+        """Why Slack has not taken the card of that version, once `tries` tries failed or copydesk gave up (else None)."""
+        found = self._card_messages(draft_id, version)
+        if not found or found[0][0] == "sent":
+            return None
+        state, error, attempts = found[0]
+        return error if error and (state == "gave_up" or attempts >= tries) else None
+
+    def _card_messages(self, draft_id: int, version: int) -> list[tuple[str, str | None, int]]:
+        """The card messages of one version, newest first, as (state, error, attempts)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT state, error, attempts FROM outbox WHERE draft_id = ? AND kind = 'card' "
+                "AND json_extract(payload, '$.version') = ? ORDER BY id DESC", [draft_id, version],
+            ).fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def outbox_now(self, now: datetime) -> int:
+        """Everything waiting out a backoff may go now (a start: Slack may well be back); how many were waiting."""
+        with self.transaction():
+            return self._db.execute("UPDATE outbox SET next_at = ? WHERE state = 'pending' AND next_at > ?",
+                                    [to_text(now), to_text(now)]).rowcount
+
+    def outbox_health(self, now: datetime) -> dict[str, Any]:
+        """How much waits for Slack and for how long; how many messages copydesk gave up on."""
+        with self._lock:
+            pending, oldest = self._db.execute(
+                "SELECT COUNT(*), MIN(created_at) FROM outbox INDEXED BY outbox_pending WHERE state = 'pending'"
+            ).fetchone()
+            [gave_up] = self._db.execute("SELECT COUNT(*) FROM outbox INDEXED BY outbox_gave_up WHERE state = 'gave_up'").fetchone()
+        age = (now - from_text(oldest)).total_seconds() if oldest else 0.0  # type: ignore[operator]
+        return {"pending": pending, "oldest_seconds": round(max(age, 0.0), 3), "gave_up": gave_up}
 
     # the crisis switch
 
@@ -708,6 +836,20 @@ def _draft(row: dict[str, Any]) -> Draft:
         retry_at=from_text(row["retry_at"]),
         first_attempt_at=from_text(row["first_attempt_at"]),
         notice=row["notice"],
+        version=row["version"],
+    )
+
+
+def _outgoing(row: dict[str, Any]) -> Outgoing:
+    return Outgoing(
+        id=row["id"],
+        queue=row["queue"],
+        draft_id=row["draft_id"],
+        kind=row["kind"],
+        payload=json.loads(row["payload"]),
+        created_at=from_text(row["created_at"]),  # type: ignore[arg-type]
+        attempts=row["attempts"],
+        next_at=from_text(row["next_at"]),  # type: ignore[arg-type]
     )
 
 

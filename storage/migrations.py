@@ -191,6 +191,41 @@ def m004_threads_media(db: Database) -> None:
     )
 
 
+@migrations()
+def m005_outbox(db: Database) -> None:
+    """Slack hears of every change through a durable outbox, written in the change's own transaction; drafts count versions.
+
+    A queue is delivered in id order: `draft:12` for everything about one draft (its card first), `channel:C…` for
+    announcements, `message:C…:ts` for reactions on a message copydesk did not know yet when they came.
+    """
+    _run(
+        db,
+        """
+        -- which version of its text and images a draft is at, from 1; each edit or image change adds one
+        ALTER TABLE drafts ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            queue TEXT NOT NULL,                 -- delivered in id order within a queue, one at a time
+            draft_id INTEGER REFERENCES drafts (id),
+            kind TEXT NOT NULL,                  -- card, redraw, reply, dm, retire, announce, remind, reaction
+            payload TEXT NOT NULL,               -- JSON: what delivery needs beyond the ledger as it is then
+            created_at TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'gave_up')),
+            attempts INTEGER NOT NULL DEFAULT 0, -- claimed before each call to Slack: above 0, an earlier try may have landed
+            next_at TEXT NOT NULL,               -- not before (backoff, Retry-After)
+            last_attempt_at TEXT,
+            error TEXT,                          -- the last failure
+            done_at TEXT,
+            result TEXT                          -- the message ts it made, when it made one
+        );
+        CREATE INDEX outbox_pending ON outbox (queue, id) WHERE state = 'pending';
+        CREATE INDEX outbox_by_draft ON outbox (draft_id);
+        CREATE INDEX outbox_gave_up ON outbox (id) WHERE state = 'gave_up'
+        """,
+    )
+
+
 def _run(db: Database, script: str) -> None:
     """Statement by statement: executescript would COMMIT the migration's transaction half-way."""
     for statement in script.split(";\n"):

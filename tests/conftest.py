@@ -111,8 +111,9 @@ class Copydesk:
         self.services.stop()
 
     def crash(self) -> None:
-        """Die as a killed process would: the scheduler stops, nothing is drained or said, the ledger is as it is."""
+        """Die as a killed process would: the scheduler and the courier stop, what Slack was not told stays in the outbox."""
         self.services.scheduler.shutdown()
+        self.services.courier.stop()
         self.ledger.close()
 
     # Slack → copydesk
@@ -297,8 +298,8 @@ class Copydesk:
         return found
 
     def slack_told(self) -> None:
-        """Wait until Slack has heard every publication outcome so far: they go out from one queue, in order."""
-        assert self.services.afterwards.wait_idle(10), "Slack's news of a publication did not go out"
+        """Wait until Slack has heard everything the ledger's outbox holds that is due now (the courier delivers it)."""
+        assert self.services.courier.wait_idle(10), "the outbox was not delivered to Slack"
 
     def wait_for_state(self, number: int, state: State, timeout: float = 10.0) -> Draft:
         """The scheduler publishes on its own thread: wait (with a deadline) until the ledger shows `state`."""

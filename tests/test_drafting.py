@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from bot.review import State
-from tests.conftest import AUTHOR, REVIEW, Copydesk, at
+from tests.conftest import AUTHOR, REVIEW, Copydesk, MovableClock, at, eventually
 from tests.fakes.slack_api import blocks_text
 
 
@@ -101,7 +101,9 @@ def test_an_over_long_draft_is_told_by_how_much(bot: Copydesk) -> None:
     assert "300/280 as X counts it (links count 23, most emoji and CJK characters 2): 20 too many." in answer
 
 
-def test_a_card_that_slack_refuses_leaves_the_draft_saved_and_the_author_told(bot: Copydesk) -> None:
+def test_a_card_that_slack_refuses_leaves_the_draft_saved_the_author_told_and_the_card_tried_again(make_bot) -> None:
+    clock = MovableClock()
+    bot = make_bot(clock=clock)
     bot.slack.failures["chat.postMessage"] = "not_in_channel"
 
     bot.command(AUTHOR, "Hello")
@@ -109,8 +111,15 @@ def test_a_card_that_slack_refuses_leaves_the_draft_saved_and_the_author_told(bo
     draft = bot.latest()
     assert draft.state is State.IN_REVIEW and draft.card_ts is None
     [answer] = bot.slack.responses()
-    assert "#1 is saved" in answer["text"] and "not_in_channel" in answer["text"]
-    assert [e.action for e in bot.ledger.events(draft.id)] == ["drafted", "card_failed"]
+    assert "#1 is saved" in answer["text"] and "not_in_channel" in answer["text"] and "keeps trying" in answer["text"]
+    assert [e.action for e in bot.ledger.events(draft.id)] == ["drafted"]
+    assert bot.ledger.outbox_health(clock())["pending"] == 1
+
+    del bot.slack.failures["chat.postMessage"]  # someone invites the bot to the review channel
+    clock.advance(minutes=1)  # past the courier's backoff
+    bot.services.courier.wake()
+    eventually(lambda: bot.draft(1).card_ts is not None, what="the card going up once Slack takes it")
+    assert "Hello" in blocks_text(bot.slack.posts(REVIEW)[-1])
 
 
 def test_help_shows_usage_privately(bot: Copydesk) -> None:

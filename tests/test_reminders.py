@@ -73,6 +73,7 @@ def test_an_edit_starts_the_wait_again_and_a_restart_keeps_the_plan(make_bot, tm
 
     clock.advance(hours=1)
     restarted.desk.remind(1)
+    restarted.slack_told()
     [reminder] = reminders(restarted)
     assert f"<@{EDITOR_1}>, <@{EDITOR_2}> and <@{EDITOR_3}>" in reminder["text"]
 

@@ -20,7 +20,8 @@ import pytest
 
 from bot.review import State
 from storage import Ledger
-from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, signed_headers, write_config
+from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, eventually, signed_headers, write_config
+from tests.fakes.slack_api import blocks_text
 
 
 class Running:
@@ -154,7 +155,7 @@ def test_a_whole_loop_over_http_leaves_no_secret_in_the_log_or_the_ledger(runnin
                                       "item": {"type": "message", "channel": REVIEW, "ts": ts}}})
         assert running.post("/slack/events", event, signed_headers(event, "application/json"))[0] == 200
     x.wait_for("/2/tweets")
-    slack.wait_for("/api/chat.update", count=3)  # two votes, then the failure shown on the card
+    eventually(lambda: any("Publishing failed" in blocks_text(u) for u in slack.updates()), what="the failure shown on the card")
     assert running.stop() == 0
 
     written = "".join(running.log).encode() + b"".join(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.review import State
-from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, Copydesk
+from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, Copydesk, MovableClock, eventually
 from tests.fakes.slack_api import blocks_text
 
 
@@ -27,7 +27,9 @@ def test_a_slack_server_error_is_retried(bot: Copydesk) -> None:
     assert len(bot.slack.calls("/api/chat.postMessage")) == 2
 
 
-def test_when_the_card_cannot_be_updated_the_ledger_still_holds_every_vote_and_the_next_update_catches_up(bot: Copydesk) -> None:
+def test_when_the_card_cannot_be_updated_the_ledger_still_holds_every_vote_and_the_card_catches_up(make_bot) -> None:
+    clock = MovableClock()
+    bot = make_bot(clock=clock)
     bot.command(AUTHOR, "at:+1d Slack is down")
     bot.slack.failures["chat.update"] = "fatal_error"
 
@@ -35,10 +37,18 @@ def test_when_the_card_cannot_be_updated_the_ledger_still_holds_every_vote_and_t
 
     assert response.status == 200  # the vote is stored: Slack must not redeliver it
     assert [v.user_id for v in bot.ledger.votes(1)] == [EDITOR_1]
-    del bot.slack.failures["chat.update"]
     bot.react(EDITOR_2, "white_check_mark", 1)
     assert bot.draft(1).state is State.APPROVED
+    assert bot.ledger.outbox_health(clock())["pending"] == 4  # the redraws, and the approval's reply and message
+
+    del bot.slack.failures["chat.update"]
+    clock.advance(minutes=1)  # past the courier's backoff
+    bot.services.courier.wake()
+    eventually(lambda: bot.ledger.outbox_health(clock())["pending"] == 0, what="Slack catching up")
     assert "Approved by <@U0EDITOR1> and <@U0EDITOR2>" in blocks_text(bot.slack.updates()[-1])
+    assert [p["text"] for p in bot.slack.posts() if p.get("thread_ts")] == [
+        "Approved by <@U0EDITOR1> and <@U0EDITOR2>. It goes out " + bot.slack.posts()[-2]["text"].split("goes out ")[1]
+    ]
 
 
 def test_a_redelivered_event_is_acknowledged_and_never_counted_twice(bot: Copydesk) -> None:

@@ -27,6 +27,9 @@ class FakeSlack(RecordingServer):
         self.http_failures: dict[str, list[Reply]] = {}  # per method: HTTP-level answers that go first (429, 503)
         self.files: dict[str, dict[str, Any]] = {}  # shared files by id: their object as Slack shows it, and their bytes
         self.history: dict[str, list[dict[str, Any]]] = {}  # channel → its top-level messages, oldest first
+        self.threads: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (channel, parent ts) → its replies, oldest first
+        self.after_success: dict[str, list[Reply]] = {}  # per method: do the work, then answer this (a 5xx after posting)
+        self.on_message: list[Any] = []  # called with each new top-level message the instant it exists, before the answer
         self._ts = itertools.count(1)
         self._file_ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -98,7 +101,41 @@ class FakeSlack(RecordingServer):
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:
             return Reply(200, {"ok": False, "error": "unknown_method"})
-        return Reply(200, handler(call.body))
+        answer = handler(call.body)
+        with self._lock:
+            after = self.after_success.get(method)
+            if after and answer.get("ok"):
+                return after.pop(0)  # it was done, but the answer says otherwise
+        return Reply(200, answer)
+
+    def fail_after_success(self, method: str, status: int = 500, times: int = 1) -> None:
+        """The next `times` calls of `method` do their work, then answer `status`, as a Slack having a bad moment can."""
+        with self._lock:
+            self.after_success.setdefault(method, []).extend(
+                Reply(status, {"ok": False, "error": "internal_error"}) for _ in range(times))
+
+    def top_level(self, channel: str) -> list[dict[str, Any]]:
+        """The channel's messages as Slack keeps them (with their blocks and metadata), oldest first."""
+        with self._lock:
+            return [dict(m) for m in self.history.get(channel, [])]
+
+    def cards(self, channel: str) -> dict[int, list[str]]:
+        """Review cards in the channel by draft: the ts of every card message each draft has."""
+        found: dict[int, list[str]] = {}
+        for message in self.top_level(channel):
+            meta = message.get("metadata") or {}
+            if meta.get("event_type") == "copydesk_card":
+                found.setdefault(int(meta["event_payload"]["draft_id"]), []).append(message["ts"])
+        return found
+
+    def thread(self, channel: str, ts: str) -> list[dict[str, Any]]:
+        """The replies in a message's thread, oldest first."""
+        with self._lock:
+            return [dict(m) for m in self.threads.get((channel, ts), [])]
+
+    def dms(self, user: str) -> list[dict[str, Any]]:
+        """The direct messages the bot sent to `user`, oldest first."""
+        return self.top_level(_im(user))
 
     def _download(self, call: Call) -> Reply:
         """url_private: the bytes for the bot token; anyone else gets Slack's sign-in page (HTML, status 200), as Slack does."""
@@ -126,31 +163,70 @@ class FakeSlack(RecordingServer):
     def _chat_postMessage(self, body: dict[str, Any]) -> dict[str, Any]:
         if not body.get("channel") or not (body.get("text") or body.get("blocks")):
             return {"ok": False, "error": "no_text" if body.get("channel") else "channel_not_found"}
+        channel = _im(body["channel"]) if body["channel"][:1] in ("U", "W") else body["channel"]  # a user ID means a DM
         ts = self._next_ts()
         message: dict[str, Any] = {"type": "message", "ts": ts, "text": body.get("text"), "user": BOT_USER_ID, "bot_id": "B0COPYDESK"}
-        if isinstance(body.get("metadata"), dict):
-            message["metadata"] = body["metadata"]
-        if not body.get("thread_ts"):  # replies live in their thread, not in the channel's history
-            with self._lock:
-                self.history.setdefault(body["channel"], []).append(message)
-        return {"ok": True, "channel": body["channel"], "ts": ts, "message": {"text": body.get("text"), "ts": ts}}
+        if body.get("blocks"):
+            message["blocks"] = json.loads(body["blocks"]) if isinstance(body["blocks"], str) else body["blocks"]
+        if body.get("metadata"):
+            message["metadata"] = json.loads(body["metadata"]) if isinstance(body["metadata"], str) else body["metadata"]
+        with self._lock:
+            if body.get("thread_ts"):  # replies live in their thread, not in the channel's history
+                message["thread_ts"] = body["thread_ts"]
+                self.threads.setdefault((channel, body["thread_ts"]), []).append(message)
+            else:
+                self.history.setdefault(channel, []).append(message)
+            hooks = list(self.on_message) if not body.get("thread_ts") else []
+        for hook in hooks:  # the message exists now: Slack may deliver events about it before copydesk hears the answer
+            hook(channel, dict(message))
+        return {"ok": True, "channel": channel, "ts": ts, "message": {"text": body.get("text"), "ts": ts}}
+
+    def _conversations_open(self, body: dict[str, Any]) -> dict[str, Any]:
+        users = str(body.get("users") or "")
+        if not users or "," in users:
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "channel": {"id": _im(users)}}
 
     def _conversations_history(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Newest first, after `oldest`; message metadata only with include_all_metadata, as Slack documents it."""
+        """Newest first, between `oldest` and `latest` (inclusive on request); metadata only with include_all_metadata."""
         if not body.get("channel"):
             return {"ok": False, "error": "channel_not_found"}
-        oldest = float(body.get("oldest") or 0)
+        oldest, latest = float(body.get("oldest") or 0), float(body.get("latest") or "inf")
+        inclusive = body.get("inclusive") in ("1", "true", True)
         with self._lock:
-            found = [dict(m) for m in self.history.get(body["channel"], []) if float(m["ts"]) > oldest]
-        if body.get("include_all_metadata") not in ("1", "true"):
+            found = [dict(m) for m in self.history.get(body["channel"], [])
+                     if (oldest <= float(m["ts"]) <= latest if inclusive else oldest < float(m["ts"]) < latest)]
+        return self._page(found[::-1], body)
+
+    def _conversations_replies(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The parent, then its replies, oldest first (as Slack lists a thread)."""
+        channel, ts = body.get("channel"), body.get("ts")
+        with self._lock:
+            parent = next((dict(m) for m in self.history.get(channel or "", []) if m["ts"] == ts), None)
+            if parent is None:
+                return {"ok": False, "error": "thread_not_found"}
+            found = [parent, *(dict(m) for m in self.threads.get((channel, ts), []))]  # type: ignore[arg-type]
+        return self._page(found, body)
+
+    def _page(self, found: list[dict[str, Any]], body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("include_all_metadata") not in ("1", "true", True):
             for message in found:
                 message.pop("metadata", None)
+        start = int(body.get("cursor") or 0)
         limit = int(body.get("limit") or 100)
-        return {"ok": True, "messages": found[::-1][:limit], "has_more": len(found) > limit, "response_metadata": {"next_cursor": ""}}
+        page, more = found[start : start + limit], len(found) > start + limit
+        return {"ok": True, "messages": page, "has_more": more,
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
     def _chat_update(self, body: dict[str, Any]) -> dict[str, Any]:
-        if not body.get("ts"):
-            return {"ok": False, "error": "message_not_found"}
+        """The message changes in place, as the channel's history then shows it."""
+        with self._lock:
+            found = next((m for m in self.history.get(body.get("channel") or "", []) if m["ts"] == body.get("ts")), None)
+            if found is None:
+                return {"ok": False, "error": "message_not_found"}
+            found["text"] = body.get("text")
+            if body.get("blocks"):
+                found["blocks"] = json.loads(body["blocks"]) if isinstance(body["blocks"], str) else body["blocks"]
         return {"ok": True, "channel": body["channel"], "ts": body["ts"], "text": body.get("text")}
 
     def _chat_postEphemeral(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -187,6 +263,11 @@ class FakeSlack(RecordingServer):
     def _next_ts(self) -> str:
         with self._lock:
             return f"1700000000.{next(self._ts):06d}"
+
+
+def _im(user: str) -> str:
+    """The bot's direct-message channel with a user, as Slack names it."""
+    return "D" + user[1:]
 
 
 def blocks_text(message: dict[str, Any]) -> str:
