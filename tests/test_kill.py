@@ -19,7 +19,7 @@ from bot.review import Kind, State
 from storage import Ledger
 from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, signed_headers, write_config
 from tests.fakes.http import RecordingServer
-from tests.fakes.slack_api import FakeSlack
+from tests.fakes.slack_api import FakeSlack, blocks_text
 from tests.fakes.x_api import FakeX
 from tests.test_server import Running, start
 
@@ -123,7 +123,10 @@ class SlackSide:
 
     def react(self, editor: str, text: str) -> Reaction:
         """`editor` approves the draft with this text on its review card (the card's ts as the ledger has it)."""
-        ts = self.card_ts(text)
+        return self.react_on(editor, text, self.card_ts(text))
+
+    def react_on(self, editor: str, text: str, ts: str) -> Reaction:
+        """`editor` approves on the message `ts` (a card copydesk may not know yet)."""
         with self._lock:
             event_id = f"EvKILL{len(self.reactions) + 1:04d}"
             body = json.dumps({
@@ -136,6 +139,13 @@ class SlackSide:
             self.reactions.append(reaction)
         self._deliver(reaction)
         return reaction
+
+    def card_in_slack(self, text: str) -> str:
+        """The ts of the card Slack has for this text, whether or not copydesk heard of it."""
+        found = until(f"Slack has a card for {text!r}",
+                      lambda: [m["ts"] for m in self.slack.top_level(REVIEW) if text in json.dumps(m.get("blocks"))])
+        assert len(found) == 1, f"{text!r} has {len(found)} cards"
+        return found[0]
 
     def reacted(self, editor: str, text: str) -> bool:
         with self._lock:
@@ -294,20 +304,16 @@ def test_kill_9_at_many_moments_loses_no_vote_and_posts_nothing_twice(tmp_path: 
         side.start()
         side.expect(THREAD, State.HELD, "part 2 may be on X, so a person must look; part 1 is never sent again")
 
-        # 8. A vote is in the ledger but its 200 never left (the card update hangs): Slack redelivers it.
-        post_5 = "Post 05: its first vote was cut off before the 200"
+        # 8. Slack created the card but copydesk never heard its ts; an editor reacted the instant it appeared.
+        post_5 = "Post 05: its card was made but its ts never stored"
+        slack.hold("/api/chat.postMessage")
         assert side.draft(post_5).acknowledged
-        card_5 = side.card_ts(post_5)
-        slack.hold("/api/chat.update")
-        voting = threading.Thread(target=side.react, args=(EDITOR_1, post_5))
-        voting.start()
-        held(slack, "/api/chat.update", lambda body: body.get("ts") == card_5)
-        side.kill("after a vote was stored, before its 200")
-        voting.join(10)
-        [cut] = [r for r in side.reactions if r.text == post_5]
-        assert not cut.acknowledged, "the vote got its 200 although its card update was held"
+        held(slack, "/api/chat.postMessage", lambda body: post_5 in str(body.get("blocks")))
+        card_5 = side.card_in_slack(post_5)
+        assert side.react_on(EDITOR_1, post_5, card_5).acknowledged, "a vote on a card being posted got no 200"
+        side.kill("after Slack created the card and an editor voted on it, before its ts was stored")
         side.start()
-        assert (cut.deliveries, cut.acknowledged) == (2, True), "the redelivered vote was not acknowledged at once"
+        assert side.card_ts(post_5) == card_5, "the card Slack had was not adopted"
 
         # 9-12. Bursts of drafts and approvals, killed after a seeded-random delay.
         for number in range(4):
@@ -331,6 +337,7 @@ def test_kill_9_at_many_moments_loses_no_vote_and_posts_nothing_twice(tmp_path: 
                     if not side.reacted(editor, text):
                         assert side.react(editor, text).acknowledged, f"{editor} on {text!r} got no 200"
         until("every draft has a card and none is approved or publishing", lambda: side.settled(texts), timeout=15)
+        until("Slack has heard everything", lambda: side.peek("SELECT COUNT(*) FROM outbox WHERE state != 'sent'")[0][0] == 0)
         assert side.running is not None
         assert side.running.stop() == 0, "".join(side.running.log)
     finally:
@@ -398,11 +405,13 @@ def assert_nothing_lost_or_doubled(side: SlackSide) -> None:
                     recorded = out.get(number)
                     assert recorded and recorded.x_post_id == post_id, f"{where} part {number}: the ledger records {recorded}"
 
+        assert_slack_as_the_ledger_says(side, ledger, drafts)
+
         # The outcomes the targeted moments fix: held where X has the post but copydesk never heard back, else published.
         assert drafts["Post 01: killed right after its /draft got 200"].state is State.HELD
         assert posted.count("Post 01: killed right after its /draft got 200") == 1
         published = ("Post 02: killed while its card was being posted", "Post 03: killed while its thread reply was held",
-                     "Post 05: its first vote was cut off before the 200")
+                     "Post 05: its card was made but its ts never stored")
         for text in published:
             assert drafts[text].state is State.PUBLISHED, f"{text!r} is {drafts[text].state.value}"
         assert [posted.count(part) for part in THREAD_PARTS] == [1, 1, 0]
@@ -411,3 +420,29 @@ def assert_nothing_lost_or_doubled(side: SlackSide) -> None:
         assert drafts[ONE_VOTE].state is State.IN_REVIEW and [v.user_id for v in ledger.votes(drafts[ONE_VOTE].id)] == [EDITOR_1]
     finally:
         ledger.close()
+
+
+STATE_SHOWN = {State.IN_REVIEW: "In review", State.PUBLISHED: "Published", State.HELD: "Held for a person"}
+
+
+def assert_slack_as_the_ledger_says(side: SlackSide, ledger: Ledger, drafts: dict[str, Any]) -> None:
+    """One card per draft, showing its state; no thread reply or DM twice; every publication's link in its thread."""
+    cards = side.slack.cards(REVIEW)
+    for text, draft in drafts.items():
+        where = f"#{draft.id} {text!r} ({draft.state.value})"
+        assert cards.get(draft.id) == [draft.card_ts], f"{where} has cards {cards.get(draft.id)}, the ledger {draft.card_ts}"
+        [card] = [m for m in side.slack.top_level(REVIEW) if m["ts"] == draft.card_ts]
+        assert STATE_SHOWN[draft.state] in blocks_text(card), f"{where}: its card does not show its state"
+        replies = side.slack.thread(REVIEW, draft.card_ts)
+        tags = [(m.get("metadata") or {}).get("event_payload", {}).get("tag") for m in replies]
+        assert len(tags) == len(set(tags)), f"{where}: a thread reply went out twice: {[m['text'] for m in replies]}"
+        if draft.state is State.PUBLISHED:
+            url = ledger.published_parts(draft.id)[1].url
+            said = [m["text"] for m in replies if m["text"].startswith("Published on X")]
+            assert said == [f"Published on X: {url}"], f"{where}: its thread says {said}"
+    dms = side.slack.dms(AUTHOR)
+    tags = [(m.get("metadata") or {}).get("event_payload", {}).get("tag") for m in dms]
+    assert len(tags) == len(set(tags)), "a direct message went out twice"
+    live = [m["text"] for m in dms if " is live: " in m["text"]]
+    published = [d for d in drafts.values() if d.state is State.PUBLISHED]
+    assert len(live) == len(published), f"{len(published)} published, {len(live)} 'is live' messages: {live}"
