@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -101,6 +102,7 @@ class Copydesk:
         self.desk = self.services.desk
         self.ledger = self.services.ledger
         self._events = 0
+        self._count_lock = threading.Lock()  # events may be sent from the fakes' threads (a reaction the instant a card exists)
         self._answered_before = 0
 
     def start(self) -> Copydesk:
@@ -155,9 +157,12 @@ class Copydesk:
         return self.react_on(user, reaction, card.review_channel, card.card_ts, removed=removed, event_id=event_id, retry=retry)
 
     def react_on(
-        self, user: str, reaction: str, channel: str, ts: str, *, removed: bool = False, event_id: str | None = None, retry: int | None = None
+        self, user: str, reaction: str, channel: str, ts: str, *, removed: bool = False, event_id: str | None = None,
+        retry: int | None = None, settle: bool = True,
     ) -> BoltResponse:
-        self._events += 1
+        with self._count_lock:
+            self._events += 1
+            number = self._events
         event = {
             "type": "reaction_removed" if removed else "reaction_added",
             "user": user,
@@ -172,12 +177,12 @@ class Copydesk:
             "api_app_id": "A0COPYDESK",
             "event": event,
             "type": "event_callback",
-            "event_id": event_id or f"Ev{self._events:08d}",
+            "event_id": event_id or f"Ev{number:08d}",
             "event_time": int(time.time()),
             "authorizations": [{"team_id": "T0TEAM001", "user_id": "U0COPYDESK", "is_bot": True, "is_enterprise_install": False}],
         }
         extra = {"x-slack-retry-num": [str(retry)], "x-slack-retry-reason": ["http_timeout"]} if retry else {}
-        return self.dispatch(json.dumps(envelope), "application/json", extra)
+        return self.dispatch(json.dumps(envelope), "application/json", extra, settle=settle)
 
     def press(self, user: str, action_id: str, draft: Draft | int, *, card_ts: str | None = None) -> BoltResponse:
         """`user` clicks a button on the draft's review card (or on an older card of it, `card_ts`)."""

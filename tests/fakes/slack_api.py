@@ -30,6 +30,7 @@ class FakeSlack(RecordingServer):
         self.threads: dict[tuple[str, str], list[dict[str, Any]]] = {}  # (channel, parent ts) → its replies, oldest first
         self.after_success: dict[str, list[Reply]] = {}  # per method: do the work, then answer this (a 5xx after posting)
         self.on_message: list[Any] = []  # called with each new top-level message the instant it exists, before the answer
+        self.down: Reply | None = None  # an outage: every Web API call gets this answer (503, or 429 with Retry-After)
         self._ts = itertools.count(1)
         self._file_ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -93,6 +94,8 @@ class FakeSlack(RecordingServer):
         if call.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
             return Reply(200, {"ok": False, "error": "invalid_auth"})
         with self._lock:
+            if self.down is not None:
+                return Reply(self.down.status, self.down.body, dict(self.down.headers))
             queued = self.http_failures.get(method)
             if queued:
                 return queued.pop(0)
@@ -107,6 +110,14 @@ class FakeSlack(RecordingServer):
             if after and answer.get("ok"):
                 return after.pop(0)  # it was done, but the answer says otherwise
         return Reply(200, answer)
+
+    def outage(self, status: int = 503, retry_after: int | None = None) -> None:
+        """Slack is down (5xx) or rate limiting everything (429) until `restore()`."""
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        self.down = Reply(status, {"ok": False, "error": "ratelimited" if status == 429 else "service_unavailable"}, headers)
+
+    def restore(self) -> None:
+        self.down = None
 
     def fail_after_success(self, method: str, status: int = 500, times: int = 1) -> None:
         """The next `times` calls of `method` do their work, then answer `status`, as a Slack having a bad moment can."""
