@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,8 +93,9 @@ def outbox_client(client: WebClient) -> WebClient:
     return WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout, retry_handlers=[])
 
 
-def build_services(config: Config, *, client: WebClient | None = None, clock: Clock = utc_now) -> Services:
-    """Open the ledger and build the desk with its Slack, X and scheduler collaborators."""
+def build_services(config: Config, *, client: WebClient | None = None, clock: Clock = utc_now,
+                   jitter: Callable[[], float] = random.random) -> Services:
+    """Open the ledger and build the desk with its Slack, X and scheduler collaborators (`jitter`: 0 to 1, spreads retries)."""
     client = client or slack_client(config)
     ledger = Ledger.open(config.db_path, synchronous=config.ledger_synchronous)
     notifier = SlackNotifier(client, approve=config.approve_reactions[0], reject=config.reject_reactions[0],
@@ -110,6 +113,7 @@ def build_services(config: Config, *, client: WebClient | None = None, clock: Cl
         clock=clock,
         postings=postings,
         progress=progress,
+        jitter=jitter,
     )
     listeners = ListenerPool(max_workers=10)
     publishing = Gate()  # held around each post on its way to X: Slack's news waits meanwhile, so posts due together go together

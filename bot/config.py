@@ -42,7 +42,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("admins", [], "Slack user IDs who may pause and resume publishing."),
     Setting("default_account", None, "The account a draft goes to when it names none; needed only with several accounts."),
     Setting("x_timeout_seconds", 15, "How long one call to X may take before it is abandoned."),
-    Setting("x_retry.first_delay_seconds", 30, "After X fails in a way worth retrying (5xx, unreachable), wait this long; doubled each time."),
+    Setting("x_retry.first_delay_seconds", 10, "After X fails in a way worth retrying (5xx, unreachable), wait at most this long (half to all of it, at random, so retries spread); doubled each time."),
     Setting("x_retry.give_up_after_minutes", 30, "Stop retrying a post this long after its first attempt, and mark it failed."),
     Setting("reminders.after_minutes", 120, "How long a draft waits in review before the editors who have not voted are reminded, once, in its card's thread; 0 sends no reminders."),
     Setting("reactions.approve", ["white_check_mark", "heavy_check_mark"], "Emoji names (without colons) that count as an approval."),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
@@ -49,6 +50,7 @@ class DeskBase:
         clock: Clock = utc_now,
         postings: Postings | None = None,
         progress: Progress | None = None,
+        jitter: Callable[[], float] = random.random,
     ) -> None:
         self.config = config
         self.ledger = ledger
@@ -61,6 +63,7 @@ class DeskBase:
         self._decisions = threading.RLock()
         self.postings = postings or Postings()  # cards on their way to Slack: a reaction on an unknown message waits for them
         self.progress = progress or Progress()  # told after each outbox delivery: the author's link waits for their card
+        self._jitter = jitter  # 0 to 1: spreads the retries of posts that failed together
 
     def attach_scheduler(self, scheduler: PublishScheduler) -> None:
         """The scheduler calls back into the desk, so it is wired after both exist."""

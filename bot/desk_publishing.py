@@ -182,6 +182,7 @@ class Publishing(DeskBase):
         # failed attempts of this run (and the one failing now); parts that went out are not attempts that failed
         attempts = sum(1 for p in self.ledger.publications(draft.id) if p.started_at >= first and p.outcome != "published")
         delay = min(timedelta(seconds=self.config.x_retry_delay_seconds * 2 ** (attempts - 1)), MAX_DELAY)
+        delay *= 0.5 + self._jitter() / 2  # posts that failed together do not all come back together
         retry_at = max(reset, now) if reset else now + delay
         give_up = first + timedelta(minutes=self.config.x_retry_for_minutes)
         # X's named reset is waited for however long; our own backoff stops at the retry window.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from typing import Any, Protocol
 
 import requests
 import tweepy
+from twitter_text.extract_urls import extract_urls_with_indices
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from bot.config import Account
@@ -142,11 +144,12 @@ class XPublisher:
                 self._user_id,
                 max_results=LOOKBACK,
                 start_time=(since - timedelta(minutes=1)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                tweet_fields=["entities"],  # X shows links as t.co: its entities say what each one stands for
                 user_auth=self._user_auth,
             )
         wanted = comparable(text)
         for post in response.data or []:
-            if comparable(post.text) == wanted:
+            if as_posted(post.text, (post.entities or {}).get("urls") or []) == wanted:
                 return Posted(post_id=str(post.id), url=post_url(self.handle, str(post.id)))
         return None
 
@@ -169,8 +172,8 @@ class XPublisher:
             raise PublishError(
                 f"X is rate limiting @{self.handle} ({_reason(e)})", delivery=Delivery.NOT_SENT, retry_at=reset
             ) from None
-        except tweepy.TwitterServerError as e:
-            raise PublishError(f"X had a server error ({_reason(e)})", delivery=Delivery.NOT_SENT) from None
+        except tweepy.TwitterServerError as e:  # X may have acted before failing: a post is looked for before it is sent again
+            raise PublishError(f"X had a server error ({_reason(e)})", delivery=unknown) from None
         except tweepy.HTTPException as e:
             raise PublishError(f"X refused {doing}: {_reason(e)}", delivery=Delivery.REFUSED) from None
         except requests.ConnectTimeout:
@@ -187,12 +190,38 @@ class XPublisher:
 
 
 _UNKNOWN = "{}; the post may be live: check the account before publishing it again"
-_LINK = re.compile(r"https?://\S+")
+LINK = "\x00link\x00"  # where a link stood, on both sides of the comparison
 
 
-def comparable(text: str) -> str:
-    """A post's text as X shows it back: links (which X shortens) and spacing do not count."""
-    return " ".join(_LINK.sub("<link>", html.unescape(text)).split())
+def comparable(text: str) -> tuple[str, tuple[str, ...]]:
+    """Our text as X will show it back, for comparison: NFC, spacing folded, and each link (bare domains too, found as X
+    finds them) set apart with where it points."""
+    text = unicodedata.normalize("NFC", text)
+    found = extract_urls_with_indices(text)
+    for url in reversed(found):
+        start, end = url["indices"]
+        text = text[:start] + LINK + text[end:]
+    return " ".join(text.split()), tuple(_where(u["url"]) for u in found)
+
+
+def as_posted(text: str, urls: Sequence[dict[str, Any]]) -> tuple[str, tuple[str, ...]]:
+    """A post as X returns it, made comparable: t.co links read back through its entities (the link X adds for attached
+    media dropped), &, < and > unescaped, NFC."""
+    links = []
+    for entity in sorted(urls, key=lambda u: u.get("start", 0)):
+        short = entity.get("url") or ""
+        if entity.get("media_key") or str(entity.get("display_url", "")).startswith(("pic.x.com", "pic.twitter.com")):
+            text = text.replace(short, "", 1)
+        elif short:
+            text = text.replace(short, LINK, 1)
+            links.append(_where(entity.get("unwound_url") or entity.get("expanded_url") or short))
+    text = unicodedata.normalize("NFC", html.unescape(text))
+    return " ".join(text.split()), tuple(links)
+
+
+def _where(url: str) -> str:
+    """A link as both sides can agree on it: without its scheme and a trailing slash."""
+    return re.sub(r"^[a-z][a-z0-9+.-]*://", "", url.strip(), flags=re.IGNORECASE).rstrip("/")
 
 
 def _never_sent(error: requests.ConnectionError) -> bool:

@@ -93,11 +93,12 @@ def config(tmp_path: Path, environ: dict[str, str]) -> Config:
 class Copydesk:
     """A running copydesk as Slack sees it: signed commands and events go in, the fakes record what comes out."""
 
-    def __init__(self, config: Config, slack: FakeSlack, x: FakeX, *, clock: Clock = utc_now, before_response: bool = True):
+    def __init__(self, config: Config, slack: FakeSlack, x: FakeX, *, clock: Clock = utc_now, before_response: bool = True,
+                 jitter: Callable[[], float] = lambda: 1.0):
         self.config = config
         self.slack = slack
         self.x = x
-        self.services: Services = build_services(config, clock=clock)
+        self.services: Services = build_services(config, clock=clock, jitter=jitter)  # no jitter: retries at known times
         self.app: App = create_app(self.services, process_before_response=before_response)
         self.desk = self.services.desk
         self.ledger = self.services.ledger
@@ -351,9 +352,9 @@ def make_bot(slack: FakeSlack, x: FakeX, tmp_path: Path, environ: dict[str, str]
     started: list[Copydesk] = []
 
     def make(overrides: dict[str, Any] | None = None, *, top: dict[str, Any] | None = None, clock: Clock = utc_now,
-             env: dict[str, str] | None = None, before_response: bool = True) -> Copydesk:
+             env: dict[str, str] | None = None, before_response: bool = True, jitter: Callable[[], float] = lambda: 1.0) -> Copydesk:
         config = load_config(write_config(tmp_path / "app.yaml", overrides, top), {**environ, **(env or {})})
-        desk = Copydesk(config, slack, x, clock=clock, before_response=before_response).start()
+        desk = Copydesk(config, slack, x, clock=clock, before_response=before_response, jitter=jitter).start()
         started.append(desk)
         return desk
 

@@ -6,9 +6,13 @@ import socket
 import time
 from datetime import datetime, timezone
 
+import pytest
+
+from bot.images import Image
 from bot.review import State
 from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, OUTSIDER, REVIEW, Copydesk, MovableClock, eventually
 from tests.fakes.http import Reply
+from tests.fakes.x_api import USER_ID
 from tests.fakes.slack_api import action_ids, blocks_text
 
 FAST_RETRY = {"x_retry": {"first_delay_seconds": 0.05}}
@@ -56,7 +60,8 @@ def test_a_server_error_is_retried_and_then_goes_through(make_bot) -> None:
     bot.wait_for_state(1, State.PUBLISHED)
 
     first, second = bot.ledger.publications(1)
-    assert first.error == "X had a server error (503 Service Unavailable)"
+    assert first.error == "X had a server error (503 Service Unavailable); the post is not on the account"
+    assert len(bot.x.calls(f"/2/users/{USER_ID}/tweets")) == 1  # a 5xx may come after X acted: it looked first
     assert second.outcome == "published"
     assert bot.x.texts() == ["Second time lucky"]
     assert "Attempt failed: X had a server error" in "\n".join(thread(bot))
@@ -138,3 +143,64 @@ def test_a_request_cut_off_before_its_body_creates_nothing_on_x(x) -> None:
         cut.sendall(b"POST /2/tweets HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n")
     eventually(lambda: x.cut_off == ["/2/tweets"], what="the fake seeing the request cut off")
     assert x.posts == [] and x.arrived("/2/tweets") == []
+
+
+@pytest.mark.parametrize("jitter", [0.0, 1.0])
+def test_the_first_retry_after_a_server_error_comes_within_ten_seconds_by_default(make_bot, jitter: float) -> None:
+    bot = make_bot(jitter=lambda: jitter)
+    bot.x.answer_next(502, {"title": "Bad Gateway", "detail": "Bad Gateway", "type": "about:blank", "status": 502})
+    bot.command(AUTHOR, "Soon again")
+    approve(bot, 1)
+
+    eventually(lambda: bot.draft(1).retry_at is not None, what="a retry planned after the server error")
+    failed = bot.ledger.publications(1)[0]
+    retry_at = bot.draft(1).retry_at
+    assert failed.finished_at is not None and retry_at is not None
+    assert round((retry_at - failed.finished_at).total_seconds()) == 5 + 5 * jitter  # 10 s, less up to half of it at random
+
+
+LONG = "https://example.com/a-very-long-link-that-x-shortens"
+
+
+def test_a_5xx_after_x_posted_is_found_on_the_account_as_x_shows_it_and_never_sent_again(make_bot) -> None:
+    bot = make_bot(top=FAST_RETRY)
+    text = f"Cafe\u0301 & <friends> at example.com, details: {LONG} 🎉"  # NFD, escaped by X, a bare domain, a long link
+    bot.x.fail_after_posting(503)
+    bot.command(AUTHOR, text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+    approve(bot, 1)
+
+    draft = bot.wait_for_state(1, State.PUBLISHED)
+
+    assert len(bot.x.arrived("/2/tweets")) == 1, "a post X had was sent again"
+    assert bot.ledger.publications(draft.id)[-1].x_post_id == bot.x.posts[0]["id"]
+    assert bot.ledger.events(1)[-1].detail["found_on_account"] is True
+    shown = bot.x.calls(f"/2/users/{USER_ID}/tweets")[-1]
+    assert "entities" in shown.body.get("tweet.fields", "")
+
+
+def test_a_lost_answer_for_a_post_with_an_image_is_found_despite_the_media_link_x_adds(make_bot) -> None:
+    from tests.test_images import PNG
+
+    bot = make_bot(top={"x_timeout_seconds": 0.3, **FAST_RETRY})
+    bot.x.lose_next_answer(delay=5)
+    draft = bot.desk.submit(author_id=AUTHOR, text="A chart, see example.org", account=None, at=None, origin_channel=None,
+                            images=[Image.of("chart.png", PNG)])
+    bot.desk.await_card(draft.id)
+    approve(bot, draft.id)
+
+    bot.wait_for_state(draft.id, State.PUBLISHED)
+    assert len(bot.x.arrived("/2/tweets")) == 1
+    assert bot.ledger.events(draft.id)[-1].detail["found_on_account"] is True
+
+
+def test_a_different_post_with_the_same_words_but_another_link_is_not_taken_for_ours(make_bot) -> None:
+    bot = make_bot(top={"x_timeout_seconds": 0.3, **FAST_RETRY})
+    bot.x.posts.append({"id": "1700000000000000001", "text": "Read this: https://example.com/other", "at": time.time(),
+                        "body": {}})
+    bot.x.answer_next(201, {"data": {"id": "1", "text": "x"}}, delay=5)  # hangs and creates nothing
+    bot.command(AUTHOR, "Read this: https://example.com/ours")
+    approve(bot, 1)
+
+    draft = bot.wait_for_state(1, State.PUBLISHED)
+    assert bot.ledger.publications(1)[-1].x_post_id != "1700000000000000001"
+    assert bot.x.texts()[-1] == "Read this: https://example.com/ours" and draft.state is State.PUBLISHED

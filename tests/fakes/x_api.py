@@ -9,12 +9,14 @@ from email.parser import BytesParser
 from email.policy import HTTP
 import threading
 import time
+import unicodedata
 from collections import deque
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import unquote
 
 from oauthlib.oauth1.rfc5849 import signature
+from twitter_text.extract_urls import extract_urls_with_indices
 
 from tests.fakes.http import Call, RecordingServer, Reply
 
@@ -49,6 +51,7 @@ class FakeX(RecordingServer):
         self.lost_for_text: dict[str, float] = {}  # create the post of this text, then answer only after this many seconds
         self.delete_replies: dict[str, Reply] = {}  # a canned answer, once, to deleting this post
         self.upload_replies: deque[Reply] = deque()  # canned answers to POST /2/media/upload
+        self.after_post: deque[Reply] = deque()  # create the post, then answer this instead (X's 5xx after it acted)
         self._ids = itertools.count(1790000000000000001)
         self._media_ids = itertools.count(1880000000000000001)
         self._lock = threading.Lock()
@@ -62,6 +65,10 @@ class FakeX(RecordingServer):
     def answer_for(self, text: str, status: int, body: dict[str, Any], *, delay: float = 0.0) -> None:
         """Make the next POST /2/tweets of `text` answer this instead of creating a post."""
         self.for_text.setdefault(text, deque()).append(Reply(status, body, {}, delay))
+
+    def fail_after_posting(self, status: int = 503) -> None:
+        """The next post is created, then X answers with a server error, as it sometimes does."""
+        self.after_post.append(Reply(status, _problem(status, "Service Unavailable", "Service Unavailable")))
 
     def lose_answer_for(self, text: str, delay: float) -> None:
         """The post of `text` is created, but X's answer comes only after `delay` seconds."""
@@ -115,6 +122,8 @@ class FakeX(RecordingServer):
                 return Reply(400, _problem(400, "Invalid Request", "The post you are replying to has been deleted or is not visible."))
             post_id = str(next(self._ids))
             self.posts.append({"id": post_id, "text": text, "at": call.at, "body": call.body})
+            if self.after_post:
+                return self.after_post.popleft()
         return Reply(201, {"data": {"id": post_id, "text": text, "edit_history_tweet_ids": [post_id]}}, delay=delay)
 
     def _upload(self, call: Call) -> Reply:
@@ -133,17 +142,14 @@ class FakeX(RecordingServer):
                                     "processing_info": {"state": "succeeded"}}})
 
     def _timeline(self, call: Call) -> Reply:
-        """Newest first, as X shows them back: links shortened to t.co and &, <, > escaped."""
+        """Newest first, as X shows them back: NFC, every link (bare domains too) shortened to t.co, a t.co link appended for
+        attached media, and &, < and > escaped; the links' entities only when tweet.fields asks for them."""
         with self._lock:
             if self.timeline_replies:
                 return self.timeline_replies.popleft()
             since = call.body.get("start_time", "")
-            shown = [
-                {"id": p["id"], "text": re.sub(r"https?://\S+", "https://t.co/AbCdEf1234", html.escape(p["text"], quote=False)),
-                 "edit_history_tweet_ids": [p["id"]]}
-                for p in reversed(self.posts)
-                if not p.get("deleted") and _iso(p["at"]) >= since
-            ]
+            shown = [_as_shown(p, "entities" in call.body.get("tweet.fields", "")) for p in reversed(self.posts)
+                     if not p.get("deleted") and _iso(p["at"]) >= since]
         meta = {"result_count": len(shown), **({"newest_id": shown[0]["id"], "oldest_id": shown[-1]["id"]} if shown else {})}
         return Reply(200, {"data": shown, "meta": meta} if shown else {"meta": meta})
 
@@ -173,6 +179,28 @@ class FakeX(RecordingServer):
         keys = SimpleNamespace(client_secret=CONSUMER_SECRET, resource_owner_secret=ACCESS_TOKEN_SECRET)
         expected = signature.sign_hmac_sha1_with_client(base, keys)
         return unquote(given.get("oauth_signature", "")) == expected
+
+
+def _as_shown(post: dict[str, Any], with_entities: bool) -> dict[str, Any]:
+    """One post as X returns it on read-back (GET /2/users/:id/tweets)."""
+    text, urls = unicodedata.normalize("NFC", post["text"]), []
+    for n, found in enumerate(reversed(extract_urls_with_indices(text))):
+        start, end = found["indices"]
+        short = f"https://t.co/{post['id'][-6:]}L{n}"
+        expanded = found["url"] if "://" in found["url"] else f"http://{found['url']}"
+        text = text[:start] + short + text[end:]
+        urls.append({"url": short, "expanded_url": expanded, "display_url": found["url"].split("://")[-1][:26]})
+    media = (post["body"].get("media") or {}).get("media_ids") or []
+    if media:
+        short = f"https://t.co/{post['id'][-6:]}M"
+        text = f"{text} {short}"
+        urls.append({"url": short, "expanded_url": f"https://x.com/aplusk/status/{post['id']}/photo/1",
+                     "display_url": f"pic.x.com/{post['id'][-6:]}", "media_key": f"3_{media[0]}"})
+    shown: dict[str, Any] = {"id": post["id"], "text": html.escape(text, quote=False), "edit_history_tweet_ids": [post["id"]]}
+    if with_entities and urls:  # X's indices count code points in the unescaped text
+        placed = [{**u, "start": text.index(u["url"]), "end": text.index(u["url"]) + len(u["url"])} for u in urls]
+        shown["entities"] = {"urls": sorted(placed, key=lambda u: u["start"])}
+    return shown
 
 
 def _multipart(call: Call) -> dict[str, tuple[str | None, bytes, str]]:
