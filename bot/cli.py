@@ -14,11 +14,12 @@ import yaml
 from bot.app import build_services, create_app
 from bot.config import Config, config_path, db_path, load_config
 from bot.digest import parse_since
-from bot.errors import ConfigError, CopydeskError, LedgerError
+from bot.errors import ConfigError, CopydeskError, LedgerError, LedgerInUse
 from bot.manifest import manifest
 from bot.server import serve_http, serve_socket_mode, stop_on_signals, wsgi_app
 from handlers import digest_render
 from storage import Ledger
+from storage.lock import LedgerLock
 
 log = logging.getLogger("copydesk")
 
@@ -77,6 +78,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "digest":
             return _digest(config, since=args.since, post=args.post)
         return _run(config, socket=args.socket or config.slack_app_token is not None, host=args.host, port=args.port)
+    except LedgerInUse as e:
+        print(f"copydesk: {e}", file=sys.stderr)
+        return 1
     except CopydeskError as e:
         print(f"copydesk: {e}", file=sys.stderr)
         return 2
@@ -87,8 +91,13 @@ def _run(config: Config, *, socket: bool, host: str, port: int) -> int:
         raise ConfigError("Socket Mode needs SLACK_APP_TOKEN (an xapp-… token with connections:write)")
     if not socket and config.slack_signing_secret is None:
         raise ConfigError("HTTP mode needs SLACK_SIGNING_SECRET (Basic Information → Signing Secret)")
+    lock = LedgerLock.take(config.db_path)  # before anything is opened: a second copydesk stops here, the first goes on
     stop_on_signals()
-    services = build_services(config)
+    try:
+        services = build_services(config)
+    except BaseException:
+        lock.release()
+        raise
     try:
         app = create_app(services)
         services.start()
@@ -96,11 +105,13 @@ def _run(config: Config, *, socket: bool, host: str, port: int) -> int:
             serve_socket_mode(app, config.slack_app_token.reveal(), services.listeners.answering)  # type: ignore[union-attr]
         else:
             health = lambda: {"mode": "http", **services.health()}  # noqa: E731
-            serve_http(wsgi_app(app, health, services.listeners.answering), host=host, port=port)
+            secret = config.slack_signing_secret.reveal()  # type: ignore[union-attr]  # HTTP mode requires it, checked above
+            serve_http(wsgi_app(app, health, services.listeners.answering, signing_secret=secret), host=host, port=port)
     except KeyboardInterrupt:
         pass  # stopped before it was serving
     finally:
         services.stop()
+        lock.release()
     log.info("copydesk stopped")
     return 0
 
@@ -109,6 +120,7 @@ def _digest(config: Config, *, since: str | None, post: bool) -> int:
     """Print (and with --post, send) the digest so far; the scheduled daily digests are not touched."""
     if not config.db_path.exists():
         raise LedgerError(f"{config.db_path}: there is no ledger here (set --db or COPYDESK_DB)")
+    lock = LedgerLock.take(config.db_path) if post else None  # posting writes the ledger; reading it goes beside a bot
     services = build_services(config)
     try:
         desk = services.desk
@@ -120,6 +132,8 @@ def _digest(config: Config, *, since: str | None, post: bool) -> int:
         return 0
     finally:
         services.stop()
+        if lock is not None:
+            lock.release()
 
 
 def _ledger(args: argparse.Namespace) -> int:

@@ -18,6 +18,10 @@ class LedgerError(CopydeskError):
     """The ledger database cannot be opened or is not a copydesk ledger."""
 
 
+class LedgerInUse(LedgerError):
+    """Another copydesk is running on this ledger: a second writer would schedule and tell Slack everything twice."""
+
+
 class BadDraft(CopydeskError):
     """A /draft command that cannot become a draft (empty, too long, bad option)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import signal
@@ -14,23 +15,30 @@ import waitress
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.socket_mode.client import BaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 
 log = logging.getLogger(__name__)
 
 SLACK_PATH = "/slack/events"
+MAX_BODY = 1024 * 1024  # Slack's payloads are far smaller; anything larger is refused unread
 HEALTH_PATH = "/healthz"
 
 Answering = Callable[[], AbstractContextManager[Any]]  # ListenerPool.answering: held while a Slack request is answered
 
 
-def wsgi_app(app: App, health: Callable[[], dict[str, Any]], answering: Answering = nullcontext) -> Callable[..., Iterable[bytes]]:
+def wsgi_app(
+    app: App, health: Callable[[], dict[str, Any]], answering: Answering = nullcontext, *, signing_secret: str | None = None
+) -> Callable[..., Iterable[bytes]]:
     """Slack's requests on POST /slack/events, a JSON status on GET /healthz, 404 elsewhere.
 
-    Each Slack request is answered inside `answering()`, so work after earlier acknowledgements waits for it.
+    A body over MAX_BODY is refused with 413 before it is read, and (with `signing_secret`) the signature is checked on
+    the raw bytes before anything parses them. Each Slack request is answered inside `answering()`, so work after
+    earlier acknowledgements waits for it.
     """
     slack = SlackRequestHandler(app, path=SLACK_PATH)
+    verifier = SignatureVerifier(signing_secret) if signing_secret else None
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
@@ -38,13 +46,31 @@ def wsgi_app(app: App, health: Callable[[], dict[str, Any]], answering: Answerin
                 status, payload = "200 OK", {"status": "ok", **health()}
             except Exception as e:  # a health check reports trouble instead of raising it
                 status, payload = "503 Service Unavailable", {"status": "error", "error": type(e).__name__}
-            body = json.dumps(payload).encode()
-            start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
-            return [body]
+            return _json(start_response, status, payload)
+        if environ.get("PATH_INFO") == SLACK_PATH and environ.get("REQUEST_METHOD") == "POST":
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            if length > MAX_BODY:
+                return _json(start_response, "413 Payload Too Large", {"error": f"Slack's requests are under {MAX_BODY} bytes"})
+            raw = environ["wsgi.input"].read(length) if length else b""
+            if verifier is not None and not _signed(verifier, raw, environ):
+                return _json(start_response, "401 Unauthorized", {"error": "invalid request"})
+            environ["wsgi.input"] = io.BytesIO(raw)
         with answering():
             return slack(environ, start_response)
 
     return application
+
+
+def _signed(verifier: SignatureVerifier, raw: bytes, environ: dict[str, Any]) -> bool:
+    """Slack's signature over the raw bytes, with a timestamp less than five minutes off."""
+    timestamp, signature = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", ""), environ.get("HTTP_X_SLACK_SIGNATURE", "")
+    return timestamp.isdigit() and bool(signature) and verifier.is_valid(body=raw, timestamp=timestamp, signature=signature)
+
+
+def _json(start_response: Callable[..., Any], status: str, payload: dict[str, Any]) -> list[bytes]:
+    body = json.dumps(payload).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def stop_on_signals() -> None:
@@ -59,7 +85,8 @@ def stop_on_signals() -> None:
 
 def serve_http(application: Callable[..., Iterable[bytes]], *, host: str, port: int, threads: int = 8) -> None:
     """Serve until SIGINT or SIGTERM, then return so the caller can shut down cleanly."""
-    server = waitress.create_server(application, host=host, port=port, threads=threads, ident="copydesk")
+    server = waitress.create_server(application, host=host, port=port, threads=threads, ident="copydesk",
+                                    max_request_body_size=MAX_BODY)  # a chunked body without a length is cut off there too
     try:
         log.info("copydesk listening on http://%s:%s%s (HTTP mode)", host, server.effective_port, SLACK_PATH)
         server.run()

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -175,3 +176,46 @@ def test_a_ledger_that_cannot_be_opened_stops_the_start_with_one_clear_line(tmp_
     assert process.returncode == 2
     assert err.strip().splitlines()[-1] == f"copydesk: {garbage}: cannot be opened as a copydesk ledger (file is not a database)"
     assert garbage.read_bytes() == b"this is not SQLite" * 100
+
+
+def test_a_second_copydesk_on_the_same_ledger_is_refused_at_once_and_the_first_goes_on(running: Running, tmp_path: Path,
+                                                                                        environ: dict[str, str]) -> None:
+    config = str(tmp_path / "app.yaml")
+    db = environ["COPYDESK_DB"]
+    refused = (f"copydesk: {db} is in use by process {running.process.pid}; "
+               "run one copydesk per ledger (stop that one first)")
+    for args in (["run", "--config", config, "--host", "127.0.0.1", "--port", "0"], ["digest", "--post", "--config", config]):
+        second = start(args, environ)
+        _, err = second.communicate(timeout=20)
+        assert (second.returncode, err.strip().splitlines()) == (1, [refused]), args
+
+    assert running.get("/healthz")[0] == 200  # the first one never noticed
+    for args in (["digest", "--config", config], ["ledger", "verify"], ["ledger", "backup", str(tmp_path / "copy.db")]):
+        beside = start(args, environ)
+        _, err = beside.communicate(timeout=20)
+        assert beside.returncode == 0, (args, err)
+    assert running.stop() == 0
+    again = start(["run", "--config", config, "--host", "127.0.0.1", "--port", "0"], environ)
+    Running(again).stop()  # the lock went with the first process
+
+
+def test_a_body_over_a_mebibyte_is_refused_with_413_before_it_is_read(running: Running) -> None:
+    host, port = running.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        conn.sendall(b"POST /slack/events HTTP/1.1\r\nHost: copydesk\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 2000000\r\n\r\n")  # and not one byte of the body: a server that read it would hang
+        answer = conn.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 413"), answer
+    assert running.get("/healthz")[0] == 200
+
+
+def test_the_signature_is_checked_before_the_body_is_parsed(running: Running, slack) -> None:
+    garbage = "payload=%7Bnot json at all"
+    status, body = running.post("/slack/events", garbage, {"content-type": ["application/x-www-form-urlencoded"],
+                                                          "x-slack-request-timestamp": [str(int(time.time()))],
+                                                          "x-slack-signature": ["v0=" + "0" * 64]})
+    assert (status, json.loads(body)) == (401, {"error": "invalid request"})
+    assert not any("Traceback" in line for line in running.log)
+    signed = urlencode({"command": "/draft", "text": "Still fine", "user_id": AUTHOR, "channel_id": "C0GEN",
+                        "team_id": "T0TEAM001", "response_url": slack.response_url(), "trigger_id": "1.2.3"})
+    assert running.post("/slack/events", signed, signed_headers(signed, "application/x-www-form-urlencoded"))[0] == 200
