@@ -57,6 +57,7 @@ class Services:
             recovery.cards_queued,
         )
         self.courier.start()
+        self.desk.warm_up()  # editor groups asked now, so no vote waits for Slack to list them
         caught_up = self.desk.start_digests()  # a digest missed while down goes out now, once
         log.info("digests: %d scheduled, %d caught up", len(self.desk.digest_scopes()), caught_up)
         self.scheduler.start()
@@ -88,6 +89,12 @@ def slack_client(config: Config) -> WebClient:
     )
 
 
+def quick_client(client: WebClient) -> WebClient:
+    """For what must be known before an acknowledgement (who is in an editor group): a short timeout, no retries,
+    no sleeping out a rate limit, so Slack's 3 seconds always hold."""
+    return WebClient(token=client.token, base_url=client.base_url, timeout=1.5, retry_handlers=[])
+
+
 def outbox_client(client: WebClient) -> WebClient:
     """The same Slack, retrying nothing: a post may have landed despite a 5xx, so the courier looks first, then retries."""
     return WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout, retry_handlers=[])
@@ -101,6 +108,7 @@ def build_services(config: Config, *, client: WebClient | None = None, clock: Cl
     notifier = SlackNotifier(client, approve=config.approve_reactions[0], reject=config.reject_reactions[0],
                              poster=outbox_client(client))
     postings, progress = Postings(), Progress()
+    listeners = ListenerPool(max_workers=10)
     desk = Desk(
         config,
         ledger,
@@ -109,13 +117,12 @@ def build_services(config: Config, *, client: WebClient | None = None, clock: Cl
             for name, account in config.accounts.items()
         },
         notifier=notifier,
-        directory=SlackDirectory(client),
+        directory=SlackDirectory(quick_client(client), refresh=listeners.later),
         clock=clock,
         postings=postings,
         progress=progress,
         jitter=jitter,
     )
-    listeners = ListenerPool(max_workers=10)
     publishing = Gate()  # held around each post on its way to X: Slack's news waits meanwhile, so posts due together go together
     messenger = Messenger(ledger, notifier, view=desk.view, clock=clock, postings=postings,
                           card_posted=desk.schedule_reminder, reaction=desk.settle_reaction)

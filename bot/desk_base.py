@@ -127,6 +127,14 @@ class DeskBase:
             allow_self_approval=account.allow_self_approval,
         )
 
+    def warm_up(self) -> None:
+        """Ask Slack once, at start, who is in each editor group; a failure is logged and asked again on first use."""
+        for account in self.config.accounts.values():
+            try:
+                self._rules(account, "")
+            except Exception as e:
+                log.warning("could not list the editors of %s yet (%s)", account.name, e)
+
     def zone_of(self, user_id: str) -> ZoneInfo:
         """The user's Slack time zone, or the configured one when their profile has none."""
         return self.directory.timezone_of(user_id) or self.config.timezone

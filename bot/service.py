@@ -82,7 +82,8 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
             )
         with self.ledger.transaction():
             if once and not self.ledger.first_sighting(once, at=now):
-                raise AlreadySubmitted("This form was sent already; its draft is in review.")
+                what = "form" if once.startswith("view:") else "/draft"
+                raise AlreadySubmitted(f"This {what} was sent already (Slack sent it again); its draft is in review.")
             draft = self.ledger.add_draft(
                 account=target.name,
                 author_id=author_id,

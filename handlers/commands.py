@@ -32,8 +32,10 @@ def register(app: App, desk: Desk, later: Later) -> None:
             return
         parsed = commands.parse(unescape(command.get("text", "")))
         if isinstance(parsed, Compose):
+            # Slack sends a slow /draft again (X-Slack-Retry-Num) with the same trigger_id: it makes one draft
+            once = f"command:{command['trigger_id']}" if command.get("trigger_id") else None
             draft = desk.submit(author_id=user, text=parsed.text, account=parsed.account, at=parsed.at,
-                                origin_channel=command.get("channel_id"))
+                                origin_channel=command.get("channel_id"), once=once)
             context["follow_up"], context["draft_id"] = "card", draft.id
             ack()  # the link to its card follows privately once the card is up
         elif isinstance(parsed, Edit):

@@ -215,16 +215,21 @@ def _tag(message: dict[str, Any]) -> str | None:
 
 
 class SlackDirectory:
-    """Users' time zones and user groups' members, cached briefly to spare Slack's rate limits.
+    """Users' time zones and user groups' members, cached to keep Slack off the path of an acknowledgement.
 
-    When Slack cannot be asked, the last answer it gave is used however old it is: an editor group
-    that cannot be read must not silently turn its members' votes away.
+    An answer older than `ttl_seconds` is still used at once, and asked again through `refresh` (after the
+    acknowledgement); only what was never asked waits for Slack, on a client that neither retries nor sleeps out a rate
+    limit. When Slack cannot be asked, the last answer it gave is used however old it is: an editor group that cannot
+    be read must not silently turn its members' votes away.
     """
 
-    def __init__(self, client: WebClient, *, ttl_seconds: float = 300) -> None:
+    def __init__(self, client: WebClient, *, ttl_seconds: float = 300,
+                 refresh: Callable[[Callable[[], None]], None] | None = None) -> None:
         self.client = client
         self.ttl = ttl_seconds
+        self._refresh = refresh or (lambda ask: ask())
         self._cache: dict[str, tuple[float, Any]] = {}
+        self._asking: set[str] = set()  # stale keys being asked again
         self._lock = threading.Lock()
 
     def timezone_of(self, user_id: str) -> ZoneInfo | None:
@@ -255,15 +260,27 @@ class SlackDirectory:
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(key)
-        if hit and now - hit[0] < self.ttl:
-            return hit[1]
-        try:
-            value = fetch()
-        except SlackApiError as e:
-            if hit:
-                log.warning("Slack failed (%s); using what it said about %s before", e.response.get("error"), key)
-                return hit[1]
-            raise
+            stale = hit is not None and now - hit[0] >= self.ttl and key not in self._asking
+            if stale:
+                self._asking.add(key)
+        if hit is None:
+            return self._ask(key, fetch)
+        if stale:
+            self._refresh(lambda: self._ask_again(key, fetch))
+        return hit[1]
+
+    def _ask(self, key: str, fetch: Callable[[], Any]) -> Any:
+        value = fetch()
         with self._lock:
-            self._cache[key] = (now, value)
+            self._cache[key] = (time.monotonic(), value)
         return value
+
+    def _ask_again(self, key: str, fetch: Callable[[], Any]) -> None:
+        """Refresh a stale answer; if Slack fails, the old one stays."""
+        try:
+            self._ask(key, fetch)
+        except SlackApiError as e:
+            log.warning("Slack failed (%s); using what it said about %s before", e.response.get("error"), key)
+        finally:
+            with self._lock:
+                self._asking.discard(key)

@@ -121,8 +121,12 @@ class Copydesk:
 
     # Slack → copydesk
 
-    def command(self, user: str, text: str, *, channel: str = "C0GENERAL", settle: bool = True) -> BoltResponse:
-        """`user` types `/draft text` in `channel`."""
+    def command(self, user: str, text: str, *, channel: str = "C0GENERAL", settle: bool = True,
+                trigger_id: str | None = None, retry: int | None = None) -> BoltResponse:
+        """`user` types `/draft text` in `channel` (Slack sending it again carries the same trigger_id and a retry number)."""
+        with self._count_lock:
+            self._events += 1
+            number = self._events
         body = urlencode(
             {
                 "token": "legacy-verification-token",
@@ -137,10 +141,11 @@ class Copydesk:
                 "api_app_id": "A0COPYDESK",
                 "is_enterprise_install": "false",
                 "response_url": self.slack.response_url(),
-                "trigger_id": "123.456.abc",
+                "trigger_id": trigger_id or f"{number}.456.abc",
             }
         )
-        return self.dispatch(body, "application/x-www-form-urlencoded", settle=settle)
+        extra = {"x-slack-retry-num": [str(retry)], "x-slack-retry-reason": ["http_timeout"]} if retry else {}
+        return self.dispatch(body, "application/x-www-form-urlencoded", extra, settle=settle)
 
     def react(
         self,
@@ -151,11 +156,13 @@ class Copydesk:
         removed: bool = False,
         event_id: str | None = None,
         retry: int | None = None,
+        settle: bool = True,
     ) -> BoltResponse:
         """`user` adds (or removes) `reaction` on the draft's review card."""
         card = self.ledger.draft(draft if isinstance(draft, int) else draft.id)
         assert card is not None and card.card_ts, "the draft has no card to react on"
-        return self.react_on(user, reaction, card.review_channel, card.card_ts, removed=removed, event_id=event_id, retry=retry)
+        return self.react_on(user, reaction, card.review_channel, card.card_ts, removed=removed, event_id=event_id, retry=retry,
+                             settle=settle)
 
     def react_on(
         self, user: str, reaction: str, channel: str, ts: str, *, removed: bool = False, event_id: str | None = None,
@@ -264,7 +271,7 @@ class Copydesk:
         }
         return self.dispatch(json.dumps(envelope), "application/json")
 
-    def open_home(self, user: str) -> BoltResponse:
+    def open_home(self, user: str, *, settle: bool = True) -> BoltResponse:
         """`user` opens copydesk's App Home."""
         self._events += 1
         envelope = {
@@ -273,7 +280,7 @@ class Copydesk:
             "event_time": int(time.time()),
             "authorizations": [{"team_id": "T0TEAM001", "user_id": "U0COPYDESK", "is_bot": True, "is_enterprise_install": False}],
         }
-        return self.dispatch(json.dumps(envelope), "application/json")
+        return self.dispatch(json.dumps(envelope), "application/json", settle=settle)
 
     def dispatch(self, body: str, content_type: str, extra: dict[str, list[str]] | None = None, *, settle: bool = True) -> BoltResponse:
         """Sign `body` exactly as Slack does, hand it to the Bolt app, and (unless told not to) let work after the ack finish."""

@@ -19,7 +19,7 @@ def errors(response) -> dict[str, str]:
 
 def test_an_empty_draft_command_opens_the_form_and_submitting_it_makes_the_draft(bot: Copydesk) -> None:
     bot.slack.timezones[AUTHOR] = "Europe/Berlin"
-    response = bot.command(AUTHOR, "", channel="C0NEWS0001")
+    response = bot.command(AUTHOR, "", channel="C0NEWS0001", trigger_id="123.456.abc")
 
     assert response.status == 200 and not response.body  # nothing to read: the form is the answer
     [form] = bot.slack.views()

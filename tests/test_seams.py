@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import threading
 from typing import Any
 
@@ -159,3 +160,36 @@ def test_a_message_slack_can_never_take_is_given_up_at_once(bot: Copydesk) -> No
 
     health = bot.ledger.outbox_health(bot.desk.clock())
     assert (health["pending"], health["gave_up"]) == (0, 1)
+
+
+def test_a_draft_slack_sends_again_because_the_answer_was_late_makes_one_draft(bot: Copydesk) -> None:
+    bot.command(AUTHOR, "Said once", trigger_id="777.888.first")
+
+    again = bot.command(AUTHOR, "Said once", trigger_id="777.888.first", retry=1)
+
+    assert again.status == 200
+    assert "sent already" in bot.private_answer(again)
+    assert [d.text for d in bot.ledger.drafts_in(list(State))] == ["Said once"]
+    assert len(bot.slack.cards(REVIEW)) == 1
+
+
+def test_a_rate_limited_slack_never_holds_an_acknowledgement(make_bot) -> None:
+    clock = MovableClock()
+    bot = make_bot({"editors": ["S0EDITORS"], "approvals_required": 1}, clock=clock)
+    bot.slack.groups["S0EDITORS"] = [EDITOR_1, EDITOR_2]
+    bot.desk.warm_up()  # as at start, once the group exists
+    bot.command(AUTHOR, "at:+1d Voted while Slack rate limits everything")
+    bot.slack.outage(429, retry_after=30)
+
+    for send in (lambda: bot.command(EDITOR_2, "at:+2h Written while Slack rate limits", settle=False),  # a new user's zone
+                 lambda: bot.react(EDITOR_1, APPROVE, 1, settle=False),  # the group is known
+                 lambda: bot.open_home(EDITOR_2, settle=False)):
+        started = time.monotonic()
+        response = send()
+        assert (response.status, time.monotonic() - started < 3) == (200, True)
+
+    assert bot.draft(1).state is State.APPROVED and len(bot.ledger.drafts_in(list(State))) == 2
+    bot.slack.restore()
+    clock.advance(minutes=1)  # past Slack's Retry-After
+    bot.services.courier.wake()
+    eventually(lambda: bot.draft(2).card_ts is not None, what="the second card once Slack is back")
