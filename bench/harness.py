@@ -6,6 +6,7 @@ import http.client
 import json
 import math
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -119,7 +120,7 @@ def signed(body: str, content_type: str, secret: str = SIGNING_SECRET) -> dict[s
 
 def slash_draft(text: str, response_url: str, user: str = AUTHOR) -> str:
     return urlencode({"command": "/draft", "text": text, "user_id": user, "channel_id": "C0GEN", "team_id": "T0TEAM001",
-                      "response_url": response_url, "trigger_id": "1.2.3"})
+                      "response_url": response_url, "trigger_id": f"{secrets.token_hex(8)}.2.3"})  # one per /draft, as Slack
 
 
 def reaction(event_id: str, user: str, ts: str, emoji: str = "white_check_mark", channel: str = REVIEW) -> str:

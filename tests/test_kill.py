@@ -113,11 +113,12 @@ class SlackSide:
     def draft(self, text: str) -> Command:
         """/draft TEXT from the author; acknowledged only once the draft is in the ledger."""
         assert self.running is not None
-        body = urlencode({"command": "/draft", "text": text, "user_id": AUTHOR, "channel_id": "C0GEN", "team_id": "T0TEAM001",
-                          "response_url": self.slack.response_url(), "trigger_id": "1.2.3"})
         command = Command(text)
         with self._lock:
             self.commands.append(command)
+            trigger = f"{len(self.commands)}.2.3"  # each /draft has its own: Slack sends one again only with the same
+        body = urlencode({"command": "/draft", "text": text, "user_id": AUTHOR, "channel_id": "C0GEN", "team_id": "T0TEAM001",
+                          "response_url": self.slack.response_url(), "trigger_id": trigger})
         command.acknowledged = self._post(body, FORM)
         return command
 
