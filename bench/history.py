@@ -115,6 +115,9 @@ class QuietNotifier:
     def retire_card(self, card: CardRef, view: DraftView, replaced_by: str | None) -> None:
         pass
 
+    def note(self, card: CardRef, text: str) -> None:
+        pass
+
     def announce(self, channel: str, text: str, tag: str) -> None:
         pass
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import logging
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot import thread
-from bot.errors import Delivery, NotAllowed, Paused, PublishError, WrongState
+from bot.errors import Delivery, LedgerUnwritable, NotAllowed, Paused, PublishError, WrongState
 from bot.model import SYSTEM, Draft
-from bot.ports import Change
+from bot.ports import CardRef, Change
 from bot.publishing import Posted
 from bot.review import State, decide, tally
 from bot.desk_base import DeskBase
@@ -22,6 +24,7 @@ log = logging.getLogger(__name__)
 EARLY_TOLERANCE = timedelta(milliseconds=5)
 MAX_ATTEMPTS = 10  # however X keeps naming new reset times, a post is not tried forever
 MAX_DELAY = timedelta(minutes=15)  # the longest wait between two attempts after a server error
+RECORD_FOR = timedelta(minutes=10)  # how long a post X took is tried to be recorded before a restart must settle it
 CHECK = "check the account on X, then publish it again or mark it published"
 INTERRUPTED = f"publishing was interrupted (copydesk stopped while X was being asked); {CHECK}"
 _POST_ID = re.compile(r"/status(?:es)?/(\d+)")
@@ -89,6 +92,37 @@ class Publishing(DeskBase):
             return None
         return self._posted(draft, attempt, posted)
 
+    def _recording(self, draft: Draft, attempt: Attempt, posted: Posted, write: Callable[[], Attempt | None]) -> Attempt | None:
+        """Record what X created; if the ledger refuses (disk full, a read-only file), say so at once and keep trying.
+
+        The post is live whatever the ledger says: its link goes to the log and the card's thread straight away (the
+        outbox is in the ledger too), and the write is tried again with doubling waits, for RECORD_FOR at most.
+        """
+        wait, deadline, told = 1.0, self.clock() + RECORD_FOR, False
+        while True:
+            try:
+                return write()
+            except LedgerUnwritable as e:
+                what = f"{draft.number} {attempt.says('is on X')}: {posted.url} (post {posted.post_id})"
+                if not told:
+                    told = True
+                    log.error("%s, but %s; trying again", what, e)
+                    self._say_now(draft, f":rotating_light: {what}. copydesk could not record it: {e}. It keeps trying; "
+                                         "nothing is sent to X again meanwhile.")
+                if self.clock() >= deadline:
+                    log.critical("%s and still could not be recorded after %s; a restart will hold it for a person", what, RECORD_FOR)
+                    return None
+                time.sleep(wait)
+                wait = min(wait * 2, 30.0)
+
+    def _say_now(self, draft: Draft, text: str) -> None:
+        """Straight to the card's thread, not through the outbox: for when the ledger itself cannot be written."""
+        if draft.card_ts:
+            try:
+                self.notifier.note(CardRef(draft.review_channel, draft.card_ts), text)
+            except Exception:
+                log.exception("could not tell the thread of %s either", draft.number)
+
     def _reply_to(self, draft: Draft, attempt: Attempt) -> str | None:
         """The post the part answers: the part before it, as the ledger has it."""
         if attempt.part == 1:
@@ -152,6 +186,9 @@ class Publishing(DeskBase):
 
     def _posted(self, draft: Draft, attempt: Attempt, posted: Posted, *, checked: bool = False) -> Attempt | None:
         """Record a part X has; the draft is published with its last part, else the next part is claimed at once."""
+        return self._recording(draft, attempt, posted, lambda: self._record_posted(draft, attempt, posted, checked=checked))
+
+    def _record_posted(self, draft: Draft, attempt: Attempt, posted: Posted, *, checked: bool) -> Attempt | None:
         if attempt.last:
             self._succeed(draft, attempt.publication_id, posted, checked=checked)
             return None

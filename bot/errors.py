@@ -22,6 +22,10 @@ class LedgerInUse(LedgerError):
     """Another copydesk is running on this ledger: a second writer would schedule and tell Slack everything twice."""
 
 
+class LedgerUnwritable(LedgerError):
+    """The ledger refused a change (disk full, a read-only file): nothing of that change was stored."""
+
+
 class BadDraft(CopydeskError):
     """A /draft command that cannot become a draft (empty, too long, bad option)."""
 

@@ -114,6 +114,10 @@ class Notifier(Protocol):
         """Mark an old card of an edited draft as replaced, so nobody votes on the old text there."""
         ...
 
+    def note(self, card: CardRef, text: str) -> None:
+        """Say something in the card's thread at once, outside the outbox (when the ledger cannot be written)."""
+        ...
+
     def announce(self, channel: str, text: str, tag: str) -> None:
         """Say something to a whole review channel (the pause, and the resume)."""
         ...

@@ -117,6 +117,10 @@ class SlackNotifier:
         text, blocks = render.replaced_card(view, replaced_by)
         self._call("chat_update", channel=card.channel, ts=card.ts, text=text, blocks=blocks)
 
+    def note(self, card: CardRef, text: str) -> None:
+        """A plain reply in the card's thread, outside the outbox."""
+        self._call("chat_postMessage", channel=card.channel, thread_ts=card.ts, text=text)
+
     def announce(self, channel: str, text: str, tag: str) -> None:
         """A message to the whole review channel."""
         self._post(tag, channel=channel, text=text)

@@ -14,7 +14,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from bot.config import SYNCHRONOUS
-from bot.errors import LedgerError
+from bot.errors import LedgerError, LedgerUnwritable
 from bot.images import Image
 from bot.model import SYSTEM, ChainCheck, DigestRecord, Draft, Event, Outgoing, Pause, Publication
 from bot.review import Kind, State, Vote
@@ -139,6 +139,8 @@ class Ledger:
                 with self._db.atomic():
                     yield self
                 committed = self._queued
+            except sqlite3.OperationalError as e:  # disk full, a read-only file: the whole change was rolled back
+                raise LedgerUnwritable(f"the ledger could not be written ({e})") from e
             finally:
                 self._depth, self._queued = 0, False
                 if synced:

@@ -193,3 +193,31 @@ def test_a_rate_limited_slack_never_holds_an_acknowledgement(make_bot) -> None:
     clock.advance(minutes=1)  # past Slack's Retry-After
     bot.services.courier.wake()
     eventually(lambda: bot.draft(2).card_ts is not None, what="the second card once Slack is back")
+
+
+def test_a_post_x_took_that_the_ledger_cannot_record_is_told_at_once_and_recorded_when_it_can(bot: Copydesk, caplog) -> None:
+    bot.command(AUTHOR, "Live before the ledger knows")
+    card = bot.draft(1).card_ts
+    bot.react(EDITOR_1, APPROVE, 1)
+    answer = bot.x.hold("/2/tweets")
+    bot.react(EDITOR_2, APPROVE, 1)
+    bot.x.wait_for_held("/2/tweets")
+    with bot.ledger._lock:  # the file turns read-only under copydesk: SQLite's own "attempt to write a readonly database"
+        bot.ledger._db.execute("PRAGMA query_only = ON")
+
+    with caplog.at_level(logging.ERROR, logger="bot.desk_publishing"):
+        answer.set()
+        eventually(lambda: any("could not record it" in m["text"] for m in bot.slack.thread(REVIEW, card)),
+                   what="the thread told at once")
+    post = bot.x.posts[0]
+    url = f"https://x.com/aplusk/status/{post['id']}"
+    [told] = [m["text"] for m in bot.slack.thread(REVIEW, card) if "could not record it" in m["text"]]
+    assert url in told and "readonly" in told
+    assert url in caplog.text and "readonly" in caplog.text
+    assert bot.draft(1).state is State.PUBLISHING  # nothing could be written, nothing was lost
+
+    with bot.ledger._lock:
+        bot.ledger._db.execute("PRAGMA query_only = OFF")  # the operator frees the disk
+    bot.wait_for_state(1, State.PUBLISHED)
+    assert bot.ledger.published_parts(1)[1].url == url
+    assert len(bot.x.arrived("/2/tweets")) == 1
