@@ -1,10 +1,13 @@
-"""2. From the last approving reaction reaching copydesk to its POST /2/tweets reaching X."""
+"""2. From the last approving reaction reaching copydesk to its POST /2/tweets reaching X; the first reaction is sent the
+instant the card appears at the fake Slack, and a post that never reaches X fails the run."""
 
 from __future__ import annotations
 
-import sqlite3
+import json
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from bench.harness import (FORM, READY, Connection, Fakes, config_file, copydesk, reaction, signed, slash_draft, spawn,
                            stop, summary, until)
@@ -13,15 +16,6 @@ from bench.report import Figure, Section
 from bot.server import SLACK_PATH
 from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2
 from tests.test_server import Running
-
-
-def _card_ts(db: Path, text: str) -> str | None:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
-    try:
-        row = conn.execute("SELECT card_ts FROM drafts WHERE text = ?", (text,)).fetchone()
-        return row[0] if row else None
-    finally:
-        conn.close()
 
 
 def run(workdir: Path, fakes: Fakes, *, quick: bool = False) -> Section:
@@ -42,12 +36,28 @@ def run(workdir: Path, fakes: Fakes, *, quick: bool = False) -> Section:
     latencies = []
     told = dms(fakes)  # the fakes are shared by the whole run
     posted = len(fakes.x.calls("/2/tweets"))
+    appeared: dict[str, str] = {}
+    changed = threading.Condition()
+
+    def on_card(channel: str, message: dict[str, Any]) -> None:
+        """The card exists at Slack (its answer not yet sent to copydesk): the editor may react from now on."""
+        if (message.get("metadata") or {}).get("event_type") == "copydesk_card":
+            with changed:
+                appeared[json.dumps(message.get("blocks"))] = message["ts"]
+                changed.notify_all()
+
+    def card_of(text: str) -> str:
+        with changed:
+            assert changed.wait_for(lambda: any(text in blocks for blocks in appeared), timeout=10), f"no card for {text!r}"
+            return next(ts for blocks, ts in appeared.items() if text in blocks)
+
+    fakes.slack.on_message.append(on_card)
     try:
         for n in range(samples + 5):
             text = f"Approval benchmark post {n}"
             body = slash_draft(text, fakes.slack.response_url("bench"))
             assert conn.post(SLACK_PATH, body, signed(body, FORM))[0] == 200
-            ts = until(f"the card of {text!r}", lambda: _card_ts(db, text))
+            ts = card_of(text)  # the instant the card appears: copydesk may not have stored its ts yet
             first = reaction(f"EvBENCH{n:05d}A", EDITOR_1, ts)
             assert conn.post(SLACK_PATH, first, signed(first, "application/json"))[0] == 200
             last = reaction(f"EvBENCH{n:05d}B", EDITOR_2, ts)
@@ -62,6 +72,7 @@ def run(workdir: Path, fakes: Fakes, *, quick: bool = False) -> Section:
             # the card, its thread and the author hear of it after X: let that finish before the next sample
             until("the author told of the post", lambda: dms(fakes) >= told + 2 * (n + 1), timeout=10)
     finally:
+        fakes.slack.on_message.remove(on_card)
         conn.close()
         stop(bot)
     mine = summary(latencies)

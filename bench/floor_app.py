@@ -2,7 +2,7 @@
 
 Both are served exactly as `copydesk run` serves Slack: waitress through bot.server.serve_http, Bolt through its
 WSGI adapter. The bare app's /draft handler only acknowledges (Bolt's defaults otherwise); POST /noop answers 200
-without Bolt at all.
+without Bolt at all. `from_environ()` serves the same bare app under gunicorn, the conventional deployment.
 """
 
 from __future__ import annotations
@@ -44,6 +44,11 @@ def application(app: App) -> Callable[..., Iterable[bytes]]:
         return slack(environ, start_response)
 
     return route
+
+
+def from_environ() -> Callable[..., Iterable[bytes]]:
+    """For gunicorn (`bench.floor_app:from_environ()`): the bare Bolt app as a team would deploy it, several workers."""
+    return application(bare_app(os.environ["SLACK_BOT_TOKEN"], os.environ["SLACK_SIGNING_SECRET"], os.environ["SLACK_API_URL"]))
 
 
 def main() -> int:

@@ -1,4 +1,4 @@
-"""Ledger at scale: the daily digest and /draft list over a million past posts cost no more than over a thousand.
+"""Ledger at scale: the daily digest, /draft list and a start over a million past posts cost no more than over a thousand.
 
 Two ledgers that differ only in how much history lies behind the last 24 hours (bench/history.py builds them)
 are read by the real Desk, in-process: the digest as `digests_so_far()` composes it (the ledger's queries and
@@ -14,7 +14,7 @@ import re
 import statistics
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +98,12 @@ def run(workdir: Path, *, quick: bool = False) -> Section:
                 f"{label}, {large:,} past posts", at[large]["median_ms"],
                 f"the same {label} at {small:,} posts", at[small]["median_ms"], limit=2.0,
             ))
+        starts = timed({n: (lambda n=n: restart(workdir / f"ledger-{n}.db", config)) for n in (small, large)},
+                       replace(pace, reps=max(pace.least, pace.reps // 4)))
+        at = {n: summary(starts[n]) for n in (small, large)}
+        details["start"] = {f"{n:,} posts": at[n] for n in (small, large)}
+        section.figures.append(Figure(f"start (open, migrate, recover), {large:,} past posts", at[large]["median_ms"],
+                                      f"the same start at {small:,} posts", at[small]["median_ms"], limit=1.5))
         section.details = details
     finally:
         for ledger in ledgers.values():
@@ -106,6 +112,15 @@ def run(workdir: Path, *, quick: bool = False) -> Section:
             built_file.unlink()  # 2.4 GB at a million posts; nothing is kept for the next run
     section.seconds = time.perf_counter() - started
     return section
+
+
+def restart(path: Path, config: Any) -> None:
+    """What a start does to the ledger before it serves: open it (schema checked), then settle and plan from it."""
+    ledger = Ledger.open(path)
+    try:
+        history.quiet_desk(config, ledger, history.FixedClock(history.NOW)).recover()
+    finally:
+        ledger.close()
 
 
 def timed(calls: dict[int, Callable[[], Any]], pace: Pace) -> dict[int, list[float]]:

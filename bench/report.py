@@ -78,6 +78,8 @@ def _number(value: float, unit: str) -> str:
         return f"{value:.1f} MiB"
     if unit == "s":
         return f"{value:.2f} s"
+    if unit != "ms":  # a count (votes lost)
+        return f"{value:g} {unit}"
     return f"{value:.2f} ms" if value < 10 else f"{value:.1f} ms"
 
 
