@@ -205,12 +205,14 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
                 self._sync_schedule(draft.id)
         return refusal
 
-    def vote_by_button(self, draft_id: int, user_id: str, kind: Kind, *, card_ts: str | None) -> tuple[bool, Change | None]:
+    def vote_by_button(self, draft_id: int, user_id: str, kind: Kind, *, card_ts: str | None,
+                       version: int | None = None) -> tuple[bool, Change | None]:
         """The card's Approve or Reject button: the same rules as a reaction; pressing it again takes the vote back.
 
         An editor has one button vote, which a press of the other button replaces; their reactions
         count beside it exactly as they would without buttons. A press on a card that is not the
-        draft's current one (an edit replaced it) counts for nothing, like a reaction there.
+        draft's current one (an edit replaced it) counts for nothing, like a reaction there. A press on the card of the
+        current `version` whose ts is not stored yet (pressed the instant it appeared) adopts that card.
         Returns whether the vote now stands, and the change it made; Slack hears of it from the afterwards queue.
         """
         found = self._draft(draft_id)
@@ -222,8 +224,9 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
             now = self.clock()
             with self.ledger.transaction():
                 before = self._draft(draft_id)
-                if before.card_ts is None:
-                    raise WrongState(f"The card of {before.number} is still being put up; press the button again in a moment.")
+                if before.card_ts is None and card_ts and version == before.version:
+                    self.ledger.set_card(draft_id, before.review_channel, card_ts, at=now, version=version, found=True)
+                    before = self._draft(draft_id)
                 if card_ts != before.card_ts:
                     raise WrongState(f"This card shows an earlier version of {before.number}; read and vote on its new card.")
                 if refusal := self._refusal(before, rules, user_id, kind):
@@ -303,8 +306,12 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
         return Recovery(scheduled=len(approved), interrupted=len(interrupted), cards_queued=queued)
 
     def _retire_orphans(self, now: datetime) -> None:
-        """Drafts waiting for an account that app.yaml no longer has can never go out: say so."""
-        for draft in self.ledger.drafts_in([*OPEN, State.REJECTED]):
+        """Drafts waiting for an account that app.yaml no longer has can never go out: say so.
+
+        Only open drafts: a vetoed one of such an account stays as it is (a vote on it is refused, naming the account),
+        and reading every veto in the history would make each start slower than the last.
+        """
+        for draft in self.ledger.drafts_in(OPEN):
             if draft.account in self.config.accounts:
                 continue
             reason = f"the account {draft.account!r} is no longer in app.yaml"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
@@ -44,7 +45,9 @@ def register(app: App, desk: Desk, later: Later) -> None:
         action = body["actions"][0]
         kind = Kind.APPROVE if action["action_id"] == render.APPROVE else Kind.REJECT
         card_ts = (body.get("container") or {}).get("message_ts")
-        stands, change = desk.vote_by_button(int(action["value"]), body["user"]["id"], kind, card_ts=card_ts)
+        shown = re.fullmatch(r"draft-\d+-v(\d+)", action.get("block_id") or "")  # the version the card showed
+        stands, change = desk.vote_by_button(int(action["value"]), body["user"]["id"], kind, card_ts=card_ts,
+                                             version=int(shown[1]) if shown else None)
         context["vote"] = (kind, stands, change)
         ack()
 

@@ -133,7 +133,8 @@ def card(view: DraftView, approve: str, reject: str) -> tuple[str, Blocks]:
             }
         )
     if buttons := _buttons(view):
-        blocks.append({"type": "actions", "block_id": f"draft-{draft.id}", "elements": buttons})
+        # the version rides along: a press on a card whose ts is not stored yet still says which words it was for
+        blocks.append({"type": "actions", "block_id": f"draft-{draft.id}-v{draft.version}", "elements": buttons})
     return f"{title(view)}: {status_line(view)}", blocks
 
 

@@ -192,12 +192,13 @@ class Copydesk:
         extra = {"x-slack-retry-num": [str(retry)], "x-slack-retry-reason": ["http_timeout"]} if retry else {}
         return self.dispatch(json.dumps(envelope), "application/json", extra, settle=settle)
 
-    def press(self, user: str, action_id: str, draft: Draft | int, *, card_ts: str | None = None) -> BoltResponse:
-        """`user` clicks a button on the draft's review card (or on an older card of it, `card_ts`)."""
+    def press(self, user: str, action_id: str, draft: Draft | int, *, card_ts: str | None = None,
+              version: int | None = None, settle: bool = True) -> BoltResponse:
+        """`user` clicks a button on the draft's review card (or on another card of it: `card_ts`, showing `version`)."""
         card = self.ledger.draft(draft if isinstance(draft, int) else draft.id)
         assert card is not None
         if card_ts:
-            card = replace(card, card_ts=card_ts)
+            card = replace(card, card_ts=card_ts, version=version or card.version)
         payload = {
             "type": "block_actions",
             "user": {"id": user, "username": user.lower(), "team_id": "T0TEAM001"},
@@ -208,10 +209,10 @@ class Copydesk:
             "message": {"ts": card.card_ts, "text": "card"},
             "trigger_id": "1234.5678.trigger",
             "response_url": self.slack.response_url("action"),
-            "actions": [{"type": "button", "action_id": action_id, "block_id": f"draft-{card.id}", "value": str(card.id),
+            "actions": [{"type": "button", "action_id": action_id, "block_id": f"draft-{card.id}-v{card.version}", "value": str(card.id),
                          "action_ts": f"{time.time():.6f}"}],
         }
-        return self.dispatch(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+        return self.dispatch(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", settle=settle)
 
     def submit_edit(self, user: str, draft: int, text: str, at: str = "") -> BoltResponse:
         """`user` saves the Edit modal of `draft` with this text and time."""

@@ -179,7 +179,7 @@ def test_a_rate_limited_slack_never_holds_an_acknowledgement(make_bot) -> None:
     bot.slack.groups["S0EDITORS"] = [EDITOR_1, EDITOR_2]
     bot.desk.warm_up()  # as at start, once the group exists
     bot.command(AUTHOR, "at:+1d Voted while Slack rate limits everything")
-    bot.slack.outage(429, retry_after=30)
+    bot.slack.outage(429, retry_after=2)  # 2 s twice is past Slack's 3 s for a client that sleeps it out
 
     for send in (lambda: bot.command(EDITOR_2, "at:+2h Written while Slack rate limits", settle=False),  # a new user's zone
                  lambda: bot.react(EDITOR_1, APPROVE, 1, settle=False),  # the group is known
@@ -189,6 +189,7 @@ def test_a_rate_limited_slack_never_holds_an_acknowledgement(make_bot) -> None:
         assert (response.status, time.monotonic() - started < 3) == (200, True)
 
     assert bot.draft(1).state is State.APPROVED and len(bot.ledger.drafts_in(list(State))) == 2
+    bot.slack_told()  # every try made meanwhile was refused, and waits out Slack's Retry-After
     bot.slack.restore()
     clock.advance(minutes=1)  # past Slack's Retry-After
     bot.services.courier.wake()
@@ -221,3 +222,21 @@ def test_a_post_x_took_that_the_ledger_cannot_record_is_told_at_once_and_recorde
     bot.wait_for_state(1, State.PUBLISHED)
     assert bot.ledger.published_parts(1)[1].url == url
     assert len(bot.x.arrived("/2/tweets")) == 1
+
+
+def test_a_button_pressed_on_a_card_whose_ts_is_not_stored_yet_counts_and_adopts_the_card(bot: Copydesk) -> None:
+    slack = bot.slack
+    slack.hold("/api/chat.postMessage")
+    bot.command(AUTHOR, "at:+1d Pressed at once", settle=False)
+    slack.wait_for_held("/api/chat.postMessage")
+    [card] = slack.top_level(REVIEW)
+    [actions] = [b for b in card["blocks"] if b["type"] == "actions"]
+    assert actions["block_id"] == "draft-1-v1"
+
+    response = bot.press(EDITOR_1, "copydesk_approve", 1, card_ts=card["ts"], version=1, settle=False)
+
+    assert response.status == 200
+    assert [v.user_id for v in bot.ledger.votes(1)] == [EDITOR_1] and bot.draft(1).card_ts == card["ts"]
+    slack.gates.pop("/api/chat.postMessage").set()
+    bot.slack_told()
+    assert len(slack.cards(REVIEW)[1]) == 1  # the courier found the card was adopted: no second one
