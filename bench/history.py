@@ -118,6 +118,12 @@ class QuietNotifier:
     def note(self, card: CardRef, text: str) -> None:
         pass
 
+    def fetch_image(self, file: Any) -> Image:
+        raise NotImplementedError("the benchmarks share no files")
+
+    def tell_privately(self, user: str, text: str, tag: str, *, channel: str | None = None, thread_ts: str | None = None) -> None:
+        pass
+
     def announce(self, channel: str, text: str, tag: str) -> None:
         pass
 

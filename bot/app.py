@@ -125,7 +125,7 @@ def build_services(config: Config, *, client: WebClient | None = None, clock: Cl
     )
     publishing = Gate()  # held around each post on its way to X: Slack's news waits meanwhile, so posts due together go together
     messenger = Messenger(ledger, notifier, view=desk.view, clock=clock, postings=postings,
-                          card_posted=desk.schedule_reminder, reaction=desk.settle_reaction)
+                          card_posted=desk.schedule_reminder, reaction=desk.settle_reaction, attach=desk.settle_attachment)
     courier = Courier(ledger, messenger.deliver, clock=clock, room=(listeners.wait_for_room, publishing.wait_for_room),
                       progress=progress)
     scheduler = PublishScheduler(desk.publish, remind=desk.remind, digest=desk.run_digest, publishing=publishing.held)

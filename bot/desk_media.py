@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from bot import images as images_
 from bot.desk_base import DeskBase
-from bot.errors import WrongState
+from bot.errors import CopydeskError, WrongState
 from bot.images import Image
-from bot.model import Draft
+from bot.messenger import ATTACH, NOTICE, draft_queue
+from bot.model import Draft, Outgoing
 from bot.review import EDITABLE
 
 
@@ -25,11 +27,61 @@ class Media(DeskBase):
         """Attach more images after those the draft has (files shared in its card's thread); None for a redelivered event."""
         return self._change_images(draft_id, user_id, images, replace=False, event_id=event_id)
 
+    def attach_later(self, draft_id: int, user_id: str, files: Sequence[Mapping[str, Any]], *, event_id: str | None,
+                     channel: str, thread_ts: str) -> bool:
+        """Files shared in the card's thread: who may attach is checked now, and the courier fetches and attaches them
+        after Slack has its 200 (kept in the outbox meanwhile); False for a redelivered event."""
+        draft = self._draft(draft_id)
+        self.check_can_edit(draft, user_id, "attach images to")  # type: ignore[attr-defined]
+        now = self.clock()
+        with self.ledger.transaction():
+            if event_id and not self.ledger.first_sighting(event_id, at=now):
+                return False
+            self.ledger.enqueue(draft_queue(draft_id), ATTACH, at=now, draft_id=draft_id, files=list(files), user=user_id,
+                                channel=channel, thread_ts=thread_ts, initial=False)
+        return True
+
+    def settle_attachment(self, message: Outgoing, images: list[Image], problem: str | None) -> None:
+        """The courier fetched a draft's files: attach them (a new version, unless its first card is not up yet), or tell
+        the person privately why not; either way in the transaction that marks the message delivered."""
+        p = message.payload
+        assert message.draft_id is not None
+        if problem is None:
+            try:
+                if p.get("initial") and self._attach_first(message, images):
+                    return
+                self._change_images(message.draft_id, p["user"], images, replace=False, event_id=None, settles=message)
+                return
+            except CopydeskError as e:
+                problem = str(e)
+        with self.ledger.transaction():
+            now = self.clock()
+            self.ledger.outgoing_sent([message.id], at=now)
+            self.ledger.enqueue(draft_queue(message.draft_id), NOTICE, at=now, draft_id=message.draft_id, user=p["user"],
+                                channel=p.get("channel"), thread_ts=p.get("thread_ts"),
+                                text=f"Not attached to #{message.draft_id}: {problem}")
+
+    def _attach_first(self, message: Outgoing, images: list[Image]) -> bool:
+        """Images picked in the form join the draft's first version, if its card is not up yet (else they are a change)."""
+        assert message.draft_id is not None
+        now = self.clock()
+        with self.ledger.transaction():
+            draft = self._draft(message.draft_id)
+            if draft.version != 1 or draft.card_ts is not None or self.ledger.images(draft.id):
+                return False
+            images_.check(images)
+            self.ledger.outgoing_sent([message.id], at=now)
+            self.ledger.add_images(draft.id, images, at=now)
+            self.ledger.log("images_changed", actor=message.payload["user"], at=now, draft_id=draft.id, before=[],
+                            after=[i.name for i in images], sha256=[i.sha256 for i in images])
+        return True
+
     def draft_on_card(self, channel: str, ts: str) -> Draft | None:
         """The draft whose review card is this message (a thread's parent), if any."""
         return self.ledger.draft_for_card(channel, ts)
 
-    def _change_images(self, draft_id: int, user_id: str, images: Sequence[Image], *, replace: bool, event_id: str | None) -> Draft | None:
+    def _change_images(self, draft_id: int, user_id: str, images: Sequence[Image], *, replace: bool, event_id: str | None,
+                       settles: Outgoing | None = None) -> Draft | None:
         draft = self._draft(draft_id)
         self.check_can_edit(draft, user_id, "change the images of")  # type: ignore[attr-defined]
         images_.check(images)
@@ -38,6 +90,8 @@ class Media(DeskBase):
             with self.ledger.transaction():
                 if event_id and not self.ledger.first_sighting(event_id, at=now):
                     return None  # Slack redelivered a file share we already attached
+                if settles is not None:
+                    self.ledger.outgoing_sent([settles.id], at=now)
                 current = self._draft(draft_id)
                 if current.state not in EDITABLE:
                     raise WrongState(f"{draft.number} is {current.state.label} now; its images can no longer change.")

@@ -38,9 +38,22 @@ class Image:
             raise BadImage(f"{label} is {_mb(len(data))}; X takes images up to {_mb(MAX_BYTES)}.")
         mimetype = sniff(data)
         if mimetype is None:
-            raise BadImage(f"{label} is not a PNG, JPEG or WebP image; X takes only those here (GIFs and videos are not supported yet).")
+            raise BadImage(f"{label} {_NOT_ACCEPTED}")
         return cls(name=name or "image", mimetype=mimetype, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
                    data=data, slack_file_id=slack_file_id)
+
+
+ACCEPTED = ("image/png", "image/jpeg", "image/webp")
+_NOT_ACCEPTED = "is not a PNG, JPEG or WebP image; X takes only those here (GIFs and videos are not supported yet)."
+
+
+def check_described(name: str, mimetype: str, size: int) -> None:
+    """What a file's description (as Slack gives it, before its bytes are fetched) already shows X would refuse."""
+    label = name or "the file"
+    if mimetype not in ACCEPTED:
+        raise BadImage(f"{label} {_NOT_ACCEPTED}")
+    if size > MAX_BYTES:
+        raise BadImage(f"{label} is {_mb(size)}; X takes images up to {_mb(MAX_BYTES)}.")
 
 
 def sniff(data: bytes) -> str | None:
@@ -55,8 +68,13 @@ def sniff(data: bytes) -> str | None:
 
 def check(images: Sequence[Image]) -> None:
     """A post's images as a whole: at most four."""
-    if len(images) > MAX_IMAGES:
-        raise BadImage(f"A post takes at most {MAX_IMAGES} images; this draft would have {len(images)}. Remove some first.")
+    check_count(len(images))
+
+
+def check_count(count: int) -> None:
+    """At most four images on a post, however many of them are still to be fetched."""
+    if count > MAX_IMAGES:
+        raise BadImage(f"A post takes at most {MAX_IMAGES} images; this draft would have {count}. Remove some first.")
 
 
 def summary(images: Sequence[Image]) -> str:

@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 
+from bot.errors import BadImage
+from bot.images import Image
 from bot.model import Draft, Outgoing
 from bot.ports import CardMark, CardRef, Change, DraftView, Notifier
 from bot.review import State
@@ -19,8 +21,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # The kinds of outbox message, and the queue each belongs to.
-CARD, REDRAW, REPLY, DM, REMIND, RETIRE, ANNOUNCE, REACTION, CONFIRM = (
-    "card", "redraw", "reply", "dm", "remind", "retire", "announce", "reaction", "confirm",
+CARD, REDRAW, REPLY, DM, REMIND, RETIRE, ANNOUNCE, REACTION, CONFIRM, ATTACH, NOTICE = (
+    "card", "redraw", "reply", "dm", "remind", "retire", "announce", "reaction", "confirm", "attach", "notice",
 )
 
 
@@ -87,6 +89,7 @@ class Messenger:
         postings: Postings,
         card_posted: Callable[[int], None],
         reaction: Callable[[Outgoing, CardMark | None], None],
+        attach: Callable[[Outgoing, list[Image], str | None], None] = lambda message, images, problem: None,
     ) -> None:
         self.ledger = ledger
         self.notifier = notifier
@@ -95,6 +98,7 @@ class Messenger:
         self.postings = postings
         self.card_posted = card_posted  # plans the draft's reminder
         self.reaction = reaction  # counts a vote on a card found by its metadata, and records the message as sent
+        self.attach = attach  # attaches the images fetched (or says why not), and records the message as sent
 
     def deliver(self, message: Outgoing) -> None:
         """Send `message` (unless an earlier try already did) and record it as sent."""
@@ -104,6 +108,12 @@ class Messenger:
             return
         if message.kind == ANNOUNCE:
             self._announce(message)
+            return
+        if message.kind == NOTICE:
+            self._notice(message)
+            return
+        if message.kind == ATTACH:
+            self._attach(message)
             return
         assert message.draft_id is not None
         view = self.view(message.draft_id)
@@ -179,6 +189,24 @@ class Messenger:
         channel = message.payload["channel"]
         if not self._landed(message, channel, None):
             self.notifier.announce(channel, message.payload["text"], tag_of(message))
+        self._sent(message)
+
+    def _attach(self, message: Outgoing) -> None:
+        """Fetch the files from Slack (a failure to reach Slack is tried again later), then hand them to the desk."""
+        images: list[Image] = []
+        try:
+            for file in message.payload["files"]:
+                images.append(self.notifier.fetch_image(file))
+        except BadImage as e:
+            self.attach(message, [], str(e))
+            return
+        self.attach(message, images, None)
+
+    def _notice(self, message: Outgoing) -> None:
+        """A word for one person only: in a channel (ephemeral, never doubled harmfully) or in a direct message."""
+        p = message.payload
+        if p.get("channel") or not self._landed(message, p["user"], None):
+            self.notifier.tell_privately(p["user"], p["text"], tag_of(message), channel=p.get("channel"), thread_ts=p.get("thread_ts"))
         self._sent(message)
 
     # helpers

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.config import Account
@@ -112,6 +113,14 @@ class Notifier(Protocol):
 
     def retire_card(self, card: CardRef, view: DraftView, replaced_by: str | None) -> None:
         """Mark an old card of an edited draft as replaced, so nobody votes on the old text there."""
+        ...
+
+    def fetch_image(self, file: Mapping[str, Any]) -> Image:
+        """The bytes of a file shared in Slack, checked as an image; BadImage when X would refuse it."""
+        ...
+
+    def tell_privately(self, user: str, text: str, tag: str, *, channel: str | None = None, thread_ts: str | None = None) -> None:
+        """A message only `user` sees: in `channel` (its thread) when given, else in a direct message."""
         ...
 
     def note(self, card: CardRef, text: str) -> None:

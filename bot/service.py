@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from bot import images as images_
 from bot import thread
@@ -18,7 +19,7 @@ from bot.desk_publishing import EARLY_TOLERANCE, INTERRUPTED, Publishing
 from bot.desk_reminders import Reminders
 from bot.errors import AlreadySubmitted, CardNotPosted, NotAllowed, WrongState
 from bot.images import Image
-from bot.messenger import CONFIRM, REACTION, draft_queue, message_queue
+from bot.messenger import ATTACH, CONFIRM, REACTION, draft_queue, message_queue
 from bot.model import SYSTEM, Draft, Outgoing
 from bot.ports import CardMark, CardRef, Change, DraftView, Overview
 from bot.review import BUTTON, OPEN, UNDECIDED, Kind, Rules, State, Vote, decide, reaction_kind, tally
@@ -58,6 +59,7 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
         images: Sequence[Image] = (),
         once: str | None = None,
         confirm: bool = False,
+        fetch: Sequence[Mapping[str, Any]] = (),
     ) -> Draft:
         """Check a new draft (a thread when lines of --- split it; images go on its first post) and store it in review.
 
@@ -65,10 +67,12 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
         Raise BadDraft (BadImage for images) and store nothing when it is wrong. With `once` (a form's
         view ID), a second submission of the same form raises AlreadySubmitted and stores nothing. With `confirm`, the
         author gets a direct message with a link to the card once it is up (the form has no other place to say so).
+        `fetch`: files still in Slack (picked in the form, described and checked by the handler); the courier fetches
+        them after the acknowledgement, before the card goes up.
         """
         target = self._account(account)
         thread.check(text)
-        images_.check(images)
+        images_.check_count(len(images) + len(fetch))
         now = self.clock()
         if at:
             publish_at = when_.parse_when(at, now=now, zone=self.zone_of(author_id))
@@ -97,6 +101,9 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
                 self.ledger.add_images(draft.id, images, at=now)
                 self.ledger.log("images_changed", actor=author_id, at=now, draft_id=draft.id, before=[],
                                 after=[i.name for i in images], sha256=[i.sha256 for i in images])
+            if fetch:  # before the card, so the card shows them
+                self.ledger.enqueue(draft_queue(draft.id), ATTACH, at=now, draft_id=draft.id, files=list(fetch), user=author_id,
+                                    channel=None, thread_ts=None, initial=True)
             self._queue_card(draft, at=now)
             if confirm:
                 self.ledger.enqueue(draft_queue(draft.id), CONFIRM, at=now, draft_id=draft.id)

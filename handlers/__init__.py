@@ -15,5 +15,5 @@ def register(app: App, desk: Desk, later: Later) -> None:
     events.register(app, desk)
     actions.register(app, desk, later)
     home.register(app, desk, later)
-    views.register(app, desk, later)
-    files.register(app, desk, later)
+    views.register(app, desk)
+    files.register(app, desk)

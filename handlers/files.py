@@ -6,14 +6,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from slack_bolt import App, BoltContext
+from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.errors import BadImage, SlackUnavailable
+from bot import images
 from bot.images import MAX_BYTES, Image
 from bot.service import Desk
-from handlers.later import Later
 
 # Slack sends a file shared in a channel's thread as a `message` event (subtype file_share); the app
 # subscribes to these (public and private channels) and needs the history and files:read scopes for them.
@@ -21,20 +21,22 @@ SUBSCRIPTIONS = ("message.channels", "message.groups")
 SCOPES = ("channels:history", "groups:history", "files:read")
 
 
-def register(app: App, desk: Desk, later: Later) -> None:
+def register(app: App, desk: Desk) -> None:
     """Attach images shared in a review card's thread to its draft (author or admin, before it goes out)."""
 
-    def shared(event: dict[str, Any], body: dict[str, Any], client: WebClient) -> None:
-        """Before the 200: the images are in the ledger (or refused, privately) when Slack hears back."""
+    def shared(event: dict[str, Any], body: dict[str, Any]) -> None:
+        """Before the 200, only what Slack's event already says: whose draft, who shares, what the files claim to be.
+        The courier fetches them afterwards (kept in the outbox meanwhile, so a crash loses none)."""
         thread_ts, files = event.get("thread_ts"), [f for f in event.get("files") or [] if _is_image(f)]
         if not thread_ts or not files or not event.get("user"):
             return
         draft = desk.draft_on_card(event["channel"], thread_ts)
         if draft is None:
             return  # a thread that is not a review card's
-        desk.check_can_edit(draft, event["user"], "attach images to")  # before anything is downloaded
-        images = [download(client, f) for f in files]
-        desk.add_images(draft.id, event["user"], images, event_id=body.get("event_id"))  # its new card is queued with it
+        for file in files:
+            described(file)
+        desk.attach_later(draft.id, event["user"], files, event_id=body.get("event_id"), channel=event["channel"],
+                          thread_ts=thread_ts)
 
     def other_message(event: dict[str, Any]) -> None:
         """Every other message in the review channels arrives too (the subscription is per channel): nothing to do."""
@@ -45,6 +47,12 @@ def register(app: App, desk: Desk, later: Later) -> None:
 
     app.event("message", matchers=[with_files])(shared)
     app.event("message")(other_message)  # after the one above: Bolt runs the first listener that matches
+
+
+def described(file: dict[str, Any]) -> None:
+    """What the file's description already shows X would refuse (BadImage), before a byte of it is fetched."""
+    images.check_described(file.get("name") or file.get("title") or file.get("id") or "image",
+                           str(file.get("mimetype") or ""), int(file.get("size") or 0))
 
 
 def download(client: WebClient, file: dict[str, Any]) -> Image:
@@ -64,6 +72,8 @@ def download(client: WebClient, file: dict[str, Any]) -> Image:
     try:
         # requests drops the Authorization header if Slack ever redirects to another host
         with requests.get(url, headers={"Authorization": f"Bearer {client.token}"}, timeout=client.timeout, stream=True) as response:
+            if response.status_code >= 500 or response.status_code == 429:  # Slack's trouble, not the file's: later
+                raise SlackUnavailable(f"{name} could not be downloaded from Slack (HTTP {response.status_code}); try again in a moment.")
             if response.status_code != 200 or response.headers.get("Content-Type", "").startswith("text/html"):
                 raise BadImage(f"Slack would not let copydesk download {name} (HTTP {response.status_code}); "
                                "the app needs the files:read scope.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,7 +16,8 @@ from slack_sdk.errors import SlackApiError
 from bot.digest import Report
 from bot.errors import DigestNotPosted, SlackFailed, SlackUnavailable
 from bot.ports import CardMark, CardRef, Change, DraftView
-from handlers import digest_render, render
+from bot.images import Image
+from handlers import digest_render, files, render
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,17 @@ class SlackNotifier:
         """Turn an edited draft's old card into a pointer to the new one."""
         text, blocks = render.replaced_card(view, replaced_by)
         self._call("chat_update", channel=card.channel, ts=card.ts, text=text, blocks=blocks)
+
+    def fetch_image(self, file: Mapping[str, Any]) -> Image:
+        """Download with the bot token (handlers.files.download), on the client that retries what is safe to retry."""
+        return files.download(self.client, dict(file))
+
+    def tell_privately(self, user: str, text: str, tag: str, *, channel: str | None = None, thread_ts: str | None = None) -> None:
+        """An ephemeral message in the channel (or its thread), or a direct message."""
+        if channel:
+            self._call("chat_postEphemeral", channel=channel, user=user, text=text, thread_ts=thread_ts)
+        else:
+            self._post(tag, channel=user, text=text)
 
     def note(self, card: CardRef, text: str) -> None:
         """A plain reply in the card's thread, outside the outbox."""

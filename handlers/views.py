@@ -5,21 +5,19 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext
-from slack_sdk import WebClient
+from slack_bolt import Ack, App
 
 from bot.errors import AlreadySubmitted, BadImage, BadTime, UnknownAccount
 from bot.service import Desk
 from handlers import files, render
-from handlers.errors import answered_privately, error_text
-from handlers.later import Later
+from handlers.errors import error_text
 from handlers.slack_text import unescape
 
 
-def register(app: App, desk: Desk, later: Later) -> None:
+def register(app: App, desk: Desk) -> None:
     """Bind the new-draft modal (opened by /draft with no text)."""
 
-    def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
+    def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         """Stored before the modal closes (its card, and the author's message saying where it is, queued with it);
         a mistake keeps the form open with the reason under its field."""
         values = view["state"]["values"]
@@ -27,6 +25,8 @@ def register(app: App, desk: Desk, later: Later) -> None:
         chosen = ((values.get("account") or {}).get("value", {}).get("selected_option") or {}).get("value")
         shared = (values.get("images") or {}).get("value", {}).get("files") or []
         try:
+            for file in shared:  # what Slack says of them; their bytes are fetched after the form has closed
+                files.described(file)
             desk.submit(
                 author_id=body["user"]["id"],
                 text=unescape(values["text"]["value"].get("value") or ""),
@@ -34,7 +34,7 @@ def register(app: App, desk: Desk, later: Later) -> None:
                 at=None,
                 publish_at=datetime.fromtimestamp(int(picked), timezone.utc) if picked else None,
                 origin_channel=view.get("private_metadata") or None,
-                images=[files.download(client, f) for f in shared],
+                fetch=shared,
                 once=f"view:{view['id']}" if view.get("id") else None,
                 confirm=True,
             )

@@ -90,14 +90,28 @@ def test_images_picked_in_the_form_go_up_with_the_post(bot: Copydesk) -> None:
     assert [m["bytes"] for m in bot.x.media.values()] == [PNG]
 
 
-def test_a_file_that_is_no_image_is_refused_on_its_field(bot: Copydesk) -> None:
+def test_a_file_slack_describes_as_no_image_is_refused_on_its_field(bot: Copydesk) -> None:
     bot.command(AUTHOR, "")
-    notes = bot.slack.add_file("notes.png", b"just text, not a picture")
+    dance = bot.slack.add_file("dance.gif", b"GIF89a" + bytes(10), mimetype="image/gif")
 
-    refused = errors(bot.submit_form(AUTHOR, "With a fake image", files=[notes]))
+    refused = errors(bot.submit_form(AUTHOR, "With a GIF", files=[dance]))
 
-    assert list(refused) == ["images"] and "notes.png" in refused["images"]
+    assert list(refused) == ["images"] and "dance.gif is not a PNG, JPEG or WebP image" in refused["images"]
     assert bot.ledger.drafts_in(list(State)) == []
+    assert bot.slack.calls("/files-pri/T0TEAM001-" + dance["id"] + "/dance.gif") == []  # nothing fetched to know it
+
+
+def test_a_file_whose_bytes_are_no_image_is_left_out_and_the_author_hears_why(bot: Copydesk) -> None:
+    bot.command(AUTHOR, "")
+    notes = bot.slack.add_file("notes.png", b"just text, not a picture")  # Slack calls it a PNG; its bytes say otherwise
+
+    done = bot.submit_form(AUTHOR, "With a fake image", files=[notes])
+
+    assert done.status == 200 and not done.body  # the form closes: the bytes are fetched after it has
+    draft = bot.latest()
+    assert bot.ledger.images(draft.id) == [] and draft.card_ts is not None
+    told = [m["text"] for m in bot.slack.dms(AUTHOR)]
+    assert any("Not attached to #1: notes.png is not a PNG, JPEG or WebP image" in t for t in told), told
 
 
 def test_a_form_sent_twice_makes_one_draft(bot: Copydesk) -> None:

@@ -13,7 +13,7 @@ from bot.images import Image
 from bot.publishing import XPublisher
 from bot.review import State
 from handlers.files import download
-from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, OUTSIDER, REVIEW, Copydesk
+from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, OUTSIDER, REVIEW, Copydesk, MovableClock, eventually
 from tests.fakes.http import Reply
 from tests.fakes.slack_api import blocks_text
 from tests.fakes.x_api import OAUTH2_TOKEN
@@ -226,3 +226,24 @@ def test_the_bot_token_never_leaves_for_a_file_stored_outside_slack(bot: Copydes
             download(client, file)
 
     assert x.calls() == []  # nothing was fetched from the other server, so no token went there
+
+
+def test_images_shared_while_slacks_file_host_is_down_are_fetched_once_it_is_back(make_bot) -> None:
+    clock = MovableClock()
+    bot = make_bot(clock=clock)
+    bot.command(AUTHOR, "Picture when Slack can")
+    bot.slack.files_down = True
+
+    assert bot.share_files(AUTHOR, 1, [bot.slack.add_file("chart.png", PNG)]).status == 200  # kept in the outbox
+
+    assert bot.ledger.images(1) == [] and bot.ledger.outbox_health(clock())["pending"] == 1
+    bot.slack.files_down = False
+    clock.advance(minutes=1)  # past the courier's backoff
+    bot.services.courier.wake()
+    eventually(lambda: [i.name for i in bot.ledger.images(1)] == ["chart.png"], what="the image attached")
+    bot.slack_told()
+    assert "1 image: chart.png" in blocks_text(bot.slack.top_level(REVIEW)[-1])
+    bad = bot.slack.add_file("notes.png", b"not a picture at all")
+    bot.share_files(AUTHOR, 1, [bad])
+    [answer] = bot.slack.ephemerals()
+    assert answer["user"] == AUTHOR and "Not attached to #1: notes.png is not a PNG" in answer["text"]

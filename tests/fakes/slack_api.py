@@ -31,6 +31,7 @@ class FakeSlack(RecordingServer):
         self.after_success: dict[str, list[Reply]] = {}  # per method: do the work, then answer this (a 5xx after posting)
         self.on_message: list[Any] = []  # called with each new top-level message the instant it exists, before the answer
         self.down: Reply | None = None  # an outage: every Web API call gets this answer (503, or 429 with Retry-After)
+        self.files_down = False  # the file host answers 503
         self._ts = itertools.count(1)
         self._file_ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -150,6 +151,8 @@ class FakeSlack(RecordingServer):
 
     def _download(self, call: Call) -> Reply:
         """url_private: the bytes for the bot token; anyone else gets Slack's sign-in page (HTML, status 200), as Slack does."""
+        if self.files_down:
+            return Reply(503, b"<html>Service Unavailable</html>", {"Content-Type": "text/html"})
         file_id = call.path.split("/")[2].rsplit("-", 1)[-1]
         stored = self.files.get(file_id)
         if call.headers.get("Authorization") != f"Bearer {BOT_TOKEN}" or stored is None:
