@@ -103,8 +103,10 @@ def test_a_slack_outage_during_votes_and_a_publication_ends_with_everything_said
     eventually(lambda: bot.ledger.outbox_health(clock())["pending"] >= 5, what="the news piling up in the outbox")
     bot.slack_told()  # nothing more can go while Slack is down: it waits, in the ledger
 
-    bot.slack.restore()
     clock.advance(minutes=10)
+    waiting = bot.services.health()["outbox"]
+    assert waiting["pending"] >= 5 and waiting["oldest_seconds"] >= 600 and waiting["gave_up"] == 0  # what /healthz says
+    bot.slack.restore()
     bot.services.courier.wake()
     eventually(lambda: bot.ledger.outbox_health(clock())["pending"] == 0, what="the outbox delivered after the outage")
 

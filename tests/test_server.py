@@ -101,6 +101,7 @@ def running(tmp_path: Path, environ: dict[str, str]) -> Iterator[Running]:
 def test_the_real_server_takes_a_signed_draft_over_http_and_stops_cleanly_on_sigterm(running: Running, slack, environ) -> None:
     status, health = running.get("/healthz")
     assert status == 200 and health["status"] == "ok" and health["mode"] == "http"
+    assert health["outbox"] == {"pending": 0, "oldest_seconds": 0.0, "gave_up": 0}
 
     body = urlencode({"command": "/draft", "text": "Over the wire &amp; back", "user_id": AUTHOR, "channel_id": "C0GEN",
                       "team_id": "T0TEAM001", "response_url": slack.response_url(), "trigger_id": "1.2.3"})
