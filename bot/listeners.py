@@ -78,8 +78,7 @@ class ListenerPool(ThreadPoolExecutor):
 
     @contextmanager
     def answering(self) -> Iterator[None]:
-        """Around the answer to one Slack request (the server's, in HTTP and in Socket Mode), or around one publishing
-        job for the afterwards pool: work waits meanwhile."""
+        """Around the answer to one Slack request (the server's, in HTTP and in Socket Mode): work waits meanwhile."""
         with self._gate:
             self._answering += 1
         try:

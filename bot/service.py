@@ -220,7 +220,7 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
         count beside it exactly as they would without buttons. A press on a card that is not the
         draft's current one (an edit replaced it) counts for nothing, like a reaction there. A press on the card of the
         current `version` whose ts is not stored yet (pressed the instant it appeared) adopts that card.
-        Returns whether the vote now stands, and the change it made; Slack hears of it from the afterwards queue.
+        Returns whether the vote now stands, and the change it made; Slack hears of it from the outbox.
         """
         found = self._draft(draft_id)
         rules = self._rules(self._account(found.account), found.author_id)
@@ -295,7 +295,7 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
             count = len(thread.split(draft.text))
             which = f"part {open_attempts[-1].part} of {count}: " if open_attempts and count > 1 else ""
             self._hold(draft, open_attempts[-1].id if open_attempts else None, which + INTERRUPTED)
-        # No request or job runs yet (the server and the scheduler start after this; the afterwards queue only reads),
+        # No request or job runs yet (the server, the scheduler and the courier start after this),
         # so the drafts just read are current.
         approved = self.ledger.drafts_in([State.APPROVED])
         if self.scheduler is not None and self.ledger.current_pause() is None:

@@ -522,15 +522,12 @@ class Ledger:
     def card_of_version(self, draft_id: int, version: int) -> tuple[str, str] | None:
         """Where the card of one version of a draft went (channel, ts), once Slack took it."""
         with self._lock:
-            rows = list(self._db.query(
-                "SELECT payload, result FROM outbox WHERE draft_id = ? AND kind = 'card' AND state = 'sent' AND result IS NOT NULL "
-                "ORDER BY id DESC", [draft_id],
-            ))
-        for row in rows:
-            payload = json.loads(row["payload"])
-            if payload.get("version") == version:
-                return payload["channel"], row["result"]
-        return None
+            row = self._db.execute(
+                "SELECT json_extract(payload, '$.channel'), result FROM outbox WHERE draft_id = ? AND kind = 'card' "
+                "AND state = 'sent' AND result IS NOT NULL AND json_extract(payload, '$.version') = ? ORDER BY id DESC LIMIT 1",
+                [draft_id, version],
+            ).fetchone()
+        return (row[0], row[1]) if row else None
 
     def card_message(self, draft_id: int, version: int) -> str | None:
         """Where the outbox is with the card of that version: pending, sent or gave_up (None: never queued)."""

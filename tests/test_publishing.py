@@ -197,25 +197,27 @@ def test_posts_due_beyond_the_horizon_wait_in_the_timetable_and_fire_once_brough
 
 
 def test_slacks_news_of_earlier_posts_waits_while_a_post_is_on_its_way_to_x() -> None:
-    """Posts due together reach X together: the afterwards queue holds its news while a publishing job runs."""
-    from bot.listeners import ListenerPool
+    """Posts due together reach X together: the courier makes way (Gate.wait_for_room) while a publishing job runs."""
+    from bot.listeners import Gate
     from bot.scheduling import PublishScheduler
 
     sending, sent = threading.Event(), threading.Event()
     told: list[str] = []
-    afterwards = ListenerPool(max_workers=1, name="afterwards")
-    scheduler = PublishScheduler(lambda draft_id: (sending.set(), sent.wait(10)), publishing=afterwards.answering)
+    gate = Gate()
+    scheduler = PublishScheduler(lambda draft_id: (sending.set(), sent.wait(10)), publishing=gate.held)
     scheduler.start()
     try:
         scheduler.schedule(1, None)
         assert sending.wait(10)
-        afterwards.later(told.append, "the card of an earlier post")
+        courier = threading.Thread(target=lambda: (gate.wait_for_room(10), told.append("the card of an earlier post")))
+        courier.start()
 
-        assert not afterwards.wait_idle(0.3) and told == [], "Slack was told while a post was on its way to X"
+        courier.join(0.3)
+        assert courier.is_alive() and told == [], "Slack was told while a post was on its way to X"
         sent.set()
 
-        assert afterwards.wait_idle(10) and told == ["the card of an earlier post"]
+        courier.join(10)
+        assert told == ["the card of an earlier post"]
     finally:
         sent.set()
         scheduler.shutdown()
-        afterwards.shutdown()

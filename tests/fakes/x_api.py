@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import itertools
-import re
 from email.parser import BytesParser
 from email.policy import HTTP
 import threading
