@@ -23,6 +23,7 @@ FIRST_DELAY = timedelta(seconds=0.25)  # after a failure; doubled each time, wit
 MAX_DELAY = timedelta(minutes=5)  # so the end of an outage is noticed within minutes
 GIVE_UP_AFTER = timedelta(hours=24)  # then it is dropped, loudly (log, /healthz, an event)
 ROOM_CAP = 1.0  # seconds a delivery waits at most for acknowledgements and posts to X to leave room
+LEDGER_TROUBLE_WAIT = 1.0  # seconds a queue rests after the ledger itself failed to record a try
 
 Deliver = Callable[[Outgoing], None]  # delivers one message and records it as sent, or raises SlackFailed
 Room = Callable[[float], None]  # blocks until there is room for Slack work, at most that many seconds
@@ -126,24 +127,23 @@ class Courier:
         return True
 
     def _sleep(self) -> float | None:
-        """Seconds until the next backed-off message is due (0: now); None: nothing waits but the queues in flight."""
-        wakeup = self._ledger.outbox_wakeup()
-        if wakeup is None:
-            return None
-        left = (wakeup - self._clock()).total_seconds()
-        return max(left, 0.0) if left > 0 or not self._flying else None
+        """Seconds until the next message of a queue not in flight is due (0: now); None: nothing else waits."""
+        wakeup = self._ledger.outbox_wakeup(besides=self._flying)
+        return None if wakeup is None else max((wakeup - self._clock()).total_seconds(), 0.0)
 
     def _run(self, message: Outgoing) -> None:
         try:
             self._attempt(message)
-        except Exception:
+        except Exception:  # the ledger itself failed (a read-only file): hold the queue a moment instead of spinning on it
             log.exception("the courier failed on outbox message %s", message.id)
+            with self._cond:
+                self._cond.wait_for(lambda: self._stopping, LEDGER_TROUBLE_WAIT)
         finally:
+            self._progress.notify()  # first: whoever waits for this (the author's link) is on its way before we are idle
             with self._cond:
                 self._flying.discard(message.queue)
                 self._dirty = True
                 self._cond.notify_all()
-            self._progress.notify()
 
     def _attempt(self, message: Outgoing) -> None:
         now = self._clock()

@@ -39,7 +39,7 @@ class ListenerPool(ThreadPoolExecutor):
         self._busy = 0
         self._idle = threading.Condition()
         self._quiet, self._cap, self._clock = quiet, cap, clock
-        self._gate = threading.Condition()  # guards what follows; the dispatcher is its only waiter
+        self._gate = threading.Condition()  # guards what follows; the dispatcher and wait_for_room wait on it
         self._answering = 0
         self._last_answer = -math.inf
         self._queue: deque[_Queued] = deque()
@@ -72,7 +72,7 @@ class ListenerPool(ThreadPoolExecutor):
                     self._dispatcher = threading.Thread(target=self._dispatch, name="after-ack", daemon=True)
                     self._dispatcher.start()
                 elif wake:
-                    self._gate.notify()
+                    self._gate.notify_all()
         if stopping:
             self._start(_Queued(fn, args, 0.0))  # shutting down: no more waiting for a moment
 
@@ -88,7 +88,7 @@ class ListenerPool(ThreadPoolExecutor):
                 self._answering -= 1
                 self._last_answer = self._clock()
                 if self._queue and not self._answering:
-                    self._gate.notify()
+                    self._gate.notify_all()
 
     def wait_for_room(self, cap: float = CAP) -> None:
         """Return once no request is being answered (after a quiet moment), or after `cap` seconds at the latest."""
@@ -104,7 +104,7 @@ class ListenerPool(ThreadPoolExecutor):
         """Start whatever still waits for its moment, then (with `wait`) let all of it finish."""
         with self._gate:
             self._stopping = True
-            self._gate.notify()
+            self._gate.notify_all()
             dispatcher = self._dispatcher
         if dispatcher is not None:
             dispatcher.join()

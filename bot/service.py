@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,7 +29,7 @@ __all__ = ["Clock", "Desk", "EARLY_TOLERANCE", "Recovery", "Resumed", "utc_now"]
 log = logging.getLogger(__name__)
 
 HOME_LINKS = 15  # cards linked from one App Home (each link is a Slack call, cached after the first)
-CARD_WAIT = 10.0  # seconds the author's confirmation waits for their card to be up
+CARD_WAIT = 5.0  # seconds the author's confirmation waits for their card to be up (the card keeps being tried after)
 UNKNOWN_WAIT = 1.0  # seconds a reaction on an unknown message waits for the cards being posted in its channel
 
 
@@ -109,16 +109,20 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
                 self.ledger.enqueue(draft_queue(draft.id), CONFIRM, at=now, draft_id=draft.id)
         return draft
 
+    def watch_card(self, draft_id: int, then: Callable[[], None], timeout: float = CARD_WAIT) -> None:
+        """Call `then()` once the draft's card is up, or Slack refused it twice, or `timeout` passed; no thread waits."""
+        self.progress.watch(lambda: self._card_settled(draft_id), then, timeout)
+
     def await_card(self, draft_id: int, timeout: float = CARD_WAIT) -> tuple[DraftView, str | None]:
-        """The draft's card and a link to it, once Slack has it; CardNotPosted when Slack refused it or is slow.
+        """card_link, once the card is settled (or after `timeout`): for callers that may block."""
+        self.progress.wait_until(lambda: self._card_settled(draft_id), timeout)
+        return self.card_link(draft_id)
 
-        The card goes up from the outbox (and keeps being tried after this gives up waiting).
+    def card_link(self, draft_id: int) -> tuple[DraftView, str | None]:
+        """The draft's card and a link to it; CardNotPosted when Slack has refused it or not answered yet.
+
+        The card goes up from the outbox, and keeps being tried whatever this says.
         """
-        def settled() -> bool:
-            draft = self.ledger.draft(draft_id)
-            return draft is None or draft.card_ts is not None or self.ledger.card_trouble(draft_id, draft.version) is not None
-
-        self.progress.wait_until(settled, timeout)
         view = self.view(draft_id)
         if view.draft.card_ts:
             return view, self.notifier.permalink(CardRef(view.draft.review_channel, view.draft.card_ts))
@@ -127,6 +131,10 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
             f"{view.draft.number} is saved, but its review card could not be posted in <#{view.account.review_channel}> yet "
             f"({trouble}). copydesk keeps trying; invite the bot to that channel if it is not there."
         )
+
+    def _card_settled(self, draft_id: int) -> bool:
+        draft = self.ledger.draft(draft_id)
+        return draft is None or draft.card_ts is not None or self.ledger.card_trouble(draft_id, draft.version) is not None
 
     # voting
 

@@ -72,7 +72,7 @@ def register(app: App, desk: Desk, later: Later) -> None:
                 modal = render.draft_modal(accounts, desk.config.default_account, command.get("channel_id"), zone)
                 client.views_open(trigger_id=command["trigger_id"], view=modal)
             elif step == "card":
-                view, link = desk.await_card(context["draft_id"])  # the courier posts it
+                view, link = desk.card_link(context["draft_id"])  # the courier has posted it (or Slack refused it)
                 respond(text=render.in_review(view, link), response_type="ephemeral")
             elif step == "draft":
                 parsed = commands.parse(unescape(command.get("text", "")))
@@ -83,7 +83,9 @@ def register(app: App, desk: Desk, later: Later) -> None:
         try:
             check(ack, command, context)
         finally:
-            if "follow_up" in context:
+            if context.get("follow_up") == "card":  # the link follows once the card is up, holding no thread meanwhile
+                desk.watch_card(context["draft_id"], lambda: later(follow_up, command, context, respond, client))
+            elif "follow_up" in context:
                 later(follow_up, command, context, respond, client)
 
     app.command(COMMAND)(acknowledge)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -477,12 +477,15 @@ class Ledger:
             )
             return [_outgoing(row) for row in rows]
 
-    def outbox_wakeup(self) -> datetime | None:
-        """When the next queue's first message may go (after a backoff), if any waits."""
+    def outbox_wakeup(self, *, besides: Collection[str] = ()) -> datetime | None:
+        """When the next queue's first message may go (after a backoff), among the queues not `besides` (in flight)."""
+        skip = list(besides)
         with self._lock:
             row = self._db.execute(
                 "SELECT MIN(next_at) FROM outbox AS o WHERE state = 'pending' "
-                "AND id = (SELECT MIN(id) FROM outbox WHERE queue = o.queue AND state = 'pending')"
+                f"AND queue NOT IN ({', '.join('?' for _ in skip)}) "
+                "AND id = (SELECT MIN(id) FROM outbox WHERE queue = o.queue AND state = 'pending')",
+                skip,
             ).fetchone()
         return from_text(row[0]) if row and row[0] else None
 
@@ -509,15 +512,18 @@ class Ledger:
     def outgoing_later(self, outgoing_id: int, *, next_at: datetime, error: str) -> None:
         """Slack failed for a passing reason: try again at `next_at`."""
         with self.transaction():
-            self._db.execute("UPDATE outbox SET next_at = ?, error = ? WHERE id = ?", [to_text(next_at), error, outgoing_id])
+            self._db.execute("UPDATE outbox SET next_at = ?, error = ? WHERE id = ? AND state = 'pending'",
+                             [to_text(next_at), error, outgoing_id])
 
     def outgoing_gave_up(self, outgoing_id: int, *, error: str, at: datetime) -> None:
         """Slack refused it for good, or for too long: it stops blocking its queue, and the log and /healthz say so."""
         with self.transaction():
-            self._db.execute(
-                "UPDATE outbox SET state = 'gave_up', done_at = ?, error = ? WHERE id = ?", [to_text(at), error, outgoing_id]
+            cursor = self._db.execute(
+                "UPDATE outbox SET state = 'gave_up', done_at = ?, error = ? WHERE id = ? AND state = 'pending'",
+                [to_text(at), error, outgoing_id],
             )
-            self.log("slack_gave_up", actor=SYSTEM, at=at, outbox_id=outgoing_id, error=error)
+            if cursor.rowcount:  # not one that was delivered before something after it failed
+                self.log("slack_gave_up", actor=SYSTEM, at=at, outbox_id=outgoing_id, error=error)
 
     def card_of_version(self, draft_id: int, version: int) -> tuple[str, str] | None:
         """Where the card of one version of a draft went (channel, ts), once Slack took it."""

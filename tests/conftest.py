@@ -292,6 +292,8 @@ class Copydesk:
         if settle:
             assert self.services.listeners.wait_idle(10), "work after the acknowledgement did not finish"
             self.slack_told()  # and what the desk queued for Slack (a vote by button redraws its card from there)
+            assert self.desk.progress.wait_unwatched(10), "an answer waiting for a card was never given"
+            assert self.services.listeners.wait_idle(10), "the answer handed on once the card was up did not finish"
         return response
 
     # reading back

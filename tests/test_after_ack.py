@@ -93,7 +93,7 @@ def test_work_that_fails_is_logged_with_its_traceback_and_the_next_still_runs(po
 
 
 def test_a_draft_over_the_wsgi_server_is_answered_before_its_card_is_posted(bot: Copydesk, tmp_path: Path) -> None:
-    """The HTTP path holds the gate: the card (posted after the ack) waits until the response has left the app."""
+    """The HTTP path holds the gate: the card (posted by the courier) waits until the response has left the app."""
     order: list[str] = []
     pool = bot.services.listeners
     posted = bot.slack.calls("/api/chat.postMessage")
@@ -112,7 +112,7 @@ def test_a_draft_over_the_wsgi_server_is_answered_before_its_card_is_posted(bot:
     statuses: list[str] = []
     answer = b"".join(application(environ, lambda status, _headers: statuses.append(status)))
     assert statuses == ["200 OK"] and answer == b""
-    assert pool.wait_idle(10)
+    assert bot.services.courier.wait_idle(10) and pool.wait_idle(10)  # the card goes from the outbox, after the answer
     [card] = bot.slack.calls("/api/chat.postMessage")[len(posted):]
     assert card.body["channel"] == REVIEW
     assert order == ["answering", "answered, 0 cards posted"]
