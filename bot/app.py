@@ -27,7 +27,7 @@ from bot.progress import Progress
 from bot.publishing import XPublisher
 from bot.scheduling import REMIND, PublishScheduler
 from bot.service import Clock, Desk, utc_now
-from bot.errors import CopydeskError, SlackUnavailable
+from bot.errors import CopydeskError, LedgerUnwritable, SlackUnavailable
 from handlers.errors import error_text
 from handlers.notifier import SlackDirectory, SlackNotifier
 from storage import Ledger
@@ -158,7 +158,7 @@ def handle_error(
     error: Exception, body: dict[str, Any], request: BoltRequest, response: BoltResponse | None, respond: Any, client: WebClient
 ) -> BoltResponse | None:
     """Answer the person privately: the error's own words for their mistakes, a reference for ours."""
-    transient = isinstance(error, SlackUnavailable) or not isinstance(error, CopydeskError)
+    transient = isinstance(error, (SlackUnavailable, LedgerUnwritable)) or not isinstance(error, CopydeskError)
     if body.get("type") == "event_callback" and transient and response is not None:
         # Nothing was stored (the event is marked seen in the vote's own transaction): a 500 makes
         # Slack deliver it again, when it may succeed.

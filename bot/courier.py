@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from bot.errors import SlackFailed
+from bot.messenger import POSTS
 from bot.model import Outgoing
 from bot.progress import Progress
 
@@ -147,7 +148,9 @@ class Courier:
 
     def _attempt(self, message: Outgoing) -> None:
         now = self._clock()
-        self._ledger.claim_outgoing(message.id, at=now)  # from here on, a crash leaves "it may have landed"
+        # From here on, a crash leaves "it may have landed": synced to disk for what makes a new message, so that not even
+        # a power cut lets one be sent twice without looking for it first.
+        self._ledger.claim_outgoing(message.id, at=now, durable=message.kind in POSTS)
         tried = Outgoing(**{**message.__dict__, "attempts": message.attempts + 1})
         try:
             self._deliver(tried)

@@ -7,7 +7,7 @@ from typing import Any
 
 from bot import images as images_
 from bot.desk_base import DeskBase
-from bot.errors import CopydeskError, WrongState
+from bot.errors import CopydeskError, LedgerUnwritable, WrongState
 from bot.images import Image
 from bot.messenger import ATTACH, NOTICE, draft_queue
 from bot.model import Draft, Outgoing
@@ -52,6 +52,8 @@ class Media(DeskBase):
                     return
                 self._change_images(message.draft_id, p["user"], images, replace=False, event_id=None, settles=message)
                 return
+            except LedgerUnwritable:
+                raise  # the ledger's trouble, not the images': the courier tries again
             except CopydeskError as e:
                 problem = str(e)
         with self.ledger.transaction():

@@ -95,8 +95,9 @@ class AlreadySubmitted(CopydeskError):
 class SlackFailed(Exception):
     """Slack did not take a message: `permanent` when trying again cannot help, `retry_after` when Slack named a wait."""
 
-    def __init__(self, reason: str, *, permanent: bool = False, retry_after: float | None = None) -> None:
+    def __init__(self, reason: str, *, permanent: bool = False, retry_after: float | None = None, code: str | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent
         self.retry_after = retry_after
+        self.code = code  # Slack's error code, when it gave one

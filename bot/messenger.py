@@ -26,6 +26,10 @@ CARD, REDRAW, REPLY, DM, REMIND, RETIRE, ANNOUNCE, REACTION, CONFIRM, ATTACH, NO
 )
 
 
+FORM_TRIES = 3  # tries at the files picked in the form before the first card goes up without them
+POSTS = frozenset({CARD, REPLY, DM, REMIND, ANNOUNCE, CONFIRM, NOTICE})  # kinds that make a new Slack message
+
+
 def draft_queue(draft_id: int) -> str:
     """Everything about one draft goes out in the order it happened: its card first."""
     return f"draft:{draft_id}"
@@ -160,6 +164,9 @@ class Messenger:
         self._sent(message)
 
     def _remind(self, message: Outgoing, view: DraftView) -> None:
+        if message.payload.get("version") != view.draft.version:  # an edit replaced those words: nobody is asked for them
+            self._sent(message)
+            return
         card = self._card_of(view.draft, message.payload.get("version"))
         if card is not None and not self._landed(message, card.channel, card.ts):
             self.notifier.remind(card, view, list(message.payload["editors"]), tag_of(message))
@@ -192,13 +199,23 @@ class Messenger:
         self._sent(message)
 
     def _attach(self, message: Outgoing) -> None:
-        """Fetch the files from Slack (a failure to reach Slack is tried again later), then hand them to the desk."""
+        """Fetch the files from Slack (a failure to reach Slack is tried again later), then hand them to the desk.
+
+        Files picked in the form hold the draft's first card back, so after FORM_TRIES failed tries the card goes up
+        without them, and the author is told how to add them.
+        """
         images: list[Image] = []
         try:
             for file in message.payload["files"]:
                 images.append(self.notifier.fetch_image(file))
         except BadImage as e:
             self.attach(message, [], str(e))
+            return
+        except Exception as e:
+            if not message.payload.get("initial") or message.attempts < FORM_TRIES:
+                raise
+            self.attach(message, [], f"Slack's files could not be fetched ({e}); the card went up without them. "
+                                     "Share the images in the card's thread to add them.")
             return
         self.attach(message, images, None)
 

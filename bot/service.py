@@ -157,14 +157,15 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
                 return
             self.postings.wait(channel, UNKNOWN_WAIT)
             found = self.ledger.draft_for_card(channel, ts)
-        queue = message_queue(channel, ts)
-        if found is None or self.ledger.outbox_queue(queue):  # unknown, or earlier reactions on it are still looked up
-            now = self.clock()
-            with self.ledger.transaction():
-                if event_id and not self.ledger.first_sighting(event_id, at=now):
-                    return
-                self.ledger.enqueue(queue, REACTION, at=now, channel=channel, ts=ts, user=user_id, reaction=reaction, added=added)
-            return
+        queue, now = message_queue(channel, ts), self.clock()
+        with self.ledger.transaction():  # looked at and queued as one: a later reaction on it sees this one queued
+            if found is None:
+                found = self.ledger.draft_for_card(channel, ts)
+            if found is None or self.ledger.outbox_queue(queue):  # unknown, or earlier reactions on it are still looked up
+                if not event_id or self.ledger.first_sighting(event_id, at=now):
+                    self.ledger.enqueue(queue, REACTION, at=now, channel=channel, ts=ts, user=user_id, reaction=reaction,
+                                        added=added)
+                return
         refusal = self._count(found, ts, Vote(user_id, reaction, kind), added=added, event_id=event_id)
         if refusal and added:
             raise NotAllowed(refusal)

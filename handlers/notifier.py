@@ -61,7 +61,7 @@ class SlackNotifier:
 
     def find_card(self, channel: str, draft_id: int, version: int) -> CardRef | None:
         """The card of that draft version among the channel's latest messages (a try whose answer was lost)."""
-        for message in self._history(channel):
+        for message in self._looked_up(self._history(channel)):
             mark = _card_mark(message)
             if mark is not None and mark.draft_id == draft_id and mark.version == version:
                 return CardRef(channel, str(message["ts"]))
@@ -142,8 +142,18 @@ class SlackNotifier:
         if thread_ts is not None:
             messages = self._pages("conversations_replies", channel=channel, ts=thread_ts)
         else:
-            messages = self._history(self._im(channel) if channel[:1] in ("U", "W") else channel)
-        return any(_tag(message) == tag for message in messages)
+            messages = self._dm_history(channel) if channel[:1] in ("U", "W") else self._history(channel)
+        return any(_tag(message) == tag for message in self._looked_up(messages))
+
+    def _looked_up(self, messages: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """Messages from a lookup; an app installed without the scope to look (im:history…) cannot look: it sends,
+        with a warning, rather than hold everything behind it for a day."""
+        try:
+            yield from messages
+        except SlackFailed as e:
+            if e.code not in ("missing_scope", "not_in_channel"):
+                raise
+            log.warning("could not look for an earlier try (%s): sending it; reinstall the app with the manifest's scopes", e)
 
     def _post(self, tag: str, **message: Any) -> None:
         self._call("chat_postMessage", metadata={"event_type": MESSAGE_EVENT, "event_payload": {"tag": tag}},
@@ -153,6 +163,10 @@ class SlackNotifier:
         if user not in self._ims:
             self._ims[user] = self._call("conversations_open", users=user)["channel"]["id"]
         return self._ims[user]
+
+    def _dm_history(self, user: str) -> Iterator[dict[str, Any]]:
+        """The bot's direct messages with `user`, newest first (opened lazily, inside the lookup)."""
+        yield from self._history(self._im(user))
 
     def _history(self, channel: str) -> Iterator[dict[str, Any]]:
         return self._pages("conversations_history", channel=channel)
@@ -175,7 +189,7 @@ class SlackNotifier:
             error = e.response.get("error") if isinstance(e.response.data, dict) else None
             status = e.response.status_code
             wait = e.response.headers.get("Retry-After") or e.response.headers.get("retry-after") if status == 429 else None
-            raise SlackFailed(f"Slack's {method.replace('_', '.', 1)} said {error or f'HTTP {status}'}",
+            raise SlackFailed(f"Slack's {method.replace('_', '.', 1)} said {error or f'HTTP {status}'}", code=error,
                               permanent=error in PERMANENT, retry_after=float(wait) if wait and wait.isdigit() else None) from None
 
     def post_digest(self, channel: str, report: Report) -> str:

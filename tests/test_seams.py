@@ -242,3 +242,18 @@ def test_a_button_pressed_on_a_card_whose_ts_is_not_stored_yet_counts_and_adopts
     slack.gates.pop("/api/chat.postMessage").set()
     bot.slack_told()
     assert len(slack.cards(REVIEW)[1]) == 1  # the courier found the card was adopted: no second one
+
+
+def test_an_app_installed_without_the_scope_to_look_sends_anyway_rather_than_hold_the_queue(bot: Copydesk, caplog) -> None:
+    bot.command(AUTHOR, "at:+1d Installed before im:history existed")
+    bot.react(EDITOR_1, APPROVE, 1)
+    bot.slack.failures["conversations.open"] = "missing_scope"  # no im:write: the author's messages cannot be looked for
+    bot.slack.fail_once_if("chat.postMessage", lambda body: body.get("channel") == AUTHOR)  # the author's message: try again
+
+    with caplog.at_level(logging.WARNING, logger="handlers.notifier"):
+        bot.react(EDITOR_2, APPROVE, 1)
+        eventually(lambda: bot.ledger.outbox_health(bot.desk.clock())["pending"] == 0, what="the queue not held")
+
+    assert [m["text"] for m in bot.slack.dms(AUTHOR) if "was approved" in m["text"]] != []
+    assert "could not look for an earlier try" in caplog.text and "missing_scope" in caplog.text
+    assert bot.ledger.outbox_health(bot.desk.clock())["gave_up"] == 0

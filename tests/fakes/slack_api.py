@@ -32,6 +32,7 @@ class FakeSlack(RecordingServer):
         self.on_message: list[Any] = []  # called with each new top-level message the instant it exists, before the answer
         self.down: Reply | None = None  # an outage: every Web API call gets this answer (503, or 429 with Retry-After)
         self.files_down = False  # the file host answers 503
+        self.answer_if: list[tuple[str, Any, Reply]] = []  # (method, which bodies, answer): once, for the first body it fits
         self._ts = itertools.count(1)
         self._file_ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -97,6 +98,10 @@ class FakeSlack(RecordingServer):
         with self._lock:
             if self.down is not None:
                 return Reply(self.down.status, self.down.body, dict(self.down.headers))
+            fitting = next((rule for rule in self.answer_if if rule[0] == method and rule[1](call.body)), None)
+            if fitting is not None:
+                self.answer_if.remove(fitting)
+                return fitting[2]
             queued = self.http_failures.get(method)
             if queued:
                 return queued.pop(0)
@@ -111,6 +116,11 @@ class FakeSlack(RecordingServer):
             if after and answer.get("ok"):
                 return after.pop(0)  # it was done, but the answer says otherwise
         return Reply(200, answer)
+
+    def fail_once_if(self, method: str, which: Any, status: int = 503) -> None:
+        """The first call of `method` whose body `which` picks out is answered `status` (and not acted on)."""
+        with self._lock:
+            self.answer_if.append((method, which, Reply(status, {"ok": False, "error": "internal_error"})))
 
     def outage(self, status: int = 503, retry_after: int | None = None) -> None:
         """Slack is down (5xx) or rate limiting everything (429) until `restore()`."""
