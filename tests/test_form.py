@@ -6,7 +6,7 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from bot.review import State
-from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk
+from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk, MovableClock
 from tests.test_images import PNG
 from tests.fakes.slack_api import blocks_text
 
@@ -122,3 +122,23 @@ def test_a_form_sent_twice_makes_one_draft(bot: Copydesk) -> None:
     assert again.status == 200 and not again.body
     assert [d.text for d in bot.ledger.drafts_in(list(State))] == ["Pressed twice"]
     assert len(bot.slack.posts(REVIEW)) == 1
+
+
+def test_images_slack_cannot_hand_over_stop_holding_the_first_card_back_after_three_tries(make_bot) -> None:
+    clock = MovableClock()
+    bot = make_bot(clock=clock)
+    bot.command(AUTHOR, "")
+    chart = bot.slack.add_file("chart.png", PNG)
+    bot.slack.files_down = True
+
+    bot.submit_form(AUTHOR, "A chart, one day", files=[chart])
+
+    assert bot.latest().card_ts is None  # the card waits for its image…
+    for _ in range(3):
+        clock.advance(minutes=10)  # past each backoff
+        bot.services.courier.wake()
+        bot.slack_told()
+    draft = bot.latest()
+    assert draft.card_ts is not None and bot.ledger.images(draft.id) == []  # …but not for ever
+    told = " ".join(m["text"] for m in bot.slack.dms(AUTHOR))
+    assert "Not attached to #1" in told and "Share the images in the card's thread" in told
