@@ -87,7 +87,7 @@ class ListenerPool(ThreadPoolExecutor):
             with self._gate:
                 self._answering -= 1
                 self._last_answer = self._clock()
-                if self._queue and not self._answering:
+                if not self._answering:  # the dispatcher, and whoever waits in wait_for_room (the courier), may go on
                     self._gate.notify_all()
 
     def wait_for_room(self, cap: float = CAP) -> None:

@@ -140,3 +140,14 @@ class _Body:
     def read(self, size: int = -1) -> bytes:
         chunk, self._data = (self._data, b"") if size < 0 else (self._data[:size], self._data[size:])
         return chunk
+
+
+def test_the_courier_waiting_for_room_goes_as_soon_as_the_answer_is_given_not_at_the_cap(pool: ListenerPool) -> None:
+    """The courier waits in wait_for_room while a request is answered: the answer's end must wake it, queue or not."""
+    went = threading.Event()
+    with pool.answering():
+        courier = threading.Thread(target=lambda: (pool.wait_for_room(30.0), went.set()))
+        courier.start()
+        assert not went.wait(0.1), "the courier went while a request was being answered"
+    assert went.wait(5.0), "the courier waited for its cap although nothing was being answered"
+    courier.join()
