@@ -84,7 +84,7 @@ def register(app: App, desk: Desk, later: Later) -> None:
             check(ack, command, context)
         finally:
             if context.get("follow_up") == "card":  # the link follows once the card is up, holding no thread meanwhile
-                desk.watch_card(context["draft_id"], lambda: later(follow_up, command, context, respond, client))
+                later(desk.watch_card, context["draft_id"], lambda: later(follow_up, command, context, respond, client))
             elif "follow_up" in context:
                 later(follow_up, command, context, respond, client)
 
