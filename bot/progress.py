@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
@@ -64,6 +67,8 @@ class Progress:
             watch.timer.cancel()
         try:
             watch.then()
+        except Exception:  # it runs on the courier's thread (or a timer's): a failure must not stop deliveries
+            log.exception("a follow-up waiting for the outbox failed")
         finally:
             with self._cond:
                 self._cond.notify_all()
