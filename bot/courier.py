@@ -56,6 +56,7 @@ class Courier:
         self._room = room
         self._give_up_after = give_up_after
         self._progress = progress or Progress()
+        self._workers = workers
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="courier")
         self._cond = threading.Condition()
         self._dirty = True  # something may have become due: look at the ledger again
@@ -115,7 +116,9 @@ class Courier:
                 return False
             self._dirty = False
             flying = set(self._flying)
-        due = [m for m in self._ledger.outbox_due(self._clock()) if m.queue not in flying]
+            if len(flying) >= 2 * self._workers:
+                return True  # enough handed out: the next delivery to end wakes this again
+        due = self._ledger.outbox_due(self._clock(), besides=flying, limit=self._workers)
         if not due:
             return True
         for room in self._room:
@@ -128,7 +131,10 @@ class Courier:
         return True
 
     def _sleep(self) -> float | None:
-        """Seconds until the next message of a queue not in flight is due (0: now); None: nothing else waits."""
+        """Seconds until the next message of a queue not in flight is due (0: now); None: wait for a delivery to end
+        (nothing else waits, or enough is handed out already)."""
+        if len(self._flying) >= 2 * self._workers:
+            return None
         wakeup = self._ledger.outbox_wakeup(besides=self._flying)
         return None if wakeup is None else max((wakeup - self._clock()).total_seconds(), 0.0)
 
@@ -140,11 +146,13 @@ class Courier:
             with self._cond:
                 self._cond.wait_for(lambda: self._stopping, LEDGER_TROUBLE_WAIT)
         finally:
-            self._progress.notify()  # first: whoever waits for this (the author's link) is on its way before we are idle
-            with self._cond:
-                self._flying.discard(message.queue)
-                self._dirty = True
-                self._cond.notify_all()
+            try:  # first: whoever waits for this (the author's link) is on its way before we are idle
+                self._progress.notify(message.draft_id)
+            finally:
+                with self._cond:
+                    self._flying.discard(message.queue)
+                    self._dirty = True
+                    self._cond.notify_all()
 
     def _attempt(self, message: Outgoing) -> None:
         now = self._clock()

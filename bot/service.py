@@ -111,7 +111,7 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
 
     def watch_card(self, draft_id: int, then: Callable[[], None], timeout: float = CARD_WAIT) -> None:
         """Call `then()` once the draft's card is up, or Slack refused it twice, or `timeout` passed; no thread waits."""
-        self.progress.watch(lambda: self._card_settled(draft_id), then, timeout)
+        self.progress.watch(lambda: self._card_settled(draft_id), then, timeout, key=draft_id)
 
     def await_card(self, draft_id: int, timeout: float = CARD_WAIT) -> tuple[DraftView, str | None]:
         """card_link, once the card is settled (or after `timeout`): for callers that may block."""

@@ -467,13 +467,15 @@ class Ledger:
             assert cursor.lastrowid is not None
             return cursor.lastrowid
 
-    def outbox_due(self, now: datetime, *, limit: int = 64) -> list[Outgoing]:
-        """The first pending message of each queue, among those whose time has come, oldest first."""
+    def outbox_due(self, now: datetime, *, besides: Collection[str] = (), limit: int = 64) -> list[Outgoing]:
+        """The first pending message of each queue but `besides` (in flight), among those whose time has come, oldest first."""
+        skip = list(besides)
         with self._lock:
             rows = self._db.query(
                 "SELECT * FROM outbox AS o WHERE state = 'pending' AND next_at <= ? "
+                f"AND queue NOT IN ({', '.join('?' for _ in skip)}) "
                 "AND id = (SELECT MIN(id) FROM outbox WHERE queue = o.queue AND state = 'pending') ORDER BY next_at, id LIMIT ?",
-                [to_text(now), limit],
+                [to_text(now), *skip, limit],
             )
             return [_outgoing(row) for row in rows]
 
