@@ -27,7 +27,6 @@ CARD, REDRAW, REPLY, DM, REMIND, RETIRE, ANNOUNCE, REACTION, CONFIRM, ATTACH, NO
 
 
 FORM_TRIES = 3  # tries at the files picked in the form before the first card goes up without them
-POSTS = frozenset({CARD, REPLY, DM, REMIND, ANNOUNCE, CONFIRM, NOTICE})  # kinds that make a new Slack message
 
 
 def draft_queue(draft_id: int) -> str:

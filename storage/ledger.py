@@ -497,9 +497,9 @@ class Ledger:
             rows = self._db.query("SELECT * FROM outbox WHERE queue = ? AND state = 'pending' ORDER BY id", [queue])
             return [_outgoing(row) for row in rows]
 
-    def claim_outgoing(self, outgoing_id: int, *, at: datetime, durable: bool = False) -> None:
+    def claim_outgoing(self, outgoing_id: int, *, at: datetime) -> None:
         """Count a try before Slack is called: after a crash, attempts above 0 say it may have landed."""
-        with self.transaction(durable=durable):
+        with self.transaction():
             self._db.execute("UPDATE outbox SET attempts = attempts + 1, last_attempt_at = ? WHERE id = ?", [to_text(at), outgoing_id])
 
     def outgoing_sent(self, outgoing_ids: Iterable[int], *, at: datetime, result: str | None = None) -> None:
