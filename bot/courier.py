@@ -120,8 +120,6 @@ class Courier:
         due = self._ledger.outbox_due(self._clock(), besides=flying, limit=self._workers)
         if not due:
             return True
-        for room in self._room:
-            room(ROOM_CAP)
         with self._cond:
             for message in due:
                 if message.queue not in self._flying and not self._stopping:
@@ -139,6 +137,8 @@ class Courier:
 
     def _run(self, message: Outgoing) -> None:
         try:
+            for room in self._room:  # each delivery makes way for acknowledgements and posts on their way to X
+                room(ROOM_CAP)
             self._attempt(message)
         except Exception:  # the ledger itself failed (a read-only file): hold the queue a moment instead of spinning on it
             log.exception("the courier failed on outbox message %s", message.id)
