@@ -86,12 +86,8 @@ class Courier:
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until nothing is being delivered and nothing due waits; False after `timeout` seconds."""
-        return self.wait_until(lambda: not self._flying and not self._ledger.outbox_due(self._clock(), limit=1), timeout)
-
-    def wait_until(self, condition: Callable[[], bool], timeout: float) -> bool:
-        """Block until `condition()` holds, checked after each delivery or try; False after `timeout` seconds."""
-        with self._cond:
-            return self._cond.wait_for(condition, timeout)
+        with self._cond:  # checked again after each delivery or try
+            return self._cond.wait_for(lambda: not self._flying and not self._ledger.outbox_due(self._clock(), limit=1), timeout)
 
     def _dispatch(self) -> None:
         """The one thread that reads the outbox and hands each queue's next message to a delivery thread."""

@@ -44,11 +44,6 @@ class Progress:
             if ready:
                 self._fire(watch)
 
-    def wait_until(self, condition: Callable[[], bool], timeout: float) -> bool:
-        """Block until `condition()` holds, checked after each delivery; False after `timeout` seconds."""
-        with self._cond:
-            return self._cond.wait_for(condition, timeout)
-
     def watch(self, ready: Callable[[], bool], then: Callable[[], None], timeout: float, *, key: Hashable = None) -> None:
         """Call `then()` (it must be quick: hand the work on) once `ready()` holds, or after `timeout` seconds."""
         watch = _Watch(ready, then, key)

@@ -113,11 +113,6 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
         """Call `then()` once the draft's card is up, or Slack refused it twice, or `timeout` passed; no thread waits."""
         self.progress.watch(lambda: self._card_settled(draft_id), then, timeout, key=draft_id)
 
-    def await_card(self, draft_id: int, timeout: float = CARD_WAIT) -> tuple[DraftView, str | None]:
-        """card_link, once the card is settled (or after `timeout`): for callers that may block."""
-        self.progress.wait_until(lambda: self._card_settled(draft_id), timeout)
-        return self.card_link(draft_id)
-
     def card_link(self, draft_id: int) -> tuple[DraftView, str | None]:
         """The draft's card and a link to it; CardNotPosted when Slack has refused it or not answered yet.
 
@@ -157,16 +152,14 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
                 return
             self.postings.wait(channel, UNKNOWN_WAIT)
             found = self.ledger.draft_for_card(channel, ts)
-        queue, now = message_queue(channel, ts), self.clock()
-        with self.ledger.transaction():  # looked at and queued as one: a later reaction on it sees this one queued
-            if found is None:
-                found = self.ledger.draft_for_card(channel, ts)
-            if found is None or self.ledger.outbox_queue(queue):  # unknown, or earlier reactions on it are still looked up
+        vote = Vote(user_id, reaction, kind)
+        if found is None:
+            now = self.clock()
+            with self.ledger.transaction():
                 if not event_id or self.ledger.first_sighting(event_id, at=now):
-                    self.ledger.enqueue(queue, REACTION, at=now, channel=channel, ts=ts, user=user_id, reaction=reaction,
-                                        added=added)
-                return
-        refusal = self._count(found, ts, Vote(user_id, reaction, kind), added=added, event_id=event_id)
+                    self._keep_reaction(channel, ts, vote, added, at=now)
+            return
+        refusal = self._count(found, ts, vote, added=added, event_id=event_id, behind=message_queue(channel, ts))
         if refusal and added:
             raise NotAllowed(refusal)
 
@@ -187,12 +180,18 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
         if refusal:
             log.info("%s on %s (found by its metadata) not counted: %s", p["user"], draft.number, refusal)
 
+    def _keep_reaction(self, channel: str, ts: str, vote: Vote, added: bool, *, at: datetime) -> None:
+        """Inside the caller's transaction: keep a reaction until the courier has read what its message is."""
+        self.ledger.enqueue(message_queue(channel, ts), REACTION, at=at, channel=channel, ts=ts, user=vote.user_id,
+                            reaction=vote.reaction, added=added)
+
     def _count(self, found: Draft, ts: str, vote: Vote, *, added: bool, event_id: str | None,
-               settles: Outgoing | None = None, version: int | None = None) -> str | None:
+               settles: Outgoing | None = None, version: int | None = None, behind: str | None = None) -> str | None:
         """Store the vote if it was cast on the draft's current card, in one transaction with its news for Slack.
 
         The card is checked inside the transaction: a reaction that raced an edit counts for nothing, never for the new
-        text. Returns why the vote does not count, if it does not.
+        text. With `behind` (the message's reaction queue), a reaction whose earlier ones on the same message are still
+        being looked up joins them there, in order. Returns why the vote does not count, if it does not.
         """
         # Asked before anything is stored: if Slack cannot say who the editors are, the event is not
         # marked as seen, so Slack's redelivery gets another chance.
@@ -203,6 +202,9 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
             with self.ledger.transaction():
                 if event_id and not self.ledger.first_sighting(event_id, at=now):
                     return None  # Slack redelivered an event we already acted on
+                if behind and self.ledger.outbox_queue(behind):
+                    self._keep_reaction(found.review_channel, ts, vote, added, at=now)
+                    return None
                 if settles is not None:
                     self.ledger.outgoing_sent([settles.id], at=now)
                 draft = self.ledger.draft(found.id)

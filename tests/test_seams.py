@@ -73,9 +73,9 @@ def test_a_reaction_on_a_replaced_card_or_on_any_other_message_counts_for_nothin
     old = bot.draft(1).card_ts
     assert old is not None
     bot.command(AUTHOR, "edit #1 Second words")
-    bot.slack.chat = bot.services.client.chat_postMessage(channel=REVIEW, text="Lunch at noon?")  # someone else's message
+    chatter = bot.services.client.chat_postMessage(channel=REVIEW, text="Lunch at noon?")  # someone else's message
 
-    for ts in (old, bot.slack.chat["ts"]):
+    for ts in (old, chatter["ts"]):
         assert bot.react_on(EDITOR_1, APPROVE, REVIEW, ts).status == 200
 
     bot.slack_told()

@@ -185,7 +185,7 @@ def test_a_lost_answer_for_a_post_with_an_image_is_found_despite_the_media_link_
     bot.x.lose_next_answer(delay=5)
     draft = bot.desk.submit(author_id=AUTHOR, text="A chart, see example.org", account=None, at=None, origin_channel=None,
                             images=[Image.of("chart.png", PNG)])
-    bot.desk.await_card(draft.id)
+    bot.slack_told()  # the courier puts its card up
     approve(bot, draft.id)
 
     bot.wait_for_state(draft.id, State.PUBLISHED)
