@@ -12,14 +12,15 @@ from zoneinfo import ZoneInfo
 
 from bot import thread
 from bot.config import Account, Config
-from bot.errors import UnknownAccount, UnknownDraft
+from bot.content import counted
+from bot.errors import CopydeskError, UnknownAccount, UnknownDraft
 from bot.length import measure
 from bot.messenger import CARD, DM, REDRAW, REPLY, RETIRE, Postings, draft_queue
 from bot.progress import Progress
 from bot.model import Draft, Pause
 from bot.ports import Change, Directory, DraftView, Notifier
 from bot.publishing import Publisher
-from bot.review import Rules, State, tally
+from bot.review import Rules, State, Tally, tally
 
 if TYPE_CHECKING:
     from bot.scheduling import PublishScheduler
@@ -81,7 +82,10 @@ class DeskBase:
 
     def _view_of(self, draft: Draft, pause: Pause | None) -> DraftView:
         account = self._account(draft.account)
-        counted = tally(self.ledger.votes(draft.id))
+        try:
+            standing = self._standing(draft)
+        except CopydeskError:  # Slack could not say who the editors are: show the votes for this version as cast
+            standing = tally(v for v in self.ledger.votes(draft.id) if v.version == draft.version)
         publications = self.ledger.publications(draft.id)
         shown = publications[-1] if publications else None
         if draft.state in (State.PUBLISHED, State.RETRACTED):  # a thread's link is its first part's
@@ -89,8 +93,8 @@ class DeskBase:
         return DraftView(
             draft=draft,
             account=account,
-            approvers=counted.approvers,
-            rejecters=counted.rejecters,
+            approvers=standing.approvers,
+            rejecters=standing.rejecters,
             length=measure(draft.text),
             publication=shown,
             pause=pause,
@@ -116,7 +120,15 @@ class DeskBase:
             raise UnknownAccount(f"Say which account the draft is for: {names}.")
         raise UnknownAccount(f"There is no account {name!r}; this team posts to {names}.")
 
-    def _rules(self, account: Account, author_id: str) -> Rules:
+    def _rules_of(self, draft: Draft) -> Rules:
+        """The rules a vote on `draft` is judged by now: today's editors, and the authors of its current version."""
+        return self._rules(self._account(draft.account), draft.author_id, draft.revised_by)
+
+    def _standing(self, draft: Draft, rules: Rules | None = None) -> Tally:
+        """The votes that count for the draft as it stands: vetoes, and approvals by today's editors of this very content."""
+        return counted(self.ledger.votes(draft.id), rules or self._rules_of(draft), draft.version, draft.content_sha256)
+
+    def _rules(self, account: Account, author_id: str, revised_by: str | None = None) -> Rules:
         editors: set[str] = set()
         for editor in account.editors:
             editors |= self.directory.members_of(editor) if editor.startswith("S") else {editor}
@@ -125,6 +137,7 @@ class DeskBase:
             editors=frozenset(editors),
             approvals_required=account.approvals_required,
             allow_self_approval=account.allow_self_approval,
+            revised_by=revised_by,
         )
 
     def warm_up(self) -> None:

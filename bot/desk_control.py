@@ -8,6 +8,7 @@ from datetime import datetime
 
 from bot import thread
 from bot import when as when_
+from bot.content import content_sha256
 from bot.desk_base import DeskBase
 from bot.errors import NotAllowed, PublishError, WrongState
 from bot.model import SYSTEM, Draft, Pause
@@ -51,10 +52,12 @@ class Control(DeskBase):
                     raise WrongState(f"{draft.number} is {current.state.label} now; it can no longer be edited.")
                 new_text = current.text if text is None else text
                 publish_at = new_time or current.publish_at
-                self.ledger.rewrite(draft_id, text=new_text, publish_at=publish_at, at=now)
+                sha = content_sha256(new_text, self.ledger.images(draft_id))
+                self.ledger.rewrite(draft_id, text=new_text, publish_at=publish_at, at=now, by=user_id, content_sha256=sha)
                 self.ledger.set_notice(draft_id, f"Edited by <@{user_id}>: every vote on the earlier version was cleared; editors, please review it again.")
                 self.ledger.log("edited", actor=user_id, at=now, draft_id=draft_id, before=current.text, after=new_text,
-                                publish_at=publish_at.isoformat() if publish_at else None, votes_cleared=True)
+                                publish_at=publish_at.isoformat() if publish_at else None, votes_cleared=True,
+                                version=current.version + 1, content_sha256=sha)
                 self.ledger.forget_card(draft_id)  # reactions on the old card no longer find the draft
                 self._queue_card(self._draft(draft_id), at=now, replaces=current)
             self._sync_schedule(draft_id)
@@ -79,6 +82,9 @@ class Control(DeskBase):
                 if out := sorted(self.ledger.published_parts(draft_id)):
                     raise WrongState(f"{draft.number} is a thread already on X up to part {out[-1]}; withdrawing would leave "
                                      f"that online. Delete what is out with /draft retract {draft.number}, or publish the rest.")
+                if current.state is State.HELD and current.may_be_live:
+                    raise WrongState(f"{draft.number} may already be on X, so it cannot be withdrawn: check the account, then "
+                                     "settle it on its card (Publish now, or Mark as published and retract it if need be).")
                 if not self.ledger.move(draft_id, State.WITHDRAWN, only_from=[*EDITABLE, State.HELD, State.FAILED], at=now):
                     raise WrongState(f"{draft.number} is {current.state.label}; it can no longer be withdrawn.")
                 self.ledger.set_notice(draft_id, f"Withdrawn by <@{user_id}>.")

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot import images as images_
+from bot.content import content_sha256
 from bot.desk_base import DeskBase
 from bot.errors import CopydeskError, LedgerUnwritable, WrongState
 from bot.images import Image
@@ -74,8 +75,11 @@ class Media(DeskBase):
             images_.check(images)
             self.ledger.outgoing_sent([message.id], at=now)
             self.ledger.add_images(draft.id, images, at=now)
+            sha = content_sha256(draft.text, images)  # still version 1: no card, so no vote, has seen it without them
+            self.ledger.set_content(draft.id, sha)
             self.ledger.log("images_changed", actor=message.payload["user"], at=now, draft_id=draft.id, before=[],
-                            after=[i.name for i in images], sha256=[i.sha256 for i in images])
+                            after=[i.name for i in images], sha256=[i.sha256 for i in images], alt=[i.alt for i in images],
+                            version=draft.version, content_sha256=sha)
         return True
 
     def draft_on_card(self, channel: str, ts: str) -> Draft | None:
@@ -105,12 +109,15 @@ class Media(DeskBase):
                 if replace:
                     self.ledger.remove_images(draft_id)
                 self.ledger.add_images(draft_id, images, at=now)
-                self.ledger.rewrite(draft_id, text=current.text, publish_at=current.publish_at, at=now)  # votes cleared
+                sha = content_sha256(current.text, after)
+                self.ledger.rewrite(draft_id, text=current.text, publish_at=current.publish_at, at=now, by=user_id,
+                                    content_sha256=sha)  # votes cleared
                 what = "changed the images" if after else "removed the images"
                 self.ledger.set_notice(draft_id, f"<@{user_id}> {what}: every vote on the earlier version was cleared; "
                                                  "editors, please review it again.")
                 self.ledger.log("images_changed", actor=user_id, at=now, draft_id=draft_id, before=[i.name for i in before],
-                                after=[i.name for i in after], sha256=[i.sha256 for i in after], votes_cleared=True)
+                                after=[i.name for i in after], sha256=[i.sha256 for i in after], alt=[i.alt for i in after],
+                                votes_cleared=True, version=current.version + 1, content_sha256=sha)
                 self.ledger.forget_card(draft_id)  # reactions on the old card no longer find the draft
                 self._queue_card(self._draft(draft_id), at=now, replaces=current)
             self._sync_schedule(draft_id)

@@ -10,12 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import hashlib
+
 from bot import thread
+from bot.content import content_sha256
 from bot.errors import Delivery, LedgerUnwritable, NotAllowed, Paused, PublishError, WrongState
 from bot.model import SYSTEM, Draft
 from bot.ports import CardRef, Change
 from bot.publishing import Posted
-from bot.review import State, decide, tally
+from bot.review import Rules, State, decide
 from bot.desk_base import DeskBase
 
 log = logging.getLogger(__name__)
@@ -82,6 +85,9 @@ class Publishing(DeskBase):
         try:
             reply_to = self._reply_to(draft, attempt)
             media = self.ledger.images(draft.id, with_bytes=True) if attempt.part == 1 else []  # images go on the first part
+            if changed := [i.name for i in media if hashlib.sha256(i.data).hexdigest() != i.sha256]:
+                raise PublishError(f"the image {', '.join(changed)} is not the one the editors approved (its bytes changed "
+                                   "in the ledger); nothing was sent", delivery=Delivery.REFUSED)
             media_ids = [publisher.upload(image) for image in media]
             posted = publisher.publish(attempt.text, reply_to=reply_to, media_ids=media_ids)
         except PublishError as e:
@@ -137,7 +143,15 @@ class Publishing(DeskBase):
         return before.x_post_id
 
     def _claim(self, draft_id: int) -> tuple[Draft, Attempt, datetime] | None:
-        """Mark the draft as publishing before calling X, so that nothing else can publish it too."""
+        """Mark the draft as publishing before calling X, so that nothing else can publish it too.
+
+        Nothing is sent unless every approval counted is for exactly the content being sent, under today's rules:
+        otherwise the draft is held for a person, saying why.
+        """
+        found = self.ledger.draft(draft_id)
+        if found is None or found.state is not State.APPROVED:
+            return None
+        rules = self._rules_of(found)  # may ask Slack who the editors are: before the claim's transaction
         now = self.clock()
         # durable: were this claim lost to a power cut, the restart would find the draft approved and send it again
         with self._decisions, self.ledger.transaction(durable=True):
@@ -146,6 +160,11 @@ class Publishing(DeskBase):
                 return None  # withdrawn, vetoed, published or paused since the job was scheduled
             if draft.due and draft.due - now > EARLY_TOLERANCE:
                 self._sync_schedule(draft_id)
+                return None
+            if draft.version != found.version:
+                return None  # edited since: a new review is under way
+            if refusal := self._unapproved(draft, rules):
+                self._stop_unapproved(draft, refusal, at=now)
                 return None
             if not self.ledger.move(draft_id, State.PUBLISHING, only_from=[State.APPROVED], at=now):
                 return None
@@ -156,10 +175,42 @@ class Publishing(DeskBase):
                 raise WrongState(f"every part of {draft.number} is already on X")
             publication_id = self.ledger.start_publication(draft, self._account(draft.account).handle, at=now, part=part)
             attempt = Attempt(publication_id, part, parts)
-            self.ledger.log("publishing", actor=SYSTEM, at=now, draft_id=draft_id, publication_id=publication_id, **attempt.detail())
+            self.ledger.log("publishing", actor=SYSTEM, at=now, draft_id=draft_id, publication_id=publication_id,
+                            **self._approval_record(draft, rules), **attempt.detail())
             first = self._draft(draft_id).first_attempt_at  # as stored (to the millisecond), to compare with attempts
         assert first is not None
         return draft, attempt, first
+
+    def _unapproved(self, draft: Draft, rules: Rules) -> str | None:
+        """Inside the claim: why this content may not go out now, if it may not (the ledger's own record is checked too)."""
+        sha = content_sha256(draft.text, self.ledger.images(draft.id))
+        if sha != draft.content_sha256:
+            return "its text or images in the ledger are not the content its version was approved as"
+        standing = self._standing(draft, rules)
+        if standing.rejecters:
+            return f"it has a veto ({', '.join(f'<@{r}>' for r in standing.rejecters)})"
+        if len(standing.approvers) < rules.approvals_required:
+            return (f"only {len(standing.approvers)} of the {rules.approvals_required} approval(s) it needs count now "
+                    "(an approval counts only for the exact content it was cast on, and only while its editor is one)")
+        return None
+
+    def _stop_unapproved(self, draft: Draft, reason: str, *, at: datetime) -> None:
+        """Inside the claim's transaction: hold the draft instead of sending it; a person decides what happens next."""
+        notice = f"Not sent: {reason}. Nothing went to X; an editor must review it again."
+        self.ledger.move(draft.id, State.HELD, only_from=[State.APPROVED], at=at)
+        self.ledger.set_attempts(draft.id, retry_at=None, first_attempt_at=None)
+        self.ledger.set_notice(draft.id, notice)
+        self.ledger.log("held", actor=SYSTEM, at=at, draft_id=draft.id, reason=notice, version=draft.version,
+                        content_sha256=draft.content_sha256)
+        self._tell_slack(draft, Change(State.APPROVED, State.HELD, SYSTEM), at=at)
+        log.warning("%s held before sending: %s", draft.number, reason)
+
+    def _approval_record(self, draft: Draft, rules: Rules) -> dict[str, Any]:
+        """What the event log keeps of why this content could go: for `copydesk ledger verify` to check later."""
+        standing = self._standing(draft, rules)
+        return {"version": draft.version, "content_sha256": draft.content_sha256, "approvers": list(standing.approvers),
+                "required": rules.approvals_required, "authors": sorted(rules.authors),
+                "self_approval": rules.allow_self_approval}
 
     def _after_failure(self, draft: Draft, attempt: Attempt, first: datetime, error: PublishError) -> Attempt | None:
         reason = attempt.says(error.reason)
@@ -198,7 +249,8 @@ class Publishing(DeskBase):
             with self.ledger.transaction():
                 self.ledger.finish_publication(attempt.publication_id, post_id=posted.post_id, url=posted.url, at=now)
                 self.ledger.log("part_published", actor=SYSTEM, at=now, draft_id=draft.id, x_post_id=posted.post_id,
-                                url=posted.url, **attempt.detail(), **({"found_on_account": True} if checked else {}))
+                                url=posted.url, publication_id=attempt.publication_id, **attempt.detail(),
+                                **({"found_on_account": True} if checked else {}))
                 if self.ledger.current_pause():  # the crisis switch stops a thread half-way too
                     self.ledger.move(draft.id, State.APPROVED, only_from=[State.PUBLISHING], at=now)
                     self.ledger.set_attempts(draft.id, retry_at=None, first_attempt_at=None)
@@ -208,7 +260,7 @@ class Publishing(DeskBase):
                     publication_id = self.ledger.start_publication(draft, self._account(draft.account).handle, at=now, part=part)
                     following = Attempt(publication_id, part, attempt.parts)
                     self.ledger.log("publishing", actor=SYSTEM, at=now, draft_id=draft.id, publication_id=publication_id,
-                                    **following.detail())
+                                    version=draft.version, content_sha256=draft.content_sha256, **following.detail())
                 self._tell_slack(draft, None, at=now)  # the card shows how far the thread is
             if following is None:
                 self._sync_schedule(draft.id)
@@ -246,6 +298,7 @@ class Publishing(DeskBase):
             out = self.ledger.published_parts(draft.id)
             first = out.get(1)
             detail: dict[str, Any] = {"found_on_account": True} if checked else {}
+            detail["publication_id"] = publication_id
             if len(out) > 1:
                 detail["parts"] = len(out)
             self.ledger.log("published", actor=SYSTEM, at=now, draft_id=draft.id, x_post_id=first.x_post_id if first else posted.post_id,
@@ -269,6 +322,7 @@ class Publishing(DeskBase):
                 self.ledger.fail_publication(publication_id, error=reason, at=now)
             self.ledger.move(draft.id, State.HELD, only_from=[State.PUBLISHING], at=now)
             self.ledger.set_attempts(draft.id, retry_at=None, first_attempt_at=None)
+            self.ledger.set_doubt(draft.id, publication_id is not None)  # a request went to X: it may have the post
             self.ledger.set_notice(draft.id, reason)
             self.ledger.log("held", actor=SYSTEM, at=now, draft_id=draft.id, reason=reason)
             self._tell_slack(draft, Change(State.PUBLISHING, State.HELD, SYSTEM), at=now)
@@ -281,19 +335,24 @@ class Publishing(DeskBase):
         self._require_editor_or_admin(draft, user_id, "publish a held draft")
         if self.ledger.current_pause():
             raise Paused("Publishing is paused; an admin must /draft resume before anything goes out.")
-        needed = self._account(draft.account).approvals_required
+        rules = self._rules_of(draft)
+        needed = rules.approvals_required
         now = self.clock()
         with self._decisions:
             with self.ledger.transaction():
                 current = self._draft(draft_id)
                 if current.state not in (State.HELD, State.FAILED):
                     raise WrongState(f"{draft.number} is {current.state.label}; only held or failed drafts can be published again.")
-                counted = tally(self.ledger.votes(draft_id))
+                if current.version != draft.version:
+                    rules = self._rules_of(current)
+                counted = self._standing(current, rules)
                 if decide(counted, needed) is not State.APPROVED:
                     raise WrongState(f"{draft.number} does not have the editors' approval now "
-                                     f"({len(counted.approvers)} of {needed}, {len(counted.rejecters)} veto); it cannot go out.")
+                                     f"({len(counted.approvers)} of {needed} for this version by today's editors, "
+                                     f"{len(counted.rejecters)} veto); it cannot go out.")
                 self.ledger.move(draft_id, State.APPROVED, only_from=[current.state], at=now)
                 self.ledger.set_attempts(draft_id, retry_at=None, first_attempt_at=None)
+                self.ledger.set_doubt(draft_id, False)
                 self.ledger.set_notice(draft_id, None)
                 self.ledger.log("publish_again", actor=user_id, at=now, draft_id=draft_id, before=current.state.value)
                 self._tell_slack(current, Change(current.state, State.APPROVED, user_id), at=now)
@@ -325,15 +384,17 @@ class Publishing(DeskBase):
             if last:
                 self.ledger.move(draft_id, State.PUBLISHED, only_from=[current.state], at=now)
                 self.ledger.set_attempts(draft_id, retry_at=None, first_attempt_at=None)
-            publication_id = self.ledger.start_publication(draft, self._account(draft.account).handle, at=now, part=part)
+            publication_id = self.ledger.start_publication(current, self._account(draft.account).handle, at=now, part=part)
             self.ledger.finish_publication(publication_id, post_id=match[1] if match else "", url=url or "", at=now)
+            self.ledger.set_doubt(draft_id, False)
             if last:
                 self.ledger.set_notice(draft_id, f"Marked as published by <@{user_id}> after checking the account.")
             else:
                 self.ledger.set_notice(draft_id, f"Part {part} of {count} marked as published by <@{user_id}>; "
                                                  f"Publish now sends the rest, from part {part + 1}.")
             detail = {"part": part, "of": count} if count > 1 else {}
-            self.ledger.log("marked_published", actor=user_id, at=now, draft_id=draft_id, url=url, **detail)
+            self.ledger.log("marked_published", actor=user_id, at=now, draft_id=draft_id, url=url, publication_id=publication_id,
+                            version=current.version, content_sha256=current.content_sha256, **detail)
             self._tell_slack(current, Change(current.state, State.PUBLISHED, user_id) if last else None, at=now)
         return self._draft(draft_id)
 

@@ -9,7 +9,7 @@ from bot.desk_base import DeskBase
 from bot.desk_publishing import EARLY_TOLERANCE
 from bot.messenger import REMIND, draft_queue
 from bot.model import SYSTEM
-from bot.review import Kind, State, tally
+from bot.review import Kind, State
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class Reminders(DeskBase):
         draft = self.ledger.draft(draft_id)
         if draft is None or draft.state is not State.IN_REVIEW or draft.account not in self.config.accounts:
             return
-        rules = self._rules(self._account(draft.account), draft.author_id)  # may ask Slack: outside the transaction
+        rules = self._rules_of(draft)  # may ask Slack: outside the transaction
         now = self.clock()
         with self.ledger.transaction():
             due = self._reminder_due(draft_id)
@@ -47,7 +47,7 @@ class Reminders(DeskBase):
                 early = True
             else:
                 early = False
-                counted = tally(self.ledger.votes(draft_id))
+                counted = self._standing(current, rules)
                 voted = {*counted.approvers, *counted.rejecters}
                 waiting = sorted(e for e in rules.editors if e not in voted and rules.counts(e, Kind.APPROVE))
                 if not waiting:

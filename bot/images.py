@@ -27,9 +27,10 @@ class Image:
     sha256: str
     data: bytes = field(default=b"", repr=False)
     slack_file_id: str | None = None
+    alt: str = ""  # what the image shows, in words: on the card, and X's alt text for it
 
     @classmethod
-    def of(cls, name: str, data: bytes, *, slack_file_id: str | None = None) -> Image:
+    def of(cls, name: str, data: bytes, *, slack_file_id: str | None = None, alt: str = "") -> Image:
         """Check one file and describe it, or raise BadImage saying what X would refuse."""
         label = name or "the file"
         if not data:
@@ -40,7 +41,7 @@ class Image:
         if mimetype is None:
             raise BadImage(f"{label} {_NOT_ACCEPTED}")
         return cls(name=name or "image", mimetype=mimetype, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
-                   data=data, slack_file_id=slack_file_id)
+                   data=data, slack_file_id=slack_file_id, alt=alt)
 
 
 ACCEPTED = ("image/png", "image/jpeg", "image/webp")

@@ -29,6 +29,9 @@ class Draft:
     first_attempt_at: datetime | None = None  # when the current run of attempts began
     notice: str | None = None  # what its card must tell people: why it is held, that it was edited
     version: int = 1  # which version of its text and images, from 1: a card shows one version, and votes on it count for that one
+    content_sha256: str = ""  # the fingerprint of this version's text and images (bot/content.py): what an approval is for
+    revised_by: str | None = None  # who made this version, when not the author: barred from approving it like the author
+    may_be_live: bool = False  # held because X may have the post: it can be settled, never withdrawn
 
     @property
     def due(self) -> datetime | None:
@@ -86,6 +89,7 @@ class ChainCheck:
     events: int
     head: str
     first_broken: int | None  # the id of the first event whose hash does not match, if any
+    mode: str = "sha256"  # sha256 (anyone who can write the file can rebuild it) or hmac-sha256 (only with the secret)
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,8 @@ class Vote:
     user_id: str
     reaction: str
     kind: Kind
+    version: int | None = None  # the version of the draft the card showed when it was cast
+    content_sha256: str | None = None  # and that version's content (bot/content.py): the vote is for exactly that
 
 
 @dataclass(frozen=True)
@@ -63,16 +65,22 @@ class Rules:
     editors: frozenset[str]
     approvals_required: int
     allow_self_approval: bool
+    revised_by: str | None = None  # whoever made the current version (an edit, new images): an author of it too
+
+    @property
+    def authors(self) -> frozenset[str]:
+        """Who wrote the words and images under review: the author, and whoever changed them since."""
+        return frozenset(who for who in (self.author_id, self.revised_by) if who)
 
     def counts(self, user_id: str, kind: Kind) -> bool:
         """Whether this user's reaction of this kind is a vote."""
         if user_id not in self.editors:
             return False
-        return kind is Kind.REJECT or user_id != self.author_id or self.allow_self_approval
+        return kind is Kind.REJECT or user_id not in self.authors or self.allow_self_approval
 
     def reachable(self) -> bool:
         """Whether enough editors other than a barred author exist to ever approve."""
-        voters = self.editors if self.allow_self_approval else self.editors - {self.author_id}
+        voters = self.editors if self.allow_self_approval else self.editors - self.authors
         return len(voters) >= self.approvals_required
 
 

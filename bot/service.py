@@ -11,6 +11,7 @@ from typing import Any
 from bot import images as images_
 from bot import thread
 from bot import when as when_
+from bot.content import content_sha256
 from bot.desk_base import Clock, utc_now
 from bot.desk_control import Control, Resumed
 from bot.desk_digest import Digests
@@ -22,7 +23,7 @@ from bot.images import Image
 from bot.messenger import ATTACH, CONFIRM, REACTION, draft_queue, message_queue
 from bot.model import SYSTEM, Draft, Outgoing
 from bot.ports import CardMark, CardRef, Change, DraftView, Overview
-from bot.review import BUTTON, OPEN, UNDECIDED, Kind, Rules, State, Vote, decide, reaction_kind, tally
+from bot.review import BUTTON, OPEN, UNDECIDED, Kind, Rules, State, Vote, decide, reaction_kind
 
 __all__ = ["Clock", "Desk", "EARLY_TOLERANCE", "Recovery", "Resumed", "utc_now"]
 
@@ -96,11 +97,13 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
                 review_channel=target.review_channel,
                 origin_channel=origin_channel,
                 at=now,
+                content_sha256=content_sha256(text, images),
             )
             if images:
                 self.ledger.add_images(draft.id, images, at=now)
                 self.ledger.log("images_changed", actor=author_id, at=now, draft_id=draft.id, before=[],
-                                after=[i.name for i in images], sha256=[i.sha256 for i in images])
+                                after=[i.name for i in images], sha256=[i.sha256 for i in images], alt=[i.alt for i in images],
+                                version=draft.version, content_sha256=draft.content_sha256)
             if fetch:  # before the card, so the card shows them
                 self.ledger.enqueue(draft_queue(draft.id), ATTACH, at=now, draft_id=draft.id, files=list(fetch), user=author_id,
                                     channel=None, thread_ts=None, initial=True)
@@ -195,7 +198,7 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
         """
         # Asked before anything is stored: if Slack cannot say who the editors are, the event is not
         # marked as seen, so Slack's redelivery gets another chance.
-        rules = self._rules(self._account(found.account), found.author_id)
+        rules = self._rules_of(found)
         change = None
         with self._decisions:
             now = self.clock()
@@ -217,7 +220,7 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
                     return None  # the card was replaced by an edit meanwhile: the vote was for words that are gone
                 refusal = self._refusal(draft, rules, vote.user_id, vote.kind)
                 if refusal is None:
-                    change = self._vote(draft, vote, added, rules.approvals_required)
+                    change = self._vote(draft, self._for_version(vote, draft), added, rules)
                     self._tell_slack(draft, change, at=now)
             if change:
                 self._sync_schedule(draft.id)
@@ -234,8 +237,7 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
         Returns whether the vote now stands, and the change it made; Slack hears of it from the outbox.
         """
         found = self._draft(draft_id)
-        rules = self._rules(self._account(found.account), found.author_id)
-        needed = rules.approvals_required
+        rules = self._rules_of(found)
         if found.card_ts is None:  # pressed the instant the card appeared, before its ts was stored
             self.postings.wait(found.review_channel, UNKNOWN_WAIT)
         with self._decisions:
@@ -245,16 +247,16 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
                 if before.card_ts is None and card_ts and version == before.version:
                     self.ledger.set_card(draft_id, before.review_channel, card_ts, at=now, version=version, found=True)
                     before = self._draft(draft_id)
-                if card_ts != before.card_ts:
+                if card_ts != before.card_ts or before.version != (version or found.version):
                     raise WrongState(f"This card shows an earlier version of {before.number}; read and vote on its new card.")
                 if refusal := self._refusal(before, rules, user_id, kind):
                     raise NotAllowed(refusal.replace("your reaction", "your vote"))
                 earlier = next((v for v in self.ledger.votes(draft_id) if v.user_id == user_id and v.reaction == BUTTON), None)
                 if earlier is not None:
-                    self._vote(before, earlier, False, needed)
+                    self._vote(before, earlier, False, rules)
                 stands = earlier is None or earlier.kind is not kind
                 if stands:
-                    self._vote(self._draft(draft_id), Vote(user_id, BUTTON, kind), True, needed)
+                    self._vote(self._draft(draft_id), self._for_version(Vote(user_id, BUTTON, kind), before), True, rules)
                 after = self._draft(draft_id)
                 change = Change(before.state, after.state, user_id) if after.state is not before.state else None
                 self._tell_slack(after, change, at=now)  # in this transaction: "approved" is queued before "published"
@@ -266,8 +268,10 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
         if user_id not in rules.editors:
             return f"Only the editors of {draft.account} vote on drafts; your reaction on {draft.number} is not counted."
         if not rules.counts(user_id, kind):
-            return f"Authors cannot approve their own drafts on {draft.account}; your reaction on {draft.number} is not counted."
-        if draft.state is State.HELD:
+            who = "whoever changed a draft counts as its author" if user_id != draft.author_id else "authors"
+            return (f"Authors cannot approve their own drafts on {draft.account} ({who}); "
+                    f"your reaction on {draft.number} is not counted.")
+        if draft.state in (State.HELD, State.FAILED):
             return None  # stored, so that Publish now sees a veto or a withdrawn approval; the state stays
         if draft.state not in UNDECIDED:
             return f"{draft.number} is already {draft.state.label}; votes no longer change it."
@@ -275,7 +279,12 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
             return f"{draft.number} is a thread partly on X already; votes no longer change it."
         return None
 
-    def _vote(self, draft: Draft, vote: Vote, added: bool, approvals_required: int) -> Change | None:
+    @staticmethod
+    def _for_version(vote: Vote, draft: Draft) -> Vote:
+        """The vote as cast on the card of the draft's current version: it is for exactly that content."""
+        return Vote(vote.user_id, vote.reaction, vote.kind, draft.version, draft.content_sha256)
+
+    def _vote(self, draft: Draft, vote: Vote, added: bool, rules: Rules) -> Change | None:
         """Inside the caller's transaction (`draft` read within it): store the vote, move to what the votes decide."""
         now = self.clock()
         if added:
@@ -285,8 +294,9 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
         if not changed:
             return None
         action = "vote_added" if added else "vote_removed"
-        self.ledger.log(action, actor=vote.user_id, at=now, draft_id=draft.id, vote=vote.kind.value, reaction=vote.reaction)
-        decided = decide(tally(self.ledger.votes(draft.id)), approvals_required)
+        self.ledger.log(action, actor=vote.user_id, at=now, draft_id=draft.id, vote=vote.kind.value, reaction=vote.reaction,
+                        version=vote.version, content_sha256=vote.content_sha256)
+        decided = decide(self._standing(draft, rules), rules.approvals_required)
         if decided == draft.state or not self.ledger.move(draft.id, decided, only_from=UNDECIDED, at=now):
             return None
         self.ledger.set_attempts(draft.id, retry_at=None, first_attempt_at=None)  # a new decision starts afresh
@@ -355,7 +365,7 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
     def _awaits_vote(self, view: DraftView, user_id: str) -> bool:
         if view.draft.state is not State.IN_REVIEW or user_id in (*view.approvers, *view.rejecters):
             return False
-        return self._rules(view.account, view.draft.author_id).counts(user_id, Kind.APPROVE)
+        return self._rules_of(view.draft).counts(user_id, Kind.APPROVE)
 
     def pending(self) -> list[DraftView]:
         """Drafts in review, approved and waiting for their time, or held for a person, oldest first."""

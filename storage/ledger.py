@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -18,8 +19,10 @@ from bot.errors import LedgerError, LedgerUnwritable
 from bot.images import Image
 from bot.model import SYSTEM, ChainCheck, DigestRecord, Draft, Event, Outgoing, Pause, Publication
 from bot.review import Kind, State, Vote
-from storage.chain import GENESIS, event_hash
+from storage.chain import GENESIS, KEYED, PLAIN, event_hash
 from storage.migrations import migrations
+
+log = logging.getLogger(__name__)
 
 
 
@@ -40,8 +43,9 @@ class Ledger:
     transaction keeps a transaction's statements together and makes every change atomic.
     """
 
-    def __init__(self, db: Database, synchronous: str = "normal") -> None:
+    def __init__(self, db: Database, synchronous: str = "normal", key: bytes | None = None) -> None:
         self._db = db
+        self._key = key  # the chain's secret (ledger.hmac_key_env), when it is keyed
         self._lock = threading.RLock()
         self._depth = 0  # transactions open on the thread holding the lock
         self._synchronous = synchronous  # ledger.synchronous; a durable transaction syncs whatever it says
@@ -49,8 +53,11 @@ class Ledger:
         self._on_outbox: Callable[[], None] = lambda: None
 
     @classmethod
-    def open(cls, path: Path | str, *, synchronous: str = "normal") -> Ledger:
+    def open(cls, path: Path | str, *, synchronous: str = "normal", key: bytes | None = None) -> Ledger:
         """Open (creating if needed) and migrate the ledger at `path`, or raise LedgerError saying why.
+
+        With `key`, the event chain is keyed (HMAC-SHA256): a plain chain is checked and re-keyed now, once; a keyed
+        chain must match the key. Without one, a keyed chain cannot be written and the ledger is refused.
 
         `synchronous` (ledger.synchronous): with WAL, NORMAL syncs at checkpoints only, so a commit survives the
         process dying (kill -9) but the last ones may roll back if the machine loses power; FULL syncs every commit.
@@ -68,6 +75,7 @@ class Ledger:
             db.execute(f"PRAGMA synchronous = {synchronous.upper()}")
             cls._migrate(db, target)
             db.execute("PRAGMA foreign_keys = ON")
+            _key_chain(db, target, key)
         except (sqlite3.DatabaseError, OSError, LedgerError) as e:
             if conn is not None:
                 conn.close()
@@ -75,7 +83,7 @@ class Ledger:
                 raise
             why = e.strerror if isinstance(e, OSError) else str(e)
             raise LedgerError(f"{target}: cannot be opened as a copydesk ledger ({why})") from None
-        return cls(db, synchronous)
+        return cls(db, synchronous, key)
 
     @classmethod
     def open_readonly(cls, path: Path | str) -> Ledger:
@@ -160,17 +168,19 @@ class Ledger:
         review_channel: str,
         origin_channel: str | None,
         at: datetime,
+        content_sha256: str = "",
     ) -> Draft:
-        """Store a new draft in review and log who wrote it (plain SQL: it runs before /draft is acknowledged)."""
+        """Store a new draft in review and log who wrote which words (plain SQL: it runs before /draft is acknowledged)."""
         with self.transaction():
             row_id = self._db.execute(
                 "INSERT INTO drafts (account, author_user_id, text, publish_at, state, origin_channel_id, review_channel_id,"
-                " card_ts, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
+                " card_ts, created_at, updated_at, content_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
                 [account, author_id, text, to_text(publish_at) if publish_at else None, State.IN_REVIEW.value,
-                 origin_channel, review_channel, to_text(at), to_text(at)],
+                 origin_channel, review_channel, to_text(at), to_text(at), content_sha256],
             ).lastrowid
             assert row_id is not None
-            self.log("drafted", actor=author_id, at=at, draft_id=row_id, account=account)
+            self.log("drafted", actor=author_id, at=at, draft_id=row_id, account=account, version=1,
+                     content_sha256=content_sha256, text=text)
             return self._draft_row(row_id)
 
     def set_card(self, draft_id: int, channel: str, ts: str, *, at: datetime, version: int | None = None, found: bool = False) -> None:
@@ -248,15 +258,32 @@ class Ledger:
         with self.transaction():
             self._db.execute("UPDATE drafts SET notice = ? WHERE id = ?", [notice, draft_id])
 
-    def rewrite(self, draft_id: int, *, text: str, publish_at: datetime | None, at: datetime) -> None:
-        """New text (and time) for a draft, as its next version: every vote on the old one is gone, and review starts over."""
+    def rewrite(self, draft_id: int, *, text: str, publish_at: datetime | None, at: datetime, by: str | None = None,
+                content_sha256: str = "") -> None:
+        """New text (and time) for a draft, as its next version: every vote on the old one is gone, and review starts over.
+
+        `by`: who made the version, when not the author; `content_sha256`: its fingerprint (set_content fixes it after
+        the images of the version are in place).
+        """
         with self.transaction():
             self._db.execute("DELETE FROM votes WHERE draft_id = ?", [draft_id])
             self._db.execute(
                 "UPDATE drafts SET text = ?, publish_at = ?, state = ?, retry_at = NULL, first_attempt_at = NULL, "
-                "updated_at = ?, version = version + 1 WHERE id = ?",
-                [text, to_text(publish_at) if publish_at else None, State.IN_REVIEW.value, to_text(at), draft_id],
+                "updated_at = ?, version = version + 1, revised_by = CASE WHEN ? = author_user_id THEN NULL ELSE ? END, "
+                "content_sha256 = ? WHERE id = ?",
+                [text, to_text(publish_at) if publish_at else None, State.IN_REVIEW.value, to_text(at), by, by,
+                 content_sha256, draft_id],
             )
+
+    def set_content(self, draft_id: int, content_sha256: str) -> None:
+        """The fingerprint of the draft's version as it now stands (its images were just added or changed)."""
+        with self.transaction():
+            self._db.execute("UPDATE drafts SET content_sha256 = ? WHERE id = ?", [content_sha256, draft_id])
+
+    def set_doubt(self, draft_id: int, may_be_live: bool) -> None:
+        """Whether the draft is held because X may have it: then it is settled, never withdrawn."""
+        with self.transaction():
+            self._db.execute("UPDATE drafts SET may_be_live = ? WHERE id = ?", [int(may_be_live), draft_id])
 
     def recently_published(self, limit: int) -> list[Draft]:
         """The drafts that went out last, newest first (walking the publications index from its end)."""
@@ -285,16 +312,18 @@ class Ledger:
         """The votes on a draft, in the order they were cast."""
         with self._lock:
             rows = self._db.query(
-                "SELECT user_id, reaction, vote FROM votes WHERE draft_id = ? ORDER BY cast_at, rowid", [draft_id]
+                "SELECT user_id, reaction, vote, version, content_sha256 FROM votes WHERE draft_id = ? ORDER BY cast_at, rowid",
+                [draft_id],
             )
-            return [Vote(r["user_id"], r["reaction"], Kind(r["vote"])) for r in rows]
+            return [_vote(r) for r in rows]
 
     def add_vote(self, draft_id: int, vote: Vote, *, at: datetime) -> bool:
-        """Record a reaction as a vote; False when that exact reaction was already counted."""
+        """Record a reaction as a vote for the version it was cast on; False when that exact reaction was already counted."""
         with self.transaction():
             cursor = self._db.execute(
-                "INSERT OR IGNORE INTO votes (draft_id, user_id, reaction, vote, cast_at) VALUES (?, ?, ?, ?, ?)",
-                [draft_id, vote.user_id, vote.reaction, vote.kind.value, to_text(at)],
+                "INSERT OR IGNORE INTO votes (draft_id, user_id, reaction, vote, cast_at, version, content_sha256)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [draft_id, vote.user_id, vote.reaction, vote.kind.value, to_text(at), vote.version, vote.content_sha256],
             )
             return cursor.rowcount == 1
 
@@ -331,6 +360,8 @@ class Ledger:
                     "x_post_id": None,
                     "url": None,
                     "error": None,
+                    "version": draft.version,
+                    "content_sha256": draft.content_sha256,
                 }
             ).last_pk
 
@@ -385,6 +416,7 @@ class Ledger:
                         "sha256": image.sha256,
                         "bytes": image.data,
                         "slack_file_id": image.slack_file_id,
+                        "alt_text": image.alt,
                         "added_at": to_text(at),
                     }
                 )
@@ -399,12 +431,12 @@ class Ledger:
         data = "bytes" if with_bytes else "NULL AS bytes"
         with self._lock:
             rows = self._db.query(
-                f"SELECT name, mimetype, size, sha256, {data}, slack_file_id FROM media WHERE draft_id = ? ORDER BY position",
+                f"SELECT name, mimetype, size, sha256, {data}, slack_file_id, alt_text FROM media WHERE draft_id = ? ORDER BY position",
                 [draft_id],
             )
             return [
                 Image(name=r["name"], mimetype=r["mimetype"], size=r["size"], sha256=r["sha256"], data=r["bytes"] or b"",
-                      slack_file_id=r["slack_file_id"])
+                      slack_file_id=r["slack_file_id"], alt=r["alt_text"])
                 for r in rows
             ]
 
@@ -425,21 +457,22 @@ class Ledger:
             previous = (last[1] or GENESIS) if last else GENESIS
             self._db.execute(
                 "INSERT INTO events (id, at, draft_id, actor, action, detail, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [row["id"], row["at"], row["draft_id"], row["actor"], row["action"], row["detail"], event_hash(previous, row)],
+                [row["id"], row["at"], row["draft_id"], row["actor"], row["action"], row["detail"],
+                 event_hash(previous, row, self._key)],
             )
 
-    def verify_chain(self) -> ChainCheck:
-        """Recompute every event's hash from the first: an edited or removed row breaks the chain there."""
-        previous, count = GENESIS, 0
+    def verify_chain(self, key: bytes | None = None) -> ChainCheck:
+        """Recompute every event's hash from the first: an edited or removed row breaks the chain there.
+
+        A keyed chain is checked with `key`; without it, its first event is reported broken (nothing can be proved).
+        """
         with self._lock:
-            rows = self._db.query("SELECT id, at, draft_id, actor, action, detail, hash FROM events ORDER BY id")
-            for row in rows:
-                count += 1
-                expected = event_hash(previous, row)
-                if row["hash"] != expected:
-                    return ChainCheck(events=count, head=previous, first_broken=row["id"])
-                previous = expected
-        return ChainCheck(events=count, head=previous, first_broken=None)
+            return _walk_chain(self._db, key if self.chain_mode() == KEYED else None)
+
+    def chain_mode(self) -> str:
+        """How the event chain is hashed: sha256, or hmac-sha256 (keyed)."""
+        with self._lock:
+            return _chain_mode(self._db)
 
     def backup(self, target: Path | str) -> None:
         """A consistent copy of the whole ledger, taken with SQLite's online backup while it is in use."""
@@ -710,12 +743,12 @@ class Ledger:
         for chunk in _chunks(ids):
             with self._lock:
                 rows = self._db.query(
-                    f"SELECT draft_id, user_id, reaction, vote FROM votes WHERE draft_id IN ({', '.join('?' for _ in chunk)}) "
+                    f"SELECT draft_id, user_id, reaction, vote, version, content_sha256 FROM votes WHERE draft_id IN ({', '.join('?' for _ in chunk)}) "
                     "ORDER BY draft_id, cast_at, rowid",
                     chunk,
                 )
                 for r in rows:
-                    found[r["draft_id"]].append(Vote(r["user_id"], r["reaction"], Kind(r["vote"])))
+                    found[r["draft_id"]].append(_vote(r))
         return found
 
     def last_actor(self, draft_id: int, action: str) -> str | None:
@@ -806,6 +839,50 @@ class Ledger:
         return found
 
 
+def _chain_mode(db: Database) -> str:
+    row = db.execute("SELECT value FROM meta WHERE key = 'chain'").fetchone() if db["meta"].exists() else None
+    return row[0] if row else PLAIN
+
+
+def _walk_chain(db: Database, key: bytes | None) -> ChainCheck:
+    previous, count, mode = GENESIS, 0, _chain_mode(db)
+    for row in db.query("SELECT id, at, draft_id, actor, action, detail, hash FROM events ORDER BY id"):
+        count += 1
+        expected = event_hash(previous, row, key)
+        if row["hash"] != expected:
+            return ChainCheck(events=count, head=previous, first_broken=row["id"], mode=mode)
+        previous = expected
+    return ChainCheck(events=count, head=previous, first_broken=None, mode=mode)
+
+
+def _key_chain(db: Database, target: str, key: bytes | None) -> None:
+    """Make the chain's mode agree with the key copydesk was given: key a plain chain once, refuse a mismatch."""
+    mode = _chain_mode(db)
+    if key is None:
+        if mode == KEYED:
+            raise LedgerError(f"{target}: its event chain is keyed; set the variable ledger.hmac_key_env names to its secret")
+        return
+    if mode == KEYED:
+        last = db.execute("SELECT id, at, draft_id, actor, action, detail, hash FROM events ORDER BY id DESC LIMIT 2").fetchall()
+        if last:
+            row = dict(zip(("id", "at", "draft_id", "actor", "action", "detail", "hash"), last[0]))
+            previous = last[1][6] if len(last) > 1 else GENESIS
+            if event_hash(previous, row, key) != row["hash"]:
+                raise LedgerError(f"{target}: the secret in ledger.hmac_key_env's variable is not the one this ledger's chain was keyed with")
+        return
+    check = _walk_chain(db, None)
+    if check.first_broken is not None:
+        raise LedgerError(f"{target}: the event log was changed at event {check.first_broken}; a broken chain is not keyed "
+                          "(copydesk ledger verify shows it; restore a backup)")
+    with db.atomic():  # one transaction: the whole chain is keyed, or none of it
+        previous = GENESIS
+        for row in list(db.query("SELECT id, at, draft_id, actor, action, detail FROM events ORDER BY id")):
+            previous = event_hash(previous, row, key)
+            db.execute("UPDATE events SET hash = ? WHERE id = ?", [previous, row["id"]])
+        db.execute("UPDATE meta SET value = ? WHERE key = 'chain'", [KEYED])
+    log.info("%s: the event chain is keyed now (HMAC-SHA256, %d event(s) re-hashed)", target, check.events)
+
+
 def _chunks(ids: list[int], size: int = 500) -> Iterator[list[int]]:
     """SQLite limits the number of parameters in one statement."""
     for i in range(0, len(ids), size):
@@ -846,7 +923,14 @@ def _draft(row: dict[str, Any]) -> Draft:
         first_attempt_at=from_text(row["first_attempt_at"]),
         notice=row["notice"],
         version=row["version"],
+        content_sha256=row["content_sha256"],
+        revised_by=row["revised_by"],
+        may_be_live=bool(row["may_be_live"]),
     )
+
+
+def _vote(row: dict[str, Any]) -> Vote:
+    return Vote(row["user_id"], row["reaction"], Kind(row["vote"]), row["version"], row["content_sha256"])
 
 
 def _outgoing(row: dict[str, Any]) -> Outgoing:

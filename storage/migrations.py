@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime, timezone
+
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from bot.content import content_sha256
+from bot.images import Image
+from bot.model import SYSTEM
 from storage.chain import GENESIS, event_hash
 
 migrations = Migrations("copydesk")
@@ -223,6 +229,81 @@ def m005_outbox(db: Database) -> None:
         CREATE INDEX outbox_by_draft ON outbox (draft_id);
         CREATE INDEX outbox_gave_up ON outbox (id) WHERE state = 'gave_up'
         """,
+    )
+
+
+@migrations()
+def m006_integrity(db: Database) -> None:
+    """Approvals are bound to content: each version has a fingerprint, and votes and publications say which they were for.
+
+    Every existing draft gets a `baseline` event recording its text, fingerprint, standing votes and publications, so
+    that `copydesk ledger verify` can check the tables against the event log from here on. `meta` says how the event
+    chain is hashed (plain SHA-256 until a key is configured; storage/chain.py).
+    """
+    _run(
+        db,
+        """
+        -- bot/content.py: the fingerprint of the draft's text, images and alt texts
+        ALTER TABLE drafts ADD COLUMN content_sha256 TEXT NOT NULL DEFAULT '';
+        -- who made the current version, when not the author (barred from approving it too)
+        ALTER TABLE drafts ADD COLUMN revised_by TEXT;
+        -- held because X may have the post: it can be settled, never withdrawn
+        ALTER TABLE drafts ADD COLUMN may_be_live INTEGER NOT NULL DEFAULT 0;
+        -- what the image shows, in words: on the card, and X's alt text
+        ALTER TABLE media ADD COLUMN alt_text TEXT NOT NULL DEFAULT '';
+        -- the version (and its fingerprint) the card showed when the vote was cast: the vote is for exactly that
+        ALTER TABLE votes ADD COLUMN version INTEGER;
+        ALTER TABLE votes ADD COLUMN content_sha256 TEXT;
+        -- the version (and its fingerprint) sent to X, checked against the approvals before sending
+        ALTER TABLE publications ADD COLUMN version INTEGER;
+        ALTER TABLE publications ADD COLUMN content_sha256 TEXT;
+        -- chain: how the event log's hashes are made (sha256, or hmac-sha256 with ledger.hmac_key_env's secret)
+        CREATE TABLE meta (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        INSERT INTO meta (key, value) VALUES ('chain', 'sha256')
+        """,
+    )
+    drafts = list(db.query("SELECT id, text, version, author_user_id, state, updated_at FROM drafts ORDER BY id"))
+    for draft in drafts:
+        media = list(db.query("SELECT sha256 FROM media WHERE draft_id = ? ORDER BY position", [draft["id"]]))
+        images = [Image(name="", mimetype="", size=0, sha256=m["sha256"]) for m in media]
+        sha = content_sha256(draft["text"], images)
+        revised = db.execute(
+            "SELECT actor FROM events WHERE draft_id = ? AND action IN ('edited', 'images_changed') ORDER BY id DESC LIMIT 1",
+            [draft["id"]],
+        ).fetchone()
+        revised_by = revised[0] if revised and revised[0] != draft["author_user_id"] else None
+        db.execute(
+            "UPDATE drafts SET content_sha256 = ?, revised_by = ?, may_be_live = ? WHERE id = ?",
+            [sha, revised_by, int(draft["state"] == "held" and _attempted(db, draft["id"])), draft["id"]],
+        )
+        db.execute("UPDATE votes SET version = ?, content_sha256 = ? WHERE draft_id = ?", [draft["version"], sha, draft["id"]])
+        db.execute("UPDATE publications SET version = ?, content_sha256 = ? WHERE draft_id = ?", [draft["version"], sha, draft["id"]])
+        votes = [[v["user_id"], v["reaction"], v["vote"]] for v in
+                 db.query("SELECT user_id, reaction, vote FROM votes WHERE draft_id = ? ORDER BY cast_at, rowid", [draft["id"]])]
+        publications = [p["id"] for p in db.query("SELECT id FROM publications WHERE draft_id = ? ORDER BY id", [draft["id"]])]
+        _append_event(db, draft["id"], "baseline", {
+            "version": draft["version"], "content_sha256": sha, "text": draft["text"],
+            "images": [m["sha256"] for m in media], "votes": votes, "publications": publications,
+        })
+
+
+def _attempted(db: Database, draft_id: int) -> bool:
+    return db.execute("SELECT 1 FROM publications WHERE draft_id = ? LIMIT 1", [draft_id]).fetchone() is not None
+
+
+def _append_event(db: Database, draft_id: int, action: str, detail: dict) -> None:
+    """One event chained to the last, as Ledger.log writes it (the chain is plain SHA-256 during migrations)."""
+    last = db.execute("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
+    at = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    row = {"id": last[0] + 1 if last else 1, "at": at, "draft_id": draft_id, "actor": SYSTEM, "action": action,
+           "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True)}
+    db.execute(
+        "INSERT INTO events (id, at, draft_id, actor, action, detail, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [row["id"], row["at"], row["draft_id"], row["actor"], row["action"], row["detail"],
+         event_hash((last[1] or GENESIS) if last else GENESIS, row)],
     )
 
 

@@ -126,7 +126,7 @@ def test_a_first_release_ledger_is_migrated_with_its_rows_kept_and_chained(tmp_p
         assert reopened.verify_chain().first_broken is None
         reopened.move(1, State.HELD, only_from=[State.APPROVED], at=NOW)  # the new states are allowed
         with pytest.raises(sqlite3.IntegrityError):
-            reopened._db.execute("INSERT INTO votes VALUES (99, 'U0E', 'x', 'reject', 'now')")  # foreign keys are back on
+            reopened._db.execute("INSERT INTO votes (draft_id, user_id, reaction, vote, cast_at) VALUES (99, 'U0E', 'x', 'reject', 'now')")  # foreign keys are back on
     finally:
         reopened.close()
 
