@@ -104,7 +104,8 @@ def build_services(config: Config, *, client: WebClient | None = None, clock: Cl
                    jitter: Callable[[], float] = random.random) -> Services:
     """Open the ledger and build the desk with its Slack, X and scheduler collaborators (`jitter`: 0 to 1, spreads retries)."""
     client = client or slack_client(config)
-    ledger = Ledger.open(config.db_path, synchronous=config.ledger_synchronous)
+    key = config.ledger_key.reveal().encode() if config.ledger_key else None
+    ledger = Ledger.open(config.db_path, synchronous=config.ledger_synchronous, key=key)
     notifier = SlackNotifier(client, approve=config.approve_reactions[0], reject=config.reject_reactions[0],
                              poster=outbox_client(client))
     postings, progress = Postings(), Progress()

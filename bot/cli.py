@@ -12,13 +12,14 @@ from pathlib import Path
 import yaml
 
 from bot.app import build_services, create_app
-from bot.config import Config, config_path, db_path, load_config
+from bot.config import Config, Secret, chain_key, config_path, db_path, load_config
 from bot.digest import parse_since
 from bot.errors import ConfigError, CopydeskError, LedgerError, LedgerInUse
 from bot.manifest import manifest
 from bot.server import serve_http, serve_socket_mode, stop_on_signals, wsgi_app
 from handlers import digest_render
 from storage import Ledger
+from storage.chain import KEYED
 from storage.lock import LedgerLock
 
 log = logging.getLogger("copydesk")
@@ -54,8 +55,11 @@ def parser() -> argparse.ArgumentParser:
     backup = ledger_sub.add_parser("backup", help="copy the ledger consistently, even while the bot runs")
     backup.add_argument("path", metavar="PATH", help="where the copy goes (must not exist yet)")
     backup.add_argument("--db", metavar="PATH", help="ledger database (default: $COPYDESK_DB or ./copydesk.db)")
-    verify = ledger_sub.add_parser("verify", help="prove the event log was not changed: check its hash chain")
+    verify = ledger_sub.add_parser("verify", help="prove the event log was not changed (its hash chain) and that drafts, "
+                                   "votes and publications agree with it")
     verify.add_argument("--db", metavar="PATH", help="ledger database (default: $COPYDESK_DB or ./copydesk.db)")
+    verify.add_argument("--config", metavar="PATH", help="app.yaml whose ledger.hmac_key_env names the chain's secret "
+                        "(default: $COPYDESK_CONFIG or ./app.yaml, if it exists)")
     return top
 
 
@@ -150,15 +154,42 @@ def _ledger(args: argparse.Namespace) -> int:
             ledger.backup(target)
             print(f"{source} backed up to {target}")
             return 0
-        check = ledger.verify_chain()
-        if check.first_broken is not None:
-            print(f"{source}: the event log was changed after the fact: event {check.first_broken} does not match "
-                  f"the chain (checked {check.events - 1} event(s) before it)", file=sys.stderr)
-            return 1
-        print(f"{source}: {check.events} event(s), chain intact; head {check.head}")
-        return 0
+        return _verify(ledger, source, chain_key(config_path(os.environ, args.config), os.environ))
     finally:
         ledger.close()
+
+
+def _verify(ledger: Ledger, source: Path, key: Secret | None) -> int:
+    """The chain (keyed when the ledger is), then the tables against the log; exit 1 naming what is wrong."""
+    mode = ledger.chain_mode()
+    if mode == KEYED and key is None:
+        print(f"{source}: the event chain is keyed (HMAC-SHA256); set app.yaml's ledger.hmac_key_env and its variable to "
+              "verify it", file=sys.stderr)
+        return 1
+    if mode != KEYED and key is not None:
+        print(f"{source}: the event chain is plain SHA-256 although ledger.hmac_key_env names {key.env_name}: copydesk has "
+              "not run with the key yet, or someone rebuilt the chain without it", file=sys.stderr)
+        return 1
+    check = ledger.verify_chain(key.reveal().encode() if key else None)
+    if check.first_broken is not None:
+        print(f"{source}: the event log was changed after the fact: event {check.first_broken} does not match "
+              f"the chain (checked {check.events - 1} event(s) before it; {_mode(mode, key)})", file=sys.stderr)
+        return 1
+    problems = ledger.audit()
+    for problem in problems:
+        print(f"{source}: {problem}", file=sys.stderr)
+    if problems:
+        print(f"{source}: the tables disagree with the event log in {len(problems)} place(s)", file=sys.stderr)
+        return 1
+    print(f"{source}: {check.events} event(s), chain intact ({_mode(mode, key)}); head {check.head}")
+    print(f"{source}: drafts, votes and publications agree with the event log")
+    return 0
+
+
+def _mode(mode: str, key: Secret | None) -> str:
+    if mode == KEYED and key is not None:
+        return f"keyed: HMAC-SHA256 with the secret in {key.env_name}; without it no one can rebuild the chain"
+    return "plain SHA-256: it shows changes made without recomputing the chain; anyone who can write the file could"
 
 
 def _summary(config: Config) -> str:

@@ -68,6 +68,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("digest.channel", REQUIRED, "Slack channel ID the digest is posted to."),
     Setting("digest.at", "18:00", "Local time (HH:MM, in timezone) the digest is posted."),
     Setting("digest.skip_empty", False, "Send no digest on a day when it would list nothing (else a short 'nothing went out' one)."),
+    Setting("ledger.hmac_key_env", None, "Name of an environment variable holding a secret (at least 32 characters) that keys the event log's hash chain (HMAC-SHA256): someone who can write the ledger file but lacks the secret cannot rebuild a valid chain. A plain ledger is keyed once, at the next start."),
     Setting("ledger.synchronous", "normal", "normal: a commit survives the process being killed, and the last ones may be lost if the machine loses power; full: each commit is on disk before Slack hears back (about 0.5 ms more per change)."),
 )
 
@@ -166,6 +167,7 @@ class Config:
     x_api_url: str
     db_path: Path
     config_path: Path
+    ledger_key: Secret | None = None  # ledger.hmac_key_env's secret: keys the event chain
 
     def account(self, name: str | None) -> Account | None:
         """The named account, or the default one when no name is given."""
@@ -239,6 +241,7 @@ def load_config(path: Path, environ: Mapping[str, str], *, db: Path | None = Non
         x_api_url=(environ.get("X_API_URL") or X_API_URL).rstrip("/"),
         db_path=db or db_path(environ),
         config_path=path,
+        ledger_key=ledger_key(raw.get("ledger"), environ, where),
     )
 
 
@@ -416,6 +419,33 @@ def _digest(value: Any, where: str, *, key: str = "digest", inherit: Digest | No
     if not isinstance(skip_empty, bool):
         raise ConfigError(f"{where}: {key}.skip_empty must be true or false")
     return Digest(channel=channel, at=at, skip_empty=skip_empty)
+
+
+MIN_KEY_CHARS = 32  # a chain key shorter than this could be guessed
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def chain_key(path: Path, environ: Mapping[str, str]) -> Secret | None:
+    """For `copydesk ledger verify`: only app.yaml's ledger.hmac_key_env is read, so verify works with any app.yaml."""
+    if not path.exists():
+        return None
+    raw = _read_yaml(path)
+    return ledger_key(raw.get("ledger"), environ, path.name)
+
+
+def ledger_key(value: Any, environ: Mapping[str, str], where: str) -> Secret | None:
+    """The chain's secret, from the variable ledger.hmac_key_env names; ConfigError when it is named but unusable."""
+    name = _mapping(value if value is not None else {}, "ledger", where).get("hmac_key_env", _default("ledger.hmac_key_env"))
+    if name is None:
+        return None
+    if not isinstance(name, str) or not _ENV_NAME.match(name):
+        raise ConfigError(f"{where}: ledger.hmac_key_env must name an environment variable, not {name!r}")
+    secret = environ.get(name, "")
+    if len(secret) < MIN_KEY_CHARS:
+        state = "is not set" if not secret else f"holds fewer than {MIN_KEY_CHARS} characters"
+        raise ConfigError(f"{where}: ledger.hmac_key_env names {name}, which {state}; put a long random secret there "
+                          "(and keep it: without it the ledger cannot be written or verified)")
+    return Secret(name, secret)
 
 
 def _synchronous(value: Any, where: str) -> str:

@@ -18,7 +18,7 @@ from bot.desk_digest import Digests
 from bot.desk_media import Media
 from bot.desk_publishing import EARLY_TOLERANCE, INTERRUPTED, Publishing
 from bot.desk_reminders import Reminders
-from bot.errors import AlreadySubmitted, CardNotPosted, NotAllowed, WrongState
+from bot.errors import AlreadySubmitted, CardNotPosted, CopydeskError, NotAllowed, WrongState
 from bot.images import Image
 from bot.messenger import ATTACH, CONFIRM, REACTION, draft_queue, message_queue
 from bot.model import SYSTEM, Draft, Outgoing
@@ -318,6 +318,7 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
             self._hold(draft, open_attempts[-1].id if open_attempts else None, which + INTERRUPTED)
         # No request or job runs yet (the server, the scheduler and the courier start after this),
         # so the drafts just read are current.
+        self._decide_again(self.ledger.drafts_in([State.APPROVED]), now)
         approved = self.ledger.drafts_in([State.APPROVED])
         if self.scheduler is not None and self.ledger.current_pause() is None:
             for draft in approved:
@@ -332,6 +333,27 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
                     self._queue_card(draft, at=now)
                     queued += 1
         return Recovery(scheduled=len(approved), interrupted=len(interrupted), cards_queued=queued)
+
+    def _decide_again(self, approved: list[Draft], now: datetime) -> None:
+        """app.yaml may have changed while copydesk was down: an approval by someone no longer an editor stops counting."""
+        for draft in approved:
+            try:
+                rules = self._rules_of(draft)
+            except CopydeskError as e:  # Slack cannot say now; the check before sending still holds it if need be
+                log.warning("could not check the approvals of %s again at start (%s)", draft.number, e)
+                continue
+            decided = decide(self._standing(draft, rules), rules.approvals_required)
+            if decided is State.APPROVED:
+                continue
+            with self.ledger.transaction():
+                if not self.ledger.move(draft.id, decided, only_from=[State.APPROVED], at=now):
+                    continue
+                self.ledger.set_attempts(draft.id, retry_at=None, first_attempt_at=None)
+                self.ledger.set_notice(draft.id, "Back in review: an approval it had no longer counts under today's "
+                                                 "editors in app.yaml.")
+                self.ledger.log(decided.value, actor=SYSTEM, at=now, draft_id=draft.id, before=State.APPROVED.value,
+                                reason="approvals counted again under today's editors")
+                self._tell_slack(draft, Change(State.APPROVED, decided, SYSTEM), at=now)
 
     def _retire_orphans(self, now: datetime) -> None:
         """Drafts waiting for an account that app.yaml no longer has can never go out: say so.

@@ -19,6 +19,7 @@ from bot.errors import LedgerError, LedgerUnwritable
 from bot.images import Image
 from bot.model import SYSTEM, ChainCheck, DigestRecord, Draft, Event, Outgoing, Pause, Publication
 from bot.review import Kind, State, Vote
+from storage import audit
 from storage.chain import GENESIS, KEYED, PLAIN, event_hash
 from storage.migrations import migrations
 
@@ -468,6 +469,11 @@ class Ledger:
         """
         with self._lock:
             return _walk_chain(self._db, key if self.chain_mode() == KEYED else None)
+
+    def audit(self) -> list[str]:
+        """Where drafts, votes and publications disagree with the event log (storage/audit.py); empty when they agree."""
+        with self._lock:
+            return audit.problems(self._db)
 
     def chain_mode(self) -> str:
         """How the event chain is hashed: sha256, or hmac-sha256 (keyed)."""
