@@ -30,5 +30,5 @@ def status_id(url: str, handle: str) -> str:
         raise BadLink(f"{url} is not a link to a post (…/{handle}/status/…); open the post on X and copy its link, e.g. {example}")
     if found["handle"].lower() != handle.lower():
         raise BadLink(f"{url} is a post of @{found['handle']}, not of @{handle}, the account this draft is for; "
-                      f"give the link of the post on @{handle}")
+                      f"give the link of the post on @{handle}, e.g. {example}")
     return found["id"]
