@@ -43,7 +43,7 @@ OPTIONS = {
     "09:00 (the next 09:00), +30m, +2h, +1d. Without it the post goes out as soon as it is approved.",
 }
 
-_OPTION = re.compile(r"(?P<name>[A-Za-z]+):(?P<value>\S*)(?:\s+|$)")
+_OPTION = re.compile(r"(?P<name>[A-Za-z]+):(?P<value>\S*)(?:\s+|$)")  # only lower-case names are options: "To: …" is text
 
 
 @dataclass(frozen=True)
@@ -73,21 +73,22 @@ class Edit:
     at: str | None
 
 
+# Every word is lower-case only, so a post may begin with "Retract 2 claims…" or "List:" and is then a draft.
 _BARE = {"help", "list", "resume", "digest"}  # the whole text is the word
-_ON_DRAFT = re.compile(r"(?P<name>cancel|retract|retry|mark-published|drop-images)\s+#?(?P<id>\d+)(?:\s+(?P<rest>\S+))?", re.I)
-_EDIT = re.compile(r"edit\s+#?(?P<id>\d+)(?:\s+|$)", re.I)
-_PAUSE = re.compile(r"pause(?:\s+(?P<reason>.*))?", re.S)  # lower-case only: "Pause. Breathe." is a post
+_ON_DRAFT = re.compile(r"(?P<name>cancel|retract|retry|mark-published|drop-images)\s+#?(?P<id>[0-9]+)(?:\s+(?P<rest>\S+))?")
+_EDIT = re.compile(r"edit\s+#?(?P<id>[0-9]+)(?:\s+|$)")
+_PAUSE = re.compile(r"pause(?:\s+(?P<reason>.*))?", re.S)
 
 
 def parse(text: str) -> Compose | Named | Edit:
     """Split what followed /draft into a subcommand or a draft; the draft's text is kept exactly."""
     stripped = text.strip()
-    if stripped.lower() in _BARE:
-        return Named(stripped.lower())
+    if stripped in _BARE:
+        return Named(stripped)
     if match := _ON_DRAFT.fullmatch(stripped):
-        if match["rest"] and match["name"].lower() != "mark-published":
-            raise BadDraft(f"/draft {match['name'].lower()} takes only a draft number, e.g. /draft {match['name'].lower()} #12")
-        return Named(match["name"].lower(), int(match["id"]), match["rest"] or "")
+        if match["rest"] and match["name"] != "mark-published":
+            raise BadDraft(f"/draft {match['name']} takes only a draft number, e.g. /draft {match['name']} #12")
+        return Named(match["name"], int(match["id"]), match["rest"] or "")
     if match := _EDIT.match(stripped):
         return _edit(int(match["id"]), stripped[match.end() :])
     if match := _PAUSE.fullmatch(stripped):
@@ -108,9 +109,9 @@ def _compose(text: str, *, allow_empty: bool = False) -> Compose:
     options: dict[str, str] = {}
     position = 0
     while match := _OPTION.match(text, position):
-        name = match["name"].lower()
+        name = match["name"]
         if name not in OPTIONS:
-            break  # "Note: …" is the start of the text, not an option
+            break  # "Note: …" and "To: …" are the start of the text, not options
         if name in options:
             raise BadDraft(f"{name}: is given twice; give it once, before the text")
         if not match["value"]:
@@ -133,6 +134,7 @@ def help_text(approve: str, reject: str) -> str:
         *(f"*{s.usage}* — {s.help}" for s in SUBCOMMANDS),
         f"Editors approve with :{approve}: and veto with :{reject}: on the review card; "
         "removing the reaction takes the vote back.",
-        "A draft whose text starts with one of these words: put an option first, e.g. /draft to:main pause …",
+        "Options and command words count only in lower case: /draft To: the team… or /draft Retract 2 claims… is a post. "
+        "A post that starts with one of them in lower case takes an option first, e.g. /draft to:main pause for a moment…",
     ]
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from bot.errors import ConfigError
+from bot.review import without_skin_tone
 
 SLACK_API_URL = "https://slack.com/api/"
 X_API_URL = "https://api.x.com"
@@ -196,6 +198,7 @@ def load_config(path: Path, environ: Mapping[str, str], *, db: Path | None = Non
     raw = _read_yaml(path)
     _reject_unknown_keys(raw)
     where = path.name
+    _reject_non_finite(raw, where)
     digest = _digest(raw.get("digest"), where)
     accounts = _accounts(raw.get("accounts"), environ, where, digest)
     default_account = _default_account(raw.get("default_account"), accounts, where)
@@ -203,7 +206,8 @@ def load_config(path: Path, environ: Mapping[str, str], *, db: Path | None = Non
     approve = _names(reactions.get("approve", _default("reactions.approve")), "reactions.approve", where)
     reject = _names(reactions.get("reject", _default("reactions.reject")), "reactions.reject", where)
     if set(approve) & set(reject):
-        raise ConfigError(f"{where}: reactions.approve and reactions.reject share {sorted(set(approve) & set(reject))}")
+        raise ConfigError(f"{where}: reactions.approve and reactions.reject share {sorted(set(approve) & set(reject))} "
+                          "(a skin tone is the same reaction)")
     timeout = raw.get("x_timeout_seconds", _default("x_timeout_seconds"))
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < 3600:
         raise ConfigError(f"{where}: x_timeout_seconds must be a number of seconds between 0 and 3600, not {timeout!r}")
@@ -287,6 +291,15 @@ def _reject_unknown_keys(raw: dict[str, Any]) -> None:
     walk(raw, "", "")
 
 
+def _reject_non_finite(node: Any, where: str, key: str = "") -> None:
+    """YAML reads .inf and .nan as numbers; no setting means them, and every comparison with nan is false."""
+    if isinstance(node, float) and not math.isfinite(node):
+        raise ConfigError(f"{where}: {key} is {node}, which is not a finite number")
+    items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+    for name, value in items:
+        _reject_non_finite(value, where, f"{key}[{name}]" if isinstance(node, list) else f"{key}.{name}" if key else str(name))
+
+
 def _mapping(value: Any, key: str, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise ConfigError(f"{where}: {key} must be a mapping")
@@ -298,7 +311,9 @@ def _names(value: Any, key: str, where: str) -> tuple[str, ...]:
         value = [value]
     if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip(":") for v in value):
         raise ConfigError(f"{where}: {key} must be a non-empty list of emoji names")
-    return tuple(v.strip(":") for v in value)
+    for name in value:
+        _no_whitespace(name, key, where, "an emoji name")
+    return tuple(dict.fromkeys(without_skin_tone(v.strip(":")) for v in value))  # a skin tone counts as its reaction
 
 
 def _ids(value: Any, key: str, where: str, pattern: re.Pattern[str], kind: str) -> list[str]:
@@ -307,9 +322,16 @@ def _ids(value: Any, key: str, where: str, pattern: re.Pattern[str], kind: str) 
     if not isinstance(value, list):
         raise ConfigError(f"{where}: {key} must be a list of Slack {kind}")
     for item in value:
-        if not isinstance(item, str) or not pattern.match(item):
+        _no_whitespace(item, key, where, "a Slack ID")
+        if not isinstance(item, str) or not pattern.fullmatch(item):
             raise ConfigError(f"{where}: {key} has {item!r}, which is not a Slack {kind}")
     return value
+
+
+def _no_whitespace(value: Any, key: str, where: str, kind: str) -> None:
+    """A stray space or line break in an ID would never match what Slack sends: name it rather than let it fail quietly."""
+    if isinstance(value, str) and any(c.isspace() for c in value):
+        raise ConfigError(f"{where}: {key} has {value!r}, with whitespace in it; {kind} has none")
 
 
 def _timezone(value: Any, where: str) -> ZoneInfo:
@@ -327,7 +349,7 @@ def _accounts(value: Any, environ: Mapping[str, str], where: str, digest: Digest
 
 def _account(name: str, body: Any, environ: Mapping[str, str], where: str, digest: Digest | None) -> Account:
     key = f"accounts.{name}"
-    if not re.match(r"^[A-Za-z0-9_-]+$", name):
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         raise ConfigError(f"{where}: {key}: an account name may use letters, digits, - and _ only")
     body = _mapping(body, key, where)
     for required in ("handle", "review_channel", "editors"):
@@ -337,10 +359,11 @@ def _account(name: str, body: Any, environ: Mapping[str, str], where: str, diges
     if network != "x":
         raise ConfigError(f"{where}: {key}.network is {network!r}; only x is supported")
     handle = body["handle"].lstrip("@") if isinstance(body["handle"], str) else ""
-    if not _HANDLE.match(handle):
+    if not _HANDLE.fullmatch(handle):
         raise ConfigError(f"{where}: {key}.handle {body['handle']!r} is not an X handle")
     channel = body["review_channel"]
-    if not isinstance(channel, str) or not _CHANNEL.match(channel):
+    _no_whitespace(channel, f"{key}.review_channel", where, "a Slack ID")
+    if not isinstance(channel, str) or not _CHANNEL.fullmatch(channel):
         raise ConfigError(f"{where}: {key}.review_channel {channel!r} is not a Slack channel ID (C… or G…)")
     editors = _ids(body["editors"], f"{key}.editors", where, _EDITOR, "user or user group IDs (U…, W… or S…)")
     if not editors:
@@ -380,7 +403,7 @@ def _credentials(value: Any, environ: Mapping[str, str], key: str, where: str) -
 
 
 def _env_secret(environ: Mapping[str, str], name: Any, key: str, where: str) -> Secret:
-    if not isinstance(name, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise ConfigError(f"{where}: {key} must name an environment variable, e.g. X_CONSUMER_KEY")
     value = environ.get(name)
     if not value:
@@ -410,10 +433,11 @@ def _digest(value: Any, where: str, *, key: str = "digest", inherit: Digest | No
     if channel is None:
         also = "" if key == "digest" else " (and there is no top-level digest.channel to use)"
         raise ConfigError(f"{where}: {key}.channel is missing{also}")
-    if not isinstance(channel, str) or not _CHANNEL.match(channel):
+    _no_whitespace(channel, f"{key}.channel", where, "a Slack ID")
+    if not isinstance(channel, str) or not _CHANNEL.fullmatch(channel):
         raise ConfigError(f"{where}: {key}.channel {channel!r} is not a Slack channel ID (C… or G…)")
     at = str(body.get("at", inherit.at if inherit else _default("digest.at")))
-    if not _CLOCK.match(at):
+    if not _CLOCK.fullmatch(at):
         raise ConfigError(f'{where}: {key}.at {at!r} is not a time of day like "18:00"')
     skip_empty = body.get("skip_empty", inherit.skip_empty if inherit else _default("digest.skip_empty"))
     if not isinstance(skip_empty, bool):
@@ -463,6 +487,6 @@ def _slack_url(url: str) -> str:
 
 
 def _positive(value: Any, key: str, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
         raise ConfigError(f"{where}: {key} must be a positive number, not {value!r}")
     return float(value)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,12 +11,12 @@ from typing import Any
 
 import hashlib
 
-from bot import thread
+from bot import links, thread
 from bot.content import content_sha256
 from bot.errors import Delivery, LedgerUnwritable, NotAllowed, Paused, PublishError, WrongState
 from bot.model import SYSTEM, Draft
 from bot.ports import CardRef, Change
-from bot.publishing import Posted
+from bot.publishing import Posted, post_url
 from bot.review import Rules, State, decide
 from bot.desk_base import DeskBase
 
@@ -30,7 +29,6 @@ MAX_DELAY = timedelta(minutes=15)  # the longest wait between two attempts after
 RECORD_FOR = timedelta(minutes=10)  # how long a post X took is tried to be recorded before a restart must settle it
 CHECK = "check the account on X, then publish it again or mark it published"
 INTERRUPTED = f"publishing was interrupted (copydesk stopped while X was being asked); {CHECK}"
-_POST_ID = re.compile(r"/status(?:es)?/(\d+)")
 
 
 @dataclass(frozen=True)
@@ -367,9 +365,9 @@ class Publishing(DeskBase):
         """
         draft = self._draft(draft_id)
         self._require_editor_or_admin(draft, user_id, "mark a draft as published")
-        match = _POST_ID.search(url or "")
-        if url and not match:
-            raise WrongState(f"{url} is not a link to a post on X (…/status/123…).")
+        handle = self._account(draft.account).handle
+        post_id = links.status_id(url, handle) if url else None
+        url = post_url(handle, post_id) if post_id else None  # the link as copydesk writes it, whatever the host
         count = len(thread.split(draft.text))
         now = self.clock()
         with self.ledger.transaction():
@@ -378,14 +376,14 @@ class Publishing(DeskBase):
                 raise WrongState(f"{draft.number} is {current.state.label}; only held or failed drafts can be marked published.")
             part = first_unpublished(self.ledger.published_parts(draft_id), count)
             last = part >= count
-            if not last and not match:
+            if not last and not post_id:
                 raise WrongState(f"Part {part} of {count} of {draft.number} is followed by more parts, which reply to it: "
-                                 f"give its link, /draft mark-published {draft.number} https://x.com/…/status/…")
+                                 f"give its link, /draft mark-published {draft.number} https://x.com/{handle}/status/…")
             if last:
                 self.ledger.move(draft_id, State.PUBLISHED, only_from=[current.state], at=now)
                 self.ledger.set_attempts(draft_id, retry_at=None, first_attempt_at=None)
-            publication_id = self.ledger.start_publication(current, self._account(draft.account).handle, at=now, part=part)
-            self.ledger.finish_publication(publication_id, post_id=match[1] if match else "", url=url or "", at=now)
+            publication_id = self.ledger.start_publication(current, handle, at=now, part=part)
+            self.ledger.finish_publication(publication_id, post_id=post_id or "", url=url or "", at=now)
             self.ledger.set_doubt(draft_id, False)
             if last:
                 self.ledger.set_notice(draft_id, f"Marked as published by <@{user_id}> after checking the account.")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -10,6 +12,17 @@ from twitter_text import parse_tweet
 from bot.errors import BadDraft
 
 MAX_WEIGHTED_LENGTH = 280
+
+# Characters no post needs and that can make it read differently on X than on the card: direction overrides and
+# isolates (U+202A-U+202E, U+2066-U+2069), and control characters other than newline and tab (C0, DEL, C1).
+REFUSED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_CONTROL_NAMES = (  # Unicode's name aliases: unicodedata.name has none for control characters
+    "NULL", "START OF HEADING", "START OF TEXT", "END OF TEXT", "END OF TRANSMISSION", "ENQUIRY", "ACKNOWLEDGE", "ALERT",
+    "BACKSPACE", "CHARACTER TABULATION", "LINE FEED", "LINE TABULATION", "FORM FEED", "CARRIAGE RETURN", "SHIFT OUT",
+    "SHIFT IN", "DATA LINK ESCAPE", "DEVICE CONTROL ONE", "DEVICE CONTROL TWO", "DEVICE CONTROL THREE",
+    "DEVICE CONTROL FOUR", "NEGATIVE ACKNOWLEDGE", "SYNCHRONOUS IDLE", "END OF TRANSMISSION BLOCK", "CANCEL",
+    "END OF MEDIUM", "SUBSTITUTE", "ESCAPE", "FILE SEPARATOR", "GROUP SEPARATOR", "RECORD SEPARATOR", "UNIT SEPARATOR",
+)
 
 
 @dataclass(frozen=True)
@@ -42,5 +55,23 @@ def check_postable(text: str, *, what: str = "The text") -> Length:
             f"(links count 23, most emoji and CJK characters 2): {length.excess} too many."
         )
     if not length.valid:
-        raise BadDraft(f"{what} has characters X does not accept (such as U+FFFE or direction overrides).")
+        raise BadDraft(f"{what} has characters X does not accept (such as U+FFFE or U+FEFF).")
     return length
+
+
+def check_characters(text: str, *, what: str = "The text") -> None:
+    """Nothing, or BadDraft naming the first refused character and its 1-based position in `text` (and `what` it is)."""
+    if found := REFUSED.search(text):
+        raise BadDraft(
+            f"{what} has {character_name(found[0])} at character {found.start() + 1}. Direction overrides and control "
+            "characters are refused: they can make a post read differently on X than on its card. Remove it and send again."
+        )
+
+
+def character_name(char: str) -> str:
+    """How a message names a character: its code point and Unicode name, e.g. U+202E RIGHT-TO-LEFT OVERRIDE."""
+    code = ord(char)
+    name = unicodedata.name(char, None) or (
+        _CONTROL_NAMES[code] if code < len(_CONTROL_NAMES) else "DELETE" if code == 0x7F else "C1 CONTROL"
+    )
+    return f"U+{code:04X} {name}"

@@ -95,9 +95,14 @@ class Tally:
 _SKIN_TONE = re.compile(r"::skin-tone-\d$")
 
 
+def without_skin_tone(reaction: str) -> str:
+    """The reaction a name means: `+1::skin-tone-2` is `+1`."""
+    return _SKIN_TONE.sub("", reaction)
+
+
 def reaction_kind(reaction: str, approve: Iterable[str], reject: Iterable[str]) -> Kind | None:
     """Approve, reject or nothing; a skin tone does not change what a reaction means."""
-    name = _SKIN_TONE.sub("", reaction)
+    name = without_skin_tone(reaction)
     if name in approve:
         return Kind.APPROVE
     if name in reject:

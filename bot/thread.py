@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.errors import BadDraft
-from bot.length import Length, check_postable
+from bot.length import Length, check_characters, check_postable
 
 MAX_PARTS = 25  # a thread longer than this is a blog post; X itself allows 25 in its composer
 _SEPARATOR = re.compile(r"^[ \t]*---[ \t]*$", re.M)
@@ -19,11 +19,13 @@ def split(text: str) -> list[str]:
 
 
 def check(text: str) -> list[Length]:
-    """Each part's length, or BadDraft naming the part that is empty, too long, or one too many."""
+    """Each part's length, or BadDraft naming the part that is empty, too long, one too many, or has a refused character."""
     parts = split(text)
     count = len(parts)
     if count > MAX_PARTS:
         raise BadDraft(f"The thread has {count} parts; at most {MAX_PARTS} go out as one thread. Split it into two drafts.")
+    for number, typed in enumerate(_typed_parts(text), 1):
+        check_characters(typed, what=f"Part {number} of {count}" if count > 1 else "The text")
     if count == 1:
         return [check_postable(text)]
     lengths = []
@@ -38,6 +40,12 @@ def check(text: str) -> list[Length]:
             # X refuses a duplicate, and a lost answer is looked for on the account by its text
             raise BadDraft(f"Part {number} of {count} repeats part {parts.index(part) + 1}; X refuses the same text twice.")
     return lengths
+
+
+def _typed_parts(text: str) -> list[str]:
+    """Each part as typed, before it is trimmed, from the line after its separator: what a position counts in."""
+    typed = _SEPARATOR.split(text)
+    return typed[:1] + [part.removeprefix("\n") for part in typed[1:]]
 
 
 def label(part: int, count: int) -> str:

@@ -11,28 +11,38 @@ from bot.errors import BadTime
 _DELAY = re.compile(r"^\+(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
 _FORMS = "2026-11-22T09:00, 2026-11-22T09:00-08:00, 09:00, +30m, +2h or +1d"
+MAX_AHEAD = timedelta(days=365)  # a rule, not a setting: a time further ahead is a typo (2062 for 2026), not a plan
 
 
 def parse_when(spec: str, *, now: datetime, zone: ZoneInfo) -> datetime:
-    """The UTC instant that `spec` names, seen from `now` by someone living in `zone`; never in the past."""
+    """The UTC instant that `spec` names, seen from `now` by someone living in `zone`; ahead, by a year at most."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     spec = spec.strip()
     try:
         if delay := _DELAY.match(spec):
-            return _after(delay, spec, now)
-        if clock := _CLOCK.match(spec):
-            return _next_clock(int(clock[1]), int(clock[2]), spec, now, zone)
-        return _exact(spec, now, zone)
+            instant = _after(delay, spec, now)
+        elif clock := _CLOCK.match(spec):
+            instant = _next_clock(int(clock[1]), int(clock[2]), spec, now, zone)
+        else:
+            instant = _exact(spec, now, zone)
     except OverflowError:
         raise BadTime(f"at:{spec} is too far in the future") from None
+    if instant - now > MAX_AHEAD:
+        raise BadTime(f"at:{spec} is more than a year ahead ({_shown(instant, zone)}); give a time within {MAX_AHEAD.days} days")
+    return instant
 
 
 def check_ahead(instant: datetime, *, now: datetime, zone: ZoneInfo) -> None:
-    """A time picked in a date picker must still be ahead when the draft is stored."""
+    """A time picked in a date picker must still be ahead when the draft is stored, and at most a year ahead."""
     if instant <= now:
-        shown = instant.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
-        raise BadTime(f"{shown} is in the past; pick a later time, or none to post as soon as it is approved")
+        raise BadTime(f"{_shown(instant, zone)} is in the past; pick a later time, or none to post as soon as it is approved")
+    if instant - now > MAX_AHEAD:
+        raise BadTime(f"{_shown(instant, zone)} is more than a year ahead; pick a time within {MAX_AHEAD.days} days")
+
+
+def _shown(instant: datetime, zone: ZoneInfo) -> str:
+    return instant.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _after(match: re.Match[str], spec: str, now: datetime) -> datetime:
@@ -72,8 +82,7 @@ def _exact(spec: str, now: datetime, zone: ZoneInfo) -> datetime:
     else:
         instant = parsed.astimezone(timezone.utc)
     if instant <= now:
-        shown = instant.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
-        raise BadTime(f"at:{spec} is in the past ({shown}); give a later time")
+        raise BadTime(f"at:{spec} is in the past ({_shown(instant, zone)}); give a later time")
     return instant
 
 

@@ -9,6 +9,7 @@ import yaml
 
 from bot.config import ENV_VARS, load_config
 from bot.errors import ConfigError
+from bot.review import Kind, reaction_kind
 from tests.conftest import BASE_CONFIG
 from tests.fakes.x_api import X_ENV
 
@@ -99,3 +100,51 @@ def test_environment_overrides_urls_and_paths(tmp_path: Path) -> None:
     config = load(tmp_path, BASE_CONFIG, env)
     assert (config.slack_api_url, config.x_api_url, str(config.db_path)) == ("http://127.0.0.1:9/api/", "http://127.0.0.1:8", "/tmp/x.db")
     assert {v.name for v in ENV_VARS} >= {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "COPYDESK_CONFIG", "COPYDESK_DB", "SLACK_API_URL", "X_API_URL"}
+
+
+def with_digest(**changes):
+    return {**BASE_CONFIG, "digest": {**BASE_CONFIG["digest"], **changes}}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({**BASE_CONFIG, "x_timeout_seconds": float("inf")}, "x_timeout_seconds is inf, which is not a finite number"),
+        ({**BASE_CONFIG, "x_retry": {"first_delay_seconds": float("inf")}}, "x_retry.first_delay_seconds is inf, which is not a finite"),
+        ({**BASE_CONFIG, "x_retry": {"give_up_after_minutes": float("nan")}}, "x_retry.give_up_after_minutes is nan, which is not a finite"),
+        ({**BASE_CONFIG, "reminders": {"after_minutes": float("nan")}}, "reminders.after_minutes is nan, which is not a finite number"),
+        (with_account(approvals_required=float("inf")), "accounts.main.approvals_required is inf, which is not a finite number"),
+        (with_account(editors=["U0EDITOR1", float("nan")]), "accounts.main.editors[1] is nan, which is not a finite number"),
+        ({**BASE_CONFIG, "admins": ["U0ADMIN01 "]}, "admins has 'U0ADMIN01 ', with whitespace in it; a Slack ID has none"),
+        ({**BASE_CONFIG, "admins": ["U0ADMIN01\n"]}, "admins has 'U0ADMIN01\\n', with whitespace in it"),
+        (with_account(editors=["U0EDITOR1", "U0 EDITOR2"]), "accounts.main.editors has 'U0 EDITOR2', with whitespace in it"),
+        (with_account(editors=["S0GROUP01\t"]), "accounts.main.editors has 'S0GROUP01\\t', with whitespace in it"),
+        (with_account(review_channel="C0REVIEW01\n"), "accounts.main.review_channel has 'C0REVIEW01\\n', with whitespace in it"),
+        (with_digest(channel=" C0DIGEST01"), "digest.channel has ' C0DIGEST01', with whitespace in it"),
+        (with_account(digest={"channel": "C0 OWN"}), "accounts.main.digest.channel has 'C0 OWN', with whitespace in it"),
+        ({**BASE_CONFIG, "reactions": {"approve": ["+1"], "reject": ["+1::skin-tone-2"]}},
+         "reactions.approve and reactions.reject share ['+1'] (a skin tone is the same reaction)"),
+        ({**BASE_CONFIG, "reactions": {"approve": [":thumbsup::skin-tone-5:"], "reject": ["thumbsup::skin-tone-3"]}},
+         "reactions.approve and reactions.reject share ['thumbsup']"),
+        ({**BASE_CONFIG, "reactions": {"approve": ["white check mark"]}}, "reactions.approve has 'white check mark', with whitespace"),
+    ],
+)
+def test_values_that_would_never_work_are_refused_naming_the_key(tmp_path: Path, data: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load(tmp_path, data)
+    assert message in str(raised.value)
+
+
+def test_inf_and_nan_as_written_in_yaml_are_refused(tmp_path: Path) -> None:
+    base = yaml.safe_dump(BASE_CONFIG)
+    for written, shown in ((".inf", "inf"), (".nan", "nan"), ("-.Inf", "-inf")):
+        path = tmp_path / "app.yaml"
+        path.write_text(f"{base}x_retry:\n  first_delay_seconds: {written}\n")
+        with pytest.raises(ConfigError, match=f"x_retry.first_delay_seconds is {shown}, which is not a finite number"):
+            load_config(path, ENV)
+
+
+def test_a_reaction_named_with_a_skin_tone_counts_in_every_tone(tmp_path: Path) -> None:
+    config = load(tmp_path, {**BASE_CONFIG, "reactions": {"approve": ["+1::skin-tone-2", "+1"], "reject": ["-1"]}})
+    assert config.approve_reactions == ("+1",)
+    assert reaction_kind("+1::skin-tone-4", config.approve_reactions, config.reject_reactions) is Kind.APPROVE

@@ -56,18 +56,28 @@ def test_the_default_account_is_used_when_there_is_only_one(bot: Copydesk) -> No
     assert timedelta(hours=1, minutes=59) < draft.publish_at - draft.created_at <= timedelta(hours=2)
 
 
-def test_a_time_without_offset_is_read_in_the_authors_slack_time_zone(bot: Copydesk) -> None:
+def late_2029(make_bot) -> Copydesk:
+    """A copydesk whose clock reads 1 December 2029, so that times in January and July 2030 are less than a year ahead."""
+    clock = MovableClock()
+    clock.advance(seconds=(at("2029-12-01T00:00Z") - clock()).total_seconds())
+    return make_bot(clock=clock)
+
+
+def test_a_time_without_offset_is_read_in_the_authors_slack_time_zone(make_bot) -> None:
+    bot = late_2029(make_bot)
     bot.slack.timezones[AUTHOR] = "Asia/Tokyo"
     bot.command(AUTHOR, "at:2030-01-15T09:00 Good morning, Tokyo")
     assert bot.latest().publish_at == at("2030-01-15T09:00+09:00")
 
 
-def test_without_a_slack_time_zone_the_configured_one_is_used(bot: Copydesk) -> None:
+def test_without_a_slack_time_zone_the_configured_one_is_used(make_bot) -> None:
+    bot = late_2029(make_bot)
     bot.command(AUTHOR, "at:2030-07-01T09:00 Morning in LA")
     assert bot.latest().publish_at == at("2030-07-01T09:00-07:00")
 
 
-def test_an_explicit_offset_wins_over_any_time_zone(bot: Copydesk) -> None:
+def test_an_explicit_offset_wins_over_any_time_zone(make_bot) -> None:
+    bot = late_2029(make_bot)
     bot.slack.timezones[AUTHOR] = "Asia/Tokyo"
     bot.command(AUTHOR, "at:2030-01-15T09:00+00:00 Hello UTC")
     assert bot.latest().publish_at == at("2030-01-15T09:00Z")

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.errors import BadDraft
-from bot.length import check_postable, measure
+from bot.length import character_name, check_characters, check_postable, measure
 
 SUITE = Path(__file__).parent.parent.parent / "shared" / "reference" / "twitter-text-conformance" / "validate.yml"
 
@@ -56,3 +56,17 @@ def test_every_cjk_character_counts_two(text: str) -> None:
 @given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=300))
 def test_a_link_counts_23_however_long_it_is(path: str) -> None:
     assert measure(f"see https://example.com/{path}").weighted == len("see ") + 23
+
+
+plain = st.text(st.characters(blacklist_categories=["Cs", "Cc"], blacklist_characters="\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+                | st.sampled_from("\n\t"), max_size=40)
+refused = st.sampled_from([chr(c) for c in [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]])
+
+
+@given(plain, refused, plain)
+def test_a_refused_character_is_named_at_its_one_based_position(before: str, char: str, after: str) -> None:
+    check_characters(before + after)  # newline, tab and everything printable pass
+    with pytest.raises(BadDraft) as raised:
+        check_characters(before + char + after)
+    assert f"has {character_name(char)} at character {len(before) + 1}." in str(raised.value)
+    assert character_name(char).startswith(f"U+{ord(char):04X} ") and "None" not in character_name(char)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -10,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.errors import BadTime
-from bot.when import parse_when
+from bot.when import check_ahead, parse_when
 
 LA = ZoneInfo("America/Los_Angeles")
 NOW = datetime(2026, 11, 21, 20, 0, tzinfo=timezone.utc)  # 12:00 in Los Angeles
@@ -103,3 +104,17 @@ def _skipped(hour: int, minute: int, zone: ZoneInfo, now: datetime) -> bool:
         if wall.replace(tzinfo=zone).astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None) != wall:
             return True
     return False
+
+
+def test_a_time_more_than_a_year_ahead_is_refused_in_every_form() -> None:
+    assert parse_when("+365d", now=NOW, zone=LA) == NOW + timedelta(days=365)
+    assert parse_when("+300d", now=NOW, zone=LA) == NOW + timedelta(days=300)
+    for spec in ("+366d", "+365d1m", "2027-11-22T12:01", "2062-11-22T09:00Z"):
+        with pytest.raises(BadTime, match=re.escape(f"at:{spec} is more than a year ahead")):
+            parse_when(spec, now=NOW, zone=LA)
+
+
+def test_a_picked_time_is_checked_against_the_same_year() -> None:
+    check_ahead(NOW + timedelta(days=365), now=NOW, zone=LA)
+    with pytest.raises(BadTime, match="2027-11-21 12:01 PST is more than a year ahead; pick a time within 365 days"):
+        check_ahead(NOW + timedelta(days=365, minutes=1), now=NOW, zone=LA)
