@@ -67,7 +67,7 @@ def digest(report: Report) -> tuple[str, Blocks]:
         if len(lines) > SHOWN:
             items.append(f"…and {len(lines) - SHOWN} more: `copydesk digest` lists them all.")
         blocks.extend(_section(text) for text in _chunks(f"*{heading} ({len(lines)})*", items))
-    return plain(report, mention=lambda u: f"<@{u}>")[:FALLBACK_LIMIT], blocks
+    return plain(report, mention=lambda u: f"<@{u}>", clean=escape)[:FALLBACK_LIMIT], blocks
 
 
 def so_far(reports: list[Report]) -> tuple[str, Blocks]:
@@ -137,8 +137,9 @@ def _people(mentions: list[str]) -> str:
 # terminal
 
 
-def plain(report: Report, *, mention: Callable[[str], str] = str) -> str:
-    """The digest as plain text, times in the digest's zone: for the terminal, and as the Slack message's fallback."""
+def plain(report: Report, *, mention: Callable[[str], str] = str, clean: Callable[[str], str] = lambda t: t) -> str:
+    """The digest as plain text, times in the digest's zone: for the terminal, and (mentions made Slack's, people's words
+    escaped by `clean`) as the Slack message's fallback, which notifications show."""
     out = [title(report), f"Since {_local(report.start, report)} · {counts_line(report)}"]
     if not report.published:
         out.append(f"Nothing went out since {_local(report.start, report)}.")
@@ -150,8 +151,8 @@ def plain(report: Report, *, mention: Callable[[str], str] = str) -> str:
         for line in lines:
             link = f"  {line.url}" if line.url else ""
             out.append(f"  {_local(line.at, report)}  {line.number} @{line.handle}{link}")
-            out.append(f"    \"{shorten(line.text)}\"")
-            out.append(f"    {_who(name, line, mention, lambda t: t)}")
+            out.append(f"    \"{clean(shorten(line.text))}\"")
+            out.append(f"    {_who(name, line, mention, clean)}")
     return "\n".join(out)
 
 

@@ -9,12 +9,13 @@ from bot import images
 from bot.config import Account
 from bot.length import MAX_WEIGHTED_LENGTH
 from bot.model import SYSTEM, Pause
-from bot.ports import Change, DraftView, Overview
+from bot.ports import Announcement, Change, DraftView, Overview
 from bot.review import State
 from handlers.slack_text import escape
 
 Blocks = list[dict[str, Any]]
 SECTION_LIMIT = 3000  # characters in one section block's text
+FIELD_LIMIT = 2000  # characters in one of a section's fields
 
 _STATE_WORDS = {
     State.IN_REVIEW: ":hourglass_flowing_sand: In review",
@@ -179,7 +180,29 @@ def pause_banner(view: DraftView) -> Blocks:
     """While publishing is paused every card says so, and who paused it and why."""
     if view.pause is None:
         return []
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": _switch(view.pause)}}]
+    return [_switch_block(view.pause)]
+
+
+def words(text: str) -> dict[str, Any]:
+    """Words someone typed (a draft, a pause reason), shown exactly: plain_text interprets no Slack markup, no mrkdwn
+    formatting and no :emoji: codes."""
+    return {"type": "plain_text", "text": text, "emoji": False}
+
+
+def announcement(news: Announcement) -> tuple[str, Blocks]:
+    """The pause or the resume, to a whole review channel: the admin's reason as typed (escaped in the fallback)."""
+    if news.kind == "paused":
+        head = f":octagonal_sign: <@{news.actor}> paused all publishing"
+        tail = ". Nothing goes out until an admin types /draft resume."
+        text = head + (f": {escape(news.reason)}" if news.reason else "") + tail
+        block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": head + (":" if news.reason else tail)}}
+        if news.reason:
+            block["fields"] = [words(news.reason[:FIELD_LIMIT])]
+            return text, [block, {"type": "context", "elements": [{"type": "mrkdwn", "text": tail[2:]}]}]
+        return text, [block]
+    waiting = f" {news.held} post(s) whose time passed wait for an editor's confirmation on their cards." if news.held else ""
+    text = f":arrow_forward: <@{news.actor}> resumed publishing.{waiting}"
+    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
 
 
 def _button(label: str, action: str, view: DraftView, *, style: str | None = None, confirm: str | None = None) -> dict[str, Any]:
@@ -409,7 +432,7 @@ def home(overview: Overview) -> dict[str, Any]:
     """The App Home tab: the switch, what waits for this person's vote, the queue, and what went out lately."""
     blocks: Blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": "copydesk"}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": _switch(overview.pause)}},
+        _switch_block(overview.pause),
         {"type": "context", "elements": [{"type": "mrkdwn", "text": HOME_HINT}]},
     ]
     if overview.waiting_for_you:
@@ -436,11 +459,16 @@ def home(overview: Overview) -> dict[str, Any]:
     return {"type": "home", "blocks": blocks}
 
 
-def _switch(pause: Pause | None) -> str:
+def _switch_block(pause: Pause | None) -> dict[str, Any]:
+    """Whether publishing is on; when paused, by whom and since when, and the reason as typed."""
     if pause is None:
-        return ":large_green_circle: Publishing is on. Admins can stop it at once with /draft pause REASON."
-    why = f": {escape(pause.reason)}" if pause.reason else ""
-    return f":octagonal_sign: *Publishing is paused* by <@{pause.paused_by}> since {when(pause.paused_at)}{why}"
+        return {"type": "section", "text": {"type": "mrkdwn",
+                                            "text": ":large_green_circle: Publishing is on. Admins can stop it at once with /draft pause REASON."}}
+    head = f":octagonal_sign: *Publishing is paused* by <@{pause.paused_by}> since {when(pause.paused_at)}"
+    block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": head + (":" if pause.reason else "")}}
+    if pause.reason:
+        block["fields"] = [words(pause.reason[:FIELD_LIMIT])]
+    return block
 
 
 def _heading(text: str) -> dict[str, Any]:

@@ -263,7 +263,7 @@ def test_the_digest_lists_the_day_with_links_authors_approvers_and_counts(make_b
     assert "Nothing went out" not in shown
     assert all(len(b["text"]["text"]) <= 3000 for b in message["blocks"] if b["type"] == "section")
     # the plain-text fallback says the same, and the message can be recognised after a crash
-    assert message["text"].startswith("Daily digest · ") and "Launch day & we are live" in message["text"]
+    assert message["text"].startswith("Daily digest · ") and "Launch day &amp; we are live" in message["text"]
     assert message["metadata"] == {"event_type": "copydesk_digest",
                                    "event_payload": {"scope": "*", "kind": "daily", "day": due.astimezone(LA).date().isoformat()}}
     [record] = bot.ledger.digests()
