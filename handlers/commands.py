@@ -48,7 +48,8 @@ def register(app: App, desk: Desk, later: Later) -> None:
         elif parsed.name == "help":
             ack(text=commands.help_text(desk.config.approve_reactions[0], desk.config.reject_reactions[0]), response_type="ephemeral")
         elif parsed.name == "list":
-            ack(text=render.pending_list(desk.pending()), response_type="ephemeral")
+            text, blocks = render.pending_list(desk.pending())
+            ack(text=text, blocks=blocks or None, response_type="ephemeral")
         elif parsed.name == "digest":
             text, blocks = digest_render.so_far(desk.digests_so_far())
             ack(text=text, blocks=blocks, response_type="ephemeral")

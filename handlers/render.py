@@ -330,11 +330,15 @@ def in_review(view: DraftView, link: str | None) -> str:
     )
 
 
-def pending_list(views: list[DraftView]) -> str:
-    """/draft list: what waits for review or for its time."""
+LIST_LIMIT = 45  # drafts drawn in /draft list's blocks (a message holds 50); its text lists them all
+
+
+def pending_list(views: list[DraftView]) -> tuple[str, Blocks]:
+    """/draft list: what waits for review or for its time; each draft's words as typed (the text, escaped, is the fallback)."""
     if not views:
-        return "Nothing is waiting: no drafts in review and nothing scheduled."
-    return "\n".join(["*Waiting for review or scheduled:*", *(_line(view) for view in views)])
+        return "Nothing is waiting: no drafts in review and nothing scheduled.", []
+    text = "\n".join(["*Waiting for review or scheduled:*", *(_line(view) for view in views)])
+    return text, [_heading("Waiting for review or scheduled:"), *_entries(views, LIST_LIMIT, more="")]
 
 
 def paused_answer(pause: Pause) -> str:
@@ -437,13 +441,7 @@ def home(overview: Overview) -> dict[str, Any]:
     ]
     if overview.waiting_for_you:
         blocks += [{"type": "divider"}, _heading(f"Waiting for your vote ({len(overview.waiting_for_you)})")]
-        lines = []
-        for view in overview.waiting_for_you[:HOME_LIST_LIMIT]:
-            link = overview.card_links.get(view.draft.id)
-            lines.append(_line(view) + (f"\n    <{link}|Read it and vote on its card>" if link else ""))
-        if len(overview.waiting_for_you) > HOME_LIST_LIMIT:
-            lines.append(f"…and {len(overview.waiting_for_you) - HOME_LIST_LIMIT} more: /draft list shows them all.")
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:SECTION_LIMIT]}})
+        blocks += _entries(overview.waiting_for_you, HOME_LIST_LIMIT, links=overview.card_links)
     sections = (
         ("In review", [v for v in overview.queue if v.draft.state is State.IN_REVIEW]),
         ("Approved and scheduled", [v for v in overview.queue if v.draft.state is State.APPROVED]),
@@ -452,10 +450,7 @@ def home(overview: Overview) -> dict[str, Any]:
     )
     for heading, views in sections:
         blocks += [{"type": "divider"}, _heading(f"{heading} ({len(views)})" if heading != "Went out lately" else heading)]
-        lines = [_line(v) for v in views[:HOME_LIST_LIMIT]] or ["_Nothing._"]
-        if len(views) > HOME_LIST_LIMIT:
-            lines.append(f"…and {len(views) - HOME_LIST_LIMIT} more: /draft list shows them all.")
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:SECTION_LIMIT]}})
+        blocks += _entries(views, HOME_LIST_LIMIT) or [{"type": "section", "text": {"type": "mrkdwn", "text": "_Nothing._"}}]
     return {"type": "home", "blocks": blocks}
 
 
@@ -476,9 +471,31 @@ def _heading(text: str) -> dict[str, Any]:
 
 
 def _line(view: DraftView) -> str:
-    """One draft in a list: number, account, author, state, time, and the start of its text."""
+    """One draft in a list, as mrkdwn (for a fallback text): its facts, and the start of its text escaped."""
+    return f"{_facts(view)}\n    “{escape(_excerpt(view))}”"
+
+
+def _facts(view: DraftView) -> str:
+    """Number, account, author, state and time of a draft in a list."""
     draft = view.draft
-    excerpt = draft.text if len(draft.text) <= 80 else draft.text[:79] + "…"
     when_line = "" if draft.state in (State.APPROVED, State.PUBLISHED) else f" · publish {when(draft.publish_at)}"
-    return (f"• *{draft.number}* @{view.account.handle} by <@{draft.author_id}> — {status_line(view)}{when_line}"
-            f"\n    “{escape(excerpt)}”")
+    return f"• *{draft.number}* @{view.account.handle} by <@{draft.author_id}> — {status_line(view)}{when_line}"
+
+
+def _excerpt(view: DraftView) -> str:
+    text = view.draft.text
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _entries(views: list[DraftView], limit: int, *, links: dict[int, str] | None = None,
+             more: str = ": /draft list shows them all") -> Blocks:
+    """A list of drafts, one section each: the facts in mrkdwn, the start of the words as typed in a plain_text field."""
+    blocks: Blocks = []
+    for view in views[:limit]:
+        link = (links or {}).get(view.draft.id)
+        facts = _facts(view) + (f"\n    <{link}|Read it and vote on its card>" if link else "")
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": facts[:SECTION_LIMIT]},
+                       "fields": [words(f"“{_excerpt(view)}”")]})
+    if len(views) > limit:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"…and {len(views) - limit} more{more}."}})
+    return blocks
