@@ -268,7 +268,7 @@ def thread_reply(view: DraftView, change: Change) -> str:
     if change.after is State.IN_REVIEW:
         return f"<@{change.actor}> withdrew the veto: back in review."
     if change.after is State.PUBLISHED and change.actor != SYSTEM:
-        link = f": {view.publication.url}" if view.publication and view.publication.url else ""
+        link = f": {escape(view.publication.url)}" if view.publication and view.publication.url else ""  # typed by a person
         return f"<@{change.actor}> marked it as published{link}."
     if change.after is State.PUBLISHED and view.publication:
         return f"Published on X: {view.publication.url}"
