@@ -330,7 +330,7 @@ def in_review(view: DraftView, link: str | None) -> str:
     )
 
 
-LIST_LIMIT = 45  # drafts drawn in /draft list's blocks (a message holds 50); its text lists them all
+LIST_LIMIT = 45  # drafts drawn in /draft list's blocks (a message holds 50); its fallback text lists them all
 
 
 def pending_list(views: list[DraftView]) -> tuple[str, Blocks]:
@@ -338,7 +338,7 @@ def pending_list(views: list[DraftView]) -> tuple[str, Blocks]:
     if not views:
         return "Nothing is waiting: no drafts in review and nothing scheduled.", []
     text = "\n".join(["*Waiting for review or scheduled:*", *(_line(view) for view in views)])
-    return text, [_heading("Waiting for review or scheduled:"), *_entries(views, LIST_LIMIT, more="")]
+    return text, [_heading("Waiting for review or scheduled:"), *_entries(views, LIST_LIMIT, more=" not shown: Slack takes 50 blocks in one answer")]
 
 
 def paused_answer(pause: Pause) -> str:
