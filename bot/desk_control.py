@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from bot import thread
 from bot import when as when_
 from bot.content import content_sha256
 from bot.desk_base import DeskBase
-from bot.errors import NotAllowed, PublishError, WrongState
+from bot.errors import NotAllowed, PublishError, Unchanged, WrongState
 from bot.model import SYSTEM, Draft, Pause
 from bot.messenger import ANNOUNCE, channel_queue
 from bot.ports import Change
@@ -38,7 +39,8 @@ class Control(DeskBase):
 
     def edit(self, draft_id: int, user_id: str, *, text: str | None, at: str | None) -> Draft:
         """New text or time for a draft not yet out, as its next version: its votes are cleared, and a new card goes up
-        for the editors to review it again (queued with the edit, as is retiring the old card)."""
+        for the editors to review it again (queued with the edit, as is retiring the old card). Unchanged when the text
+        and time are what they were: votes are only cleared when the words or the time change."""
         draft = self._draft(draft_id)
         self.check_can_edit(draft, user_id)
         if text is not None:
@@ -52,6 +54,9 @@ class Control(DeskBase):
                     raise WrongState(f"{draft.number} is {current.state.label} now; it can no longer be edited.")
                 new_text = current.text if text is None else text
                 publish_at = new_time or current.publish_at
+                if (new_text, publish_at) == (current.text, current.publish_at):
+                    raise Unchanged(f"{draft.number} already says that and goes out at that time: nothing changed, "
+                                    "and its votes stand.")
                 sha = content_sha256(new_text, self.ledger.images(draft_id))
                 self.ledger.rewrite(draft_id, text=new_text, publish_at=publish_at, at=now, by=user_id, content_sha256=sha)
                 self.ledger.set_notice(draft_id, f"Edited by <@{user_id}>: every vote on the earlier version was cleared; editors, please review it again.")
@@ -151,9 +156,7 @@ class Control(DeskBase):
                     current = self.ledger.current_pause()
                     by = f", by <@{current.paused_by}>" if current else ""
                     raise WrongState(f"Publishing is already paused{by}; /draft resume goes on.")
-                why = f": {reason}" if reason else ""
-                self._announce(f":octagonal_sign: <@{user_id}> paused all publishing{why}. Nothing goes out until an admin "
-                               "types /draft resume.", at=now)
+                self._announce(at=now, news="paused", actor=user_id, reason=reason)
                 for draft in self.ledger.drafts_in(OPEN):
                     self._tell_slack(draft, None, at=now)
             if self.scheduler is not None:
@@ -179,8 +182,7 @@ class Control(DeskBase):
                         self.ledger.set_attempts(draft.id, retry_at=None, first_attempt_at=None)
                         self.ledger.log("held", actor=SYSTEM, at=now, draft_id=draft.id, reason=PAUSE_HOLD)
                         held.append(draft)
-                waiting = f" {len(held)} post(s) whose time passed wait for an editor's confirmation on their cards." if held else ""
-                self._announce(f":arrow_forward: <@{user_id}> resumed publishing.{waiting}", at=now)
+                self._announce(at=now, news="resumed", actor=user_id, held=len(held))
                 ids = {d.id for d in held}
                 for draft in self.ledger.drafts_in(OPEN):
                     self._tell_slack(draft, Change(State.APPROVED, State.HELD, SYSTEM) if draft.id in ids else None, at=now)
@@ -192,7 +194,7 @@ class Control(DeskBase):
         if user_id not in self.config.admins:
             raise NotAllowed(f"Only admins can {what}; ask one of {', '.join(f'<@{a}>' for a in self.config.admins) or 'the admins in app.yaml'}.")
 
-    def _announce(self, text: str, *, at: datetime) -> None:
-        """Inside the caller's transaction: a message to every review channel."""
+    def _announce(self, *, at: datetime, **news: Any) -> None:
+        """Inside the caller's transaction: a message to every review channel (an Announcement, worded by the Slack side)."""
         for channel in sorted({a.review_channel for a in self.config.accounts.values()}):
-            self.ledger.enqueue(channel_queue(channel), ANNOUNCE, at=at, channel=channel, text=text)
+            self.ledger.enqueue(channel_queue(channel), ANNOUNCE, at=at, channel=channel, **news)

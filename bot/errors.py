@@ -46,6 +46,18 @@ class BadLink(CopydeskError):
     """A link to a post on X that is not one: another host, another account's post, or no post at all."""
 
 
+class SlackMention(BadDraft):
+    """A /draft text naming a Slack user, channel or group (@here too): X knows none of them, so it would mean nothing there."""
+
+
+class DisguisedLink(BadDraft):
+    """A /draft link whose words name another address than it leads to: X would show the address, not the words."""
+
+
+class Unchanged(CopydeskError):
+    """An edit with the text and time the draft already has: nothing changes, its votes stand."""
+
+
 class UnknownDraft(CopydeskError):
     """A draft number that the ledger does not hold."""
 

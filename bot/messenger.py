@@ -12,7 +12,7 @@ from datetime import datetime
 from bot.errors import BadImage
 from bot.images import Image
 from bot.model import Draft, Outgoing
-from bot.ports import CardMark, CardRef, Change, DraftView, Notifier
+from bot.ports import Announcement, CardMark, CardRef, Change, DraftView, Notifier
 from bot.review import State
 
 if TYPE_CHECKING:
@@ -192,9 +192,11 @@ class Messenger:
         self._sent(message)
 
     def _announce(self, message: Outgoing) -> None:
-        channel = message.payload["channel"]
+        p = message.payload
+        channel = p["channel"]
         if not self._landed(message, channel, None):
-            self.notifier.announce(channel, message.payload["text"], tag_of(message))
+            news = Announcement(p.get("news", ""), p.get("actor", ""), p.get("reason"), p.get("held", 0), p.get("text"))
+            self.notifier.announce(channel, news, tag_of(message))
         self._sent(message)
 
     def _attach(self, message: Outgoing) -> None:

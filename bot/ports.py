@@ -53,6 +53,17 @@ class Change:
 
 
 @dataclass(frozen=True)
+class Announcement:
+    """News for a whole review channel, as data: the Slack side words it (and escapes the reason) when it goes."""
+
+    kind: str  # "paused" or "resumed"
+    actor: str
+    reason: str | None = None  # why it was paused, as the admin typed it
+    held: int = 0  # posts whose time passed while paused, now waiting for an editor
+    text: str | None = None  # an announcement worded by an older copydesk (queued before an upgrade): sent as it is
+
+
+@dataclass(frozen=True)
 class CardRef:
     """Where a review card lives in Slack."""
 
@@ -127,7 +138,7 @@ class Notifier(Protocol):
         """Say something in the card's thread at once, outside the outbox (when the ledger cannot be written)."""
         ...
 
-    def announce(self, channel: str, text: str, tag: str) -> None:
+    def announce(self, channel: str, announcement: Announcement, tag: str) -> None:
         """Say something to a whole review channel (the pause, and the resume)."""
         ...
 

@@ -8,13 +8,12 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from bot.errors import BadTime
+from bot.errors import BadTime, Unchanged
 from bot.review import Kind
 from bot.service import Desk
 from handlers import render
 from handlers.errors import answered_privately, error_text
 from handlers.later import Later
-from handlers.slack_text import unescape
 
 
 def register(app: App, desk: Desk, later: Later) -> None:
@@ -74,10 +73,13 @@ def register(app: App, desk: Desk, later: Later) -> None:
     def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         """Checked before the modal closes, so a mistake shows on the field it belongs to."""
         values = view["state"]["values"]
-        text = unescape(values["text"]["value"].get("value") or "")
+        text = values["text"]["value"].get("value") or ""  # as typed: a form sends no Slack markup
         at = (values["at"]["value"].get("value") or "").strip() or None
         try:
             desk.edit(int(view["private_metadata"]), body["user"]["id"], text=text, at=at)  # its new card is queued with it
+        except Unchanged:
+            ack()  # saved as it was: the form closes and nothing changes, votes included
+            return
         except BadTime as e:
             ack(response_action="errors", errors={"at": str(e)})
             return

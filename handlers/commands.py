@@ -13,7 +13,7 @@ from bot.service import Desk
 from handlers import digest_render, render
 from handlers.errors import answered_privately
 from handlers.later import Later
-from handlers.slack_text import unescape
+from handlers.slack_text import typed, unescape
 
 COMMAND = "/draft"
 DESCRIPTION = "Write a post for the team's X account; editors approve it before it goes out"
@@ -30,7 +30,7 @@ def register(app: App, desk: Desk, later: Later) -> None:
             context["follow_up"] = "modal"
             ack()  # the form opens right after, within the trigger's three seconds
             return
-        parsed = commands.parse(unescape(command.get("text", "")))
+        parsed = _parse(command.get("text", ""))
         if isinstance(parsed, Compose):
             # Slack sends a slow /draft again (X-Slack-Retry-Num) with the same trigger_id: it makes one draft
             once = f"command:{command['trigger_id']}" if command.get("trigger_id") else None
@@ -48,7 +48,8 @@ def register(app: App, desk: Desk, later: Later) -> None:
         elif parsed.name == "help":
             ack(text=commands.help_text(desk.config.approve_reactions[0], desk.config.reject_reactions[0]), response_type="ephemeral")
         elif parsed.name == "list":
-            ack(text=render.pending_list(desk.pending()), response_type="ephemeral")
+            text, blocks = render.pending_list(desk.pending())
+            ack(text=text, blocks=blocks or None, response_type="ephemeral")
         elif parsed.name == "digest":
             text, blocks = digest_render.so_far(desk.digests_so_far())
             ack(text=text, blocks=blocks, response_type="ephemeral")
@@ -75,7 +76,7 @@ def register(app: App, desk: Desk, later: Later) -> None:
                 view, link = desk.card_link(context["draft_id"])  # the courier has posted it (or Slack refused it)
                 respond(text=render.in_review(view, link), response_type="ephemeral")
             elif step == "draft":
-                parsed = commands.parse(unescape(command.get("text", "")))
+                parsed = _parse(command.get("text", ""))
                 assert isinstance(parsed, Named)
                 respond(text=_on_draft(desk, parsed, command["user_id"]), response_type="ephemeral")
 
@@ -89,6 +90,12 @@ def register(app: App, desk: Desk, later: Later) -> None:
                 later(follow_up, command, context, respond, client)
 
     app.command(COMMAND)(acknowledge)
+
+
+def _parse(text: str) -> Compose | Named | Edit:
+    """Slack's text as typed: subcommands take it as it comes, a draft's words must mean on X what they show in Slack."""
+    parsed = commands.parse(unescape(text))
+    return commands.parse(typed(text)) if isinstance(parsed, (Compose, Edit)) else parsed
 
 
 def _on_draft(desk: Desk, parsed: Named, user: str) -> str:

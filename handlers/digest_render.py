@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.digest import Line, Report, shorten
-from handlers.render import SECTION_LIMIT, when
+from handlers.render import FIELD_LIMIT, when, words
 from handlers.slack_text import escape
 
 Blocks = list[dict[str, Any]]
@@ -15,6 +15,7 @@ EVENT_TYPE = "copydesk_digest"  # the Slack message metadata a digest carries, t
 SHOWN = 15  # lines per section in Slack; the terminal lists everything
 FALLBACK_LIMIT = 3000
 MAX_BLOCKS = 50  # in one message
+PER_BLOCK = 5  # posts in one section block: a section holds ten fields, two a post
 
 # section name, its title, and what the count line calls it
 _SECTIONS = (
@@ -63,11 +64,14 @@ def digest(report: Report) -> tuple[str, Blocks]:
         lines = getattr(report, name)
         if not lines:
             continue
-        items = [_slack_line(name, line) for line in lines[:SHOWN]]
+        fields = [field for line in lines[:SHOWN] for field in _slack_item(name, line)]
+        for start in range(0, len(fields), PER_BLOCK * 2):  # the heading on the first block; ten fields a block
+            block: dict[str, Any] = _section(f"*{heading} ({len(lines)})*") if start == 0 else {"type": "section"}
+            block["fields"] = fields[start : start + PER_BLOCK * 2]
+            blocks.append(block)
         if len(lines) > SHOWN:
-            items.append(f"…and {len(lines) - SHOWN} more: `copydesk digest` lists them all.")
-        blocks.extend(_section(text) for text in _chunks(f"*{heading} ({len(lines)})*", items))
-    return plain(report, mention=lambda u: f"<@{u}>")[:FALLBACK_LIMIT], blocks
+            blocks.append(_section(f"…and {len(lines) - SHOWN} more: `copydesk digest` lists them all."))
+    return plain(report, mention=lambda u: f"<@{u}>", clean=escape)[:FALLBACK_LIMIT], blocks
 
 
 def so_far(reports: list[Report]) -> tuple[str, Blocks]:
@@ -80,29 +84,16 @@ def so_far(reports: list[Report]) -> tuple[str, Blocks]:
     return "\n\n".join(texts)[:FALLBACK_LIMIT], blocks[:MAX_BLOCKS]
 
 
-def _slack_line(section: str, line: Line) -> str:
-    excerpt = f"“{escape(shorten(line.text))}”"
+def _slack_item(section: str, line: Line) -> list[dict[str, Any]]:
+    """One post as two fields side by side: when, which and who (mrkdwn), and the start of its words as typed (plain_text)."""
     link = f" · <{line.url}|on X>" if line.url else ""
     head = f"• {when(line.at, missing='as soon as possible')} · {line.number} @{line.handle}{link}"
-    return f"{head}\n{excerpt}\n{_who(section, line, lambda u: f'<@{u}>', escape)}"
+    facts = f"{head}\n{_who(section, line, lambda u: f'<@{u}>', escape)}"[:FIELD_LIMIT]
+    return [{"type": "mrkdwn", "text": facts}, words(f"“{shorten(line.text)}”")]
 
 
 def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
-
-
-def _chunks(heading: str, items: list[str]) -> list[str]:
-    """The heading and its items in as few section texts as fit Slack's 3000 characters each."""
-    chunks, current = [], heading
-    for item in items:
-        item = item[: SECTION_LIMIT - 1]
-        if len(current) + 1 + len(item) > SECTION_LIMIT:
-            chunks.append(current)
-            current = item
-        else:
-            current = f"{current}\n{item}"
-    chunks.append(current)
-    return chunks
 
 
 # shared by both
@@ -137,8 +128,9 @@ def _people(mentions: list[str]) -> str:
 # terminal
 
 
-def plain(report: Report, *, mention: Callable[[str], str] = str) -> str:
-    """The digest as plain text, times in the digest's zone: for the terminal, and as the Slack message's fallback."""
+def plain(report: Report, *, mention: Callable[[str], str] = str, clean: Callable[[str], str] = lambda t: t) -> str:
+    """The digest as plain text, times in the digest's zone: for the terminal, and (mentions made Slack's, people's words
+    escaped by `clean`) as the Slack message's fallback, which notifications show."""
     out = [title(report), f"Since {_local(report.start, report)} · {counts_line(report)}"]
     if not report.published:
         out.append(f"Nothing went out since {_local(report.start, report)}.")
@@ -150,8 +142,8 @@ def plain(report: Report, *, mention: Callable[[str], str] = str) -> str:
         for line in lines:
             link = f"  {line.url}" if line.url else ""
             out.append(f"  {_local(line.at, report)}  {line.number} @{line.handle}{link}")
-            out.append(f"    \"{shorten(line.text)}\"")
-            out.append(f"    {_who(name, line, mention, lambda t: t)}")
+            out.append(f"    \"{clean(shorten(line.text))}\"")
+            out.append(f"    {_who(name, line, mention, clean)}")
     return "\n".join(out)
 
 

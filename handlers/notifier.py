@@ -15,7 +15,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.digest import Report
 from bot.errors import DigestNotPosted, SlackFailed, SlackUnavailable
-from bot.ports import CardMark, CardRef, Change, DraftView
+from bot.ports import Announcement, CardMark, CardRef, Change, DraftView
 from bot.images import Image
 from handlers import digest_render, files, render
 
@@ -133,9 +133,13 @@ class SlackNotifier:
         """A plain reply in the card's thread, outside the outbox."""
         self._call("chat_postMessage", channel=card.channel, thread_ts=card.ts, text=text)
 
-    def announce(self, channel: str, text: str, tag: str) -> None:
-        """A message to the whole review channel."""
-        self._post(tag, channel=channel, text=text)
+    def announce(self, channel: str, announcement: Announcement, tag: str) -> None:
+        """A message to the whole review channel; the admin's reason is shown as typed, never as Slack markup."""
+        if announcement.text is not None:
+            self._post(tag, channel=channel, text=announcement.text)
+            return
+        text, blocks = render.announcement(announcement)
+        self._post(tag, channel=channel, text=text, blocks=blocks)
 
     def find_tagged(self, channel: str, tag: str, *, thread_ts: str | None = None) -> bool:
         """Look for the tag among the thread's replies, the channel's latest messages, or the user's direct messages."""

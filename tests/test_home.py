@@ -16,10 +16,15 @@ def home_of(bot: Copydesk, user: str) -> dict:
 
 
 def section(home: dict, heading: str) -> str:
-    """The text of the section that follows a heading."""
-    texts = [b["text"]["text"] for b in home["blocks"] if b["type"] == "section"]
-    at = next(i for i, t in enumerate(texts) if t.startswith(f"*{heading}"))
-    return texts[at + 1]
+    """Everything shown under a heading, up to the next divider (a draft's words are in its section's fields)."""
+    blocks = home["blocks"]
+    at = next(i for i, b in enumerate(blocks) if b["type"] == "section" and b["text"]["text"].startswith(f"*{heading}"))
+    shown = []
+    for block in blocks[at + 1 :]:
+        if block["type"] == "divider":
+            break
+        shown += [block["text"]["text"], *(f["text"] for f in block.get("fields", []))]
+    return "\n".join(shown)
 
 
 def test_an_editor_sees_what_waits_for_their_vote_the_queue_and_what_went_out(bot: Copydesk) -> None:

@@ -303,6 +303,7 @@ def blocks_text(message: dict[str, Any]) -> str:
     for block in blocks or []:
         if "text" in block:
             parts.append(block["text"]["text"])
+        parts.extend(field["text"] for field in block.get("fields", []))
         for element in block.get("elements", []):
             text = element.get("text", "")
             parts.append(text["text"] if isinstance(text, dict) else text)  # a button's label is an object
