@@ -124,6 +124,9 @@ def test_a_first_release_ledger_is_migrated_with_its_rows_kept_and_chained(tmp_p
         assert draft is not None and (draft.text, draft.state, draft.notice) == ("kept", State.APPROVED, None)
         assert [v.user_id for v in reopened.votes(1)] == ["U0E"]
         assert reopened.verify_chain().first_broken is None
+        assert reopened.audit() == []  # the migration recorded a baseline of every draft, its votes and publications
+        assert [e.action for e in reopened.events(1)] == ["drafted", "baseline"]
+        assert {(v.version, v.content_sha256) for v in reopened.votes(1)} == {(1, draft.content_sha256)} != {(1, "")}
         reopened.move(1, State.HELD, only_from=[State.APPROVED], at=NOW)  # the new states are allowed
         with pytest.raises(sqlite3.IntegrityError):
             reopened._db.execute("INSERT INTO votes (draft_id, user_id, reaction, vote, cast_at) VALUES (99, 'U0E', 'x', 'reject', 'now')")  # foreign keys are back on
@@ -160,3 +163,35 @@ def test_a_drafts_images_are_kept_in_order_with_their_bytes(ledger: Ledger) -> N
     assert [i.data for i in ledger.images(draft.id, with_bytes=True)] == [png, png + b"b"]
     ledger.remove_images(draft.id)
     assert ledger.images(draft.id) == []
+
+
+def test_a_plain_ledger_is_keyed_once_and_then_opens_only_with_its_key(tmp_path: Path) -> None:
+    path = tmp_path / "keyed.db"
+    plain = Ledger.open(path)
+    add(plain, "before the key")
+    plain.close()
+    key = b"k" * 40
+
+    keyed = Ledger.open(path, key=key)
+    assert keyed.chain_mode() == "hmac-sha256" and keyed.verify_chain(key).first_broken is None
+    add(keyed, "after the key")
+    assert keyed.verify_chain(key).first_broken is None and keyed.verify_chain(None).first_broken == 1
+    keyed.close()
+
+    with pytest.raises(LedgerError, match="keyed"):
+        Ledger.open(path)
+    with pytest.raises(LedgerError, match="not the one"):
+        Ledger.open(path, key=b"w" * 40)
+    Ledger.open(path, key=key).close()
+
+
+def test_a_broken_plain_chain_is_not_keyed(tmp_path: Path) -> None:
+    path = tmp_path / "broken.db"
+    plain = Ledger.open(path)
+    add(plain, "changed later")
+    plain._db.execute("UPDATE events SET actor = 'U0SOMEONE' WHERE id = 1")
+    plain._db.conn.commit()
+    plain.close()
+
+    with pytest.raises(LedgerError, match="changed at event 1"):
+        Ledger.open(path, key=b"k" * 40)

@@ -1,0 +1,276 @@
+"""What the editors approved is exactly what goes out: votes bound to versions, roles without loopholes, a ledger that proves it."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+from bot.cli import main
+from bot.content import content_sha256
+from bot.review import State
+from handlers import render
+from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, REVIEW, Copydesk, MovableClock
+from tests.fakes.http import Reply
+
+ADMIN = "U0ADMIN01"
+KEY = "k3y-" + "0123456789abcdef" * 3  # 52 characters
+FAST = {"x_timeout_seconds": 0.3, "x_retry": {"first_delay_seconds": 0.05}}
+
+
+def approve(bot: Copydesk, number: int, *editors: str) -> None:
+    for editor in editors or (EDITOR_1, EDITOR_2):
+        bot.react(editor, "white_check_mark", number)
+
+
+# a vote counts only for the card and version it was cast on
+
+
+def test_a_reaction_read_before_an_edit_does_not_count_for_the_edited_words(make_bot) -> None:
+    bot = make_bot({"approvals_required": 1})
+    bot.command(AUTHOR, "at:+1d Version one")
+    old_card = bot.draft(1).card_ts
+    read, go = threading.Event(), threading.Event()
+    looked_up = bot.ledger.draft_for_card
+
+    def slow_reader(channel: str, ts: str):  # the reaction has found the draft by its card; the edit lands right now
+        found = looked_up(channel, ts)
+        if ts == old_card and not read.is_set():
+            read.set()
+            assert go.wait(10)
+        return found
+
+    bot.ledger.draft_for_card = slow_reader  # type: ignore[method-assign]
+    reacting = threading.Thread(target=lambda: bot.react_on(EDITOR_1, "white_check_mark", REVIEW, old_card, settle=False))
+    reacting.start()
+    assert read.wait(10)
+    bot.command(AUTHOR, "edit #1 Version two, which nobody has read")
+    go.set()
+    reacting.join(10)
+    bot.slack_told()
+
+    draft = bot.draft(1)
+    assert (draft.version, draft.state, draft.text) == (2, State.IN_REVIEW, "Version two, which nobody has read")
+    assert bot.ledger.votes(1) == []
+    assert "vote_added" not in [e.action for e in bot.ledger.events(1)]
+
+
+def test_every_vote_and_publication_records_the_version_and_content_it_was_for(bot: Copydesk) -> None:
+    bot.command(AUTHOR, "at:+1d First words")
+    bot.command(AUTHOR, "edit #1 Second words")
+    approve(bot, 1)
+    draft = bot.draft(1)
+    assert draft.content_sha256 == content_sha256("Second words", [])
+    assert {(v.version, v.content_sha256) for v in bot.ledger.votes(1)} == {(2, draft.content_sha256)}
+    events = {e.action: e.detail for e in bot.ledger.events(1)}
+    assert (events["drafted"]["text"], events["edited"]["after"]) == ("First words", "Second words")
+    assert events["edited"]["content_sha256"] == events["vote_added"]["content_sha256"] == draft.content_sha256
+
+
+def test_a_publication_records_the_content_sent_and_the_approvals_it_was_sent_on(bot: Copydesk) -> None:
+    bot.command(AUTHOR, "Out it goes")
+    approve(bot, 1)
+    draft = bot.wait_for_state(1, State.PUBLISHED)
+
+    [publication] = bot.ledger.publications(1)
+    row = bot.ledger._db.execute("SELECT version, content_sha256 FROM publications WHERE id = ?", [publication.id]).fetchone()
+    assert tuple(row) == (1, draft.content_sha256)
+    sending = next(e.detail for e in bot.ledger.events(1) if e.action == "publishing")
+    assert sending["content_sha256"] == draft.content_sha256 and sorted(sending["approvers"]) == [EDITOR_1, EDITOR_2]
+    assert (sending["required"], sending["authors"]) == (2, [AUTHOR])
+
+
+# role rules without loopholes
+
+
+def test_an_admin_who_edits_a_draft_cannot_approve_their_own_version(make_bot) -> None:
+    bot = make_bot({"editors": [ADMIN, EDITOR_1], "approvals_required": 1})
+    bot.command(AUTHOR, "at:+1d The author's words")
+    bot.command(ADMIN, "edit #1 The admin's words")
+
+    bot.react(ADMIN, "white_check_mark", 1)
+
+    assert bot.draft(1).state is State.IN_REVIEW and bot.ledger.votes(1) == []
+    assert "whoever changed a draft counts as its author" in bot.slack.ephemerals()[-1]["text"]
+    bot.press(ADMIN, render.APPROVE, 1)
+    assert bot.draft(1).state is State.IN_REVIEW
+    bot.react(EDITOR_1, "white_check_mark", 1)  # someone who did not write it
+    assert bot.draft(1).state is State.APPROVED
+
+
+def failed(make_bot) -> Copydesk:
+    bot = make_bot(top=FAST)
+    bot.x.answer_next(400, {"title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
+                            "type": "about:blank", "status": 400})
+    bot.command(AUTHOR, "Refused by X once")
+    approve(bot, 1)
+    bot.wait_for_state(1, State.FAILED)
+    return bot
+
+
+def test_a_veto_on_a_failed_draft_stops_publish_now(make_bot) -> None:
+    bot = failed(make_bot)
+
+    bot.react(EDITOR_3, "x", 1)
+    refused = bot.press(EDITOR_1, "copydesk_publish_again", 1)
+
+    assert "1 veto" in bot.private_answer(refused)
+    assert bot.draft(1).state is State.FAILED and bot.x.texts() == []
+
+
+def test_an_approval_taken_back_on_a_failed_draft_stops_publish_now(make_bot) -> None:
+    bot = failed(make_bot)
+
+    bot.react(EDITOR_2, "white_check_mark", 1, removed=True)
+    refused = bot.press(EDITOR_1, "copydesk_publish_again", 1)
+
+    assert "1 of 2" in bot.private_answer(refused)
+    assert bot.draft(1).state is State.FAILED and bot.x.texts() == []
+
+
+def test_an_editor_removed_from_app_yaml_no_longer_counts_after_a_restart(make_bot) -> None:
+    first = make_bot()
+    first.command(AUTHOR, "at:+1d Approved by someone who left")
+    approve(first, 1)
+    assert first.draft(1).state is State.APPROVED
+    first.stop()
+
+    bot = make_bot({"editors": [EDITOR_2, EDITOR_3]})  # EDITOR_1 left the team
+
+    draft = bot.draft(1)
+    assert draft.state is State.IN_REVIEW and "no longer counts" in (draft.notice or "")
+    bot.react(EDITOR_3, "white_check_mark", 1)
+    assert bot.draft(1).state is State.APPROVED  # EDITOR_2's approval still stands, with EDITOR_3's
+
+
+def test_nothing_is_sent_when_the_ledger_holds_other_words_than_were_approved(make_bot) -> None:
+    clock = MovableClock()
+    bot = make_bot(clock=clock)
+    bot.command(AUTHOR, "at:+1h The approved words")
+    approve(bot, 1)
+    with bot.ledger.transaction():  # someone with the file changes the words after the approval
+        bot.ledger._db.execute("UPDATE drafts SET text = 'Words nobody approved' WHERE id = 1")
+
+    clock.advance(hours=2)
+    bot.desk.publish(1)  # what the scheduler's job does at the draft's time
+
+    draft = bot.draft(1)
+    assert draft.state is State.HELD and "not the content" in (draft.notice or "")
+    assert bot.x.calls("/2/tweets") == []
+
+
+def test_a_held_post_that_may_be_live_cannot_be_withdrawn_only_settled(make_bot) -> None:
+    bot = make_bot(top=FAST)
+    bot.x.answer_next(201, {"data": {"id": "1", "text": "x"}}, delay=5)  # hangs: X may or may not have it
+    bot.x.timeline_replies.append(Reply(500, {"title": "Internal", "status": 500, "type": "about:blank", "detail": "err"}))
+    bot.command(AUTHOR, "Maybe out there")
+    approve(bot, 1)
+    assert bot.wait_for_state(1, State.HELD).may_be_live
+
+    answer = bot.private_answer(bot.command(AUTHOR, "cancel #1"))
+
+    assert "may already be on X" in answer and bot.draft(1).state is State.HELD
+    bot.command(EDITOR_1, "mark-published #1 https://x.com/aplusk/status/1790000000000000099")
+    assert bot.draft(1).state is State.PUBLISHED and not bot.draft(1).may_be_live
+
+
+# the ledger proves it
+
+
+def verify(bot: Copydesk, db: Path, capsys, *extra: str) -> tuple[int, str]:
+    code = main(["ledger", "verify", "--db", str(db), *extra])
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def published(bot: Copydesk, text: str = "On the record") -> None:
+    bot.command(AUTHOR, text)
+    approve(bot, 1)
+    bot.wait_for_state(1, State.PUBLISHED)
+    bot.command(AUTHOR, "at:+1d Still in review")
+    bot.react(EDITOR_3, "white_check_mark", 2)
+
+
+def copy_of(bot: Copydesk, tmp_path: Path, name: str) -> Path:
+    target = tmp_path / name
+    bot.ledger.backup(target)
+    return target
+
+
+def test_verify_proves_the_tables_agree_with_the_log_and_names_the_draft_someone_changed(bot: Copydesk, tmp_path: Path, capsys) -> None:
+    published(bot)
+    clean = copy_of(bot, tmp_path, "clean.db")
+    code, said = verify(bot, clean, capsys)
+    assert code == 0 and "plain SHA-256" in said and "agree with the event log" in said
+
+    cases = {
+        "text.db": "UPDATE drafts SET text = 'Something else' WHERE id = 2",
+        "vote_added.db": f"INSERT INTO votes (draft_id, user_id, reaction, vote, cast_at, version, content_sha256) "
+                         f"SELECT 2, '{EDITOR_1}', 'white_check_mark', 'approve', 'now', version, content_sha256 FROM drafts WHERE id = 2",
+        "vote_removed.db": f"DELETE FROM votes WHERE draft_id = 2 AND user_id = '{EDITOR_3}'",
+        "publication.db": "INSERT INTO publications (draft_id, account, handle, started_at, outcome, version, content_sha256) "
+                          "VALUES (2, 'main', 'aplusk', 'now', 'published', 1, 'x')",
+    }
+    for name, change in cases.items():
+        tampered = copy_of(bot, tmp_path, name)
+        with sqlite3.connect(tampered) as conn:
+            conn.execute(change)
+        code, said = verify(bot, tampered, capsys)
+        assert code == 1 and "#2:" in said, (name, said)
+        assert "#1:" not in said, (name, said)
+
+
+def test_a_keyed_chain_cannot_be_rebuilt_without_the_secret(make_bot, tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.setenv("COPYDESK_LEDGER_KEY", KEY)
+    bot = make_bot(top={"ledger": {"hmac_key_env": "COPYDESK_LEDGER_KEY"}}, env={"COPYDESK_LEDGER_KEY": KEY})
+    published(bot)
+    config = str(tmp_path / "app.yaml")
+    assert bot.ledger.chain_mode() == "hmac-sha256"
+
+    code, said = verify(bot, copy_of(bot, tmp_path, "keyed.db"), capsys, "--config", config)
+    assert code == 0 and "keyed: HMAC-SHA256 with the secret in COPYDESK_LEDGER_KEY" in said
+
+    forged = copy_of(bot, tmp_path, "forged.db")
+    rebuild_without_the_key(forged, "Words nobody approved", plain=False)
+    code, said = verify(bot, forged, capsys, "--config", config)
+    assert code == 1 and "does not match the chain" in said
+
+    relabelled = copy_of(bot, tmp_path, "relabelled.db")  # and calling the rebuilt chain plain does not help
+    rebuild_without_the_key(relabelled, "Words nobody approved")
+    code, said = verify(bot, relabelled, capsys, "--config", config)
+    assert code == 1 and "rebuilt the chain without it" in said
+
+    monkeypatch.delenv("COPYDESK_LEDGER_KEY")
+    code, said = verify(bot, copy_of(bot, tmp_path, "nokey.db"), capsys, "--config", str(tmp_path / "absent.yaml"))
+    assert code == 1 and "keyed" in said
+
+
+def test_a_plain_chain_rebuilt_by_someone_with_the_file_passes_as_the_readme_says(bot: Copydesk, tmp_path: Path, capsys) -> None:
+    published(bot)
+    forged = copy_of(bot, tmp_path, "forged.db")
+    rebuild_without_the_key(forged, "Words nobody approved")
+    code, said = verify(bot, forged, capsys)
+    assert code == 0 and "anyone who can write the file could" in said  # the limit the README states, and why to key it
+
+
+def rebuild_without_the_key(path: Path, text: str, *, plain: bool = True) -> None:
+    """What someone with write access but no secret can do: change the words everywhere and recompute plain SHA-256."""
+    from sqlite_utils import Database
+
+    from storage.chain import GENESIS, event_hash
+
+    db = Database(sqlite3.connect(path))
+    sha = content_sha256(text, [])
+    db.execute("UPDATE drafts SET text = ?, content_sha256 = ? WHERE id = 2", [text, sha])
+    db.execute("UPDATE votes SET content_sha256 = ? WHERE draft_id = 2", [sha])
+    for row in list(db.query("SELECT id, detail FROM events WHERE draft_id = 2")):
+        detail = (row["detail"] or "").replace(content_sha256("Still in review", []), sha).replace('"Still in review"', f'"{text}"')
+        db.execute("UPDATE events SET detail = ? WHERE id = ?", [detail or None, row["id"]])
+    previous = GENESIS
+    for row in list(db.query("SELECT id, at, draft_id, actor, action, detail FROM events ORDER BY id")):
+        previous = event_hash(previous, row)
+        db.execute("UPDATE events SET hash = ? WHERE id = ?", [previous, row["id"]])
+    if plain:
+        db.execute("UPDATE meta SET value = 'sha256' WHERE key = 'chain'")
+    db.conn.commit()
+    db.conn.close()
