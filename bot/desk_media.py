@@ -72,7 +72,7 @@ class Media(DeskBase):
             draft = self._draft(message.draft_id)
             if draft.version != 1 or draft.card_ts is not None or self.ledger.images(draft.id):
                 return False
-            images_.check(images)
+            images_.check_new(images)
             self.ledger.outgoing_sent([message.id], at=now)
             self.ledger.add_images(draft.id, images, at=now)
             sha = content_sha256(draft.text, images)  # still version 1: no card, so no vote, has seen it without them
@@ -90,7 +90,7 @@ class Media(DeskBase):
                        settles: Outgoing | None = None) -> Draft | None:
         draft = self._draft(draft_id)
         self.check_can_edit(draft, user_id, "change the images of")  # type: ignore[attr-defined]
-        images_.check(images)
+        images_.check_new(images)
         now = self.clock()
         with self._decisions:
             with self.ledger.transaction():

@@ -42,6 +42,10 @@ class BadImage(BadDraft):
     """An image X would not take (type, size, how many), or one that could not be fetched from Slack."""
 
 
+class BadAltText(BadImage):
+    """An image without words for what it shows, or with alt text X would refuse."""
+
+
 class BadLink(CopydeskError):
     """A link to a post on X that is not one: another host, another account's post, or no post at all."""
 

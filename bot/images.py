@@ -6,10 +6,12 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.errors import BadImage
+from bot.errors import BadAltText, BadImage
+from bot.length import check_characters
 
 MAX_IMAGES = 4  # X: up to 4 photos on one post
 MAX_BYTES = 5 * 1024 * 1024  # X: 5 MB per image
+MAX_ALT = 1000  # X: alt text of up to 1,000 characters
 # By the file's first bytes, not its name or what Slack says it is.
 _SIGNATURES = (
     (b"\x89PNG\r\n\x1a\n", "image/png"),
@@ -44,8 +46,10 @@ class Image:
                    data=data, slack_file_id=slack_file_id, alt=alt)
 
 
-ACCEPTED = ("image/png", "image/jpeg", "image/webp")
-_NOT_ACCEPTED = "is not a PNG, JPEG or WebP image; X takes only those here (GIFs and videos are not supported yet)."
+# X takes WebP too, but Slack cannot show a WebP image on the review card, and editors approve what they can see.
+ACCEPTED = ("image/png", "image/jpeg")
+_NOT_ACCEPTED = ("is not a PNG or JPEG image; only those go out here, because the editors must see each image on the review "
+                 "card and Slack shows no other kind there (WebP, GIFs and videos are not supported).")
 
 
 def check_described(name: str, mimetype: str, size: int) -> None:
@@ -58,18 +62,44 @@ def check_described(name: str, mimetype: str, size: int) -> None:
 
 
 def sniff(data: bytes) -> str | None:
-    """The image type by its magic bytes: png, jpeg or webp; None for anything else."""
+    """The image type by its magic bytes: png or jpeg; None for anything else."""
     for magic, mimetype in _SIGNATURES:
         if data.startswith(magic):
             return mimetype
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
     return None
 
 
 def check(images: Sequence[Image]) -> None:
     """A post's images as a whole: at most four."""
     check_count(len(images))
+
+
+def check_new(images: Sequence[Image]) -> None:
+    """Images about to join a draft: at most four, each described in words (its alt text)."""
+    check_count(len(images))
+    for image in images:
+        check_alt(image.name, image.alt)
+
+
+def check_alt(name: str, alt: str) -> None:
+    """Every image says what it shows, for people who cannot see it (X's alt text), within X's limit and in plain words."""
+    if not alt.strip():
+        raise BadAltText(f"{name} has no alt text: say in words what it shows (one line per image, in order).")
+    if len(alt) > MAX_ALT:
+        raise BadAltText(f"The alt text of {name} is {len(alt):,} characters; X takes up to {MAX_ALT:,}.")
+    check_characters(alt, what=f"The alt text of {name}")
+
+
+def alt_lines(text: str, names: Sequence[str]) -> list[str]:
+    """Alt texts written one line per image, in order (a single image takes the whole text); BadAltText when they do not
+    match the images."""
+    if len(names) == 1:
+        return [" ".join(text.split())]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) != len(names):
+        raise BadAltText(f"{len(names)} images need {len(names)} lines of alt text, one per image in order "
+                         f"({', '.join(names)}); there {'is' if len(lines) == 1 else 'are'} {len(lines)}.")
+    return lines
 
 
 def check_count(count: int) -> None:
@@ -84,6 +114,11 @@ def summary(images: Sequence[Image]) -> str:
         return ""
     noun = "image" if len(images) == 1 else "images"
     return f"{len(images)} {noun}: {', '.join(i.name for i in images)}"
+
+
+def shown_on_card(image: Image) -> bool:
+    """Whether Slack can show the image on the card itself (a Slack file of a kind its image block takes)."""
+    return bool(image.slack_file_id) and image.mimetype in ACCEPTED
 
 
 def _mb(size: int) -> str:

@@ -24,6 +24,7 @@ from bot.images import Image
 TWEEPY_HOST = "https://api.twitter.com"  # tweepy.Client hard-codes this in BaseClient.request()
 LOOKBACK = 100  # the account's most recent posts searched for one whose outcome is unknown
 MEDIA_UPLOAD = "/2/media/upload"  # X's v2 one-shot upload; tweepy 4.x has no call for it
+MEDIA_METADATA = "/2/media/metadata"  # X's v2 media metadata: the alt text of an uploaded image
 
 
 @dataclass(frozen=True)
@@ -131,9 +132,14 @@ class XPublisher:
                 _raise_for_status(response)
                 answer = response.json()
         try:
-            return str(answer["data"]["id"])
+            media_id = str(answer["data"]["id"])
         except (TypeError, KeyError):
             raise PublishError(f"X's answer to the upload of {image.name} had no media id", delivery=Delivery.NOT_SENT) from None
+        if image.alt:
+            with self._mapped(f"the alt text of {image.name}", sent_is_unknown=False):
+                self._client.request("POST", MEDIA_METADATA, json={"id": media_id, "metadata": {"alt_text": {"text": image.alt}}},
+                                     user_auth=self._user_auth)
+        return media_id
 
     def find(self, text: str, since: datetime) -> Posted | None:
         """Look through the account's own recent posts for this text (X shortens links, so links are compared loosely)."""

@@ -73,6 +73,7 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
         """
         target = self._account(account)
         thread.check(text)
+        images_.check_new(images)
         images_.check_count(len(images) + len(fetch))
         now = self.clock()
         if at:

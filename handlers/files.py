@@ -14,6 +14,7 @@ from bot.errors import BadImage, SlackUnavailable
 from bot import images
 from bot.images import MAX_BYTES, Image
 from bot.service import Desk
+from handlers import slack_text
 
 # Slack sends a file shared in a channel's thread as a `message` event (subtype file_share); the app
 # subscribes to these (public and private channels) and needs the history and files:read scopes for them.
@@ -33,8 +34,10 @@ def register(app: App, desk: Desk) -> None:
         draft = desk.draft_on_card(event["channel"], thread_ts)
         if draft is None:
             return  # a thread that is not a review card's
+        desk.check_can_edit(draft, event["user"], "attach images to")  # who asks, before what they sent is judged
         for file in files:
             described(file)
+        files = described_in_words(files, slack_text.typed(event.get("text") or ""))
         desk.attach_later(draft.id, event["user"], files, event_id=body.get("event_id"), channel=event["channel"],
                           thread_ts=thread_ts)
 
@@ -49,6 +52,20 @@ def register(app: App, desk: Desk) -> None:
     app.event("message")(other_message)  # after the one above: Bolt runs the first listener that matches
 
 
+def described_in_words(shared: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:
+    """Each file with its alt text (`alt_txt`, as Slack names a file's): the lines written with them, one per image in
+    order, else what Slack already has for the file; BadAltText when an image would go out undescribed."""
+    names = [_name(f) for f in shared]
+    alts = images.alt_lines(text, names) if text.strip() else [str(f.get("alt_txt") or "") for f in shared]
+    for name, alt in zip(names, alts):
+        images.check_alt(name, alt)
+    return [{**f, "alt_txt": alt} for f, alt in zip(shared, alts)]
+
+
+def _name(file: dict[str, Any]) -> str:
+    return str(file.get("name") or file.get("title") or file.get("id") or "image")
+
+
 def described(file: dict[str, Any]) -> None:
     """What the file's description already shows X would refuse (BadImage), before a byte of it is fetched."""
     images.check_described(file.get("name") or file.get("title") or file.get("id") or "image",
@@ -57,6 +74,7 @@ def described(file: dict[str, Any]) -> None:
 
 def download(client: WebClient, file: dict[str, Any]) -> Image:
     """A Slack file object (from an event, or a file_input's state) as a checked Image, fetched with the bot's token."""
+    alt = str(file.get("alt_txt") or "")  # as the person wrote it with the file (described_in_words)
     if not file.get("url_private"):
         try:
             file = client.files_info(file=file["id"])["file"]
@@ -80,7 +98,7 @@ def download(client: WebClient, file: dict[str, Any]) -> Image:
             data = response.raw.read(MAX_BYTES + 1, decode_content=True)
     except requests.RequestException as e:
         raise SlackUnavailable(f"{name} could not be downloaded from Slack ({type(e).__name__}); try again in a moment.") from None
-    return Image.of(name, data, slack_file_id=file.get("id"))
+    return Image.of(name, data, slack_file_id=file.get("id"), alt=alt)
 
 
 def _slack_hosts(client: WebClient) -> set[str]:

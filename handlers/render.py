@@ -36,7 +36,7 @@ APPROVE, REJECT, EDIT, WITHDRAW, PUBLISH_AGAIN, MARK_PUBLISHED, RETRACT = (
 )
 EDIT_MODAL = "copydesk_edit_modal"
 DRAFT_MODAL = "copydesk_draft_modal"
-IMAGE_FILETYPES = ("png", "jpg", "jpeg", "webp")  # what the form's file picker offers; bot/images.py checks the bytes
+IMAGE_FILETYPES = ("png", "jpg", "jpeg")  # what the form's file picker offers; bot/images.py checks the bytes
 
 
 def when(moment: datetime | None, *, missing: str = "as soon as it is approved") -> str:
@@ -113,6 +113,7 @@ def card(view: DraftView, approve: str, reject: str) -> tuple[str, Blocks]:
             ],
         },
         *thread_and_images(view),
+        *pictures(view),
         {"type": "section", "text": {"type": "mrkdwn", "text": status_line(view)}},
     ]
     if votes := vote_line(view):
@@ -174,6 +175,20 @@ def thread_and_images(view: DraftView) -> Blocks:
         where = " (on the first post)" if len(view.parts) > 1 else ""
         lines.append(f":frame_with_picture: {escape(images.summary(view.images))}{where}")
     return [{"type": "context", "elements": [{"type": "mrkdwn", "text": line}]} for line in lines]
+
+
+def pictures(view: DraftView) -> Blocks:
+    """Each image as it goes out, on the card itself, titled with its alt text: editors approve what they have seen."""
+    blocks: Blocks = []
+    for n, image in enumerate(view.images, 1):
+        alt = image.alt or image.name
+        if images.shown_on_card(image):
+            blocks.append({"type": "image", "slack_file": {"id": image.slack_file_id}, "alt_text": alt[:2000],
+                           "title": {"type": "plain_text", "text": f"{n}. {alt}"[:2000], "emoji": False}})
+        else:  # kept from before images were shown on cards: its words at least
+            blocks.append({"type": "context", "elements": [
+                {"type": "plain_text", "text": f"{n}. {image.name} (not shown here): {alt}"[:2000], "emoji": False}]})
+    return blocks
 
 
 def pause_banner(view: DraftView) -> Blocks:
@@ -396,10 +411,18 @@ def draft_modal(accounts: list[Account], default: str | None, origin_channel: st
         {
             "type": "input", "block_id": "images", "optional": True,
             "label": {"type": "plain_text", "text": "Images (optional)"},
-            "hint": {"type": "plain_text", "text": f"PNG, JPEG or WebP, up to {images.MAX_IMAGES}, "
-                     f"{images.MAX_BYTES // (1024 * 1024)} MB each; they go on the first post."},
+            "hint": {"type": "plain_text", "text": f"PNG or JPEG, up to {images.MAX_IMAGES}, "
+                     f"{images.MAX_BYTES // (1024 * 1024)} MB each; they go on the first post, and the editors see them "
+                     "on the review card."},
             "element": {"type": "file_input", "action_id": "value", "filetypes": list(IMAGE_FILETYPES),
                         "max_files": images.MAX_IMAGES},
+        },
+        {
+            "type": "input", "block_id": "alt", "optional": True,
+            "label": {"type": "plain_text", "text": "Alt text (one line per image)"},
+            "hint": {"type": "plain_text", "text": "What each image shows, in order, for people who cannot see it: it goes to X "
+                     f"with the image (up to {images.MAX_ALT:,} characters each). Needed for every image."},
+            "element": {"type": "plain_text_input", "action_id": "value", "multiline": True},
         },
     ]
     if len(accounts) > 1:

@@ -7,7 +7,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
-from bot.errors import AlreadySubmitted, BadImage, BadTime, UnknownAccount
+from bot.errors import AlreadySubmitted, BadAltText, BadImage, BadTime, UnknownAccount
 from bot.service import Desk
 from handlers import files, render
 from handlers.errors import error_text
@@ -23,9 +23,11 @@ def register(app: App, desk: Desk) -> None:
         picked = (values.get("when") or {}).get("value", {}).get("selected_date_time")
         chosen = ((values.get("account") or {}).get("value", {}).get("selected_option") or {}).get("value")
         shared = (values.get("images") or {}).get("value", {}).get("files") or []
+        alt = (values.get("alt") or {}).get("value", {}).get("value") or ""  # as typed: a form sends no Slack markup
         try:
             for file in shared:  # what Slack says of them; their bytes are fetched after the form has closed
                 files.described(file)
+            shared = files.described_in_words(shared, alt) if shared else []
             desk.submit(
                 author_id=body["user"]["id"],
                 text=values["text"]["value"].get("value") or "",  # as typed: a form sends no Slack markup
@@ -51,6 +53,8 @@ def register(app: App, desk: Desk) -> None:
 def _field(error: Exception, has_account: bool) -> str:
     if isinstance(error, BadTime):
         return "when"
+    if isinstance(error, BadAltText):
+        return "alt"
     if isinstance(error, BadImage):
         return "images"
     if isinstance(error, UnknownAccount) and has_account:

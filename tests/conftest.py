@@ -232,7 +232,7 @@ class Copydesk:
 
     def submit_form(
         self, user: str, text: str, *, account: str | None = None, when: datetime | None = None, channel: str = "C0GENERAL",
-        view: dict[str, Any] | None = None, files: list[dict[str, Any]] | None = None,
+        view: dict[str, Any] | None = None, files: list[dict[str, Any]] | None = None, alt: str | None = None,
     ) -> BoltResponse:
         """`user` fills in the new-draft modal (the one `view`, as copydesk opened it) and presses Send for review."""
         opened = view or self.slack.views()[-1]
@@ -243,6 +243,7 @@ class Copydesk:
             values["account"] = {"value": {"type": "static_select", "selected_option": chosen}}
         values["when"] = {"value": {"type": "datetimepicker", "selected_date_time": int(when.timestamp()) if when else None}}
         values["images"] = {"value": {"type": "file_input", "files": files or []}}
+        values["alt"] = {"value": {"type": "plain_text_input", "value": alt}}
         payload = {
             "type": "view_submission",
             "user": {"id": user, "team_id": "T0TEAM001"},

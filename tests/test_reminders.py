@@ -62,7 +62,7 @@ def test_an_edit_starts_the_wait_again_and_a_restart_keeps_the_plan(make_bot, tm
     assert first is not None and second is not None
     assert 1799 < (second - first).total_seconds() < 1801
     clock.advance(minutes=10)
-    bot.share_files(AUTHOR, 1, [bot.slack.add_file("chart.png", PNG)])  # new images: a new version to review
+    bot.share_files(AUTHOR, 1, [bot.slack.add_file("chart.png", PNG)], text="A chart")  # new images: a new version to review
     third = bot.services.scheduler.due_at(1, REMIND)
     assert third is not None and 599 < (third - second).total_seconds() < 601
     second = third

@@ -184,7 +184,7 @@ def test_a_lost_answer_for_a_post_with_an_image_is_found_despite_the_media_link_
     bot = make_bot(top={"x_timeout_seconds": 0.3, **FAST_RETRY})
     bot.x.lose_next_answer(delay=5)
     draft = bot.desk.submit(author_id=AUTHOR, text="A chart, see example.org", account=None, at=None, origin_channel=None,
-                            images=[Image.of("chart.png", PNG)])
+                            images=[Image.of("chart.png", PNG, alt="A chart")])
     bot.slack_told()  # the courier puts its card up
     approve(bot, draft.id)
 

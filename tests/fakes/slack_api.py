@@ -187,6 +187,8 @@ class FakeSlack(RecordingServer):
     def _chat_postMessage(self, body: dict[str, Any]) -> dict[str, Any]:
         if not body.get("channel") or not (body.get("text") or body.get("blocks")):
             return {"ok": False, "error": "no_text" if body.get("channel") else "channel_not_found"}
+        if problem := self._invalid_blocks(body.get("blocks")):
+            return {"ok": False, "error": "invalid_blocks", "response_metadata": {"messages": [problem]}}
         channel = _im(body["channel"]) if body["channel"][:1] in ("U", "W") else body["channel"]  # a user ID means a DM
         ts = self._next_ts()
         message: dict[str, Any] = {"type": "message", "ts": ts, "text": body.get("text"), "user": BOT_USER_ID, "bot_id": "B0COPYDESK"}
@@ -244,6 +246,8 @@ class FakeSlack(RecordingServer):
 
     def _chat_update(self, body: dict[str, Any]) -> dict[str, Any]:
         """The message changes in place, as the channel's history then shows it."""
+        if problem := self._invalid_blocks(body.get("blocks")):
+            return {"ok": False, "error": "invalid_blocks", "response_metadata": {"messages": [problem]}}
         with self._lock:
             found = next((m for m in self.history.get(body.get("channel") or "", []) if m["ts"] == body.get("ts")), None)
             if found is None:
@@ -252,6 +256,21 @@ class FakeSlack(RecordingServer):
             if body.get("blocks"):
                 found["blocks"] = json.loads(body["blocks"]) if isinstance(body["blocks"], str) else body["blocks"]
         return {"ok": True, "channel": body["channel"], "ts": body["ts"], "text": body.get("text")}
+
+    def _invalid_blocks(self, blocks: Any) -> str | None:
+        """What Slack refuses in image blocks: no alt text, or a Slack file it does not have or cannot show (PNG, JPEG, GIF)."""
+        for block in (json.loads(blocks) if isinstance(blocks, str) else blocks) or []:
+            if block.get("type") != "image":
+                continue
+            if not block.get("alt_text") or len(block["alt_text"]) > 2000:
+                return "[ERROR] must provide alt_text of 1 to 2000 characters [json-pointer:/blocks/image/alt_text]"
+            source = block.get("slack_file") or {}
+            if bool(block.get("image_url")) == bool(source) or (source and bool(source.get("id")) == bool(source.get("url"))):
+                return "[ERROR] must provide exactly one of image_url or slack_file (with id or url) [json-pointer:/blocks/image]"
+            file = self.files.get(source.get("id") or "")
+            if source and (file is None or file["file"]["mimetype"] not in ("image/png", "image/jpeg", "image/gif")):
+                return "[ERROR] invalid slack_file [json-pointer:/blocks/image/slack_file]"
+        return None
 
     def _chat_postEphemeral(self, body: dict[str, Any]) -> dict[str, Any]:
         if not body.get("user"):

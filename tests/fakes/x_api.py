@@ -93,6 +93,8 @@ class FakeX(RecordingServer):
             return self._create(call)
         if call.method == "POST" and call.path == "/2/media/upload":
             return self._upload(call)
+        if call.method == "POST" and call.path == "/2/media/metadata":
+            return self._metadata(call)
         if call.method == "GET" and call.path == "/2/users/me":
             return Reply(200, {"data": {"id": USER_ID, "name": "Test account", "username": "aplusk"}})
         if call.method == "GET" and call.path == f"/2/users/{USER_ID}/tweets":
@@ -139,6 +141,18 @@ class FakeX(RecordingServer):
             self.media[media_id] = {"bytes": media[1], "category": category, "name": media[0], "type": media[2]}
         return Reply(200, {"data": {"id": media_id, "media_key": f"3_{media_id}", "size": len(media[1]), "expires_after_secs": 86400,
                                     "processing_info": {"state": "succeeded"}}})
+
+    def _metadata(self, call: Call) -> Reply:
+        """POST /2/media/metadata, JSON: {"id", "metadata": {"alt_text": {"text"}}}; alt text of up to 1,000 characters."""
+        media_id = call.body.get("id")
+        text = ((call.body.get("metadata") or {}).get("alt_text") or {}).get("text")
+        with self._lock:
+            if media_id not in self.media:
+                return Reply(400, _problem(400, "Invalid Request", f"The media id {media_id} is not valid."))
+            if not isinstance(text, str) or not text or len(text) > 1000:
+                return Reply(400, _problem(400, "Invalid Request", "alt_text.text must be 1 to 1000 characters."))
+            self.media[media_id]["alt_text"] = text
+        return Reply(200, {"data": {"id": media_id, "associated_metadata": {"alt_text": {"text": text}}}})
 
     def _timeline(self, call: Call) -> Reply:
         """Newest first, as X shows them back: NFC, every link (bare domains too) shortened to t.co, a t.co link appended for
