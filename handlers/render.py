@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timezone
 from typing import Any
 
@@ -331,14 +332,20 @@ def in_review(view: DraftView, link: str | None) -> str:
 
 
 LIST_LIMIT = 45  # drafts drawn in /draft list's blocks (a message holds 50); its fallback text lists them all
+PRIVATE_NOTE = ("_Drafts for a review channel you are not in show only their numbers; "
+                "its members, the account's editors and the admins see their text._")
 
 
-def pending_list(views: list[DraftView]) -> tuple[str, Blocks]:
-    """/draft list: what waits for review or for its time; each draft's words as typed (the text, escaped, is the fallback)."""
+def pending_list(views: list[DraftView], readable: Collection[str] = frozenset()) -> tuple[str, Blocks]:
+    """/draft list: what waits for review or for its time; each draft's words as typed (the text, escaped, is the fallback),
+    only of the accounts in `readable` (bot.privacy): the others show their numbers."""
     if not views:
         return "Nothing is waiting: no drafts in review and nothing scheduled.", []
-    text = "\n".join(["*Waiting for review or scheduled:*", *(_line(view) for view in views)])
-    return text, [_heading("Waiting for review or scheduled:"), *_entries(views, LIST_LIMIT, more=" not shown: Slack takes 50 blocks in one answer")]
+    hidden = [PRIVATE_NOTE] if any(view.account.name not in readable for view in views) else []
+    lines = [_line(view) if view.account.name in readable else count_line(view) for view in views]
+    text = "\n".join(["*Waiting for review or scheduled:*", *lines, *hidden])
+    entries = _entries(views, LIST_LIMIT, readable=readable, more=" not shown: Slack takes 50 blocks in one answer")
+    return text, [_heading("Waiting for review or scheduled:"), *entries, *(_note(note) for note in hidden)]
 
 
 def paused_answer(pause: Pause) -> str:
@@ -441,7 +448,7 @@ def home(overview: Overview) -> dict[str, Any]:
     ]
     if overview.waiting_for_you:
         blocks += [{"type": "divider"}, _heading(f"Waiting for your vote ({len(overview.waiting_for_you)})")]
-        blocks += _entries(overview.waiting_for_you, HOME_LIST_LIMIT, links=overview.card_links)
+        blocks += _entries(overview.waiting_for_you, HOME_LIST_LIMIT, links=overview.card_links, readable=overview.readable)
     sections = (
         ("In review", [v for v in overview.queue if v.draft.state is State.IN_REVIEW]),
         ("Approved and scheduled", [v for v in overview.queue if v.draft.state is State.APPROVED]),
@@ -450,7 +457,10 @@ def home(overview: Overview) -> dict[str, Any]:
     )
     for heading, views in sections:
         blocks += [{"type": "divider"}, _heading(f"{heading} ({len(views)})" if heading != "Went out lately" else heading)]
-        blocks += _entries(views, HOME_LIST_LIMIT) or [{"type": "section", "text": {"type": "mrkdwn", "text": "_Nothing._"}}]
+        blocks += _entries(views, HOME_LIST_LIMIT, readable=overview.readable) or [
+            {"type": "section", "text": {"type": "mrkdwn", "text": "_Nothing._"}}]
+    if any(v.account.name not in overview.readable for v in (*overview.queue, *overview.recent)):
+        blocks.append(_note(PRIVATE_NOTE))
     return {"type": "home", "blocks": blocks}
 
 
@@ -488,10 +498,14 @@ def _excerpt(view: DraftView) -> str:
 
 
 def _entries(views: list[DraftView], limit: int, *, links: dict[int, str] | None = None,
-             more: str = ": /draft list shows them all") -> Blocks:
-    """A list of drafts, one section each: the facts in mrkdwn, the start of the words as typed in a plain_text field."""
+             more: str = ": /draft list shows them all", readable: Collection[str] = frozenset()) -> Blocks:
+    """A list of drafts, one section each: the facts in mrkdwn, the start of the words as typed in a plain_text field;
+    only numbers for a draft of an account not in `readable` (bot.privacy)."""
     blocks: Blocks = []
     for view in views[:limit]:
+        if view.account.name not in readable:
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": count_line(view)}})
+            continue
         link = (links or {}).get(view.draft.id)
         facts = _facts(view) + (f"\n    <{link}|Read it and vote on its card>" if link else "")
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": facts[:SECTION_LIMIT]},
@@ -499,3 +513,24 @@ def _entries(views: list[DraftView], limit: int, *, links: dict[int, str] | None
     if len(views) > limit:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"…and {len(views) - limit} more{more}."}})
     return blocks
+
+
+def _note(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def count_line(view: DraftView) -> str:
+    """One draft for someone who may not read it (bot.privacy): its number, account, state, votes and time; no words."""
+    draft = view.draft
+    parts = [f"• *{draft.number}*", view.account.name, draft.state.label]
+    if draft.state in (State.IN_REVIEW, State.APPROVED, State.REJECTED):
+        parts.append(f"{len(view.approvers)}/{view.account.approvals_required} approvals")
+    if len(view.parts) > 1:
+        parts.append(f"a thread of {len(view.parts)} posts")
+    if view.images:
+        parts.append(f"{len(view.images)} image(s)")
+    if draft.state is State.PUBLISHED and view.publication and view.publication.url:
+        parts.append(f"<{view.publication.url}|on X> {when(view.publication.finished_at)}")
+    elif draft.state in (State.IN_REVIEW, State.APPROVED, State.HELD):
+        parts.append(f"due {when(draft.publish_at, missing='as soon as it is approved')}")
+    return " · ".join(parts)

@@ -23,7 +23,7 @@ from bot.config import Config, load_config
 from bot.model import Draft
 from bot.review import State
 from bot.service import Clock, utc_now
-from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
+from tests.fakes.slack_api import BOT_TOKEN, BOT_USER_ID, FakeSlack
 from tests.fakes.x_api import X_ENV, FakeX
 
 SIGNING_SECRET = "test-signing-secret"
@@ -53,6 +53,7 @@ BASE_CONFIG: dict[str, Any] = {
 @pytest.fixture
 def slack() -> Iterator[FakeSlack]:
     fake = FakeSlack().start()
+    fake.add_channel(REVIEW, [BOT_USER_ID, AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3])  # private; OUTSIDER is not in it
     yield fake
     fake.stop()
 
