@@ -229,12 +229,15 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
 
     def vote_by_button(self, draft_id: int, user_id: str, kind: Kind, *, card_ts: str | None,
                        version: int | None = None) -> tuple[bool, Change | None]:
-        """The card's Approve or Reject button: the same rules as a reaction; pressing it again takes the vote back.
+        """The card's (or the App Home's) Approve or Reject button: the same rules as a reaction; pressing it again takes
+        the vote back.
 
         An editor has one button vote, which a press of the other button replaces; their reactions
         count beside it exactly as they would without buttons. A press on a card that is not the
         draft's current one (an edit replaced it) counts for nothing, like a reaction there. A press on the card of the
         current `version` whose ts is not stored yet (pressed the instant it appeared) adopts that card.
+        Without `card_ts` (the App Home, which has no card message) the press counts only for the `version` it showed,
+        if that is still the draft's current one; checked inside the vote's transaction, as the card is.
         Returns whether the vote now stands, and the change it made; Slack hears of it from the outbox.
         """
         found = self._draft(draft_id)
@@ -248,7 +251,10 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
                 if before.card_ts is None and card_ts and version == before.version:
                     self.ledger.set_card(draft_id, before.review_channel, card_ts, at=now, version=version, found=True)
                     before = self._draft(draft_id)
-                if card_ts != before.card_ts or before.version != (version or found.version):
+                if card_ts is None and version != before.version:  # the App Home: no card, only the version it showed
+                    raise WrongState(f"{before.number} was changed after your App Home showed it; your vote was not "
+                                     "counted. Read it as it is now and vote again.")
+                if card_ts is not None and (card_ts != before.card_ts or before.version != (version or found.version)):
                     raise WrongState(f"This card shows an earlier version of {before.number}; read and vote on its new card.")
                 if refusal := self._refusal(before, rules, user_id, kind):
                     raise NotAllowed(refusal.replace("your reaction", "your vote"))

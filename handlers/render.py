@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from datetime import datetime, timezone
 from typing import Any
@@ -35,6 +36,8 @@ APPROVE, REJECT, EDIT, WITHDRAW, PUBLISH_AGAIN, MARK_PUBLISHED, RETRACT = (
     "copydesk_approve", "copydesk_reject", "copydesk_edit", "copydesk_withdraw", "copydesk_publish_again",
     "copydesk_mark_published", "copydesk_retract",
 )
+# The App Home's Approve and Reject (handlers/home.py binds them): its block_id names the draft and the version shown.
+HOME_APPROVE, HOME_REJECT = "copydesk_home_approve", "copydesk_home_reject"
 EDIT_MODAL = "copydesk_edit_modal"
 DRAFT_MODAL = "copydesk_draft_modal"
 IMAGE_FILETYPES = ("png", "jpg", "jpeg", "webp")  # what the form's file picker offers; bot/images.py checks the bytes
@@ -98,12 +101,7 @@ def card(view: DraftView, approve: str, reject: str) -> tuple[str, Blocks]:
                 "text": f"*{title(view)}* ({view.account.name}) · written by <@{draft.author_id}>",
             },
         },
-        # plain_text shows the post verbatim: no mrkdwn, no :emoji: conversion. A section holds 3000
-        # characters and a post full of links can be longer (X counts each as 23), so it may take several.
-        *(
-            {"type": "section", "text": {"type": "plain_text", "text": draft.text[i : i + SECTION_LIMIT], "emoji": False}}
-            for i in range(0, len(draft.text), SECTION_LIMIT)
-        ),
+        *verbatim(draft.text),
         {
             "type": "context",
             "elements": [
@@ -138,6 +136,16 @@ def card(view: DraftView, approve: str, reject: str) -> tuple[str, Blocks]:
         # the version rides along: a press on a card whose ts is not stored yet still says which words it was for
         blocks.append({"type": "actions", "block_id": f"draft-{draft.id}-v{draft.version}", "elements": buttons})
     return f"{title(view)}: {status_line(view)}", blocks
+
+
+def verbatim(text: str) -> Blocks:
+    """The post exactly as written, for the card and the App Home alike."""
+    # plain_text shows the post verbatim: no mrkdwn, no :emoji: conversion. A section holds 3000
+    # characters and a post full of links can be longer (X counts each as 23), so it may take several.
+    return [
+        {"type": "section", "text": {"type": "plain_text", "text": text[i : i + SECTION_LIMIT], "emoji": False}}
+        for i in range(0, len(text), SECTION_LIMIT)
+    ]
 
 
 def vote_line(view: DraftView) -> str:
@@ -435,20 +443,29 @@ def draft_modal(accounts: list[Account], default: str | None, origin_channel: st
 
 
 HOME_HINT = ("Write a post with /draft (a form opens) or /draft TEXT. Editors approve or veto on the review card, "
-             "with a reaction or its buttons. /draft help lists everything.")
+             "with a reaction or its buttons, or here with the buttons under what waits for their vote. "
+             "/draft help lists everything.")
 HOME_LIST_LIMIT = 15  # drafts per App Home section; /draft list has them all
+HOME_VOTE_LIMIT = 8  # drafts shown whole, with their buttons, under "Waiting for your vote" (a view holds 100 blocks)
 
 
-def home(overview: Overview) -> dict[str, Any]:
-    """The App Home tab: the switch, what waits for this person's vote, the queue, and what went out lately."""
+def home(overview: Overview, notice: str | None = None) -> dict[str, Any]:
+    """The App Home tab: the switch, what waits for this person's vote (whole, with Approve and Reject), the queue, and
+    what went out lately; `notice` says what their last press on it did."""
     blocks: Blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": "copydesk"}},
+        *([{"type": "section", "text": {"type": "mrkdwn", "text": notice}}] if notice else []),
         _switch_block(overview.pause),
         {"type": "context", "elements": [{"type": "mrkdwn", "text": HOME_HINT}]},
     ]
-    if overview.waiting_for_you:
-        blocks += [{"type": "divider"}, _heading(f"Waiting for your vote ({len(overview.waiting_for_you)})")]
-        blocks += _entries(overview.waiting_for_you, HOME_LIST_LIMIT, links=overview.card_links, readable=overview.readable)
+    waiting = [v for v in overview.waiting_for_you if v.account.name in overview.readable]  # an editor reads them all
+    if waiting:
+        blocks += [{"type": "divider"}, _heading(f"Waiting for your vote ({len(waiting)})")]
+        for view in waiting[:HOME_VOTE_LIMIT]:
+            blocks += _to_vote(view, overview.card_links.get(view.draft.id))
+        if len(waiting) > HOME_VOTE_LIMIT:
+            more = f"…and {len(waiting) - HOME_VOTE_LIMIT} more: vote on their cards; /draft list shows them all."
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": more}]})
     sections = (
         ("In review", [v for v in overview.queue if v.draft.state is State.IN_REVIEW]),
         ("Approved and scheduled", [v for v in overview.queue if v.draft.state is State.APPROVED]),
@@ -462,6 +479,39 @@ def home(overview: Overview) -> dict[str, Any]:
     if any(v.account.name not in overview.readable for v in (*overview.queue, *overview.recent)):
         blocks.append(_note(PRIVATE_NOTE))
     return {"type": "home", "blocks": blocks}
+
+
+def _to_vote(view: DraftView, link: str | None) -> Blocks:
+    """One draft that waits for this editor: all of it, as its card shows it, and Approve and Reject for this version."""
+    draft = view.draft
+    head = (f"• *{draft.number}* @{view.account.handle} by <@{draft.author_id}> — {status_line(view)}"
+            f" · publish {when(draft.publish_at)}")
+    small = length_text(view) + (f" · <{link}|its review card>" if link else "")
+    buttons = [
+        {"type": "button", "action_id": HOME_APPROVE, "value": str(draft.id), "style": "primary",
+         "text": {"type": "plain_text", "text": "Approve"}},
+        {"type": "button", "action_id": HOME_REJECT, "value": str(draft.id), "style": "danger",
+         "text": {"type": "plain_text", "text": "Reject"}},
+    ]
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": head}},
+        *verbatim(draft.text),
+        *thread_and_images(view),
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": small}]},
+        # the version rides along: a press counts only while it is still the draft's current one
+        {"type": "actions", "block_id": home_block(draft.id, draft.version), "elements": buttons},
+    ]
+
+
+def home_block(draft_id: int, version: int) -> str:
+    """The App Home's vote buttons' block_id: the draft and the version they were shown with."""
+    return f"home-draft-{draft_id}-v{version}"
+
+
+def home_vote(block_id: str) -> tuple[int, int] | None:
+    """The draft and version an App Home vote button was shown with; None for any other block."""
+    found = re.fullmatch(r"home-draft-(\d+)-v(\d+)", block_id)
+    return (int(found[1]), int(found[2])) if found else None
 
 
 def _switch_block(pause: Pause | None) -> dict[str, Any]:
