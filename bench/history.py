@@ -138,12 +138,15 @@ class QuietNotifier:
 
 
 class QuietDirectory:
-    """A Slack with no profile time zones and no user groups (the Directory port)."""
+    """A Slack with no profile time zones, no user groups and empty channels (the Directory port)."""
 
     def timezone_of(self, user_id: str) -> None:
         return None
 
     def members_of(self, group_id: str) -> frozenset[str]:
+        return frozenset()
+
+    def members_of_channel(self, channel_id: str) -> frozenset[str]:
         return frozenset()
 
 

@@ -44,7 +44,7 @@ HISTORY = re.compile(rf"^SCAN ({'|'.join(history.HISTORY_TABLES)})\b")
 
 CALLS: dict[str, tuple[str, Callable[[Desk], Any]]] = {
     "digest": ("digest", lambda desk: desk.digests_so_far()),
-    "draft_list": ("/draft list", lambda desk: render.pending_list(desk.pending())),
+    "draft_list": ("/draft list", lambda desk: render.pending_list(desk.pending(), frozenset(desk.config.accounts))),  # a reader's
 }
 
 
@@ -202,5 +202,5 @@ def plan(ledger: Ledger, sql: str, runs: int) -> dict[str, Any]:
 def same_work(small: Desk, large: Desk) -> dict[str, Any]:
     """Both ledgers must give the same digest and list, but for draft numbers: only the history behind them differs."""
     digests = [[r.counts for r in desk.digests_so_far()] for desk in (small, large)]
-    lists = [render.pending_list(desk.pending())[0].count("\n•") for desk in (small, large)]
+    lists = [render.pending_list(desk.pending(), frozenset(desk.config.accounts))[0].count("\n•") for desk in (small, large)]
     return {"digest_sections": digests[0], "list_lines": lists[0], "same": digests[0] == digests[1] and lists[0] == lists[1]}

@@ -141,12 +141,17 @@ class DeskBase:
         )
 
     def warm_up(self) -> None:
-        """Ask Slack once, at start, who is in each editor group; a failure is logged and asked again on first use."""
+        """Ask Slack once, at start, who is in each editor group and review channel; a failure is logged and asked again
+        on first use."""
         for account in self.config.accounts.values():
             try:
                 self._rules(account, "")
             except Exception as e:
                 log.warning("could not list the editors of %s yet (%s)", account.name, e)
+            try:  # who may read its drafts in /draft list, /draft digest and the App Home
+                self.directory.members_of_channel(account.review_channel)
+            except Exception as e:
+                log.warning("could not list the members of %s yet (%s)", account.review_channel, e)
 
     def zone_of(self, user_id: str) -> ZoneInfo:
         """The user's Slack time zone, or the configured one when their profile has none."""

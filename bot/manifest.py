@@ -12,6 +12,8 @@ SCOPES = (
     "reactions:read",  # votes
     "users:read",  # authors' time zones
     "usergroups:read",  # editors given as a user group
+    "channels:read",  # who is in a public review channel: only they (and editors, admins) see its drafts' text
+    "groups:read",  # the same for a private review channel
     *files.SCOPES,  # images shared in a review card's thread; channels:history also lets a digest be found after a crash
     "im:write",  # find the direct-message channel with an author, to look a message up before sending it again
     "im:history",  # and read it: a message to an author whose answer was lost is never sent twice

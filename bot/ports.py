@@ -41,6 +41,7 @@ class Overview:
     queue: list[DraftView]
     recent: list[DraftView]
     card_links: dict[int, str] = field(default_factory=dict)  # draft → its review card, for what waits for a vote
+    readable: frozenset[str] = frozenset()  # the accounts whose drafts this person may read (bot.privacy); others: numbers
 
 
 @dataclass(frozen=True)
@@ -167,4 +168,8 @@ class Directory(Protocol):
 
     def members_of(self, group_id: str) -> frozenset[str]:
         """The users in a user group (S…)."""
+        ...
+
+    def members_of_channel(self, channel_id: str) -> frozenset[str]:
+        """The users in a channel (who can read a review card there); SlackUnavailable when Slack cannot say."""
         ...

@@ -9,8 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from bot import images as images_
-from bot import thread
+from bot import privacy, thread
 from bot import when as when_
+from bot.config import Account
 from bot.content import content_sha256
 from bot.desk_base import Clock, utc_now
 from bot.desk_control import Control, Resumed
@@ -18,7 +19,7 @@ from bot.desk_digest import Digests
 from bot.desk_media import Media
 from bot.desk_publishing import EARLY_TOLERANCE, INTERRUPTED, Publishing
 from bot.desk_reminders import Reminders
-from bot.errors import AlreadySubmitted, CardNotPosted, CopydeskError, NotAllowed, WrongState
+from bot.errors import AlreadySubmitted, CardNotPosted, CopydeskError, NotAllowed, SlackUnavailable, WrongState
 from bot.images import Image
 from bot.messenger import ATTACH, CONFIRM, REACTION, draft_queue, message_queue
 from bot.model import SYSTEM, Draft, Outgoing
@@ -229,12 +230,15 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
 
     def vote_by_button(self, draft_id: int, user_id: str, kind: Kind, *, card_ts: str | None,
                        version: int | None = None) -> tuple[bool, Change | None]:
-        """The card's Approve or Reject button: the same rules as a reaction; pressing it again takes the vote back.
+        """The card's (or the App Home's) Approve or Reject button: the same rules as a reaction; pressing it again takes
+        the vote back.
 
         An editor has one button vote, which a press of the other button replaces; their reactions
         count beside it exactly as they would without buttons. A press on a card that is not the
         draft's current one (an edit replaced it) counts for nothing, like a reaction there. A press on the card of the
         current `version` whose ts is not stored yet (pressed the instant it appeared) adopts that card.
+        Without `card_ts` (the App Home, which has no card message) the press counts only for the `version` it showed,
+        if that is still the draft's current one; checked inside the vote's transaction, as the card is.
         Returns whether the vote now stands, and the change it made; Slack hears of it from the outbox.
         """
         found = self._draft(draft_id)
@@ -248,7 +252,10 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
                 if before.card_ts is None and card_ts and version == before.version:
                     self.ledger.set_card(draft_id, before.review_channel, card_ts, at=now, version=version, found=True)
                     before = self._draft(draft_id)
-                if card_ts != before.card_ts or before.version != (version or found.version):
+                if card_ts is None and version != before.version:  # the App Home: no card, only the version it showed
+                    raise WrongState(f"{before.number} was changed after your App Home showed it; your vote was not "
+                                     "counted. Read it as it is now and vote again.")
+                if card_ts is not None and (card_ts != before.card_ts or before.version != (version or found.version)):
                     raise WrongState(f"This card shows an earlier version of {before.number}; read and vote on its new card.")
                 if refusal := self._refusal(before, rules, user_id, kind):
                     raise NotAllowed(refusal.replace("your reaction", "your vote"))
@@ -383,12 +390,32 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
         for view in waiting[:HOME_LINKS]:  # a vote is cast on the card, where the whole draft is
             if view.draft.card_ts and (link := self.notifier.permalink(CardRef(view.draft.review_channel, view.draft.card_ts))):
                 links[view.draft.id] = link
-        return Overview(pause=pause, waiting_for_you=waiting, queue=queue, recent=went_out, card_links=links)
+        return Overview(pause=pause, waiting_for_you=waiting, queue=queue, recent=went_out, card_links=links,
+                        readable=self.readable(user_id))
 
     def _awaits_vote(self, view: DraftView, user_id: str) -> bool:
         if view.draft.state is not State.IN_REVIEW or user_id in (*view.approvers, *view.rejecters):
             return False
         return self._rules_of(view.draft).counts(user_id, Kind.APPROVE)
+
+    def readable(self, viewer: str) -> frozenset[str]:
+        """The accounts whose drafts `viewer` may read word for word (bot.privacy); of the others they see only numbers."""
+        return frozenset(a.name for a in self.config.accounts.values() if self._may_read(viewer, a))
+
+    def _may_read(self, viewer: str, account: Account) -> bool:
+        try:
+            editors = self._rules(account, "").editors
+        except SlackUnavailable:  # an editor group Slack cannot list: its members may still be in the channel
+            editors = frozenset()
+        return privacy.may_read(viewer, editors=editors, admins=self.config.admins,
+                                members=lambda: self._channel_members(account.review_channel))
+
+    def _channel_members(self, channel: str) -> frozenset[str] | None:
+        try:
+            return self.directory.members_of_channel(channel)
+        except SlackUnavailable as e:
+            log.warning("%s; its drafts' text is shown to editors and admins only", e)
+            return None
 
     def pending(self) -> list[DraftView]:
         """Drafts in review, approved and waiting for their time, or held for a person, oldest first."""

@@ -48,10 +48,10 @@ def register(app: App, desk: Desk, later: Later) -> None:
         elif parsed.name == "help":
             ack(text=commands.help_text(desk.config.approve_reactions[0], desk.config.reject_reactions[0]), response_type="ephemeral")
         elif parsed.name == "list":
-            text, blocks = render.pending_list(desk.pending())
+            text, blocks = render.pending_list(desk.pending(), desk.readable(user))
             ack(text=text, blocks=blocks or None, response_type="ephemeral")
         elif parsed.name == "digest":
-            text, blocks = digest_render.so_far(desk.digests_so_far())
+            text, blocks = digest_render.so_far(desk.digests_so_far(), desk.readable(user))
             ack(text=text, blocks=blocks, response_type="ephemeral")
         elif parsed.name == "pause":
             pause = desk.pause(user, parsed.rest or None)  # in force, and its news for Slack queued, before this answer

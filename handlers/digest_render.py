@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any
 
-from bot.digest import Line, Report, shorten
-from handlers.render import FIELD_LIMIT, when, words
+from bot.digest import SECTIONS, Line, Report, shorten
+from handlers.render import FIELD_LIMIT, PRIVATE_NOTE, when, words
 from handlers.slack_text import escape
 
 Blocks = list[dict[str, Any]]
@@ -52,8 +52,11 @@ def metadata(report: Report) -> dict[str, Any]:
 # Slack
 
 
-def digest(report: Report) -> tuple[str, Blocks]:
-    """The digest message: short lines under a header, readable on a phone; the fallback says it all in plain text."""
+def digest(report: Report, readable: Collection[str] | None = None) -> tuple[str, Blocks]:
+    """The digest message: short lines under a header, readable on a phone; the fallback says it all in plain text.
+
+    With `readable` (the accounts whose text the reader may see, bot.privacy), the other accounts' lines show only numbers.
+    """
     blocks: Blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": title(report)[:150], "emoji": True}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Since {when(report.start)} · {counts_line(report)}"}]},
@@ -64,30 +67,50 @@ def digest(report: Report) -> tuple[str, Blocks]:
         lines = getattr(report, name)
         if not lines:
             continue
-        fields = [field for line in lines[:SHOWN] for field in _slack_item(name, line)]
+        fields = [field for line in lines[:SHOWN] for field in _slack_item(name, line, _shown(line, readable))]
         for start in range(0, len(fields), PER_BLOCK * 2):  # the heading on the first block; ten fields a block
             block: dict[str, Any] = _section(f"*{heading} ({len(lines)})*") if start == 0 else {"type": "section"}
             block["fields"] = fields[start : start + PER_BLOCK * 2]
             blocks.append(block)
         if len(lines) > SHOWN:
             blocks.append(_section(f"…and {len(lines) - SHOWN} more: `copydesk digest` lists them all."))
-    return plain(report, mention=lambda u: f"<@{u}>", clean=escape)[:FALLBACK_LIMIT], blocks
+    return plain(report, mention=lambda u: f"<@{u}>", clean=escape, readable=readable)[:FALLBACK_LIMIT], blocks
 
 
-def so_far(reports: list[Report]) -> tuple[str, Blocks]:
-    """/draft digest: each digest as it stands, one after another, within Slack's 50 blocks."""
+def so_far(reports: list[Report], readable: Collection[str]) -> tuple[str, Blocks]:
+    """/draft digest: each digest as it stands, one after another, within Slack's 50 blocks; text only of `readable`."""
     texts, blocks = [], []
     for report in reports:
-        text, more = digest(report)
+        text, more = digest(report, readable)
         texts.append(text)
         blocks += ([{"type": "divider"}] if blocks else []) + more
+    if any(not _shown(line, readable) for report in reports for name in SECTIONS for line in getattr(report, name)):
+        texts.append(PRIVATE_NOTE)
+        blocks = blocks[: MAX_BLOCKS - 1] + [{"type": "context", "elements": [{"type": "mrkdwn", "text": PRIVATE_NOTE}]}]
     return "\n\n".join(texts)[:FALLBACK_LIMIT], blocks[:MAX_BLOCKS]
 
 
-def _slack_item(section: str, line: Line) -> list[dict[str, Any]]:
-    """One post as two fields side by side: when, which and who (mrkdwn), and the start of its words as typed (plain_text)."""
+def _shown(line: Line, readable: Collection[str] | None) -> bool:
+    """Whether the reader may see the line's text (None: everyone who sees the digest may)."""
+    return readable is None or line.account in readable
+
+
+def _numbers(section: str, line: Line) -> str:
+    """What a reader who may not read the draft learns of it: its state and how many voted, no words and no names."""
+    if section == "waiting":
+        return line.note if line.note and line.note.startswith("in review") else "held for a person"
+    if section in ("published", "scheduled"):
+        return f"approved by {len(line.people)} editor(s)"
+    return section
+
+
+def _slack_item(section: str, line: Line, shown: bool = True) -> list[dict[str, Any]]:
+    """One post as two fields side by side: when, which and who (mrkdwn), and the start of its words as typed (plain_text);
+    for a reader who may not read it, its numbers instead of who and what."""
     link = f" · <{line.url}|on X>" if line.url else ""
     head = f"• {when(line.at, missing='as soon as possible')} · {line.number} @{line.handle}{link}"
+    if not shown:
+        return [{"type": "mrkdwn", "text": head}, {"type": "mrkdwn", "text": _numbers(section, line)}]
     facts = f"{head}\n{_who(section, line, lambda u: f'<@{u}>', escape)}"[:FIELD_LIMIT]
     return [{"type": "mrkdwn", "text": facts}, words(f"“{shorten(line.text)}”")]
 
@@ -128,9 +151,11 @@ def _people(mentions: list[str]) -> str:
 # terminal
 
 
-def plain(report: Report, *, mention: Callable[[str], str] = str, clean: Callable[[str], str] = lambda t: t) -> str:
+def plain(report: Report, *, mention: Callable[[str], str] = str, clean: Callable[[str], str] = lambda t: t,
+          readable: Collection[str] | None = None) -> str:
     """The digest as plain text, times in the digest's zone: for the terminal, and (mentions made Slack's, people's words
-    escaped by `clean`) as the Slack message's fallback, which notifications show."""
+    escaped by `clean`) as the Slack message's fallback, which notifications show. With `readable`, the lines of other
+    accounts show only numbers, as in `digest`."""
     out = [title(report), f"Since {_local(report.start, report)} · {counts_line(report)}"]
     if not report.published:
         out.append(f"Nothing went out since {_local(report.start, report)}.")
@@ -141,6 +166,9 @@ def plain(report: Report, *, mention: Callable[[str], str] = str, clean: Callabl
         out += ["", f"{heading.split(' ', 1)[1]} ({len(lines)})"]
         for line in lines:
             link = f"  {line.url}" if line.url else ""
+            if not _shown(line, readable):
+                out.append(f"  {_local(line.at, report)}  {line.number} @{line.handle}{link} · {_numbers(name, line)}")
+                continue
             out.append(f"  {_local(line.at, report)}  {line.number} @{line.handle}{link}")
             out.append(f"    \"{clean(shorten(line.text))}\"")
             out.append(f"    {_who(name, line, mention, clean)}")

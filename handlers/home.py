@@ -1,14 +1,17 @@
-"""The App Home: whether publishing is paused, and what is open, for whoever opens it."""
+"""The App Home: whether publishing is paused, and what is open, for whoever opens it; editors vote on it too."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import App
+from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot.errors import CopydeskError, WrongState
+from bot.review import Kind
 from bot.service import Desk
 from handlers import render
+from handlers.errors import error_text
 from handlers.later import Later
 
 EVENTS = ("app_home_opened",)  # the manifest subscribes to these
@@ -25,7 +28,38 @@ def register(app: App, desk: Desk, later: Later) -> None:
     for name in EVENTS:
         app.event(name)(opened)
 
+    def vote(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        """Approve or Reject under "Waiting for your vote": in the ledger (or refused) before Slack hears back, like the
+        card's; then the home is drawn again, saying what the press did (a home has no response_url to answer on)."""
+        user, action = body["user"]["id"], body["actions"][0]
+        kind = Kind.APPROVE if action["action_id"] == render.HOME_APPROVE else Kind.REJECT
+        try:
+            shown = render.home_vote(action.get("block_id") or "")
+            if shown is None:
+                raise WrongState("This button does not say which version of the draft it was for; open the App Home again.")
+            stands, _change = desk.vote_by_button(shown[0], user, kind, card_ts=None, version=shown[1])
+            outcome: tuple[int, bool] | str = (shown[0], stands)
+        except CopydeskError as e:  # a home has no response_url: the answer is drawn on it (ours go to app.error)
+            outcome = error_text(e)
+        ack()
+        later(voted, desk, client, user, kind, outcome)
 
-def publish(desk: Desk, client: WebClient, user: str) -> None:
+    for action_id in (render.HOME_APPROVE, render.HOME_REJECT):
+        app.action(action_id)(vote)
+
+
+def voted(desk: Desk, client: WebClient, user: str, kind: Kind, outcome: tuple[int, bool] | str) -> None:
+    """After the ack: the voter's home again, with what their press did (or why it was refused) at the top."""
+    if isinstance(outcome, str):
+        notice = f":warning: {outcome}"
+    else:
+        draft_id, stands = outcome
+        view = desk.view(draft_id)
+        did = ("approved" if kind is Kind.APPROVE else "vetoed") if stands else "took back your vote on"
+        notice = f"You {did} {view.draft.number}: {render.status_line(view)}"
+    publish(desk, client, user, notice)
+
+
+def publish(desk: Desk, client: WebClient, user: str, notice: str | None = None) -> None:
     """Draw `user`'s App Home as the ledger is now."""
-    client.views_publish(user_id=user, view=render.home(desk.overview(user)))
+    client.views_publish(user_id=user, view=render.home(desk.overview(user), notice))

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 LINKS_KEPT = 10_000  # card permalinks remembered; beyond that the memory starts over
 FIND_PAGES = 5  # pages of channel history searched for a digest whose sending was interrupted
+MEMBERS_PAGE = 200  # channel members asked per conversations.members call
 
 
 CARD_EVENT = "copydesk_card"  # the metadata a review card carries: its draft and version
@@ -290,7 +291,29 @@ class SlackDirectory:
                 "nothing was counted, try again in a moment."
             ) from None
 
-    def _cached(self, key: str, fetch: Callable[[], Any]) -> Any:
+    def members_of_channel(self, channel_id: str) -> frozenset[str]:
+        """The channel's members, every page of them; SlackUnavailable when Slack cannot say (not in it, missing scope).
+
+        A stale answer is used while it is asked again, but one Slack then cannot confirm is forgotten: who may read a
+        channel's drafts is never taken from an answer Slack has stopped giving.
+        """
+        try:
+            return self._cached(f"channel:{channel_id}", lambda: self._channel_members(channel_id), keep_on_failure=False)
+        except (SlackApiError, OSError) as e:
+            error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
+            raise SlackUnavailable(f"Slack could not say who is in {channel_id} ({error})") from None
+
+    def _channel_members(self, channel_id: str) -> frozenset[str]:
+        members: set[str] = set()
+        cursor = None
+        while True:
+            page = self.client.conversations_members(channel=channel_id, limit=MEMBERS_PAGE, cursor=cursor)
+            members.update(page.get("members", []))
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return frozenset(members)
+
+    def _cached(self, key: str, fetch: Callable[[], Any], *, keep_on_failure: bool = True) -> Any:
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(key)
@@ -300,7 +323,7 @@ class SlackDirectory:
         if hit is None:
             return self._ask(key, fetch)
         if stale:
-            self._refresh(lambda: self._ask_again(key, fetch))
+            self._refresh(lambda: self._ask_again(key, fetch, keep_on_failure))
         return hit[1]
 
     def _ask(self, key: str, fetch: Callable[[], Any]) -> Any:
@@ -309,12 +332,18 @@ class SlackDirectory:
             self._cache[key] = (time.monotonic(), value)
         return value
 
-    def _ask_again(self, key: str, fetch: Callable[[], Any]) -> None:
-        """Refresh a stale answer; if Slack fails, the old one stays."""
+    def _ask_again(self, key: str, fetch: Callable[[], Any], keep_on_failure: bool = True) -> None:
+        """Refresh a stale answer; if Slack fails, the old one stays (or, without `keep_on_failure`, is forgotten)."""
         try:
             self._ask(key, fetch)
-        except SlackApiError as e:
-            log.warning("Slack failed (%s); using what it said about %s before", e.response.get("error"), key)
+        except (SlackApiError, OSError) as e:
+            error = e.response.get("error") if isinstance(e, SlackApiError) else type(e).__name__
+            if keep_on_failure:
+                log.warning("Slack failed (%s); using what it said about %s before", error, key)
+            else:
+                log.warning("Slack failed (%s); forgetting what it said about %s", error, key)
+                with self._lock:
+                    self._cache.pop(key, None)
         finally:
             with self._lock:
                 self._asking.discard(key)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
 from datetime import datetime, timezone
 from typing import Any
 
@@ -34,6 +36,8 @@ APPROVE, REJECT, EDIT, WITHDRAW, PUBLISH_AGAIN, MARK_PUBLISHED, RETRACT = (
     "copydesk_approve", "copydesk_reject", "copydesk_edit", "copydesk_withdraw", "copydesk_publish_again",
     "copydesk_mark_published", "copydesk_retract",
 )
+# The App Home's Approve and Reject (handlers/home.py binds them): its block_id names the draft and the version shown.
+HOME_APPROVE, HOME_REJECT = "copydesk_home_approve", "copydesk_home_reject"
 EDIT_MODAL = "copydesk_edit_modal"
 DRAFT_MODAL = "copydesk_draft_modal"
 IMAGE_FILETYPES = ("png", "jpg", "jpeg")  # what the form's file picker offers; bot/images.py checks the bytes
@@ -97,12 +101,7 @@ def card(view: DraftView, approve: str, reject: str) -> tuple[str, Blocks]:
                 "text": f"*{title(view)}* ({view.account.name}) · written by <@{draft.author_id}>",
             },
         },
-        # plain_text shows the post verbatim: no mrkdwn, no :emoji: conversion. A section holds 3000
-        # characters and a post full of links can be longer (X counts each as 23), so it may take several.
-        *(
-            {"type": "section", "text": {"type": "plain_text", "text": draft.text[i : i + SECTION_LIMIT], "emoji": False}}
-            for i in range(0, len(draft.text), SECTION_LIMIT)
-        ),
+        *verbatim(draft.text),
         {
             "type": "context",
             "elements": [
@@ -138,6 +137,16 @@ def card(view: DraftView, approve: str, reject: str) -> tuple[str, Blocks]:
         # the version rides along: a press on a card whose ts is not stored yet still says which words it was for
         blocks.append({"type": "actions", "block_id": f"draft-{draft.id}-v{draft.version}", "elements": buttons})
     return f"{title(view)}: {status_line(view)}", blocks
+
+
+def verbatim(text: str) -> Blocks:
+    """The post exactly as written, for the card and the App Home alike."""
+    # plain_text shows the post verbatim: no mrkdwn, no :emoji: conversion. A section holds 3000
+    # characters and a post full of links can be longer (X counts each as 23), so it may take several.
+    return [
+        {"type": "section", "text": {"type": "plain_text", "text": text[i : i + SECTION_LIMIT], "emoji": False}}
+        for i in range(0, len(text), SECTION_LIMIT)
+    ]
 
 
 def vote_line(view: DraftView) -> str:
@@ -346,14 +355,20 @@ def in_review(view: DraftView, link: str | None) -> str:
 
 
 LIST_LIMIT = 45  # drafts drawn in /draft list's blocks (a message holds 50); its fallback text lists them all
+PRIVATE_NOTE = ("_Drafts for a review channel you are not in show only their numbers; "
+                "its members, the account's editors and the admins see their text._")
 
 
-def pending_list(views: list[DraftView]) -> tuple[str, Blocks]:
-    """/draft list: what waits for review or for its time; each draft's words as typed (the text, escaped, is the fallback)."""
+def pending_list(views: list[DraftView], readable: Collection[str] = frozenset()) -> tuple[str, Blocks]:
+    """/draft list: what waits for review or for its time; each draft's words as typed (the text, escaped, is the fallback),
+    only of the accounts in `readable` (bot.privacy): the others show their numbers."""
     if not views:
         return "Nothing is waiting: no drafts in review and nothing scheduled.", []
-    text = "\n".join(["*Waiting for review or scheduled:*", *(_line(view) for view in views)])
-    return text, [_heading("Waiting for review or scheduled:"), *_entries(views, LIST_LIMIT, more=" not shown: Slack takes 50 blocks in one answer")]
+    hidden = [PRIVATE_NOTE] if any(view.account.name not in readable for view in views) else []
+    lines = [_line(view) if view.account.name in readable else count_line(view) for view in views]
+    text = "\n".join(["*Waiting for review or scheduled:*", *lines, *hidden])
+    entries = _entries(views, LIST_LIMIT, readable=readable, more=" not shown: Slack takes 50 blocks in one answer")
+    return text, [_heading("Waiting for review or scheduled:"), *entries, *(_note(note) for note in hidden)]
 
 
 def paused_answer(pause: Pause) -> str:
@@ -451,20 +466,29 @@ def draft_modal(accounts: list[Account], default: str | None, origin_channel: st
 
 
 HOME_HINT = ("Write a post with /draft (a form opens) or /draft TEXT. Editors approve or veto on the review card, "
-             "with a reaction or its buttons. /draft help lists everything.")
+             "with a reaction or its buttons, or here with the buttons under what waits for their vote. "
+             "/draft help lists everything.")
 HOME_LIST_LIMIT = 15  # drafts per App Home section; /draft list has them all
+HOME_VOTE_LIMIT = 8  # drafts shown whole, with their buttons, under "Waiting for your vote" (a view holds 100 blocks)
 
 
-def home(overview: Overview) -> dict[str, Any]:
-    """The App Home tab: the switch, what waits for this person's vote, the queue, and what went out lately."""
+def home(overview: Overview, notice: str | None = None) -> dict[str, Any]:
+    """The App Home tab: the switch, what waits for this person's vote (whole, with Approve and Reject), the queue, and
+    what went out lately; `notice` says what their last press on it did."""
     blocks: Blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": "copydesk"}},
+        *([{"type": "section", "text": {"type": "mrkdwn", "text": notice}}] if notice else []),
         _switch_block(overview.pause),
         {"type": "context", "elements": [{"type": "mrkdwn", "text": HOME_HINT}]},
     ]
-    if overview.waiting_for_you:
-        blocks += [{"type": "divider"}, _heading(f"Waiting for your vote ({len(overview.waiting_for_you)})")]
-        blocks += _entries(overview.waiting_for_you, HOME_LIST_LIMIT, links=overview.card_links)
+    waiting = [v for v in overview.waiting_for_you if v.account.name in overview.readable]  # an editor reads them all
+    if waiting:
+        blocks += [{"type": "divider"}, _heading(f"Waiting for your vote ({len(waiting)})")]
+        for view in waiting[:HOME_VOTE_LIMIT]:
+            blocks += _to_vote(view, overview.card_links.get(view.draft.id))
+        if len(waiting) > HOME_VOTE_LIMIT:
+            more = f"…and {len(waiting) - HOME_VOTE_LIMIT} more: vote on their cards; /draft list shows them all."
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": more}]})
     sections = (
         ("In review", [v for v in overview.queue if v.draft.state is State.IN_REVIEW]),
         ("Approved and scheduled", [v for v in overview.queue if v.draft.state is State.APPROVED]),
@@ -473,8 +497,44 @@ def home(overview: Overview) -> dict[str, Any]:
     )
     for heading, views in sections:
         blocks += [{"type": "divider"}, _heading(f"{heading} ({len(views)})" if heading != "Went out lately" else heading)]
-        blocks += _entries(views, HOME_LIST_LIMIT) or [{"type": "section", "text": {"type": "mrkdwn", "text": "_Nothing._"}}]
+        blocks += _entries(views, HOME_LIST_LIMIT, readable=overview.readable) or [
+            {"type": "section", "text": {"type": "mrkdwn", "text": "_Nothing._"}}]
+    if any(v.account.name not in overview.readable for v in (*overview.queue, *overview.recent)):
+        blocks.append(_note(PRIVATE_NOTE))
     return {"type": "home", "blocks": blocks}
+
+
+def _to_vote(view: DraftView, link: str | None) -> Blocks:
+    """One draft that waits for this editor: all of it, as its card shows it, and Approve and Reject for this version."""
+    draft = view.draft
+    head = (f"• *{draft.number}* @{view.account.handle} by <@{draft.author_id}> — {status_line(view)}"
+            f" · publish {when(draft.publish_at)}")
+    small = length_text(view) + (f" · <{link}|its review card>" if link else "")
+    buttons = [
+        {"type": "button", "action_id": HOME_APPROVE, "value": str(draft.id), "style": "primary",
+         "text": {"type": "plain_text", "text": "Approve"}},
+        {"type": "button", "action_id": HOME_REJECT, "value": str(draft.id), "style": "danger",
+         "text": {"type": "plain_text", "text": "Reject"}},
+    ]
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": head}},
+        *verbatim(draft.text),
+        *thread_and_images(view),
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": small}]},
+        # the version rides along: a press counts only while it is still the draft's current one
+        {"type": "actions", "block_id": home_block(draft.id, draft.version), "elements": buttons},
+    ]
+
+
+def home_block(draft_id: int, version: int) -> str:
+    """The App Home's vote buttons' block_id: the draft and the version they were shown with."""
+    return f"home-draft-{draft_id}-v{version}"
+
+
+def home_vote(block_id: str) -> tuple[int, int] | None:
+    """The draft and version an App Home vote button was shown with; None for any other block."""
+    found = re.fullmatch(r"home-draft-(\d+)-v(\d+)", block_id)
+    return (int(found[1]), int(found[2])) if found else None
 
 
 def _switch_block(pause: Pause | None) -> dict[str, Any]:
@@ -511,10 +571,14 @@ def _excerpt(view: DraftView) -> str:
 
 
 def _entries(views: list[DraftView], limit: int, *, links: dict[int, str] | None = None,
-             more: str = ": /draft list shows them all") -> Blocks:
-    """A list of drafts, one section each: the facts in mrkdwn, the start of the words as typed in a plain_text field."""
+             more: str = ": /draft list shows them all", readable: Collection[str] = frozenset()) -> Blocks:
+    """A list of drafts, one section each: the facts in mrkdwn, the start of the words as typed in a plain_text field;
+    only numbers for a draft of an account not in `readable` (bot.privacy)."""
     blocks: Blocks = []
     for view in views[:limit]:
+        if view.account.name not in readable:
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": count_line(view)}})
+            continue
         link = (links or {}).get(view.draft.id)
         facts = _facts(view) + (f"\n    <{link}|Read it and vote on its card>" if link else "")
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": facts[:SECTION_LIMIT]},
@@ -522,3 +586,24 @@ def _entries(views: list[DraftView], limit: int, *, links: dict[int, str] | None
     if len(views) > limit:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"…and {len(views) - limit} more{more}."}})
     return blocks
+
+
+def _note(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+def count_line(view: DraftView) -> str:
+    """One draft for someone who may not read it (bot.privacy): its number, account, state, votes and time; no words."""
+    draft = view.draft
+    parts = [f"• *{draft.number}*", view.account.name, draft.state.label]
+    if draft.state in (State.IN_REVIEW, State.APPROVED, State.REJECTED):
+        parts.append(f"{len(view.approvers)}/{view.account.approvals_required} approvals")
+    if len(view.parts) > 1:
+        parts.append(f"a thread of {len(view.parts)} posts")
+    if view.images:
+        parts.append(f"{len(view.images)} image(s)")
+    if draft.state is State.PUBLISHED and view.publication and view.publication.url:
+        parts.append(f"<{view.publication.url}|on X> {when(view.publication.finished_at)}")
+    elif draft.state in (State.IN_REVIEW, State.APPROVED, State.HELD):
+        parts.append(f"due {when(draft.publish_at, missing='as soon as it is approved')}")
+    return " · ".join(parts)

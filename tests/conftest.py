@@ -23,7 +23,7 @@ from bot.config import Config, load_config
 from bot.model import Draft
 from bot.review import State
 from bot.service import Clock, utc_now
-from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
+from tests.fakes.slack_api import BOT_TOKEN, BOT_USER_ID, FakeSlack
 from tests.fakes.x_api import X_ENV, FakeX
 
 SIGNING_SECRET = "test-signing-secret"
@@ -53,6 +53,7 @@ BASE_CONFIG: dict[str, Any] = {
 @pytest.fixture
 def slack() -> Iterator[FakeSlack]:
     fake = FakeSlack().start()
+    fake.add_channel(REVIEW, [BOT_USER_ID, AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3])  # private; OUTSIDER is not in it
     yield fake
     fake.stop()
 
@@ -213,6 +214,29 @@ class Copydesk:
                          "action_ts": f"{time.time():.6f}"}],
         }
         return self.dispatch(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", settle=settle)
+
+    def press_home(self, user: str, action_id: str, draft: int, *, version: int | None = None) -> BoltResponse:
+        """`user` clicks a button of `draft` on the App Home copydesk last published for them (or, with `version`, on a
+        home showing that version of it); a home's button has no message and no response_url."""
+        views = [json.loads(c.body["view"]) if isinstance(c.body["view"], str) else c.body["view"]
+                 for c in self.slack.calls("/api/views.publish") if c.body["user_id"] == user]
+        block_id = f"home-draft-{draft}-v{version}"
+        if version is None:
+            assert views, f"copydesk has drawn no App Home for {user}"
+            block_id = next(b["block_id"] for b in views[-1]["blocks"]
+                            if b["type"] == "actions" and b["block_id"].startswith(f"home-draft-{draft}-v"))
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "username": user.lower(), "team_id": "T0TEAM001"},
+            "api_app_id": "A0COPYDESK",
+            "team": {"id": "T0TEAM001", "domain": "copydesk-test"},
+            "container": {"type": "view", "view_id": "V0HOME001"},
+            "view": {"id": "V0HOME001", "type": "home", "blocks": views[-1]["blocks"] if views else []},
+            "trigger_id": "1234.5678.trigger",
+            "actions": [{"type": "button", "action_id": action_id, "block_id": block_id, "value": str(draft),
+                         "action_ts": f"{time.time():.6f}"}],
+        }
+        return self.dispatch(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
 
     def submit_edit(self, user: str, draft: int, text: str, at: str = "") -> BoltResponse:
         """`user` saves the Edit modal of `draft` with this text and time."""

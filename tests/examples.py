@@ -62,7 +62,7 @@ def card() -> str:
 
 def home() -> str:
     overview = Overview(pause=None, waiting_for_you=[IN_REVIEW], queue=[IN_REVIEW, APPROVED], recent=[PUBLISHED],
-                        card_links={12: "https://team.slack.com/archives/C0REVIEW01/p1763740000000100"})
+                        card_links={12: "https://team.slack.com/archives/C0REVIEW01/p1763740000000100"}, readable=frozenset({"main"}))
     return mockup(render.home(overview)["blocks"])
 
 

@@ -77,3 +77,9 @@ def test_the_readme_pictures_are_what_copydesk_renders(name: str) -> None:
     found = block(name).search(README)
     assert found, f"the README has no {name} example"
     assert found.group(2) == EXAMPLES[name]() + "\n", "run `python -m tests.examples` to redraw it"
+
+
+def test_the_readme_says_how_many_drafts_the_app_home_offers_to_vote_on() -> None:
+    from handlers import render
+
+    assert f"The first {render.HOME_VOTE_LIMIT} are shown whole" in " ".join(README.split())

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from bot.images import Image
 from bot.review import State
 from handlers import render
-from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk
+from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, OUTSIDER, REVIEW, Copydesk
 from tests.fakes.slack_api import action_ids, blocks_text
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 
 
 def home_of(bot: Copydesk, user: str) -> dict:
@@ -23,7 +26,7 @@ def section(home: dict, heading: str) -> str:
     for block in blocks[at + 1 :]:
         if block["type"] == "divider":
             break
-        shown += [block["text"]["text"], *(f["text"] for f in block.get("fields", []))]
+        shown += [*([block["text"]["text"]] if "text" in block else []), *(f["text"] for f in block.get("fields", []))]
     return "\n".join(shown)
 
 
@@ -42,10 +45,10 @@ def test_an_editor_sees_what_waits_for_their_vote_the_queue_and_what_went_out(bo
     assert home["type"] == "home"
     text = blocks_text(home)
     assert "Publishing is on" in text
-    assert "*Waiting for your vote (1)*" in text and action_ids(home) == set()
-    waiting = section(home, "Waiting for your vote")
+    assert "*Waiting for your vote (1)*" in text and action_ids(home) == {render.HOME_APPROVE, render.HOME_REJECT}
+    assert "*#1* @aplusk" in section(home, "Waiting for your vote")
     card = bot.draft(1).card_ts.replace(".", "")
-    assert "*#1* @aplusk" in waiting and f"/archives/{REVIEW}/p{card}|Read it and vote on its card>" in waiting
+    assert f"/archives/{REVIEW}/p{card}|its review card>" in text
     assert "Waiting for votes" in section(home, "In review (1)")
     assert "Already approved" in section(home, "Approved and scheduled (1)")
     assert section(home, ":raised_hand: Held for a person (0)") == "_Nothing._"
@@ -82,3 +85,108 @@ def test_held_posts_are_flagged_and_long_lists_point_to_draft_list(bot: Copydesk
     in_review = section(home, f"In review ({render.HOME_LIST_LIMIT + 1})")
     assert in_review.endswith("…and 1 more: /draft list shows them all.")
     assert len(home["blocks"]) <= 100  # Slack's limit for a view
+
+
+# voting on the App Home
+
+
+def votes(bot: Copydesk, number: int) -> list[tuple[str, str, str]]:
+    return [(v.user_id, v.reaction, v.kind.value) for v in bot.ledger.votes(number)]
+
+
+def notice(home: dict) -> str:
+    """What the home says at the top, under its header, about the last press on it."""
+    return home["blocks"][1]["text"]["text"]
+
+
+def test_an_editor_approves_on_the_app_home_and_a_second_press_takes_it_back(bot: Copydesk) -> None:
+    bot.command(AUTHOR, "at:+1d Voted from home")
+    home_of(bot, EDITOR_1)
+    answered = len(bot.slack.responses())
+
+    bot.press_home(EDITOR_1, render.HOME_APPROVE, 1)
+
+    assert votes(bot, 1) == [(EDITOR_1, "button", "approve")]
+    assert f"1 of 2 approvals: <@{EDITOR_1}>" in blocks_text(bot.slack.updates()[-1])  # the card, from the outbox
+    redrawn = bot.slack.views("views.publish")[-1]
+    assert notice(redrawn).startswith("You approved #1: :hourglass_flowing_sand: In review — 1 of 2 approvals")
+    assert "Waiting for your vote" not in blocks_text(redrawn) and action_ids(redrawn) == set()
+
+    bot.press_home(EDITOR_1, render.HOME_APPROVE, 1, version=1)  # again, as the home showed it (a double click)
+
+    assert votes(bot, 1) == [] and bot.draft(1).state is State.IN_REVIEW
+    assert "0 of 2 approvals" in blocks_text(bot.slack.updates()[-1])
+    assert notice(bot.slack.views("views.publish")[-1]).startswith("You took back your vote on #1")
+    assert len(bot.slack.responses()) == answered  # a home has no response_url: nothing was sent to one
+
+
+def test_two_editors_approve_on_their_homes_and_it_is_scheduled_and_a_reject_vetoes(bot: Copydesk) -> None:
+    bot.command(AUTHOR, "at:+1d Two homes")
+    bot.command(AUTHOR, "at:+1d Not this one")
+    for editor in (EDITOR_1, EDITOR_2):
+        home_of(bot, editor)
+        bot.press_home(editor, render.HOME_APPROVE, 1)
+    home_of(bot, EDITOR_3)
+    bot.press_home(EDITOR_3, render.HOME_REJECT, 2)
+
+    assert bot.draft(1).state is State.APPROVED and bot.services.scheduler.due_at(1) == bot.draft(1).publish_at
+    assert bot.draft(2).state is State.REJECTED and votes(bot, 2) == [(EDITOR_3, "button", "reject")]
+    assert "You vetoed #2" in notice(bot.slack.views("views.publish")[-1])
+
+
+def test_the_home_shows_whole_what_waits_with_its_images(bot: Copydesk) -> None:
+    long = "A long post, longer than the 80 characters a queue line shows of it. " * 3
+    bot.desk.submit(author_id=AUTHOR, text=long.strip(), account=None, at="+1d", origin_channel=None,
+                    images=[Image.of("launch-plan.png", PNG)])
+    bot.slack_told()
+
+    home = home_of(bot, EDITOR_1)
+
+    assert long.strip() in [b["text"]["text"] for b in home["blocks"] if b.get("text", {}).get("type") == "plain_text"]
+    assert "launch-plan.png" in blocks_text(home)
+    [buttons] = [b for b in home["blocks"] if b["type"] == "actions"]
+    assert buttons["block_id"] == "home-draft-1-v1"
+
+
+def test_the_authors_press_is_refused_and_changes_nothing(make_bot) -> None:
+    bot = make_bot({"editors": [AUTHOR, EDITOR_1, EDITOR_2]})  # the author is an editor; self-approval is off
+    bot.command(AUTHOR, "at:+1d My own words")
+    assert "Waiting for your vote" not in blocks_text(home_of(bot, AUTHOR))
+    before = bot.ledger.events(1)
+
+    bot.press_home(AUTHOR, render.HOME_APPROVE, 1, version=1)  # a button their home never offered
+
+    assert votes(bot, 1) == [] and bot.ledger.events(1) == before
+    assert "Authors cannot approve their own drafts on main (authors); your vote on #1 is not counted." in notice(
+        bot.slack.views("views.publish")[-1])
+
+
+def test_someone_who_is_not_an_editor_is_refused(bot: Copydesk) -> None:
+    bot.command(AUTHOR, "at:+1d Editors only")
+    before = bot.ledger.events(1)
+
+    bot.press_home(OUTSIDER, render.HOME_REJECT, 1, version=1)
+
+    assert votes(bot, 1) == [] and bot.ledger.events(1) == before
+    assert "Only the editors of main vote on drafts" in notice(bot.slack.views("views.publish")[-1])
+
+
+def test_a_press_on_a_home_drawn_before_an_edit_does_not_count_for_the_new_version(bot: Copydesk) -> None:
+    bot.command(AUTHOR, "at:+1d Old words")
+    home_of(bot, EDITOR_1)  # shows version 1
+    bot.command(AUTHOR, "edit #1 New words")
+    assert bot.draft(1).version == 2
+    before = bot.ledger.events(1)
+
+    bot.press_home(EDITOR_1, render.HOME_APPROVE, 1)  # on the stale home: version 1
+
+    assert votes(bot, 1) == [] and bot.ledger.events(1) == before and bot.draft(1).state is State.IN_REVIEW
+    redrawn = bot.slack.views("views.publish")[-1]
+    assert notice(redrawn) == (":warning: #1 was changed after your App Home showed it; your vote was not counted. "
+                               "Read it as it is now and vote again.")
+    assert "New words" in blocks_text(redrawn) and "Old words" not in blocks_text(redrawn)
+    [buttons] = [b for b in redrawn["blocks"] if b["type"] == "actions"]
+    assert buttons["block_id"] == "home-draft-1-v2"
+
+    bot.press_home(EDITOR_1, render.HOME_APPROVE, 1)  # on the new home: counted for version 2
+    assert votes(bot, 1) == [(EDITOR_1, "button", "approve")]

@@ -22,6 +22,7 @@ class FakeSlack(RecordingServer):
         super().__init__(self._route)
         self.timezones: dict[str, str] = {}
         self.groups: dict[str, list[str]] = {}
+        self.channels: dict[str, dict[str, Any]] = {}  # channel → {"members": [...], "private": bool}: add_channel
         self.failures: dict[str, str] = {}
         self.socket_url: str | None = None  # what apps.connections.open hands out
         self.http_failures: dict[str, list[Reply]] = {}  # per method: HTTP-level answers that go first (429, 503)
@@ -76,6 +77,11 @@ class FakeSlack(RecordingServer):
                 "size": len(data), "url_private": url, "url_private_download": url + "?download=1"}
         self.files[file_id] = {"file": file, "bytes": data}
         return dict(file)
+
+    def add_channel(self, channel: str, members: list[str], *, private: bool = True) -> None:
+        """A channel and who is in it (the bot too, if BOT_USER_ID is among them): what conversations.members answers."""
+        with self._lock:
+            self.channels[channel] = {"members": list(members), "private": private}
 
     def responses(self) -> list[dict[str, Any]]:
         """What was posted to response_urls."""
@@ -287,6 +293,20 @@ class FakeSlack(RecordingServer):
         if body["user"] in self.timezones:
             user["tz"] = self.timezones[body["user"]]
         return {"ok": True, "user": user}
+
+    def _conversations_members(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Paginated as Slack does (a cursor until next_cursor is empty); a private channel only for a bot that is in it."""
+        with self._lock:
+            channel = self.channels.get(body.get("channel") or "")
+            if channel is None:
+                return {"ok": False, "error": "channel_not_found"}
+            if channel["private"] and BOT_USER_ID not in channel["members"]:
+                return {"ok": False, "error": "not_in_channel"}
+            members = list(channel["members"])
+        start, limit = int(body.get("cursor") or 0), int(body.get("limit") or 100)
+        more = len(members) > start + limit
+        return {"ok": True, "members": members[start : start + limit],
+                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
 
     def _usergroups_users_list(self, body: dict[str, Any]) -> dict[str, Any]:
         if body["usergroup"] not in self.groups:
