@@ -137,7 +137,7 @@ def test_two_editors_approve_on_their_homes_and_it_is_scheduled_and_a_reject_vet
 def test_the_home_shows_whole_what_waits_with_its_images(bot: Copydesk) -> None:
     long = "A long post, longer than the 80 characters a queue line shows of it. " * 3
     bot.desk.submit(author_id=AUTHOR, text=long.strip(), account=None, at="+1d", origin_channel=None,
-                    images=[Image.of("launch-plan.png", PNG)])
+                    images=[Image.of("launch-plan.png", PNG, alt="Timeline diagram")])
     bot.slack_told()
 
     home = home_of(bot, EDITOR_1)

@@ -26,7 +26,7 @@ def secret_draft(make_bot, slack: FakeSlack) -> Copydesk:
     slack.add_channel(REVIEW, [BOT_USER_ID, MEMBER])
     bot = make_bot()
     bot.desk.submit(author_id=AUTHOR, text=SECRET, account=None, at="+1d", origin_channel=None,
-                    images=[Image.of("launch-plan.png", PNG)])
+                    images=[Image.of("launch-plan.png", PNG, alt="Timeline diagram")])
     bot.slack_told()
     bot.react(EDITOR_1, "white_check_mark", 1)
     return bot
@@ -76,7 +76,7 @@ def test_someone_outside_a_private_review_channel_sees_numbers_not_text(make_bot
 
     seen = SURFACES[surface](bot, OUTSIDER)
 
-    assert SECRET not in seen and "launch-plan" not in seen and "launch" not in seen.lower()
+    assert SECRET not in seen and "launch-plan" not in seen and "launch" not in seen.lower() and "Timeline diagram" not in seen
     assert "#1" in seen and "in review" in seen.lower()
     if surface != "digest":
         assert "*#1* · main · in review · 1/2 approvals · 1 image(s) · due " in seen
