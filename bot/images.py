@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.errors import BadAltText, BadImage
+from bot.errors import BadAltText, BadDraft, BadImage
 from bot.length import check_characters
 
 MAX_IMAGES = 4  # X: up to 4 photos on one post
@@ -87,7 +87,10 @@ def check_alt(name: str, alt: str) -> None:
         raise BadAltText(f"{name} has no alt text: say in words what it shows (one line per image, in order).")
     if len(alt) > MAX_ALT:
         raise BadAltText(f"The alt text of {name} is {len(alt):,} characters; X takes up to {MAX_ALT:,}.")
-    check_characters(alt, what=f"The alt text of {name}")
+    try:
+        check_characters(alt, what=f"The alt text of {name}")
+    except BadDraft as e:
+        raise BadAltText(str(e)) from None
 
 
 def alt_lines(text: str, names: Sequence[str]) -> list[str]:

@@ -253,3 +253,69 @@ def test_images_shared_while_slacks_file_host_is_down_are_fetched_once_it_is_bac
     bot.share_files(AUTHOR, 1, [bad], text="My notes")
     [answer] = bot.slack.ephemerals()
     assert answer["user"] == AUTHOR and "Not attached to #1: notes.png is not a PNG" in answer["text"]
+
+
+# editors see what they approve, and people who cannot see it hear what it shows
+
+
+def image_blocks(message: dict) -> list[dict]:
+    return [b for b in message.get("blocks") or [] if b.get("type") == "image"]
+
+
+def test_images_from_the_form_are_on_the_card_with_their_alt_text_and_the_alt_text_goes_to_x(bot: Copydesk) -> None:
+    bot.command(AUTHOR, "")
+    chart, photo = bot.slack.add_file("chart.png", PNG), bot.slack.add_file("photo.jpg", JPEG, mimetype="image/jpeg")
+
+    bot.submit_form(AUTHOR, "Our November", files=[chart, photo], alt="Sales by month, doubling in November\nThe team at the launch")
+
+    card = bot.slack.posts(REVIEW)[0]
+    assert [(b["slack_file"], b["alt_text"]) for b in image_blocks(card)] == [
+        ({"id": chart["id"]}, "Sales by month, doubling in November"), ({"id": photo["id"]}, "The team at the launch"),
+    ]
+    approve(bot, 1)
+    bot.wait_for_state(1, State.PUBLISHED)
+    assert [m.get("alt_text") for m in bot.x.media.values()] == ["Sales by month, doubling in November", "The team at the launch"]
+    metadata, [post] = bot.x.calls("/2/media/metadata"), bot.x.calls("/2/tweets")
+    assert len(metadata) == 2 and all(m.at <= post.at for m in metadata)  # described before the post that shows them
+    assert [i.alt for i in bot.ledger.images(1)] == ["Sales by month, doubling in November", "The team at the launch"]
+
+
+@pytest.mark.parametrize(("alt", "error"), [
+    (None, "chart.png has no alt text"),
+    ("Only one line", "2 images need 2 lines of alt text"),
+    ("x" * 1001 + "\nfine", "The alt text of chart.png is 1,001 characters; X takes up to 1,000"),
+    ("Sales\u202e reversed\nfine", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+])
+def test_images_without_fitting_alt_text_are_refused_on_the_alt_field(bot: Copydesk, alt: str | None, error: str) -> None:
+    bot.command(AUTHOR, "")
+    chart, photo = bot.slack.add_file("chart.png", PNG), bot.slack.add_file("photo.jpg", JPEG, mimetype="image/jpeg")
+
+    refused = json.loads(bot.submit_form(AUTHOR, "Undescribed", files=[chart, photo], alt=alt).body)["errors"]
+
+    assert list(refused) == ["alt"] and error in refused["alt"]
+    assert bot.ledger.drafts_in(list(State)) == [] and bot.slack.posts(REVIEW) == []
+
+
+def test_words_shared_with_an_image_in_the_thread_are_its_alt_text_and_none_is_refused(bot: Copydesk) -> None:
+    bot.command(AUTHOR, "Picture to follow")
+    bare = bot.slack.add_file("chart.png", PNG)
+
+    bot.share_files(AUTHOR, 1, [bare])
+
+    [answer] = bot.slack.ephemerals()
+    assert answer["user"] == AUTHOR and "chart.png has no alt text" in answer["text"]
+    assert bot.ledger.images(1) == [] and bot.draft(1).version == 1
+
+    described = {**bot.slack.add_file("photo.jpg", JPEG, mimetype="image/jpeg"), "alt_txt": "The team at the launch"}
+    bot.share_files(AUTHOR, 1, [described])  # alt text set in Slack itself
+    bot.share_files(AUTHOR, 1, [bot.slack.add_file("chart.png", PNG)], text="Sales by month")
+    assert [(i.name, i.alt) for i in bot.ledger.images(1)] == [("photo.jpg", "The team at the launch"), ("chart.png", "Sales by month")]
+    assert [b["alt_text"] for b in image_blocks(bot.slack.posts(REVIEW)[-1])] == ["The team at the launch", "Sales by month"]
+
+
+def test_alt_text_is_part_of_what_the_editors_approve() -> None:
+    from bot.content import content_sha256
+
+    one, other = Image.of("a.png", PNG, alt="A chart"), Image.of("a.png", PNG, alt="A chart of losses")
+    assert content_sha256("Words", [one]) != content_sha256("Words", [other]) != content_sha256("Words", [])
+    assert content_sha256("Words", [one]) == content_sha256("Words", [Image.of("renamed.png", PNG, alt="A chart")])
