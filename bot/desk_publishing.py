@@ -247,7 +247,8 @@ class Publishing(DeskBase):
             with self.ledger.transaction():
                 self.ledger.finish_publication(attempt.publication_id, post_id=posted.post_id, url=posted.url, at=now)
                 self.ledger.log("part_published", actor=SYSTEM, at=now, draft_id=draft.id, x_post_id=posted.post_id,
-                                url=posted.url, publication_id=attempt.publication_id, **attempt.detail(),
+                                url=posted.url, publication_id=attempt.publication_id, version=draft.version,
+                                content_sha256=draft.content_sha256, **attempt.detail(),
                                 **({"found_on_account": True} if checked else {}))
                 if self.ledger.current_pause():  # the crisis switch stops a thread half-way too
                     self.ledger.move(draft.id, State.APPROVED, only_from=[State.PUBLISHING], at=now)
@@ -296,7 +297,7 @@ class Publishing(DeskBase):
             out = self.ledger.published_parts(draft.id)
             first = out.get(1)
             detail: dict[str, Any] = {"found_on_account": True} if checked else {}
-            detail["publication_id"] = publication_id
+            detail.update(publication_id=publication_id, version=draft.version, content_sha256=draft.content_sha256)
             if len(out) > 1:
                 detail["parts"] = len(out)
             self.ledger.log("published", actor=SYSTEM, at=now, draft_id=draft.id, x_post_id=first.x_post_id if first else posted.post_id,

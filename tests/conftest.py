@@ -114,6 +114,17 @@ class Copydesk:
     def stop(self) -> None:
         self.services.stop()
 
+    def audited(self) -> list[str]:
+        """What `copydesk ledger verify` would find wrong with this bot's ledger (reopened: it may be closed by now)."""
+        from storage import Ledger
+
+        ledger = Ledger.open_readonly(self.config.db_path)
+        try:
+            broken = ledger.verify_chain(self.config.ledger_key.reveal().encode() if self.config.ledger_key else None)
+            return [f"chain broken at event {broken.first_broken}"] * (broken.first_broken is not None) + ledger.audit()
+        finally:
+            ledger.close()
+
     def crash(self) -> None:
         """Die as a killed process would: the scheduler and the courier stop, what Slack was not told stays in the outbox."""
         self.services.scheduler.shutdown()
@@ -375,14 +386,17 @@ def signed_headers(body: str, content_type: str, *, timestamp: int | None = None
 
 
 @pytest.fixture
-def bot(config: Config, slack: FakeSlack, x: FakeX) -> Iterator[Copydesk]:
+def bot(config: Config, slack: FakeSlack, x: FakeX, request: pytest.FixtureRequest) -> Iterator[Copydesk]:
+    """A running copydesk; afterwards its ledger must pass `copydesk ledger verify`, whatever the test did through Slack."""
     desk = Copydesk(config, slack, x).start()
     yield desk
     desk.stop()
+    if not request.node.get_closest_marker("tampered"):
+        assert desk.audited() == [], "the ledger disagrees with its own event log"
 
 
 @pytest.fixture
-def make_bot(slack: FakeSlack, x: FakeX, tmp_path: Path, environ: dict[str, str]) -> Iterator[Any]:
+def make_bot(slack: FakeSlack, x: FakeX, tmp_path: Path, environ: dict[str, str], request: pytest.FixtureRequest) -> Iterator[Any]:
     """Start copydesk with account settings overridden, or a clock of its own; all are stopped afterwards."""
     started: list[Copydesk] = []
 
@@ -396,6 +410,8 @@ def make_bot(slack: FakeSlack, x: FakeX, tmp_path: Path, environ: dict[str, str]
     yield make
     for desk in started:
         desk.stop()
+    if started and not request.node.get_closest_marker("tampered"):
+        assert started[-1].audited() == [], "the ledger disagrees with its own event log"
 
 
 class MovableClock:

@@ -33,6 +33,7 @@ def test_a_backup_taken_while_the_bot_runs_holds_everything_so_far(bot: Copydesk
     assert "already exists" in capsys.readouterr().err
 
 
+@pytest.mark.tampered
 def test_verify_proves_an_untouched_log_and_names_the_first_changed_event(bot: Copydesk, capsys) -> None:
     bot.command(AUTHOR, "On the record")
     bot.react(EDITOR_1, "white_check_mark", 1)

@@ -89,7 +89,7 @@ def test_a_three_part_thread_goes_out_in_order_each_part_replying_to_the_one_bef
     assert [e.action for e in bot.ledger.events(1)][-6:] == [
         "publishing", "part_published", "publishing", "part_published", "publishing", "published",
     ]
-    assert bot.ledger.events(1)[-1].detail == {"x_post_id": ids[PARTS[0]], "url": first_url, "parts": 3, "publication_id": 3}
+    assert bot.ledger.events(1)[-1].detail == {"x_post_id": ids[PARTS[0]], "url": first_url, "parts": 3, "publication_id": 3, "version": 1, "content_sha256": draft.content_sha256}
     bot.slack.wait_for("/api/chat.postMessage", count=5)
     assert f"is live: {first_url}" in bot.slack.posts(AUTHOR)[-1]["text"]
     assert first_url in blocks_text(bot.slack.updates()[-1])
