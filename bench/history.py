@@ -396,31 +396,37 @@ def _shift_x(column: str) -> str:
 COPIES = {
     "drafts": f"""
         INSERT INTO main.drafts (id, account, author_user_id, text, publish_at, state, origin_channel_id, review_channel_id,
-                                 card_ts, created_at, updated_at, retry_at, first_attempt_at, notice)
+                                 card_ts, created_at, updated_at, retry_at, first_attempt_at, notice, version, content_sha256,
+                                 revised_by, may_be_live)
         SELECT d.id + p.drafts, d.account, d.author_user_id, d.text, {_shift('d.publish_at')}, d.state, d.origin_channel_id,
                d.review_channel_id, {_shift_ts('d.card_ts')}, {_shift('d.created_at')}, {_shift('d.updated_at')},
-               {_shift('d.retry_at')}, {_shift('d.first_attempt_at')}, d.notice
+               {_shift('d.retry_at')}, {_shift('d.first_attempt_at')}, d.notice, d.version, d.content_sha256, d.revised_by,
+               d.may_be_live
         FROM temp.plan p CROSS JOIN t.drafts d WHERE d.id BETWEEN p.drafts_from AND p.drafts_to ORDER BY p.copy, d.id""",
     "votes": f"""
-        INSERT INTO main.votes (draft_id, user_id, reaction, vote, cast_at)
-        SELECT v.draft_id + p.drafts, v.user_id, v.reaction, v.vote, {_shift('v.cast_at')}
+        INSERT INTO main.votes (draft_id, user_id, reaction, vote, cast_at, version, content_sha256)
+        SELECT v.draft_id + p.drafts, v.user_id, v.reaction, v.vote, {_shift('v.cast_at')}, v.version, v.content_sha256
         FROM temp.plan p CROSS JOIN t.votes v WHERE v.draft_id BETWEEN p.drafts_from AND p.drafts_to
         ORDER BY p.copy, v.draft_id, v.rowid""",
     "publications": f"""
         INSERT INTO main.publications (id, draft_id, account, handle, started_at, finished_at, outcome, x_post_id, url,
-                                       error, retracted_at, part)
+                                       error, retracted_at, part, version, content_sha256)
         SELECT u.id + p.publications, u.draft_id + p.drafts, u.account, u.handle, {_shift('u.started_at')},
                {_shift('u.finished_at')}, u.outcome, {_shift_x('u.x_post_id')},
                CASE WHEN u.x_post_id IS NULL THEN u.url ELSE 'https://x.com/' || u.handle || '/status/' || {_shift_x('u.x_post_id')} END,
-               u.error, {_shift('u.retracted_at')}, u.part
+               u.error, {_shift('u.retracted_at')}, u.part, u.version, u.content_sha256
         FROM temp.plan p CROSS JOIN t.publications u
         WHERE u.id BETWEEN p.publications_from AND p.publications_to ORDER BY p.copy, u.id""",
     # The event log is hash-chained (storage/chain.py). A copied event keeps its template row's hash: the column
     # is filled as copydesk fills it, but the copies do not chain (verify_chain would stop at the first copy).
-    # Neither the digest nor /draft list reads the chain.
+    # Neither the digest nor /draft list reads the chain. The publication an event names is the copy's, so the tables
+    # still agree with the log (`copydesk ledger verify` past the chain).
     "events": f"""
         INSERT INTO main.events (id, at, draft_id, actor, action, detail, hash)
-        SELECT e.id + p.events, {_shift('e.at')}, e.draft_id + p.drafts, e.actor, e.action, e.detail, e.hash
+        SELECT e.id + p.events, {_shift('e.at')}, e.draft_id + p.drafts, e.actor, e.action,
+               CASE WHEN json_extract(e.detail, '$.publication_id') IS NULL THEN e.detail
+                    ELSE json_set(e.detail, '$.publication_id', json_extract(e.detail, '$.publication_id') + p.publications) END,
+               e.hash
         FROM temp.plan p CROSS JOIN t.events e WHERE e.id BETWEEN p.events_from AND p.events_to ORDER BY p.copy, e.id""",
     "digests": f"""
         INSERT INTO main.digests (id, scope, kind, day, window_start, window_end, channel, outcome, claimed_at,
