@@ -193,7 +193,9 @@ def _mode(mode: str, key: Secret | None) -> str:
 
 
 def _summary(config: Config) -> str:
-    lines = [f"{config.config_path}: OK", f"  timezone {config.timezone.key}; ledger {config.db_path}"]
+    chain = (f"keyed (HMAC-SHA256, the secret in {config.ledger_key.env_name})" if config.ledger_key
+             else "plain SHA-256 (set ledger.hmac_key_env to key it)")
+    lines = [f"{config.config_path}: OK", f"  timezone {config.timezone.key}; ledger {config.db_path}, its event chain {chain}"]
     for account in config.accounts.values():
         lines.append(
             f"  {account.name}: @{account.handle}, cards in {account.review_channel}, "
