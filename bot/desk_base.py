@@ -122,13 +122,13 @@ class DeskBase:
 
     def _rules_of(self, draft: Draft) -> Rules:
         """The rules a vote on `draft` is judged by now: today's editors, and the authors of its current version."""
-        return self._rules(self._account(draft.account), draft.author_id, draft.revised_by)
+        return self._rules(self._account(draft.account), draft.author_id, draft.revisers)
 
     def _standing(self, draft: Draft, rules: Rules | None = None) -> Tally:
         """The votes that count for the draft as it stands: vetoes, and approvals by today's editors of this very content."""
         return counted(self.ledger.votes(draft.id), rules or self._rules_of(draft), draft.version, draft.content_sha256)
 
-    def _rules(self, account: Account, author_id: str, revised_by: str | None = None) -> Rules:
+    def _rules(self, account: Account, author_id: str, revisers: frozenset[str] = frozenset()) -> Rules:
         editors: set[str] = set()
         for editor in account.editors:
             editors |= self.directory.members_of(editor) if editor.startswith("S") else {editor}
@@ -137,7 +137,7 @@ class DeskBase:
             editors=frozenset(editors),
             approvals_required=account.approvals_required,
             allow_self_approval=account.allow_self_approval,
-            revised_by=revised_by,
+            revisers=revisers,
         )
 
     def warm_up(self) -> None:

@@ -370,6 +370,7 @@ class Publishing(DeskBase):
         post_id = links.status_id(url, handle) if url else None
         url = post_url(handle, post_id) if post_id else None  # the link as copydesk writes it, whatever the host
         count = len(thread.split(draft.text))
+        rules = self._rules_of(draft)  # what is recorded beside it: the approvals its content had when it was found live
         now = self.clock()
         with self.ledger.transaction():
             current = self._draft(draft_id)
@@ -393,7 +394,7 @@ class Publishing(DeskBase):
                                                  f"Publish now sends the rest, from part {part + 1}.")
             detail = {"part": part, "of": count} if count > 1 else {}
             self.ledger.log("marked_published", actor=user_id, at=now, draft_id=draft_id, url=url, publication_id=publication_id,
-                            version=current.version, content_sha256=current.content_sha256, **detail)
+                            **self._approval_record(current, rules), **detail)
             self._tell_slack(current, Change(current.state, State.PUBLISHED, user_id) if last else None, at=now)
         return self._draft(draft_id)
 

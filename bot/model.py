@@ -30,7 +30,7 @@ class Draft:
     notice: str | None = None  # what its card must tell people: why it is held, that it was edited
     version: int = 1  # which version of its text and images, from 1: a card shows one version, and votes on it count for that one
     content_sha256: str = ""  # the fingerprint of this version's text and images (bot/content.py): what an approval is for
-    revised_by: str | None = None  # who made this version, when not the author: barred from approving it like the author
+    revisers: frozenset[str] = frozenset()  # who else ever changed its text or images: barred from approving it like the author
     may_be_live: bool = False  # held because X may have the post: it can be settled, never withdrawn
 
     @property

@@ -65,12 +65,12 @@ class Rules:
     editors: frozenset[str]
     approvals_required: int
     allow_self_approval: bool
-    revised_by: str | None = None  # whoever made the current version (an edit, new images): an author of it too
+    revisers: frozenset[str] = frozenset()  # whoever else changed its text or images, at any version: authors of it too
 
     @property
     def authors(self) -> frozenset[str]:
         """Who wrote the words and images under review: the author, and whoever changed them since."""
-        return frozenset(who for who in (self.author_id, self.revised_by) if who)
+        return frozenset({self.author_id, *self.revisers})
 
     def counts(self, user_id: str, kind: Kind) -> bool:
         """Whether this user's reaction of this kind is a vote."""

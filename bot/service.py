@@ -218,8 +218,9 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
                     self.ledger.set_card(draft.id, draft.review_channel, ts, at=now, version=version, found=True)
                     draft = self.ledger.draft(found.id)
                     assert draft is not None
-                if draft.version != (version or found.version) or (version is None and draft.card_ts != ts):
-                    return None  # the card was replaced by an edit meanwhile: the vote was for words that are gone
+                if draft.version != (version or found.version) or draft.card_ts != ts:
+                    return None  # the card was replaced by an edit meanwhile (the vote was for words that are gone), or
+                    # the message only claims to be a card of this version while its real card is another message
                 refusal = self._refusal(draft, rules, vote.user_id, vote.kind)
                 if refusal is None:
                     change = self._vote(draft, self._for_version(vote, draft), added, rules)

@@ -51,6 +51,7 @@ class SlackNotifier:
         self.reject = reject
         self._links: dict[CardRef, str] = {}
         self._ims: dict[str, str] = {}  # user → their direct-message channel with the bot
+        self._bot_id: str | None = None  # copydesk's own bot id (auth.test): only its own messages are cards or tagged
 
     def post_card(self, view: DraftView) -> CardRef:
         """Post the card with metadata naming its draft and version, so it is known before its ts is stored."""
@@ -63,7 +64,7 @@ class SlackNotifier:
     def find_card(self, channel: str, draft_id: int, version: int) -> CardRef | None:
         """The card of that draft version among the channel's latest messages (a try whose answer was lost)."""
         for message in self._looked_up(self._history(channel)):
-            mark = _card_mark(message)
+            mark = _card_mark(message) if self._own(message) else None
             if mark is not None and mark.draft_id == draft_id and mark.version == version:
                 return CardRef(channel, str(message["ts"]))
         return None
@@ -74,8 +75,14 @@ class SlackNotifier:
                           include_all_metadata=True)
         for message in page.get("messages", []):
             if message.get("ts") == ts:
-                return _card_mark(message)
+                return _card_mark(message) if self._own(message) else None  # metadata anyone's app could have written
         return None
+
+    def _own(self, message: dict[str, Any]) -> bool:
+        """Whether copydesk posted the message: another app may post the same metadata, and a vote must not follow it."""
+        if self._bot_id is None:
+            self._bot_id = str(self._call("auth_test").get("bot_id") or "")
+        return bool(self._bot_id) and message.get("bot_id") == self._bot_id
 
     def permalink(self, card: CardRef) -> str | None:
         """A link to the card, or None when Slack will not give one; a card's link never changes, so it is kept."""
@@ -148,7 +155,7 @@ class SlackNotifier:
             messages = self._pages("conversations_replies", channel=channel, ts=thread_ts)
         else:
             messages = self._dm_history(channel) if channel[:1] in ("U", "W") else self._history(channel)
-        return any(_tag(message) == tag for message in self._looked_up(messages))
+        return any(_tag(message) == tag and self._own(message) for message in self._looked_up(messages))
 
     def _looked_up(self, messages: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         """Messages from a lookup; an app installed without the scope to look (im:history…) cannot look: it sends,

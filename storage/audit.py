@@ -26,12 +26,20 @@ Cast = tuple[str, int | None, str | None]  # (approve/reject, version, fingerpri
 class _Draft:
     """One draft as the event log tells it."""
 
+    author: str | None = None
+    account: str | None = None
+    revisers: set[str] = field(default_factory=set)  # everyone but the author who changed its text or images
     text: str | None = None
     version: int | None = None
     sha: str | None = None
     votes: dict[VoteKey, Cast] = field(default_factory=dict)
     sent: dict[int, tuple[int | None, str | None]] = field(default_factory=dict)  # publication id → content sent
+    out: dict[int, str | None] = field(default_factory=dict)  # publication id → the post on X the log says it made
     approved: set[str] = field(default_factory=set)  # fingerprints a `publishing` event proved approved
+
+    @property
+    def authors(self) -> set[str]:
+        return {self.author, *self.revisers} - {None}  # type: ignore[return-value]
 
 
 def problems(db: Database) -> list[str]:
@@ -50,16 +58,20 @@ def _replay(draft: _Draft, event: dict[str, Any], d: dict[str, Any]) -> Iterator
     """Apply one event to the draft's replayed state; yield what it proves wrong on its own."""
     action = event["action"]
     if action == "baseline":  # m006: the state of a draft from before content fingerprints, recorded once
+        draft.author, draft.account, draft.revisers = d["author"], d["account"], set(d["revisers"])
         draft.text, draft.version, draft.sha = d["text"], d["version"], d["content_sha256"]
         draft.votes = {(u, r): (k, d["version"], d["content_sha256"]) for u, r, k in d["votes"]}
         draft.sent = {p: (d["version"], d["content_sha256"]) for p in d["publications"]}
         draft.approved = {d["content_sha256"]} if d["publications"] else set()
     elif action == "drafted" and "text" in d:
+        draft.author, draft.account, draft.revisers = event["actor"], d["account"], set()
         draft.text, draft.version, draft.sha, draft.votes = d["text"], 1, d["content_sha256"], {}
     elif action == "edited" and "version" in d:
         draft.text, draft.version, draft.sha, draft.votes = d["after"], d["version"], d["content_sha256"], {}
+        draft.revisers |= {event["actor"]} - {draft.author}
     elif action == "images_changed" and "content_sha256" in d:
         draft.version, draft.sha = d["version"], d["content_sha256"]
+        draft.revisers |= {event["actor"]} - {draft.author}
         if d.get("votes_cleared"):
             draft.votes = {}
     elif action == "vote_added":
@@ -69,9 +81,16 @@ def _replay(draft: _Draft, event: dict[str, Any], d: dict[str, Any]) -> Iterator
     elif action == "publishing" and "publication_id" in d:
         yield from _publishing(draft, d)
     elif action == "marked_published" and "publication_id" in d:
-        draft.sent[d["publication_id"]] = (d.get("version"), d.get("content_sha256"))
-        if d.get("content_sha256") not in draft.approved:
-            yield "marked published, but no approved sending of that content came before"
+        draft.out[d["publication_id"]] = None  # a person gave its link, if any
+        if "approvers" in d:  # its approvals as they stood: checked like a sending
+            yield from _publishing(draft, d)
+        else:
+            draft.sent[d["publication_id"]] = (d.get("version"), d.get("content_sha256"))
+            if d.get("content_sha256") not in draft.approved:
+                yield "marked published, but no approved sending of that content came before"
+    elif action in ("part_published", "published") and "publication_id" in d:
+        single = action == "part_published" or "parts" not in d  # a thread's `published` names its first part's post
+        draft.out[d["publication_id"]] = d.get("x_post_id") if single else draft.out.get(d["publication_id"])
 
 
 def _publishing(draft: _Draft, d: dict[str, Any]) -> Iterator[str]:
@@ -90,7 +109,7 @@ def _publishing(draft: _Draft, d: dict[str, Any]) -> Iterator[str]:
     standing = {u for (u, _), (kind, version, vsha) in draft.votes.items() if kind == "approve" and (version, vsha) == (draft.version, sha)}
     vetoes = sorted({u for (u, _), (kind, *_) in draft.votes.items() if kind == "reject"})
     missing = [u for u in d["approvers"] if u not in standing]
-    own = [u for u in d["approvers"] if u in d.get("authors", []) and not d.get("self_approval")]
+    own = [u for u in d["approvers"] if u in draft.authors and not d.get("self_approval")]
     if missing:
         yield f"publication {d['publication_id']} names approvals the log does not show for that content ({', '.join(missing)})"
     elif own:
@@ -106,7 +125,7 @@ def _publishing(draft: _Draft, d: dict[str, Any]) -> Iterator[str]:
 def _compare(db: Database, replayed: dict[int, _Draft]) -> Iterator[str]:
     """The tables against the replay."""
     seen: set[int] = set()
-    for row in db.query("SELECT id, text, version, content_sha256 FROM drafts ORDER BY id"):
+    for row in db.query("SELECT id, account, author_user_id, revised_by, text, version, content_sha256 FROM drafts ORDER BY id"):
         seen.add(row["id"])
         draft = replayed.get(row["id"])
         if draft is None or draft.text is None:
@@ -114,6 +133,10 @@ def _compare(db: Database, replayed: dict[int, _Draft]) -> Iterator[str]:
             continue
         if row["text"] != draft.text:
             yield f"#{row['id']}: its text is not the text the event log recorded for it"
+        if (row["author_user_id"], row["account"]) != (draft.author, draft.account):
+            yield f"#{row['id']}: its author or account is not the one the event log recorded"
+        if set((row["revised_by"] or "").split()) != draft.revisers:
+            yield f"#{row['id']}: who changed it is not what the event log recorded"
         if (row["version"], row["content_sha256"]) != (draft.version, draft.sha):
             yield f"#{row['id']}: its version or fingerprint is not the one the event log recorded"
         elif content_sha256(row["text"], _images(db, row["id"])) != row["content_sha256"]:
@@ -143,10 +166,17 @@ def _votes(db: Database, draft_id: int, draft: _Draft) -> Iterator[str]:
 
 
 def _publications(db: Database, draft_id: int, draft: _Draft) -> Iterator[str]:
-    rows = db.query("SELECT id, outcome, version, content_sha256 FROM publications WHERE draft_id = ? ORDER BY id", [draft_id])
-    for row in rows:
+    rows = {r["id"]: r for r in db.query(
+        "SELECT id, outcome, version, content_sha256, x_post_id FROM publications WHERE draft_id = ? ORDER BY id", [draft_id])}
+    for row in rows.values():
         sent = draft.sent.get(row["id"])
         if sent is None:
             yield f"#{draft_id}: publication {row['id']} ({row['outcome']}) is not in the event log"
         elif (row["version"], row["content_sha256"]) != sent:
             yield f"#{draft_id}: publication {row['id']} does not record the content the event log says it sent"
+    for publication_id, post_id in draft.out.items():
+        row = rows.get(publication_id)
+        if row is None or row["outcome"] != "published":
+            yield f"#{draft_id}: publication {publication_id} went out as the event log says, but the table does not say so"
+        elif post_id is not None and row["x_post_id"] != post_id:
+            yield f"#{draft_id}: publication {publication_id} names another post on X than the event log"

@@ -263,17 +263,18 @@ class Ledger:
                 content_sha256: str = "") -> None:
         """New text (and time) for a draft, as its next version: every vote on the old one is gone, and review starts over.
 
-        `by`: who made the version, when not the author; `content_sha256`: its fingerprint (set_content fixes it after
-        the images of the version are in place).
+        `by`: who made the version; anyone but the author joins the draft's revisers for good (their words may stay in
+        later versions). `content_sha256`: its fingerprint (set_content fixes it once the version's images are in place).
         """
         with self.transaction():
             self._db.execute("DELETE FROM votes WHERE draft_id = ?", [draft_id])
+            author, revisers = self._db.execute("SELECT author_user_id, revised_by FROM drafts WHERE id = ?", [draft_id]).fetchone()
+            revised = sorted(_revisers(revisers) | ({by} if by and by != author else set()))
             self._db.execute(
                 "UPDATE drafts SET text = ?, publish_at = ?, state = ?, retry_at = NULL, first_attempt_at = NULL, "
-                "updated_at = ?, version = version + 1, revised_by = CASE WHEN ? = author_user_id THEN NULL ELSE ? END, "
-                "content_sha256 = ? WHERE id = ?",
-                [text, to_text(publish_at) if publish_at else None, State.IN_REVIEW.value, to_text(at), by, by,
-                 content_sha256, draft_id],
+                "updated_at = ?, version = version + 1, revised_by = ?, content_sha256 = ? WHERE id = ?",
+                [text, to_text(publish_at) if publish_at else None, State.IN_REVIEW.value, to_text(at),
+                 " ".join(revised) or None, content_sha256, draft_id],
             )
 
     def set_content(self, draft_id: int, content_sha256: str) -> None:
@@ -930,9 +931,14 @@ def _draft(row: dict[str, Any]) -> Draft:
         notice=row["notice"],
         version=row["version"],
         content_sha256=row["content_sha256"],
-        revised_by=row["revised_by"],
+        revisers=frozenset(_revisers(row["revised_by"])),
         may_be_live=bool(row["may_be_live"]),
     )
+
+
+def _revisers(column: str | None) -> set[str]:
+    """drafts.revised_by: the user IDs of everyone but the author who changed the draft, space-separated."""
+    return set((column or "").split())
 
 
 def _vote(row: dict[str, Any]) -> Vote:

@@ -245,7 +245,7 @@ def m006_integrity(db: Database) -> None:
         """
         -- bot/content.py: the fingerprint of the draft's text, images and alt texts
         ALTER TABLE drafts ADD COLUMN content_sha256 TEXT NOT NULL DEFAULT '';
-        -- who made the current version, when not the author (barred from approving it too)
+        -- everyone but the author who changed its text or images, space-separated (barred from approving it too)
         ALTER TABLE drafts ADD COLUMN revised_by TEXT;
         -- held because X may have the post: it can be settled, never withdrawn
         ALTER TABLE drafts ADD COLUMN may_be_live INTEGER NOT NULL DEFAULT 0;
@@ -265,16 +265,15 @@ def m006_integrity(db: Database) -> None:
         INSERT INTO meta (key, value) VALUES ('chain', 'sha256')
         """,
     )
-    drafts = list(db.query("SELECT id, text, version, author_user_id, state, updated_at FROM drafts ORDER BY id"))
+    drafts = list(db.query("SELECT id, account, text, version, author_user_id, state FROM drafts ORDER BY id"))
     for draft in drafts:
         media = list(db.query("SELECT sha256 FROM media WHERE draft_id = ? ORDER BY position", [draft["id"]]))
         images = [Image(name="", mimetype="", size=0, sha256=m["sha256"]) for m in media]
         sha = content_sha256(draft["text"], images)
-        revised = db.execute(
-            "SELECT actor FROM events WHERE draft_id = ? AND action IN ('edited', 'images_changed') ORDER BY id DESC LIMIT 1",
-            [draft["id"]],
-        ).fetchone()
-        revised_by = revised[0] if revised and revised[0] != draft["author_user_id"] else None
+        revisers = {row[0] for row in db.execute(
+            "SELECT actor FROM events WHERE draft_id = ? AND action IN ('edited', 'images_changed')", [draft["id"]],
+        ).fetchall()} - {draft["author_user_id"]}
+        revised_by = " ".join(sorted(revisers)) or None
         db.execute(
             "UPDATE drafts SET content_sha256 = ?, revised_by = ?, may_be_live = ? WHERE id = ?",
             [sha, revised_by, int(draft["state"] == "held" and _attempted(db, draft["id"])), draft["id"]],
@@ -285,6 +284,7 @@ def m006_integrity(db: Database) -> None:
                  db.query("SELECT user_id, reaction, vote FROM votes WHERE draft_id = ? ORDER BY cast_at, rowid", [draft["id"]])]
         publications = [p["id"] for p in db.query("SELECT id FROM publications WHERE draft_id = ? ORDER BY id", [draft["id"]])]
         _append_event(db, draft["id"], "baseline", {
+            "account": draft["account"], "author": draft["author_user_id"], "revisers": sorted(revisers),
             "version": draft["version"], "content_sha256": sha, "text": draft["text"],
             "images": [m["sha256"] for m in media], "votes": votes, "publications": publications,
         })

@@ -57,6 +57,54 @@ def test_a_reaction_read_before_an_edit_does_not_count_for_the_edited_words(make
     assert "vote_added" not in [e.action for e in bot.ledger.events(1)]
 
 
+def test_a_message_of_another_app_that_claims_to_be_a_card_counts_for_nothing(make_bot) -> None:
+    bot = make_bot({"approvals_required": 1})
+    bot.command(AUTHOR, "at:+1d The real words")
+    claim = {"event_type": "copydesk_card", "event_payload": {"draft_id": 1, "version": 1}}
+    forged = bot.slack.post_as_other_app(REVIEW, "Totally different words", claim)
+
+    bot.react_on(EDITOR_1, "white_check_mark", REVIEW, forged)
+
+    assert bot.draft(1).state is State.IN_REVIEW and bot.ledger.votes(1) == []
+    assert bot.draft(1).card_ts != forged
+
+
+def test_a_reaction_on_the_old_card_while_an_edit_is_being_written_counts_for_nothing(make_bot) -> None:
+    bot = make_bot({"approvals_required": 1})
+    bot.command(AUTHOR, "at:+1d Version one")
+    old_card = bot.draft(1).card_ts
+    writing, done = threading.Event(), threading.Event()
+    rewrite = bot.ledger.rewrite
+
+    def held_open(*args, **kwargs):  # the edit's transaction stays open (the ledger held) until the reaction has come
+        rewrite(*args, **kwargs)
+        writing.set()
+        assert done.wait(10)
+
+    arrived, look_up = threading.Event(), bot.ledger.draft_for_card
+
+    def arriving(channel: str, ts: str):  # the reaction has reached the desk and now waits for the ledger
+        arrived.set()
+        return look_up(channel, ts)
+
+    bot.ledger.rewrite = held_open  # type: ignore[method-assign]
+    bot.ledger.draft_for_card = arriving  # type: ignore[method-assign]
+    editing = threading.Thread(target=lambda: bot.command(AUTHOR, "edit #1 Version two, which nobody has read", settle=False))
+    editing.start()
+    assert writing.wait(10)
+    reacting = threading.Thread(target=lambda: bot.react_on(EDITOR_1, "white_check_mark", REVIEW, old_card, settle=False))
+    reacting.start()
+    assert arrived.wait(10)
+    done.set()
+    editing.join(10)
+    reacting.join(10)
+    bot.slack_told()
+
+    draft = bot.draft(1)
+    assert (draft.version, draft.state) == (2, State.IN_REVIEW) and bot.ledger.votes(1) == []
+    assert "vote_added" not in [e.action for e in bot.ledger.events(1)]
+
+
 def test_every_vote_and_publication_records_the_version_and_content_it_was_for(bot: Copydesk) -> None:
     bot.command(AUTHOR, "at:+1d First words")
     bot.command(AUTHOR, "edit #1 Second words")

@@ -142,6 +142,16 @@ class FakeSlack(RecordingServer):
             self.after_success.setdefault(method, []).extend(
                 Reply(status, {"ok": False, "error": "internal_error"}) for _ in range(times))
 
+    def post_as_other_app(self, channel: str, text: str, metadata: dict[str, Any] | None = None) -> str:
+        """Another app in the channel posts a message (with whatever metadata it likes); its ts."""
+        ts = self._next_ts()
+        message = {"type": "message", "ts": ts, "text": text, "user": "U0OTHERBOT", "bot_id": "B0OTHERAPP", "app_id": "A0OTHER"}
+        if metadata:
+            message["metadata"] = metadata
+        with self._lock:
+            self.history.setdefault(channel, []).append(message)
+        return ts
+
     def top_level(self, channel: str) -> list[dict[str, Any]]:
         """The channel's messages as Slack keeps them (with their blocks and metadata), oldest first."""
         with self._lock:
