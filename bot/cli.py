@@ -60,6 +60,11 @@ def parser() -> argparse.ArgumentParser:
     verify.add_argument("--db", metavar="PATH", help="ledger database (default: $COPYDESK_DB or ./copydesk.db)")
     verify.add_argument("--config", metavar="PATH", help="app.yaml whose ledger.hmac_key_env names the chain's secret "
                         "(default: $COPYDESK_CONFIG or ./app.yaml, if it exists)")
+    key = ledger_sub.add_parser("key", help="key a plain ledger's event chain with ledger.hmac_key_env's secret, once, "
+                                "after checking it")
+    key.add_argument("--db", metavar="PATH", help="ledger database (default: $COPYDESK_DB or ./copydesk.db)")
+    key.add_argument("--config", metavar="PATH", help="app.yaml whose ledger.hmac_key_env names the secret "
+                     "(default: $COPYDESK_CONFIG or ./app.yaml)")
     return top
 
 
@@ -141,10 +146,12 @@ def _digest(config: Config, *, since: str | None, post: bool) -> int:
 
 
 def _ledger(args: argparse.Namespace) -> int:
-    """backup and verify open the ledger themselves; neither needs app.yaml or Slack."""
+    """backup, verify and key open the ledger themselves; none needs Slack, and only the chain's key is read of app.yaml."""
     source = db_path(os.environ, args.db)
     if not source.exists():
         raise LedgerError(f"{source}: there is no ledger here (set --db or COPYDESK_DB)")
+    if args.ledger_command == "key":
+        return _key(source, chain_key(config_path(os.environ, args.config), os.environ))
     ledger = Ledger.open_readonly(source)
     try:
         if args.ledger_command == "backup":
@@ -157,6 +164,20 @@ def _ledger(args: argparse.Namespace) -> int:
         return _verify(ledger, source, chain_key(config_path(os.environ, args.config), os.environ))
     finally:
         ledger.close()
+
+
+def _key(source: Path, key: Secret | None) -> int:
+    """Key a plain chain, once: the chain and the tables are checked first, and no bot may hold the ledger meanwhile."""
+    if key is None:
+        raise ConfigError("copydesk ledger key needs ledger.hmac_key_env in app.yaml, naming the variable that holds the secret")
+    lock = LedgerLock.take(source)
+    try:
+        Ledger.open(source, key=key.reveal().encode(), rekey=True).close()
+    finally:
+        lock.release()
+    print(f"{source}: the event chain is keyed (HMAC-SHA256 with the secret in {key.env_name}); keep the secret: "
+          "copydesk cannot open or verify this ledger without it")
+    return 0
 
 
 def _verify(ledger: Ledger, source: Path, key: Secret | None) -> int:

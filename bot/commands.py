@@ -130,7 +130,8 @@ def help_text(approve: str, reject: str) -> str:
         "*/draft [to:ACCOUNT] [at:WHEN] TEXT* — write a post; it goes to the account's editors for review.",
         *(f"• {line}" for line in OPTIONS.values()),
         "• A line of --- alone splits the text into a thread: each part is a post replying to the one before (up to 25).",
-        "• Images (up to 4 PNG, JPEG or WebP): share them in the review card's thread before the draft goes out.",
+        "• Images (up to 4 PNG or JPEG): share them in the review card's thread before the draft goes out, with one line "
+        "per image saying what it shows (its alt text, which goes to X with it).",
         "• X does not know Slack users, channels or @here: write an X handle as it is on X (@handle), and links as their "
         "address. The form (/draft with no text) keeps the text exactly as typed.",
         *(f"*{s.usage}* — {s.help}" for s in SUBCOMMANDS),

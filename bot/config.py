@@ -70,7 +70,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("digest.channel", REQUIRED, "Slack channel ID the digest is posted to."),
     Setting("digest.at", "18:00", "Local time (HH:MM, in timezone) the digest is posted."),
     Setting("digest.skip_empty", False, "Send no digest on a day when it would list nothing (else a short 'nothing went out' one)."),
-    Setting("ledger.hmac_key_env", None, "Name of an environment variable holding a secret (at least 32 characters) that keys the event log's hash chain (HMAC-SHA256): someone who can write the ledger file but lacks the secret cannot rebuild a valid chain. A plain ledger is keyed once, at the next start."),
+    Setting("ledger.hmac_key_env", None, "Name of an environment variable holding a secret (at least 32 characters) that keys the event log's hash chain (HMAC-SHA256): someone who can write the ledger file but lacks the secret cannot rebuild a valid chain. A new ledger is keyed from its first event; an existing plain one with `copydesk ledger key`."),
     Setting("ledger.synchronous", "normal", "normal: a commit survives the process being killed, and the last ones may be lost if the machine loses power; full: each commit is on disk before Slack hears back (about 0.5 ms more per change)."),
 )
 

@@ -87,7 +87,7 @@ class Control(DeskBase):
                 if out := sorted(self.ledger.published_parts(draft_id)):
                     raise WrongState(f"{draft.number} is a thread already on X up to part {out[-1]}; withdrawing would leave "
                                      f"that online. Delete what is out with /draft retract {draft.number}, or publish the rest.")
-                if current.state is State.HELD and current.may_be_live:
+                if current.may_be_live:
                     raise WrongState(f"{draft.number} may already be on X, so it cannot be withdrawn: check the account, then "
                                      "settle it on its card (Publish now, or Mark as published and retract it if need be).")
                 if not self.ledger.move(draft_id, State.WITHDRAWN, only_from=[*EDITABLE, State.HELD, State.FAILED], at=now):

@@ -284,9 +284,7 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
             return None  # stored, so that Publish now sees a veto or a withdrawn approval; the state stays
         if draft.state not in UNDECIDED:
             return f"{draft.number} is already {draft.state.label}; votes no longer change it."
-        if self.ledger.published_parts(draft.id):
-            return f"{draft.number} is a thread partly on X already; votes no longer change it."
-        return None
+        return None  # a thread partly on X too: its vote is stored, and the check before its next part holds it
 
     @staticmethod
     def _for_version(vote: Vote, draft: Draft) -> Vote:
@@ -305,6 +303,8 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
         action = "vote_added" if added else "vote_removed"
         self.ledger.log(action, actor=vote.user_id, at=now, draft_id=draft.id, vote=vote.kind.value, reaction=vote.reaction,
                         version=vote.version, content_sha256=vote.content_sha256)
+        if self.ledger.published_parts(draft.id):
+            return None  # a thread partly on X stays as it is (its parts out can still be retracted); its next part is checked
         decided = decide(self._standing(draft, rules), rules.approvals_required)
         if decided == draft.state or not self.ledger.move(draft.id, decided, only_from=UNDECIDED, at=now):
             return None

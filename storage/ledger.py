@@ -54,11 +54,13 @@ class Ledger:
         self._on_outbox: Callable[[], None] = lambda: None
 
     @classmethod
-    def open(cls, path: Path | str, *, synchronous: str = "normal", key: bytes | None = None) -> Ledger:
+    def open(cls, path: Path | str, *, synchronous: str = "normal", key: bytes | None = None, rekey: bool = False) -> Ledger:
         """Open (creating if needed) and migrate the ledger at `path`, or raise LedgerError saying why.
 
-        With `key`, the event chain is keyed (HMAC-SHA256): a plain chain is checked and re-keyed now, once; a keyed
-        chain must match the key. Without one, a keyed chain cannot be written and the ledger is refused.
+        With `key`, the event chain is keyed (HMAC-SHA256): a new ledger is keyed from its first event, a keyed one must
+        match the key, and a plain one with events is refused unless `rekey` (`copydesk ledger key`, once, on purpose):
+        a plain chain found where a keyed one is expected may have been rebuilt by someone without the key. Without a
+        key, a keyed chain cannot be written and the ledger is refused.
 
         `synchronous` (ledger.synchronous): with WAL, NORMAL syncs at checkpoints only, so a commit survives the
         process dying (kill -9) but the last ones may roll back if the machine loses power; FULL syncs every commit.
@@ -76,7 +78,7 @@ class Ledger:
             db.execute(f"PRAGMA synchronous = {synchronous.upper()}")
             cls._migrate(db, target)
             db.execute("PRAGMA foreign_keys = ON")
-            _key_chain(db, target, key)
+            _key_chain(db, target, key, rekey)
         except (sqlite3.DatabaseError, OSError, LedgerError) as e:
             if conn is not None:
                 conn.close()
@@ -92,7 +94,7 @@ class Ledger:
         try:
             conn = sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=ro", uri=True, check_same_thread=False, timeout=10)
             db = Database(conn)
-            if "hash" not in {c.name for c in db["events"].columns}:
+            if "hash" not in {c.name for c in db["events"].columns} or not db["meta"].exists():
                 conn.close()
                 raise LedgerError(f"{path}: was written by an older copydesk; start copydesk once to bring it up to date")
         except sqlite3.DatabaseError as e:
@@ -169,7 +171,7 @@ class Ledger:
         review_channel: str,
         origin_channel: str | None,
         at: datetime,
-        content_sha256: str = "",
+        content_sha256: str,
     ) -> Draft:
         """Store a new draft in review and log who wrote which words (plain SQL: it runs before /draft is acknowledged)."""
         with self.transaction():
@@ -862,8 +864,8 @@ def _walk_chain(db: Database, key: bytes | None) -> ChainCheck:
     return ChainCheck(events=count, head=previous, first_broken=None, mode=mode)
 
 
-def _key_chain(db: Database, target: str, key: bytes | None) -> None:
-    """Make the chain's mode agree with the key copydesk was given: key a plain chain once, refuse a mismatch."""
+def _key_chain(db: Database, target: str, key: bytes | None, rekey: bool) -> None:
+    """Make the chain's mode agree with the key copydesk was given: key a new or (on purpose) a plain chain, refuse the rest."""
     mode = _chain_mode(db)
     if key is None:
         if mode == KEYED:
@@ -877,10 +879,21 @@ def _key_chain(db: Database, target: str, key: bytes | None) -> None:
             if event_hash(previous, row, key) != row["hash"]:
                 raise LedgerError(f"{target}: the secret in ledger.hmac_key_env's variable is not the one this ledger's chain was keyed with")
         return
+    if db.execute("SELECT 1 FROM events LIMIT 1").fetchone() is None:
+        with db.atomic():  # a new ledger: keyed from its first event
+            db.execute("UPDATE meta SET value = ? WHERE key = 'chain'", [KEYED])
+        return
+    if not rekey:
+        raise LedgerError(f"{target}: ledger.hmac_key_env is set, but the event chain is plain SHA-256. If the key was just "
+                          "set, run `copydesk ledger key` once to key it; otherwise the chain may have been rebuilt by "
+                          "someone without the key: check it with `copydesk ledger verify` against a backup")
     check = _walk_chain(db, None)
     if check.first_broken is not None:
         raise LedgerError(f"{target}: the event log was changed at event {check.first_broken}; a broken chain is not keyed "
                           "(copydesk ledger verify shows it; restore a backup)")
+    if problems := audit.problems(db):
+        raise LedgerError(f"{target}: the tables disagree with the event log ({problems[0]}; {len(problems)} in all); "
+                          "a ledger that does not verify is not keyed")
     with db.atomic():  # one transaction: the whole chain is keyed, or none of it
         previous = GENESIS
         for row in list(db.query("SELECT id, at, draft_id, actor, action, detail FROM events ORDER BY id")):

@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.errors import LedgerError
 from bot.content import content_sha256
 from bot.review import State
 from handlers import render
+from storage import Ledger
 from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, REVIEW, Copydesk, MovableClock
 from tests.fakes.http import Reply
 
@@ -291,6 +293,9 @@ def test_a_keyed_chain_cannot_be_rebuilt_without_the_secret(make_bot, tmp_path: 
     code, said = verify(bot, relabelled, capsys, "--config", config)
     assert code == 1 and "rebuilt the chain without it" in said
 
+    with pytest.raises(LedgerError, match="plain SHA-256"):  # nor does starting copydesk on it with the key: it is refused
+        Ledger.open(relabelled, key=KEY.encode())
+
     monkeypatch.delenv("COPYDESK_LEDGER_KEY")
     code, said = verify(bot, copy_of(bot, tmp_path, "nokey.db"), capsys, "--config", str(tmp_path / "absent.yaml"))
     assert code == 1 and "keyed" in said
@@ -325,3 +330,22 @@ def rebuild_without_the_key(path: Path, text: str, *, plain: bool = True) -> Non
         db.execute("UPDATE meta SET value = 'sha256' WHERE key = 'chain'")
     db.conn.commit()
     db.conn.close()
+
+
+def test_copydesk_ledger_key_keys_a_plain_ledger_once_after_checking_it(bot: Copydesk, tmp_path: Path, capsys, monkeypatch) -> None:
+    published(bot)
+    plain = copy_of(bot, tmp_path, "plain.db")
+    config = tmp_path / "keyed.yaml"
+    config.write_text("ledger:\n  hmac_key_env: COPYDESK_LEDGER_KEY\n")
+    monkeypatch.setenv("COPYDESK_LEDGER_KEY", KEY)
+
+    assert main(["ledger", "key", "--db", str(plain), "--config", str(config)]) == 0
+    assert "keyed (HMAC-SHA256 with the secret in COPYDESK_LEDGER_KEY)" in capsys.readouterr().out
+    code, said = verify(bot, plain, capsys, "--config", str(config))
+    assert code == 0 and "keyed: HMAC-SHA256" in said
+
+    tampered = copy_of(bot, tmp_path, "tampered.db")
+    with sqlite3.connect(tampered) as conn:
+        conn.execute("UPDATE drafts SET text = 'Something else' WHERE id = 2")
+    assert main(["ledger", "key", "--db", str(tampered), "--config", str(config)]) == 2
+    assert "is not keyed" in capsys.readouterr().err

@@ -26,7 +26,10 @@ def ledger(tmp_path: Path):
 
 
 def add(ledger: Ledger, text: str = "Hello"):
-    return ledger.add_draft(account="main", author_id="U0A", text=text, publish_at=None, review_channel="C0R", origin_channel=None, at=NOW)
+    from bot.content import content_sha256
+
+    return ledger.add_draft(account="main", author_id="U0A", text=text, publish_at=None, review_channel="C0R", origin_channel=None,
+                            at=NOW, content_sha256=content_sha256(text, []))
 
 
 def test_a_new_ledger_has_the_schema_wal_and_foreign_keys(tmp_path: Path, ledger: Ledger) -> None:
@@ -165,14 +168,16 @@ def test_a_drafts_images_are_kept_in_order_with_their_bytes(ledger: Ledger) -> N
     assert ledger.images(draft.id) == []
 
 
-def test_a_plain_ledger_is_keyed_once_and_then_opens_only_with_its_key(tmp_path: Path) -> None:
+def test_a_plain_ledger_is_keyed_only_on_purpose_and_then_opens_only_with_its_key(tmp_path: Path) -> None:
     path = tmp_path / "keyed.db"
     plain = Ledger.open(path)
     add(plain, "before the key")
     plain.close()
     key = b"k" * 40
 
-    keyed = Ledger.open(path, key=key)
+    with pytest.raises(LedgerError, match="run `copydesk ledger key` once"):  # a plain chain may be a rebuilt one
+        Ledger.open(path, key=key)
+    keyed = Ledger.open(path, key=key, rekey=True)
     assert keyed.chain_mode() == "hmac-sha256" and keyed.verify_chain(key).first_broken is None
     add(keyed, "after the key")
     assert keyed.verify_chain(key).first_broken is None and keyed.verify_chain(None).first_broken == 1
@@ -185,6 +190,14 @@ def test_a_plain_ledger_is_keyed_once_and_then_opens_only_with_its_key(tmp_path:
     Ledger.open(path, key=key).close()
 
 
+def test_a_new_ledger_with_a_key_is_keyed_from_its_first_event(tmp_path: Path) -> None:
+    key = b"k" * 40
+    fresh = Ledger.open(tmp_path / "new.db", key=key)
+    add(fresh, "first")
+    assert fresh.chain_mode() == "hmac-sha256" and fresh.verify_chain(key).first_broken is None
+    fresh.close()
+
+
 def test_a_broken_plain_chain_is_not_keyed(tmp_path: Path) -> None:
     path = tmp_path / "broken.db"
     plain = Ledger.open(path)
@@ -194,7 +207,7 @@ def test_a_broken_plain_chain_is_not_keyed(tmp_path: Path) -> None:
     plain.close()
 
     with pytest.raises(LedgerError, match="changed at event 1"):
-        Ledger.open(path, key=b"k" * 40)
+        Ledger.open(path, key=b"k" * 40, rekey=True)
 
 
 def test_audit_names_a_sending_whose_approvals_the_log_does_not_show(ledger: Ledger) -> None:

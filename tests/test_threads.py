@@ -278,7 +278,7 @@ def test_a_thread_stopped_after_part_1_goes_on_from_part_2_after_a_restart(confi
     assert x.replies() == [(PARTS[0], None), (PARTS[1], ids[PARTS[0]]), (PARTS[2], ids[PARTS[1]])]
 
 
-def test_a_thread_stopped_part_way_takes_no_votes_cannot_be_withdrawn_and_its_live_parts_can_be_retracted(bot: Copydesk) -> None:
+def test_a_thread_stopped_part_way_keeps_a_veto_cannot_be_withdrawn_and_its_live_parts_can_be_retracted(bot: Copydesk) -> None:
     gate = bot.x.hold("/2/tweets")
     bot.command(AUTHOR, THREAD)
     approve(bot, 1)
@@ -290,8 +290,8 @@ def test_a_thread_stopped_part_way_takes_no_votes_cannot_be_withdrawn_and_its_li
     [live] = [p["id"] for p in bot.x.posts]
 
     vetoed = bot.react(EDITOR_3, "x", 1)
-    assert vetoed.status == 200 and bot.draft(1).state is State.APPROVED  # part 1 is out: no veto can unpublish it
-    assert "partly on X already" in bot.slack.ephemerals()[-1]["text"]
+    assert vetoed.status == 200 and bot.draft(1).state is State.APPROVED  # part 1 is out: no veto can unpublish it…
+    assert [(v.user_id, v.kind.value) for v in bot.ledger.votes(1)][-1] == (EDITOR_3, "reject")  # …but it is kept
     withdrawn = bot.command(AUTHOR, "cancel #1")
     assert "already on X up to part 1" in bot.private_answer(withdrawn) and bot.draft(1).state is State.APPROVED
 
@@ -327,3 +327,23 @@ def test_a_thread_begun_before_the_digests_window_is_still_linked_to_its_first_p
 
     [line] = report.published
     assert (line.url, line.note) == (parts[1].url, "a thread of 3 posts")
+
+
+def test_a_veto_on_a_thread_paused_part_way_holds_its_next_part(bot: Copydesk) -> None:
+    gate = bot.x.hold("/2/tweets")
+    bot.command(AUTHOR, THREAD)
+    approve(bot, 1)
+    bot.x.wait_for_held("/2/tweets")
+    bot.command("U0ADMIN01", "pause Wrong thread")
+    gate.set()
+    bot.x.gates.pop("/2/tweets")
+    bot.wait_for_state(1, State.APPROVED)
+
+    bot.react(EDITOR_3, "x", 1)
+    bot.command("U0ADMIN01", "resume")
+
+    bot.wait_for_state(1, State.HELD)  # its time passed during the pause: an editor must confirm
+    refused = bot.press(EDITOR_1, "copydesk_publish_again", 1)
+
+    assert "1 veto" in bot.private_answer(refused) and bot.draft(1).state is State.HELD
+    assert bot.x.texts() == [PARTS[0]]  # part 2 never went
