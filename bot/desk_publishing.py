@@ -13,7 +13,7 @@ import hashlib
 
 from bot import links, thread
 from bot.content import content_sha256
-from bot.errors import Delivery, LedgerUnwritable, NotAllowed, Paused, PublishError, WrongState
+from bot.errors import CopydeskError, Delivery, LedgerUnwritable, NotAllowed, Paused, PublishError, WrongState
 from bot.model import SYSTEM, Draft
 from bot.ports import CardRef, Change
 from bot.publishing import Posted, post_url
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 EARLY_TOLERANCE = timedelta(milliseconds=5)
 MAX_ATTEMPTS = 10  # however X keeps naming new reset times, a post is not tried forever
 MAX_DELAY = timedelta(minutes=15)  # the longest wait between two attempts after a server error
+RULES_AGAIN = timedelta(seconds=30)  # a post due while Slack cannot say who its editors are is tried again this soon
 RECORD_FOR = timedelta(minutes=10)  # how long a post X took is tried to be recorded before a restart must settle it
 CHECK = "check the account on X, then publish it again or mark it published"
 INTERRUPTED = f"publishing was interrupted (copydesk stopped while X was being asked); {CHECK}"
@@ -149,7 +150,13 @@ class Publishing(DeskBase):
         found = self.ledger.draft(draft_id)
         if found is None or found.state is not State.APPROVED:
             return None
-        rules = self._rules_of(found)  # may ask Slack who the editors are: before the claim's transaction
+        try:
+            rules = self._rules_of(found)  # may ask Slack who the editors are: before the claim's transaction
+        except CopydeskError as e:  # nothing is sent without knowing whose approvals count: asked again shortly
+            log.warning("%s waits: who its editors are could not be read (%s)", found.number, e)
+            if self.scheduler is not None:
+                self.scheduler.schedule(draft_id, self.clock() + RULES_AGAIN)
+            return None
         now = self.clock()
         # durable: were this claim lost to a power cut, the restart would find the draft approved and send it again
         with self._decisions, self.ledger.transaction(durable=True):

@@ -221,7 +221,7 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
                 if draft.version != (version or found.version) or draft.card_ts != ts:
                     return None  # the card was replaced by an edit meanwhile (the vote was for words that are gone), or
                     # the message only claims to be a card of this version while its real card is another message
-                refusal = self._refusal(draft, rules, vote.user_id, vote.kind)
+                refusal = self._refusal(draft, rules, vote.user_id, vote.kind, taking_back=not added)
                 if refusal is None:
                     change = self._vote(draft, self._for_version(vote, draft), added, rules)
                     self._tell_slack(draft, change, at=now)
@@ -256,6 +256,9 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
                 if card_ts is None and version != before.version:  # the App Home: no card, only the version it showed
                     raise WrongState(f"{before.number} was changed after your App Home showed it; your vote was not "
                                      "counted. Read it as it is now and vote again.")
+                if card_ts is None and (before.card_ts is None or self.ledger.images(draft_id)):
+                    raise WrongState(f"Vote on the review card of {before.number}: "
+                                     + ("its images are shown there." if before.card_ts else "it is not up yet."))
                 if card_ts is not None and (card_ts != before.card_ts or before.version != (version or found.version)):
                     raise WrongState(f"This card shows an earlier version of {before.number}; read and vote on its new card.")
                 if refusal := self._refusal(before, rules, user_id, kind):
@@ -273,7 +276,12 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
                 self._sync_schedule(draft_id)
         return stands, change
 
-    def _refusal(self, draft: Draft, rules: Rules, user_id: str, kind: Kind) -> str | None:
+    def _refusal(self, draft: Draft, rules: Rules, user_id: str, kind: Kind, *, taking_back: bool = False) -> str | None:
+        """Why this vote does not count, if it does not. Anyone takes back a vote they cast (an editor who has left too),
+        as long as votes still change the draft."""
+        if taking_back:
+            return f"{draft.number} is already {draft.state.label}; votes no longer change it." if draft.state not in (
+                *UNDECIDED, State.HELD, State.FAILED) else None
         if user_id not in rules.editors:
             return f"Only the editors of {draft.account} vote on drafts; your reaction on {draft.number} is not counted."
         if not rules.counts(user_id, kind):

@@ -470,11 +470,22 @@ HOME_HINT = ("Write a post with /draft (a form opens) or /draft TEXT. Editors ap
              "/draft help lists everything.")
 HOME_LIST_LIMIT = 15  # drafts per App Home section; /draft list has them all
 HOME_VOTE_LIMIT = 8  # drafts shown whole, with their buttons, under "Waiting for your vote" (a view holds 100 blocks)
+VIEW_BLOCKS = 100  # Slack refuses a view with more blocks than this
+# Fewer drafts per section, then fewer shown whole, until the Home fits in one view: (vote limit, list limit).
+_HOME_FITS = ((HOME_VOTE_LIMIT, HOME_LIST_LIMIT), (HOME_VOTE_LIMIT, 8), (4, 8), (4, 4), (2, 2), (1, 0), (0, 0))
 
 
 def home(overview: Overview, notice: str | None = None) -> dict[str, Any]:
     """The App Home tab: the switch, what waits for this person's vote (whole, with Approve and Reject), the queue, and
-    what went out lately; `notice` says what their last press on it did."""
+    what went out lately; `notice` says what their last press on it did. Shortened until Slack takes it (100 blocks)."""
+    for votes, listed in _HOME_FITS:
+        blocks = _home_blocks(overview, notice, votes, listed)
+        if len(blocks) <= VIEW_BLOCKS:
+            break
+    return {"type": "home", "blocks": blocks[:VIEW_BLOCKS]}
+
+
+def _home_blocks(overview: Overview, notice: str | None, vote_limit: int, list_limit: int) -> Blocks:
     blocks: Blocks = [
         {"type": "header", "text": {"type": "plain_text", "text": "copydesk"}},
         *([{"type": "section", "text": {"type": "mrkdwn", "text": notice}}] if notice else []),
@@ -484,10 +495,10 @@ def home(overview: Overview, notice: str | None = None) -> dict[str, Any]:
     waiting = [v for v in overview.waiting_for_you if v.account.name in overview.readable]  # an editor reads them all
     if waiting:
         blocks += [{"type": "divider"}, _heading(f"Waiting for your vote ({len(waiting)})")]
-        for view in waiting[:HOME_VOTE_LIMIT]:
+        for view in waiting[:vote_limit]:
             blocks += _to_vote(view, overview.card_links.get(view.draft.id))
-        if len(waiting) > HOME_VOTE_LIMIT:
-            more = f"…and {len(waiting) - HOME_VOTE_LIMIT} more: vote on their cards; /draft list shows them all."
+        if len(waiting) > vote_limit:
+            more = f"…and {len(waiting) - vote_limit} more: vote on their cards; /draft list shows them all."
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": more}]})
     sections = (
         ("In review", [v for v in overview.queue if v.draft.state is State.IN_REVIEW]),
@@ -497,11 +508,11 @@ def home(overview: Overview, notice: str | None = None) -> dict[str, Any]:
     )
     for heading, views in sections:
         blocks += [{"type": "divider"}, _heading(f"{heading} ({len(views)})" if heading != "Went out lately" else heading)]
-        blocks += _entries(views, HOME_LIST_LIMIT, readable=overview.readable) or [
+        blocks += _entries(views, list_limit, readable=overview.readable) or [
             {"type": "section", "text": {"type": "mrkdwn", "text": "_Nothing._"}}]
     if any(v.account.name not in overview.readable for v in (*overview.queue, *overview.recent)):
         blocks.append(_note(PRIVATE_NOTE))
-    return {"type": "home", "blocks": blocks}
+    return blocks
 
 
 def _to_vote(view: DraftView, link: str | None) -> Blocks:
@@ -510,6 +521,14 @@ def _to_vote(view: DraftView, link: str | None) -> Blocks:
     head = (f"• *{draft.number}* @{view.account.handle} by <@{draft.author_id}> — {status_line(view)}"
             f" · publish {when(draft.publish_at)}")
     small = length_text(view) + (f" · <{link}|its review card>" if link else "")
+    if view.images or not draft.card_ts:  # its images are seen on the card only; no card yet, nothing to vote on here
+        why = "it has images, shown on its review card: see them and vote there" if view.images else "its card is not up yet"
+        return [
+            {"type": "section", "text": {"type": "mrkdwn", "text": head}},
+            *verbatim(draft.text),
+            *thread_and_images(view),
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"{small} · {why}"}]},
+        ]
     buttons = [
         {"type": "button", "action_id": HOME_APPROVE, "value": str(draft.id), "style": "primary",
          "text": {"type": "plain_text", "text": "Approve"}},

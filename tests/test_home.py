@@ -134,18 +134,22 @@ def test_two_editors_approve_on_their_homes_and_it_is_scheduled_and_a_reject_vet
     assert "You vetoed #2" in notice(bot.slack.views("views.publish")[-1])
 
 
-def test_the_home_shows_whole_what_waits_with_its_images(bot: Copydesk) -> None:
+def test_the_home_shows_whole_what_waits_and_sends_drafts_with_images_to_their_cards(bot: Copydesk) -> None:
     long = "A long post, longer than the 80 characters a queue line shows of it. " * 3
-    bot.desk.submit(author_id=AUTHOR, text=long.strip(), account=None, at="+1d", origin_channel=None,
+    bot.command(AUTHOR, "at:+1d " + long.strip())
+    bot.desk.submit(author_id=AUTHOR, text="With a picture", account=None, at="+1d", origin_channel=None,
                     images=[Image.of("launch-plan.png", PNG, alt="Timeline diagram")])
     bot.slack_told()
 
     home = home_of(bot, EDITOR_1)
 
     assert long.strip() in [b["text"]["text"] for b in home["blocks"] if b.get("text", {}).get("type") == "plain_text"]
-    assert "launch-plan.png" in blocks_text(home)
-    [buttons] = [b for b in home["blocks"] if b["type"] == "actions"]
+    [buttons] = [b for b in home["blocks"] if b["type"] == "actions"]  # only for the draft without images
     assert buttons["block_id"] == "home-draft-1-v1"
+    assert "launch-plan.png" in blocks_text(home) and "shown on its review card: see them and vote there" in blocks_text(home)
+
+    bot.press_home(EDITOR_1, render.HOME_APPROVE, 2, version=1)  # a button the Home never offered for it
+    assert votes(bot, 2) == [] and "its images are shown there" in notice(bot.slack.views("views.publish")[-1])
 
 
 def test_the_authors_press_is_refused_and_changes_nothing(make_bot) -> None:
@@ -190,3 +194,27 @@ def test_a_press_on_a_home_drawn_before_an_edit_does_not_count_for_the_new_versi
 
     bot.press_home(EDITOR_1, render.HOME_APPROVE, 1)  # on the new home: counted for version 2
     assert votes(bot, 1) == [(EDITOR_1, "button", "approve")]
+
+
+def test_a_crowded_home_still_fits_in_one_view() -> None:
+    from dataclasses import replace
+
+    from bot.ports import Overview
+    from tests.examples import APPROVED, IN_REVIEW, PUBLISHED
+
+    def many(example, count: int, start: int) -> list:
+        return [replace(example, draft=replace(example.draft, id=n, text=f"{example.draft.text} ({n})\n---\npart two"))
+                for n in range(start, start + count)]
+
+    waiting = many(IN_REVIEW, 30, 100)
+    held = [replace(v, draft=replace(v.draft, state=State.HELD)) for v in many(APPROVED, 15, 400)]
+    crowded = Overview(pause=None, waiting_for_you=waiting, queue=[*waiting, *many(APPROVED, 20, 200), *held],
+                       recent=many(PUBLISHED, 10, 300), card_links={}, readable=frozenset({"main"}))
+
+    blocks = render.home(crowded, notice="You approved #1.")["blocks"]
+
+    whole = render._home_blocks(crowded, "You approved #1.", render.HOME_VOTE_LIMIT, render.HOME_LIST_LIMIT)
+    assert len(whole) > 100 >= len(blocks) > 80  # too many for Slack in full; shortened only as far as needed
+    text = blocks_text({"blocks": blocks})
+    assert "Waiting for your vote (30)" in text and "more: vote on their cards" in text and "You approved #1." in text
+    assert blocks_text({"blocks": blocks[-1:]}).startswith("…and 2 more")  # the last section whole, to its end

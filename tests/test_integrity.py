@@ -349,3 +349,37 @@ def test_copydesk_ledger_key_keys_a_plain_ledger_once_after_checking_it(bot: Cop
         conn.execute("UPDATE drafts SET text = 'Something else' WHERE id = 2")
     assert main(["ledger", "key", "--db", str(tampered), "--config", str(config)]) == 2
     assert "is not keyed" in capsys.readouterr().err
+
+
+def test_an_editor_who_left_can_still_take_back_their_veto(make_bot) -> None:
+    first = make_bot()
+    first.command(AUTHOR, "at:+1d Vetoed by someone who then left")
+    first.react(EDITOR_1, "x", 1)
+    assert first.draft(1).state is State.REJECTED
+    first.stop()
+
+    bot = make_bot({"editors": [EDITOR_2, EDITOR_3]})
+    bot.react(EDITOR_1, "x", 1, removed=True)
+
+    assert bot.ledger.votes(1) == [] and bot.draft(1).state is State.IN_REVIEW
+
+
+def test_a_post_due_while_slack_cannot_say_who_its_editors_are_waits_and_then_goes(make_bot) -> None:
+    clock = MovableClock()
+    first = make_bot({"editors": ["S0EDITORS"]}, clock=clock)
+    first.slack.groups["S0EDITORS"] = [EDITOR_1, EDITOR_2, EDITOR_3]
+    first.command(AUTHOR, "at:+1h Approved by a group")
+    approve(first, 1)
+    first.stop()
+    first.slack.fail_next("usergroups.users.list", 500, times=100)  # down from the start: nothing cached to fall back on
+
+    bot = make_bot({"editors": ["S0EDITORS"]}, clock=clock)
+    clock.advance(hours=2)
+    bot.desk.publish(1)  # the job fires: the approvals cannot be judged, so nothing is sent, and it is tried again
+
+    due = bot.services.scheduler.due_at(1)
+    assert bot.draft(1).state is State.APPROVED and bot.x.calls("/2/tweets") == []
+    assert due is not None and 29 <= (due - clock()).total_seconds() <= 31
+    bot.slack.http_failures.pop("usergroups.users.list")
+    bot.desk.publish(1)
+    assert bot.draft(1).state is State.PUBLISHED

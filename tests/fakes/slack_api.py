@@ -331,6 +331,10 @@ class FakeSlack(RecordingServer):
     def _views_publish(self, body: dict[str, Any]) -> dict[str, Any]:
         if not body.get("user_id"):
             return {"ok": False, "error": "invalid_arguments"}
+        view = json.loads(body["view"]) if isinstance(body.get("view"), str) else body.get("view") or {}
+        if len(view.get("blocks") or []) > 100:  # Slack's limit for a view
+            return {"ok": False, "error": "invalid_arguments",
+                    "response_metadata": {"messages": ["[ERROR] no more than 100 items allowed [json-pointer:/view/blocks]"]}}
         return {"ok": True, "view": {"id": "V0HOME001"}}
 
     def _next_ts(self) -> str:
