@@ -79,6 +79,7 @@ class Media(DeskBase):
             self.ledger.set_content(draft.id, sha)
             self.ledger.log("images_changed", actor=message.payload["user"], at=now, draft_id=draft.id, before=[],
                             after=[i.name for i in images], sha256=[i.sha256 for i in images], alt=[i.alt for i in images],
+                            files=[i.slack_file_id for i in images],
                             version=draft.version, content_sha256=sha)
         return True
 
@@ -117,6 +118,7 @@ class Media(DeskBase):
                                                  "editors, please review it again.")
                 self.ledger.log("images_changed", actor=user_id, at=now, draft_id=draft_id, before=[i.name for i in before],
                                 after=[i.name for i in after], sha256=[i.sha256 for i in after], alt=[i.alt for i in after],
+                                files=[i.slack_file_id for i in after],
                                 votes_cleared=True, version=current.version + 1, content_sha256=sha)
                 self.ledger.forget_card(draft_id)  # reactions on the old card no longer find the draft
                 self._queue_card(self._draft(draft_id), at=now, replaces=current)

@@ -105,6 +105,7 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
                 self.ledger.add_images(draft.id, images, at=now)
                 self.ledger.log("images_changed", actor=author_id, at=now, draft_id=draft.id, before=[],
                                 after=[i.name for i in images], sha256=[i.sha256 for i in images], alt=[i.alt for i in images],
+                                files=[i.slack_file_id for i in images],
                                 version=draft.version, content_sha256=draft.content_sha256)
             if fetch:  # before the card, so the card shows them
                 self.ledger.enqueue(draft_queue(draft.id), ATTACH, at=now, draft_id=draft.id, files=list(fetch), user=author_id,

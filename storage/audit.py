@@ -36,6 +36,7 @@ class _Draft:
     sent: dict[int, tuple[int | None, str | None]] = field(default_factory=dict)  # publication id → content sent
     out: dict[int, str | None] = field(default_factory=dict)  # publication id → the post on X the log says it made
     approved: set[str] = field(default_factory=set)  # fingerprints a `publishing` event proved approved
+    files: list[str | None] = field(default_factory=list)  # the Slack file each image is on the card as
 
     @property
     def authors(self) -> set[str]:
@@ -59,18 +60,19 @@ def _replay(draft: _Draft, event: dict[str, Any], d: dict[str, Any]) -> Iterator
     action = event["action"]
     if action == "baseline":  # m006: the state of a draft from before content fingerprints, recorded once
         draft.author, draft.account, draft.revisers = d["author"], d["account"], set(d["revisers"])
+        draft.files = d["files"]
         draft.text, draft.version, draft.sha = d["text"], d["version"], d["content_sha256"]
         draft.votes = {(u, r): (k, d["version"], d["content_sha256"]) for u, r, k in d["votes"]}
         draft.sent = {p: (d["version"], d["content_sha256"]) for p in d["publications"]}
         draft.approved = {d["content_sha256"]} if d["publications"] else set()
     elif action == "drafted" and "text" in d:
-        draft.author, draft.account, draft.revisers = event["actor"], d["account"], set()
+        draft.author, draft.account, draft.revisers, draft.files = event["actor"], d["account"], set(), []
         draft.text, draft.version, draft.sha, draft.votes = d["text"], 1, d["content_sha256"], {}
     elif action == "edited" and "version" in d:
         draft.text, draft.version, draft.sha, draft.votes = d["after"], d["version"], d["content_sha256"], {}
         draft.revisers |= {event["actor"]} - {draft.author}
     elif action == "images_changed" and "content_sha256" in d:
-        draft.version, draft.sha = d["version"], d["content_sha256"]
+        draft.version, draft.sha, draft.files = d["version"], d["content_sha256"], d.get("files", draft.files)
         draft.revisers |= {event["actor"]} - {draft.author}
         if d.get("votes_cleared"):
             draft.votes = {}
@@ -141,6 +143,9 @@ def _compare(db: Database, replayed: dict[int, _Draft]) -> Iterator[str]:
             yield f"#{row['id']}: its version or fingerprint is not the one the event log recorded"
         elif content_sha256(row["text"], _images(db, row["id"])) != row["content_sha256"]:
             yield f"#{row['id']}: its text or images do not match the fingerprint its version was reviewed under"
+        shown = [r["slack_file_id"] for r in db.query("SELECT slack_file_id FROM media WHERE draft_id = ? ORDER BY position", [row["id"]])]
+        if shown != draft.files:
+            yield f"#{row['id']}: the card would show other Slack files than the event log recorded for its images"
         yield from _votes(db, row["id"], draft)
         yield from _publications(db, row["id"], draft)
     for draft_id in sorted(set(replayed) - seen):

@@ -267,7 +267,7 @@ def m006_integrity(db: Database) -> None:
     )
     drafts = list(db.query("SELECT id, account, text, version, author_user_id, state FROM drafts ORDER BY id"))
     for draft in drafts:
-        media = list(db.query("SELECT sha256 FROM media WHERE draft_id = ? ORDER BY position", [draft["id"]]))
+        media = list(db.query("SELECT sha256, slack_file_id FROM media WHERE draft_id = ? ORDER BY position", [draft["id"]]))
         images = [Image(name="", mimetype="", size=0, sha256=m["sha256"]) for m in media]
         sha = content_sha256(draft["text"], images)
         revisers = {row[0] for row in db.execute(
@@ -286,7 +286,8 @@ def m006_integrity(db: Database) -> None:
         _append_event(db, draft["id"], "baseline", {
             "account": draft["account"], "author": draft["author_user_id"], "revisers": sorted(revisers),
             "version": draft["version"], "content_sha256": sha, "text": draft["text"],
-            "images": [m["sha256"] for m in media], "votes": votes, "publications": publications,
+            "images": [m["sha256"] for m in media], "files": [m["slack_file_id"] for m in media], "votes": votes,
+            "publications": publications,
         })
 
 

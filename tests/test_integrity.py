@@ -383,3 +383,20 @@ def test_a_post_due_while_slack_cannot_say_who_its_editors_are_waits_and_then_go
     bot.slack.http_failures.pop("usergroups.users.list")
     bot.desk.publish(1)
     assert bot.draft(1).state is State.PUBLISHED
+
+
+def test_verify_names_a_draft_whose_card_would_show_another_file_than_its_image(bot: Copydesk, tmp_path: Path, capsys) -> None:
+    from bot.images import Image
+    from tests.test_images import PNG
+
+    chart = bot.slack.add_file("chart.png", PNG)
+    bot.desk.submit(author_id=AUTHOR, text="With a chart", account=None, at="+1d", origin_channel=None,
+                    images=[Image.of("chart.png", PNG, slack_file_id=chart["id"], alt="A chart")])
+    bot.slack_told()
+    assert verify(bot, copy_of(bot, tmp_path, "clean.db"), capsys)[0] == 0
+
+    swapped = copy_of(bot, tmp_path, "swapped.db")
+    with sqlite3.connect(swapped) as conn:  # the bytes sent stay; the picture the editors see is another one
+        conn.execute("UPDATE media SET slack_file_id = 'F0SOMETHINGELSE' WHERE draft_id = 1")
+    code, said = verify(bot, swapped, capsys)
+    assert code == 1 and "#1: the card would show other Slack files" in said
