@@ -214,7 +214,7 @@ class Publishing(DeskBase):
         """What the event log keeps of why this content could go: for `copydesk ledger verify` to check later."""
         standing = self._standing(draft, rules)
         return {"version": draft.version, "content_sha256": draft.content_sha256, "approvers": list(standing.approvers),
-                "required": rules.approvals_required, "authors": sorted(rules.authors),
+                "required": rules.approvals_required, "editors": sorted(rules.editors), "authors": sorted(rules.authors),
                 "self_approval": rules.allow_self_approval}
 
     def _after_failure(self, draft: Draft, attempt: Attempt, first: datetime, error: PublishError) -> Attempt | None:

@@ -112,8 +112,11 @@ def _publishing(draft: _Draft, d: dict[str, Any]) -> Iterator[str]:
     vetoes = sorted({u for (u, _), (kind, *_) in draft.votes.items() if kind == "reject"})
     missing = [u for u in d["approvers"] if u not in standing]
     own = [u for u in d["approvers"] if u in draft.authors and not d.get("self_approval")]
+    outside = [u for u in d["approvers"] if u not in d.get("editors", d["approvers"])]
     if missing:
         yield f"publication {d['publication_id']} names approvals the log does not show for that content ({', '.join(missing)})"
+    elif outside:
+        yield f"publication {d['publication_id']} counted approvals of people who were not editors then ({', '.join(outside)})"
     elif own:
         yield f"publication {d['publication_id']} counted its own author's approval ({', '.join(own)})"
     elif len(d["approvers"]) < d.get("required", 1):

@@ -129,7 +129,7 @@ def test_a_publication_records_the_content_sent_and_the_approvals_it_was_sent_on
     assert tuple(row) == (1, draft.content_sha256)
     sending = next(e.detail for e in bot.ledger.events(1) if e.action == "publishing")
     assert sending["content_sha256"] == draft.content_sha256 and sorted(sending["approvers"]) == [EDITOR_1, EDITOR_2]
-    assert (sending["required"], sending["authors"]) == (2, [AUTHOR])
+    assert (sending["required"], sending["authors"], sending["editors"]) == (2, [AUTHOR], [EDITOR_1, EDITOR_2, EDITOR_3])
 
 
 # role rules without loopholes

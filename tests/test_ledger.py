@@ -225,3 +225,20 @@ def test_audit_names_a_sending_whose_approvals_the_log_does_not_show(ledger: Led
 
     assert ledger.audit() == [f"#{draft.id}: publication {publication} names approvals the log does not show for that content "
                               f"(U0E2) (event 3)"]
+
+
+def test_audit_names_a_sending_that_counted_someone_who_was_not_an_editor(ledger: Ledger) -> None:
+    from bot.content import content_sha256
+
+    sha = content_sha256("Sent", [])
+    draft = ledger.add_draft(account="main", author_id="U0A", text="Sent", publish_at=None, review_channel="C0R",
+                             origin_channel=None, at=NOW, content_sha256=sha)
+    ledger.add_vote(draft.id, Vote("U0X", "white_check_mark", Kind.APPROVE, 1, sha), at=NOW)
+    ledger.log("vote_added", actor="U0X", at=NOW, draft_id=draft.id, vote="approve", reaction="white_check_mark",
+               version=1, content_sha256=sha)
+    publication = ledger.start_publication(ledger.draft(draft.id), "aplusk", at=NOW)  # type: ignore[arg-type]
+    ledger.log("publishing", actor="copydesk", at=NOW, draft_id=draft.id, publication_id=publication, version=1,
+               content_sha256=sha, approvers=["U0X"], required=1, editors=["U0E1"], authors=["U0A"], self_approval=False)
+
+    assert ledger.audit() == [f"#{draft.id}: publication {publication} counted approvals of people who were not editors "
+                              f"then (U0X) (event 3)"]
