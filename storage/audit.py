@@ -84,12 +84,13 @@ def _replay(draft: _Draft, event: dict[str, Any], d: dict[str, Any]) -> Iterator
         yield from _publishing(draft, d)
     elif action == "marked_published" and "publication_id" in d:
         draft.out[d["publication_id"]] = None  # a person gave its link, if any
-        if "approvers" in d:  # its approvals as they stood: checked like a sending
+        draft.sent[d["publication_id"]] = (d.get("version"), d.get("content_sha256"))
+        if d.get("content_sha256") in draft.approved:
+            pass  # found live after an approved sending of that content: it went out then, whatever came since
+        elif "approvers" in d:  # never sent by copydesk (held by the pause): its approvals as they stood then
             yield from _publishing(draft, d)
         else:
-            draft.sent[d["publication_id"]] = (d.get("version"), d.get("content_sha256"))
-            if d.get("content_sha256") not in draft.approved:
-                yield "marked published, but no approved sending of that content came before"
+            yield "marked published, but no approved sending of that content came before"
     elif action in ("part_published", "published") and "publication_id" in d:
         single = action == "part_published" or "parts" not in d  # a thread's `published` names its first part's post
         draft.out[d["publication_id"]] = d.get("x_post_id") if single else draft.out.get(d["publication_id"])

@@ -400,3 +400,19 @@ def test_verify_names_a_draft_whose_card_would_show_another_file_than_its_image(
         conn.execute("UPDATE media SET slack_file_id = 'F0SOMETHINGELSE' WHERE draft_id = 1")
     code, said = verify(bot, swapped, capsys)
     assert code == 1 and "#1: the card would show other Slack files" in said
+
+
+def test_a_post_found_live_after_a_veto_is_recorded_as_it_went_out(make_bot) -> None:
+    bot = make_bot(top=FAST)
+    bot.x.answer_next(201, {"data": {"id": "1", "text": "x"}}, delay=5)  # hangs: X may or may not have it
+    bot.x.timeline_replies.append(Reply(500, {"title": "Internal", "status": 500, "type": "about:blank", "detail": "err"}))
+    bot.command(AUTHOR, "Out before the veto")
+    approve(bot, 1)
+    bot.wait_for_state(1, State.HELD)
+    bot.react(EDITOR_3, "x", 1)  # too late to stop what may be out, in time to stop it going again
+
+    assert "1 veto" in bot.private_answer(bot.press(EDITOR_1, "copydesk_publish_again", 1))
+    bot.command(EDITOR_1, "mark-published #1 https://x.com/aplusk/status/1790000000000000099")
+
+    assert bot.draft(1).state is State.PUBLISHED
+    assert bot.audited() == []  # it went out on the approvals it had when it was sent
