@@ -879,7 +879,7 @@ def _key_chain(db: Database, target: str, key: bytes | None, rekey: bool) -> Non
             if event_hash(previous, row, key) != row["hash"]:
                 raise LedgerError(f"{target}: the secret in ledger.hmac_key_env's variable is not the one this ledger's chain was keyed with")
         return
-    if db.execute("SELECT 1 FROM events LIMIT 1").fetchone() is None:
+    if db.execute("SELECT 1 FROM events UNION ALL SELECT 1 FROM drafts LIMIT 1").fetchone() is None:
         with db.atomic():  # a new ledger: keyed from its first event
             db.execute("UPDATE meta SET value = ? WHERE key = 'chain'", [KEYED])
         return
