@@ -27,8 +27,7 @@ from bot.errors import Delivery, PublishError
 from bot.images import Image
 from bot.messenger import Messenger, draft_queue
 from bot.model import Draft
-from bot.ports import CardRef, Change, DraftView
-from bot.publishing import Posted
+from bot.ports import CardRef, Change, DraftView, Posted
 from bot.service import Desk
 from storage.ledger import Ledger
 

@@ -227,7 +227,7 @@ def load_config(path: Path, environ: Mapping[str, str], *, db: Path | None = Non
         raise ConfigError("SLACK_BOT_TOKEN is not set: copy the bot token (xoxb-…) from the Slack app's OAuth page")
     return Config(
         timezone=_timezone(raw.get("timezone", _default("timezone")), where),
-        admins=tuple(_ids(raw.get("admins", []), "admins", where, _USER, "user IDs (U…)")),
+        admins=tuple(_ids(raw.get("admins", _default("admins")), "admins", where, _USER, "user IDs (U…)")),
         approve_reactions=approve,
         reject_reactions=reject,
         accounts=accounts,
@@ -355,7 +355,7 @@ def _account(name: str, body: Any, environ: Mapping[str, str], where: str, diges
     for required in ("handle", "review_channel", "editors"):
         if required not in body:
             raise ConfigError(f"{where}: {key}.{required} is missing")
-    network = body.get("network", "x")
+    network = body.get("network", _default("accounts.*.network"))
     if network != "x":
         raise ConfigError(f"{where}: {key}.network is {network!r}; only x is supported")
     handle = body["handle"].lstrip("@") if isinstance(body["handle"], str) else ""
@@ -368,7 +368,7 @@ def _account(name: str, body: Any, environ: Mapping[str, str], where: str, diges
     editors = _ids(body["editors"], f"{key}.editors", where, _EDITOR, "user or user group IDs (U…, W… or S…)")
     if not editors:
         raise ConfigError(f"{where}: {key}.editors is empty: name at least one editor")
-    required = body.get("approvals_required", 1)
+    required = body.get("approvals_required", _default("accounts.*.approvals_required"))
     if isinstance(required, bool) or not isinstance(required, int) or required < 1:
         raise ConfigError(f"{where}: {key}.approvals_required must be a whole number of at least 1")
     has_groups = any(e.startswith("S") for e in editors)
@@ -376,7 +376,7 @@ def _account(name: str, body: Any, environ: Mapping[str, str], where: str, diges
         raise ConfigError(
             f"{where}: {key}.approvals_required is {required} but only {len(set(editors))} editor(s) are listed"
         )
-    self_approval = body.get("allow_self_approval", False)
+    self_approval = body.get("allow_self_approval", _default("accounts.*.allow_self_approval"))
     if not isinstance(self_approval, bool):
         raise ConfigError(f"{where}: {key}.allow_self_approval must be true or false")
     return Account(

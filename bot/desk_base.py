@@ -18,8 +18,7 @@ from bot.length import measure
 from bot.messenger import CARD, DM, REDRAW, REPLY, RETIRE, Postings, draft_queue
 from bot.progress import Progress
 from bot.model import Draft, Pause
-from bot.ports import Change, Directory, DraftView, Notifier
-from bot.publishing import Publisher
+from bot.ports import Change, Directory, DraftView, Notifier, Publisher
 from bot.review import Rules, State, Tally, tally
 
 if TYPE_CHECKING:
@@ -75,10 +74,6 @@ class DeskBase:
     def view(self, draft_id: int) -> DraftView:
         """A draft with its votes, latest publication and the pause, ready to render."""
         return self._view_of(self._draft(draft_id), self.ledger.current_pause())
-
-    def current_pause(self) -> Pause | None:
-        """Whether publishing is paused, by whom and why."""
-        return self.ledger.current_pause()
 
     def _view_of(self, draft: Draft, pause: Pause | None) -> DraftView:
         account = self._account(draft.account)

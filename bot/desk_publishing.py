@@ -15,8 +15,7 @@ from bot import links, thread
 from bot.content import content_sha256
 from bot.errors import CopydeskError, Delivery, LedgerUnwritable, NotAllowed, Paused, PublishError, WrongState
 from bot.model import SYSTEM, Draft
-from bot.ports import CardRef, Change
-from bot.publishing import Posted, post_url
+from bot.ports import CardRef, Change, Posted, post_url
 from bot.review import Rules, State, decide
 from bot.desk_base import DeskBase
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
-from collections.abc import Mapping
+from datetime import date, datetime
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -14,6 +14,39 @@ from bot.digest import Report
 from bot.length import Length
 from bot.model import Draft, Pause, Publication
 from bot.review import State
+
+
+@dataclass(frozen=True)
+class Posted:
+    """What X created."""
+
+    post_id: str
+    url: str
+
+
+class Publisher(Protocol):
+    """Something that can put a text on one account's timeline, look for it there, and take it down."""
+
+    def publish(self, text: str, *, reply_to: str | None = None, media_ids: Sequence[str] = ()) -> Posted:
+        """Post `text` (as a reply to `reply_to`, with uploaded media), or raise PublishError."""
+        ...
+
+    def upload(self, image: Image) -> str:
+        """Upload one image for a post about to be made; its media id, or PublishError (never UNKNOWN: unused media expire)."""
+        ...
+
+    def find(self, text: str, since: datetime) -> Posted | None:
+        """The account's post of `text` made after `since`, None when certainly absent; PublishError when X cannot tell."""
+        ...
+
+    def delete(self, post_id: str) -> None:
+        """Delete a post; a post that is already gone counts as deleted."""
+        ...
+
+
+def post_url(handle: str, post_id: str) -> str:
+    """The public address of a post."""
+    return f"https://x.com/{handle}/status/{post_id}"
 
 
 @dataclass(frozen=True)

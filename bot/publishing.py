@@ -1,4 +1,4 @@
-"""Publishing to X with tweepy, mapping X's answers to a post id or a PublishError that says what to do next."""
+"""The X adapter: the Publisher port (bot/ports.py) over tweepy, X's answers mapped to a post or a PublishError."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 
 import requests
 import tweepy
@@ -20,39 +19,12 @@ from urllib3.exceptions import NameResolutionError, NewConnectionError
 from bot.config import Account
 from bot.errors import Delivery, PublishError
 from bot.images import Image
+from bot.ports import Posted, post_url
 
 TWEEPY_HOST = "https://api.twitter.com"  # tweepy.Client hard-codes this in BaseClient.request()
 LOOKBACK = 100  # the account's most recent posts searched for one whose outcome is unknown
 MEDIA_UPLOAD = "/2/media/upload"  # X's v2 one-shot upload; tweepy 4.x has no call for it
 MEDIA_METADATA = "/2/media/metadata"  # X's v2 media metadata: the alt text of an uploaded image
-
-
-@dataclass(frozen=True)
-class Posted:
-    """What X created."""
-
-    post_id: str
-    url: str
-
-
-class Publisher(Protocol):
-    """Something that can put a text on one account's timeline, look for it there, and take it down."""
-
-    def publish(self, text: str, *, reply_to: str | None = None, media_ids: Sequence[str] = ()) -> Posted:
-        """Post `text` (as a reply to `reply_to`, with uploaded media), or raise PublishError."""
-        ...
-
-    def upload(self, image: Image) -> str:
-        """Upload one image for a post about to be made; its media id, or PublishError (never UNKNOWN: unused media expire)."""
-        ...
-
-    def find(self, text: str, since: datetime) -> Posted | None:
-        """The account's post of `text` made after `since`, None when certainly absent; PublishError when X cannot tell."""
-        ...
-
-    def delete(self, post_id: str) -> None:
-        """Delete a post; a post that is already gone counts as deleted."""
-        ...
 
 
 class XSession(requests.Session):
@@ -255,11 +227,6 @@ def _reset_time(response: requests.Response) -> datetime | None:
     """X names when the limit lifts in x-rate-limit-reset (epoch seconds)."""
     value = response.headers.get("x-rate-limit-reset", "")
     return datetime.fromtimestamp(int(value), timezone.utc) if value.isdigit() else None
-
-
-def post_url(handle: str, post_id: str) -> str:
-    """The public address of a post."""
-    return f"https://x.com/{handle}/status/{post_id}"
 
 
 def _reveal(secret: Any) -> str:

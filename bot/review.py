@@ -29,8 +29,6 @@ class State(StrEnum):
 
 # Until publishing starts, a draft's state is whatever its votes decide.
 UNDECIDED = frozenset({State.IN_REVIEW, State.APPROVED, State.REJECTED})
-# Still open for review or waiting for its time.
-PENDING = (State.IN_REVIEW, State.APPROVED)
 # What /draft list and the pause touch: everything not yet settled, including what waits for a person.
 OPEN = (State.IN_REVIEW, State.APPROVED, State.HELD)
 # The `reaction` a vote cast with the card's Approve or Reject button is stored under (not an emoji name).

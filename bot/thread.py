@@ -46,8 +46,3 @@ def _typed_parts(text: str) -> list[str]:
     """Each part as typed, before it is trimmed, from the line after its separator: what a position counts in."""
     typed = _SEPARATOR.split(text)
     return typed[:1] + [part.removeprefix("\n") for part in typed[1:]]
-
-
-def label(part: int, count: int) -> str:
-    """How people refer to a part: 'part 2 of 3', or nothing for a single post."""
-    return f"part {part} of {count}" if count > 1 else ""

@@ -1,0 +1,23 @@
+"""The domain stays the domain: nothing in it imports Slack, X, the scheduler or the database, even indirectly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+# What runs the process or speaks to the outside world; everything else in bot/ is the domain.
+ADAPTERS = {"app", "cli", "server", "manifest", "publishing", "scheduling"}
+FORBIDDEN = {"slack_bolt", "slack_sdk", "tweepy", "apscheduler", "sqlite3", "sqlite_utils", "storage", "handlers"}
+DOMAIN = sorted(p.stem for p in (Path(__file__).parent.parent / "bot").glob("*.py") if p.stem not in ADAPTERS | {"__init__"})
+
+
+def test_the_domain_imports_no_adapter_library_even_indirectly() -> None:
+    probe = (f"import sys\nfor name in {DOMAIN!r}: __import__('bot.' + name)\n"
+             f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {FORBIDDEN!r}))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
+    assert loaded == "[]", f"the domain modules {DOMAIN} pulled in {loaded}"
+
+
+def test_the_domain_is_most_of_bot() -> None:
+    assert {"service", "desk_base", "review", "content", "ports"} <= set(DOMAIN)
