@@ -9,7 +9,7 @@ from bench.harness import READY, Fakes, config_file, copydesk, spawn, stop, summ
 from bench.load import run_load
 from bench.report import Figure, Section
 from bot.server import SLACK_PATH
-from tests.test_server import Running
+from tests.support.process import Running
 
 LEVELS = (1, 10, 50)
 

@@ -14,8 +14,8 @@ from bench.harness import (FORM, READY, Connection, Fakes, config_file, copydesk
 from bench.load import run_load
 from bench.report import Figure, Section
 from bot.server import SLACK_PATH
-from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2
-from tests.test_server import Running
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2
+from tests.support.process import Running
 
 
 def run(workdir: Path, fakes: Fakes, *, quick: bool = False) -> Section:

@@ -19,10 +19,10 @@ from urllib.parse import urlencode, urlsplit
 
 from slack_sdk.signature import SignatureVerifier
 
-from tests.conftest import AUTHOR, REVIEW, SIGNING_SECRET, write_config
+from tests.support.harness import AUTHOR, REVIEW, SIGNING_SECRET, write_config
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 from tests.fakes.x_api import X_ENV, FakeX
-from tests.test_server import Running
+from tests.support.process import Running
 
 ROOT = Path(__file__).resolve().parent.parent
 FORM = "application/x-www-form-urlencoded"

@@ -13,7 +13,7 @@ from bench import seed
 from bench.harness import READY, Fakes, config_file, health, rss_mib, spawn, stop, until
 from bench.report import Figure, Section
 from bot.config import load_config
-from tests.test_server import Running
+from tests.support.process import Running
 
 STARTS = 3  # timed starts of each ledger (after one untimed start that settles what a first start does once)
 

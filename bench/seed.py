@@ -14,7 +14,7 @@ from pathlib import Path
 from bench.history import FixedClock, UnseenDesk, put_up_cards, quiet_desk
 from bot.config import Config
 from storage import Ledger
-from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2
 
 APPROVE = "white_check_mark"
 

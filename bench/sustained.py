@@ -20,8 +20,8 @@ from bench.harness import (FORM, ROOT, Connection, Fakes, config_file, copydesk,
                            stop, summary, until)
 from bench.report import Figure, Section
 from bot.server import SLACK_PATH
-from tests.conftest import EDITOR_1
-from tests.test_server import Running
+from tests.support.harness import EDITOR_1
+from tests.support.process import Running
 
 RATE = 20  # /draft per second
 GUNICORN_READY = r"Listening at: (http://127\.0\.0\.1:\d+)"

@@ -12,7 +12,7 @@ import pytest
 
 from bot.listeners import ListenerPool
 from bot.server import wsgi_app
-from tests.conftest import AUTHOR, REVIEW, Copydesk, signed_headers
+from tests.support.harness import AUTHOR, REVIEW, Copydesk, signed_headers
 
 
 @pytest.fixture

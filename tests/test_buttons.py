@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.review import State
 from handlers import render
-from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, OUTSIDER, REVIEW, Copydesk
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, OUTSIDER, REVIEW, Copydesk
 from tests.fakes.slack_api import action_ids, blocks_text
 
 

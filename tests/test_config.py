@@ -10,7 +10,7 @@ import yaml
 from bot.config import ENV_VARS, load_config
 from bot.errors import ConfigError
 from bot.review import Kind, reaction_kind
-from tests.conftest import BASE_CONFIG
+from tests.support.harness import BASE_CONFIG
 from tests.fakes.x_api import X_ENV
 
 ROOT = Path(__file__).parent.parent

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -18,48 +17,14 @@ from bot.digest import TOP, Line, Report, due_at, latest_due, next_due, parse_si
 from bot.errors import BadTime, ConfigError
 from bot.review import State
 from handlers import digest_render
-from tests.conftest import AUTHOR, BASE_CONFIG, EDITOR_1, EDITOR_2, EDITOR_3, OUTSIDER, Copydesk, MovableClock, eventually
+from tests.support.harness import AUTHOR, BASE_CONFIG, EDITOR_1, EDITOR_2, EDITOR_3, OUTSIDER, Copydesk, eventually
 from tests.fakes.slack_api import blocks_text
 from tests.fakes.x_api import X_ENV
-
-LA = ZoneInfo("America/Los_Angeles")
-UTC = timezone.utc
-DIGEST = "C0DIGEST01"
-
-
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
-
-
-def clock_at(moment: datetime) -> MovableClock:
-    """A desk clock that reads `moment` now and then moves on with real time."""
-    clock = MovableClock()
-    clock.offset = moment - datetime.now(UTC)
-    return clock
-
-
-def move(clock: MovableClock, moment: datetime) -> None:
-    clock.offset += moment - clock()
-
-
-def tomorrow(hour: int, minute: int = 0) -> datetime:
-    """A local time tomorrow in Los Angeles: ahead of the wall clock, so posts scheduled from it never fire early."""
-    day = datetime.now(LA).date() + timedelta(days=1)
-    return datetime.combine(day, time(hour, minute), tzinfo=LA).astimezone(UTC)
-
+from tests.support.digests import DIGEST, LA, UTC, clock_at, fire, move, tomorrow, utc
 
 def approve(bot: Copydesk, number: int) -> None:
     bot.react(EDITOR_1, "white_check_mark", number)
     bot.react(EDITOR_2, "white_check_mark", number)
-
-
-def fire(bot: Copydesk, clock: MovableClock, scope: str = TOP) -> datetime:
-    """The digest's time comes: move the desk's clock to it and run the job the scheduler holds for it."""
-    due = bot.services.scheduler.digest_due_at(scope)
-    assert due is not None, f"no digest is scheduled for {scope}"
-    move(clock, due + timedelta(seconds=1))
-    bot.desk.run_digest(scope)
-    return due
 
 
 def digests(bot: Copydesk, channel: str = DIGEST) -> list[dict[str, Any]]:

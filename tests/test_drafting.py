@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from bot.review import State
-from tests.conftest import AUTHOR, REVIEW, Copydesk, MovableClock, at, eventually
+from tests.support.harness import AUTHOR, REVIEW, Copydesk, MovableClock, at, eventually
 from tests.fakes.slack_api import blocks_text
 
 

@@ -10,7 +10,7 @@ from bot.app import build_services
 from bot.config import load_config
 from bot.errors import ConfigError
 from bot.review import State
-from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, Copydesk, write_config
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, Copydesk, write_config
 
 NORMAL, FULL = 1, 2  # what PRAGMA synchronous reads back
 

@@ -6,8 +6,8 @@ import json
 from datetime import datetime, timedelta, timezone
 
 from bot.review import State
-from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk, MovableClock
-from tests.test_images import PNG
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk, MovableClock
+from tests.support.media import PNG
 from tests.fakes.slack_api import blocks_text
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.images import Image
 from bot.review import State
 from handlers import render
-from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, OUTSIDER, REVIEW, Copydesk
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, OUTSIDER, REVIEW, Copydesk
 from tests.fakes.slack_api import action_ids, blocks_text
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4

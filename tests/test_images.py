@@ -13,14 +13,12 @@ from bot.images import Image
 from bot.publishing import XPublisher
 from bot.review import State
 from handlers.files import download
-from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, OUTSIDER, REVIEW, Copydesk, MovableClock, eventually
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, OUTSIDER, REVIEW, Copydesk, MovableClock, eventually
 from tests.fakes.http import Reply
 from tests.fakes.slack_api import blocks_text
 from tests.fakes.x_api import OAUTH2_TOKEN
+from tests.support.media import JPEG, PNG, WEBP
 
-PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
-JPEG = b"\xff\xd8\xff\xe0" + b"\x10JFIF" + bytes(200)
-WEBP = b"RIFF\x24\x00\x00\x00WEBPVP8 " + bytes(40)
 
 
 def pic(name: str, data: bytes, alt: str | None = None) -> Image:

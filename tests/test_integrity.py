@@ -14,7 +14,7 @@ from bot.content import content_sha256
 from bot.review import State
 from handlers import render
 from storage import Ledger
-from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, REVIEW, Copydesk, MovableClock
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, REVIEW, Copydesk, MovableClock
 from tests.fakes.http import Reply
 
 ADMIN = "U0ADMIN01"
@@ -387,7 +387,7 @@ def test_a_post_due_while_slack_cannot_say_who_its_editors_are_waits_and_then_go
 
 def test_verify_names_a_draft_whose_card_would_show_another_file_than_its_image(bot: Copydesk, tmp_path: Path, capsys) -> None:
     from bot.images import Image
-    from tests.test_images import PNG
+    from tests.support.media import PNG
 
     chart = bot.slack.add_file("chart.png", PNG)
     bot.desk.submit(author_id=AUTHOR, text="With a chart", account=None, at="+1d", origin_channel=None,

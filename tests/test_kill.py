@@ -17,11 +17,11 @@ from urllib.parse import urlencode
 from bot import thread
 from bot.review import Kind, State
 from storage import Ledger
-from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, signed_headers, write_config
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, signed_headers, write_config
 from tests.fakes.http import RecordingServer
 from tests.fakes.slack_api import FakeSlack, blocks_text
 from tests.fakes.x_api import FakeX
-from tests.test_server import Running, start
+from tests.support.process import Running, start
 
 APPROVE = "white_check_mark"
 EDITORS = (EDITOR_1, EDITOR_2)  # two approvals publish at once (no at:)

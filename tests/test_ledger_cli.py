@@ -10,7 +10,7 @@ import pytest
 from bot.cli import main
 from bot.review import State
 from storage import Ledger
-from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, Copydesk
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, Copydesk
 
 
 def test_a_backup_taken_while_the_bot_runs_holds_everything_so_far(bot: Copydesk, tmp_path: Path, capsys) -> None:

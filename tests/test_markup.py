@@ -11,9 +11,9 @@ import pytest
 from bot.review import State
 from handlers import render
 from handlers.slack_text import escape
-from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk, MovableClock
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk, MovableClock
 from tests.fakes.slack_api import FakeSlack, blocks_text
-from tests.test_digest import DIGEST, clock_at, fire, tomorrow
+from tests.support.digests import DIGEST, clock_at, fire, tomorrow
 
 ADMIN = "U0ADMIN01"
 # Every kind of markup at once, as someone types it in the form (which Slack sends as typed).

@@ -11,7 +11,7 @@ from bot.errors import SlackUnavailable
 from bot.images import Image
 from bot.privacy import may_read
 from handlers.notifier import MEMBERS_PAGE, SlackDirectory
-from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, OUTSIDER, REVIEW, Copydesk
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, OUTSIDER, REVIEW, Copydesk
 from tests.fakes.slack_api import BOT_TOKEN, BOT_USER_ID, FakeSlack, blocks_text
 
 ADMIN = "U0ADMIN01"

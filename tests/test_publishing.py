@@ -8,7 +8,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 from bot.review import State
-from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk, MovableClock
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk, MovableClock
 from tests.fakes.slack_api import blocks_text
 from tests.fakes.x_api import OAUTH2_TOKEN
 

@@ -10,7 +10,7 @@ import pytest
 
 from bot import links
 from bot.review import State
-from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk
 from tests.fakes.slack_api import blocks_text
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.scheduling import REMIND
-from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, REVIEW, Copydesk, MovableClock, eventually
-from tests.test_images import PNG
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, REVIEW, Copydesk, MovableClock, eventually
+from tests.support.media import PNG
 
 SOON = {"reminders": {"after_minutes": 0.005}}  # 0.3 s: the real scheduler fires it during the test
 

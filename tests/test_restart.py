@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.review import State
-from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk, MovableClock
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk, MovableClock
 from tests.fakes.slack_api import action_ids, blocks_text
 
 

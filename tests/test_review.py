@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.review import Kind, State
-from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, OUTSIDER, REVIEW, Copydesk
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, OUTSIDER, REVIEW, Copydesk
 from tests.fakes.slack_api import blocks_text
 
 

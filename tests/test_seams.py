@@ -8,7 +8,7 @@ import threading
 from typing import Any
 
 from bot.review import State
-from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk, MovableClock, eventually
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk, MovableClock, eventually
 from tests.fakes.slack_api import blocks_text
 
 APPROVE = "white_check_mark"

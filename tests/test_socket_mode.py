@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import AUTHOR, REVIEW, write_config
+from tests.support.harness import AUTHOR, REVIEW, write_config
 from tests.fakes.slack_api import APP_TOKEN
 from tests.fakes.socket_mode import FakeSocketMode
-from tests.test_server import Running, start
+from tests.support.process import Running, start
 
 
 @pytest.fixture

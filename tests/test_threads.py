@@ -9,7 +9,7 @@ import pytest
 from bot import thread
 from bot.errors import BadDraft
 from bot.review import State
-from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, REVIEW, Copydesk, MovableClock
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, REVIEW, Copydesk, MovableClock
 from tests.fakes.http import Reply
 from tests.fakes.slack_api import blocks_text
 

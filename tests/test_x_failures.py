@@ -10,7 +10,7 @@ import pytest
 
 from bot.images import Image
 from bot.review import State
-from tests.conftest import AUTHOR, EDITOR_1, EDITOR_2, OUTSIDER, REVIEW, Copydesk, MovableClock, eventually
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, OUTSIDER, REVIEW, Copydesk, MovableClock, eventually
 from tests.fakes.http import Reply
 from tests.fakes.x_api import USER_ID
 from tests.fakes.slack_api import action_ids, blocks_text
@@ -179,7 +179,7 @@ def test_a_5xx_after_x_posted_is_found_on_the_account_as_x_shows_it_and_never_se
 
 
 def test_a_lost_answer_for_a_post_with_an_image_is_found_despite_the_media_link_x_adds(make_bot) -> None:
-    from tests.test_images import PNG
+    from tests.support.media import PNG
 
     bot = make_bot(top={"x_timeout_seconds": 0.3, **FAST_RETRY})
     bot.x.lose_next_answer(delay=5)
