@@ -90,11 +90,9 @@ class Control(DeskBase):
                 if current.may_be_live:
                     raise WrongState(f"{draft.number} may already be on X, so it cannot be withdrawn: check the account, then "
                                      "settle it on its card (Publish now, or Mark as published and retract it if need be).")
-                if not self.ledger.move(draft_id, State.WITHDRAWN, only_from=[*EDITABLE, State.HELD, State.FAILED], at=now):
+                if not self.ledger.transition(draft_id, State.WITHDRAWN, only_from=[*EDITABLE, State.HELD, State.FAILED], at=now,
+                                              actor=user_id, notice=f"Withdrawn by <@{user_id}>.", before=current.state.value):
                     raise WrongState(f"{draft.number} is {current.state.label}; it can no longer be withdrawn.")
-                self.ledger.set_notice(draft_id, f"Withdrawn by <@{user_id}>.")
-                self.ledger.set_attempts(draft_id, retry_at=None, first_attempt_at=None)
-                self.ledger.log("withdrawn", actor=user_id, at=now, draft_id=draft_id, before=current.state.value)
                 self._tell_slack(current, Change(current.state, State.WITHDRAWN, user_id), at=now)
             self._sync_schedule(draft_id)
         return self._draft(draft_id)
@@ -128,13 +126,11 @@ class Control(DeskBase):
         now = self.clock()
         with self._decisions:
             with self.ledger.transaction():
-                if not self.ledger.move(draft_id, State.RETRACTED, only_from=[State.PUBLISHED, *PART_WAY], at=now):
-                    return self._draft(draft_id)  # someone else's retraction got there first
-                self.ledger.set_notice(draft_id, f"Retracted by <@{user_id}>: the post was deleted from X.")
-                self.ledger.set_attempts(draft_id, retry_at=None, first_attempt_at=None)
                 detail = {"parts": len(out)} if len(out) > 1 else {}
-                self.ledger.log("retracted", actor=user_id, at=now, draft_id=draft_id,
-                                x_post_id=first.x_post_id if first else None, **detail)
+                if not self.ledger.transition(draft_id, State.RETRACTED, only_from=[State.PUBLISHED, *PART_WAY], at=now,
+                                              actor=user_id, notice=f"Retracted by <@{user_id}>: the post was deleted from X.",
+                                              x_post_id=first.x_post_id if first else None, **detail):
+                    return self._draft(draft_id)  # someone else's retraction got there first
                 self._tell_slack(draft, Change(draft.state, State.RETRACTED, user_id), at=now)
             self._sync_schedule(draft_id)  # a thread stopped part-way by the pause has no more parts to send
         return self._draft(draft_id)
@@ -177,10 +173,9 @@ class Control(DeskBase):
                     raise WrongState("Publishing is not paused.")
                 approved = self.ledger.drafts_in([State.APPROVED])
                 for draft in approved:
-                    if (draft.due or now) <= now and self.ledger.move(draft.id, State.HELD, only_from=[State.APPROVED], at=now):
-                        self.ledger.set_notice(draft.id, PAUSE_HOLD)
-                        self.ledger.set_attempts(draft.id, retry_at=None, first_attempt_at=None)
-                        self.ledger.log("held", actor=SYSTEM, at=now, draft_id=draft.id, reason=PAUSE_HOLD)
+                    if (draft.due or now) <= now and self.ledger.transition(
+                            draft.id, State.HELD, only_from=[State.APPROVED], at=now, actor=SYSTEM, notice=PAUSE_HOLD,
+                            reason=PAUSE_HOLD):
                         held.append(draft)
                 self._announce(at=now, news="resumed", actor=user_id, held=len(held))
                 ids = {d.id for d in held}

@@ -201,11 +201,8 @@ class Publishing(DeskBase):
     def _stop_unapproved(self, draft: Draft, reason: str, *, at: datetime) -> None:
         """Inside the claim's transaction: hold the draft instead of sending it; a person decides what happens next."""
         notice = f"Not sent: {reason}. Nothing went to X; an editor must review it again."
-        self.ledger.move(draft.id, State.HELD, only_from=[State.APPROVED], at=at)
-        self.ledger.set_attempts(draft.id, retry_at=None, first_attempt_at=None)
-        self.ledger.set_notice(draft.id, notice)
-        self.ledger.log("held", actor=SYSTEM, at=at, draft_id=draft.id, reason=notice, version=draft.version,
-                        content_sha256=draft.content_sha256)
+        self.ledger.transition(draft.id, State.HELD, only_from=[State.APPROVED], at=at, actor=SYSTEM, notice=notice,
+                               reason=notice, version=draft.version, content_sha256=draft.content_sha256)
         self._tell_slack(draft, Change(State.APPROVED, State.HELD, SYSTEM), at=at)
         log.warning("%s held before sending: %s", draft.number, reason)
 
@@ -257,9 +254,8 @@ class Publishing(DeskBase):
                                 content_sha256=draft.content_sha256, **attempt.detail(),
                                 **({"found_on_account": True} if checked else {}))
                 if self.ledger.current_pause():  # the crisis switch stops a thread half-way too
-                    self.ledger.move(draft.id, State.APPROVED, only_from=[State.PUBLISHING], at=now)
-                    self.ledger.set_attempts(draft.id, retry_at=None, first_attempt_at=None)
-                    self.ledger.log("thread_paused", actor=SYSTEM, at=now, draft_id=draft.id, next_part=attempt.part + 1)
+                    self.ledger.transition(draft.id, State.APPROVED, only_from=[State.PUBLISHING], at=now, actor=SYSTEM,
+                                           action="thread_paused", next_part=attempt.part + 1)
                 else:
                     part = attempt.part + 1
                     publication_id = self.ledger.start_publication(draft, self._account(draft.account).handle, at=now, part=part)
@@ -298,25 +294,22 @@ class Publishing(DeskBase):
         now = self.clock()
         with self.ledger.transaction():
             self.ledger.finish_publication(publication_id, post_id=posted.post_id, url=posted.url, at=now)
-            self.ledger.move(draft.id, State.PUBLISHED, only_from=[State.PUBLISHING], at=now)
-            self.ledger.set_attempts(draft.id, retry_at=None, first_attempt_at=None)
             out = self.ledger.published_parts(draft.id)
             first = out.get(1)
             detail: dict[str, Any] = {"found_on_account": True} if checked else {}
             detail.update(publication_id=publication_id, version=draft.version, content_sha256=draft.content_sha256)
             if len(out) > 1:
                 detail["parts"] = len(out)
-            self.ledger.log("published", actor=SYSTEM, at=now, draft_id=draft.id, x_post_id=first.x_post_id if first else posted.post_id,
-                            url=first.url if first else posted.url, **detail)
+            self.ledger.transition(draft.id, State.PUBLISHED, only_from=[State.PUBLISHING], at=now, actor=SYSTEM,
+                                   x_post_id=first.x_post_id if first else posted.post_id, url=first.url if first else posted.url,
+                                   **detail)
             self._tell_slack(draft, Change(State.PUBLISHING, State.PUBLISHED, SYSTEM), at=now)
 
     def _fail(self, draft: Draft, publication_id: int, reason: str) -> None:
         now = self.clock()
         with self.ledger.transaction():
             self.ledger.fail_publication(publication_id, error=reason, at=now)
-            self.ledger.move(draft.id, State.FAILED, only_from=[State.PUBLISHING], at=now)
-            self.ledger.set_attempts(draft.id, retry_at=None, first_attempt_at=None)
-            self.ledger.log("failed", actor=SYSTEM, at=now, draft_id=draft.id, error=reason)
+            self.ledger.transition(draft.id, State.FAILED, only_from=[State.PUBLISHING], at=now, actor=SYSTEM, error=reason)
             self._tell_slack(draft, Change(State.PUBLISHING, State.FAILED, SYSTEM), at=now)
 
     def _hold(self, draft: Draft, publication_id: int | None, reason: str) -> None:
@@ -325,11 +318,8 @@ class Publishing(DeskBase):
         with self.ledger.transaction():
             if publication_id is not None:
                 self.ledger.fail_publication(publication_id, error=reason, at=now)
-            self.ledger.move(draft.id, State.HELD, only_from=[State.PUBLISHING], at=now)
-            self.ledger.set_attempts(draft.id, retry_at=None, first_attempt_at=None)
-            self.ledger.set_doubt(draft.id, publication_id is not None)  # a request went to X: it may have the post
-            self.ledger.set_notice(draft.id, reason)
-            self.ledger.log("held", actor=SYSTEM, at=now, draft_id=draft.id, reason=reason)
+            self.ledger.transition(draft.id, State.HELD, only_from=[State.PUBLISHING], at=now, actor=SYSTEM, notice=reason,
+                                   may_be_live=publication_id is not None, reason=reason)  # a request went to X: it may have it
             self._tell_slack(draft, Change(State.PUBLISHING, State.HELD, SYSTEM), at=now)
 
     # a person settles it
@@ -355,11 +345,8 @@ class Publishing(DeskBase):
                     raise WrongState(f"{draft.number} does not have the editors' approval now "
                                      f"({len(counted.approvers)} of {needed} for this version by today's editors, "
                                      f"{len(counted.rejecters)} veto); it cannot go out.")
-                self.ledger.move(draft_id, State.APPROVED, only_from=[current.state], at=now)
-                self.ledger.set_attempts(draft_id, retry_at=None, first_attempt_at=None)
-                self.ledger.set_doubt(draft_id, False)
-                self.ledger.set_notice(draft_id, None)
-                self.ledger.log("publish_again", actor=user_id, at=now, draft_id=draft_id, before=current.state.value)
+                self.ledger.transition(draft_id, State.APPROVED, only_from=[current.state], at=now, actor=user_id,
+                                       action="publish_again", notice=None, may_be_live=False, before=current.state.value)
                 self._tell_slack(current, Change(current.state, State.APPROVED, user_id), at=now)
             self._sync_schedule(draft_id)
         return self._draft(draft_id)

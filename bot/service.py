@@ -315,10 +315,9 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
         if self.ledger.published_parts(draft.id):
             return None  # a thread partly on X stays as it is (its parts out can still be retracted); its next part is checked
         decided = decide(self._standing(draft, rules), rules.approvals_required)
-        if decided == draft.state or not self.ledger.move(draft.id, decided, only_from=UNDECIDED, at=now):
-            return None
-        self.ledger.set_attempts(draft.id, retry_at=None, first_attempt_at=None)  # a new decision starts afresh
-        self.ledger.log(decided.value, actor=vote.user_id, at=now, draft_id=draft.id, before=draft.state.value)
+        if decided == draft.state or not self.ledger.transition(draft.id, decided, only_from=UNDECIDED, at=now,
+                                                                 actor=vote.user_id, before=draft.state.value):
+            return None  # (a new decision starts its attempts at X afresh)
         return Change(draft.state, decided, vote.user_id)
 
     # start-up
@@ -364,13 +363,11 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
             if decided is State.APPROVED:
                 continue
             with self.ledger.transaction():
-                if not self.ledger.move(draft.id, decided, only_from=[State.APPROVED], at=now):
+                if not self.ledger.transition(draft.id, decided, only_from=[State.APPROVED], at=now, actor=SYSTEM,
+                                              notice="Back in review: an approval it had no longer counts under today's "
+                                                     "editors in app.yaml.",
+                                              before=State.APPROVED.value, reason="approvals counted again under today's editors"):
                     continue
-                self.ledger.set_attempts(draft.id, retry_at=None, first_attempt_at=None)
-                self.ledger.set_notice(draft.id, "Back in review: an approval it had no longer counts under today's "
-                                                 "editors in app.yaml.")
-                self.ledger.log(decided.value, actor=SYSTEM, at=now, draft_id=draft.id, before=State.APPROVED.value,
-                                reason="approvals counted again under today's editors")
                 self._tell_slack(draft, Change(State.APPROVED, decided, SYSTEM), at=now)
 
     def _retire_orphans(self, now: datetime) -> None:

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,15 @@ from storage.migrations import migrations
 
 log = logging.getLogger(__name__)
 
+
+
+class Keep(Enum):
+    """A value left as it is by a ledger verb."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
 
 
 def to_text(moment: datetime) -> str:
@@ -247,6 +257,23 @@ class Ledger:
                 [to.value, to_text(at), draft_id, *allowed],
             )
             return cursor.rowcount == 1
+
+    def transition(self, draft_id: int, to: State, *, only_from: Iterable[State], at: datetime, actor: str,
+                   action: str | None = None, notice: str | None | Keep = KEEP, may_be_live: bool | None = None,
+                   **detail: Any) -> bool:
+        """One change of state as one call: moved only from `only_from`, its run of attempts at X over, its card's notice
+        set (unless KEEP), whether X may have it (when given), and logged as `action` (the new state's name unless told)
+        by `actor`. False, and nothing changed, when the draft was no longer in one of `only_from`."""
+        with self.transaction():
+            if not self.move(draft_id, to, only_from=only_from, at=at):
+                return False
+            self.set_attempts(draft_id, retry_at=None, first_attempt_at=None)
+            if not isinstance(notice, Keep):
+                self.set_notice(draft_id, notice)
+            if may_be_live is not None:
+                self.set_doubt(draft_id, may_be_live)
+            self.log(action or to.value, actor=actor, at=at, draft_id=draft_id, **detail)
+            return True
 
     def set_attempts(self, draft_id: int, *, retry_at: datetime | None, first_attempt_at: datetime | None) -> None:
         """When to try X again, and since when it has been tried; both None ends the run of attempts."""
