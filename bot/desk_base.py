@@ -7,12 +7,12 @@ import random
 import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot import thread
 from bot.config import Account, Config
-from bot.content import counted
+from bot.content import content_sha256, counted
 from bot.errors import CopydeskError, UnknownAccount, UnknownDraft
 from bot.length import measure
 from bot.messenger import CARD, DM, REDRAW, REPLY, RETIRE, Postings, draft_queue
@@ -178,6 +178,15 @@ class DeskBase:
             said = {"before": change.before.value, "after": change.after.value, "actor": change.actor}
             self.ledger.enqueue(queue, REPLY, at=at, draft_id=draft.id, version=draft.version, **said)
             self.ledger.enqueue(queue, DM, at=at, draft_id=draft.id, **said)
+
+    def _new_version(self, current: Draft, *, text: str, publish_at: datetime | None, by: str, notice: str, action: str,
+                     at: datetime, detail: dict[str, Any]) -> None:
+        """Inside the caller's transaction (its images already as they will be): the draft's next version, fingerprinted,
+        its votes cleared, and its card queued to replace the old one."""
+        sha = content_sha256(text, self.ledger.images(current.id))
+        self.ledger.new_version(current.id, text=text, publish_at=publish_at, by=by, content_sha256=sha, notice=notice,
+                                action=action, at=at, detail=detail)
+        self._queue_card(self._draft(current.id), at=at, replaces=current)
 
     def _queue_card(self, draft: Draft, *, at: datetime, replaces: Draft | None = None) -> None:
         """Inside the transaction that made this version: its card goes up, then (after an edit) the old card is retired."""

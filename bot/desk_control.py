@@ -9,7 +9,6 @@ from typing import Any
 
 from bot import thread
 from bot import when as when_
-from bot.content import content_sha256
 from bot.desk_base import DeskBase
 from bot.errors import NotAllowed, PublishError, Unchanged, WrongState
 from bot.model import SYSTEM, Draft, Pause
@@ -57,14 +56,11 @@ class Control(DeskBase):
                 if (new_text, publish_at) == (current.text, current.publish_at):
                     raise Unchanged(f"{draft.number} already says that and goes out at that time: nothing changed, "
                                     "and its votes stand.")
-                sha = content_sha256(new_text, self.ledger.images(draft_id))
-                self.ledger.rewrite(draft_id, text=new_text, publish_at=publish_at, at=now, by=user_id, content_sha256=sha)
-                self.ledger.set_notice(draft_id, f"Edited by <@{user_id}>: every vote on the earlier version was cleared; editors, please review it again.")
-                self.ledger.log("edited", actor=user_id, at=now, draft_id=draft_id, before=current.text, after=new_text,
-                                publish_at=publish_at.isoformat() if publish_at else None, votes_cleared=True,
-                                version=current.version + 1, content_sha256=sha)
-                self.ledger.forget_card(draft_id)  # reactions on the old card no longer find the draft
-                self._queue_card(self._draft(draft_id), at=now, replaces=current)
+                self._new_version(current, text=new_text, publish_at=publish_at, by=user_id, at=now, action="edited",
+                                  notice=f"Edited by <@{user_id}>: every vote on the earlier version was cleared; editors, "
+                                         "please review it again.",
+                                  detail={"before": current.text, "after": new_text,
+                                          "publish_at": publish_at.isoformat() if publish_at else None})
             self._sync_schedule(draft_id)
         return self._draft(draft_id)
 

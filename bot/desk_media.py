@@ -110,17 +110,13 @@ class Media(DeskBase):
                 if replace:
                     self.ledger.remove_images(draft_id)
                 self.ledger.add_images(draft_id, images, at=now)
-                sha = content_sha256(current.text, after)
-                self.ledger.rewrite(draft_id, text=current.text, publish_at=current.publish_at, at=now, by=user_id,
-                                    content_sha256=sha)  # votes cleared
                 what = "changed the images" if after else "removed the images"
-                self.ledger.set_notice(draft_id, f"<@{user_id}> {what}: every vote on the earlier version was cleared; "
-                                                 "editors, please review it again.")
-                self.ledger.log("images_changed", actor=user_id, at=now, draft_id=draft_id, before=[i.name for i in before],
-                                after=[i.name for i in after], sha256=[i.sha256 for i in after], alt=[i.alt for i in after],
-                                files=[i.slack_file_id for i in after],
-                                votes_cleared=True, version=current.version + 1, content_sha256=sha)
-                self.ledger.forget_card(draft_id)  # reactions on the old card no longer find the draft
-                self._queue_card(self._draft(draft_id), at=now, replaces=current)
+                self._new_version(current, text=current.text, publish_at=current.publish_at, by=user_id, at=now,
+                                  action="images_changed",
+                                  notice=f"<@{user_id}> {what}: every vote on the earlier version was cleared; "
+                                         "editors, please review it again.",
+                                  detail={"before": [i.name for i in before], "after": [i.name for i in after],
+                                          "sha256": [i.sha256 for i in after], "alt": [i.alt for i in after],
+                                          "files": [i.slack_file_id for i in after]})
             self._sync_schedule(draft_id)
         return self._draft(draft_id)

@@ -306,6 +306,18 @@ class Ledger:
                  " ".join(revised) or None, content_sha256, draft_id],
             )
 
+    def new_version(self, draft_id: int, *, text: str, publish_at: datetime | None, by: str, content_sha256: str,
+                    notice: str, action: str, at: datetime, detail: dict[str, Any]) -> None:
+        """A draft's next version as one call: its text (and time), every vote cleared, the card's notice, the event that
+        records it (with the version and its fingerprint), and no card until the new one is up."""
+        with self.transaction():
+            self.rewrite(draft_id, text=text, publish_at=publish_at, at=at, by=by, content_sha256=content_sha256)
+            self.set_notice(draft_id, notice)
+            version = self._draft_row(draft_id).version
+            self.log(action, actor=by, at=at, draft_id=draft_id, **detail, votes_cleared=True, version=version,
+                     content_sha256=content_sha256)
+            self.forget_card(draft_id)  # reactions on the old card no longer find the draft
+
     def set_content(self, draft_id: int, content_sha256: str) -> None:
         """The fingerprint of the draft's version as it now stands (its images were just added or changed)."""
         with self.transaction():
