@@ -188,8 +188,9 @@ def _verify(ledger: Ledger, source: Path, key: Secret | None) -> int:
               "verify it", file=sys.stderr)
         return 1
     if mode != KEYED and key is not None:
-        print(f"{source}: the event chain is plain SHA-256 although ledger.hmac_key_env names {key.env_name}: copydesk has "
-              "not run with the key yet, or someone rebuilt the chain without it", file=sys.stderr)
+        print(f"{source}: the event chain is plain SHA-256 although ledger.hmac_key_env names {key.env_name}: it has not "
+              "been keyed yet (copydesk ledger key does it, once), or someone rebuilt the chain without the key",
+              file=sys.stderr)
         return 1
     check = ledger.verify_chain(key.reveal().encode() if key else None)
     if check.first_broken is not None:
@@ -213,9 +214,28 @@ def _mode(mode: str, key: Secret | None) -> str:
     return "plain SHA-256: it shows changes made without recomputing the chain; anyone who can write the file could"
 
 
+def _chain_state(config: Config) -> str:
+    """How the ledger's chain is hashed, read from the ledger itself, and what the configured key asks of it."""
+    mode = None
+    if config.db_path.exists():
+        try:
+            ledger = Ledger.open_readonly(config.db_path)
+        except LedgerError:
+            mode = None
+        else:
+            mode = ledger.chain_mode()
+            ledger.close()
+    if config.ledger_key is None:
+        return "keyed (HMAC-SHA256): set ledger.hmac_key_env, or copydesk cannot open it" if mode == KEYED else \
+            "plain SHA-256 (set ledger.hmac_key_env to key it)"
+    if mode == KEYED or mode is None:
+        return f"keyed (HMAC-SHA256, the secret in {config.ledger_key.env_name})"
+    return (f"plain SHA-256, although ledger.hmac_key_env names {config.ledger_key.env_name}: run copydesk ledger key "
+            "once, or copydesk refuses to start")
+
+
 def _summary(config: Config) -> str:
-    chain = (f"keyed (HMAC-SHA256, the secret in {config.ledger_key.env_name})" if config.ledger_key
-             else "plain SHA-256 (set ledger.hmac_key_env to key it)")
+    chain = _chain_state(config)
     lines = [f"{config.config_path}: OK", f"  timezone {config.timezone.key}; ledger {config.db_path}, its event chain {chain}"]
     for account in config.accounts.values():
         lines.append(

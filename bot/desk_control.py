@@ -118,7 +118,7 @@ class Control(DeskBase):
             with self.ledger.transaction():  # a retry deletes only what is left
                 self.ledger.retract_publication(publication.id, at=self.clock())
                 self.ledger.log("part_retracted", actor=user_id, at=self.clock(), draft_id=draft_id, part=part,
-                                x_post_id=publication.x_post_id)
+                                x_post_id=publication.x_post_id, publication_id=publication.id)
         now = self.clock()
         with self._decisions:
             with self.ledger.transaction():

@@ -285,6 +285,7 @@ class Publishing(DeskBase):
                 self.ledger.move(draft.id, State.APPROVED, only_from=[State.PUBLISHING], at=now)
                 self.ledger.set_attempts(draft.id, retry_at=retry_at, first_attempt_at=first)
                 self.ledger.log("retry_scheduled", actor=SYSTEM, at=now, draft_id=draft.id, attempt=attempts,
+                                publication_id=publication_id,
                                 error=reason, retry_at=retry_at.isoformat())
                 self._tell_slack(draft, Change(State.PUBLISHING, State.APPROVED, SYSTEM), at=now)
             self._sync_schedule(draft.id)
@@ -301,15 +302,16 @@ class Publishing(DeskBase):
             if len(out) > 1:
                 detail["parts"] = len(out)
             self.ledger.transition(draft.id, State.PUBLISHED, only_from=[State.PUBLISHING], at=now, actor=SYSTEM,
-                                   x_post_id=first.x_post_id if first else posted.post_id, url=first.url if first else posted.url,
-                                   **detail)
+                                   may_be_live=False, x_post_id=first.x_post_id if first else posted.post_id,
+                                   url=first.url if first else posted.url, last_post_id=posted.post_id, **detail)
             self._tell_slack(draft, Change(State.PUBLISHING, State.PUBLISHED, SYSTEM), at=now)
 
     def _fail(self, draft: Draft, publication_id: int, reason: str) -> None:
         now = self.clock()
         with self.ledger.transaction():
             self.ledger.fail_publication(publication_id, error=reason, at=now)
-            self.ledger.transition(draft.id, State.FAILED, only_from=[State.PUBLISHING], at=now, actor=SYSTEM, error=reason)
+            self.ledger.transition(draft.id, State.FAILED, only_from=[State.PUBLISHING], at=now, actor=SYSTEM, error=reason,
+                                   publication_id=publication_id)
             self._tell_slack(draft, Change(State.PUBLISHING, State.FAILED, SYSTEM), at=now)
 
     def _hold(self, draft: Draft, publication_id: int | None, reason: str) -> None:
@@ -319,7 +321,9 @@ class Publishing(DeskBase):
             if publication_id is not None:
                 self.ledger.fail_publication(publication_id, error=reason, at=now)
             self.ledger.transition(draft.id, State.HELD, only_from=[State.PUBLISHING], at=now, actor=SYSTEM, notice=reason,
-                                   may_be_live=publication_id is not None, reason=reason)  # a request went to X: it may have it
+                                   may_be_live=True if publication_id is not None else None,  # a request went to X: it may have it
+                                   reason=reason,
+                                   **({"publication_id": publication_id} if publication_id is not None else {}))
             self._tell_slack(draft, Change(State.PUBLISHING, State.HELD, SYSTEM), at=now)
 
     # a person settles it
@@ -346,7 +350,8 @@ class Publishing(DeskBase):
                                      f"({len(counted.approvers)} of {needed} for this version by today's editors, "
                                      f"{len(counted.rejecters)} veto); it cannot go out.")
                 self.ledger.transition(draft_id, State.APPROVED, only_from=[current.state], at=now, actor=user_id,
-                                       action="publish_again", notice=None, may_be_live=False, before=current.state.value)
+                                       action="publish_again", notice=None, before=current.state.value)
+                # whether X has it stays in doubt until it is found or sent: a duplicate refused by X must not free it
                 self._tell_slack(current, Change(current.state, State.APPROVED, user_id), at=now)
             self._sync_schedule(draft_id)
         return self._draft(draft_id)
@@ -369,6 +374,11 @@ class Publishing(DeskBase):
             current = self._draft(draft_id)
             if current.state not in (State.HELD, State.FAILED):
                 raise WrongState(f"{draft.number} is {current.state.label}; only held or failed drafts can be marked published.")
+            sent = any(p.content_sha256 == current.content_sha256 for p in self.ledger.publications(draft_id))
+            if not (current.may_be_live or sent or decide(self._standing(current, rules), rules.approvals_required) is State.APPROVED):
+                raise WrongState(f"copydesk never sent {draft.number} as it stands, and the editors' approval of it does not "
+                                 "hold now, so it is not recorded as published. If someone posted it by hand, delete it on X "
+                                 f"and withdraw {draft.number}.")
             part = first_unpublished(self.ledger.published_parts(draft_id), count)
             last = part >= count
             if not last and not post_id:
@@ -387,7 +397,7 @@ class Publishing(DeskBase):
                                                  f"Publish now sends the rest, from part {part + 1}.")
             detail = {"part": part, "of": count} if count > 1 else {}
             self.ledger.log("marked_published", actor=user_id, at=now, draft_id=draft_id, url=url, publication_id=publication_id,
-                            **self._approval_record(current, rules), **detail)
+                            x_post_id=post_id or "", **self._approval_record(current, rules), **detail)
             self._tell_slack(current, Change(current.state, State.PUBLISHED, user_id) if last else None, at=now)
         return self._draft(draft_id)
 

@@ -59,6 +59,7 @@ class Publication:
     error: str | None
     retracted_at: datetime | None = None
     part: int = 1  # which post of a thread; a single post is part 1
+    content_sha256: str | None = None  # the fingerprint of the content it sent (None: from before fingerprints)
 
 
 @dataclass(frozen=True)

@@ -262,9 +262,10 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
                                      + ("its images are shown there." if before.card_ts else "it is not up yet."))
                 if card_ts is not None and (card_ts != before.card_ts or before.version != (version or found.version)):
                     raise WrongState(f"This card shows an earlier version of {before.number}; read and vote on its new card.")
-                if refusal := self._refusal(before, rules, user_id, kind):
-                    raise NotAllowed(refusal.replace("your reaction", "your vote"))
                 earlier = next((v for v in self.ledger.votes(draft_id) if v.user_id == user_id and v.reaction == BUTTON), None)
+                taking_back = earlier is not None and earlier.kind is kind  # the same button again: anyone takes back their own
+                if refusal := self._refusal(before, rules, user_id, kind, taking_back=taking_back):
+                    raise NotAllowed(refusal.replace("your reaction", "your vote"))
                 if earlier is not None:
                     self._vote(before, earlier, False, rules)
                 stands = earlier is None or earlier.kind is not kind
@@ -354,6 +355,8 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
     def _decide_again(self, approved: list[Draft], now: datetime) -> None:
         """app.yaml may have changed while copydesk was down: an approval by someone no longer an editor stops counting."""
         for draft in approved:
+            if self.ledger.published_parts(draft.id):
+                continue  # a thread partly on X stays as it is; the check before its next part holds it if need be
             try:
                 rules = self._rules_of(draft)
             except CopydeskError as e:  # Slack cannot say now; the check before sending still holds it if need be

@@ -34,7 +34,7 @@ class _Draft:
     sha: str | None = None
     votes: dict[VoteKey, Cast] = field(default_factory=dict)
     sent: dict[int, tuple[int | None, str | None]] = field(default_factory=dict)  # publication id → content sent
-    out: dict[int, str | None] = field(default_factory=dict)  # publication id → the post on X the log says it made
+    rows: dict[int, list[Any]] = field(default_factory=dict)  # publication id → [outcome, post on X (None: unknown), retracted]
     approved: set[str] = field(default_factory=set)  # fingerprints a `publishing` event proved approved
     files: list[str | None] = field(default_factory=list)  # the Slack file each image is on the card as
 
@@ -64,6 +64,7 @@ def _replay(draft: _Draft, event: dict[str, Any], d: dict[str, Any]) -> Iterator
         draft.text, draft.version, draft.sha = d["text"], d["version"], d["content_sha256"]
         draft.votes = {(u, r): (k, d["version"], d["content_sha256"]) for u, r, k in d["votes"]}
         draft.sent = {p: (d["version"], d["content_sha256"]) for p in d["publications"]}
+        draft.rows = {}  # rows from before the baseline are not replayed: their attempts' events named no publication
         draft.approved = {d["content_sha256"]} if d["publications"] else set()
     elif action == "drafted" and "text" in d:
         draft.author, draft.account, draft.revisers, draft.files = event["actor"], d["account"], set(), []
@@ -83,7 +84,7 @@ def _replay(draft: _Draft, event: dict[str, Any], d: dict[str, Any]) -> Iterator
     elif action == "publishing" and "publication_id" in d:
         yield from _publishing(draft, d)
     elif action == "marked_published" and "publication_id" in d:
-        draft.out[d["publication_id"]] = None  # a person gave its link, if any
+        draft.rows[d["publication_id"]] = ["published", d.get("x_post_id"), False]  # a person gave its link, if any
         draft.sent[d["publication_id"]] = (d.get("version"), d.get("content_sha256"))
         if d.get("content_sha256") in draft.approved:
             pass  # found live after an approved sending of that content: it went out then, whatever came since
@@ -92,14 +93,20 @@ def _replay(draft: _Draft, event: dict[str, Any], d: dict[str, Any]) -> Iterator
         else:
             yield "marked published, but no approved sending of that content came before"
     elif action in ("part_published", "published") and "publication_id" in d:
-        single = action == "part_published" or "parts" not in d  # a thread's `published` names its first part's post
-        draft.out[d["publication_id"]] = d.get("x_post_id") if single else draft.out.get(d["publication_id"])
+        post = d.get("last_post_id", d.get("x_post_id")) if action == "published" else d.get("x_post_id")
+        draft.rows[d["publication_id"]] = ["published", post, False]
+    elif action in ("failed", "held", "retry_scheduled") and "publication_id" in d:
+        draft.rows.setdefault(d["publication_id"], ["failed", None, False])[0] = "failed"
+    elif action == "part_retracted" and "publication_id" in d:
+        if d["publication_id"] in draft.rows:
+            draft.rows[d["publication_id"]][2] = True
 
 
 def _publishing(draft: _Draft, d: dict[str, Any]) -> Iterator[str]:
     """A part on its way to X: its content must be the draft's, and (for the first part of a run) approved then."""
     sha = d.get("content_sha256")
     draft.sent[d["publication_id"]] = (d.get("version"), sha)
+    draft.rows.setdefault(d["publication_id"], ["publishing", None, False])
     if sha is None:
         return  # from before content fingerprints, and after the baseline only if the log itself was written so
     if sha != draft.sha or d.get("version") != draft.version:
@@ -176,16 +183,22 @@ def _votes(db: Database, draft_id: int, draft: _Draft) -> Iterator[str]:
 
 def _publications(db: Database, draft_id: int, draft: _Draft) -> Iterator[str]:
     rows = {r["id"]: r for r in db.query(
-        "SELECT id, outcome, version, content_sha256, x_post_id FROM publications WHERE draft_id = ? ORDER BY id", [draft_id])}
+        "SELECT id, outcome, version, content_sha256, x_post_id, retracted_at FROM publications WHERE draft_id = ? ORDER BY id",
+        [draft_id])}
     for row in rows.values():
         sent = draft.sent.get(row["id"])
         if sent is None:
             yield f"#{draft_id}: publication {row['id']} ({row['outcome']}) is not in the event log"
         elif (row["version"], row["content_sha256"]) != sent:
             yield f"#{draft_id}: publication {row['id']} does not record the content the event log says it sent"
-    for publication_id, post_id in draft.out.items():
+    for publication_id, (outcome, post_id, retracted) in draft.rows.items():
         row = rows.get(publication_id)
-        if row is None or row["outcome"] != "published":
-            yield f"#{draft_id}: publication {publication_id} went out as the event log says, but the table does not say so"
+        if row is None:
+            yield f"#{draft_id}: publication {publication_id} is in the event log but not in the publications table"
+        elif row["outcome"] != outcome:
+            yield f"#{draft_id}: publication {publication_id} is {row['outcome']} in the table, {outcome} in the event log"
         elif post_id is not None and row["x_post_id"] != post_id:
             yield f"#{draft_id}: publication {publication_id} names another post on X than the event log"
+        elif (row["retracted_at"] is not None) != retracted:
+            yield f"#{draft_id}: publication {publication_id} is {'' if retracted else 'not '}retracted in the event log, "
+            "but the table says otherwise"

@@ -1022,6 +1022,7 @@ def _publication(row: dict[str, Any]) -> Publication:
         error=row["error"],
         retracted_at=from_text(row["retracted_at"]),
         part=row["part"],
+        content_sha256=row["content_sha256"],
     )
 
 

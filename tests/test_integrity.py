@@ -291,7 +291,7 @@ def test_a_keyed_chain_cannot_be_rebuilt_without_the_secret(make_bot, tmp_path: 
     relabelled = copy_of(bot, tmp_path, "relabelled.db")  # and calling the rebuilt chain plain does not help
     rebuild_without_the_key(relabelled, "Words nobody approved")
     code, said = verify(bot, relabelled, capsys, "--config", config)
-    assert code == 1 and "rebuilt the chain without it" in said
+    assert code == 1 and "rebuilt the chain without the key" in said
 
     with pytest.raises(LedgerError, match="plain SHA-256"):  # nor does starting copydesk on it with the key: it is refused
         Ledger.open(relabelled, key=KEY.encode())
@@ -416,3 +416,66 @@ def test_a_post_found_live_after_a_veto_is_recorded_as_it_went_out(make_bot) -> 
 
     assert bot.draft(1).state is State.PUBLISHED
     assert bot.audited() == []  # it went out on the approvals it had when it was sent
+
+
+@pytest.mark.parametrize(("change", "said"), [
+    ("UPDATE publications SET outcome = 'failed' WHERE draft_id = 1", "is failed in the table, published in the event log"),
+    ("UPDATE publications SET x_post_id = '1790000000000000999' WHERE draft_id = 1", "names another post on X"),
+    ("DELETE FROM publications WHERE draft_id = 1", "is in the event log but not in the publications table"),
+    ("UPDATE publications SET retracted_at = 'now' WHERE draft_id = 1", "is not retracted in the event log"),
+])
+def test_verify_names_a_publication_changed_by_hand(bot: Copydesk, tmp_path: Path, capsys, change: str, said: str) -> None:
+    published(bot)
+    tampered = copy_of(bot, tmp_path, "tampered.db")
+    with sqlite3.connect(tampered) as conn:
+        conn.execute(change)
+
+    code, out = verify(bot, tampered, capsys)
+
+    assert code == 1 and f"#1: publication 1 {said}" in out
+
+
+def test_a_draft_copydesk_never_sent_is_not_marked_published_over_a_veto(make_bot) -> None:
+    clock = MovableClock()
+    bot = make_bot(clock=clock)
+    bot.command(AUTHOR, "at:+1h Held by the pause")
+    approve(bot, 1)
+    bot.command(ADMIN, "pause Not now")
+    clock.advance(hours=2)
+    bot.command(ADMIN, "resume")  # its time passed during the pause: held for a person, never sent
+    assert bot.draft(1).state is State.HELD and bot.ledger.publications(1) == []
+    bot.react(EDITOR_3, "x", 1)
+
+    answer = bot.private_answer(bot.command(EDITOR_1, "mark-published #1 https://x.com/aplusk/status/1790000000000000099"))
+
+    assert "copydesk never sent #1" in answer and bot.draft(1).state is State.HELD and bot.ledger.publications(1) == []
+
+
+def test_an_editor_who_left_can_take_back_a_button_vote(make_bot) -> None:
+    first = make_bot()
+    first.command(AUTHOR, "at:+1d Vetoed with the button")
+    first.press(EDITOR_1, render.REJECT, 1)
+    assert first.draft(1).state is State.REJECTED
+    first.stop()
+
+    bot = make_bot({"editors": [EDITOR_2, EDITOR_3]})
+    bot.press(EDITOR_1, render.REJECT, 1)  # the same button again: the vote is taken back
+
+    assert bot.ledger.votes(1) == [] and bot.draft(1).state is State.IN_REVIEW
+    bot.press(EDITOR_1, render.REJECT, 1)  # but not cast again
+    assert bot.ledger.votes(1) == [] and "Only the editors of main" in bot.slack.responses()[-1]["text"]
+
+
+def test_copydesk_check_reads_the_chains_mode_from_the_ledger(bot: Copydesk, tmp_path: Path, capsys, monkeypatch) -> None:
+    import yaml
+
+    published(bot)
+    config = tmp_path / "keyed.yaml"
+    config.write_text(yaml.safe_dump({**yaml.safe_load((tmp_path / "app.yaml").read_text()),
+                                      "ledger": {"hmac_key_env": "COPYDESK_LEDGER_KEY"}}))
+    for name, value in {"SLACK_BOT_TOKEN": "xoxb-test", "COPYDESK_LEDGER_KEY": KEY, "COPYDESK_DB": str(bot.config.db_path),
+                        "X_CONSUMER_KEY": "k", "X_CONSUMER_SECRET": "s", "X_ACCESS_TOKEN": "t", "X_ACCESS_TOKEN_SECRET": "u"}.items():
+        monkeypatch.setenv(name, value)
+
+    assert main(["check", "--config", str(config)]) == 0
+    assert "plain SHA-256, although ledger.hmac_key_env names COPYDESK_LEDGER_KEY: run copydesk ledger key" in capsys.readouterr().out

@@ -86,7 +86,7 @@ def test_x_refusing_the_post_fails_it_with_xs_own_reason_everywhere(bot: Copydes
     assert "duplicate content" in blocks_text(bot.slack.updates()[-1])
     assert "Publishing failed: X refused the post" in [p for p in bot.slack.posts(REVIEW) if p.get("thread_ts")][-1]["text"]
     assert "could not be published" in bot.slack.posts(AUTHOR)[-1]["text"]
-    assert bot.ledger.events(1)[-1].detail == {"error": publication.error}
+    assert bot.ledger.events(1)[-1].detail == {"error": publication.error, "publication_id": publication.id}
 
 
 def test_an_unreachable_x_is_retried_with_backoff_then_the_post_fails_and_says_so(make_bot) -> None:

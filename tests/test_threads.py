@@ -89,7 +89,7 @@ def test_a_three_part_thread_goes_out_in_order_each_part_replying_to_the_one_bef
     assert [e.action for e in bot.ledger.events(1)][-6:] == [
         "publishing", "part_published", "publishing", "part_published", "publishing", "published",
     ]
-    assert bot.ledger.events(1)[-1].detail == {"x_post_id": ids[PARTS[0]], "url": first_url, "parts": 3, "publication_id": 3, "version": 1, "content_sha256": draft.content_sha256}
+    assert bot.ledger.events(1)[-1].detail == {"x_post_id": ids[PARTS[0]], "url": first_url, "parts": 3, "publication_id": 3, "version": 1, "content_sha256": draft.content_sha256, "last_post_id": ids[PARTS[2]]}
     bot.slack.wait_for("/api/chat.postMessage", count=5)
     assert f"is live: {first_url}" in bot.slack.posts(AUTHOR)[-1]["text"]
     assert first_url in blocks_text(bot.slack.updates()[-1])
@@ -347,3 +347,27 @@ def test_a_veto_on_a_thread_paused_part_way_holds_its_next_part(bot: Copydesk) -
 
     assert "1 veto" in bot.private_answer(refused) and bot.draft(1).state is State.HELD
     assert bot.x.texts() == [PARTS[0]]  # part 2 never went
+
+
+def test_a_vetoed_thread_paused_part_way_stays_retractable_across_a_restart(config, slack, x) -> None:
+    first = Copydesk(config, slack, x).start()
+    try:
+        gate = x.hold("/2/tweets")
+        first.command(AUTHOR, THREAD)
+        approve(first, 1)
+        x.wait_for_held("/2/tweets")
+        first.command("U0ADMIN01", "pause Wrong thread")
+        gate.set()
+        x.gates.pop("/2/tweets")
+        first.wait_for_state(1, State.APPROVED)
+        first.react(EDITOR_3, "x", 1)
+    finally:
+        first.stop()
+
+    second = Copydesk(config, slack, x).start()  # the start counts the votes again: a thread partly out stays as it is
+    try:
+        assert second.draft(1).state is State.APPROVED
+        assert "deleted from X" in second.private_answer(second.command(AUTHOR, "retract #1"))
+        assert second.draft(1).state is State.RETRACTED and second.audited() == []
+    finally:
+        second.stop()
