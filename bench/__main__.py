@@ -7,7 +7,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import ack, approval, ledger_scale, recovery, report, schedule, sustained
@@ -26,8 +26,9 @@ BENCHMARKS: dict[str, Callable[[Path, Fakes, bool], Section]] = {
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    top.add_argument("--only", nargs="+", choices=list(BENCHMARKS), metavar="NAME",
-                     help=f"run only these: {', '.join(BENCHMARKS)}")
+    top.add_argument(
+        "--only", nargs="+", choices=list(BENCHMARKS), metavar="NAME", help=f"run only these: {', '.join(BENCHMARKS)}"
+    )
     top.add_argument("--quick", action="store_true", help="small sizes: checks the benchmarks work, in about a minute")
     top.add_argument("--out", type=Path, default=ROOT / "bench" / "results", help="where the results go (default: bench/results)")
     top.add_argument("--no-readme", action="store_true", help="leave the README's table as it is")
@@ -36,7 +37,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     sections: list[Section] = []
     with fakes() as loopback, tempfile.TemporaryDirectory(prefix="copydesk-bench-") as scratch:
         for name in [n for n in BENCHMARKS if not args.only or n in args.only]:

@@ -42,11 +42,12 @@ def run(workdir: Path, fakes: Fakes, *, quick: bool = False) -> Section:
         for senders in LEVELS:
             per_sender = max(1, total[senders] // rounds // senders)
             for turn in range(rounds):
-                order = list(targets)[turn % 3:] + list(targets)[:turn % 3]
+                order = list(targets)[turn % 3 :] + list(targets)[: turn % 3]
                 for name in order:
                     url, path = targets[name]
                     seen.setdefault((name, senders), []).extend(
-                        run_load(url, path, senders, per_sender, f"{name} {senders}x{turn}", response_url))
+                        run_load(url, path, senders, per_sender, f"{name} {senders}x{turn}", response_url)
+                    )
                     if name == "copydesk":
                         settle(senders * per_sender)
     finally:
@@ -58,9 +59,11 @@ def run(workdir: Path, fakes: Fakes, *, quick: bool = False) -> Section:
     for senders in LEVELS:
         mine, bare = stats[f"copydesk, {senders} sender(s)"], stats[f"bare Bolt, {senders} sender(s)"]
         for q in ("p50", "p99") if senders < 50 else ("p50",):
-            section.figures.append(Figure(f"/draft ack {q}, {senders} sender{'s' * (senders > 1)}", mine[q],
-                                          f"bare Bolt ack {q}", bare[q], 1.0))
+            section.figures.append(
+                Figure(f"/draft ack {q}, {senders} sender{'s' * (senders > 1)}", mine[q], f"bare Bolt ack {q}", bare[q], 1.0)
+            )
     noop = stats["no-op route, 1 sender(s)"]
-    section.figures.append(Figure("/draft ack p50, 1 sender", stats["copydesk, 1 sender(s)"]["p50"], "no-op route p50",
-                                  noop["p50"], 2.0))
+    section.figures.append(
+        Figure("/draft ack p50, 1 sender", stats["copydesk, 1 sender(s)"]["p50"], "no-op route p50", noop["p50"], 2.0)
+    )
     return section

@@ -9,8 +9,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.harness import (FORM, READY, Connection, Fakes, config_file, copydesk, reaction, signed, slash_draft, spawn,
-                           stop, summary, until)
+from bench.harness import (
+    FORM,
+    READY,
+    Connection,
+    Fakes,
+    config_file,
+    copydesk,
+    reaction,
+    signed,
+    slash_draft,
+    spawn,
+    stop,
+    summary,
+    until,
+)
 from bench.load import run_load
 from bench.report import Figure, Section
 from bot.server import SLACK_PATH
@@ -70,15 +83,17 @@ def run(workdir: Path, fakes: Fakes, *, quick: bool = False) -> Section:
             if n >= 5:  # the first few warm copydesk up
                 latencies.append((call.at - began) * 1000)
             # the card, its thread and the author hear of it after X: let that finish before the next sample
-            until("the author told of the post", lambda: dms(fakes) >= told + 2 * (n + 1), timeout=10)
+            until("the author told of the post", lambda n=n: dms(fakes) >= told + 2 * (n + 1), timeout=10)
     finally:
         fakes.slack.on_message.remove(on_card)
         conn.close()
         stop(bot)
     mine = summary(latencies)
-    return Section("Approval to post", [Figure("approval → POST /2/tweets p99", mine["p99"], "bare Bolt ack p50, 1 sender",
-                                               bare["p50"], 2.0)],
-                   details={"approval_to_post_ms": mine, "bare_bolt_ack_ms": bare})
+    return Section(
+        "Approval to post",
+        [Figure("approval → POST /2/tweets p99", mine["p99"], "bare Bolt ack p50, 1 sender", bare["p50"], 2.0)],
+        details={"approval_to_post_ms": mine, "bare_bolt_ack_ms": bare},
+    )
 
 
 def dms(fakes: Fakes) -> int:

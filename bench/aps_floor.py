@@ -9,7 +9,7 @@ import json
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -18,9 +18,9 @@ LEAD = 2.0  # seconds from adding the jobs to their instant
 
 def main() -> int:
     count = int(sys.argv[1])
-    scheduler = BackgroundScheduler(timezone=timezone.utc)
+    scheduler = BackgroundScheduler(timezone=UTC)
     scheduler.start()
-    due = datetime.now(timezone.utc) + timedelta(seconds=LEAD)
+    due = datetime.now(UTC) + timedelta(seconds=LEAD)
     lateness: list[float] = []
     lock, done = threading.Lock(), threading.Event()
 

@@ -19,9 +19,9 @@ from urllib.parse import urlencode, urlsplit
 
 from slack_sdk.signature import SignatureVerifier
 
-from tests.support.harness import AUTHOR, REVIEW, SIGNING_SECRET, write_config
 from tests.fakes.slack_api import BOT_TOKEN, FakeSlack
 from tests.fakes.x_api import X_ENV, FakeX
+from tests.support.harness import AUTHOR, REVIEW, SIGNING_SECRET, write_config
 from tests.support.process import Running
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,8 +37,14 @@ class Fakes:
     x: FakeX
 
     def environ(self, db: Path) -> dict[str, str]:
-        return {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_SIGNING_SECRET": SIGNING_SECRET, "SLACK_API_URL": self.slack.api_url,
-                "X_API_URL": self.x.url, "COPYDESK_DB": str(db), **X_ENV}
+        return {
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "SLACK_API_URL": self.slack.api_url,
+            "X_API_URL": self.x.url,
+            "COPYDESK_DB": str(db),
+            **X_ENV,
+        }
 
 
 @contextmanager
@@ -62,8 +68,14 @@ def python_env(extra: dict[str, str]) -> dict[str, str]:
 
 
 def spawn(module: str, args: Sequence[str], env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", module, *args], env=python_env(env), stderr=subprocess.PIPE,
-                            stdout=subprocess.DEVNULL, text=True, cwd=ROOT)
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        env=python_env(env),
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+    )
 
 
 def copydesk(config: Path, env: dict[str, str]) -> Running:
@@ -97,8 +109,13 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 
 def summary(values: Sequence[float]) -> dict[str, float]:
-    return {"n": len(values), "p50": percentile(values, 50), "p95": percentile(values, 95), "p99": percentile(values, 99),
-            "max": max(values)}
+    return {
+        "n": len(values),
+        "p50": percentile(values, 50),
+        "p95": percentile(values, 95),
+        "p99": percentile(values, 99),
+        "max": max(values),
+    }
 
 
 def until(what: str, check: Callable[[], T], timeout: float = 30.0, step: float = 0.002) -> T:
@@ -114,22 +131,45 @@ def until(what: str, check: Callable[[], T], timeout: float = 30.0, step: float 
 def signed(body: str, content_type: str, secret: str = SIGNING_SECRET) -> dict[str, str]:
     """The headers Slack sends: its v0 signature over the timestamp and the exact body."""
     ts = str(int(time.time()))
-    return {"Content-Type": content_type, "X-Slack-Request-Timestamp": ts,
-            "X-Slack-Signature": SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)}
+    return {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": SignatureVerifier(secret).generate_signature(timestamp=ts, body=body),
+    }
 
 
 def slash_draft(text: str, response_url: str, user: str = AUTHOR) -> str:
-    return urlencode({"command": "/draft", "text": text, "user_id": user, "channel_id": "C0GEN", "team_id": "T0TEAM001",
-                      "response_url": response_url, "trigger_id": f"{secrets.token_hex(8)}.2.3"})  # one per /draft, as Slack
+    return urlencode(
+        {
+            "command": "/draft",
+            "text": text,
+            "user_id": user,
+            "channel_id": "C0GEN",
+            "team_id": "T0TEAM001",
+            "response_url": response_url,
+            "trigger_id": f"{secrets.token_hex(8)}.2.3",
+        }
+    )  # one per /draft, as Slack
 
 
 def reaction(event_id: str, user: str, ts: str, emoji: str = "white_check_mark", channel: str = REVIEW) -> str:
-    return json.dumps({
-        "type": "event_callback", "event_id": event_id, "team_id": "T0TEAM001", "api_app_id": "A0COPYDESK",
-        "event_time": int(time.time()),
-        "event": {"type": "reaction_added", "user": user, "reaction": emoji, "item_user": "U0COPYDESK",
-                  "item": {"type": "message", "channel": channel, "ts": ts}, "event_ts": f"{time.time():.6f}"},
-    })
+    return json.dumps(
+        {
+            "type": "event_callback",
+            "event_id": event_id,
+            "team_id": "T0TEAM001",
+            "api_app_id": "A0COPYDESK",
+            "event_time": int(time.time()),
+            "event": {
+                "type": "reaction_added",
+                "user": user,
+                "reaction": emoji,
+                "item_user": "U0COPYDESK",
+                "item": {"type": "message", "channel": channel, "ts": ts},
+                "event_ts": f"{time.time():.6f}",
+            },
+        }
+    )
 
 
 class Connection:

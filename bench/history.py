@@ -15,7 +15,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,23 +32,57 @@ from bot.service import Desk
 from storage.ledger import Ledger
 
 # 18:00 in Los Angeles: the daily digest is due, and the last one went out 24 hours ago.
-NOW = datetime(2026, 3, 3, 2, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 3, 2, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 POSTS_PER_DAY = 100  # published posts in each day of history, and in the last 24 hours
 SLOT = timedelta(minutes=12)  # one draft's life from /draft to X, one after the other, through the day
 
 AUTHORS = ("U0AUTHOR01", "U0AUTHOR02", "U0AUTHOR03", "U0AUTHOR04", "U0AUTHOR05")
 ACCOUNTS: dict[str, dict[str, Any]] = {  # name: (share of the day's posts, app.yaml block)
-    "main": {"share": 60, "handle": "copydesk_main", "review_channel": "C0REVIEWMAIN",
-             "editors": ["U0EDITOR01", "U0EDITOR02", "U0EDITOR03"]},
-    "news": {"share": 30, "handle": "copydesk_news", "review_channel": "C0REVIEWNEWS",
-             "editors": ["U0EDITOR03", "U0EDITOR04", "U0EDITOR05"]},
-    "jobs": {"share": 10, "handle": "copydesk_jobs", "review_channel": "C0REVIEWJOBS",
-             "editors": ["U0EDITOR01", "U0EDITOR05"]},
+    "main": {
+        "share": 60,
+        "handle": "copydesk_main",
+        "review_channel": "C0REVIEWMAIN",
+        "editors": ["U0EDITOR01", "U0EDITOR02", "U0EDITOR03"],
+    },
+    "news": {
+        "share": 30,
+        "handle": "copydesk_news",
+        "review_channel": "C0REVIEWNEWS",
+        "editors": ["U0EDITOR03", "U0EDITOR04", "U0EDITOR05"],
+    },
+    "jobs": {"share": 10, "handle": "copydesk_jobs", "review_channel": "C0REVIEWJOBS", "editors": ["U0EDITOR01", "U0EDITOR05"]},
 }
 PLACEHOLDER = "not-used-by-the-benchmark"  # nothing here talks to Slack or X
-WORDS = ("launch", "update", "today", "our", "team", "ships", "a", "new", "release", "thanks", "everyone", "who",
-         "came", "to", "the", "meetup", "read", "more", "about", "how", "we", "built", "it", "and", "what", "comes", "next")
+WORDS = (
+    "launch",
+    "update",
+    "today",
+    "our",
+    "team",
+    "ships",
+    "a",
+    "new",
+    "release",
+    "thanks",
+    "everyone",
+    "who",
+    "came",
+    "to",
+    "the",
+    "meetup",
+    "read",
+    "more",
+    "about",
+    "how",
+    "we",
+    "built",
+    "it",
+    "and",
+    "what",
+    "comes",
+    "next",
+)
 
 
 def write_config(folder: Path) -> Config:
@@ -57,16 +91,20 @@ def write_config(folder: Path) -> Config:
         "timezone": "America/Los_Angeles",
         "admins": ["U0ADMIN01"],
         "accounts": {
-            name: {k: v for k, v in spec.items() if k != "share"} | {"approvals_required": 2}
-            for name, spec in ACCOUNTS.items()
+            name: {k: v for k, v in spec.items() if k != "share"} | {"approvals_required": 2} for name, spec in ACCOUNTS.items()
         },
         "default_account": "main",
         "digest": {"channel": "C0DIGEST01", "at": "18:00"},
     }
     path = folder / "app.yaml"
     path.write_text(yaml.safe_dump(raw))
-    environ = {"SLACK_BOT_TOKEN": PLACEHOLDER, "X_CONSUMER_KEY": PLACEHOLDER, "X_CONSUMER_SECRET": PLACEHOLDER,
-               "X_ACCESS_TOKEN": PLACEHOLDER, "X_ACCESS_TOKEN_SECRET": PLACEHOLDER}
+    environ = {
+        "SLACK_BOT_TOKEN": PLACEHOLDER,
+        "X_CONSUMER_KEY": PLACEHOLDER,
+        "X_CONSUMER_SECRET": PLACEHOLDER,
+        "X_ACCESS_TOKEN": PLACEHOLDER,
+        "X_ACCESS_TOKEN_SECRET": PLACEHOLDER,
+    }
     return load_config(path, environ, db=folder / "unused.db")
 
 
@@ -162,8 +200,9 @@ class StandInX:
 
     def publish(self, text: str, *, reply_to: str | None = None, media_ids: Any = ()) -> Posted:
         if self.failing is not None:
-            raise PublishError("X answered 403 Forbidden" if self.failing is Delivery.REFUSED else "X did not answer",
-                               delivery=self.failing)
+            raise PublishError(
+                "X answered 403 Forbidden" if self.failing is Delivery.REFUSED else "X did not answer", delivery=self.failing
+            )
         self.posted += 1
         post_id = str(((int(self.clock().timestamp() * 1000) - self.EPOCH_MS) << 22) | (self.posted % 4096))
         return Posted(post_id, f"https://x.com/{self.handle}/status/{post_id}")
@@ -212,8 +251,15 @@ class UnseenDesk(Desk):
 
 def put_up_cards(desk: Desk, draft_id: int) -> None:
     """What the courier does for a new draft, at once and in this thread: its card goes up and the ledger records it."""
-    messenger = Messenger(desk.ledger, desk.notifier, view=desk.view, clock=desk.clock, postings=desk.postings,
-                          card_posted=lambda _draft_id: None, reaction=desk.settle_reaction)
+    messenger = Messenger(
+        desk.ledger,
+        desk.notifier,
+        view=desk.view,
+        clock=desk.clock,
+        postings=desk.postings,
+        card_posted=lambda _draft_id: None,
+        reaction=desk.settle_reaction,
+    )
     for message in desk.ledger.outbox_queue(draft_queue(draft_id)):
         messenger.deliver(replace(message, attempts=message.attempts + 1))
 
@@ -255,8 +301,14 @@ class Writer:
 
     def draft(self, account: str, *, publish_at: datetime | None = None, thread: bool = False) -> int:
         self.made += 1
-        draft = self.desk.submit(author_id=AUTHORS[self.made % len(AUTHORS)], text=self.text(thread), account=account,
-                                 at=None, origin_channel="C0GENERAL", publish_at=publish_at)
+        draft = self.desk.submit(
+            author_id=AUTHORS[self.made % len(AUTHORS)],
+            text=self.text(thread),
+            account=account,
+            at=None,
+            origin_channel="C0GENERAL",
+            publish_at=publish_at,
+        )
         self.written[draft.id] = draft
         self.clock.now += timedelta(seconds=2)
         put_up_cards(self.desk, draft.id)
@@ -269,8 +321,14 @@ class Writer:
         draft = self.desk.ledger.draft(draft_id)
         assert draft is not None and draft.card_ts is not None
         self.events_seen += 1
-        self.desk.react(user_id=self.editor(draft_id, editor), reaction=reaction, channel=draft.review_channel,
-                        ts=draft.card_ts, added=True, event_id=f"Ev{self.events_seen:08X}")
+        self.desk.react(
+            user_id=self.editor(draft_id, editor),
+            reaction=reaction,
+            channel=draft.review_channel,
+            ts=draft.card_ts,
+            added=True,
+            event_id=f"Ev{self.events_seen:08X}",
+        )
 
     def approve(self, draft_id: int) -> None:
         self.clock.now += timedelta(minutes=4)
@@ -392,28 +450,29 @@ def _shift_x(column: str) -> str:
     """An X post id (a snowflake: its high bits are the time) moved back by the copy's days."""
     return f"CAST(CAST({column} AS INTEGER) - p.back * {X_DAY} AS TEXT)"
 
+
 COPIES = {
     "drafts": f"""
         INSERT INTO main.drafts (id, account, author_user_id, text, publish_at, state, origin_channel_id, review_channel_id,
                                  card_ts, created_at, updated_at, retry_at, first_attempt_at, notice, version, content_sha256,
                                  revised_by, may_be_live)
-        SELECT d.id + p.drafts, d.account, d.author_user_id, d.text, {_shift('d.publish_at')}, d.state, d.origin_channel_id,
-               d.review_channel_id, {_shift_ts('d.card_ts')}, {_shift('d.created_at')}, {_shift('d.updated_at')},
-               {_shift('d.retry_at')}, {_shift('d.first_attempt_at')}, d.notice, d.version, d.content_sha256, d.revised_by,
+        SELECT d.id + p.drafts, d.account, d.author_user_id, d.text, {_shift("d.publish_at")}, d.state, d.origin_channel_id,
+               d.review_channel_id, {_shift_ts("d.card_ts")}, {_shift("d.created_at")}, {_shift("d.updated_at")},
+               {_shift("d.retry_at")}, {_shift("d.first_attempt_at")}, d.notice, d.version, d.content_sha256, d.revised_by,
                d.may_be_live
         FROM temp.plan p CROSS JOIN t.drafts d WHERE d.id BETWEEN p.drafts_from AND p.drafts_to ORDER BY p.copy, d.id""",
     "votes": f"""
         INSERT INTO main.votes (draft_id, user_id, reaction, vote, cast_at, version, content_sha256)
-        SELECT v.draft_id + p.drafts, v.user_id, v.reaction, v.vote, {_shift('v.cast_at')}, v.version, v.content_sha256
+        SELECT v.draft_id + p.drafts, v.user_id, v.reaction, v.vote, {_shift("v.cast_at")}, v.version, v.content_sha256
         FROM temp.plan p CROSS JOIN t.votes v WHERE v.draft_id BETWEEN p.drafts_from AND p.drafts_to
         ORDER BY p.copy, v.draft_id, v.rowid""",
     "publications": f"""
         INSERT INTO main.publications (id, draft_id, account, handle, started_at, finished_at, outcome, x_post_id, url,
                                        error, retracted_at, part, version, content_sha256)
-        SELECT u.id + p.publications, u.draft_id + p.drafts, u.account, u.handle, {_shift('u.started_at')},
-               {_shift('u.finished_at')}, u.outcome, {_shift_x('u.x_post_id')},
-               CASE WHEN u.x_post_id IS NULL THEN u.url ELSE 'https://x.com/' || u.handle || '/status/' || {_shift_x('u.x_post_id')} END,
-               u.error, {_shift('u.retracted_at')}, u.part, u.version, u.content_sha256
+        SELECT u.id + p.publications, u.draft_id + p.drafts, u.account, u.handle, {_shift("u.started_at")},
+               {_shift("u.finished_at")}, u.outcome, {_shift_x("u.x_post_id")},
+               CASE WHEN u.x_post_id IS NULL THEN u.url ELSE 'https://x.com/' || u.handle || '/status/' || {_shift_x("u.x_post_id")} END,
+               u.error, {_shift("u.retracted_at")}, u.part, u.version, u.content_sha256
         FROM temp.plan p CROSS JOIN t.publications u
         WHERE u.id BETWEEN p.publications_from AND p.publications_to ORDER BY p.copy, u.id""",
     # The event log is hash-chained (storage/chain.py). A copied event keeps its template row's hash: the column
@@ -422,7 +481,7 @@ COPIES = {
     # still agree with the log (`copydesk ledger verify` past the chain).
     "events": f"""
         INSERT INTO main.events (id, at, draft_id, actor, action, detail, hash)
-        SELECT e.id + p.events, {_shift('e.at')}, e.draft_id + p.drafts, e.actor, e.action,
+        SELECT e.id + p.events, {_shift("e.at")}, e.draft_id + p.drafts, e.actor, e.action,
                CASE WHEN json_extract(e.detail, '$.publication_id') IS NULL THEN e.detail
                     ELSE json_set(e.detail, '$.publication_id', json_extract(e.detail, '$.publication_id') + p.publications) END,
                e.hash
@@ -430,14 +489,14 @@ COPIES = {
     "digests": f"""
         INSERT INTO main.digests (id, scope, kind, day, window_start, window_end, channel, outcome, claimed_at,
                                   message_ts, sent_at, error)
-        SELECT g.id + p.digests, g.scope, g.kind, date(g.day, p.modifier), {_shift('g.window_start')},
-               {_shift('g.window_end')}, g.channel, g.outcome, {_shift('g.claimed_at')}, {_shift_ts('g.message_ts')},
-               {_shift('g.sent_at')}, g.error
+        SELECT g.id + p.digests, g.scope, g.kind, date(g.day, p.modifier), {_shift("g.window_start")},
+               {_shift("g.window_end")}, g.channel, g.outcome, {_shift("g.claimed_at")}, {_shift_ts("g.message_ts")},
+               {_shift("g.sent_at")}, g.error
         FROM temp.plan p CROSS JOIN t.digests g WHERE g.id BETWEEN p.digests_from AND p.digests_to ORDER BY p.copy, g.id""",
     # Slack's event ids seen (one per reaction): the copy number goes into the id, oldest first.
     "slack_events_seen": f"""
         INSERT INTO main.slack_events_seen (event_id, seen_at)
-        SELECT printf('Ev%06d', p.copy) || substr(s.event_id, 3), {_shift('s.seen_at')}
+        SELECT printf('Ev%06d', p.copy) || substr(s.event_id, 3), {_shift("s.seen_at")}
         FROM temp.plan p CROSS JOIN t.slack_events_seen s
         WHERE s.seen_at >= p.seen_from AND s.seen_at < p.seen_to ORDER BY p.copy, s.event_id""",
 }
@@ -448,13 +507,45 @@ def _plan(spans: Spans, days: int, total: dict[str, int]) -> Iterator[tuple[Any,
     cut = (NOW - DAY).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     for copy in range(days):
         back = days - 1 - copy
-        yield (copy, back, f"-{back} days", copy * spans.drafts, 1, spans.drafts, copy * spans.events, 1, spans.events,
-               copy * spans.publications, 1, spans.publications, copy * spans.digests, 1, spans.digests, "", cut)
+        yield (
+            copy,
+            back,
+            f"-{back} days",
+            copy * spans.drafts,
+            1,
+            spans.drafts,
+            copy * spans.events,
+            1,
+            spans.events,
+            copy * spans.publications,
+            1,
+            spans.publications,
+            copy * spans.digests,
+            1,
+            spans.digests,
+            "",
+            cut,
+        )
     last = days - 1
-    yield (days, 0, "-0 days", last * spans.drafts, spans.drafts + 1, total["drafts"],
-           last * spans.events, spans.events + 1, total["events"],
-           last * spans.publications, spans.publications + 1, total["publications"],
-           last * spans.digests, spans.digests + 1, total["digests"], cut, "9")
+    yield (
+        days,
+        0,
+        "-0 days",
+        last * spans.drafts,
+        spans.drafts + 1,
+        total["drafts"],
+        last * spans.events,
+        spans.events + 1,
+        total["events"],
+        last * spans.publications,
+        spans.publications + 1,
+        total["publications"],
+        last * spans.digests,
+        spans.digests + 1,
+        total["digests"],
+        cut,
+        "9",
+    )
 
 
 def grow(target: Path, template: Path, spans: Spans, posts: int) -> dict[str, Any]:
@@ -473,8 +564,10 @@ def grow(target: Path, template: Path, spans: Spans, posts: int) -> dict[str, An
         conn.execute("PRAGMA synchronous = OFF")
         conn.execute("PRAGMA cache_size = -262144")
         conn.execute("ATTACH DATABASE ? AS t", [str(template)])
-        total = {table: conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM t.{table}").fetchone()[0]
-                 for table in ("drafts", "events", "publications", "digests")}
+        total = {
+            table: conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM t.{table}").fetchone()[0]
+            for table in ("drafts", "events", "publications", "digests")
+        }
         conn.execute("BEGIN")
         conn.execute(
             "CREATE TEMP TABLE plan (copy INTEGER PRIMARY KEY, back INTEGER, modifier TEXT, drafts INTEGER, drafts_from INTEGER,"

@@ -44,7 +44,10 @@ HISTORY = re.compile(rf"^SCAN ({'|'.join(history.HISTORY_TABLES)})\b")
 
 CALLS: dict[str, tuple[str, Callable[[Desk], Any]]] = {
     "digest": ("digest", lambda desk: desk.digests_so_far()),
-    "draft_list": ("/draft list", lambda desk: render.pending_list(desk.pending(), frozenset(desk.config.accounts))),  # a reader's
+    "draft_list": (
+        "/draft list",
+        lambda desk: render.pending_list(desk.pending(), frozenset(desk.config.accounts)),
+    ),  # a reader's
 }
 
 
@@ -71,39 +74,51 @@ def run(workdir: Path, *, quick: bool = False) -> Section:
             "template_seconds": round(template_seconds, 2),
             "build_seconds": round(built[large]["copy_seconds"] + built[large]["analyze_seconds"], 1),
             "statistics": f"ANALYZE ran after building: sqlite_stat1 has {built[large]['stat1_rows']} rows, as in a ledger "
-                          "someone ran ANALYZE or PRAGMA optimize on (copydesk itself never does)",
+            "someone ran ANALYZE or PRAGMA optimize on (copydesk itself never does)",
             "cache": "warm: each ledger was read by the same calls before timing; small and large ledgers take turns "
-                     f"in blocks of {pace.block} calls, after {pace.warm_up} untimed calls each",
+            f"in blocks of {pace.block} calls, after {pace.warm_up} untimed calls each",
             "same_work": same_work(desks[small], desks[large]),
             "full_scans": [],
             "query_plans": {},
         }
         for key, (label, call) in CALLS.items():
-            samples = timed({n: (lambda desk=desks[n]: call(desk)) for n in (small, large)}, pace)
+            samples = timed({n: (lambda desk=desks[n], call=call: call(desk)) for n in (small, large)}, pace)
             at = {n: summary(samples[n]) for n in (small, large)}
-            statements = {n: captured(ledgers[n], lambda desk=desks[n]: call(desk)) for n in (small, large)}
+            statements = {n: captured(ledgers[n], lambda desk=desks[n], call=call: call(desk)) for n in (small, large)}
             shapes = distinct(statements[large])
             plans = [plan(ledgers[large], sql, runs) for sql, runs in shapes]
-            details[key] = {
-                f"{n:,} posts": {**at[n], "statements": len(statements[n])} for n in (small, large)
-            }
+            details[key] = {f"{n:,} posts": {**at[n], "statements": len(statements[n])} for n in (small, large)}
             details[key]["same_plans_at_both_sizes"] = [p["plan"] for p in plans] == [
-                plan(ledgers[small], sql, runs)["plan"] for sql, runs in shapes]
+                plan(ledgers[small], sql, runs)["plan"] for sql, runs in shapes
+            ]
             details["query_plans"][key] = plans
             details["full_scans"] += [
-                {"call": label, "sql": p["sql"], "plan": line}
-                for p in plans for line in p["plan"] if HISTORY.match(line.strip())
+                {"call": label, "sql": p["sql"], "plan": line} for p in plans for line in p["plan"] if HISTORY.match(line.strip())
             ]
-            section.figures.append(Figure(
-                f"{label}, {large:,} past posts", at[large]["median_ms"],
-                f"the same {label} at {small:,} posts", at[small]["median_ms"], limit=2.0,
-            ))
-        starts = timed({n: (lambda n=n: restart(workdir / f"ledger-{n}.db", config)) for n in (small, large)},
-                       replace(pace, reps=max(pace.least, pace.reps // 4)))
+            section.figures.append(
+                Figure(
+                    f"{label}, {large:,} past posts",
+                    at[large]["median_ms"],
+                    f"the same {label} at {small:,} posts",
+                    at[small]["median_ms"],
+                    limit=2.0,
+                )
+            )
+        starts = timed(
+            {n: (lambda n=n: restart(workdir / f"ledger-{n}.db", config)) for n in (small, large)},
+            replace(pace, reps=max(pace.least, pace.reps // 4)),
+        )
         at = {n: summary(starts[n]) for n in (small, large)}
         details["start"] = {f"{n:,} posts": at[n] for n in (small, large)}
-        section.figures.append(Figure(f"start (open, migrate, recover), {large:,} past posts", at[large]["median_ms"],
-                                      f"the same start at {small:,} posts", at[small]["median_ms"], limit=1.5))
+        section.figures.append(
+            Figure(
+                f"start (open, migrate, recover), {large:,} past posts",
+                at[large]["median_ms"],
+                f"the same start at {small:,} posts",
+                at[small]["median_ms"],
+                limit=1.5,
+            )
+        )
         section.details = details
     finally:
         for ledger in ledgers.values():

@@ -18,9 +18,28 @@ from bench.harness import FORM, ROOT, Connection, python_env, signed, slash_draf
 
 def run_load(url: str, path: str, senders: int, per_sender: int, label: str, response_url: str) -> list[float]:
     """Run the load generator against `url` and return every answer's latency in milliseconds."""
-    done = subprocess.run([sys.executable, "-m", "bench.load", url, path, "--senders", str(senders), "--requests",
-                           str(per_sender), "--label", label, "--response-url", response_url],
-                          env=python_env({}), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.load",
+            url,
+            path,
+            "--senders",
+            str(senders),
+            "--requests",
+            str(per_sender),
+            "--label",
+            label,
+            "--response-url",
+            response_url,
+        ],
+        env=python_env({}),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"the load generator failed: {done.stderr[-2000:]}")
     result = json.loads(done.stdout)
@@ -29,8 +48,9 @@ def run_load(url: str, path: str, senders: int, per_sender: int, label: str, res
     return result["latencies_ms"]
 
 
-def send(url: str, path: str, texts: list[str], response_url: str, start: threading.Barrier, out: list[float],
-         errors: list[str]) -> None:
+def send(
+    url: str, path: str, texts: list[str], response_url: str, start: threading.Barrier, out: list[float], errors: list[str]
+) -> None:
     conn = Connection(url)
     try:
         start.wait()
@@ -59,9 +79,18 @@ def main() -> int:
     errors: list[str] = []
     start = threading.Barrier(opts.senders)
     senders = [
-        threading.Thread(target=send, args=(opts.url, opts.path,
-                                            [f"Benchmark {opts.label} sender {s} post {n}" for n in range(opts.requests)],
-                                            opts.response_url, start, latencies, errors))
+        threading.Thread(
+            target=send,
+            args=(
+                opts.url,
+                opts.path,
+                [f"Benchmark {opts.label} sender {s} post {n}" for n in range(opts.requests)],
+                opts.response_url,
+                start,
+                latencies,
+                errors,
+            ),
+        )
         for s in range(opts.senders)
     ]
     for sender in senders:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shutil
 import statistics
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bench import seed
@@ -23,9 +23,12 @@ def start_once(config: Path, env: dict[str, str], scheduled: int, reminders: int
     began = time.perf_counter()
     process = spawn("bot.cli", ["run", "--config", str(config), "--host", "127.0.0.1", "--port", "0"], env)
     running = Running(process, ready=READY)  # the port is open only once the ledger is recovered
-    answer = until("copydesk answering with its schedule rebuilt",
-                   lambda: (h := health(running.url)) and h["scheduled"] == scheduled and h["reminders"] == reminders and h,
-                   timeout=120, step=0.001)
+    answer = until(
+        "copydesk answering with its schedule rebuilt",
+        lambda: (h := health(running.url)) and h["scheduled"] == scheduled and h["reminders"] == reminders and h,
+        timeout=120,
+        step=0.001,
+    )
     took = time.perf_counter() - began
     memory = rss_mib(process.pid)
     assert answer["status"] == "ok"
@@ -36,8 +39,12 @@ def start_once(config: Path, env: dict[str, str], scheduled: int, reminders: int
 def measure(config: Path, env: dict[str, str], scheduled: int, reminders: int) -> dict[str, float]:
     start_once(config, env, scheduled, reminders)  # a first start catches up the digest and plans it: once only
     runs = [start_once(config, env, scheduled, reminders) for _ in range(STARTS)]
-    return {"start_s": statistics.median(t for t, _ in runs), "rss_mib": statistics.median(m for _, m in runs),
-            "starts_s": [round(t, 3) for t, _ in runs], "rss_runs_mib": [round(m, 1) for _, m in runs]}
+    return {
+        "start_s": statistics.median(t for t, _ in runs),
+        "rss_mib": statistics.median(m for _, m in runs),
+        "starts_s": [round(t, 3) for t, _ in runs],
+        "rss_runs_mib": [round(m, 1) for _, m in runs],
+    }
 
 
 def run(workdir: Path, fakes: Fakes, *, quick: bool = False) -> Section:
@@ -51,7 +58,7 @@ def run(workdir: Path, fakes: Fakes, *, quick: bool = False) -> Section:
 
     full_db = folder / "full.db"
     env = fakes.environ(full_db)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     due = [now + timedelta(days=1) + timedelta(minutes=n * 7) for n in range(scheduled)]  # over the next month
     began = time.perf_counter()
     seed.open_drafts(load_config(config_path, env, db=full_db), in_review=in_review, due=due, label="recovery")
@@ -64,8 +71,9 @@ def run(workdir: Path, fakes: Fakes, *, quick: bool = False) -> Section:
         f"Restart with {total:,} open drafts",
         [
             Figure(f"start to answering, {total:,} drafts", full["start_s"], "start, empty ledger", empty["start_s"], 2.0, "s"),
-            Figure(f"RSS after recovering {total:,} drafts", full["rss_mib"], "RSS idle, empty ledger", empty["rss_mib"], 1.5, "MiB"),
+            Figure(
+                f"RSS after recovering {total:,} drafts", full["rss_mib"], "RSS idle, empty ledger", empty["rss_mib"], 1.5, "MiB"
+            ),
         ],
-        details={"empty": empty, "full": full, "in_review": in_review, "scheduled": scheduled,
-                 "seeding_s": round(seeding, 1)},
+        details={"empty": empty, "full": full, "in_review": in_review, "scheduled": scheduled, "seeding_s": round(seeding, 1)},
     )

@@ -7,7 +7,7 @@ import os
 import platform
 import sys
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,7 @@ def machine() -> dict[str, Any]:
 
 def as_json(sections: list[Section], *, started: datetime, quick: bool) -> dict[str, Any]:
     return {
-        "started": started.astimezone(timezone.utc).isoformat(timespec="seconds"),
+        "started": started.astimezone(UTC).isoformat(timespec="seconds"),
         "quick": quick,
         "machine": machine(),
         "met": all(f.met for s in sections for f in s.figures),
@@ -88,7 +88,8 @@ def table(results: dict[str, Any]) -> str:
     m = results["machine"]
     lines = [
         f"Measured {results['started']} on {m['cores']} cores, Python {m['python']} ({m['platform']})"
-        + (" — quick run, not for comparison" if results.get("quick") else "") + ".",
+        + (" — quick run, not for comparison" if results.get("quick") else "")
+        + ".",
         "",
         "| Figure | Value | Floor (same run) | Floor value | Ratio | Target | |",
         "|---|---:|---|---:|---:|---:|---|",

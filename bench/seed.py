@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.history import FixedClock, UnseenDesk, put_up_cards, quiet_desk
@@ -27,7 +27,7 @@ class Seeded:
 
 def open_drafts(config: Config, *, in_review: int, due: Sequence[datetime], label: str) -> Seeded:
     """`in_review` drafts with a card and one approval, and one approved draft due at each of `due`."""
-    clock = FixedClock(datetime.now(timezone.utc))
+    clock = FixedClock(datetime.now(UTC))
     ledger = Ledger.open(config.db_path)
     try:
         desk = quiet_desk(config, ledger, clock, kind=UnseenDesk)
@@ -38,12 +38,17 @@ def open_drafts(config: Config, *, in_review: int, due: Sequence[datetime], labe
             events += 1
             draft = ledger.draft(draft_id)
             assert draft is not None and draft.card_ts is not None
-            desk.react(user_id=editor, reaction=APPROVE, channel=draft.review_channel, ts=draft.card_ts, added=True,
-                       event_id=f"EvSEED{label}{events:07d}")
+            desk.react(
+                user_id=editor,
+                reaction=APPROVE,
+                channel=draft.review_channel,
+                ts=draft.card_ts,
+                added=True,
+                event_id=f"EvSEED{label}{events:07d}",
+            )
 
         def write(text: str, publish_at: datetime | None) -> int:
-            draft = desk.submit(author_id=AUTHOR, text=text, account=None, at=None, origin_channel="C0GEN",
-                                publish_at=publish_at)
+            draft = desk.submit(author_id=AUTHOR, text=text, account=None, at=None, origin_channel="C0GEN", publish_at=publish_at)
             put_up_cards(desk, draft.id)
             approve(draft.id, EDITOR_1)
             return draft.id

@@ -16,8 +16,21 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.harness import (FORM, ROOT, Connection, Fakes, config_file, copydesk, python_env, reaction, signed, slash_draft,
-                           stop, summary, until)
+from bench.harness import (
+    FORM,
+    ROOT,
+    Connection,
+    Fakes,
+    config_file,
+    copydesk,
+    python_env,
+    reaction,
+    signed,
+    slash_draft,
+    stop,
+    summary,
+    until,
+)
 from bench.report import Figure, Section
 from bot.server import SLACK_PATH
 from tests.support.harness import EDITOR_1
@@ -70,9 +83,25 @@ def floor(fakes: Fakes, workdir: Path, seconds: float) -> dict[str, float]:
 
 
 def _spawn_gunicorn(env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "gunicorn", "--workers", "4", "--bind", "127.0.0.1:0",
-                             "--log-level", "info", "bench.floor_app:from_environ()"],
-                            env=python_env(env), stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=ROOT)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            "4",
+            "--bind",
+            "127.0.0.1:0",
+            "--log-level",
+            "info",
+            "bench.floor_app:from_environ()",
+        ],
+        env=python_env(env),
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        cwd=ROOT,
+    )
 
 
 def run(workdir: Path, fakes: Fakes, *, quick: bool = False) -> Section:
@@ -127,15 +156,39 @@ def run(workdir: Path, fakes: Fakes, *, quick: bool = False) -> Section:
     if errors:
         raise RuntimeError(f"{len(errors)} request(s) were not answered 200: {errors[:3]}")
     latency = summary([(visible[t] - sent[t]) * 1000 for t in texts[RATE:]])
-    return Section("Sustained load", [
-        Figure(f"votes lost, {len(acknowledged)} cast the instant their card appeared", lost, "none may be lost", 1, 0,
-               unit="votes"),
-        Figure(f"/draft → card visible p50, {RATE}/s for {seconds} s", latency["p50"], "bare Bolt ack p50 (gunicorn, 4 workers)",
-               bare["p50"], 3.0),
-        Figure(f"/draft → card visible p99, {RATE}/s for {seconds} s", latency["p99"], "bare Bolt ack p99 (gunicorn, 4 workers)",
-               bare["p99"], 3.0),
-    ], details={"draft_to_card_visible_ms": latency, "bare_bolt_gunicorn_ack_ms": bare, "votes_cast": len(acknowledged),
-                "votes_lost": lost})
+    return Section(
+        "Sustained load",
+        [
+            Figure(
+                f"votes lost, {len(acknowledged)} cast the instant their card appeared",
+                lost,
+                "none may be lost",
+                1,
+                0,
+                unit="votes",
+            ),
+            Figure(
+                f"/draft → card visible p50, {RATE}/s for {seconds} s",
+                latency["p50"],
+                "bare Bolt ack p50 (gunicorn, 4 workers)",
+                bare["p50"],
+                3.0,
+            ),
+            Figure(
+                f"/draft → card visible p99, {RATE}/s for {seconds} s",
+                latency["p99"],
+                "bare Bolt ack p99 (gunicorn, 4 workers)",
+                bare["p99"],
+                3.0,
+            ),
+        ],
+        details={
+            "draft_to_card_visible_ms": latency,
+            "bare_bolt_gunicorn_ack_ms": bare,
+            "votes_cast": len(acknowledged),
+            "votes_lost": lost,
+        },
+    )
 
 
 def _read(db: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -152,6 +205,8 @@ def _pending(db: Path) -> int:
 
 def _lost(db: Path, acknowledged: list[tuple[str, str]]) -> int:
     """Votes Slack got a 200 for that the ledger does not hold."""
-    counted = {row[0] for row in _read(db, "SELECT d.text FROM votes v JOIN drafts d ON d.id = v.draft_id WHERE v.user_id = ?",
-                                       (EDITOR_1,))}
+    counted = {
+        row[0]
+        for row in _read(db, "SELECT d.text FROM votes v JOIN drafts d ON d.id = v.draft_id WHERE v.user_id = ?", (EDITOR_1,))
+    }
     return sum(1 for text, _ in acknowledged if text not in counted)

@@ -21,13 +21,13 @@ from slack_sdk.http_retry.builtin_handlers import (
 import handlers
 from bot.config import Config
 from bot.courier import Courier
+from bot.errors import CopydeskError, LedgerUnwritable, SlackUnavailable
 from bot.listeners import Gate, ListenerPool
 from bot.messenger import Messenger, Postings
 from bot.progress import Progress
 from bot.publishing import XPublisher
 from bot.scheduling import REMIND, PublishScheduler
 from bot.service import Clock, Desk, utc_now
-from bot.errors import CopydeskError, LedgerUnwritable, SlackUnavailable
 from handlers.errors import error_text
 from handlers.notifier import SlackDirectory, SlackNotifier
 from storage import Ledger
@@ -71,8 +71,12 @@ class Services:
 
     def health(self) -> dict[str, Any]:
         """What /healthz says: the schedule, and what Slack has not heard yet."""
-        return {"scheduled": self.scheduler.count(), "reminders": self.scheduler.count(REMIND),
-                "schema": self.ledger.schema_version(), "outbox": self.ledger.outbox_health(self.desk.clock())}
+        return {
+            "scheduled": self.scheduler.count(),
+            "reminders": self.scheduler.count(REMIND),
+            "schema": self.ledger.schema_version(),
+            "outbox": self.ledger.outbox_health(self.desk.clock()),
+        }
 
 
 def slack_client(config: Config) -> WebClient:
@@ -100,14 +104,16 @@ def outbox_client(client: WebClient) -> WebClient:
     return WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout, retry_handlers=[])
 
 
-def build_services(config: Config, *, client: WebClient | None = None, clock: Clock = utc_now,
-                   jitter: Callable[[], float] = random.random) -> Services:
+def build_services(
+    config: Config, *, client: WebClient | None = None, clock: Clock = utc_now, jitter: Callable[[], float] = random.random
+) -> Services:
     """Open the ledger and build the desk with its Slack, X and scheduler collaborators (`jitter`: 0 to 1, spreads retries)."""
     client = client or slack_client(config)
     key = config.ledger_key.reveal().encode() if config.ledger_key else None
     ledger = Ledger.open(config.db_path, synchronous=config.ledger_synchronous, key=key)
-    notifier = SlackNotifier(client, approve=config.approve_reactions[0], reject=config.reject_reactions[0],
-                             poster=outbox_client(client))
+    notifier = SlackNotifier(
+        client, approve=config.approve_reactions[0], reject=config.reject_reactions[0], poster=outbox_client(client)
+    )
     postings, progress = Postings(), Progress()
     listeners = ListenerPool(max_workers=10)
     desk = Desk(
@@ -125,14 +131,24 @@ def build_services(config: Config, *, client: WebClient | None = None, clock: Cl
         jitter=jitter,
     )
     publishing = Gate()  # held around each post on its way to X: Slack's news waits meanwhile, so posts due together go together
-    messenger = Messenger(ledger, notifier, view=desk.view, clock=clock, postings=postings,
-                          card_posted=desk.schedule_reminder, reaction=desk.settle_reaction, attach=desk.settle_attachment)
-    courier = Courier(ledger, messenger.deliver, clock=clock, room=(listeners.wait_for_room, publishing.wait_for_room),
-                      progress=progress)
+    messenger = Messenger(
+        ledger,
+        notifier,
+        view=desk.view,
+        clock=clock,
+        postings=postings,
+        card_posted=desk.schedule_reminder,
+        reaction=desk.settle_reaction,
+        attach=desk.settle_attachment,
+    )
+    courier = Courier(
+        ledger, messenger.deliver, clock=clock, room=(listeners.wait_for_room, publishing.wait_for_room), progress=progress
+    )
     scheduler = PublishScheduler(desk.publish, remind=desk.remind, digest=desk.run_digest, publishing=publishing.held)
     desk.attach_scheduler(scheduler)
-    return Services(config=config, ledger=ledger, desk=desk, scheduler=scheduler, client=client, listeners=listeners,
-                    courier=courier)
+    return Services(
+        config=config, ledger=ledger, desk=desk, scheduler=scheduler, client=client, listeners=listeners, courier=courier
+    )
 
 
 def create_app(services: Services, *, process_before_response: bool = True) -> App:
@@ -163,8 +179,12 @@ def handle_error(
     if body.get("type") == "event_callback" and transient and response is not None:
         # Nothing was stored (the event is marked seen in the vote's own transaction): a 500 makes
         # Slack deliver it again, when it may succeed.
-        log.warning("event %s not handled (%s); Slack will redeliver it", body.get("event_id"), type(error).__name__,
-                    exc_info=not isinstance(error, CopydeskError))
+        log.warning(
+            "event %s not handled (%s); Slack will redeliver it",
+            body.get("event_id"),
+            type(error).__name__,
+            exc_info=not isinstance(error, CopydeskError),
+        )
         return BoltResponse(status=500, body="")
     text = error_text(error)
     acknowledged = request.context.ack.response is not None

@@ -45,7 +45,9 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--config", metavar="PATH", help="app.yaml to read")
 
     digest = sub.add_parser("digest", help="print the digest so far (since the last daily digest), or post it")
-    digest.add_argument("--since", metavar="WHEN", help="from WHEN instead: 24h, 7d, 2026-11-20 or 2026-11-20T09:00 (in timezone)")
+    digest.add_argument(
+        "--since", metavar="WHEN", help="from WHEN instead: 24h, 7d, 2026-11-20 or 2026-11-20T09:00 (in timezone)"
+    )
     digest.add_argument("--post", action="store_true", help="post it to the digest channel(s) too, as an extra digest")
     digest.add_argument("--config", metavar="PATH", help="app.yaml to read")
     digest.add_argument("--db", metavar="PATH", help="ledger database (default: $COPYDESK_DB or ./copydesk.db)")
@@ -55,16 +57,26 @@ def parser() -> argparse.ArgumentParser:
     backup = ledger_sub.add_parser("backup", help="copy the ledger consistently, even while the bot runs")
     backup.add_argument("path", metavar="PATH", help="where the copy goes (must not exist yet)")
     backup.add_argument("--db", metavar="PATH", help="ledger database (default: $COPYDESK_DB or ./copydesk.db)")
-    verify = ledger_sub.add_parser("verify", help="prove the event log was not changed (its hash chain) and that drafts, "
-                                   "votes and publications agree with it")
+    verify = ledger_sub.add_parser(
+        "verify",
+        help="prove the event log was not changed (its hash chain) and that drafts, votes and publications agree with it",
+    )
     verify.add_argument("--db", metavar="PATH", help="ledger database (default: $COPYDESK_DB or ./copydesk.db)")
-    verify.add_argument("--config", metavar="PATH", help="app.yaml whose ledger.hmac_key_env names the chain's secret "
-                        "(default: $COPYDESK_CONFIG or ./app.yaml, if it exists)")
-    key = ledger_sub.add_parser("key", help="key a plain ledger's event chain with ledger.hmac_key_env's secret, once, "
-                                "after checking it")
+    verify.add_argument(
+        "--config",
+        metavar="PATH",
+        help="app.yaml whose ledger.hmac_key_env names the chain's secret "
+        "(default: $COPYDESK_CONFIG or ./app.yaml, if it exists)",
+    )
+    key = ledger_sub.add_parser(
+        "key", help="key a plain ledger's event chain with ledger.hmac_key_env's secret, once, after checking it"
+    )
     key.add_argument("--db", metavar="PATH", help="ledger database (default: $COPYDESK_DB or ./copydesk.db)")
-    key.add_argument("--config", metavar="PATH", help="app.yaml whose ledger.hmac_key_env names the secret "
-                     "(default: $COPYDESK_CONFIG or ./app.yaml)")
+    key.add_argument(
+        "--config",
+        metavar="PATH",
+        help="app.yaml whose ledger.hmac_key_env names the secret (default: $COPYDESK_CONFIG or ./app.yaml)",
+    )
     return top
 
 
@@ -175,8 +187,10 @@ def _key(source: Path, key: Secret | None) -> int:
         Ledger.open(source, key=key.reveal().encode(), rekey=True).close()
     finally:
         lock.release()
-    print(f"{source}: the event chain is keyed (HMAC-SHA256 with the secret in {key.env_name}); keep the secret: "
-          "copydesk cannot open or verify this ledger without it")
+    print(
+        f"{source}: the event chain is keyed (HMAC-SHA256 with the secret in {key.env_name}); keep the secret: "
+        "copydesk cannot open or verify this ledger without it"
+    )
     return 0
 
 
@@ -184,18 +198,25 @@ def _verify(ledger: Ledger, source: Path, key: Secret | None) -> int:
     """The chain (keyed when the ledger is), then the tables against the log; exit 1 naming what is wrong."""
     mode = ledger.chain_mode()
     if mode == KEYED and key is None:
-        print(f"{source}: the event chain is keyed (HMAC-SHA256); set app.yaml's ledger.hmac_key_env and its variable to "
-              "verify it", file=sys.stderr)
+        print(
+            f"{source}: the event chain is keyed (HMAC-SHA256); set app.yaml's ledger.hmac_key_env and its variable to verify it",
+            file=sys.stderr,
+        )
         return 1
     if mode != KEYED and key is not None:
-        print(f"{source}: the event chain is plain SHA-256 although ledger.hmac_key_env names {key.env_name}: it has not "
-              "been keyed yet (copydesk ledger key does it, once), or someone rebuilt the chain without the key",
-              file=sys.stderr)
+        print(
+            f"{source}: the event chain is plain SHA-256 although ledger.hmac_key_env names {key.env_name}: it has not "
+            "been keyed yet (copydesk ledger key does it, once), or someone rebuilt the chain without the key",
+            file=sys.stderr,
+        )
         return 1
     check = ledger.verify_chain(key.reveal().encode() if key else None)
     if check.first_broken is not None:
-        print(f"{source}: the event log was changed after the fact: event {check.first_broken} does not match "
-              f"the chain (checked {check.events - 1} event(s) before it; {_mode(mode, key)})", file=sys.stderr)
+        print(
+            f"{source}: the event log was changed after the fact: event {check.first_broken} does not match "
+            f"the chain (checked {check.events - 1} event(s) before it; {_mode(mode, key)})",
+            file=sys.stderr,
+        )
         return 1
     problems = ledger.audit()
     for problem in problems:
@@ -226,12 +247,17 @@ def _chain_state(config: Config) -> str:
             mode = ledger.chain_mode()
             ledger.close()
     if config.ledger_key is None:
-        return "keyed (HMAC-SHA256): set ledger.hmac_key_env, or copydesk cannot open it" if mode == KEYED else \
-            "plain SHA-256 (set ledger.hmac_key_env to key it)"
+        return (
+            "keyed (HMAC-SHA256): set ledger.hmac_key_env, or copydesk cannot open it"
+            if mode == KEYED
+            else "plain SHA-256 (set ledger.hmac_key_env to key it)"
+        )
     if mode == KEYED or mode is None:
         return f"keyed (HMAC-SHA256, the secret in {config.ledger_key.env_name})"
-    return (f"plain SHA-256, although ledger.hmac_key_env names {config.ledger_key.env_name}: run copydesk ledger key "
-            "once, or copydesk refuses to start")
+    return (
+        f"plain SHA-256, although ledger.hmac_key_env names {config.ledger_key.env_name}: run copydesk ledger key "
+        "once, or copydesk refuses to start"
+    )
 
 
 def _summary(config: Config) -> str:

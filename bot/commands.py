@@ -20,21 +20,37 @@ class Subcommand:
 SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("help", "/draft help", "Show this help."),
     Subcommand("list", "/draft list", "Show the drafts waiting for review, scheduled to go out or held for a person."),
-    Subcommand("edit", "/draft edit #ID [at:WHEN] NEW TEXT",
-               "Change a draft that has not gone out (author or admin); its votes are cleared and it is reviewed again."),
-    Subcommand("drop-images", "/draft drop-images #ID",
-               "Remove every image from a draft that has not gone out (author or admin); its votes are cleared."),
+    Subcommand(
+        "edit",
+        "/draft edit #ID [at:WHEN] NEW TEXT",
+        "Change a draft that has not gone out (author or admin); its votes are cleared and it is reviewed again.",
+    ),
+    Subcommand(
+        "drop-images",
+        "/draft drop-images #ID",
+        "Remove every image from a draft that has not gone out (author or admin); its votes are cleared.",
+    ),
     Subcommand("cancel", "/draft cancel #ID", "Withdraw a draft before it goes out (author or admin)."),
     Subcommand("retract", "/draft retract #ID", "Delete a published post from X (author, editors or admins)."),
-    Subcommand("retry", "/draft retry #ID",
-               "Send a held or failed draft to X again, or confirm one held by a pause (editors or admins)."),
-    Subcommand("mark-published", "/draft mark-published #ID [URL]",
-               "Record a held draft as published after finding it on X (editors or admins)."),
-    Subcommand("digest", "/draft digest",
-               "Show, privately, the digest so far: what went out, failed or waits since the last daily digest."),
+    Subcommand(
+        "retry", "/draft retry #ID", "Send a held or failed draft to X again, or confirm one held by a pause (editors or admins)."
+    ),
+    Subcommand(
+        "mark-published",
+        "/draft mark-published #ID [URL]",
+        "Record a held draft as published after finding it on X (editors or admins).",
+    ),
+    Subcommand(
+        "digest",
+        "/draft digest",
+        "Show, privately, the digest so far: what went out, failed or waits since the last daily digest.",
+    ),
     Subcommand("pause", "/draft pause [REASON]", "Stop all publishing for every account at once (admins)."),
-    Subcommand("resume", "/draft resume",
-               "Publish again; posts whose time passed while paused wait for an editor's confirmation (admins)."),
+    Subcommand(
+        "resume",
+        "/draft resume",
+        "Publish again; posts whose time passed while paused wait for an editor's confirmation (admins).",
+    ),
 )
 
 OPTIONS = {

@@ -40,14 +40,28 @@ class Setting:
 REQUIRED = object()
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("timezone", "UTC", "IANA zone for times written without an offset by people whose Slack profile has none, and for the digest."),
+    Setting(
+        "timezone",
+        "UTC",
+        "IANA zone for times written without an offset by people whose Slack profile has none, and for the digest.",
+    ),
     Setting("admins", [], "Slack user IDs who may pause and resume publishing."),
     Setting("default_account", None, "The account a draft goes to when it names none; needed only with several accounts."),
     Setting("x_timeout_seconds", 15, "How long one call to X may take before it is abandoned."),
-    Setting("x_retry.first_delay_seconds", 10, "After X fails in a way worth retrying (5xx, unreachable), wait at most this long (half to all of it, at random, so retries spread); doubled each time."),
+    Setting(
+        "x_retry.first_delay_seconds",
+        10,
+        "After X fails in a way worth retrying (5xx, unreachable), wait at most this long (half to all of it, at random, so retries spread); doubled each time.",
+    ),
     Setting("x_retry.give_up_after_minutes", 30, "Stop retrying a post this long after its first attempt, and mark it failed."),
-    Setting("reminders.after_minutes", 120, "How long a draft waits in review before the editors who have not voted are reminded, once, in its card's thread; 0 sends no reminders."),
-    Setting("reactions.approve", ["white_check_mark", "heavy_check_mark"], "Emoji names (without colons) that count as an approval."),
+    Setting(
+        "reminders.after_minutes",
+        120,
+        "How long a draft waits in review before the editors who have not voted are reminded, once, in its card's thread; 0 sends no reminders.",
+    ),
+    Setting(
+        "reactions.approve", ["white_check_mark", "heavy_check_mark"], "Emoji names (without colons) that count as an approval."
+    ),
     Setting("reactions.reject", ["x", "no_entry_sign"], "Emoji names that count as a veto."),
     Setting("accounts", REQUIRED, "The X accounts this team runs, keyed by the name a draft uses with to:NAME."),
     Setting("accounts.*.network", "x", "The network the account is on; only x is supported."),
@@ -56,22 +70,52 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("accounts.*.editors", REQUIRED, "Slack user IDs (U…/W…) or user group IDs (S…) whose reactions count as votes."),
     Setting("accounts.*.approvals_required", 1, "How many distinct editors must approve before the post is scheduled."),
     Setting("accounts.*.allow_self_approval", False, "Whether the author's own approval counts when the author is an editor."),
-    Setting("accounts.*.credentials", dict(DEFAULT_CREDENTIALS), "Names of the environment variables holding the account's X keys (never the keys)."),
+    Setting(
+        "accounts.*.credentials",
+        dict(DEFAULT_CREDENTIALS),
+        "Names of the environment variables holding the account's X keys (never the keys).",
+    ),
     Setting("accounts.*.credentials.consumer_key", "X_CONSUMER_KEY", "Variable holding the app's API key (OAuth 1.0a)."),
     Setting("accounts.*.credentials.consumer_secret", "X_CONSUMER_SECRET", "Variable holding the app's API key secret."),
     Setting("accounts.*.credentials.access_token", "X_ACCESS_TOKEN", "Variable holding the account's access token."),
-    Setting("accounts.*.credentials.access_token_secret", "X_ACCESS_TOKEN_SECRET", "Variable holding the account's access token secret."),
-    Setting("accounts.*.credentials.oauth2_access_token", None, "Instead of the four above: variable holding an OAuth 2.0 user access token (scopes tweet.write, tweet.read, users.read, media.write)."),
-    Setting("accounts.*.digest", None, "A daily digest of this account alone, in its own channel and at its own time; the top-level digest then leaves the account out."),
+    Setting(
+        "accounts.*.credentials.access_token_secret",
+        "X_ACCESS_TOKEN_SECRET",
+        "Variable holding the account's access token secret.",
+    ),
+    Setting(
+        "accounts.*.credentials.oauth2_access_token",
+        None,
+        "Instead of the four above: variable holding an OAuth 2.0 user access token (scopes tweet.write, tweet.read, users.read, media.write).",
+    ),
+    Setting(
+        "accounts.*.digest",
+        None,
+        "A daily digest of this account alone, in its own channel and at its own time; the top-level digest then leaves the account out.",
+    ),
     Setting("accounts.*.digest.channel", "digest.channel", "Slack channel ID this account's digest is posted to."),
     Setting("accounts.*.digest.at", "digest.at", "Local time (HH:MM, in timezone) this account's digest is posted."),
-    Setting("accounts.*.digest.skip_empty", "digest.skip_empty", "Send no digest for this account on a day when it would list nothing."),
+    Setting(
+        "accounts.*.digest.skip_empty",
+        "digest.skip_empty",
+        "Send no digest for this account on a day when it would list nothing.",
+    ),
     Setting("digest", None, "The daily digest; leave out to send none."),
     Setting("digest.channel", REQUIRED, "Slack channel ID the digest is posted to."),
     Setting("digest.at", "18:00", "Local time (HH:MM, in timezone) the digest is posted."),
-    Setting("digest.skip_empty", False, "Send no digest on a day when it would list nothing (else a short 'nothing went out' one)."),
-    Setting("ledger.hmac_key_env", None, "Name of an environment variable holding a secret (at least 32 characters) that keys the event log's hash chain (HMAC-SHA256): someone who can write the ledger file but lacks the secret cannot rebuild a valid chain. A new ledger is keyed from its first event; an existing plain one with `copydesk ledger key`."),
-    Setting("ledger.synchronous", "normal", "normal: a commit survives the process being killed, and the last ones may be lost if the machine loses power; full: each commit is on disk before Slack hears back (about 0.5 ms more per change)."),
+    Setting(
+        "digest.skip_empty", False, "Send no digest on a day when it would list nothing (else a short 'nothing went out' one)."
+    ),
+    Setting(
+        "ledger.hmac_key_env",
+        None,
+        "Name of an environment variable holding a secret (at least 32 characters) that keys the event log's hash chain (HMAC-SHA256): someone who can write the ledger file but lacks the secret cannot rebuild a valid chain. A new ledger is keyed from its first event; an existing plain one with `copydesk ledger key`.",
+    ),
+    Setting(
+        "ledger.synchronous",
+        "normal",
+        "normal: a commit survives the process being killed, and the last ones may be lost if the machine loses power; full: each commit is on disk before Slack hears back (about 0.5 ms more per change).",
+    ),
 )
 
 SYNCHRONOUS = ("normal", "full")  # SQLite's PRAGMA synchronous levels that keep a WAL ledger consistent
@@ -206,21 +250,31 @@ def load_config(path: Path, environ: Mapping[str, str], *, db: Path | None = Non
     approve = _names(reactions.get("approve", _default("reactions.approve")), "reactions.approve", where)
     reject = _names(reactions.get("reject", _default("reactions.reject")), "reactions.reject", where)
     if set(approve) & set(reject):
-        raise ConfigError(f"{where}: reactions.approve and reactions.reject share {sorted(set(approve) & set(reject))} "
-                          "(a skin tone is the same reaction)")
+        raise ConfigError(
+            f"{where}: reactions.approve and reactions.reject share {sorted(set(approve) & set(reject))} "
+            "(a skin tone is the same reaction)"
+        )
     timeout = raw.get("x_timeout_seconds", _default("x_timeout_seconds"))
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < 3600:
         raise ConfigError(f"{where}: x_timeout_seconds must be a number of seconds between 0 and 3600, not {timeout!r}")
     retry = raw.get("x_retry") or {}
     if not isinstance(retry, dict):
         raise ConfigError(f"{where}: x_retry must be a mapping with first_delay_seconds and give_up_after_minutes")
-    delay = _positive(retry.get("first_delay_seconds", _default("x_retry.first_delay_seconds")), "x_retry.first_delay_seconds", where)
-    give_up = _positive(retry.get("give_up_after_minutes", _default("x_retry.give_up_after_minutes")), "x_retry.give_up_after_minutes", where)
+    delay = _positive(
+        retry.get("first_delay_seconds", _default("x_retry.first_delay_seconds")), "x_retry.first_delay_seconds", where
+    )
+    give_up = _positive(
+        retry.get("give_up_after_minutes", _default("x_retry.give_up_after_minutes")), "x_retry.give_up_after_minutes", where
+    )
     reminders = raw.get("reminders") or {}
     if not isinstance(reminders, dict):
         raise ConfigError(f"{where}: reminders must be a mapping with after_minutes")
     remind_after = reminders.get("after_minutes", _default("reminders.after_minutes"))
-    remind_after = None if remind_after == 0 and not isinstance(remind_after, bool) else _positive(remind_after, "reminders.after_minutes", where)
+    remind_after = (
+        None
+        if remind_after == 0 and not isinstance(remind_after, bool)
+        else _positive(remind_after, "reminders.after_minutes", where)
+    )
     synchronous = _synchronous(raw.get("ledger"), where)
     bot_token = environ.get("SLACK_BOT_TOKEN")
     if not bot_token:
@@ -373,9 +427,7 @@ def _account(name: str, body: Any, environ: Mapping[str, str], where: str, diges
         raise ConfigError(f"{where}: {key}.approvals_required must be a whole number of at least 1")
     has_groups = any(e.startswith("S") for e in editors)
     if not has_groups and required > len(set(editors)):
-        raise ConfigError(
-            f"{where}: {key}.approvals_required is {required} but only {len(set(editors))} editor(s) are listed"
-        )
+        raise ConfigError(f"{where}: {key}.approvals_required is {required} but only {len(set(editors))} editor(s) are listed")
     self_approval = body.get("allow_self_approval", _default("accounts.*.allow_self_approval"))
     if not isinstance(self_approval, bool):
         raise ConfigError(f"{where}: {key}.allow_self_approval must be true or false")
@@ -467,8 +519,10 @@ def ledger_key(value: Any, environ: Mapping[str, str], where: str) -> Secret | N
     secret = environ.get(name, "")
     if len(secret) < MIN_KEY_CHARS:
         state = "is not set" if not secret else f"holds fewer than {MIN_KEY_CHARS} characters"
-        raise ConfigError(f"{where}: ledger.hmac_key_env names {name}, which {state}; put a long random secret there "
-                          "(and keep it: without it the ledger cannot be written or verified)")
+        raise ConfigError(
+            f"{where}: ledger.hmac_key_env names {name}, which {state}; put a long random secret there "
+            "(and keep it: without it the ledger cannot be written or verified)"
+        )
     return Secret(name, secret)
 
 

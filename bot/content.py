@@ -23,6 +23,8 @@ def counted(votes: Iterable[Vote], rules: Rules, version: int, sha256: str) -> T
     other images or by someone no longer an editor counts for nothing.
     """
     return tally(
-        v for v in votes
-        if v.kind is Kind.REJECT or (rules.counts(v.user_id, Kind.APPROVE) and v.version == version and v.content_sha256 == sha256)
+        v
+        for v in votes
+        if v.kind is Kind.REJECT
+        or (rules.counts(v.user_id, Kind.APPROVE) and v.version == version and v.content_sha256 == sha256)
     )

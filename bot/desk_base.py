@@ -6,7 +6,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -16,9 +16,9 @@ from bot.content import content_sha256, counted
 from bot.errors import CopydeskError, UnknownAccount, UnknownDraft
 from bot.length import measure
 from bot.messenger import CARD, DM, REDRAW, REPLY, RETIRE, Postings, draft_queue
-from bot.progress import Progress
 from bot.model import Draft, Pause
 from bot.ports import Change, Directory, DraftView, Notifier, Publisher
+from bot.progress import Progress
 from bot.review import Rules, State, Tally, tally
 
 if TYPE_CHECKING:
@@ -32,7 +32,7 @@ Clock = Callable[[], datetime]
 
 def utc_now() -> datetime:
     """The real clock."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class DeskBase:
@@ -179,13 +179,32 @@ class DeskBase:
             self.ledger.enqueue(queue, REPLY, at=at, draft_id=draft.id, version=draft.version, **said)
             self.ledger.enqueue(queue, DM, at=at, draft_id=draft.id, **said)
 
-    def _new_version(self, current: Draft, *, text: str, publish_at: datetime | None, by: str, notice: str, action: str,
-                     at: datetime, detail: dict[str, Any]) -> None:
+    def _new_version(
+        self,
+        current: Draft,
+        *,
+        text: str,
+        publish_at: datetime | None,
+        by: str,
+        notice: str,
+        action: str,
+        at: datetime,
+        detail: dict[str, Any],
+    ) -> None:
         """Inside the caller's transaction (its images already as they will be): the draft's next version, fingerprinted,
         its votes cleared, and its card queued to replace the old one."""
         sha = content_sha256(text, self.ledger.images(current.id))
-        self.ledger.new_version(current.id, text=text, publish_at=publish_at, by=by, content_sha256=sha, notice=notice,
-                                action=action, at=at, detail=detail)
+        self.ledger.new_version(
+            current.id,
+            text=text,
+            publish_at=publish_at,
+            by=by,
+            content_sha256=sha,
+            notice=notice,
+            action=action,
+            at=at,
+            detail=detail,
+        )
         self._queue_card(self._draft(current.id), at=at, replaces=current)
 
     def _queue_card(self, draft: Draft, *, at: datetime, replaces: Draft | None = None) -> None:
@@ -193,5 +212,12 @@ class DeskBase:
         queue = draft_queue(draft.id)
         self.ledger.enqueue(queue, CARD, at=at, draft_id=draft.id, version=draft.version, channel=draft.review_channel)
         if replaces is not None:
-            self.ledger.enqueue(queue, RETIRE, at=at, draft_id=draft.id, version=replaces.version,
-                                channel=replaces.review_channel, ts=replaces.card_ts)
+            self.ledger.enqueue(
+                queue,
+                RETIRE,
+                at=at,
+                draft_id=draft.id,
+                version=replaces.version,
+                channel=replaces.review_channel,
+                ts=replaces.card_ts,
+            )

@@ -11,8 +11,8 @@ from bot import thread
 from bot import when as when_
 from bot.desk_base import DeskBase
 from bot.errors import NotAllowed, PublishError, Unchanged, WrongState
-from bot.model import SYSTEM, Draft, Pause
 from bot.messenger import ANNOUNCE, channel_queue
+from bot.model import SYSTEM, Draft, Pause
 from bot.ports import Change
 from bot.review import EDITABLE, OPEN, State
 
@@ -54,13 +54,24 @@ class Control(DeskBase):
                 new_text = current.text if text is None else text
                 publish_at = new_time or current.publish_at
                 if (new_text, publish_at) == (current.text, current.publish_at):
-                    raise Unchanged(f"{draft.number} already says that and goes out at that time: nothing changed, "
-                                    "and its votes stand.")
-                self._new_version(current, text=new_text, publish_at=publish_at, by=user_id, at=now, action="edited",
-                                  notice=f"Edited by <@{user_id}>: every vote on the earlier version was cleared; editors, "
-                                         "please review it again.",
-                                  detail={"before": current.text, "after": new_text,
-                                          "publish_at": publish_at.isoformat() if publish_at else None})
+                    raise Unchanged(
+                        f"{draft.number} already says that and goes out at that time: nothing changed, and its votes stand."
+                    )
+                self._new_version(
+                    current,
+                    text=new_text,
+                    publish_at=publish_at,
+                    by=user_id,
+                    at=now,
+                    action="edited",
+                    notice=f"Edited by <@{user_id}>: every vote on the earlier version was cleared; editors, "
+                    "please review it again.",
+                    detail={
+                        "before": current.text,
+                        "after": new_text,
+                        "publish_at": publish_at.isoformat() if publish_at else None,
+                    },
+                )
             self._sync_schedule(draft_id)
         return self._draft(draft_id)
 
@@ -70,7 +81,9 @@ class Control(DeskBase):
         if draft.state not in EDITABLE:
             raise WrongState(f"{draft.number} is {draft.state.label}; only drafts in review, approved or rejected can be edited.")
         if out := sorted(self.ledger.published_parts(draft.id)):
-            raise WrongState(f"{draft.number} is a thread already on X up to part {out[-1]}; the rest can only go out as written.")
+            raise WrongState(
+                f"{draft.number} is a thread already on X up to part {out[-1]}; the rest can only go out as written."
+            )
 
     def withdraw(self, draft_id: int, user_id: str) -> Draft:
         """The author (or an admin) takes a draft back before it goes out."""
@@ -81,13 +94,24 @@ class Control(DeskBase):
             with self.ledger.transaction():
                 current = self._draft(draft_id)
                 if out := sorted(self.ledger.published_parts(draft_id)):
-                    raise WrongState(f"{draft.number} is a thread already on X up to part {out[-1]}; withdrawing would leave "
-                                     f"that online. Delete what is out with /draft retract {draft.number}, or publish the rest.")
+                    raise WrongState(
+                        f"{draft.number} is a thread already on X up to part {out[-1]}; withdrawing would leave "
+                        f"that online. Delete what is out with /draft retract {draft.number}, or publish the rest."
+                    )
                 if current.may_be_live:
-                    raise WrongState(f"{draft.number} may already be on X, so it cannot be withdrawn: check the account, then "
-                                     "settle it on its card (Publish now, or Mark as published and retract it if need be).")
-                if not self.ledger.transition(draft_id, State.WITHDRAWN, only_from=[*EDITABLE, State.HELD, State.FAILED], at=now,
-                                              actor=user_id, notice=f"Withdrawn by <@{user_id}>.", before=current.state.value):
+                    raise WrongState(
+                        f"{draft.number} may already be on X, so it cannot be withdrawn: check the account, then "
+                        "settle it on its card (Publish now, or Mark as published and retract it if need be)."
+                    )
+                if not self.ledger.transition(
+                    draft_id,
+                    State.WITHDRAWN,
+                    only_from=[*EDITABLE, State.HELD, State.FAILED],
+                    at=now,
+                    actor=user_id,
+                    notice=f"Withdrawn by <@{user_id}>.",
+                    before=current.state.value,
+                ):
                     raise WrongState(f"{draft.number} is {current.state.label}; it can no longer be withdrawn.")
                 self._tell_slack(current, Change(current.state, State.WITHDRAWN, user_id), at=now)
             self._sync_schedule(draft_id)
@@ -117,15 +141,29 @@ class Control(DeskBase):
                 raise WrongState(f"{which} is still on X: {e.reason}. Try again to delete what is left.") from None
             with self.ledger.transaction():  # a retry deletes only what is left
                 self.ledger.retract_publication(publication.id, at=self.clock())
-                self.ledger.log("part_retracted", actor=user_id, at=self.clock(), draft_id=draft_id, part=part,
-                                x_post_id=publication.x_post_id, publication_id=publication.id)
+                self.ledger.log(
+                    "part_retracted",
+                    actor=user_id,
+                    at=self.clock(),
+                    draft_id=draft_id,
+                    part=part,
+                    x_post_id=publication.x_post_id,
+                    publication_id=publication.id,
+                )
         now = self.clock()
         with self._decisions:
             with self.ledger.transaction():
                 detail = {"parts": len(out)} if len(out) > 1 else {}
-                if not self.ledger.transition(draft_id, State.RETRACTED, only_from=[State.PUBLISHED, *PART_WAY], at=now,
-                                              actor=user_id, notice=f"Retracted by <@{user_id}>: the post was deleted from X.",
-                                              x_post_id=first.x_post_id if first else None, **detail):
+                if not self.ledger.transition(
+                    draft_id,
+                    State.RETRACTED,
+                    only_from=[State.PUBLISHED, *PART_WAY],
+                    at=now,
+                    actor=user_id,
+                    notice=f"Retracted by <@{user_id}>: the post was deleted from X.",
+                    x_post_id=first.x_post_id if first else None,
+                    **detail,
+                ):
                     return self._draft(draft_id)  # someone else's retraction got there first
                 self._tell_slack(draft, Change(draft.state, State.RETRACTED, user_id), at=now)
             self._sync_schedule(draft_id)  # a thread stopped part-way by the pause has no more parts to send
@@ -170,8 +208,14 @@ class Control(DeskBase):
                 approved = self.ledger.drafts_in([State.APPROVED])
                 for draft in approved:
                     if (draft.due or now) <= now and self.ledger.transition(
-                            draft.id, State.HELD, only_from=[State.APPROVED], at=now, actor=SYSTEM, notice=PAUSE_HOLD,
-                            reason=PAUSE_HOLD):
+                        draft.id,
+                        State.HELD,
+                        only_from=[State.APPROVED],
+                        at=now,
+                        actor=SYSTEM,
+                        notice=PAUSE_HOLD,
+                        reason=PAUSE_HOLD,
+                    ):
                         held.append(draft)
                 self._announce(at=now, news="resumed", actor=user_id, held=len(held))
                 ids = {d.id for d in held}
@@ -183,7 +227,9 @@ class Control(DeskBase):
 
     def _require_admin(self, user_id: str, what: str) -> None:
         if user_id not in self.config.admins:
-            raise NotAllowed(f"Only admins can {what}; ask one of {', '.join(f'<@{a}>' for a in self.config.admins) or 'the admins in app.yaml'}.")
+            raise NotAllowed(
+                f"Only admins can {what}; ask one of {', '.join(f'<@{a}>' for a in self.config.admins) or 'the admins in app.yaml'}."
+            )
 
     def _announce(self, *, at: datetime, **news: Any) -> None:
         """Inside the caller's transaction: a message to every review channel (an Announcement, worded by the Slack side)."""

@@ -105,8 +105,15 @@ class Digests(DeskBase):
                 start, end = window(now, self.ledger.previous_digest_end(scope.key))
                 report = self._compose(scope, start, end, day=day)
                 skip = report.empty and scope.skip_empty
-                digest_id = self.ledger.claim_digest(scope=scope.key, day=day, start=start, end=end, channel=scope.channel,
-                                                     at=now, outcome="skipped" if skip else "sending")
+                digest_id = self.ledger.claim_digest(
+                    scope=scope.key,
+                    day=day,
+                    start=start,
+                    end=end,
+                    channel=scope.channel,
+                    at=now,
+                    outcome="skipped" if skip else "sending",
+                )
                 if digest_id is None or skip:
                     return False
             elif record.outcome == "sending":
@@ -165,7 +172,9 @@ class Digests(DeskBase):
 
         def line(draft: Draft, at: datetime | None, **extra: Any) -> Line:
             account = self.config.accounts.get(draft.account)
-            return Line(draft.id, draft.account, account.handle if account else draft.account, draft.text, draft.author_id, at, **extra)
+            return Line(
+                draft.id, draft.account, account.handle if account else draft.account, draft.text, draft.author_id, at, **extra
+            )
 
         def of(state: State) -> list[Draft]:
             return [d for d in decided if d.state is state]
@@ -187,8 +196,10 @@ class Digests(DeskBase):
             retracted=tuple(
                 line(d, d.updated_at, people=self._who(d, "retracted"), url=self._url(d)) for d in of(State.RETRACTED)
             ),
-            waiting=tuple(line(d, d.updated_at, people=counted[d.id].approvers, note=self._waiting_for(d, counted[d.id].approvers))
-                          for d in waiting),
+            waiting=tuple(
+                line(d, d.updated_at, people=counted[d.id].approvers, note=self._waiting_for(d, counted[d.id].approvers))
+                for d in waiting
+            ),
             scheduled=tuple(line(d, d.due, people=counted[d.id].approvers) for d in scheduled),
         )
 

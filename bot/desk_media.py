@@ -28,8 +28,16 @@ class Media(DeskBase):
         """Attach more images after those the draft has (files shared in its card's thread); None for a redelivered event."""
         return self._change_images(draft_id, user_id, images, replace=False, event_id=event_id)
 
-    def attach_later(self, draft_id: int, user_id: str, files: Sequence[Mapping[str, Any]], *, event_id: str | None,
-                     channel: str, thread_ts: str) -> bool:
+    def attach_later(
+        self,
+        draft_id: int,
+        user_id: str,
+        files: Sequence[Mapping[str, Any]],
+        *,
+        event_id: str | None,
+        channel: str,
+        thread_ts: str,
+    ) -> bool:
         """Files shared in the card's thread: who may attach is checked now, and the courier fetches and attaches them
         after Slack has its 200 (kept in the outbox meanwhile); False for a redelivered event."""
         draft = self._draft(draft_id)
@@ -38,8 +46,17 @@ class Media(DeskBase):
         with self.ledger.transaction():
             if event_id and not self.ledger.first_sighting(event_id, at=now):
                 return False
-            self.ledger.enqueue(draft_queue(draft_id), ATTACH, at=now, draft_id=draft_id, files=list(files), user=user_id,
-                                channel=channel, thread_ts=thread_ts, initial=False)
+            self.ledger.enqueue(
+                draft_queue(draft_id),
+                ATTACH,
+                at=now,
+                draft_id=draft_id,
+                files=list(files),
+                user=user_id,
+                channel=channel,
+                thread_ts=thread_ts,
+                initial=False,
+            )
         return True
 
     def settle_attachment(self, message: Outgoing, images: list[Image], problem: str | None) -> None:
@@ -60,9 +77,16 @@ class Media(DeskBase):
         with self.ledger.transaction():
             now = self.clock()
             self.ledger.outgoing_sent([message.id], at=now)
-            self.ledger.enqueue(draft_queue(message.draft_id), NOTICE, at=now, draft_id=message.draft_id, user=p["user"],
-                                channel=p.get("channel"), thread_ts=p.get("thread_ts"),
-                                text=f"Not attached to #{message.draft_id}: {problem}")
+            self.ledger.enqueue(
+                draft_queue(message.draft_id),
+                NOTICE,
+                at=now,
+                draft_id=message.draft_id,
+                user=p["user"],
+                channel=p.get("channel"),
+                thread_ts=p.get("thread_ts"),
+                text=f"Not attached to #{message.draft_id}: {problem}",
+            )
 
     def _attach_first(self, message: Outgoing, images: list[Image]) -> bool:
         """Images picked in the form join the draft's first version, if its card is not up yet (else they are a change)."""
@@ -77,18 +101,35 @@ class Media(DeskBase):
             self.ledger.add_images(draft.id, images, at=now)
             sha = content_sha256(draft.text, images)  # still version 1: no card, so no vote, has seen it without them
             self.ledger.set_content(draft.id, sha)
-            self.ledger.log("images_changed", actor=message.payload["user"], at=now, draft_id=draft.id, before=[],
-                            after=[i.name for i in images], sha256=[i.sha256 for i in images], alt=[i.alt for i in images],
-                            files=[i.slack_file_id for i in images],
-                            version=draft.version, content_sha256=sha)
+            self.ledger.log(
+                "images_changed",
+                actor=message.payload["user"],
+                at=now,
+                draft_id=draft.id,
+                before=[],
+                after=[i.name for i in images],
+                sha256=[i.sha256 for i in images],
+                alt=[i.alt for i in images],
+                files=[i.slack_file_id for i in images],
+                version=draft.version,
+                content_sha256=sha,
+            )
         return True
 
     def draft_on_card(self, channel: str, ts: str) -> Draft | None:
         """The draft whose review card is this message (a thread's parent), if any."""
         return self.ledger.draft_for_card(channel, ts)
 
-    def _change_images(self, draft_id: int, user_id: str, images: Sequence[Image], *, replace: bool, event_id: str | None,
-                       settles: Outgoing | None = None) -> Draft | None:
+    def _change_images(
+        self,
+        draft_id: int,
+        user_id: str,
+        images: Sequence[Image],
+        *,
+        replace: bool,
+        event_id: str | None,
+        settles: Outgoing | None = None,
+    ) -> Draft | None:
         draft = self._draft(draft_id)
         self.check_can_edit(draft, user_id, "change the images of")  # type: ignore[attr-defined]
         images_.check_new(images)
@@ -111,12 +152,22 @@ class Media(DeskBase):
                     self.ledger.remove_images(draft_id)
                 self.ledger.add_images(draft_id, images, at=now)
                 what = "changed the images" if after else "removed the images"
-                self._new_version(current, text=current.text, publish_at=current.publish_at, by=user_id, at=now,
-                                  action="images_changed",
-                                  notice=f"<@{user_id}> {what}: every vote on the earlier version was cleared; "
-                                         "editors, please review it again.",
-                                  detail={"before": [i.name for i in before], "after": [i.name for i in after],
-                                          "sha256": [i.sha256 for i in after], "alt": [i.alt for i in after],
-                                          "files": [i.slack_file_id for i in after]})
+                self._new_version(
+                    current,
+                    text=current.text,
+                    publish_at=current.publish_at,
+                    by=user_id,
+                    at=now,
+                    action="images_changed",
+                    notice=f"<@{user_id}> {what}: every vote on the earlier version was cleared; "
+                    "editors, please review it again.",
+                    detail={
+                        "before": [i.name for i in before],
+                        "after": [i.name for i in after],
+                        "sha256": [i.sha256 for i in after],
+                        "alt": [i.alt for i in after],
+                        "files": [i.slack_file_id for i in after],
+                    },
+                )
             self._sync_schedule(draft_id)
         return self._draft(draft_id)

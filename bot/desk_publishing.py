@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -9,15 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import hashlib
-
 from bot import links, thread
 from bot.content import content_sha256
+from bot.desk_base import DeskBase
 from bot.errors import CopydeskError, Delivery, LedgerUnwritable, NotAllowed, Paused, PublishError, WrongState
 from bot.model import SYSTEM, Draft
 from bot.ports import CardRef, Change, Posted, post_url
 from bot.review import Rules, State, decide
-from bot.desk_base import DeskBase
 
 log = logging.getLogger(__name__)
 
@@ -84,15 +83,20 @@ class Publishing(DeskBase):
             reply_to = self._reply_to(draft, attempt)
             media = self.ledger.images(draft.id, with_bytes=True) if attempt.part == 1 else []  # images go on the first part
             if changed := [i.name for i in media if hashlib.sha256(i.data).hexdigest() != i.sha256]:
-                raise PublishError(f"the image {', '.join(changed)} is not the one the editors approved (its bytes changed "
-                                   "in the ledger); nothing was sent", delivery=Delivery.REFUSED)
+                raise PublishError(
+                    f"the image {', '.join(changed)} is not the one the editors approved (its bytes changed "
+                    "in the ledger); nothing was sent",
+                    delivery=Delivery.REFUSED,
+                )
             media_ids = [publisher.upload(image) for image in media]
             posted = publisher.publish(attempt.text, reply_to=reply_to, media_ids=media_ids)
         except PublishError as e:
             return self._after_failure(draft, attempt, first_attempt, e)
         except Exception as e:  # a fault of ours after the request may have gone: a person must look
             log.exception("publishing %s failed unexpectedly", draft.number)
-            self._hold(draft, attempt.publication_id, attempt.says(f"copydesk failed while publishing ({type(e).__name__}); {CHECK}"))
+            self._hold(
+                draft, attempt.publication_id, attempt.says(f"copydesk failed while publishing ({type(e).__name__}); {CHECK}")
+            )
             return None
         return self._posted(draft, attempt, posted)
 
@@ -111,10 +115,15 @@ class Publishing(DeskBase):
                 if not told:
                     told = True
                     log.error("%s, but %s; trying again", what, e)
-                    self._say_now(draft, f":rotating_light: {what}. copydesk could not record it: {e}. It keeps trying; "
-                                         "nothing is sent to X again meanwhile.")
+                    self._say_now(
+                        draft,
+                        f":rotating_light: {what}. copydesk could not record it: {e}. It keeps trying; "
+                        "nothing is sent to X again meanwhile.",
+                    )
                 if self.clock() >= deadline:
-                    log.critical("%s and still could not be recorded after %s; a restart will hold it for a person", what, RECORD_FOR)
+                    log.critical(
+                        "%s and still could not be recorded after %s; a restart will hold it for a person", what, RECORD_FOR
+                    )
                     return None
                 time.sleep(wait)
                 wait = min(wait * 2, 30.0)
@@ -179,8 +188,15 @@ class Publishing(DeskBase):
                 raise WrongState(f"every part of {draft.number} is already on X")
             publication_id = self.ledger.start_publication(draft, self._account(draft.account).handle, at=now, part=part)
             attempt = Attempt(publication_id, part, parts)
-            self.ledger.log("publishing", actor=SYSTEM, at=now, draft_id=draft_id, publication_id=publication_id,
-                            **self._approval_record(draft, rules), **attempt.detail())
+            self.ledger.log(
+                "publishing",
+                actor=SYSTEM,
+                at=now,
+                draft_id=draft_id,
+                publication_id=publication_id,
+                **self._approval_record(draft, rules),
+                **attempt.detail(),
+            )
             first = self._draft(draft_id).first_attempt_at  # as stored (to the millisecond), to compare with attempts
         assert first is not None
         return draft, attempt, first
@@ -194,24 +210,41 @@ class Publishing(DeskBase):
         if standing.rejecters:
             return f"it has a veto ({', '.join(f'<@{r}>' for r in standing.rejecters)})"
         if len(standing.approvers) < rules.approvals_required:
-            return (f"only {len(standing.approvers)} of the {rules.approvals_required} approval(s) it needs count now "
-                    "(an approval counts only for the exact content it was cast on, and only while its editor is one)")
+            return (
+                f"only {len(standing.approvers)} of the {rules.approvals_required} approval(s) it needs count now "
+                "(an approval counts only for the exact content it was cast on, and only while its editor is one)"
+            )
         return None
 
     def _stop_unapproved(self, draft: Draft, reason: str, *, at: datetime) -> None:
         """Inside the claim's transaction: hold the draft instead of sending it; a person decides what happens next."""
         notice = f"Not sent: {reason}. Nothing went to X; an editor must review it again."
-        self.ledger.transition(draft.id, State.HELD, only_from=[State.APPROVED], at=at, actor=SYSTEM, notice=notice,
-                               reason=notice, version=draft.version, content_sha256=draft.content_sha256)
+        self.ledger.transition(
+            draft.id,
+            State.HELD,
+            only_from=[State.APPROVED],
+            at=at,
+            actor=SYSTEM,
+            notice=notice,
+            reason=notice,
+            version=draft.version,
+            content_sha256=draft.content_sha256,
+        )
         self._tell_slack(draft, Change(State.APPROVED, State.HELD, SYSTEM), at=at)
         log.warning("%s held before sending: %s", draft.number, reason)
 
     def _approval_record(self, draft: Draft, rules: Rules) -> dict[str, Any]:
         """What the event log keeps of why this content could go: for `copydesk ledger verify` to check later."""
         standing = self._standing(draft, rules)
-        return {"version": draft.version, "content_sha256": draft.content_sha256, "approvers": list(standing.approvers),
-                "required": rules.approvals_required, "editors": sorted(rules.editors), "authors": sorted(rules.authors),
-                "self_approval": rules.allow_self_approval}
+        return {
+            "version": draft.version,
+            "content_sha256": draft.content_sha256,
+            "approvers": list(standing.approvers),
+            "required": rules.approvals_required,
+            "editors": sorted(rules.editors),
+            "authors": sorted(rules.authors),
+            "self_approval": rules.allow_self_approval,
+        }
 
     def _after_failure(self, draft: Draft, attempt: Attempt, first: datetime, error: PublishError) -> Attempt | None:
         reason = attempt.says(error.reason)
@@ -249,19 +282,43 @@ class Publishing(DeskBase):
         with self._decisions:
             with self.ledger.transaction():
                 self.ledger.finish_publication(attempt.publication_id, post_id=posted.post_id, url=posted.url, at=now)
-                self.ledger.log("part_published", actor=SYSTEM, at=now, draft_id=draft.id, x_post_id=posted.post_id,
-                                url=posted.url, publication_id=attempt.publication_id, version=draft.version,
-                                content_sha256=draft.content_sha256, **attempt.detail(),
-                                **({"found_on_account": True} if checked else {}))
+                self.ledger.log(
+                    "part_published",
+                    actor=SYSTEM,
+                    at=now,
+                    draft_id=draft.id,
+                    x_post_id=posted.post_id,
+                    url=posted.url,
+                    publication_id=attempt.publication_id,
+                    version=draft.version,
+                    content_sha256=draft.content_sha256,
+                    **attempt.detail(),
+                    **({"found_on_account": True} if checked else {}),
+                )
                 if self.ledger.current_pause():  # the crisis switch stops a thread half-way too
-                    self.ledger.transition(draft.id, State.APPROVED, only_from=[State.PUBLISHING], at=now, actor=SYSTEM,
-                                           action="thread_paused", next_part=attempt.part + 1)
+                    self.ledger.transition(
+                        draft.id,
+                        State.APPROVED,
+                        only_from=[State.PUBLISHING],
+                        at=now,
+                        actor=SYSTEM,
+                        action="thread_paused",
+                        next_part=attempt.part + 1,
+                    )
                 else:
                     part = attempt.part + 1
                     publication_id = self.ledger.start_publication(draft, self._account(draft.account).handle, at=now, part=part)
                     following = Attempt(publication_id, part, attempt.parts)
-                    self.ledger.log("publishing", actor=SYSTEM, at=now, draft_id=draft.id, publication_id=publication_id,
-                                    version=draft.version, content_sha256=draft.content_sha256, **following.detail())
+                    self.ledger.log(
+                        "publishing",
+                        actor=SYSTEM,
+                        at=now,
+                        draft_id=draft.id,
+                        publication_id=publication_id,
+                        version=draft.version,
+                        content_sha256=draft.content_sha256,
+                        **following.detail(),
+                    )
                 self._tell_slack(draft, None, at=now)  # the card shows how far the thread is
             if following is None:
                 self._sync_schedule(draft.id)
@@ -284,9 +341,16 @@ class Publishing(DeskBase):
                 self.ledger.fail_publication(publication_id, error=reason, at=now)
                 self.ledger.move(draft.id, State.APPROVED, only_from=[State.PUBLISHING], at=now)
                 self.ledger.set_attempts(draft.id, retry_at=retry_at, first_attempt_at=first)
-                self.ledger.log("retry_scheduled", actor=SYSTEM, at=now, draft_id=draft.id, attempt=attempts,
-                                publication_id=publication_id,
-                                error=reason, retry_at=retry_at.isoformat())
+                self.ledger.log(
+                    "retry_scheduled",
+                    actor=SYSTEM,
+                    at=now,
+                    draft_id=draft.id,
+                    attempt=attempts,
+                    publication_id=publication_id,
+                    error=reason,
+                    retry_at=retry_at.isoformat(),
+                )
                 self._tell_slack(draft, Change(State.PUBLISHING, State.APPROVED, SYSTEM), at=now)
             self._sync_schedule(draft.id)
 
@@ -301,17 +365,33 @@ class Publishing(DeskBase):
             detail.update(publication_id=publication_id, version=draft.version, content_sha256=draft.content_sha256)
             if len(out) > 1:
                 detail["parts"] = len(out)
-            self.ledger.transition(draft.id, State.PUBLISHED, only_from=[State.PUBLISHING], at=now, actor=SYSTEM,
-                                   may_be_live=False, x_post_id=first.x_post_id if first else posted.post_id,
-                                   url=first.url if first else posted.url, last_post_id=posted.post_id, **detail)
+            self.ledger.transition(
+                draft.id,
+                State.PUBLISHED,
+                only_from=[State.PUBLISHING],
+                at=now,
+                actor=SYSTEM,
+                may_be_live=False,
+                x_post_id=first.x_post_id if first else posted.post_id,
+                url=first.url if first else posted.url,
+                last_post_id=posted.post_id,
+                **detail,
+            )
             self._tell_slack(draft, Change(State.PUBLISHING, State.PUBLISHED, SYSTEM), at=now)
 
     def _fail(self, draft: Draft, publication_id: int, reason: str) -> None:
         now = self.clock()
         with self.ledger.transaction():
             self.ledger.fail_publication(publication_id, error=reason, at=now)
-            self.ledger.transition(draft.id, State.FAILED, only_from=[State.PUBLISHING], at=now, actor=SYSTEM, error=reason,
-                                   publication_id=publication_id)
+            self.ledger.transition(
+                draft.id,
+                State.FAILED,
+                only_from=[State.PUBLISHING],
+                at=now,
+                actor=SYSTEM,
+                error=reason,
+                publication_id=publication_id,
+            )
             self._tell_slack(draft, Change(State.PUBLISHING, State.FAILED, SYSTEM), at=now)
 
     def _hold(self, draft: Draft, publication_id: int | None, reason: str) -> None:
@@ -320,10 +400,17 @@ class Publishing(DeskBase):
         with self.ledger.transaction():
             if publication_id is not None:
                 self.ledger.fail_publication(publication_id, error=reason, at=now)
-            self.ledger.transition(draft.id, State.HELD, only_from=[State.PUBLISHING], at=now, actor=SYSTEM, notice=reason,
-                                   may_be_live=True if publication_id is not None else None,  # a request went to X: it may have it
-                                   reason=reason,
-                                   **({"publication_id": publication_id} if publication_id is not None else {}))
+            self.ledger.transition(
+                draft.id,
+                State.HELD,
+                only_from=[State.PUBLISHING],
+                at=now,
+                actor=SYSTEM,
+                notice=reason,
+                may_be_live=True if publication_id is not None else None,  # a request went to X: it may have it
+                reason=reason,
+                **({"publication_id": publication_id} if publication_id is not None else {}),
+            )
             self._tell_slack(draft, Change(State.PUBLISHING, State.HELD, SYSTEM), at=now)
 
     # a person settles it
@@ -341,16 +428,28 @@ class Publishing(DeskBase):
             with self.ledger.transaction():
                 current = self._draft(draft_id)
                 if current.state not in (State.HELD, State.FAILED):
-                    raise WrongState(f"{draft.number} is {current.state.label}; only held or failed drafts can be published again.")
+                    raise WrongState(
+                        f"{draft.number} is {current.state.label}; only held or failed drafts can be published again."
+                    )
                 if current.version != draft.version:
                     rules = self._rules_of(current)
                 counted = self._standing(current, rules)
                 if decide(counted, needed) is not State.APPROVED:
-                    raise WrongState(f"{draft.number} does not have the editors' approval now "
-                                     f"({len(counted.approvers)} of {needed} for this version by today's editors, "
-                                     f"{len(counted.rejecters)} veto); it cannot go out.")
-                self.ledger.transition(draft_id, State.APPROVED, only_from=[current.state], at=now, actor=user_id,
-                                       action="publish_again", notice=None, before=current.state.value)
+                    raise WrongState(
+                        f"{draft.number} does not have the editors' approval now "
+                        f"({len(counted.approvers)} of {needed} for this version by today's editors, "
+                        f"{len(counted.rejecters)} veto); it cannot go out."
+                    )
+                self.ledger.transition(
+                    draft_id,
+                    State.APPROVED,
+                    only_from=[current.state],
+                    at=now,
+                    actor=user_id,
+                    action="publish_again",
+                    notice=None,
+                    before=current.state.value,
+                )
                 # whether X has it stays in doubt until it is found or sent: a duplicate refused by X must not free it
                 self._tell_slack(current, Change(current.state, State.APPROVED, user_id), at=now)
             self._sync_schedule(draft_id)
@@ -375,15 +474,21 @@ class Publishing(DeskBase):
             if current.state not in (State.HELD, State.FAILED):
                 raise WrongState(f"{draft.number} is {current.state.label}; only held or failed drafts can be marked published.")
             sent = any(p.content_sha256 == current.content_sha256 for p in self.ledger.publications(draft_id))
-            if not (current.may_be_live or sent or decide(self._standing(current, rules), rules.approvals_required) is State.APPROVED):
-                raise WrongState(f"copydesk never sent {draft.number} as it stands, and the editors' approval of it does not "
-                                 "hold now, so it is not recorded as published. If someone posted it by hand, delete it on X "
-                                 f"and withdraw {draft.number}.")
+            if not (
+                current.may_be_live or sent or decide(self._standing(current, rules), rules.approvals_required) is State.APPROVED
+            ):
+                raise WrongState(
+                    f"copydesk never sent {draft.number} as it stands, and the editors' approval of it does not "
+                    "hold now, so it is not recorded as published. If someone posted it by hand, delete it on X "
+                    f"and withdraw {draft.number}."
+                )
             part = first_unpublished(self.ledger.published_parts(draft_id), count)
             last = part >= count
             if not last and not post_id:
-                raise WrongState(f"Part {part} of {count} of {draft.number} is followed by more parts, which reply to it: "
-                                 f"give its link, /draft mark-published {draft.number} https://x.com/{handle}/status/…")
+                raise WrongState(
+                    f"Part {part} of {count} of {draft.number} is followed by more parts, which reply to it: "
+                    f"give its link, /draft mark-published {draft.number} https://x.com/{handle}/status/…"
+                )
             if last:
                 self.ledger.move(draft_id, State.PUBLISHED, only_from=[current.state], at=now)
                 self.ledger.set_attempts(draft_id, retry_at=None, first_attempt_at=None)
@@ -393,11 +498,23 @@ class Publishing(DeskBase):
             if last:
                 self.ledger.set_notice(draft_id, f"Marked as published by <@{user_id}> after checking the account.")
             else:
-                self.ledger.set_notice(draft_id, f"Part {part} of {count} marked as published by <@{user_id}>; "
-                                                 f"Publish now sends the rest, from part {part + 1}.")
+                self.ledger.set_notice(
+                    draft_id,
+                    f"Part {part} of {count} marked as published by <@{user_id}>; "
+                    f"Publish now sends the rest, from part {part + 1}.",
+                )
             detail = {"part": part, "of": count} if count > 1 else {}
-            self.ledger.log("marked_published", actor=user_id, at=now, draft_id=draft_id, url=url, publication_id=publication_id,
-                            x_post_id=post_id or "", **self._approval_record(current, rules), **detail)
+            self.ledger.log(
+                "marked_published",
+                actor=user_id,
+                at=now,
+                draft_id=draft_id,
+                url=url,
+                publication_id=publication_id,
+                x_post_id=post_id or "",
+                **self._approval_record(current, rules),
+                **detail,
+            )
             self._tell_slack(current, Change(current.state, State.PUBLISHED, user_id) if last else None, at=now)
         return self._draft(draft_id)
 

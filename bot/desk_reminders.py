@@ -53,8 +53,9 @@ class Reminders(DeskBase):
                 if not waiting:
                     return
                 self.ledger.log("reminded", actor=SYSTEM, at=now, draft_id=draft_id, editors=waiting)
-                self.ledger.enqueue(draft_queue(draft_id), REMIND, at=now, draft_id=draft_id, version=current.version,
-                                    editors=waiting)
+                self.ledger.enqueue(
+                    draft_queue(draft_id), REMIND, at=now, draft_id=draft_id, version=current.version, editors=waiting
+                )
         if early:
             self.schedule_reminder(draft_id)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.config import Config
@@ -58,7 +58,7 @@ def due_at(day: date, at: time, zone: ZoneInfo) -> datetime:
     A time the clocks skip (02:30 on a spring-forward day) moves forward by the gap (03:30); a time
     they repeat (01:30 on a fall-back day) is its first occurrence. PEP 495's fold=0 gives both.
     """
-    return datetime.combine(day, at).replace(tzinfo=zone, fold=0).astimezone(timezone.utc)
+    return datetime.combine(day, at).replace(tzinfo=zone, fold=0).astimezone(UTC)
 
 
 def latest_due(now: datetime, at: time, zone: ZoneInfo) -> tuple[date, datetime]:
@@ -109,7 +109,7 @@ def parse_since(text: str, *, now: datetime, zone: ZoneInfo) -> datetime:
         raise BadTime(f"--since {spec!r} is not a time I can read; try 24h, 7d, 2026-11-20 or 2026-11-20T09:00") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
-    moment = moment.astimezone(timezone.utc)
+    moment = moment.astimezone(UTC)
     if moment > now:
         raise BadTime(f"--since {spec} is in the future")
     return moment
@@ -155,6 +155,7 @@ class Report:
     retracted: tuple[Line, ...] = ()
     waiting: tuple[Line, ...] = ()  # in review, or held for a person: waiting for a decision
     scheduled: tuple[Line, ...] = ()  # approved, going out in the 24 hours after `end`
+
     @property
     def counts(self) -> Mapping[str, int]:
         """How many lines each section has."""
@@ -174,4 +175,3 @@ def shorten(text: str, limit: int = 100) -> str:
     cut = flat[:limit]
     space = cut.rfind(" ")
     return (cut[:space] if space > limit * 0.6 else cut).rstrip(" ,.;:") + "…"
-

@@ -115,7 +115,9 @@ class AlreadySubmitted(CopydeskError):
 class SlackFailed(Exception):
     """Slack did not take a message: `permanent` when trying again cannot help, `retry_after` when Slack named a wait."""
 
-    def __init__(self, reason: str, *, permanent: bool = False, retry_after: float | None = None, code: str | None = None) -> None:
+    def __init__(
+        self, reason: str, *, permanent: bool = False, retry_after: float | None = None, code: str | None = None
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.permanent = permanent

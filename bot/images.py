@@ -42,14 +42,23 @@ class Image:
         mimetype = sniff(data)
         if mimetype is None:
             raise BadImage(f"{label} {_NOT_ACCEPTED}")
-        return cls(name=name or "image", mimetype=mimetype, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
-                   data=data, slack_file_id=slack_file_id, alt=alt)
+        return cls(
+            name=name or "image",
+            mimetype=mimetype,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            data=data,
+            slack_file_id=slack_file_id,
+            alt=alt,
+        )
 
 
 # X takes WebP too, but Slack cannot show a WebP image on the review card, and editors approve what they can see.
 ACCEPTED = ("image/png", "image/jpeg")
-_NOT_ACCEPTED = ("is not a PNG or JPEG image; only those go out here, because the editors must see each image on the review "
-                 "card and Slack shows no other kind there (WebP, GIFs and videos are not supported).")
+_NOT_ACCEPTED = (
+    "is not a PNG or JPEG image; only those go out here, because the editors must see each image on the review "
+    "card and Slack shows no other kind there (WebP, GIFs and videos are not supported)."
+)
 
 
 def check_described(name: str, mimetype: str, size: int) -> None:
@@ -100,8 +109,10 @@ def alt_lines(text: str, names: Sequence[str]) -> list[str]:
         return [" ".join(text.split())]
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if len(lines) != len(names):
-        raise BadAltText(f"{len(names)} images need {len(names)} lines of alt text, one per image in order "
-                         f"({', '.join(names)}); there {'is' if len(lines) == 1 else 'are'} {len(lines)}.")
+        raise BadAltText(
+            f"{len(names)} images need {len(names)} lines of alt text, one per image in order "
+            f"({', '.join(names)}); there {'is' if len(lines) == 1 else 'are'} {len(lines)}."
+        )
     return lines
 
 

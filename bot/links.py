@@ -23,12 +23,18 @@ def status_id(url: str, handle: str) -> str:
     if parts.scheme != "https":
         raise BadLink(f"{url} is not an https link; give the post's link on X, e.g. {example}")
     if host not in HOSTS or not plain:
-        raise BadLink(f"{url} is a link to {parts.netloc or 'nowhere'}, not to x.com or twitter.com; give the post's link on X, "
-                      f"e.g. {example}")
+        raise BadLink(
+            f"{url} is a link to {parts.netloc or 'nowhere'}, not to x.com or twitter.com; give the post's link on X, "
+            f"e.g. {example}"
+        )
     found = _STATUS.fullmatch(parts.path)
     if not found:
-        raise BadLink(f"{url} is not a link to a post (…/{handle}/status/…); open the post on X and copy its link, e.g. {example}")
+        raise BadLink(
+            f"{url} is not a link to a post (…/{handle}/status/…); open the post on X and copy its link, e.g. {example}"
+        )
     if found["handle"].lower() != handle.lower():
-        raise BadLink(f"{url} is a post of @{found['handle']}, not of @{handle}, the account this draft is for; "
-                      f"give the link of the post on @{handle}, e.g. {example}")
+        raise BadLink(
+            f"{url} is a post of @{found['handle']}, not of @{handle}, the account this draft is for; "
+            f"give the link of the post on @{handle}, e.g. {example}"
+        )
     return found["id"]

@@ -33,8 +33,15 @@ class ListenerPool(ThreadPoolExecutor):
     """Bolt's listener threads, and the work each acknowledgement leaves for later (`later`), started when Slack's
     requests leave room for it; able to say when all work handed to it is done (for shutdown and tests)."""
 
-    def __init__(self, max_workers: int, *, quiet: float = QUIET, cap: float = CAP,
-                 clock: Callable[[], float] = time.monotonic, name: str = "listener") -> None:
+    def __init__(
+        self,
+        max_workers: int,
+        *,
+        quiet: float = QUIET,
+        cap: float = CAP,
+        clock: Callable[[], float] = time.monotonic,
+        name: str = "listener",
+    ) -> None:
         super().__init__(max_workers=max_workers, thread_name_prefix=name)
         self._busy = 0
         self._idle = threading.Condition()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from bot.errors import BadImage
 from bot.images import Image
@@ -22,7 +22,17 @@ log = logging.getLogger(__name__)
 
 # The kinds of outbox message, and the queue each belongs to.
 CARD, REDRAW, REPLY, DM, REMIND, RETIRE, ANNOUNCE, REACTION, CONFIRM, ATTACH, NOTICE = (
-    "card", "redraw", "reply", "dm", "remind", "retire", "announce", "reaction", "confirm", "attach", "notice",
+    "card",
+    "redraw",
+    "reply",
+    "dm",
+    "remind",
+    "retire",
+    "announce",
+    "reaction",
+    "confirm",
+    "attach",
+    "notice",
 )
 
 
@@ -120,8 +130,15 @@ class Messenger:
             return
         assert message.draft_id is not None
         view = self.view(message.draft_id)
-        handler = {CARD: self._card, REDRAW: self._redraw, REPLY: self._reply, DM: self._dm,
-                   REMIND: self._remind, RETIRE: self._retire, CONFIRM: self._confirm}[message.kind]
+        handler = {
+            CARD: self._card,
+            REDRAW: self._redraw,
+            REPLY: self._reply,
+            DM: self._dm,
+            REMIND: self._remind,
+            RETIRE: self._retire,
+            CONFIRM: self._confirm,
+        }[message.kind]
         handler(message, view)
 
     # one method a kind
@@ -139,8 +156,9 @@ class Messenger:
                 self.ledger.outgoing_sent([message.id], at=self.clock(), result=card.ts)
                 current = self.ledger.draft(draft.id)
                 if current is not None and current.version == version and current.card_ts in (None, card.ts):
-                    self.ledger.set_card(draft.id, card.channel, card.ts, at=self.clock(), version=version,
-                                         found=found is not None)
+                    self.ledger.set_card(
+                        draft.id, card.channel, card.ts, at=self.clock(), version=version, found=found is not None
+                    )
         if draft.version == version:
             self.card_posted(draft.id)
 
@@ -215,8 +233,12 @@ class Messenger:
         except Exception as e:
             if not message.payload.get("initial") or message.attempts < FORM_TRIES:
                 raise
-            self.attach(message, [], f"Slack's files could not be fetched ({e}); the card went up without them. "
-                                     "Share the images in the card's thread to add them.")
+            self.attach(
+                message,
+                [],
+                f"Slack's files could not be fetched ({e}); the card went up without them. "
+                "Share the images in the card's thread to add them.",
+            )
             return
         self.attach(message, images, None)
 
@@ -224,7 +246,9 @@ class Messenger:
         """A word for one person only: in a channel (ephemeral, never doubled harmfully) or in a direct message."""
         p = message.payload
         if p.get("channel") or not self._landed(message, p["user"], None):
-            self.notifier.tell_privately(p["user"], p["text"], tag_of(message), channel=p.get("channel"), thread_ts=p.get("thread_ts"))
+            self.notifier.tell_privately(
+                p["user"], p["text"], tag_of(message), channel=p.get("channel"), thread_ts=p.get("thread_ts")
+            )
         self._sent(message)
 
     # helpers

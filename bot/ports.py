@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.config import Account
-from bot.images import Image
 from bot.digest import Report
+from bot.images import Image
 from bot.length import Length
 from bot.model import Draft, Pause, Publication
 from bot.review import State

@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 
 
-def may_read(viewer: str, *, editors: Collection[str], admins: Collection[str],
-             members: Callable[[], Collection[str] | None]) -> bool:
+def may_read(
+    viewer: str, *, editors: Collection[str], admins: Collection[str], members: Callable[[], Collection[str] | None]
+) -> bool:
     """The account's editors and the admins always; anyone else only as a member of its review channel.
 
     `members` is asked only when it decides (the channel's members, or None when Slack cannot say): an unknown

@@ -5,10 +5,9 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
-from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -70,7 +69,10 @@ class XPublisher:
             )
             self._user_auth = True
             self._oauth1 = tweepy.OAuth1UserHandler(
-                self._client.consumer_key, self._client.consumer_secret, self._client.access_token, self._client.access_token_secret
+                self._client.consumer_key,
+                self._client.consumer_secret,
+                self._client.access_token,
+                self._client.access_token_secret,
             )
         self._client.session = XSession(base_url, timeout)
 
@@ -93,7 +95,10 @@ class XPublisher:
                 auth: Any = self._oauth1.apply_auth()  # OAuth 1.0a: a multipart body is not part of the signature
                 headers = {"User-Agent": self._client.user_agent}
             else:
-                auth, headers = None, {"User-Agent": self._client.user_agent, "Authorization": f"Bearer {self._client.bearer_token}"}
+                auth, headers = (
+                    None,
+                    {"User-Agent": self._client.user_agent, "Authorization": f"Bearer {self._client.bearer_token}"},
+                )
             with self._client.session.post(
                 TWEEPY_HOST + MEDIA_UPLOAD,
                 files={"media": (image.name, image.data, image.mimetype)},
@@ -109,8 +114,12 @@ class XPublisher:
             raise PublishError(f"X's answer to the upload of {image.name} had no media id", delivery=Delivery.NOT_SENT) from None
         if image.alt:
             with self._mapped(f"the alt text of {image.name}", sent_is_unknown=False):
-                self._client.request("POST", MEDIA_METADATA, json={"id": media_id, "metadata": {"alt_text": {"text": image.alt}}},
-                                     user_auth=self._user_auth)
+                self._client.request(
+                    "POST",
+                    MEDIA_METADATA,
+                    json={"id": media_id, "metadata": {"alt_text": {"text": image.alt}}},
+                    user_auth=self._user_auth,
+                )
         return media_id
 
     def find(self, text: str, since: datetime) -> Posted | None:
@@ -121,7 +130,7 @@ class XPublisher:
             response = self._client.get_users_tweets(
                 self._user_id,
                 max_results=LOOKBACK,
-                start_time=(since - timedelta(minutes=1)).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                start_time=(since - timedelta(minutes=1)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 tweet_fields=["entities"],  # X shows links as t.co: its entities say what each one stands for
                 user_auth=self._user_auth,
             )
@@ -226,7 +235,7 @@ def _raise_for_status(response: requests.Response) -> None:
 def _reset_time(response: requests.Response) -> datetime | None:
     """X names when the limit lifts in x-rate-limit-reset (epoch seconds)."""
     value = response.headers.get("x-rate-limit-reset", "")
-    return datetime.fromtimestamp(int(value), timezone.utc) if value.isdigit() else None
+    return datetime.fromtimestamp(int(value), UTC) if value.isdigit() else None
 
 
 def _reveal(secret: Any) -> str:

@@ -8,8 +8,8 @@ import logging
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from datetime import date, datetime, timedelta, timezone
 
 from apscheduler.events import EVENT_JOB_REMOVED, JobEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -63,7 +63,7 @@ class PublishScheduler:
         remind: Callable[[int], None] | None = None,
         digest: Callable[[str], None] | None = None,
         workers: int = 8,
-        wall: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+        wall: Callable[[], datetime] = lambda: datetime.now(UTC),
         publishing: Callable[[], AbstractContextManager[None]] = nullcontext,
     ) -> None:
         self._calls: dict[str, Callable[[Any], None] | None] = {PUBLISH: publish, REMIND: remind, DIGEST: digest}
@@ -76,7 +76,7 @@ class PublishScheduler:
         self._stopping = False
         self._idle = threading.Condition()
         self._scheduler = _Scheduler(
-            timezone=timezone.utc,
+            timezone=UTC,
             executors={"default": ThreadPoolExecutor(max_workers=workers)},
             job_defaults={
                 "coalesce": True,
@@ -94,8 +94,13 @@ class PublishScheduler:
         self._plan = threading.Lock()
         self._later: dict[tuple[str, int], datetime] = {}  # (kind, draft) → when, for those beyond the horizon
         self._timetable: list[tuple[datetime, str, int]] = []  # a heap over _later; entries _later no longer has are stale
-        self._scheduler.add_job(self.promote, trigger="interval", seconds=HORIZON.total_seconds() / 2, id=PLANNER,
-                                name="bring posts and reminders within the horizon forward")
+        self._scheduler.add_job(
+            self.promote,
+            trigger="interval",
+            seconds=HORIZON.total_seconds() / 2,
+            id=PLANNER,
+            name="bring posts and reminders within the horizon forward",
+        )
 
     def start(self) -> None:
         """Begin firing jobs (call once, from main, after the schedule is rebuilt)."""
@@ -159,7 +164,9 @@ class PublishScheduler:
 
     def _add_job(self, kind: str, draft_id: int, when: datetime | None) -> None:
         new = job_id(kind, draft_id, next(self._generations))
-        self._scheduler.add_job(self._run, trigger="date", run_date=when, args=[kind, draft_id], id=new, name=f"{kind} draft #{draft_id}")
+        self._scheduler.add_job(
+            self._run, trigger="date", run_date=when, args=[kind, draft_id], id=new, name=f"{kind} draft #{draft_id}"
+        )
         # _lock is never held while calling APScheduler, whose own lock is held when it tells _forget.
         with self._lock:
             old, self._current[(kind, draft_id)] = self._current.get((kind, draft_id)), new
@@ -223,9 +230,15 @@ class PublishScheduler:
         if self._calls[DIGEST] is None:
             return
         new = digest_job_id(scope, day, next(self._generations))
-        run_date = datetime.now(timezone.utc) + max(wait, timedelta(0))
-        self._scheduler.add_job(self._run, trigger="date", run_date=run_date, args=[DIGEST, scope], id=new,
-                                name=f"digest {scope} for {day.isoformat()}")
+        run_date = datetime.now(UTC) + max(wait, timedelta(0))
+        self._scheduler.add_job(
+            self._run,
+            trigger="date",
+            run_date=run_date,
+            args=[DIGEST, scope],
+            id=new,
+            name=f"digest {scope} for {day.isoformat()}",
+        )
         with self._lock:
             old, self._digests[scope] = self._digests.get(scope), (new, due)
         self._remove(old[0] if old else None)

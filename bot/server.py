@@ -85,8 +85,9 @@ def stop_on_signals() -> None:
 
 def serve_http(application: Callable[..., Iterable[bytes]], *, host: str, port: int, threads: int = 8) -> None:
     """Serve until SIGINT or SIGTERM, then return so the caller can shut down cleanly."""
-    server = waitress.create_server(application, host=host, port=port, threads=threads, ident="copydesk",
-                                    max_request_body_size=MAX_BODY)  # a chunked body without a length is cut off there too
+    server = waitress.create_server(
+        application, host=host, port=port, threads=threads, ident="copydesk", max_request_body_size=MAX_BODY
+    )  # a chunked body without a length is cut off there too
     try:
         log.info("copydesk listening on http://%s:%s%s (HTTP mode)", host, server.effective_port, SLACK_PATH)
         server.run()

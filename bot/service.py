@@ -103,13 +103,31 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
             )
             if images:
                 self.ledger.add_images(draft.id, images, at=now)
-                self.ledger.log("images_changed", actor=author_id, at=now, draft_id=draft.id, before=[],
-                                after=[i.name for i in images], sha256=[i.sha256 for i in images], alt=[i.alt for i in images],
-                                files=[i.slack_file_id for i in images],
-                                version=draft.version, content_sha256=draft.content_sha256)
+                self.ledger.log(
+                    "images_changed",
+                    actor=author_id,
+                    at=now,
+                    draft_id=draft.id,
+                    before=[],
+                    after=[i.name for i in images],
+                    sha256=[i.sha256 for i in images],
+                    alt=[i.alt for i in images],
+                    files=[i.slack_file_id for i in images],
+                    version=draft.version,
+                    content_sha256=draft.content_sha256,
+                )
             if fetch:  # before the card, so the card shows them
-                self.ledger.enqueue(draft_queue(draft.id), ATTACH, at=now, draft_id=draft.id, files=list(fetch), user=author_id,
-                                    channel=None, thread_ts=None, initial=True)
+                self.ledger.enqueue(
+                    draft_queue(draft.id),
+                    ATTACH,
+                    at=now,
+                    draft_id=draft.id,
+                    files=list(fetch),
+                    user=author_id,
+                    channel=None,
+                    thread_ts=None,
+                    initial=True,
+                )
             self._queue_card(draft, at=now)
             if confirm:
                 self.ledger.enqueue(draft_queue(draft.id), CONFIRM, at=now, draft_id=draft.id)
@@ -139,9 +157,7 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
 
     # voting
 
-    def react(
-        self, *, user_id: str, reaction: str, channel: str, ts: str, added: bool, event_id: str | None
-    ) -> None:
+    def react(self, *, user_id: str, reaction: str, channel: str, ts: str, added: bool, event_id: str | None) -> None:
         """Count (or withdraw) an editor's reaction on a review card; anything else is ignored.
 
         Slack sends a reaction the instant a card exists, maybe before copydesk has stored its ts. So a reaction on a
@@ -181,18 +197,43 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
         if mark is None or kind is None or draft is None or draft.version != mark.version or draft.review_channel != p["channel"]:
             self.ledger.outgoing_sent([message.id], at=self.clock())
             return
-        refusal = self._count(draft, p["ts"], Vote(p["user"], p["reaction"], kind), added=p["added"], event_id=None,
-                              settles=message, version=mark.version)
+        refusal = self._count(
+            draft,
+            p["ts"],
+            Vote(p["user"], p["reaction"], kind),
+            added=p["added"],
+            event_id=None,
+            settles=message,
+            version=mark.version,
+        )
         if refusal:
             log.info("%s on %s (found by its metadata) not counted: %s", p["user"], draft.number, refusal)
 
     def _keep_reaction(self, channel: str, ts: str, vote: Vote, added: bool, *, at: datetime) -> None:
         """Inside the caller's transaction: keep a reaction until the courier has read what its message is."""
-        self.ledger.enqueue(message_queue(channel, ts), REACTION, at=at, channel=channel, ts=ts, user=vote.user_id,
-                            reaction=vote.reaction, added=added)
+        self.ledger.enqueue(
+            message_queue(channel, ts),
+            REACTION,
+            at=at,
+            channel=channel,
+            ts=ts,
+            user=vote.user_id,
+            reaction=vote.reaction,
+            added=added,
+        )
 
-    def _count(self, found: Draft, ts: str, vote: Vote, *, added: bool, event_id: str | None,
-               settles: Outgoing | None = None, version: int | None = None, behind: str | None = None) -> str | None:
+    def _count(
+        self,
+        found: Draft,
+        ts: str,
+        vote: Vote,
+        *,
+        added: bool,
+        event_id: str | None,
+        settles: Outgoing | None = None,
+        version: int | None = None,
+        behind: str | None = None,
+    ) -> str | None:
         """Store the vote if it was cast on the draft's current card, in one transaction with its news for Slack.
 
         The card is checked inside the transaction: a reaction that raced an edit counts for nothing, never for the new
@@ -230,8 +271,9 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
                 self._sync_schedule(draft.id)
         return refusal
 
-    def vote_by_button(self, draft_id: int, user_id: str, kind: Kind, *, card_ts: str | None,
-                       version: int | None = None) -> tuple[bool, Change | None]:
+    def vote_by_button(
+        self, draft_id: int, user_id: str, kind: Kind, *, card_ts: str | None, version: int | None = None
+    ) -> tuple[bool, Change | None]:
         """The card's (or the App Home's) Approve or Reject button: the same rules as a reaction; pressing it again takes
         the vote back.
 
@@ -255,11 +297,15 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
                     self.ledger.set_card(draft_id, before.review_channel, card_ts, at=now, version=version, found=True)
                     before = self._draft(draft_id)
                 if card_ts is None and version != before.version:  # the App Home: no card, only the version it showed
-                    raise WrongState(f"{before.number} was changed after your App Home showed it; your vote was not "
-                                     "counted. Read it as it is now and vote again.")
+                    raise WrongState(
+                        f"{before.number} was changed after your App Home showed it; your vote was not "
+                        "counted. Read it as it is now and vote again."
+                    )
                 if card_ts is None and (before.card_ts is None or self.ledger.images(draft_id)):
-                    raise WrongState(f"Vote on the review card of {before.number}: "
-                                     + ("its images are shown there." if before.card_ts else "it is not up yet."))
+                    raise WrongState(
+                        f"Vote on the review card of {before.number}: "
+                        + ("its images are shown there." if before.card_ts else "it is not up yet.")
+                    )
                 if card_ts is not None and (card_ts != before.card_ts or before.version != (version or found.version)):
                     raise WrongState(f"This card shows an earlier version of {before.number}; read and vote on its new card.")
                 earlier = next((v for v in self.ledger.votes(draft_id) if v.user_id == user_id and v.reaction == BUTTON), None)
@@ -282,14 +328,19 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
         """Why this vote does not count, if it does not. Anyone takes back a vote they cast (an editor who has left too),
         as long as votes still change the draft."""
         if taking_back:
-            return f"{draft.number} is already {draft.state.label}; votes no longer change it." if draft.state not in (
-                *UNDECIDED, State.HELD, State.FAILED) else None
+            return (
+                f"{draft.number} is already {draft.state.label}; votes no longer change it."
+                if draft.state not in (*UNDECIDED, State.HELD, State.FAILED)
+                else None
+            )
         if user_id not in rules.editors:
             return f"Only the editors of {draft.account} vote on drafts; your reaction on {draft.number} is not counted."
         if not rules.counts(user_id, kind):
             who = "whoever changed a draft counts as its author" if user_id != draft.author_id else "authors"
-            return (f"Authors cannot approve their own drafts on {draft.account} ({who}); "
-                    f"your reaction on {draft.number} is not counted.")
+            return (
+                f"Authors cannot approve their own drafts on {draft.account} ({who}); "
+                f"your reaction on {draft.number} is not counted."
+            )
         if draft.state in (State.HELD, State.FAILED):
             return None  # stored, so that Publish now sees a veto or a withdrawn approval; the state stays
         if draft.state not in UNDECIDED:
@@ -311,13 +362,22 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
         if not changed:
             return None
         action = "vote_added" if added else "vote_removed"
-        self.ledger.log(action, actor=vote.user_id, at=now, draft_id=draft.id, vote=vote.kind.value, reaction=vote.reaction,
-                        version=vote.version, content_sha256=vote.content_sha256)
+        self.ledger.log(
+            action,
+            actor=vote.user_id,
+            at=now,
+            draft_id=draft.id,
+            vote=vote.kind.value,
+            reaction=vote.reaction,
+            version=vote.version,
+            content_sha256=vote.content_sha256,
+        )
         if self.ledger.published_parts(draft.id):
             return None  # a thread partly on X stays as it is (its parts out can still be retracted); its next part is checked
         decided = decide(self._standing(draft, rules), rules.approvals_required)
-        if decided == draft.state or not self.ledger.transition(draft.id, decided, only_from=UNDECIDED, at=now,
-                                                                 actor=vote.user_id, before=draft.state.value):
+        if decided == draft.state or not self.ledger.transition(
+            draft.id, decided, only_from=UNDECIDED, at=now, actor=vote.user_id, before=draft.state.value
+        ):
             return None  # (a new decision starts its attempts at X afresh)
         return Change(draft.state, decided, vote.user_id)
 
@@ -366,10 +426,16 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
             if decided is State.APPROVED:
                 continue
             with self.ledger.transaction():
-                if not self.ledger.transition(draft.id, decided, only_from=[State.APPROVED], at=now, actor=SYSTEM,
-                                              notice="Back in review: an approval it had no longer counts under today's "
-                                                     "editors in app.yaml.",
-                                              before=State.APPROVED.value, reason="approvals counted again under today's editors"):
+                if not self.ledger.transition(
+                    draft.id,
+                    decided,
+                    only_from=[State.APPROVED],
+                    at=now,
+                    actor=SYSTEM,
+                    notice="Back in review: an approval it had no longer counts under today's editors in app.yaml.",
+                    before=State.APPROVED.value,
+                    reason="approvals counted again under today's editors",
+                ):
                     continue
                 self._tell_slack(draft, Change(State.APPROVED, decided, SYSTEM), at=now)
 
@@ -400,8 +466,9 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
         for view in waiting[:HOME_LINKS]:  # a vote is cast on the card, where the whole draft is
             if view.draft.card_ts and (link := self.notifier.permalink(CardRef(view.draft.review_channel, view.draft.card_ts))):
                 links[view.draft.id] = link
-        return Overview(pause=pause, waiting_for_you=waiting, queue=queue, recent=went_out, card_links=links,
-                        readable=self.readable(user_id))
+        return Overview(
+            pause=pause, waiting_for_you=waiting, queue=queue, recent=went_out, card_links=links, readable=self.readable(user_id)
+        )
 
     def _awaits_vote(self, view: DraftView, user_id: str) -> bool:
         if view.draft.state is not State.IN_REVIEW or user_id in (*view.approvers, *view.rejecters):
@@ -417,8 +484,9 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
             editors = self._rules(account, "").editors
         except SlackUnavailable:  # an editor group Slack cannot list: its members may still be in the channel
             editors = frozenset()
-        return privacy.may_read(viewer, editors=editors, admins=self.config.admins,
-                                members=lambda: self._channel_members(account.review_channel))
+        return privacy.may_read(
+            viewer, editors=editors, admins=self.config.admins, members=lambda: self._channel_members(account.review_channel)
+        )
 
     def _channel_members(self, channel: str) -> frozenset[str] | None:
         try:
@@ -431,4 +499,3 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
         """Drafts in review, approved and waiting for their time, or held for a person, oldest first."""
         pause = self.ledger.current_pause()
         return [self._view_of(d, pause) for d in self.ledger.drafts_in(OPEN)]
-

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.errors import BadTime
@@ -49,7 +49,7 @@ def _after(match: re.Match[str], spec: str, now: datetime) -> datetime:
     days, hours, minutes = (int(g) if g else 0 for g in match.groups())
     if not any(match.groups()) or (days == hours == minutes == 0):
         raise BadTime(f"at:{spec} is not a delay I can read; try {_FORMS}")
-    return (now + timedelta(days=days, hours=hours, minutes=minutes)).astimezone(timezone.utc)
+    return (now + timedelta(days=days, hours=hours, minutes=minutes)).astimezone(UTC)
 
 
 def _next_clock(hour: int, minute: int, spec: str, now: datetime, zone: ZoneInfo) -> datetime:
@@ -74,13 +74,11 @@ def _exact(spec: str, now: datetime, zone: ZoneInfo) -> datetime:
     if parsed.tzinfo is None:
         candidates = _local(parsed.date(), parsed.time(), zone)
         if not candidates:
-            raise BadTime(
-                f"at:{spec} does not exist in {zone.key}: the clocks skip that hour for daylight saving"
-            )
+            raise BadTime(f"at:{spec} does not exist in {zone.key}: the clocks skip that hour for daylight saving")
         # A clock time that happens twice (the hour repeated when clocks go back): the first one still ahead.
         instant = next((c for c in candidates if c > now), candidates[-1])
     else:
-        instant = parsed.astimezone(timezone.utc)
+        instant = parsed.astimezone(UTC)
     if instant <= now:
         raise BadTime(f"at:{spec} is in the past ({_shown(instant, zone)}); give a later time")
     return instant
@@ -91,7 +89,7 @@ def _local(day: date, clock: time, zone: ZoneInfo) -> list[datetime]:
     wall = datetime.combine(day, clock)
     found: list[datetime] = []
     for fold in (0, 1):
-        instant = wall.replace(tzinfo=zone, fold=fold).astimezone(timezone.utc)
+        instant = wall.replace(tzinfo=zone, fold=fold).astimezone(UTC)
         if instant.astimezone(zone).replace(tzinfo=None) == wall and instant not in found:
             found.append(instant)
     return sorted(found)

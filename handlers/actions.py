@@ -45,8 +45,9 @@ def register(app: App, desk: Desk, later: Later) -> None:
         kind = Kind.APPROVE if action["action_id"] == render.APPROVE else Kind.REJECT
         card_ts = (body.get("container") or {}).get("message_ts")
         shown = re.fullmatch(r"draft-\d+-v(\d+)", action.get("block_id") or "")  # the version the card showed
-        stands, change = desk.vote_by_button(int(action["value"]), body["user"]["id"], kind, card_ts=card_ts,
-                                             version=int(shown[1]) if shown else None)
+        stands, change = desk.vote_by_button(
+            int(action["value"]), body["user"]["id"], kind, card_ts=card_ts, version=int(shown[1]) if shown else None
+        )
         context["vote"] = (kind, stands, change)
         ack()
 
@@ -58,7 +59,9 @@ def register(app: App, desk: Desk, later: Later) -> None:
         draft_id = int(body["actions"][0]["value"])
         view = desk.view(draft_id)
         did = ("approved" if kind is Kind.APPROVE else "vetoed") if stands else "took back your vote on"
-        respond(text=f"You {did} {view.draft.number}: {render.status_line(view)}", response_type="ephemeral", replace_original=False)
+        respond(
+            text=f"You {did} {view.draft.number}: {render.status_line(view)}", response_type="ephemeral", replace_original=False
+        )
 
     def vote_then_show(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
         try:

@@ -17,7 +17,9 @@ from handlers.slack_text import typed, unescape
 
 COMMAND = "/draft"
 DESCRIPTION = "Write a post for the team's X account; editors approve it before it goes out"
-USAGE_HINT = "[to:ACCOUNT] [at:WHEN] TEXT (or nothing, for a form)  ·  help  ·  list  ·  digest  ·  edit #ID  ·  cancel #ID  ·  pause"
+USAGE_HINT = (
+    "[to:ACCOUNT] [at:WHEN] TEXT (or nothing, for a form)  ·  help  ·  list  ·  digest  ·  edit #ID  ·  cancel #ID  ·  pause"
+)
 
 
 def register(app: App, desk: Desk, later: Later) -> None:
@@ -34,8 +36,14 @@ def register(app: App, desk: Desk, later: Later) -> None:
         if isinstance(parsed, Compose):
             # Slack sends a slow /draft again (X-Slack-Retry-Num) with the same trigger_id: it makes one draft
             once = f"command:{command['trigger_id']}" if command.get("trigger_id") else None
-            draft = desk.submit(author_id=user, text=parsed.text, account=parsed.account, at=parsed.at,
-                                origin_channel=command.get("channel_id"), once=once)
+            draft = desk.submit(
+                author_id=user,
+                text=parsed.text,
+                account=parsed.account,
+                at=parsed.at,
+                origin_channel=command.get("channel_id"),
+                once=once,
+            )
             context["follow_up"], context["draft_id"] = "card", draft.id
             ack()  # the link to its card follows privately once the card is up
         elif isinstance(parsed, Edit):
@@ -44,9 +52,15 @@ def register(app: App, desk: Desk, later: Later) -> None:
         elif parsed.name == "drop-images":
             assert parsed.draft_id is not None
             draft = desk.set_images(parsed.draft_id, user, [])
-            ack(text=f"{draft.number} has no images now; its votes are cleared and a new card is on its way.", response_type="ephemeral")
+            ack(
+                text=f"{draft.number} has no images now; its votes are cleared and a new card is on its way.",
+                response_type="ephemeral",
+            )
         elif parsed.name == "help":
-            ack(text=commands.help_text(desk.config.approve_reactions[0], desk.config.reject_reactions[0]), response_type="ephemeral")
+            ack(
+                text=commands.help_text(desk.config.approve_reactions[0], desk.config.reject_reactions[0]),
+                response_type="ephemeral",
+            )
         elif parsed.name == "list":
             text, blocks = render.pending_list(desk.pending(), desk.readable(user))
             ack(text=text, blocks=blocks or None, response_type="ephemeral")

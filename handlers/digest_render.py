@@ -151,8 +151,13 @@ def _people(mentions: list[str]) -> str:
 # terminal
 
 
-def plain(report: Report, *, mention: Callable[[str], str] = str, clean: Callable[[str], str] = lambda t: t,
-          readable: Collection[str] | None = None) -> str:
+def plain(
+    report: Report,
+    *,
+    mention: Callable[[str], str] = str,
+    clean: Callable[[str], str] = lambda t: t,
+    readable: Collection[str] | None = None,
+) -> str:
     """The digest as plain text, times in the digest's zone: for the terminal, and (mentions made Slack's, people's words
     escaped by `clean`) as the Slack message's fallback, which notifications show. With `readable`, the lines of other
     accounts show only numbers, as in `digest`."""
@@ -170,7 +175,7 @@ def plain(report: Report, *, mention: Callable[[str], str] = str, clean: Callabl
                 out.append(f"  {_local(line.at, report)}  {line.number} @{line.handle}{link} · {_numbers(name, line)}")
                 continue
             out.append(f"  {_local(line.at, report)}  {line.number} @{line.handle}{link}")
-            out.append(f"    \"{clean(shorten(line.text))}\"")
+            out.append(f'    "{clean(shorten(line.text))}"')
             out.append(f"    {_who(name, line, mention, clean)}")
     return "\n".join(out)
 

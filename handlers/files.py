@@ -10,8 +10,8 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.errors import BadImage, SlackUnavailable
 from bot import images
+from bot.errors import BadImage, SlackUnavailable
 from bot.images import MAX_BYTES, Image
 from bot.service import Desk
 from handlers import slack_text
@@ -38,8 +38,9 @@ def register(app: App, desk: Desk) -> None:
         for file in files:
             described(file)
         files = described_in_words(files, slack_text.typed(event.get("text") or ""))
-        desk.attach_later(draft.id, event["user"], files, event_id=body.get("event_id"), channel=event["channel"],
-                          thread_ts=thread_ts)
+        desk.attach_later(
+            draft.id, event["user"], files, event_id=body.get("event_id"), channel=event["channel"], thread_ts=thread_ts
+        )
 
     def other_message(event: dict[str, Any]) -> None:
         """Every other message in the review channels arrives too (the subscription is per channel): nothing to do."""
@@ -57,9 +58,9 @@ def described_in_words(shared: list[dict[str, Any]], text: str) -> list[dict[str
     order, else what Slack already has for the file; BadAltText when an image would go out undescribed."""
     names = [_name(f) for f in shared]
     alts = images.alt_lines(text, names) if text.strip() else [str(f.get("alt_txt") or "") for f in shared]
-    for name, alt in zip(names, alts):
+    for name, alt in zip(names, alts, strict=True):
         images.check_alt(name, alt)
-    return [{**f, "alt_txt": alt} for f, alt in zip(shared, alts)]
+    return [{**f, "alt_txt": alt} for f, alt in zip(shared, alts, strict=True)]
 
 
 def _name(file: dict[str, Any]) -> str:
@@ -68,8 +69,11 @@ def _name(file: dict[str, Any]) -> str:
 
 def described(file: dict[str, Any]) -> None:
     """What the file's description already shows X would refuse (BadImage), before a byte of it is fetched."""
-    images.check_described(file.get("name") or file.get("title") or file.get("id") or "image",
-                           str(file.get("mimetype") or ""), int(file.get("size") or 0))
+    images.check_described(
+        file.get("name") or file.get("title") or file.get("id") or "image",
+        str(file.get("mimetype") or ""),
+        int(file.get("size") or 0),
+    )
 
 
 def download(client: WebClient, file: dict[str, Any]) -> Image:
@@ -79,7 +83,9 @@ def download(client: WebClient, file: dict[str, Any]) -> Image:
         try:
             file = client.files_info(file=file["id"])["file"]
         except SlackApiError as e:
-            raise BadImage(f"Slack would not show copydesk the file {file.get('name') or file.get('id')} ({e.response.get('error')}).") from None
+            raise BadImage(
+                f"Slack would not show copydesk the file {file.get('name') or file.get('id')} ({e.response.get('error')})."
+            ) from None
     name = file.get("name") or file.get("title") or file.get("id") or "image"
     if (file.get("size") or 0) > MAX_BYTES:
         raise BadImage(f"{name} is {file['size'] / 1024 / 1024:.1f} MB; X takes images up to {MAX_BYTES / 1024 / 1024:.1f} MB.")
@@ -89,15 +95,23 @@ def download(client: WebClient, file: dict[str, Any]) -> Image:
         raise BadImage(f"{name} is not stored in Slack; upload the image itself to the card's thread.")
     try:
         # requests drops the Authorization header if Slack ever redirects to another host
-        with requests.get(url, headers={"Authorization": f"Bearer {client.token}"}, timeout=client.timeout, stream=True) as response:
+        with requests.get(
+            url, headers={"Authorization": f"Bearer {client.token}"}, timeout=client.timeout, stream=True
+        ) as response:
             if response.status_code >= 500 or response.status_code == 429:  # Slack's trouble, not the file's: later
-                raise SlackUnavailable(f"{name} could not be downloaded from Slack (HTTP {response.status_code}); try again in a moment.")
+                raise SlackUnavailable(
+                    f"{name} could not be downloaded from Slack (HTTP {response.status_code}); try again in a moment."
+                )
             if response.status_code != 200 or response.headers.get("Content-Type", "").startswith("text/html"):
-                raise BadImage(f"Slack would not let copydesk download {name} (HTTP {response.status_code}); "
-                               "the app needs the files:read scope.")
+                raise BadImage(
+                    f"Slack would not let copydesk download {name} (HTTP {response.status_code}); "
+                    "the app needs the files:read scope."
+                )
             data = response.raw.read(MAX_BYTES + 1, decode_content=True)
     except requests.RequestException as e:
-        raise SlackUnavailable(f"{name} could not be downloaded from Slack ({type(e).__name__}); try again in a moment.") from None
+        raise SlackUnavailable(
+            f"{name} could not be downloaded from Slack ({type(e).__name__}); try again in a moment."
+        ) from None
     return Image.of(name, data, slack_file_id=file.get("id"), alt=alt)
 
 

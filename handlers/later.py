@@ -9,4 +9,3 @@ from __future__ import annotations
 from collections.abc import Callable
 
 Later = Callable[..., None]  # later(fn, *args)
-

@@ -15,8 +15,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot.digest import Report
 from bot.errors import DigestNotPosted, SlackFailed, SlackUnavailable
-from bot.ports import Announcement, CardMark, CardRef, Change, DraftView
 from bot.images import Image
+from bot.ports import Announcement, CardMark, CardRef, Change, DraftView
 from handlers import digest_render, files, render
 
 log = logging.getLogger(__name__)
@@ -29,11 +29,25 @@ MEMBERS_PAGE = 200  # channel members asked per conversations.members call
 CARD_EVENT = "copydesk_card"  # the metadata a review card carries: its draft and version
 MESSAGE_EVENT = "copydesk_message"  # the metadata every other outbox message carries: its tag
 # Slack's errors that no second try can mend; anything else (not_in_channel, ratelimited, a 5xx) is tried again later.
-PERMANENT = frozenset({
-    "invalid_blocks", "invalid_blocks_format", "invalid_arguments", "msg_too_long", "no_text", "message_not_found",
-    "cant_update_message", "edit_window_closed", "invalid_metadata_format", "invalid_metadata_schema", "metadata_too_large",
-    "is_archived", "user_not_found", "cannot_dm_bot", "user_disabled",
-})
+PERMANENT = frozenset(
+    {
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "invalid_arguments",
+        "msg_too_long",
+        "no_text",
+        "message_not_found",
+        "cant_update_message",
+        "edit_window_closed",
+        "invalid_metadata_format",
+        "invalid_metadata_schema",
+        "metadata_too_large",
+        "is_archived",
+        "user_not_found",
+        "cannot_dm_bot",
+        "user_disabled",
+    }
+)
 
 
 class SlackNotifier:
@@ -57,8 +71,15 @@ class SlackNotifier:
         """Post the card with metadata naming its draft and version, so it is known before its ts is stored."""
         text, blocks = render.card(view, self.approve, self.reject)
         metadata = {"event_type": CARD_EVENT, "event_payload": {"draft_id": view.draft.id, "version": view.draft.version}}
-        response = self._call("chat_postMessage", channel=view.account.review_channel, text=text, blocks=blocks,
-                              metadata=metadata, unfurl_links=False, unfurl_media=False)
+        response = self._call(
+            "chat_postMessage",
+            channel=view.account.review_channel,
+            text=text,
+            blocks=blocks,
+            metadata=metadata,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
         return CardRef(channel=response["channel"], ts=response["ts"])
 
     def find_card(self, channel: str, draft_id: int, version: int) -> CardRef | None:
@@ -71,8 +92,9 @@ class SlackNotifier:
 
     def card_mark(self, channel: str, ts: str) -> CardMark | None:
         """Read the one message `ts` with its metadata; a thread reply or another app's message is no card."""
-        page = self._call("conversations_history", channel=channel, latest=ts, oldest=ts, inclusive=True, limit=1,
-                          include_all_metadata=True)
+        page = self._call(
+            "conversations_history", channel=channel, latest=ts, oldest=ts, inclusive=True, limit=1, include_all_metadata=True
+        )
         for message in page.get("messages", []):
             if message.get("ts") == ts:
                 return _card_mark(message) if self._own(message) else None  # metadata anyone's app could have written
@@ -168,8 +190,13 @@ class SlackNotifier:
             log.warning("could not look for an earlier try (%s): sending it; reinstall the app with the manifest's scopes", e)
 
     def _post(self, tag: str, **message: Any) -> None:
-        self._call("chat_postMessage", metadata={"event_type": MESSAGE_EVENT, "event_payload": {"tag": tag}},
-                   unfurl_links=False, unfurl_media=False, **message)
+        self._call(
+            "chat_postMessage",
+            metadata={"event_type": MESSAGE_EVENT, "event_payload": {"tag": tag}},
+            unfurl_links=False,
+            unfurl_media=False,
+            **message,
+        )
 
     def _im(self, user: str) -> str:
         if user not in self._ims:
@@ -201,19 +228,29 @@ class SlackNotifier:
             error = e.response.get("error") if isinstance(e.response.data, dict) else None
             status = e.response.status_code
             wait = e.response.headers.get("Retry-After") or e.response.headers.get("retry-after") if status == 429 else None
-            raise SlackFailed(f"Slack's {method.replace('_', '.', 1)} said {error or f'HTTP {status}'}", code=error,
-                              permanent=error in PERMANENT, retry_after=float(wait) if wait and wait.isdigit() else None) from None
+            raise SlackFailed(
+                f"Slack's {method.replace('_', '.', 1)} said {error or f'HTTP {status}'}",
+                code=error,
+                permanent=error in PERMANENT,
+                retry_after=float(wait) if wait and wait.isdigit() else None,
+            ) from None
 
     def post_digest(self, channel: str, report: Report) -> str:
         """Post a digest with metadata naming its scope and day; DigestNotPosted when Slack refuses it."""
         text, blocks = digest_render.digest(report)
         try:
             response = self.client.chat_postMessage(
-                channel=channel, text=text, blocks=blocks, metadata=digest_render.metadata(report),
-                unfurl_links=False, unfurl_media=False,
+                channel=channel,
+                text=text,
+                blocks=blocks,
+                metadata=digest_render.metadata(report),
+                unfurl_links=False,
+                unfurl_media=False,
             )
         except SlackApiError as e:
-            raise DigestNotPosted(f"Slack refused the digest in {channel}: {e.response.get('error') or e.response.status_code}") from None
+            raise DigestNotPosted(
+                f"Slack refused the digest in {channel}: {e.response.get('error') or e.response.status_code}"
+            ) from None
         return str(response["ts"])
 
     def find_digest(self, channel: str, scope: str, day: date) -> str | None:
@@ -265,8 +302,9 @@ class SlackDirectory:
     be read must not silently turn its members' votes away.
     """
 
-    def __init__(self, client: WebClient, *, ttl_seconds: float = 300,
-                 refresh: Callable[[Callable[[], None]], None] | None = None) -> None:
+    def __init__(
+        self, client: WebClient, *, ttl_seconds: float = 300, refresh: Callable[[Callable[[], None]], None] | None = None
+    ) -> None:
         self.client = client
         self.ttl = ttl_seconds
         self._refresh = refresh or (lambda ask: ask())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from bot import images
@@ -33,8 +33,13 @@ _STATE_WORDS = {
 
 # Buttons on the card; handlers/actions.py binds the same IDs.
 APPROVE, REJECT, EDIT, WITHDRAW, PUBLISH_AGAIN, MARK_PUBLISHED, RETRACT = (
-    "copydesk_approve", "copydesk_reject", "copydesk_edit", "copydesk_withdraw", "copydesk_publish_again",
-    "copydesk_mark_published", "copydesk_retract",
+    "copydesk_approve",
+    "copydesk_reject",
+    "copydesk_edit",
+    "copydesk_withdraw",
+    "copydesk_publish_again",
+    "copydesk_mark_published",
+    "copydesk_retract",
 )
 # The App Home's Approve and Reject (handlers/home.py binds them): its block_id names the draft and the version shown.
 HOME_APPROVE, HOME_REJECT = "copydesk_home_approve", "copydesk_home_reject"
@@ -48,7 +53,7 @@ def when(moment: datetime | None, *, missing: str = "as soon as it is approved")
     if moment is None:
         return missing
     epoch = int(moment.timestamp())
-    fallback = moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    fallback = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>"
 
 
@@ -152,7 +157,9 @@ def verbatim(text: str) -> Blocks:
 def vote_line(view: DraftView) -> str:
     """The votes the status line does not already show: a veto beside approvals, or who approved a post now out."""
     state = view.draft.state
-    shown = (state in (State.IN_REVIEW, State.APPROVED) and not view.rejecters) or (state is State.REJECTED and not view.approvers)
+    shown = (state in (State.IN_REVIEW, State.APPROVED) and not view.rejecters) or (
+        state is State.REJECTED and not view.approvers
+    )
     if shown:
         return ""
     parts = []
@@ -192,11 +199,23 @@ def pictures(view: DraftView) -> Blocks:
     for n, image in enumerate(view.images, 1):
         alt = image.alt or image.name
         if images.shown_on_card(image):
-            blocks.append({"type": "image", "slack_file": {"id": image.slack_file_id}, "alt_text": alt[:2000],
-                           "title": {"type": "plain_text", "text": f"{n}. {alt}"[:2000], "emoji": False}})
+            blocks.append(
+                {
+                    "type": "image",
+                    "slack_file": {"id": image.slack_file_id},
+                    "alt_text": alt[:2000],
+                    "title": {"type": "plain_text", "text": f"{n}. {alt}"[:2000], "emoji": False},
+                }
+            )
         else:  # kept from before images were shown on cards: its words at least
-            blocks.append({"type": "context", "elements": [
-                {"type": "plain_text", "text": f"{n}. {image.name} (not shown here): {alt}"[:2000], "emoji": False}]})
+            blocks.append(
+                {
+                    "type": "context",
+                    "elements": [
+                        {"type": "plain_text", "text": f"{n}. {image.name} (not shown here): {alt}"[:2000], "emoji": False}
+                    ],
+                }
+            )
     return blocks
 
 
@@ -231,7 +250,9 @@ def announcement(news: Announcement) -> tuple[str, Blocks]:
 
 def _button(label: str, action: str, view: DraftView, *, style: str | None = None, confirm: str | None = None) -> dict[str, Any]:
     button: dict[str, Any] = {
-        "type": "button", "action_id": action, "value": str(view.draft.id),
+        "type": "button",
+        "action_id": action,
+        "value": str(view.draft.id),
         "text": {"type": "plain_text", "text": label},
     }
     if style:
@@ -258,11 +279,17 @@ def _buttons(view: DraftView) -> list[dict[str, Any]]:
         ]
     if state in (State.HELD, State.FAILED):
         return [
-            _button("Publish now", PUBLISH_AGAIN, view, style="primary",
-                    confirm="Send this post to X now? If it is already on the account, mark it published instead."),
+            _button(
+                "Publish now",
+                PUBLISH_AGAIN,
+                view,
+                style="primary",
+                confirm="Send this post to X now? If it is already on the account, mark it published instead.",
+            ),
             _button("Mark as published", MARK_PUBLISHED, view),
             _button("Retract", RETRACT, view, style="danger", confirm="Delete the parts already on X?")
-            if view.parts_out else _button("Withdraw", WITHDRAW, view),
+            if view.parts_out
+            else _button("Withdraw", WITHDRAW, view),
         ]
     if state is State.PUBLISHED and view.publication and view.publication.x_post_id:
         return [_button("Retract", RETRACT, view, style="danger", confirm="Delete this post from X?")]
@@ -348,15 +375,14 @@ def author_note(view: DraftView, change: Change) -> str | None:
 def in_review(view: DraftView, link: str | None) -> str:
     """The author's private confirmation once the card is up."""
     where = f"<{link}|its review card>" if link else f"<#{view.draft.review_channel}>"
-    return (
-        f"{title(view)} is in review: see {where}. "
-        f"{length_text(view, how='')}; publish {when(view.draft.publish_at)}."
-    )
+    return f"{title(view)} is in review: see {where}. {length_text(view, how='')}; publish {when(view.draft.publish_at)}."
 
 
 LIST_LIMIT = 45  # drafts drawn in /draft list's blocks (a message holds 50); its fallback text lists them all
-PRIVATE_NOTE = ("_Drafts for a review channel you are not in show only their numbers; "
-                "its members, the account's editors and the admins see their text._")
+PRIVATE_NOTE = (
+    "_Drafts for a review channel you are not in show only their numbers; "
+    "its members, the account's editors and the admins see their text._"
+)
 
 
 def pending_list(views: list[DraftView], readable: Collection[str] = frozenset()) -> tuple[str, Blocks]:
@@ -382,8 +408,7 @@ def paused_answer(pause: Pause) -> str:
 def resumed_answer(rescheduled: int, held: list[str]) -> str:
     """What the admin who resumed sees."""
     waiting = (
-        f" {', '.join(held)} came due while paused and wait for an editor to press Publish now on their cards."
-        if held else ""
+        f" {', '.join(held)} came due while paused and wait for an editor to press Publish now on their cards." if held else ""
     )
     return f":arrow_forward: Publishing resumed; {rescheduled} scheduled post(s) go out at their time.{waiting}"
 
@@ -400,12 +425,19 @@ def edit_modal(view: DraftView) -> dict[str, Any]:
         "close": {"type": "plain_text", "text": "Cancel"},
         "blocks": [
             {
-                "type": "input", "block_id": "text", "label": {"type": "plain_text", "text": "Post"},
-                "hint": {"type": "plain_text", "text": f"Up to {MAX_WEIGHTED_LENGTH} characters as X counts them. Saving clears every vote."},
+                "type": "input",
+                "block_id": "text",
+                "label": {"type": "plain_text", "text": "Post"},
+                "hint": {
+                    "type": "plain_text",
+                    "text": f"Up to {MAX_WEIGHTED_LENGTH} characters as X counts them. Saving clears every vote.",
+                },
                 "element": {"type": "plain_text_input", "action_id": "value", "multiline": True, "initial_value": draft.text},
             },
             {
-                "type": "input", "block_id": "at", "optional": True,
+                "type": "input",
+                "block_id": "at",
+                "optional": True,
                 "label": {"type": "plain_text", "text": "New time (optional)"},
                 "hint": {"type": "plain_text", "text": "Like /draft at:… — 2026-11-22T09:00, 09:00, +2h. Empty keeps the time."},
                 "element": {"type": "plain_text_input", "action_id": "value"},
@@ -418,25 +450,44 @@ def draft_modal(accounts: list[Account], default: str | None, origin_channel: st
     """/draft with no text: the same draft as the command, written in a form."""
     blocks: Blocks = [
         {
-            "type": "input", "block_id": "text", "label": {"type": "plain_text", "text": "Post"},
-            "hint": {"type": "plain_text", "text": f"Up to {MAX_WEIGHTED_LENGTH} characters as X counts them "
-                     "(a link counts 23, most emoji 2). A line of --- alone starts the next post of a thread."},
+            "type": "input",
+            "block_id": "text",
+            "label": {"type": "plain_text", "text": "Post"},
+            "hint": {
+                "type": "plain_text",
+                "text": f"Up to {MAX_WEIGHTED_LENGTH} characters as X counts them "
+                "(a link counts 23, most emoji 2). A line of --- alone starts the next post of a thread.",
+            },
             "element": {"type": "plain_text_input", "action_id": "value", "multiline": True, "focus_on_load": True},
         },
         {
-            "type": "input", "block_id": "images", "optional": True,
+            "type": "input",
+            "block_id": "images",
+            "optional": True,
             "label": {"type": "plain_text", "text": "Images (optional)"},
-            "hint": {"type": "plain_text", "text": f"PNG or JPEG, up to {images.MAX_IMAGES}, "
-                     f"{images.MAX_BYTES // (1024 * 1024)} MB each; they go on the first post, and the editors see them "
-                     "on the review card."},
-            "element": {"type": "file_input", "action_id": "value", "filetypes": list(IMAGE_FILETYPES),
-                        "max_files": images.MAX_IMAGES},
+            "hint": {
+                "type": "plain_text",
+                "text": f"PNG or JPEG, up to {images.MAX_IMAGES}, "
+                f"{images.MAX_BYTES // (1024 * 1024)} MB each; they go on the first post, and the editors see them "
+                "on the review card.",
+            },
+            "element": {
+                "type": "file_input",
+                "action_id": "value",
+                "filetypes": list(IMAGE_FILETYPES),
+                "max_files": images.MAX_IMAGES,
+            },
         },
         {
-            "type": "input", "block_id": "alt", "optional": True,
+            "type": "input",
+            "block_id": "alt",
+            "optional": True,
             "label": {"type": "plain_text", "text": "Alt text (one line per image)"},
-            "hint": {"type": "plain_text", "text": "What each image shows, in order, for people who cannot see it: it goes to X "
-                     f"with the image (up to {images.MAX_ALT:,} characters each). Needed for every image."},
+            "hint": {
+                "type": "plain_text",
+                "text": "What each image shows, in order, for people who cannot see it: it goes to X "
+                f"with the image (up to {images.MAX_ALT:,} characters each). Needed for every image.",
+            },
             "element": {"type": "plain_text_input", "action_id": "value", "multiline": True},
         },
     ]
@@ -445,10 +496,14 @@ def draft_modal(accounts: list[Account], default: str | None, origin_channel: st
         select: dict[str, Any] = {"type": "static_select", "action_id": "value", "options": options}
         if default is not None:
             select["initial_option"] = next(o for o in options if o["value"] == default)
-        blocks.append({"type": "input", "block_id": "account", "label": {"type": "plain_text", "text": "Account"}, "element": select})
+        blocks.append(
+            {"type": "input", "block_id": "account", "label": {"type": "plain_text", "text": "Account"}, "element": select}
+        )
     blocks.append(
         {
-            "type": "input", "block_id": "when", "optional": True,
+            "type": "input",
+            "block_id": "when",
+            "optional": True,
             "label": {"type": "plain_text", "text": "Publish at (optional)"},
             "hint": {"type": "plain_text", "text": f"In your time zone ({zone}). Empty: as soon as the editors approve it."},
             "element": {"type": "datetimepicker", "action_id": "value"},
@@ -465,9 +520,11 @@ def draft_modal(accounts: list[Account], default: str | None, origin_channel: st
     }
 
 
-HOME_HINT = ("Write a post with /draft (a form opens) or /draft TEXT. Editors approve or veto on the review card, "
-             "with a reaction or its buttons, or here with the buttons under what waits for their vote. "
-             "/draft help lists everything.")
+HOME_HINT = (
+    "Write a post with /draft (a form opens) or /draft TEXT. Editors approve or veto on the review card, "
+    "with a reaction or its buttons, or here with the buttons under what waits for their vote. "
+    "/draft help lists everything."
+)
 HOME_LIST_LIMIT = 15  # drafts per App Home section; /draft list has them all
 HOME_VOTE_LIMIT = 8  # drafts shown whole, with their buttons, under "Waiting for your vote" (a view holds 100 blocks)
 VIEW_BLOCKS = 100  # Slack refuses a view with more blocks than this
@@ -509,7 +566,8 @@ def _home_blocks(overview: Overview, notice: str | None, vote_limit: int, list_l
     for heading, views in sections:
         blocks += [{"type": "divider"}, _heading(f"{heading} ({len(views)})" if heading != "Went out lately" else heading)]
         blocks += _entries(views, list_limit, readable=overview.readable) or [
-            {"type": "section", "text": {"type": "mrkdwn", "text": "_Nothing._"}}]
+            {"type": "section", "text": {"type": "mrkdwn", "text": "_Nothing._"}}
+        ]
     if any(v.account.name not in overview.readable for v in (*overview.queue, *overview.recent)):
         blocks.append(_note(PRIVATE_NOTE))
     return blocks
@@ -518,8 +576,10 @@ def _home_blocks(overview: Overview, notice: str | None, vote_limit: int, list_l
 def _to_vote(view: DraftView, link: str | None) -> Blocks:
     """One draft that waits for this editor: all of it, as its card shows it, and Approve and Reject for this version."""
     draft = view.draft
-    head = (f"• *{draft.number}* @{view.account.handle} by <@{draft.author_id}> — {status_line(view)}"
-            f" · publish {when(draft.publish_at)}")
+    head = (
+        f"• *{draft.number}* @{view.account.handle} by <@{draft.author_id}> — {status_line(view)}"
+        f" · publish {when(draft.publish_at)}"
+    )
     small = length_text(view) + (f" · <{link}|its review card>" if link else "")
     if view.images or not draft.card_ts:  # its images are seen on the card only; no card yet, nothing to vote on here
         why = "it has images, shown on its review card: see them and vote there" if view.images else "its card is not up yet"
@@ -530,10 +590,20 @@ def _to_vote(view: DraftView, link: str | None) -> Blocks:
             {"type": "context", "elements": [{"type": "mrkdwn", "text": f"{small} · {why}"}]},
         ]
     buttons = [
-        {"type": "button", "action_id": HOME_APPROVE, "value": str(draft.id), "style": "primary",
-         "text": {"type": "plain_text", "text": "Approve"}},
-        {"type": "button", "action_id": HOME_REJECT, "value": str(draft.id), "style": "danger",
-         "text": {"type": "plain_text", "text": "Reject"}},
+        {
+            "type": "button",
+            "action_id": HOME_APPROVE,
+            "value": str(draft.id),
+            "style": "primary",
+            "text": {"type": "plain_text", "text": "Approve"},
+        },
+        {
+            "type": "button",
+            "action_id": HOME_REJECT,
+            "value": str(draft.id),
+            "style": "danger",
+            "text": {"type": "plain_text", "text": "Reject"},
+        },
     ]
     return [
         {"type": "section", "text": {"type": "mrkdwn", "text": head}},
@@ -559,8 +629,13 @@ def home_vote(block_id: str) -> tuple[int, int] | None:
 def _switch_block(pause: Pause | None) -> dict[str, Any]:
     """Whether publishing is on; when paused, by whom and since when, and the reason as typed."""
     if pause is None:
-        return {"type": "section", "text": {"type": "mrkdwn",
-                                            "text": ":large_green_circle: Publishing is on. Admins can stop it at once with /draft pause REASON."}}
+        return {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": ":large_green_circle: Publishing is on. Admins can stop it at once with /draft pause REASON.",
+            },
+        }
     head = f":octagonal_sign: *Publishing is paused* by <@{pause.paused_by}> since {when(pause.paused_at)}"
     block: dict[str, Any] = {"type": "section", "text": {"type": "mrkdwn", "text": head + (":" if pause.reason else "")}}
     if pause.reason:
@@ -589,8 +664,14 @@ def _excerpt(view: DraftView) -> str:
     return text if len(text) <= 80 else text[:79] + "…"
 
 
-def _entries(views: list[DraftView], limit: int, *, links: dict[int, str] | None = None,
-             more: str = ": /draft list shows them all", readable: Collection[str] = frozenset()) -> Blocks:
+def _entries(
+    views: list[DraftView],
+    limit: int,
+    *,
+    links: dict[int, str] | None = None,
+    more: str = ": /draft list shows them all",
+    readable: Collection[str] = frozenset(),
+) -> Blocks:
     """A list of drafts, one section each: the facts in mrkdwn, the start of the words as typed in a plain_text field;
     only numbers for a draft of an account not in `readable` (bot.privacy)."""
     blocks: Blocks = []
@@ -600,8 +681,13 @@ def _entries(views: list[DraftView], limit: int, *, links: dict[int, str] | None
             continue
         link = (links or {}).get(view.draft.id)
         facts = _facts(view) + (f"\n    <{link}|Read it and vote on its card>" if link else "")
-        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": facts[:SECTION_LIMIT]},
-                       "fields": [words(f"“{_excerpt(view)}”")]})
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": facts[:SECTION_LIMIT]},
+                "fields": [words(f"“{_excerpt(view)}”")],
+            }
+        )
     if len(views) > limit:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"…and {len(views) - limit} more{more}."}})
     return blocks

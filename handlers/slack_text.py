@@ -44,20 +44,30 @@ def _refuse_if_not_typed(inner: str) -> None:
     shown = escape(_decode_entities(label))
     if target.startswith("@"):
         who = f"@{shown}" if label else f"<{target}>"  # Slack shows the person's name
-        raise SlackMention(f"X does not know Slack users: {who} would reach nobody there. Write the X handle instead, "
-                           "as it is on X (e.g. @handle), typed without picking anyone from Slack's list.")
+        raise SlackMention(
+            f"X does not know Slack users: {who} would reach nobody there. Write the X handle instead, "
+            "as it is on X (e.g. @handle), typed without picking anyone from Slack's list."
+        )
     if target.startswith("#"):
-        raise SlackMention(f"#{shown or escape(target[1:])} is a Slack channel, which means nothing on X. For a hashtag, "
-                           "type it without picking the channel from Slack's list, or write the draft in the form "
-                           "(/draft with no text), which keeps it as typed.")
+        raise SlackMention(
+            f"#{shown or escape(target[1:])} is a Slack channel, which means nothing on X. For a hashtag, "
+            "type it without picking the channel from Slack's list, or write the draft in the form "
+            "(/draft with no text), which keeps it as typed."
+        )
     if target.startswith("!"):
         special = target[1:].split("^")[0]
-        what = f"the Slack user group {shown or escape(target[1:].split('^')[-1])}" if special == "subteam" else f"@{escape(special)}"
+        what = (
+            f"the Slack user group {shown or escape(target[1:].split('^')[-1])}"
+            if special == "subteam"
+            else f"@{escape(special)}"
+        )
         raise SlackMention(f"{what[0].upper()}{what[1:]} notifies people in Slack and means nothing on X; leave it out.")
     address, words = _decode_entities(target), _decode_entities(label)
     if label and words != address and not any(address == scheme + words for scheme in _SCHEMES):
-        raise DisguisedLink(f"The link “{escape(words)}” leads to {escape(address)}, not to what it says. X shows a link's "
-                            f"address, not words over it: write the address itself, e.g. {escape(address)}")
+        raise DisguisedLink(
+            f"The link “{escape(words)}” leads to {escape(address)}, not to what it says. X shows a link's "
+            f"address, not words over it: write the address itself, e.g. {escape(address)}"
+        )
 
 
 def _decode_entities(text: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -33,7 +33,7 @@ def register(app: App, desk: Desk) -> None:
                 text=values["text"]["value"].get("value") or "",  # as typed: a form sends no Slack markup
                 account=chosen,
                 at=None,
-                publish_at=datetime.fromtimestamp(int(picked), timezone.utc) if picked else None,
+                publish_at=datetime.fromtimestamp(int(picked), UTC) if picked else None,
                 origin_channel=view.get("private_metadata") or None,
                 fetch=shared,
                 once=f"view:{view['id']}" if view.get("id") else None,

@@ -116,7 +116,11 @@ def _publishing(draft: _Draft, d: dict[str, Any]) -> Iterator[str]:
         if sha not in draft.approved:
             yield f"publication {d['publication_id']} continued a thread whose content was never approved"
         return
-    standing = {u for (u, _), (kind, version, vsha) in draft.votes.items() if kind == "approve" and (version, vsha) == (draft.version, sha)}
+    standing = {
+        u
+        for (u, _), (kind, version, vsha) in draft.votes.items()
+        if kind == "approve" and (version, vsha) == (draft.version, sha)
+    }
     vetoes = sorted({u for (u, _), (kind, *_) in draft.votes.items() if kind == "reject"})
     missing = [u for u in d["approvers"] if u not in standing]
     own = [u for u in d["approvers"] if u in draft.authors and not d.get("self_approval")]
@@ -154,7 +158,10 @@ def _compare(db: Database, replayed: dict[int, _Draft]) -> Iterator[str]:
             yield f"#{row['id']}: its version or fingerprint is not the one the event log recorded"
         elif content_sha256(row["text"], _images(db, row["id"])) != row["content_sha256"]:
             yield f"#{row['id']}: its text or images do not match the fingerprint its version was reviewed under"
-        shown = [r["slack_file_id"] for r in db.query("SELECT slack_file_id FROM media WHERE draft_id = ? ORDER BY position", [row["id"]])]
+        shown = [
+            r["slack_file_id"]
+            for r in db.query("SELECT slack_file_id FROM media WHERE draft_id = ? ORDER BY position", [row["id"]])
+        ]
         if shown != draft.files:
             yield f"#{row['id']}: the card would show other Slack files than the event log recorded for its images"
         yield from _votes(db, row["id"], draft)
@@ -170,8 +177,10 @@ def _images(db: Database, draft_id: int) -> list[Image]:
 
 
 def _votes(db: Database, draft_id: int, draft: _Draft) -> Iterator[str]:
-    stored = {(r["user_id"], r["reaction"]): (r["vote"], r["version"], r["content_sha256"])
-              for r in db.query("SELECT user_id, reaction, vote, version, content_sha256 FROM votes WHERE draft_id = ?", [draft_id])}
+    stored = {
+        (r["user_id"], r["reaction"]): (r["vote"], r["version"], r["content_sha256"])
+        for r in db.query("SELECT user_id, reaction, vote, version, content_sha256 FROM votes WHERE draft_id = ?", [draft_id])
+    }
     for key in sorted(set(stored) | set(draft.votes)):
         if key not in draft.votes:
             yield f"#{draft_id}: a vote by {key[0]} ({key[1]}) is in the votes table but not in the event log"
@@ -182,9 +191,13 @@ def _votes(db: Database, draft_id: int, draft: _Draft) -> Iterator[str]:
 
 
 def _publications(db: Database, draft_id: int, draft: _Draft) -> Iterator[str]:
-    rows = {r["id"]: r for r in db.query(
-        "SELECT id, outcome, version, content_sha256, x_post_id, retracted_at FROM publications WHERE draft_id = ? ORDER BY id",
-        [draft_id])}
+    rows = {
+        r["id"]: r
+        for r in db.query(
+            "SELECT id, outcome, version, content_sha256, x_post_id, retracted_at FROM publications WHERE draft_id = ? ORDER BY id",
+            [draft_id],
+        )
+    }
     for row in rows.values():
         sent = draft.sent.get(row["id"])
         if sent is None:

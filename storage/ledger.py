@@ -8,7 +8,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,6 @@ from storage.migrations import migrations
 log = logging.getLogger(__name__)
 
 
-
 class Keep(Enum):
     """A value left as it is by a ledger verb."""
 
@@ -39,7 +38,7 @@ KEEP = Keep.KEEP
 
 def to_text(moment: datetime) -> str:
     """UTC, ISO 8601 with milliseconds and a Z: sorts as text and reads well in Datasette."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def from_text(text: str | None) -> datetime | None:
@@ -188,15 +187,35 @@ class Ledger:
             row_id = self._db.execute(
                 "INSERT INTO drafts (account, author_user_id, text, publish_at, state, origin_channel_id, review_channel_id,"
                 " card_ts, created_at, updated_at, content_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
-                [account, author_id, text, to_text(publish_at) if publish_at else None, State.IN_REVIEW.value,
-                 origin_channel, review_channel, to_text(at), to_text(at), content_sha256],
+                [
+                    account,
+                    author_id,
+                    text,
+                    to_text(publish_at) if publish_at else None,
+                    State.IN_REVIEW.value,
+                    origin_channel,
+                    review_channel,
+                    to_text(at),
+                    to_text(at),
+                    content_sha256,
+                ],
             ).lastrowid
             assert row_id is not None
-            self.log("drafted", actor=author_id, at=at, draft_id=row_id, account=account, version=1,
-                     content_sha256=content_sha256, text=text)
+            self.log(
+                "drafted",
+                actor=author_id,
+                at=at,
+                draft_id=row_id,
+                account=account,
+                version=1,
+                content_sha256=content_sha256,
+                text=text,
+            )
             return self._draft_row(row_id)
 
-    def set_card(self, draft_id: int, channel: str, ts: str, *, at: datetime, version: int | None = None, found: bool = False) -> None:
+    def set_card(
+        self, draft_id: int, channel: str, ts: str, *, at: datetime, version: int | None = None, found: bool = False
+    ) -> None:
         """Remember where the draft's review card is, so reactions on it find the draft (`found`: by its metadata)."""
         with self.transaction():
             self._db.execute(
@@ -222,9 +241,7 @@ class Ledger:
     def draft_for_card(self, channel: str, ts: str) -> Draft | None:
         """The draft whose review card is the message `ts` in `channel`."""
         with self._lock:
-            rows = list(
-                self._db.query("SELECT * FROM drafts WHERE review_channel_id = ? AND card_ts = ?", [channel, ts])
-            )
+            rows = list(self._db.query("SELECT * FROM drafts WHERE review_channel_id = ? AND card_ts = ?", [channel, ts]))
         return _draft(rows[0]) if rows else None
 
     def drafts_in(self, states: Iterable[State]) -> list[Draft]:
@@ -258,9 +275,19 @@ class Ledger:
             )
             return cursor.rowcount == 1
 
-    def transition(self, draft_id: int, to: State, *, only_from: Iterable[State], at: datetime, actor: str,
-                   action: str | None = None, notice: str | None | Keep = KEEP, may_be_live: bool | None = None,
-                   **detail: Any) -> bool:
+    def transition(
+        self,
+        draft_id: int,
+        to: State,
+        *,
+        only_from: Iterable[State],
+        at: datetime,
+        actor: str,
+        action: str | None = None,
+        notice: str | None | Keep = KEEP,
+        may_be_live: bool | None = None,
+        **detail: Any,
+    ) -> bool:
         """One change of state as one call: moved only from `only_from`, its run of attempts at X over, its card's notice
         set (unless KEEP), whether X may have it (when given), and logged as `action` (the new state's name unless told)
         by `actor`. False, and nothing changed, when the draft was no longer in one of `only_from`."""
@@ -288,8 +315,16 @@ class Ledger:
         with self.transaction():
             self._db.execute("UPDATE drafts SET notice = ? WHERE id = ?", [notice, draft_id])
 
-    def rewrite(self, draft_id: int, *, text: str, publish_at: datetime | None, at: datetime, by: str | None = None,
-                content_sha256: str = "") -> None:
+    def rewrite(
+        self,
+        draft_id: int,
+        *,
+        text: str,
+        publish_at: datetime | None,
+        at: datetime,
+        by: str | None = None,
+        content_sha256: str = "",
+    ) -> None:
         """New text (and time) for a draft, as its next version: every vote on the old one is gone, and review starts over.
 
         `by`: who made the version; anyone but the author joins the draft's revisers for good (their words may stay in
@@ -297,25 +332,53 @@ class Ledger:
         """
         with self.transaction():
             self._db.execute("DELETE FROM votes WHERE draft_id = ?", [draft_id])
-            author, revisers = self._db.execute("SELECT author_user_id, revised_by FROM drafts WHERE id = ?", [draft_id]).fetchone()
+            author, revisers = self._db.execute(
+                "SELECT author_user_id, revised_by FROM drafts WHERE id = ?", [draft_id]
+            ).fetchone()
             revised = sorted(_revisers(revisers) | ({by} if by and by != author else set()))
             self._db.execute(
                 "UPDATE drafts SET text = ?, publish_at = ?, state = ?, retry_at = NULL, first_attempt_at = NULL, "
                 "updated_at = ?, version = version + 1, revised_by = ?, content_sha256 = ? WHERE id = ?",
-                [text, to_text(publish_at) if publish_at else None, State.IN_REVIEW.value, to_text(at),
-                 " ".join(revised) or None, content_sha256, draft_id],
+                [
+                    text,
+                    to_text(publish_at) if publish_at else None,
+                    State.IN_REVIEW.value,
+                    to_text(at),
+                    " ".join(revised) or None,
+                    content_sha256,
+                    draft_id,
+                ],
             )
 
-    def new_version(self, draft_id: int, *, text: str, publish_at: datetime | None, by: str, content_sha256: str,
-                    notice: str, action: str, at: datetime, detail: dict[str, Any]) -> None:
+    def new_version(
+        self,
+        draft_id: int,
+        *,
+        text: str,
+        publish_at: datetime | None,
+        by: str,
+        content_sha256: str,
+        notice: str,
+        action: str,
+        at: datetime,
+        detail: dict[str, Any],
+    ) -> None:
         """A draft's next version as one call: its text (and time), every vote cleared, the card's notice, the event that
         records it (with the version and its fingerprint), and no card until the new one is up."""
         with self.transaction():
             self.rewrite(draft_id, text=text, publish_at=publish_at, at=at, by=by, content_sha256=content_sha256)
             self.set_notice(draft_id, notice)
             version = self._draft_row(draft_id).version
-            self.log(action, actor=by, at=at, draft_id=draft_id, **detail, votes_cleared=True, version=version,
-                     content_sha256=content_sha256)
+            self.log(
+                action,
+                actor=by,
+                at=at,
+                draft_id=draft_id,
+                **detail,
+                votes_cleared=True,
+                version=version,
+                content_sha256=content_sha256,
+            )
             self.forget_card(draft_id)  # reactions on the old card no longer find the draft
 
     def set_content(self, draft_id: int, content_sha256: str) -> None:
@@ -332,9 +395,7 @@ class Ledger:
         """The drafts that went out last, newest first (walking the publications index from its end)."""
         found: dict[int, None] = {}
         with self._lock:
-            rows = self._db.query(
-                "SELECT draft_id FROM publications WHERE outcome = 'published' ORDER BY finished_at DESC"
-            )
+            rows = self._db.query("SELECT draft_id FROM publications WHERE outcome = 'published' ORDER BY finished_at DESC")
             for row in rows:  # read lazily: only as far as `limit` distinct drafts (a thread has several rows)
                 found[row["draft_id"]] = None
                 if len(found) == limit:
@@ -391,22 +452,26 @@ class Ledger:
     def start_publication(self, draft: Draft, handle: str, *, at: datetime, part: int = 1) -> int:
         """Note that a post (or one part of a thread) is on its way to X, before the call, so a crash leaves a trace."""
         with self.transaction():
-            return self._db["publications"].insert(
-                {
-                    "draft_id": draft.id,
-                    "part": part,
-                    "account": draft.account,
-                    "handle": handle,
-                    "started_at": to_text(at),
-                    "finished_at": None,
-                    "outcome": "publishing",
-                    "x_post_id": None,
-                    "url": None,
-                    "error": None,
-                    "version": draft.version,
-                    "content_sha256": draft.content_sha256,
-                }
-            ).last_pk
+            return (
+                self._db["publications"]
+                .insert(
+                    {
+                        "draft_id": draft.id,
+                        "part": part,
+                        "account": draft.account,
+                        "handle": handle,
+                        "started_at": to_text(at),
+                        "finished_at": None,
+                        "outcome": "publishing",
+                        "x_post_id": None,
+                        "url": None,
+                        "error": None,
+                        "version": draft.version,
+                        "content_sha256": draft.content_sha256,
+                    }
+                )
+                .last_pk
+            )
 
     def finish_publication(self, publication_id: int, *, post_id: str, url: str, at: datetime) -> None:
         """Record the post X created."""
@@ -418,9 +483,7 @@ class Ledger:
     def fail_publication(self, publication_id: int, *, error: str, at: datetime) -> None:
         """Record why the post did not go out."""
         with self.transaction():
-            self._db["publications"].update(
-                publication_id, {"outcome": "failed", "error": error, "finished_at": to_text(at)}
-            )
+            self._db["publications"].update(publication_id, {"outcome": "failed", "error": error, "finished_at": to_text(at)})
 
     def retract_publication(self, publication_id: int, *, at: datetime) -> None:
         """Record that the post was deleted from X."""
@@ -478,8 +541,15 @@ class Ledger:
                 [draft_id],
             )
             return [
-                Image(name=r["name"], mimetype=r["mimetype"], size=r["size"], sha256=r["sha256"], data=r["bytes"] or b"",
-                      slack_file_id=r["slack_file_id"], alt=r["alt_text"])
+                Image(
+                    name=r["name"],
+                    mimetype=r["mimetype"],
+                    size=r["size"],
+                    sha256=r["sha256"],
+                    data=r["bytes"] or b"",
+                    slack_file_id=r["slack_file_id"],
+                    alt=r["alt_text"],
+                )
                 for r in rows
             ]
 
@@ -500,8 +570,15 @@ class Ledger:
             previous = (last[1] or GENESIS) if last else GENESIS
             self._db.execute(
                 "INSERT INTO events (id, at, draft_id, actor, action, detail, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [row["id"], row["at"], row["draft_id"], row["actor"], row["action"], row["detail"],
-                 event_hash(previous, row, self._key)],
+                [
+                    row["id"],
+                    row["at"],
+                    row["draft_id"],
+                    row["actor"],
+                    row["action"],
+                    row["detail"],
+                    event_hash(previous, row, self._key),
+                ],
             )
 
     def verify_chain(self, key: bytes | None = None) -> ChainCheck:
@@ -543,7 +620,14 @@ class Ledger:
             self._queued = True
             cursor = self._db.execute(
                 "INSERT INTO outbox (queue, draft_id, kind, payload, created_at, next_at) VALUES (?, ?, ?, ?, ?, ?)",
-                [queue, draft_id, kind, json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str), to_text(at), to_text(at)],
+                [
+                    queue,
+                    draft_id,
+                    kind,
+                    json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str),
+                    to_text(at),
+                    to_text(at),
+                ],
             )
             assert cursor.lastrowid is not None
             return cursor.lastrowid
@@ -581,7 +665,9 @@ class Ledger:
     def claim_outgoing(self, outgoing_id: int, *, at: datetime) -> None:
         """Count a try before Slack is called: after a crash, attempts above 0 say it may have landed."""
         with self.transaction():
-            self._db.execute("UPDATE outbox SET attempts = attempts + 1, last_attempt_at = ? WHERE id = ?", [to_text(at), outgoing_id])
+            self._db.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_attempt_at = ? WHERE id = ?", [to_text(at), outgoing_id]
+            )
 
     def outgoing_sent(self, outgoing_ids: Iterable[int], *, at: datetime, result: str | None = None) -> None:
         """Slack has these (a redraw covers the redraws queued behind it); `result` is the message ts made, if any."""
@@ -595,8 +681,10 @@ class Ledger:
     def outgoing_later(self, outgoing_id: int, *, next_at: datetime, error: str) -> None:
         """Slack failed for a passing reason: try again at `next_at`."""
         with self.transaction():
-            self._db.execute("UPDATE outbox SET next_at = ?, error = ? WHERE id = ? AND state = 'pending'",
-                             [to_text(next_at), error, outgoing_id])
+            self._db.execute(
+                "UPDATE outbox SET next_at = ?, error = ? WHERE id = ? AND state = 'pending'",
+                [to_text(next_at), error, outgoing_id],
+            )
 
     def outgoing_gave_up(self, outgoing_id: int, *, error: str, at: datetime) -> None:
         """Slack refused it for good, or for too long: it stops blocking its queue, and the log and /healthz say so."""
@@ -636,15 +724,17 @@ class Ledger:
         with self._lock:
             rows = self._db.execute(
                 "SELECT state, error, attempts FROM outbox WHERE draft_id = ? AND kind = 'card' "
-                "AND json_extract(payload, '$.version') = ? ORDER BY id DESC", [draft_id, version],
+                "AND json_extract(payload, '$.version') = ? ORDER BY id DESC",
+                [draft_id, version],
             ).fetchall()
         return [(r[0], r[1], r[2]) for r in rows]
 
     def outbox_now(self, now: datetime) -> int:
         """Everything waiting out a backoff may go now (a start: Slack may well be back); how many were waiting."""
         with self.transaction():
-            return self._db.execute("UPDATE outbox SET next_at = ? WHERE state = 'pending' AND next_at > ?",
-                                    [to_text(now), to_text(now)]).rowcount
+            return self._db.execute(
+                "UPDATE outbox SET next_at = ? WHERE state = 'pending' AND next_at > ?", [to_text(now), to_text(now)]
+            ).rowcount
 
     def outbox_health(self, now: datetime) -> dict[str, Any]:
         """How much waits for Slack and for how long; how many messages copydesk gave up on."""
@@ -652,7 +742,9 @@ class Ledger:
             pending, oldest = self._db.execute(
                 "SELECT COUNT(*), MIN(created_at) FROM outbox INDEXED BY outbox_pending WHERE state = 'pending'"
             ).fetchone()
-            [gave_up] = self._db.execute("SELECT COUNT(*) FROM outbox INDEXED BY outbox_gave_up WHERE state = 'gave_up'").fetchone()
+            [gave_up] = self._db.execute(
+                "SELECT COUNT(*) FROM outbox INDEXED BY outbox_gave_up WHERE state = 'gave_up'"
+            ).fetchone()
         age = (now - from_text(oldest)).total_seconds() if oldest else 0.0  # type: ignore[operator]
         return {"pending": pending, "oldest_seconds": round(max(age, 0.0), 3), "gave_up": gave_up}
 
@@ -692,19 +784,23 @@ class Ledger:
     def review_started(self, draft_id: int) -> datetime | None:
         """When the draft's current version went into review: it was written, or last edited."""
         with self._lock:
-            rows = list(self._db.query(
-                "SELECT MAX(at) AS at FROM events WHERE draft_id = ? AND action IN ('drafted', 'edited', 'images_changed')",
-                [draft_id],
-            ))
+            rows = list(
+                self._db.query(
+                    "SELECT MAX(at) AS at FROM events WHERE draft_id = ? AND action IN ('drafted', 'edited', 'images_changed')",
+                    [draft_id],
+                )
+            )
         return from_text(rows[0]["at"]) if rows else None
 
     def reminded_since(self, draft_id: int, since: datetime) -> bool:
         """Whether the draft's editors were reminded at or after `since`."""
         with self._lock:
-            rows = list(self._db.query(
-                "SELECT 1 FROM events WHERE draft_id = ? AND action = 'reminded' AND at >= ? LIMIT 1",
-                [draft_id, to_text(since)],
-            ))
+            rows = list(
+                self._db.query(
+                    "SELECT 1 FROM events WHERE draft_id = ? AND action = 'reminded' AND at >= ? LIMIT 1",
+                    [draft_id, to_text(since)],
+                )
+            )
         return bool(rows)
 
     def review_marks(self, draft_ids: Iterable[int]) -> dict[int, tuple[datetime | None, datetime | None]]:
@@ -736,16 +832,20 @@ class Ledger:
         names = list(accounts)
         marks = ", ".join("?" for _ in names)
         with self._lock:
-            rows = list(self._db.query(
-                f"SELECT * FROM publications INDEXED BY publications_by_outcome WHERE outcome = 'published' "
-                "AND finished_at >= ? AND finished_at < ? "
-                f"AND account IN ({marks}) ORDER BY finished_at, id",
-                [to_text(start), to_text(end), *names],
-            ))
+            rows = list(
+                self._db.query(
+                    f"SELECT * FROM publications INDEXED BY publications_by_outcome WHERE outcome = 'published' "
+                    "AND finished_at >= ? AND finished_at < ? "
+                    f"AND account IN ({marks}) ORDER BY finished_at, id",
+                    [to_text(start), to_text(end), *names],
+                )
+            )
             drafts = self._drafts_by_id({row["draft_id"] for row in rows})
         return [(drafts[row["draft_id"]], _publication(row)) for row in rows]
 
-    def drafts_changed_between(self, states: Iterable[State], accounts: Iterable[str], start: datetime, end: datetime) -> list[Draft]:
+    def drafts_changed_between(
+        self, states: Iterable[State], accounts: Iterable[str], start: datetime, end: datetime
+    ) -> list[Draft]:
         """Drafts of these accounts that are in one of `states` and last changed state in [start, end)."""
         wanted, names = [s.value for s in states], list(accounts)
         with self._lock:
@@ -802,9 +902,11 @@ class Ledger:
     def last_actor(self, draft_id: int, action: str) -> str | None:
         """Who last did `action` to the draft, from the event log."""
         with self._lock:
-            rows = list(self._db.query(
-                "SELECT actor FROM events WHERE draft_id = ? AND action = ? ORDER BY id DESC LIMIT 1", [draft_id, action]
-            ))
+            rows = list(
+                self._db.query(
+                    "SELECT actor FROM events WHERE draft_id = ? AND action = ? ORDER BY id DESC LIMIT 1", [draft_id, action]
+                )
+            )
         return rows[0]["actor"] if rows else None
 
     def digest_origin(self) -> datetime | None:
@@ -816,37 +918,62 @@ class Ledger:
     def daily_digest(self, scope: str, day: date) -> DigestRecord | None:
         """The scope's daily digest for a local day, if one was claimed."""
         with self._lock:
-            rows = list(self._db.query(
-                "SELECT * FROM digests WHERE kind = 'daily' AND scope = ? AND day = ?", [scope, day.isoformat()]
-            ))
+            rows = list(
+                self._db.query("SELECT * FROM digests WHERE kind = 'daily' AND scope = ? AND day = ?", [scope, day.isoformat()])
+            )
         return _digest(rows[0]) if rows else None
 
     def previous_digest_end(self, scope: str) -> datetime | None:
         """Where the scope's last daily digest (sent or skipped) stopped: the next one starts there."""
         with self._lock:
-            rows = list(self._db.query(
-                "SELECT window_end FROM digests WHERE kind = 'daily' AND scope = ? AND outcome IN ('sent', 'skipped') "
-                "ORDER BY day DESC LIMIT 1",
-                [scope],
-            ))
+            rows = list(
+                self._db.query(
+                    "SELECT window_end FROM digests WHERE kind = 'daily' AND scope = ? AND outcome IN ('sent', 'skipped') "
+                    "ORDER BY day DESC LIMIT 1",
+                    [scope],
+                )
+            )
         return from_text(rows[0]["window_end"]) if rows else None
 
     def claim_digest(
-        self, *, scope: str, day: date | None, start: datetime, end: datetime, channel: str, at: datetime, outcome: str = "sending"
+        self,
+        *,
+        scope: str,
+        day: date | None,
+        start: datetime,
+        end: datetime,
+        channel: str,
+        at: datetime,
+        outcome: str = "sending",
     ) -> int | None:
         """Claim a digest before Slack is asked; None when the scope's digest for that day is claimed already."""
         with self.transaction():
             cursor = self._db.execute(
                 "INSERT OR IGNORE INTO digests (scope, kind, day, window_start, window_end, channel, outcome, claimed_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [scope, "daily" if day else "on_demand", day.isoformat() if day else None, to_text(start), to_text(end),
-                 channel, outcome, to_text(at)],
+                [
+                    scope,
+                    "daily" if day else "on_demand",
+                    day.isoformat() if day else None,
+                    to_text(start),
+                    to_text(end),
+                    channel,
+                    outcome,
+                    to_text(at),
+                ],
             )
             if cursor.rowcount != 1:
                 return None
             digest_id = cursor.lastrowid
-            self.log(f"digest_{'skipped' if outcome == 'skipped' else 'claimed'}", actor=SYSTEM, at=at, scope=scope,
-                     day=day.isoformat() if day else None, channel=channel, digest_id=digest_id)
+            self.log(
+                f"digest_{'skipped' if outcome == 'skipped' else 'claimed'}",
+                actor=SYSTEM,
+                at=at,
+                scope=scope,
+                day=day.isoformat() if day else None,
+                channel=channel,
+                digest_id=digest_id,
+            )
             return digest_id
 
     def reclaim_digest(self, digest_id: int, *, at: datetime) -> bool:
@@ -913,26 +1040,34 @@ def _key_chain(db: Database, target: str, key: bytes | None, rekey: bool) -> Non
     if mode == KEYED:
         last = db.execute("SELECT id, at, draft_id, actor, action, detail, hash FROM events ORDER BY id DESC LIMIT 2").fetchall()
         if last:
-            row = dict(zip(("id", "at", "draft_id", "actor", "action", "detail", "hash"), last[0]))
+            row = dict(zip(("id", "at", "draft_id", "actor", "action", "detail", "hash"), last[0], strict=True))
             previous = last[1][6] if len(last) > 1 else GENESIS
             if event_hash(previous, row, key) != row["hash"]:
-                raise LedgerError(f"{target}: the secret in ledger.hmac_key_env's variable is not the one this ledger's chain was keyed with")
+                raise LedgerError(
+                    f"{target}: the secret in ledger.hmac_key_env's variable is not the one this ledger's chain was keyed with"
+                )
         return
     if db.execute("SELECT 1 FROM events UNION ALL SELECT 1 FROM drafts LIMIT 1").fetchone() is None:
         with db.atomic():  # a new ledger: keyed from its first event
             db.execute("UPDATE meta SET value = ? WHERE key = 'chain'", [KEYED])
         return
     if not rekey:
-        raise LedgerError(f"{target}: ledger.hmac_key_env is set, but the event chain is plain SHA-256. If the key was just "
-                          "set, run `copydesk ledger key` once to key it; otherwise the chain may have been rebuilt by "
-                          "someone without the key: check it with `copydesk ledger verify` against a backup")
+        raise LedgerError(
+            f"{target}: ledger.hmac_key_env is set, but the event chain is plain SHA-256. If the key was just "
+            "set, run `copydesk ledger key` once to key it; otherwise the chain may have been rebuilt by "
+            "someone without the key: check it with `copydesk ledger verify` against a backup"
+        )
     check = _walk_chain(db, None)
     if check.first_broken is not None:
-        raise LedgerError(f"{target}: the event log was changed at event {check.first_broken}; a broken chain is not keyed "
-                          "(copydesk ledger verify shows it; restore a backup)")
+        raise LedgerError(
+            f"{target}: the event log was changed at event {check.first_broken}; a broken chain is not keyed "
+            "(copydesk ledger verify shows it; restore a backup)"
+        )
     if problems := audit.problems(db):
-        raise LedgerError(f"{target}: the tables disagree with the event log ({problems[0]}; {len(problems)} in all); "
-                          "a ledger that does not verify is not keyed")
+        raise LedgerError(
+            f"{target}: the tables disagree with the event log ({problems[0]}; {len(problems)} in all); "
+            "a ledger that does not verify is not keyed"
+        )
     with db.atomic():  # one transaction: the whole chain is keyed, or none of it
         previous = GENESIS
         for row in list(db.query("SELECT id, at, draft_id, actor, action, detail FROM events ORDER BY id")):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
@@ -79,7 +79,7 @@ def m001_initial(db: Database) -> None:
             event_id TEXT PRIMARY KEY,           -- Slack's event_id: a redelivery is recognised here
             seen_at TEXT NOT NULL
         );
-        """
+        """,
     )
 
 
@@ -270,25 +270,46 @@ def m006_integrity(db: Database) -> None:
         media = list(db.query("SELECT sha256, slack_file_id FROM media WHERE draft_id = ? ORDER BY position", [draft["id"]]))
         images = [Image(name="", mimetype="", size=0, sha256=m["sha256"]) for m in media]
         sha = content_sha256(draft["text"], images)
-        revisers = {row[0] for row in db.execute(
-            "SELECT actor FROM events WHERE draft_id = ? AND action IN ('edited', 'images_changed')", [draft["id"]],
-        ).fetchall()} - {draft["author_user_id"]}
+        revisers = {
+            row[0]
+            for row in db.execute(
+                "SELECT actor FROM events WHERE draft_id = ? AND action IN ('edited', 'images_changed')",
+                [draft["id"]],
+            ).fetchall()
+        } - {draft["author_user_id"]}
         revised_by = " ".join(sorted(revisers)) or None
         db.execute(
             "UPDATE drafts SET content_sha256 = ?, revised_by = ?, may_be_live = ? WHERE id = ?",
             [sha, revised_by, int(draft["state"] == "held" and _attempted(db, draft["id"])), draft["id"]],
         )
         db.execute("UPDATE votes SET version = ?, content_sha256 = ? WHERE draft_id = ?", [draft["version"], sha, draft["id"]])
-        db.execute("UPDATE publications SET version = ?, content_sha256 = ? WHERE draft_id = ?", [draft["version"], sha, draft["id"]])
-        votes = [[v["user_id"], v["reaction"], v["vote"]] for v in
-                 db.query("SELECT user_id, reaction, vote FROM votes WHERE draft_id = ? ORDER BY cast_at, rowid", [draft["id"]])]
+        db.execute(
+            "UPDATE publications SET version = ?, content_sha256 = ? WHERE draft_id = ?", [draft["version"], sha, draft["id"]]
+        )
+        votes = [
+            [v["user_id"], v["reaction"], v["vote"]]
+            for v in db.query(
+                "SELECT user_id, reaction, vote FROM votes WHERE draft_id = ? ORDER BY cast_at, rowid", [draft["id"]]
+            )
+        ]
         publications = [p["id"] for p in db.query("SELECT id FROM publications WHERE draft_id = ? ORDER BY id", [draft["id"]])]
-        _append_event(db, draft["id"], "baseline", {
-            "account": draft["account"], "author": draft["author_user_id"], "revisers": sorted(revisers),
-            "version": draft["version"], "content_sha256": sha, "text": draft["text"],
-            "images": [m["sha256"] for m in media], "files": [m["slack_file_id"] for m in media], "votes": votes,
-            "publications": publications,
-        })
+        _append_event(
+            db,
+            draft["id"],
+            "baseline",
+            {
+                "account": draft["account"],
+                "author": draft["author_user_id"],
+                "revisers": sorted(revisers),
+                "version": draft["version"],
+                "content_sha256": sha,
+                "text": draft["text"],
+                "images": [m["sha256"] for m in media],
+                "files": [m["slack_file_id"] for m in media],
+                "votes": votes,
+                "publications": publications,
+            },
+        )
 
 
 def _attempted(db: Database, draft_id: int) -> bool:
@@ -298,13 +319,26 @@ def _attempted(db: Database, draft_id: int) -> bool:
 def _append_event(db: Database, draft_id: int, action: str, detail: dict) -> None:
     """One event chained to the last, as Ledger.log writes it (the chain is plain SHA-256 during migrations)."""
     last = db.execute("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
-    at = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    row = {"id": last[0] + 1 if last else 1, "at": at, "draft_id": draft_id, "actor": SYSTEM, "action": action,
-           "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True)}
+    at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    row = {
+        "id": last[0] + 1 if last else 1,
+        "at": at,
+        "draft_id": draft_id,
+        "actor": SYSTEM,
+        "action": action,
+        "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True),
+    }
     db.execute(
         "INSERT INTO events (id, at, draft_id, actor, action, detail, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [row["id"], row["at"], row["draft_id"], row["actor"], row["action"], row["detail"],
-         event_hash((last[1] or GENESIS) if last else GENESIS, row)],
+        [
+            row["id"],
+            row["at"],
+            row["draft_id"],
+            row["actor"],
+            row["action"],
+            row["detail"],
+            event_hash((last[1] or GENESIS) if last else GENESIS, row),
+        ],
     )
 
 

@@ -13,7 +13,14 @@ from bot.service import Clock, utc_now
 from tests.fakes.slack_api import BOT_TOKEN, BOT_USER_ID, FakeSlack
 from tests.fakes.x_api import X_ENV, FakeX
 from tests.support.harness import (
-    AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, REVIEW, SIGNING_SECRET, Copydesk, write_config,
+    AUTHOR,
+    EDITOR_1,
+    EDITOR_2,
+    EDITOR_3,
+    REVIEW,
+    SIGNING_SECRET,
+    Copydesk,
+    write_config,
 )
 
 
@@ -60,12 +67,21 @@ def bot(config: Config, slack: FakeSlack, x: FakeX, request: pytest.FixtureReque
 
 
 @pytest.fixture
-def make_bot(slack: FakeSlack, x: FakeX, tmp_path: Path, environ: dict[str, str], request: pytest.FixtureRequest) -> Iterator[Any]:
+def make_bot(
+    slack: FakeSlack, x: FakeX, tmp_path: Path, environ: dict[str, str], request: pytest.FixtureRequest
+) -> Iterator[Any]:
     """Start copydesk with account settings overridden, or a clock of its own; all are stopped afterwards."""
     started: list[Copydesk] = []
 
-    def make(overrides: dict[str, Any] | None = None, *, top: dict[str, Any] | None = None, clock: Clock = utc_now,
-             env: dict[str, str] | None = None, before_response: bool = True, jitter: Callable[[], float] = lambda: 1.0) -> Copydesk:
+    def make(
+        overrides: dict[str, Any] | None = None,
+        *,
+        top: dict[str, Any] | None = None,
+        clock: Clock = utc_now,
+        env: dict[str, str] | None = None,
+        before_response: bool = True,
+        jitter: Callable[[], float] = lambda: 1.0,
+    ) -> Copydesk:
         config = load_config(write_config(tmp_path / "app.yaml", overrides, top), {**environ, **(env or {})})
         desk = Copydesk(config, slack, x, clock=clock, before_response=before_response, jitter=jitter).start()
         started.append(desk)

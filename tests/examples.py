@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,22 +25,51 @@ README = Path(__file__).parent.parent / "README.md"
 READER_ZONE = ZoneInfo("America/Los_Angeles")  # Slack shows dates in each reader's zone; ours is here
 NAMES = {"U0DANA": "dana", "U0SAM": "sam", "U0LEE": "lee", "U0KIM": "kim"}
 EMOJI = {
-    "hourglass_flowing_sand": "⏳", "white_check_mark": "✅", "no_entry_sign": "🚫", "x": "❌", "rocket": "🚀",
-    "raised_hand": "✋", "large_green_circle": "🟢", "octagonal_sign": "🛑", "information_source": "ℹ️", "bell": "🔔",
-    "warning": "⚠️", "outbox_tray": "📤", "wastebasket": "🗑️", "leftwards_arrow_with_hook": "↩️",
+    "hourglass_flowing_sand": "⏳",
+    "white_check_mark": "✅",
+    "no_entry_sign": "🚫",
+    "x": "❌",
+    "rocket": "🚀",
+    "raised_hand": "✋",
+    "large_green_circle": "🟢",
+    "octagonal_sign": "🛑",
+    "information_source": "ℹ️",
+    "bell": "🔔",
+    "warning": "⚠️",
+    "outbox_tray": "📤",
+    "wastebasket": "🗑️",
+    "leftwards_arrow_with_hook": "↩️",
 }
-MAIN = Account(name="main", network="x", handle="aplusk", review_channel="C0REVIEW01", editors=("U0SAM", "U0LEE", "U0KIM"),
-               approvals_required=2, allow_self_approval=False, credentials=XCredentials())
+MAIN = Account(
+    name="main",
+    network="x",
+    handle="aplusk",
+    review_channel="C0REVIEW01",
+    editors=("U0SAM", "U0LEE", "U0KIM"),
+    approvals_required=2,
+    allow_self_approval=False,
+    credentials=XCredentials(),
+)
 
 
 def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def draft(number: int, text: str, state: State, publish_at: str | None) -> Draft:
-    return Draft(id=number, account="main", author_id="U0DANA", text=text, publish_at=utc(publish_at) if publish_at else None,
-                 state=state, review_channel="C0REVIEW01", card_ts="1763740000.000100", origin_channel="C0GENERAL",
-                 created_at=utc("2026-11-21T18:02:00"), updated_at=utc("2026-11-21T18:02:00"))
+    return Draft(
+        id=number,
+        account="main",
+        author_id="U0DANA",
+        text=text,
+        publish_at=utc(publish_at) if publish_at else None,
+        state=state,
+        review_channel="C0REVIEW01",
+        card_ts="1763740000.000100",
+        origin_channel="C0GENERAL",
+        created_at=utc("2026-11-21T18:02:00"),
+        updated_at=utc("2026-11-21T18:02:00"),
+    )
 
 
 def view(d: Draft, approvers: tuple[str, ...] = (), publication: Publication | None = None) -> DraftView:
@@ -50,9 +79,18 @@ def view(d: Draft, approvers: tuple[str, ...] = (), publication: Publication | N
 IN_REVIEW = view(draft(12, "Big news tomorrow. Stay tuned 👀", State.IN_REVIEW, "2026-11-22T17:00:00"), ("U0SAM",))
 APPROVED = view(draft(13, "Thank you all for 10 years of @aplusk 🙏", State.APPROVED, "2026-11-23T02:00:00"), ("U0SAM", "U0KIM"))
 PUBLISHED = view(
-    draft(11, "We are live on the new site: https://example.com/launch", State.PUBLISHED, None), ("U0SAM", "U0LEE"),
-    Publication(id=7, draft_id=11, started_at=utc("2026-11-21T16:30:00"), finished_at=utc("2026-11-21T16:30:01"),
-                outcome="published", x_post_id="1790000000000000001", url="https://x.com/aplusk/status/1790000000000000001", error=None),
+    draft(11, "We are live on the new site: https://example.com/launch", State.PUBLISHED, None),
+    ("U0SAM", "U0LEE"),
+    Publication(
+        id=7,
+        draft_id=11,
+        started_at=utc("2026-11-21T16:30:00"),
+        finished_at=utc("2026-11-21T16:30:01"),
+        outcome="published",
+        x_post_id="1790000000000000001",
+        url="https://x.com/aplusk/status/1790000000000000001",
+        error=None,
+    ),
 )
 
 
@@ -61,8 +99,14 @@ def card() -> str:
 
 
 def home() -> str:
-    overview = Overview(pause=None, waiting_for_you=[IN_REVIEW], queue=[IN_REVIEW, APPROVED], recent=[PUBLISHED],
-                        card_links={12: "https://team.slack.com/archives/C0REVIEW01/p1763740000000100"}, readable=frozenset({"main"}))
+    overview = Overview(
+        pause=None,
+        waiting_for_you=[IN_REVIEW],
+        queue=[IN_REVIEW, APPROVED],
+        recent=[PUBLISHED],
+        card_links={12: "https://team.slack.com/archives/C0REVIEW01/p1763740000000100"},
+        readable=frozenset({"main"}),
+    )
     return mockup(render.home(overview)["blocks"])
 
 
@@ -110,7 +154,7 @@ def write_readme() -> bool:
     text = README.read_text(encoding="utf-8")
     new = text
     for name, draw in EXAMPLES.items():
-        new = block(name).sub(lambda m: m[1] + draw() + "\n" + m[3], new)
+        new = block(name).sub(lambda m, draw=draw: m[1] + draw() + "\n" + m[3], new)
     README.write_text(new, encoding="utf-8")
     return new != text
 

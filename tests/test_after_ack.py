@@ -102,18 +102,26 @@ def test_a_draft_over_the_wsgi_server_is_answered_before_its_card_is_posted(bot:
         return _Recorded(pool.answering(), order, lambda: len(bot.slack.calls("/api/chat.postMessage")) - len(posted))
 
     application = wsgi_app(bot.app, lambda: {}, answering)
-    body = (f"command=%2Fdraft&text=Over+WSGI&user_id={AUTHOR}&channel_id=C0GEN&team_id=T0TEAM001"
-            f"&response_url={bot.slack.response_url()}&trigger_id=1.2.3")
+    body = (
+        f"command=%2Fdraft&text=Over+WSGI&user_id={AUTHOR}&channel_id=C0GEN&team_id=T0TEAM001"
+        f"&response_url={bot.slack.response_url()}&trigger_id=1.2.3"
+    )
     headers = {k: v[0] for k, v in signed_headers(body, "application/x-www-form-urlencoded").items()}
-    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/slack/events", "SERVER_PROTOCOL": "HTTP/1.1", "QUERY_STRING": "",
-               "CONTENT_LENGTH": str(len(body)),
-               "CONTENT_TYPE": headers["content-type"], "wsgi.input": _Body(body.encode()),
-               **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()}}
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/slack/events",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "QUERY_STRING": "",
+        "CONTENT_LENGTH": str(len(body)),
+        "CONTENT_TYPE": headers["content-type"],
+        "wsgi.input": _Body(body.encode()),
+        **{f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()},
+    }
     statuses: list[str] = []
     answer = b"".join(application(environ, lambda status, _headers: statuses.append(status)))
     assert statuses == ["200 OK"] and answer == b""
     assert bot.services.courier.wait_idle(10) and pool.wait_idle(10)  # the card goes from the outbox, after the answer
-    [card] = bot.slack.calls("/api/chat.postMessage")[len(posted):]
+    [card] = bot.slack.calls("/api/chat.postMessage")[len(posted) :]
     assert card.body["channel"] == REVIEW
     assert order == ["answering", "answered, 0 cards posted"]
 

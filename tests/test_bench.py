@@ -11,8 +11,11 @@ from bench import harness, ledger_scale, report
 def test_ledger_scale_quick_measures_the_digest_and_the_list_over_two_histories_without_scanning_them(tmp_path: Path) -> None:
     section = ledger_scale.run(tmp_path, quick=True)
 
-    assert [f.name for f in section.figures] == ["digest, 20,000 past posts", "/draft list, 20,000 past posts",
-                                                 "start (open, migrate, recover), 20,000 past posts"]
+    assert [f.name for f in section.figures] == [
+        "digest, 20,000 past posts",
+        "/draft list, 20,000 past posts",
+        "start (open, migrate, recover), 20,000 past posts",
+    ]
     assert all(f.value > 0 and f.floor > 0 and f.limit == (1.5 if f.name.startswith("start") else 2.0) for f in section.figures)
     details = section.details
     assert [ledger["posts"] for ledger in details["ledgers"].values()] == [1_000, 20_000]
@@ -28,9 +31,17 @@ def test_ledger_scale_quick_measures_the_digest_and_the_list_over_two_histories_
 
 
 def test_a_scan_of_a_history_table_is_what_the_benchmark_flags() -> None:
-    flagged = [line for line in ("SCAN drafts", "SCAN events USING INDEX events_by_draft", "SCAN pauses USING INDEX one_open_pause",
-                                 "SEARCH drafts USING INDEX drafts_by_state (state=?)", "SCAN votes")
-               if ledger_scale.HISTORY.match(line)]
+    flagged = [
+        line
+        for line in (
+            "SCAN drafts",
+            "SCAN events USING INDEX events_by_draft",
+            "SCAN pauses USING INDEX one_open_pause",
+            "SEARCH drafts USING INDEX drafts_by_state (state=?)",
+            "SCAN votes",
+        )
+        if ledger_scale.HISTORY.match(line)
+    ]
     assert flagged == ["SCAN drafts", "SCAN events USING INDEX events_by_draft", "SCAN votes"]
 
 
@@ -43,7 +54,12 @@ def test_the_readme_shows_the_latest_results_as_the_benchmark_wrote_them() -> No
     assert report.readme_block(results) in readme
     assert not results["quick"], "the README shows a full run, not a quick one"
     assert {s["title"].split(" (")[0] for s in results["sections"]} >= {
-        "/draft acknowledgement", "Approval to post", "Schedule precision", "Restart with 10,000 open drafts", "Ledger at scale"}
+        "/draft acknowledgement",
+        "Approval to post",
+        "Schedule precision",
+        "Restart with 10,000 open drafts",
+        "Ledger at scale",
+    }
     assert results["machine"]["cores"] and results["machine"]["python"]
 
 

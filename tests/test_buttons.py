@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bot.review import State
 from handlers import render
-from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, OUTSIDER, REVIEW, Copydesk
 from tests.fakes.slack_api import action_ids, blocks_text
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, OUTSIDER, REVIEW, Copydesk
 
 
 def test_two_editors_press_approve_and_the_post_is_scheduled(bot: Copydesk) -> None:
@@ -24,7 +24,9 @@ def test_two_editors_press_approve_and_the_post_is_scheduled(bot: Copydesk) -> N
     assert f"Approved by <@{EDITOR_1}> and <@{EDITOR_2}>" in blocks_text(bot.slack.updates()[-1])
     assert "was approved by" in bot.slack.posts(AUTHOR)[-1]["text"]
     assert [(e.action, e.actor) for e in bot.ledger.events(1)][-3:] == [
-        ("vote_added", EDITOR_1), ("vote_added", EDITOR_2), ("approved", EDITOR_2),
+        ("vote_added", EDITOR_1),
+        ("vote_added", EDITOR_2),
+        ("approved", EDITOR_2),
     ]
 
 

@@ -60,7 +60,12 @@ def test_parse_errors(typed: str, message: str) -> None:
 words = st.text(st.characters(blacklist_categories=["Cs"]), min_size=1).filter(lambda t: t.strip() and ":" not in t.split()[0])
 
 
-@given(text=words, account=st.from_regex(r"[a-z][a-z0-9_-]{0,10}", fullmatch=True), at=st.sampled_from(["+1h", "09:00", "2030-01-01T09:00"]), account_first=st.booleans())
+@given(
+    text=words,
+    account=st.from_regex(r"[a-z][a-z0-9_-]{0,10}", fullmatch=True),
+    at=st.sampled_from(["+1h", "09:00", "2030-01-01T09:00"]),
+    account_first=st.booleans(),
+)
 def test_options_in_any_order_leave_the_text_untouched(text: str, account: str, at: str, account_first: bool) -> None:
     options = [f"to:{account}", f"at:{at}"] if account_first else [f"at:{at}", f"to:{account}"]
     parsed = parse(" ".join(options) + " " + text)

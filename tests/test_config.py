@@ -10,8 +10,8 @@ import yaml
 from bot.config import ENV_VARS, load_config
 from bot.errors import ConfigError
 from bot.review import Kind, reaction_kind
-from tests.support.harness import BASE_CONFIG
 from tests.fakes.x_api import X_ENV
+from tests.support.harness import BASE_CONFIG
 
 ROOT = Path(__file__).parent.parent
 ENV = {"SLACK_BOT_TOKEN": "xoxb-secret-value", **X_ENV}
@@ -27,7 +27,10 @@ def test_the_committed_example_app_yaml_is_valid() -> None:
     config = load_config(ROOT / "app.yaml", ENV)
     main = config.accounts["main"]
     assert (main.handle, main.review_channel, main.editors, main.approvals_required) == (
-        "aplusk", "C0REVIEW01", ("U0EDITOR1", "U0EDITOR2"), 2,
+        "aplusk",
+        "C0REVIEW01",
+        ("U0EDITOR1", "U0EDITOR2"),
+        2,
     )
     assert config.timezone.key == "America/Los_Angeles" and config.default_account == "main"
 
@@ -98,8 +101,20 @@ def test_secrets_never_show_in_reprs_or_messages(tmp_path: Path) -> None:
 def test_environment_overrides_urls_and_paths(tmp_path: Path) -> None:
     env = {**ENV, "SLACK_API_URL": "http://127.0.0.1:9/api", "X_API_URL": "http://127.0.0.1:8/", "COPYDESK_DB": "/tmp/x.db"}
     config = load(tmp_path, BASE_CONFIG, env)
-    assert (config.slack_api_url, config.x_api_url, str(config.db_path)) == ("http://127.0.0.1:9/api/", "http://127.0.0.1:8", "/tmp/x.db")
-    assert {v.name for v in ENV_VARS} >= {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "COPYDESK_CONFIG", "COPYDESK_DB", "SLACK_API_URL", "X_API_URL"}
+    assert (config.slack_api_url, config.x_api_url, str(config.db_path)) == (
+        "http://127.0.0.1:9/api/",
+        "http://127.0.0.1:8",
+        "/tmp/x.db",
+    )
+    assert {v.name for v in ENV_VARS} >= {
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "SLACK_APP_TOKEN",
+        "COPYDESK_CONFIG",
+        "COPYDESK_DB",
+        "SLACK_API_URL",
+        "X_API_URL",
+    }
 
 
 def with_digest(**changes):
@@ -110,9 +125,18 @@ def with_digest(**changes):
     ("data", "message"),
     [
         ({**BASE_CONFIG, "x_timeout_seconds": float("inf")}, "x_timeout_seconds is inf, which is not a finite number"),
-        ({**BASE_CONFIG, "x_retry": {"first_delay_seconds": float("inf")}}, "x_retry.first_delay_seconds is inf, which is not a finite"),
-        ({**BASE_CONFIG, "x_retry": {"give_up_after_minutes": float("nan")}}, "x_retry.give_up_after_minutes is nan, which is not a finite"),
-        ({**BASE_CONFIG, "reminders": {"after_minutes": float("nan")}}, "reminders.after_minutes is nan, which is not a finite number"),
+        (
+            {**BASE_CONFIG, "x_retry": {"first_delay_seconds": float("inf")}},
+            "x_retry.first_delay_seconds is inf, which is not a finite",
+        ),
+        (
+            {**BASE_CONFIG, "x_retry": {"give_up_after_minutes": float("nan")}},
+            "x_retry.give_up_after_minutes is nan, which is not a finite",
+        ),
+        (
+            {**BASE_CONFIG, "reminders": {"after_minutes": float("nan")}},
+            "reminders.after_minutes is nan, which is not a finite number",
+        ),
         (with_account(approvals_required=float("inf")), "accounts.main.approvals_required is inf, which is not a finite number"),
         (with_account(editors=["U0EDITOR1", float("nan")]), "accounts.main.editors[1] is nan, which is not a finite number"),
         ({**BASE_CONFIG, "admins": ["U0ADMIN01 "]}, "admins has 'U0ADMIN01 ', with whitespace in it; a Slack ID has none"),
@@ -122,11 +146,18 @@ def with_digest(**changes):
         (with_account(review_channel="C0REVIEW01\n"), "accounts.main.review_channel has 'C0REVIEW01\\n', with whitespace in it"),
         (with_digest(channel=" C0DIGEST01"), "digest.channel has ' C0DIGEST01', with whitespace in it"),
         (with_account(digest={"channel": "C0 OWN"}), "accounts.main.digest.channel has 'C0 OWN', with whitespace in it"),
-        ({**BASE_CONFIG, "reactions": {"approve": ["+1"], "reject": ["+1::skin-tone-2"]}},
-         "reactions.approve and reactions.reject share ['+1'] (a skin tone is the same reaction)"),
-        ({**BASE_CONFIG, "reactions": {"approve": [":thumbsup::skin-tone-5:"], "reject": ["thumbsup::skin-tone-3"]}},
-         "reactions.approve and reactions.reject share ['thumbsup']"),
-        ({**BASE_CONFIG, "reactions": {"approve": ["white check mark"]}}, "reactions.approve has 'white check mark', with whitespace"),
+        (
+            {**BASE_CONFIG, "reactions": {"approve": ["+1"], "reject": ["+1::skin-tone-2"]}},
+            "reactions.approve and reactions.reject share ['+1'] (a skin tone is the same reaction)",
+        ),
+        (
+            {**BASE_CONFIG, "reactions": {"approve": [":thumbsup::skin-tone-5:"], "reject": ["thumbsup::skin-tone-3"]}},
+            "reactions.approve and reactions.reject share ['thumbsup']",
+        ),
+        (
+            {**BASE_CONFIG, "reactions": {"approve": ["white check mark"]}},
+            "reactions.approve has 'white check mark', with whitespace",
+        ),
     ],
 )
 def test_values_that_would_never_work_are_refused_naming_the_key(tmp_path: Path, data: dict, message: str) -> None:

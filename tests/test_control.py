@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.review import State
-from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, OUTSIDER, REVIEW, Copydesk, MovableClock
 from tests.fakes.slack_api import action_ids, blocks_text
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, OUTSIDER, REVIEW, Copydesk, MovableClock
 
 ADMIN = "U0ADMIN01"
 

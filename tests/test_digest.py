@@ -17,10 +17,11 @@ from bot.digest import TOP, Line, Report, due_at, latest_due, next_due, parse_si
 from bot.errors import BadTime, ConfigError
 from bot.review import State
 from handlers import digest_render
-from tests.support.harness import AUTHOR, BASE_CONFIG, EDITOR_1, EDITOR_2, EDITOR_3, OUTSIDER, Copydesk, eventually
 from tests.fakes.slack_api import blocks_text
 from tests.fakes.x_api import X_ENV
 from tests.support.digests import DIGEST, LA, UTC, clock_at, fire, move, tomorrow, utc
+from tests.support.harness import AUTHOR, BASE_CONFIG, EDITOR_1, EDITOR_2, EDITOR_3, OUTSIDER, Copydesk, eventually
+
 
 def approve(bot: Copydesk, number: int) -> None:
     bot.react(EDITOR_1, "white_check_mark", number)
@@ -184,8 +185,15 @@ def a_busy_day(bot: Copydesk) -> None:
     bot.command(AUTHOR, "Launch day & we are live 🚀 " + "with everything we promised, " * 5)
     approve(bot, 1)
     bot.wait_for_state(1, State.PUBLISHED)
-    bot.x.answer_next(403, {"title": "Forbidden", "type": "about:blank", "status": 403,
-                            "detail": "You are not allowed to create a Tweet with duplicate content."})
+    bot.x.answer_next(
+        403,
+        {
+            "title": "Forbidden",
+            "type": "about:blank",
+            "status": 403,
+            "detail": "You are not allowed to create a Tweet with duplicate content.",
+        },
+    )
     bot.command(AUTHOR, "Said this before")
     approve(bot, 2)
     bot.wait_for_state(2, State.FAILED)
@@ -231,8 +239,10 @@ def test_the_digest_lists_the_day_with_links_authors_approvers_and_counts(make_b
     assert all(len(b.get("fields", [])) <= 10 for b in message["blocks"])
     # the plain-text fallback says the same, and the message can be recognised after a crash
     assert message["text"].startswith("Daily digest · ") and "Launch day &amp; we are live" in message["text"]
-    assert message["metadata"] == {"event_type": "copydesk_digest",
-                                   "event_payload": {"scope": "*", "kind": "daily", "day": due.astimezone(LA).date().isoformat()}}
+    assert message["metadata"] == {
+        "event_type": "copydesk_digest",
+        "event_payload": {"scope": "*", "kind": "daily", "day": due.astimezone(LA).date().isoformat()},
+    }
     [record] = bot.ledger.digests()
     assert (record.outcome, record.day, record.channel) == ("sent", due.astimezone(LA).date(), DIGEST)
     assert record.message_ts == bot.slack.history[DIGEST][-1]["ts"]
@@ -248,7 +258,9 @@ def test_the_scheduler_itself_fires_the_digest_at_its_time(make_bot) -> None:
     bot = make_bot(clock=clock)
 
     [call] = bot.slack.wait_for("/api/chat.postMessage", timeout=10)
-    eventually(lambda: bot.services.scheduler.digest_due_at(TOP) == tomorrow(18) + timedelta(days=1))  # the job goes on to the next
+    eventually(
+        lambda: bot.services.scheduler.digest_due_at(TOP) == tomorrow(18) + timedelta(days=1)
+    )  # the job goes on to the next
 
     assert call.body["channel"] == DIGEST
     assert datetime.fromtimestamp(call.at, UTC) + clock.offset >= tomorrow(18) - timedelta(milliseconds=50)  # not before its time
@@ -452,7 +464,8 @@ def test_spring_forward_the_digest_comes_at_six_pm_both_days_and_covers_23_hours
         assert sunday.window_start == saturday.window_end
         assert timedelta(hours=22, minutes=59) < sunday.window_end - sunday.window_start < timedelta(hours=23, minutes=1)
         assert [blocks_text(m).split("\n")[0] for m in slack.posts(DIGEST)] == [
-            "Daily digest · Sat, Mar 7 · @aplusk", "Daily digest · Sun, Mar 8 · @aplusk",
+            "Daily digest · Sat, Mar 7 · @aplusk",
+            "Daily digest · Sun, Mar 8 · @aplusk",
         ]
     finally:
         restarted.stop()
@@ -471,7 +484,8 @@ def test_fall_back_a_digest_missed_while_down_goes_out_once_and_the_next_is_at_s
     third = Copydesk(config, slack, x, clock=clock).start()
     try:
         assert [blocks_text(m).split("\n")[0] for m in slack.posts(DIGEST)] == [
-            "Daily digest · Sat, Oct 31 · @aplusk", "Daily digest · Sun, Nov 1 · @aplusk",
+            "Daily digest · Sat, Oct 31 · @aplusk",
+            "Daily digest · Sun, Nov 1 · @aplusk",
         ]
         saturday, sunday = third.ledger.digests()
         assert sunday.day == date(2026, 11, 1) and sunday.window_start == saturday.window_end
@@ -573,28 +587,80 @@ def test_the_terminal_digest_renders_every_section() -> None:
         "Since Thu Nov 19 18:00 PST · 0 published · 0 failed · 0 rejected · 0 withdrawn · 0 retracted · 0 waiting · 1 scheduled",
         "Nothing went out since Thu Nov 19 18:00 PST.",
     ]
-    assert "  Fri Nov 20 17:00 PST  #7 @aplusk\n    \"Hello\"\n    by U0AUTHOR1 · approved by U0EDITOR1" in text
+    assert '  Fri Nov 20 17:00 PST  #7 @aplusk\n    "Hello"\n    by U0AUTHOR1 · approved by U0EDITOR1' in text
 
 
 def test_the_readme_shows_the_digest_as_copydesk_renders_it() -> None:
     end = utc("2026-11-22T18:00-08:00")
     approvers = ("U0SAM", "U0LEE")
     report = Report(
-        TOP, date(2026, 11, 22), end - timedelta(hours=24), end, LA, ("aplusk",),
+        TOP,
+        date(2026, 11, 22),
+        end - timedelta(hours=24),
+        end,
+        LA,
+        ("aplusk",),
         published=(
-            Line(12, "main", "aplusk", "Big news tomorrow. Stay tuned 👀", "U0DANA", utc("2026-11-22T09:00:02-08:00"),
-                 url="https://x.com/aplusk/status/1790000000000000001", people=approvers),
-            Line(14, "main", "aplusk", "We are live! Everything we promised is in the app today: faster sync, offline mode "
-                 "and the new editor that so many of you asked for.", "U0DANA", utc("2026-11-22T12:30:40-08:00"),
-                 url="https://x.com/aplusk/status/1790000000000000002", people=approvers),
+            Line(
+                12,
+                "main",
+                "aplusk",
+                "Big news tomorrow. Stay tuned 👀",
+                "U0DANA",
+                utc("2026-11-22T09:00:02-08:00"),
+                url="https://x.com/aplusk/status/1790000000000000001",
+                people=approvers,
+            ),
+            Line(
+                14,
+                "main",
+                "aplusk",
+                "We are live! Everything we promised is in the app today: faster sync, offline mode "
+                "and the new editor that so many of you asked for.",
+                "U0DANA",
+                utc("2026-11-22T12:30:40-08:00"),
+                url="https://x.com/aplusk/status/1790000000000000002",
+                people=approvers,
+            ),
         ),
-        failed=(Line(15, "main", "aplusk", "Big news tomorrow. Stay tuned 👀", "U0KIM", utc("2026-11-22T13:05:00-08:00"),
-                     note="X refused the post: 403 You are not allowed to create a Tweet with duplicate content."),),
-        rejected=(Line(16, "main", "aplusk", "Hot take: Mondays are fine", "U0KIM", utc("2026-11-22T14:10:00-08:00"), people=("U0LEE",)),),
-        waiting=(Line(17, "main", "aplusk", "Thank you all for a wonderful launch week", "U0DANA", utc("2026-11-22T16:45:00-08:00"),
-                      note="in review, 1 of 2 approvals"),),
-        scheduled=(Line(13, "main", "aplusk", "Behind the scenes of the launch: a thread", "U0DANA", utc("2026-11-23T09:00:00-08:00"),
-                        people=approvers),),
+        failed=(
+            Line(
+                15,
+                "main",
+                "aplusk",
+                "Big news tomorrow. Stay tuned 👀",
+                "U0KIM",
+                utc("2026-11-22T13:05:00-08:00"),
+                note="X refused the post: 403 You are not allowed to create a Tweet with duplicate content.",
+            ),
+        ),
+        rejected=(
+            Line(
+                16, "main", "aplusk", "Hot take: Mondays are fine", "U0KIM", utc("2026-11-22T14:10:00-08:00"), people=("U0LEE",)
+            ),
+        ),
+        waiting=(
+            Line(
+                17,
+                "main",
+                "aplusk",
+                "Thank you all for a wonderful launch week",
+                "U0DANA",
+                utc("2026-11-22T16:45:00-08:00"),
+                note="in review, 1 of 2 approvals",
+            ),
+        ),
+        scheduled=(
+            Line(
+                13,
+                "main",
+                "aplusk",
+                "Behind the scenes of the launch: a thread",
+                "U0DANA",
+                utc("2026-11-23T09:00:00-08:00"),
+                people=approvers,
+            ),
+        ),
     )
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     assert f"```\n{digest_render.plain(report)}\n```" in readme

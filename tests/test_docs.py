@@ -60,7 +60,11 @@ def test_the_manifest_subscribes_to_what_the_app_listens_for() -> None:
     assert http["features"]["app_home"]["home_tab_enabled"] is True
     assert http["settings"]["event_subscriptions"]["request_url"] == "https://copydesk.example.com/slack/events"
     [command] = http["features"]["slash_commands"]
-    assert (command["command"], command["url"], command["should_escape"]) == (commands.COMMAND, "https://copydesk.example.com/slack/events", False)
+    assert (command["command"], command["url"], command["should_escape"]) == (
+        commands.COMMAND,
+        "https://copydesk.example.com/slack/events",
+        False,
+    )
     assert manifest()["settings"]["socket_mode_enabled"] is True
 
 

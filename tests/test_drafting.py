@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from bot.review import State
-from tests.support.harness import AUTHOR, REVIEW, Copydesk, MovableClock, at, eventually
 from tests.fakes.slack_api import blocks_text
+from tests.support.harness import AUTHOR, REVIEW, Copydesk, MovableClock, at, eventually
 
 
 def test_a_draft_gets_a_review_card_and_the_author_a_private_link(bot: Copydesk) -> None:
@@ -18,7 +18,11 @@ def test_a_draft_gets_a_review_card_and_the_author_a_private_link(bot: Copydesk)
     assert response.status == 200
     draft = bot.latest()
     assert (draft.id, draft.account, draft.author_id, draft.text, draft.state) == (
-        1, "main", AUTHOR, "Big news tomorrow, stay tuned!", State.IN_REVIEW,
+        1,
+        "main",
+        AUTHOR,
+        "Big news tomorrow, stay tuned!",
+        State.IN_REVIEW,
     )
     [card] = bot.slack.posts(REVIEW)
     shown = blocks_text(card)

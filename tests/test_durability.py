@@ -56,6 +56,6 @@ def test_the_claim_before_a_post_goes_to_x_is_synced_to_disk_even_with_normal(bo
 
     synced = [i for i, sql in enumerate(statements) if sql == "PRAGMA synchronous = FULL"]
     assert len(synced) == 1, "only the claim commits with FULL; drafts, votes and the outbox keep ledger.synchronous"
-    claim = statements[synced[0]:statements.index("PRAGMA synchronous = NORMAL", synced[0])]
+    claim = statements[synced[0] : statements.index("PRAGMA synchronous = NORMAL", synced[0])]
     assert any(sql.startswith("INSERT INTO publications") or "publications" in sql for sql in claim), claim
     assert bot.ledger._db.execute("PRAGMA synchronous").fetchone()[0] == NORMAL

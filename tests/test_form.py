@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from bot.review import State
+from tests.fakes.slack_api import blocks_text
 from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk, MovableClock
 from tests.support.media import PNG
-from tests.fakes.slack_api import blocks_text
 
 
 def errors(response) -> dict[str, str]:
@@ -29,13 +29,16 @@ def test_an_empty_draft_command_opens_the_form_and_submitting_it_makes_the_draft
     assert "Europe/Berlin" in form["blocks"][3]["hint"]["text"]
     assert bot.slack.calls("/api/views.open")[0].body["trigger_id"] == "123.456.abc"
 
-    due = (datetime.now(timezone.utc) + timedelta(days=1)).replace(microsecond=0)
+    due = (datetime.now(UTC) + timedelta(days=1)).replace(microsecond=0)
     done = bot.submit_form(AUTHOR, "Written in the form", when=due)
 
     assert done.status == 200 and not done.body  # the form closes
     draft = bot.latest()
     assert (draft.text, draft.publish_at, draft.state, draft.origin_channel) == (
-        "Written in the form", due, State.IN_REVIEW, "C0NEWS0001",
+        "Written in the form",
+        due,
+        State.IN_REVIEW,
+        "C0NEWS0001",
     )
     assert "Written in the form" in blocks_text(bot.slack.posts(REVIEW)[0])
     [note] = bot.slack.posts(AUTHOR)
@@ -48,7 +51,7 @@ def test_mistakes_show_on_their_fields_and_store_nothing(bot: Copydesk) -> None:
     too_long = errors(bot.submit_form(AUTHOR, "x" * 281))
     assert list(too_long) == ["text"] and "281" in too_long["text"]
 
-    past = errors(bot.submit_form(AUTHOR, "Fine text", when=datetime.now(timezone.utc) - timedelta(hours=1)))
+    past = errors(bot.submit_form(AUTHOR, "Fine text", when=datetime.now(UTC) - timedelta(hours=1)))
     assert list(past) == ["when"] and "is in the past" in past["when"]
 
     assert bot.ledger.drafts_in(list(State)) == [] and bot.slack.posts(REVIEW) == []
@@ -56,8 +59,9 @@ def test_mistakes_show_on_their_fields_and_store_nothing(bot: Copydesk) -> None:
 
 def test_with_several_accounts_the_form_asks_which_one(make_bot) -> None:
     second = {"handle": "aplusk_news", "review_channel": "C0REVIEW02", "editors": ["U0EDITOR1"]}
-    bot = make_bot(top={"accounts": {"main": {"handle": "aplusk", "review_channel": REVIEW, "editors": ["U0EDITOR1"]},
-                                     "news": second}})
+    bot = make_bot(
+        top={"accounts": {"main": {"handle": "aplusk", "review_channel": REVIEW, "editors": ["U0EDITOR1"]}, "news": second}}
+    )
     bot.command(AUTHOR, "")
     [form] = bot.slack.views()
     account = next(b for b in form["blocks"] if b["block_id"] == "account")

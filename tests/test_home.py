@@ -5,8 +5,8 @@ from __future__ import annotations
 from bot.images import Image
 from bot.review import State
 from handlers import render
-from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, OUTSIDER, REVIEW, Copydesk
 from tests.fakes.slack_api import action_ids, blocks_text
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, OUTSIDER, REVIEW, Copydesk
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 
@@ -137,8 +137,14 @@ def test_two_editors_approve_on_their_homes_and_it_is_scheduled_and_a_reject_vet
 def test_the_home_shows_whole_what_waits_and_sends_drafts_with_images_to_their_cards(bot: Copydesk) -> None:
     long = "A long post, longer than the 80 characters a queue line shows of it. " * 3
     bot.command(AUTHOR, "at:+1d " + long.strip())
-    bot.desk.submit(author_id=AUTHOR, text="With a picture", account=None, at="+1d", origin_channel=None,
-                    images=[Image.of("launch-plan.png", PNG, alt="Timeline diagram")])
+    bot.desk.submit(
+        author_id=AUTHOR,
+        text="With a picture",
+        account=None,
+        at="+1d",
+        origin_channel=None,
+        images=[Image.of("launch-plan.png", PNG, alt="Timeline diagram")],
+    )
     bot.slack_told()
 
     home = home_of(bot, EDITOR_1)
@@ -162,7 +168,8 @@ def test_the_authors_press_is_refused_and_changes_nothing(make_bot) -> None:
 
     assert votes(bot, 1) == [] and bot.ledger.events(1) == before
     assert "Authors cannot approve their own drafts on main (authors); your vote on #1 is not counted." in notice(
-        bot.slack.views("views.publish")[-1])
+        bot.slack.views("views.publish")[-1]
+    )
 
 
 def test_someone_who_is_not_an_editor_is_refused(bot: Copydesk) -> None:
@@ -186,8 +193,9 @@ def test_a_press_on_a_home_drawn_before_an_edit_does_not_count_for_the_new_versi
 
     assert votes(bot, 1) == [] and bot.ledger.events(1) == before and bot.draft(1).state is State.IN_REVIEW
     redrawn = bot.slack.views("views.publish")[-1]
-    assert notice(redrawn) == (":warning: #1 was changed after your App Home showed it; your vote was not counted. "
-                               "Read it as it is now and vote again.")
+    assert notice(redrawn) == (
+        ":warning: #1 was changed after your App Home showed it; your vote was not counted. Read it as it is now and vote again."
+    )
     assert "New words" in blocks_text(redrawn) and "Old words" not in blocks_text(redrawn)
     [buttons] = [b for b in redrawn["blocks"] if b["type"] == "actions"]
     assert buttons["block_id"] == "home-draft-1-v2"
@@ -203,13 +211,21 @@ def test_a_crowded_home_still_fits_in_one_view() -> None:
     from tests.examples import APPROVED, IN_REVIEW, PUBLISHED
 
     def many(example, count: int, start: int) -> list:
-        return [replace(example, draft=replace(example.draft, id=n, text=f"{example.draft.text} ({n})\n---\npart two"))
-                for n in range(start, start + count)]
+        return [
+            replace(example, draft=replace(example.draft, id=n, text=f"{example.draft.text} ({n})\n---\npart two"))
+            for n in range(start, start + count)
+        ]
 
     waiting = many(IN_REVIEW, 30, 100)
     held = [replace(v, draft=replace(v.draft, state=State.HELD)) for v in many(APPROVED, 15, 400)]
-    crowded = Overview(pause=None, waiting_for_you=waiting, queue=[*waiting, *many(APPROVED, 20, 200), *held],
-                       recent=many(PUBLISHED, 10, 300), card_links={}, readable=frozenset({"main"}))
+    crowded = Overview(
+        pause=None,
+        waiting_for_you=waiting,
+        queue=[*waiting, *many(APPROVED, 20, 200), *held],
+        recent=many(PUBLISHED, 10, 300),
+        card_links={},
+        readable=frozenset({"main"}),
+    )
 
     blocks = render.home(crowded, notice="You approved #1.")["blocks"]
 

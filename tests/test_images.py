@@ -13,12 +13,11 @@ from bot.images import Image
 from bot.publishing import XPublisher
 from bot.review import State
 from handlers.files import download
-from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, OUTSIDER, REVIEW, Copydesk, MovableClock, eventually
 from tests.fakes.http import Reply
 from tests.fakes.slack_api import blocks_text
 from tests.fakes.x_api import OAUTH2_TOKEN
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, OUTSIDER, REVIEW, Copydesk, MovableClock, eventually
 from tests.support.media import JPEG, PNG, WEBP
-
 
 
 def pic(name: str, data: bytes, alt: str | None = None) -> Image:
@@ -85,7 +84,8 @@ def test_an_approved_draft_uploads_its_images_and_attaches_their_media_ids(bot: 
     assert all(u.headers["Authorization"].startswith("OAuth ") for u in uploads)  # and FakeX checked the signature
     media_ids = list(bot.x.media)
     assert [(m["bytes"], m["category"], m["name"], m["type"]) for m in bot.x.media.values()] == [
-        (PNG, "tweet_image", "chart.png", "image/png"), (JPEG, "tweet_image", "photo.jpg", "image/jpeg"),
+        (PNG, "tweet_image", "chart.png", "image/png"),
+        (JPEG, "tweet_image", "photo.jpg", "image/jpeg"),
     ]
     [post] = bot.x.calls("/2/tweets")
     assert post.body == {"text": "Look at this chart", "media": {"media_ids": media_ids}}
@@ -117,8 +117,9 @@ def test_an_oauth2_account_uploads_with_its_bearer_token(make_bot) -> None:
 
 def test_a_failed_upload_is_retried_with_the_post_and_the_post_goes_out_once(make_bot) -> None:
     bot = make_bot(top={"x_retry": {"first_delay_seconds": 0.05}})
-    bot.x.upload_replies.append(Reply(503, {"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank",
-                                            "status": 503}))
+    bot.x.upload_replies.append(
+        Reply(503, {"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503})
+    )
     submit(bot, "Second upload lucky", pic("a.png", PNG))
     approve(bot, 1)
 
@@ -161,7 +162,9 @@ def test_the_author_attaches_an_image_in_the_cards_thread_and_review_starts_over
     assert len(bot.ledger.images(1)) == 1
 
     photo = bot.slack.add_file("photo.jpg", JPEG, mimetype="image/jpeg")
-    bot.share_files(AUTHOR, 1, [photo], text="The team at the launch", subtype=None)  # some clients send files without the file_share subtype
+    bot.share_files(
+        AUTHOR, 1, [photo], text="The team at the launch", subtype=None
+    )  # some clients send files without the file_share subtype
     assert [i.name for i in bot.ledger.images(1)] == ["chart.png", "photo.jpg"]
 
 
@@ -179,8 +182,13 @@ def test_only_the_author_attaches_images_and_other_files_are_left_alone(bot: Cop
     assert bot.share_files(AUTHOR, 1, [pdf]).status == 200
     assert bot.ledger.images(1) == [] and len(bot.slack.ephemerals()) == 1
 
-    chatter = {"type": "event_callback", "event_id": "EvCHAT0001", "team_id": "T0TEAM001", "api_app_id": "A0COPYDESK",
-               "event": {"type": "message", "user": EDITOR_1, "text": "looks good", "channel": REVIEW, "ts": "1.2"}}
+    chatter = {
+        "type": "event_callback",
+        "event_id": "EvCHAT0001",
+        "team_id": "T0TEAM001",
+        "api_app_id": "A0COPYDESK",
+        "event": {"type": "message", "user": EDITOR_1, "text": "looks good", "channel": REVIEW, "ts": "1.2"},
+    }
     assert bot.dispatch(json.dumps(chatter), "application/json").status == 200  # not a 404 that Slack would retry
 
 
@@ -264,11 +272,14 @@ def test_images_from_the_form_are_on_the_card_with_their_alt_text_and_the_alt_te
     bot.command(AUTHOR, "")
     chart, photo = bot.slack.add_file("chart.png", PNG), bot.slack.add_file("photo.jpg", JPEG, mimetype="image/jpeg")
 
-    bot.submit_form(AUTHOR, "Our November", files=[chart, photo], alt="Sales by month, doubling in November\nThe team at the launch")
+    bot.submit_form(
+        AUTHOR, "Our November", files=[chart, photo], alt="Sales by month, doubling in November\nThe team at the launch"
+    )
 
     card = bot.slack.posts(REVIEW)[0]
     assert [(b["slack_file"], b["alt_text"]) for b in image_blocks(card)] == [
-        ({"id": chart["id"]}, "Sales by month, doubling in November"), ({"id": photo["id"]}, "The team at the launch"),
+        ({"id": chart["id"]}, "Sales by month, doubling in November"),
+        ({"id": photo["id"]}, "The team at the launch"),
     ]
     approve(bot, 1)
     bot.wait_for_state(1, State.PUBLISHED)
@@ -278,12 +289,15 @@ def test_images_from_the_form_are_on_the_card_with_their_alt_text_and_the_alt_te
     assert [i.alt for i in bot.ledger.images(1)] == ["Sales by month, doubling in November", "The team at the launch"]
 
 
-@pytest.mark.parametrize(("alt", "error"), [
-    (None, "chart.png has no alt text"),
-    ("Only one line", "2 images need 2 lines of alt text"),
-    ("x" * 1001 + "\nfine", "The alt text of chart.png is 1,001 characters; X takes up to 1,000"),
-    ("Sales\u202e reversed\nfine", "U+202E RIGHT-TO-LEFT OVERRIDE"),
-])
+@pytest.mark.parametrize(
+    ("alt", "error"),
+    [
+        (None, "chart.png has no alt text"),
+        ("Only one line", "2 images need 2 lines of alt text"),
+        ("x" * 1001 + "\nfine", "The alt text of chart.png is 1,001 characters; X takes up to 1,000"),
+        ("Sales\u202e reversed\nfine", "U+202E RIGHT-TO-LEFT OVERRIDE"),
+    ],
+)
 def test_images_without_fitting_alt_text_are_refused_on_the_alt_field(bot: Copydesk, alt: str | None, error: str) -> None:
     bot.command(AUTHOR, "")
     chart, photo = bot.slack.add_file("chart.png", PNG), bot.slack.add_file("photo.jpg", JPEG, mimetype="image/jpeg")
@@ -307,7 +321,10 @@ def test_words_shared_with_an_image_in_the_thread_are_its_alt_text_and_none_is_r
     described = {**bot.slack.add_file("photo.jpg", JPEG, mimetype="image/jpeg"), "alt_txt": "The team at the launch"}
     bot.share_files(AUTHOR, 1, [described])  # alt text set in Slack itself
     bot.share_files(AUTHOR, 1, [bot.slack.add_file("chart.png", PNG)], text="Sales by month")
-    assert [(i.name, i.alt) for i in bot.ledger.images(1)] == [("photo.jpg", "The team at the launch"), ("chart.png", "Sales by month")]
+    assert [(i.name, i.alt) for i in bot.ledger.images(1)] == [
+        ("photo.jpg", "The team at the launch"),
+        ("chart.png", "Sales by month"),
+    ]
     assert [b["alt_text"] for b in image_blocks(bot.slack.posts(REVIEW)[-1])] == ["The team at the launch", "Sales by month"]
 
 

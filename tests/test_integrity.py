@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.errors import LedgerError
 from bot.content import content_sha256
+from bot.errors import LedgerError
 from bot.review import State
 from handlers import render
 from storage import Ledger
-from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, REVIEW, Copydesk, MovableClock
 from tests.fakes.http import Reply
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, REVIEW, Copydesk, MovableClock
 
 ADMIN = "U0ADMIN01"
 KEY = "k3y-" + "0123456789abcdef" * 3  # 52 characters
@@ -152,8 +152,15 @@ def test_an_admin_who_edits_a_draft_cannot_approve_their_own_version(make_bot) -
 
 def failed(make_bot) -> Copydesk:
     bot = make_bot(top=FAST)
-    bot.x.answer_next(400, {"title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
-                            "type": "about:blank", "status": 400})
+    bot.x.answer_next(
+        400,
+        {
+            "title": "Invalid Request",
+            "detail": "One or more parameters to your request was invalid.",
+            "type": "about:blank",
+            "status": 400,
+        },
+    )
     bot.command(AUTHOR, "Refused by X once")
     approve(bot, 1)
     bot.wait_for_state(1, State.FAILED)
@@ -250,7 +257,9 @@ def copy_of(bot: Copydesk, tmp_path: Path, name: str) -> Path:
     return target
 
 
-def test_verify_proves_the_tables_agree_with_the_log_and_names_the_draft_someone_changed(bot: Copydesk, tmp_path: Path, capsys) -> None:
+def test_verify_proves_the_tables_agree_with_the_log_and_names_the_draft_someone_changed(
+    bot: Copydesk, tmp_path: Path, capsys
+) -> None:
     published(bot)
     clean = copy_of(bot, tmp_path, "clean.db")
     code, said = verify(bot, clean, capsys)
@@ -259,10 +268,10 @@ def test_verify_proves_the_tables_agree_with_the_log_and_names_the_draft_someone
     cases = {
         "text.db": "UPDATE drafts SET text = 'Something else' WHERE id = 2",
         "vote_added.db": f"INSERT INTO votes (draft_id, user_id, reaction, vote, cast_at, version, content_sha256) "
-                         f"SELECT 2, '{EDITOR_1}', 'white_check_mark', 'approve', 'now', version, content_sha256 FROM drafts WHERE id = 2",
+        f"SELECT 2, '{EDITOR_1}', 'white_check_mark', 'approve', 'now', version, content_sha256 FROM drafts WHERE id = 2",
         "vote_removed.db": f"DELETE FROM votes WHERE draft_id = 2 AND user_id = '{EDITOR_3}'",
         "publication.db": "INSERT INTO publications (draft_id, account, handle, started_at, outcome, version, content_sha256) "
-                          "VALUES (2, 'main', 'aplusk', 'now', 'published', 1, 'x')",
+        "VALUES (2, 'main', 'aplusk', 'now', 'published', 1, 'x')",
     }
     for name, change in cases.items():
         tampered = copy_of(bot, tmp_path, name)
@@ -320,7 +329,9 @@ def rebuild_without_the_key(path: Path, text: str, *, plain: bool = True) -> Non
     db.execute("UPDATE drafts SET text = ?, content_sha256 = ? WHERE id = 2", [text, sha])
     db.execute("UPDATE votes SET content_sha256 = ? WHERE draft_id = 2", [sha])
     for row in list(db.query("SELECT id, detail FROM events WHERE draft_id = 2")):
-        detail = (row["detail"] or "").replace(content_sha256("Still in review", []), sha).replace('"Still in review"', f'"{text}"')
+        detail = (
+            (row["detail"] or "").replace(content_sha256("Still in review", []), sha).replace('"Still in review"', f'"{text}"')
+        )
         db.execute("UPDATE events SET detail = ? WHERE id = ?", [detail or None, row["id"]])
     previous = GENESIS
     for row in list(db.query("SELECT id, at, draft_id, actor, action, detail FROM events ORDER BY id")):
@@ -332,7 +343,9 @@ def rebuild_without_the_key(path: Path, text: str, *, plain: bool = True) -> Non
     db.conn.close()
 
 
-def test_copydesk_ledger_key_keys_a_plain_ledger_once_after_checking_it(bot: Copydesk, tmp_path: Path, capsys, monkeypatch) -> None:
+def test_copydesk_ledger_key_keys_a_plain_ledger_once_after_checking_it(
+    bot: Copydesk, tmp_path: Path, capsys, monkeypatch
+) -> None:
     published(bot)
     plain = copy_of(bot, tmp_path, "plain.db")
     config = tmp_path / "keyed.yaml"
@@ -390,8 +403,14 @@ def test_verify_names_a_draft_whose_card_would_show_another_file_than_its_image(
     from tests.support.media import PNG
 
     chart = bot.slack.add_file("chart.png", PNG)
-    bot.desk.submit(author_id=AUTHOR, text="With a chart", account=None, at="+1d", origin_channel=None,
-                    images=[Image.of("chart.png", PNG, slack_file_id=chart["id"], alt="A chart")])
+    bot.desk.submit(
+        author_id=AUTHOR,
+        text="With a chart",
+        account=None,
+        at="+1d",
+        origin_channel=None,
+        images=[Image.of("chart.png", PNG, slack_file_id=chart["id"], alt="A chart")],
+    )
     bot.slack_told()
     assert verify(bot, copy_of(bot, tmp_path, "clean.db"), capsys)[0] == 0
 
@@ -418,12 +437,15 @@ def test_a_post_found_live_after_a_veto_is_recorded_as_it_went_out(make_bot) -> 
     assert bot.audited() == []  # it went out on the approvals it had when it was sent
 
 
-@pytest.mark.parametrize(("change", "said"), [
-    ("UPDATE publications SET outcome = 'failed' WHERE draft_id = 1", "is failed in the table, published in the event log"),
-    ("UPDATE publications SET x_post_id = '1790000000000000999' WHERE draft_id = 1", "names another post on X"),
-    ("DELETE FROM publications WHERE draft_id = 1", "is in the event log but not in the publications table"),
-    ("UPDATE publications SET retracted_at = 'now' WHERE draft_id = 1", "is not retracted in the event log"),
-])
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ("UPDATE publications SET outcome = 'failed' WHERE draft_id = 1", "is failed in the table, published in the event log"),
+        ("UPDATE publications SET x_post_id = '1790000000000000999' WHERE draft_id = 1", "names another post on X"),
+        ("DELETE FROM publications WHERE draft_id = 1", "is in the event log but not in the publications table"),
+        ("UPDATE publications SET retracted_at = 'now' WHERE draft_id = 1", "is not retracted in the event log"),
+    ],
+)
 def test_verify_names_a_publication_changed_by_hand(bot: Copydesk, tmp_path: Path, capsys, change: str, said: str) -> None:
     published(bot)
     tampered = copy_of(bot, tmp_path, "tampered.db")
@@ -471,11 +493,22 @@ def test_copydesk_check_reads_the_chains_mode_from_the_ledger(bot: Copydesk, tmp
 
     published(bot)
     config = tmp_path / "keyed.yaml"
-    config.write_text(yaml.safe_dump({**yaml.safe_load((tmp_path / "app.yaml").read_text()),
-                                      "ledger": {"hmac_key_env": "COPYDESK_LEDGER_KEY"}}))
-    for name, value in {"SLACK_BOT_TOKEN": "xoxb-test", "COPYDESK_LEDGER_KEY": KEY, "COPYDESK_DB": str(bot.config.db_path),
-                        "X_CONSUMER_KEY": "k", "X_CONSUMER_SECRET": "s", "X_ACCESS_TOKEN": "t", "X_ACCESS_TOKEN_SECRET": "u"}.items():
+    config.write_text(
+        yaml.safe_dump({**yaml.safe_load((tmp_path / "app.yaml").read_text()), "ledger": {"hmac_key_env": "COPYDESK_LEDGER_KEY"}})
+    )
+    for name, value in {
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "COPYDESK_LEDGER_KEY": KEY,
+        "COPYDESK_DB": str(bot.config.db_path),
+        "X_CONSUMER_KEY": "k",
+        "X_CONSUMER_SECRET": "s",
+        "X_ACCESS_TOKEN": "t",
+        "X_ACCESS_TOKEN_SECRET": "u",
+    }.items():
         monkeypatch.setenv(name, value)
 
     assert main(["check", "--config", str(config)]) == 0
-    assert "plain SHA-256, although ledger.hmac_key_env names COPYDESK_LEDGER_KEY: run copydesk ledger key" in capsys.readouterr().out
+    assert (
+        "plain SHA-256, although ledger.hmac_key_env names COPYDESK_LEDGER_KEY: run copydesk ledger key"
+        in capsys.readouterr().out
+    )

@@ -17,10 +17,10 @@ from urllib.parse import urlencode
 from bot import thread
 from bot.review import Kind, State
 from storage import Ledger
-from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, signed_headers, write_config
 from tests.fakes.http import RecordingServer
 from tests.fakes.slack_api import FakeSlack, blocks_text
 from tests.fakes.x_api import FakeX
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, signed_headers, write_config
 from tests.support.process import Running, start
 
 APPROVE = "white_check_mark"
@@ -46,7 +46,10 @@ def until(what: str, condition: Callable[[], T], timeout: float = 10.0) -> T:
 
 def held(server: RecordingServer, path: str, about: Callable[[dict[str, Any]], bool]) -> None:
     """Wait until a request to `path` that `about` picks out (by card ts or text) is being held: that one, not another draft's."""
-    until(f"a held request to {path} of the draft in question", lambda: [c for c in list(server.held) if c.path == path and about(c.body)])
+    until(
+        f"a held request to {path} of the draft in question",
+        lambda: [c for c in list(server.held) if c.path == path and about(c.body)],
+    )
 
 
 @dataclass
@@ -95,7 +98,9 @@ class SlackSide:
         for reaction in self.reactions:
             if not reaction.acknowledged:
                 self._deliver(reaction)
-                assert reaction.acknowledged, f"the redelivery of {reaction.event_id} ({reaction.editor} on {reaction.text!r}) got no 200"
+                assert reaction.acknowledged, (
+                    f"the redelivery of {reaction.event_id} ({reaction.editor} on {reaction.text!r}) got no 200"
+                )
 
     def kill(self, moment: str) -> None:
         """SIGKILL: no handler, no clean-up, no checkpoint. Then let the fakes answer again, held requests included."""
@@ -117,8 +122,17 @@ class SlackSide:
         with self._lock:
             self.commands.append(command)
             trigger = f"{len(self.commands)}.2.3"  # each /draft has its own: Slack sends one again only with the same
-        body = urlencode({"command": "/draft", "text": text, "user_id": AUTHOR, "channel_id": "C0GEN", "team_id": "T0TEAM001",
-                          "response_url": self.slack.response_url(), "trigger_id": trigger})
+        body = urlencode(
+            {
+                "command": "/draft",
+                "text": text,
+                "user_id": AUTHOR,
+                "channel_id": "C0GEN",
+                "team_id": "T0TEAM001",
+                "response_url": self.slack.response_url(),
+                "trigger_id": trigger,
+            }
+        )
         command.acknowledged = self._post(body, FORM)
         return command
 
@@ -130,12 +144,23 @@ class SlackSide:
         """`editor` approves on the message `ts` (a card copydesk may not know yet)."""
         with self._lock:
             event_id = f"EvKILL{len(self.reactions) + 1:04d}"
-            body = json.dumps({
-                "type": "event_callback", "event_id": event_id, "team_id": "T0TEAM001", "api_app_id": "A0COPYDESK",
-                "event_time": int(time.time()),
-                "event": {"type": "reaction_added", "user": editor, "reaction": APPROVE, "item_user": "U0COPYDESK",
-                          "item": {"type": "message", "channel": REVIEW, "ts": ts}, "event_ts": f"{time.time():.6f}"},
-            })
+            body = json.dumps(
+                {
+                    "type": "event_callback",
+                    "event_id": event_id,
+                    "team_id": "T0TEAM001",
+                    "api_app_id": "A0COPYDESK",
+                    "event_time": int(time.time()),
+                    "event": {
+                        "type": "reaction_added",
+                        "user": editor,
+                        "reaction": APPROVE,
+                        "item_user": "U0COPYDESK",
+                        "item": {"type": "message", "channel": REVIEW, "ts": ts},
+                        "event_ts": f"{time.time():.6f}",
+                    },
+                }
+            )
             reaction = Reaction(event_id, editor, text, body)
             self.reactions.append(reaction)
         self._deliver(reaction)
@@ -143,8 +168,10 @@ class SlackSide:
 
     def card_in_slack(self, text: str) -> str:
         """The ts of the card Slack has for this text, whether or not copydesk heard of it."""
-        found = until(f"Slack has a card for {text!r}",
-                      lambda: [m["ts"] for m in self.slack.top_level(REVIEW) if text in json.dumps(m.get("blocks"))])
+        found = until(
+            f"Slack has a card for {text!r}",
+            lambda: [m["ts"] for m in self.slack.top_level(REVIEW) if text in json.dumps(m.get("blocks"))],
+        )
         assert len(found) == 1, f"{text!r} has {len(found)} cards"
         return found[0]
 
@@ -188,8 +215,10 @@ class SlackSide:
         assert found is state, f"{text!r} is {found.value} after the restart, not {state.value}: {why}"
 
     def card_ts(self, text: str) -> str:
-        rows = until(f"the review card of {text!r} is in the ledger",
-                     lambda: self.peek("SELECT card_ts FROM drafts WHERE text = ? AND card_ts IS NOT NULL", (text,)))
+        rows = until(
+            f"the review card of {text!r} is in the ledger",
+            lambda: self.peek("SELECT card_ts FROM drafts WHERE text = ? AND card_ts IS NOT NULL", (text,)),
+        )
         return rows[0]["card_ts"]
 
     def settled(self, texts: list[str]) -> bool:
@@ -206,8 +235,12 @@ def burst(side: SlackSide, rng: random.Random, name: str, stop: threading.Event)
         for step in range(40):
             if stop.is_set():
                 return
-            open_cards = [t for t in made if not all(side.reacted(e, t) for e in EDITORS)
-                          and side.peek("SELECT 1 FROM drafts WHERE text = ? AND card_ts IS NOT NULL", (t,))]
+            open_cards = [
+                t
+                for t in made
+                if not all(side.reacted(e, t) for e in EDITORS)
+                and side.peek("SELECT 1 FROM drafts WHERE text = ? AND card_ts IS NOT NULL", (t,))
+            ]
             if open_cards and (len(made) >= 6 or rng.random() < 0.6):
                 text = rng.choice(open_cards)
                 editor = EDITOR_1 if not side.reacted(EDITOR_1, text) else EDITOR_2
@@ -224,8 +257,9 @@ def burst(side: SlackSide, rng: random.Random, name: str, stop: threading.Event)
         return  # the process was killed under the read
 
 
-def test_kill_9_at_many_moments_loses_no_vote_and_posts_nothing_twice(tmp_path: Path, environ: dict[str, str],
-                                                                       slack: FakeSlack, x: FakeX) -> None:
+def test_kill_9_at_many_moments_loses_no_vote_and_posts_nothing_twice(
+    tmp_path: Path, environ: dict[str, str], slack: FakeSlack, x: FakeX
+) -> None:
     config = write_config(tmp_path / "app.yaml")
     side = SlackSide(["run", "--config", str(config), "--host", "127.0.0.1", "--port", "0"], environ, slack, x)
     rng = random.Random(SEED)
@@ -300,7 +334,9 @@ def test_kill_9_at_many_moments_loses_no_vote_and_posts_nothing_twice(tmp_path: 
         assert side.draft(THREAD).acknowledged
         assert side.react(EDITOR_1, THREAD).acknowledged
         assert side.react(EDITOR_2, THREAD).acknowledged
-        until("part 2 of the thread reached X", lambda: [c for c in x.arrived("/2/tweets") if c.body.get("text") == THREAD_PARTS[1]])
+        until(
+            "part 2 of the thread reached X", lambda: [c for c in x.arrived("/2/tweets") if c.body.get("text") == THREAD_PARTS[1]]
+        )
         side.kill("while X's answer to part 2 of a thread was on its way (X has parts 1 and 2)")
         side.start()
         side.expect(THREAD, State.HELD, "part 2 may be on X, so a person must look; part 1 is never sent again")
@@ -376,7 +412,8 @@ def assert_nothing_lost_or_doubled(side: SlackSide) -> None:
             votes = [(v.user_id, v.kind) for v in ledger.votes(draft.id)]
             assert (reaction.editor, Kind.APPROVE) in votes, (
                 f"vote lost: {reaction.event_id} ({reaction.editor} on #{draft.id} {draft.text!r}) got 200 after "
-                f"{reaction.deliveries} delivery(ies) but the ledger has only {votes}")
+                f"{reaction.deliveries} delivery(ies) but the ledger has only {votes}"
+            )
 
         stuck = [f"#{d.id} {d.text!r}" for d in drafts.values() if d.state is State.PUBLISHING]
         assert not stuck, f"left in state publishing after the restart: {stuck}"
@@ -411,8 +448,11 @@ def assert_nothing_lost_or_doubled(side: SlackSide) -> None:
         # The outcomes the targeted moments fix: held where X has the post but copydesk never heard back, else published.
         assert drafts["Post 01: killed right after its /draft got 200"].state is State.HELD
         assert posted.count("Post 01: killed right after its /draft got 200") == 1
-        published = ("Post 02: killed while its card was being posted", "Post 03: killed while its thread reply was held",
-                     "Post 05: its card was made but its ts never stored")
+        published = (
+            "Post 02: killed while its card was being posted",
+            "Post 03: killed while its thread reply was held",
+            "Post 05: its card was made but its ts never stored",
+        )
         for text in published:
             assert drafts[text].state is State.PUBLISHED, f"{text!r} is {drafts[text].state.value}"
         assert [posted.count(part) for part in THREAD_PARTS] == [1, 1, 0]

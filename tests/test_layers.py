@@ -13,8 +13,10 @@ DOMAIN = sorted(p.stem for p in (Path(__file__).parent.parent / "bot").glob("*.p
 
 
 def test_the_domain_imports_no_adapter_library_even_indirectly() -> None:
-    probe = (f"import sys\nfor name in {DOMAIN!r}: __import__('bot.' + name)\n"
-             f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {FORBIDDEN!r}))")
+    probe = (
+        f"import sys\nfor name in {DOMAIN!r}: __import__('bot.' + name)\n"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {FORBIDDEN!r}))"
+    )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip()
     assert loaded == "[]", f"the domain modules {DOMAIN} pulled in {loaded}"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,7 +14,7 @@ from bot.review import Kind, State, Vote
 from storage import Ledger
 from storage.migrations import migrations
 
-NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 EVERY_MIGRATION = [m.name for m in migrations._migrations]  # in the order they are defined, which is the order they run
 
 
@@ -28,13 +28,29 @@ def ledger(tmp_path: Path):
 def add(ledger: Ledger, text: str = "Hello"):
     from bot.content import content_sha256
 
-    return ledger.add_draft(account="main", author_id="U0A", text=text, publish_at=None, review_channel="C0R", origin_channel=None,
-                            at=NOW, content_sha256=content_sha256(text, []))
+    return ledger.add_draft(
+        account="main",
+        author_id="U0A",
+        text=text,
+        publish_at=None,
+        review_channel="C0R",
+        origin_channel=None,
+        at=NOW,
+        content_sha256=content_sha256(text, []),
+    )
 
 
 def test_a_new_ledger_has_the_schema_wal_and_foreign_keys(tmp_path: Path, ledger: Ledger) -> None:
     db = Database(tmp_path / "ledger.db")
-    assert set(db.table_names()) >= {"drafts", "votes", "publications", "events", "slack_events_seen", "digests", "_sqlite_migrations"}
+    assert set(db.table_names()) >= {
+        "drafts",
+        "votes",
+        "publications",
+        "events",
+        "slack_events_seen",
+        "digests",
+        "_sqlite_migrations",
+    }
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert ledger.schema_version() == EVERY_MIGRATION
     assert {c.name for c in db["drafts"].columns} >= {"account", "author_user_id", "text", "publish_at", "state", "card_ts"}
@@ -113,10 +129,14 @@ def test_a_first_release_ledger_is_migrated_with_its_rows_kept_and_chained(tmp_p
     path = tmp_path / "old.db"
     db = Database(sqlite3.connect(path))
     migrations.apply(db, stop_before="m002_safety")
-    db.execute("INSERT INTO drafts (id, account, author_user_id, text, state, review_channel_id, created_at, updated_at) "
-               "VALUES (1, 'main', 'U0A', 'kept', 'approved', 'C0R', '2026-11-01T00:00:00.000Z', '2026-11-01T00:00:00.000Z')")
+    db.execute(
+        "INSERT INTO drafts (id, account, author_user_id, text, state, review_channel_id, created_at, updated_at) "
+        "VALUES (1, 'main', 'U0A', 'kept', 'approved', 'C0R', '2026-11-01T00:00:00.000Z', '2026-11-01T00:00:00.000Z')"
+    )
     db.execute("INSERT INTO votes VALUES (1, 'U0E', 'white_check_mark', 'approve', '2026-11-01T00:00:00.000Z')")
-    db.execute("INSERT INTO events (at, draft_id, actor, action, detail) VALUES ('2026-11-01T00:00:00.000Z', 1, 'U0A', 'drafted', NULL)")
+    db.execute(
+        "INSERT INTO events (at, draft_id, actor, action, detail) VALUES ('2026-11-01T00:00:00.000Z', 1, 'U0A', 'drafted', NULL)"
+    )
     db.conn.commit()
     db.conn.close()
 
@@ -132,7 +152,9 @@ def test_a_first_release_ledger_is_migrated_with_its_rows_kept_and_chained(tmp_p
         assert {(v.version, v.content_sha256) for v in reopened.votes(1)} == {(1, draft.content_sha256)} != {(1, "")}
         reopened.move(1, State.HELD, only_from=[State.APPROVED], at=NOW)  # the new states are allowed
         with pytest.raises(sqlite3.IntegrityError):
-            reopened._db.execute("INSERT INTO votes (draft_id, user_id, reaction, vote, cast_at) VALUES (99, 'U0E', 'x', 'reject', 'now')")  # foreign keys are back on
+            reopened._db.execute(
+                "INSERT INTO votes (draft_id, user_id, reaction, vote, cast_at) VALUES (99, 'U0E', 'x', 'reject', 'now')"
+            )  # foreign keys are back on
     finally:
         reopened.close()
 
@@ -214,31 +236,88 @@ def test_audit_names_a_sending_whose_approvals_the_log_does_not_show(ledger: Led
     from bot.content import content_sha256
 
     sha = content_sha256("Sent", [])
-    draft = ledger.add_draft(account="main", author_id="U0A", text="Sent", publish_at=None, review_channel="C0R",
-                             origin_channel=None, at=NOW, content_sha256=sha)
+    draft = ledger.add_draft(
+        account="main",
+        author_id="U0A",
+        text="Sent",
+        publish_at=None,
+        review_channel="C0R",
+        origin_channel=None,
+        at=NOW,
+        content_sha256=sha,
+    )
     ledger.add_vote(draft.id, Vote("U0E1", "white_check_mark", Kind.APPROVE, 1, sha), at=NOW)
-    ledger.log("vote_added", actor="U0E1", at=NOW, draft_id=draft.id, vote="approve", reaction="white_check_mark",
-               version=1, content_sha256=sha)
+    ledger.log(
+        "vote_added",
+        actor="U0E1",
+        at=NOW,
+        draft_id=draft.id,
+        vote="approve",
+        reaction="white_check_mark",
+        version=1,
+        content_sha256=sha,
+    )
     publication = ledger.start_publication(ledger.draft(draft.id), "aplusk", at=NOW)  # type: ignore[arg-type]
-    ledger.log("publishing", actor="copydesk", at=NOW, draft_id=draft.id, publication_id=publication, version=1,
-               content_sha256=sha, approvers=["U0E1", "U0E2"], required=2, authors=["U0A"], self_approval=False)
+    ledger.log(
+        "publishing",
+        actor="copydesk",
+        at=NOW,
+        draft_id=draft.id,
+        publication_id=publication,
+        version=1,
+        content_sha256=sha,
+        approvers=["U0E1", "U0E2"],
+        required=2,
+        authors=["U0A"],
+        self_approval=False,
+    )
 
-    assert ledger.audit() == [f"#{draft.id}: publication {publication} names approvals the log does not show for that content "
-                              f"(U0E2) (event 3)"]
+    assert ledger.audit() == [
+        f"#{draft.id}: publication {publication} names approvals the log does not show for that content (U0E2) (event 3)"
+    ]
 
 
 def test_audit_names_a_sending_that_counted_someone_who_was_not_an_editor(ledger: Ledger) -> None:
     from bot.content import content_sha256
 
     sha = content_sha256("Sent", [])
-    draft = ledger.add_draft(account="main", author_id="U0A", text="Sent", publish_at=None, review_channel="C0R",
-                             origin_channel=None, at=NOW, content_sha256=sha)
+    draft = ledger.add_draft(
+        account="main",
+        author_id="U0A",
+        text="Sent",
+        publish_at=None,
+        review_channel="C0R",
+        origin_channel=None,
+        at=NOW,
+        content_sha256=sha,
+    )
     ledger.add_vote(draft.id, Vote("U0X", "white_check_mark", Kind.APPROVE, 1, sha), at=NOW)
-    ledger.log("vote_added", actor="U0X", at=NOW, draft_id=draft.id, vote="approve", reaction="white_check_mark",
-               version=1, content_sha256=sha)
+    ledger.log(
+        "vote_added",
+        actor="U0X",
+        at=NOW,
+        draft_id=draft.id,
+        vote="approve",
+        reaction="white_check_mark",
+        version=1,
+        content_sha256=sha,
+    )
     publication = ledger.start_publication(ledger.draft(draft.id), "aplusk", at=NOW)  # type: ignore[arg-type]
-    ledger.log("publishing", actor="copydesk", at=NOW, draft_id=draft.id, publication_id=publication, version=1,
-               content_sha256=sha, approvers=["U0X"], required=1, editors=["U0E1"], authors=["U0A"], self_approval=False)
+    ledger.log(
+        "publishing",
+        actor="copydesk",
+        at=NOW,
+        draft_id=draft.id,
+        publication_id=publication,
+        version=1,
+        content_sha256=sha,
+        approvers=["U0X"],
+        required=1,
+        editors=["U0E1"],
+        authors=["U0A"],
+        self_approval=False,
+    )
 
-    assert ledger.audit() == [f"#{draft.id}: publication {publication} counted approvals of people who were not editors "
-                              f"then (U0X) (event 3)"]
+    assert ledger.audit() == [
+        f"#{draft.id}: publication {publication} counted approvals of people who were not editors then (U0X) (event 3)"
+    ]

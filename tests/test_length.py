@@ -22,7 +22,9 @@ def cases(section: str) -> list:
 
 
 # copydesk counts with the v3 config (emoji-aware), as X does today; the suite's v3 sections are:
-@pytest.mark.parametrize("case", cases("WeightedTweetsWithDiscountedEmojiCounterTest") + cases("UnicodeDirectionalMarkerCounterTest"))
+@pytest.mark.parametrize(
+    "case", cases("WeightedTweetsWithDiscountedEmojiCounterTest") + cases("UnicodeDirectionalMarkerCounterTest")
+)
 def test_weighted_length_matches_twitter_text_v3(case: dict) -> None:
     length = measure(case["text"])
     assert (length.weighted, length.valid) == (case["expected"]["weightedLength"], case["expected"]["valid"]), case["description"]
@@ -38,7 +40,9 @@ def test_emoji_and_cjk_count_double() -> None:
     assert measure("😀").weighted == 2 and measure("の").weighted == 2 and measure("a").weighted == 1
 
 
-latin = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=60).filter(lambda t: "." not in t and ":" not in t)
+latin = st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=60).filter(
+    lambda t: "." not in t and ":" not in t
+)
 
 
 @given(latin, latin)
@@ -58,9 +62,16 @@ def test_a_link_counts_23_however_long_it_is(path: str) -> None:
     assert measure(f"see https://example.com/{path}").weighted == len("see ") + 23
 
 
-plain = st.text(st.characters(blacklist_categories=["Cs", "Cc"], blacklist_characters="\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-                | st.sampled_from("\n\t"), max_size=40)
-refused = st.sampled_from([chr(c) for c in [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]])
+plain = st.text(
+    st.characters(
+        blacklist_categories=["Cs", "Cc"], blacklist_characters="\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+    )
+    | st.sampled_from("\n\t"),
+    max_size=40,
+)
+refused = st.sampled_from(
+    [chr(c) for c in [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]]
+)
 
 
 @given(plain, refused, plain)

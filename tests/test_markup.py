@@ -11,9 +11,9 @@ import pytest
 from bot.review import State
 from handlers import render
 from handlers.slack_text import escape
-from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk, MovableClock
 from tests.fakes.slack_api import FakeSlack, blocks_text
 from tests.support.digests import DIGEST, clock_at, fire, tomorrow
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk, MovableClock
 
 ADMIN = "U0ADMIN01"
 # Every kind of markup at once, as someone types it in the form (which Slack sends as typed).
@@ -121,7 +121,7 @@ def test_a_draft_full_of_markup_is_shown_literally_everywhere(make_bot) -> None:
     fire(bot, clock)
     [digest] = bot.slack.posts(DIGEST)
     assert shows(digest, f"“{MARKUP}”") and shows(digest, f"“Second: {MARKUP}”")
-    assert f"\"{escape(MARKUP)}\"" in digest["text"]
+    assert f'"{escape(MARKUP)}"' in digest["text"]
 
     assert_nothing_interpreted(bot.slack)
     assert bot.x.posts[0]["body"]["text"] == "Second: " + MARKUP  # and X got exactly those words

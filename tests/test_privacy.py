@@ -11,8 +11,8 @@ from bot.errors import SlackUnavailable
 from bot.images import Image
 from bot.privacy import may_read
 from handlers.notifier import MEMBERS_PAGE, SlackDirectory
-from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, OUTSIDER, REVIEW, Copydesk
 from tests.fakes.slack_api import BOT_TOKEN, BOT_USER_ID, FakeSlack, blocks_text
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, OUTSIDER, REVIEW, Copydesk
 
 ADMIN = "U0ADMIN01"
 MEMBER = "U0MEMBER1"  # in the review channel, neither editor nor admin
@@ -25,8 +25,14 @@ def secret_draft(make_bot, slack: FakeSlack) -> Copydesk:
     with an image in it."""
     slack.add_channel(REVIEW, [BOT_USER_ID, MEMBER])
     bot = make_bot()
-    bot.desk.submit(author_id=AUTHOR, text=SECRET, account=None, at="+1d", origin_channel=None,
-                    images=[Image.of("launch-plan.png", PNG, alt="Timeline diagram")])
+    bot.desk.submit(
+        author_id=AUTHOR,
+        text=SECRET,
+        account=None,
+        at="+1d",
+        origin_channel=None,
+        images=[Image.of("launch-plan.png", PNG, alt="Timeline diagram")],
+    )
     bot.slack_told()
     bot.react(EDITOR_1, "white_check_mark", 1)
     return bot

@@ -5,12 +5,12 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from bot.review import State
-from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk, MovableClock
 from tests.fakes.slack_api import blocks_text
 from tests.fakes.x_api import OAUTH2_TOKEN
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk, MovableClock
 
 
 def approve(bot: Copydesk, number: int) -> None:
@@ -30,10 +30,19 @@ def test_an_approved_draft_without_a_time_goes_out_at_once_exactly_as_written(bo
     [publication] = bot.ledger.publications(draft.id)
     post_id = bot.x.posts[0]["id"]
     assert (publication.outcome, publication.x_post_id, publication.url, publication.error) == (
-        "published", post_id, f"https://x.com/aplusk/status/{post_id}", None,
+        "published",
+        post_id,
+        f"https://x.com/aplusk/status/{post_id}",
+        None,
     )
     assert [e.action for e in bot.ledger.events(1)] == [
-        "drafted", "card_posted", "vote_added", "vote_added", "approved", "publishing", "published",
+        "drafted",
+        "card_posted",
+        "vote_added",
+        "vote_added",
+        "approved",
+        "publishing",
+        "published",
     ]
     bot.slack.wait_for("/api/chat.postMessage", count=5)  # the card, then a reply and a DM for approval and publication
     assert publication.url in blocks_text(bot.slack.updates()[-1])
@@ -42,7 +51,7 @@ def test_an_approved_draft_without_a_time_goes_out_at_once_exactly_as_written(bo
 
 
 def test_a_scheduled_post_waits_for_its_time(bot: Copydesk) -> None:
-    due = (datetime.now(timezone.utc) + timedelta(seconds=1.5)).replace(microsecond=0) + timedelta(seconds=1)
+    due = (datetime.now(UTC) + timedelta(seconds=1.5)).replace(microsecond=0) + timedelta(seconds=1)
     bot.command(AUTHOR, f"at:{due.isoformat()} Right on time")
     approve(bot, 1)
     assert bot.services.scheduler.due_at(1) == due
@@ -73,8 +82,15 @@ def test_the_job_firing_twice_still_posts_once(make_bot) -> None:
 
 
 def test_x_refusing_the_post_fails_it_with_xs_own_reason_everywhere(bot: Copydesk) -> None:
-    bot.x.answer_next(403, {"title": "Forbidden", "type": "about:blank", "status": 403,
-                            "detail": "You are not allowed to create a Tweet with duplicate content."})
+    bot.x.answer_next(
+        403,
+        {
+            "title": "Forbidden",
+            "type": "about:blank",
+            "status": 403,
+            "detail": "You are not allowed to create a Tweet with duplicate content.",
+        },
+    )
     bot.command(AUTHOR, "Said this before")
     approve(bot, 1)
 
@@ -93,8 +109,10 @@ def test_an_unreachable_x_is_retried_with_backoff_then_the_post_fails_and_says_s
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
-    bot = make_bot(top={"x_retry": {"first_delay_seconds": 0.05, "give_up_after_minutes": 0.02}},
-                   env={"X_API_URL": f"http://127.0.0.1:{port}"})
+    bot = make_bot(
+        top={"x_retry": {"first_delay_seconds": 0.05, "give_up_after_minutes": 0.02}},
+        env={"X_API_URL": f"http://127.0.0.1:{port}"},
+    )
     bot.command(AUTHOR, "Into the void")
     approve(bot, 1)
 
@@ -104,8 +122,8 @@ def test_an_unreachable_x_is_retried_with_backoff_then_the_post_fails_and_says_s
     assert len(attempts) == 5  # at 0, 0.05, 0.15, 0.35 and 0.75 s; the next (1.55 s) is past the 1.2 s window
     assert [a.error for a in attempts[:-1]] == ["X could not be reached"] * 4
     assert attempts[-1].error == "X could not be reached; gave up after 5 attempt(s)"
-    gaps = [round((b.started_at - a.started_at).total_seconds(), 2) for a, b in zip(attempts, attempts[1:])]
-    assert all(gap >= want for gap, want in zip(gaps, [0.05, 0.1, 0.2, 0.4])), gaps
+    gaps = [round((b.started_at - a.started_at).total_seconds(), 2) for a, b in zip(attempts, attempts[1:], strict=False)]
+    assert all(gap >= want for gap, want in zip(gaps, [0.05, 0.1, 0.2, 0.4], strict=True)), gaps
     assert [e.action for e in bot.ledger.events(1)].count("retry_scheduled") == 4
 
 
@@ -166,7 +184,7 @@ def test_posts_due_beyond_the_horizon_wait_in_the_timetable_and_fire_once_brough
     """A start on weeks of scheduled posts creates no APScheduler job for them until they come within the horizon."""
     from bot.scheduling import HORIZON, PublishScheduler
 
-    real = datetime.now(timezone.utc)
+    real = datetime.now(UTC)
     wall = [real - HORIZON - timedelta(minutes=5)]  # APScheduler's clock as the scheduler reads it, moved by the test
     fired: list[int] = []
     done = threading.Event()
@@ -183,7 +201,12 @@ def test_posts_due_beyond_the_horizon_wait_in_the_timetable_and_fire_once_brough
         scheduler.cancel(2)  # withdrawn before it came near
         scheduler.schedule(3, soon)
         scheduler.schedule(3, soon + timedelta(days=7))  # moved a week on: its first time is stale
-        assert (scheduler.count(), scheduler.due_at(1), scheduler.due_at(2), scheduler.due_at(3)) == (2, soon, None, soon + timedelta(days=7))
+        assert (scheduler.count(), scheduler.due_at(1), scheduler.due_at(2), scheduler.due_at(3)) == (
+            2,
+            soon,
+            None,
+            soon + timedelta(days=7),
+        )
         assert jobs() == []
 
         wall[0] = real  # the horizon reaches them: the planner job makes the near one a job, and it fires

@@ -4,14 +4,14 @@ and /draft words in capitals, which are the start of a post."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot import links
 from bot.review import State
-from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk
 from tests.fakes.slack_api import blocks_text
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk
 
 
 def ledger_now(bot: Copydesk) -> tuple[list, list, int]:
@@ -79,7 +79,7 @@ def test_a_time_more_than_a_year_ahead_is_refused_everywhere(bot: Copydesk) -> N
     answer = bot.private_answer(bot.command(AUTHOR, "at:+366d Next year's news"))
     assert "at:+366d is more than a year ahead" in answer and "within 365 days" in answer
     bot.command(AUTHOR, "")
-    far = datetime.now(timezone.utc) + timedelta(days=400)
+    far = datetime.now(UTC) + timedelta(days=400)
     errors = form_errors(bot.submit_form(AUTHOR, "Picked too far", when=far))
     assert list(errors) == ["when"] and "is more than a year ahead" in errors["when"]
     assert ledger_now(bot) == ([], [], 0)
@@ -132,7 +132,9 @@ def test_mark_published_takes_only_a_status_link_of_the_accounts_own_handle(fail
 def test_mark_published_reads_the_post_id_from_the_link_whatever_the_handles_case(failed: Copydesk) -> None:
     bot = failed
 
-    answer = bot.private_answer(bot.command(EDITOR_1, "mark-published #1 <https://mobile.twitter.com/APlusK/status/1790000000000000042?s=20>"))
+    answer = bot.private_answer(
+        bot.command(EDITOR_1, "mark-published #1 <https://mobile.twitter.com/APlusK/status/1790000000000000042?s=20>")
+    )
 
     assert "#1 is recorded as published" in answer
     assert bot.draft(1).state is State.PUBLISHED
@@ -158,9 +160,16 @@ def test_help_says_the_words_count_only_in_lower_case(bot: Copydesk) -> None:
     assert "count only in lower case" in answer and "To:" in answer and "Retract 2" in answer
 
 
-@pytest.mark.parametrize("url", [
-    "https://x.com/aplusk/status/123", "https://twitter.com/aplusk/status/123/", "https://www.x.com/APLUSK/status/123",
-    "https://mobile.twitter.com/aplusk/status/123?s=20&t=abc", "https://X.COM/aplusk/status/123#reply", " https://x.com/aplusk/status/123 ",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://x.com/aplusk/status/123",
+        "https://twitter.com/aplusk/status/123/",
+        "https://www.x.com/APLUSK/status/123",
+        "https://mobile.twitter.com/aplusk/status/123?s=20&t=abc",
+        "https://X.COM/aplusk/status/123#reply",
+        " https://x.com/aplusk/status/123 ",
+    ],
+)
 def test_every_form_of_a_status_link_on_x_gives_its_post_id(url: str) -> None:
     assert links.status_id(url, "aplusk") == "123"

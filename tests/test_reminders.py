@@ -24,7 +24,9 @@ def test_the_editors_who_have_not_voted_are_reminded_once_in_the_cards_thread(ma
 
     [reminder] = reminders(bot)
     assert reminder["thread_ts"] == bot.draft(1).card_ts
-    assert reminder["text"].startswith(f":bell: <@{EDITOR_2}> and <@{EDITOR_3}>: #1 still waits for your vote (1 of 2 approvals).")
+    assert reminder["text"].startswith(
+        f":bell: <@{EDITOR_2}> and <@{EDITOR_3}>: #1 still waits for your vote (1 of 2 approvals)."
+    )
     assert [e.detail["editors"] for e in bot.ledger.events(1) if e.action == "reminded"] == [[EDITOR_2, EDITOR_3]]
     assert bot.services.scheduler.due_at(1, REMIND) is None  # once: nothing more is planned
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bot.review import Kind, State
-from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, OUTSIDER, REVIEW, Copydesk
 from tests.fakes.slack_api import blocks_text
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, OUTSIDER, REVIEW, Copydesk
 
 
 @pytest.fixture
@@ -33,7 +33,9 @@ def test_two_editors_approve_and_the_post_is_scheduled_for_its_time(bot: Copydes
     [dm] = bot.slack.posts(AUTHOR)
     assert "Your draft #1 for @aplusk was approved" in dm["text"]
     assert [(e.action, e.actor) for e in bot.ledger.events(draft)][-3:] == [
-        ("vote_added", EDITOR_1), ("vote_added", EDITOR_2), ("approved", EDITOR_2),
+        ("vote_added", EDITOR_1),
+        ("vote_added", EDITOR_2),
+        ("approved", EDITOR_2),
     ]
 
 
@@ -77,7 +79,9 @@ def test_removing_an_approval_below_quorum_unschedules_the_post(bot: Copydesk, d
     assert bot.services.scheduler.due_at(draft) is None
     reply = [p for p in bot.slack.posts(REVIEW) if p.get("thread_ts")][-1]
     assert "withdrew an approval" in reply["text"] and "no longer scheduled" in reply["text"]
-    assert bot.slack.posts(AUTHOR)[-1]["text"] == f"Your draft #1 for @aplusk is back in review: <@{EDITOR_2}> withdrew an approval."
+    assert (
+        bot.slack.posts(AUTHOR)[-1]["text"] == f"Your draft #1 for @aplusk is back in review: <@{EDITOR_2}> withdrew an approval."
+    )
 
 
 def test_a_non_editor_reaction_is_not_a_vote_and_they_are_told_privately(bot: Copydesk, draft: int) -> None:

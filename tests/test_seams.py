@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import time
 import threading
+import time
 from typing import Any
 
 from bot.review import State
-from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk, MovableClock, eventually
 from tests.fakes.slack_api import blocks_text
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk, MovableClock, eventually
 
 APPROVE = "white_check_mark"
 
@@ -39,8 +39,11 @@ def test_a_hundred_drafts_each_voted_the_instant_its_card_appears_lose_no_vote(m
 
     eventually(lambda: len(answers) == 100, timeout=30, what="a reaction on each of the 100 cards")
     assert answers == [200] * 100
-    eventually(lambda: all(d.state is State.PUBLISHED for d in bot.ledger.drafts_in(list(State))), timeout=30,
-               what="every draft published on its one vote")
+    eventually(
+        lambda: all(d.state is State.PUBLISHED for d in bot.ledger.drafts_in(list(State))),
+        timeout=30,
+        what="every draft published on its one vote",
+    )
     drafts = bot.ledger.drafts_in(list(State))
     assert len(drafts) == 100
     lost = [d.number for d in drafts if [v.user_id for v in bot.ledger.votes(d.id)] != [EDITOR_1]]
@@ -82,7 +85,8 @@ def test_a_reaction_on_a_replaced_card_or_on_any_other_message_counts_for_nothin
     assert bot.ledger.votes(1) == []  # the old card showed words that are gone; the other message is no card
     assert bot.draft(1).state is State.IN_REVIEW and bot.draft(1).version == 2
     assert [m["metadata"]["event_payload"] for m in bot.slack.top_level(REVIEW) if m.get("metadata")] == [
-        {"draft_id": 1, "version": 1}, {"draft_id": 1, "version": 2},
+        {"draft_id": 1, "version": 1},
+        {"draft_id": 1, "version": 2},
     ]
     retired = next(m for m in bot.slack.top_level(REVIEW) if m["ts"] == old)
     assert "this version is replaced" in retired["text"]
@@ -183,9 +187,11 @@ def test_a_rate_limited_slack_never_holds_an_acknowledgement(make_bot) -> None:
     bot.command(AUTHOR, "at:+1d Voted while Slack rate limits everything")
     bot.slack.outage(429, retry_after=2)  # 2 s twice is past Slack's 3 s for a client that sleeps it out
 
-    for send in (lambda: bot.command(EDITOR_2, "at:+2h Written while Slack rate limits", settle=False),  # a new user's zone
-                 lambda: bot.react(EDITOR_1, APPROVE, 1, settle=False),  # the group is known
-                 lambda: bot.open_home(EDITOR_2, settle=False)):
+    for send in (
+        lambda: bot.command(EDITOR_2, "at:+2h Written while Slack rate limits", settle=False),  # a new user's zone
+        lambda: bot.react(EDITOR_1, APPROVE, 1, settle=False),  # the group is known
+        lambda: bot.open_home(EDITOR_2, settle=False),
+    ):
         started = time.monotonic()
         response = send()
         assert (response.status, time.monotonic() - started < 3) == (200, True)
@@ -210,8 +216,10 @@ def test_a_post_x_took_that_the_ledger_cannot_record_is_told_at_once_and_recorde
 
     with caplog.at_level(logging.ERROR, logger="bot.desk_publishing"):
         answer.set()
-        eventually(lambda: any("could not record it" in m["text"] for m in bot.slack.thread(REVIEW, card)),
-                   what="the thread told at once")
+        eventually(
+            lambda: any("could not record it" in m["text"] for m in bot.slack.thread(REVIEW, card)),
+            what="the thread told at once",
+        )
     post = bot.x.posts[0]
     url = f"https://x.com/aplusk/status/{post['id']}"
     [told] = [m["text"] for m in bot.slack.thread(REVIEW, card) if "could not record it" in m["text"]]

@@ -13,9 +13,9 @@ import pytest
 
 from bot.review import State
 from storage import Ledger
+from tests.fakes.slack_api import blocks_text
 from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, eventually, signed_headers, write_config
 from tests.support.process import Running, start
-from tests.fakes.slack_api import blocks_text
 
 
 @pytest.fixture
@@ -33,8 +33,17 @@ def test_the_real_server_takes_a_signed_draft_over_http_and_stops_cleanly_on_sig
     assert status == 200 and health["status"] == "ok" and health["mode"] == "http"
     assert health["outbox"] == {"pending": 0, "oldest_seconds": 0.0, "gave_up": 0}
 
-    body = urlencode({"command": "/draft", "text": "Over the wire &amp; back", "user_id": AUTHOR, "channel_id": "C0GEN",
-                      "team_id": "T0TEAM001", "response_url": slack.response_url(), "trigger_id": "1.2.3"})
+    body = urlencode(
+        {
+            "command": "/draft",
+            "text": "Over the wire &amp; back",
+            "user_id": AUTHOR,
+            "channel_id": "C0GEN",
+            "team_id": "T0TEAM001",
+            "response_url": slack.response_url(),
+            "trigger_id": "1.2.3",
+        }
+    )
     status, _ = running.post("/slack/events", body, signed_headers(body, "application/x-www-form-urlencoded"))
     assert status == 200
     [card] = slack.wait_for("/api/chat.postMessage")
@@ -49,8 +58,12 @@ def test_the_real_server_takes_a_signed_draft_over_http_and_stops_cleanly_on_sig
 @pytest.mark.parametrize(
     "headers",
     [
-        pytest.param(lambda body: signed_headers(body, "application/x-www-form-urlencoded", secret="not-the-secret"), id="wrong-secret"),
-        pytest.param(lambda body: signed_headers(body, "application/x-www-form-urlencoded", timestamp=int(time.time()) - 600), id="stale"),
+        pytest.param(
+            lambda body: signed_headers(body, "application/x-www-form-urlencoded", secret="not-the-secret"), id="wrong-secret"
+        ),
+        pytest.param(
+            lambda body: signed_headers(body, "application/x-www-form-urlencoded", timestamp=int(time.time()) - 600), id="stale"
+        ),
         pytest.param(lambda body: {"content-type": ["application/x-www-form-urlencoded"]}, id="unsigned"),
     ],
 )
@@ -76,15 +89,34 @@ def test_a_bad_config_stops_the_start_with_one_clear_line(tmp_path: Path, enviro
 
 
 def test_a_whole_loop_over_http_leaves_no_secret_in_the_log_or_the_ledger(running: Running, slack, x, environ) -> None:
-    body = urlencode({"command": "/draft", "text": "Secrets stay secret", "user_id": AUTHOR, "channel_id": "C0GEN",
-                      "team_id": "T0TEAM001", "response_url": slack.response_url(), "trigger_id": "1.2.3"})
+    body = urlencode(
+        {
+            "command": "/draft",
+            "text": "Secrets stay secret",
+            "user_id": AUTHOR,
+            "channel_id": "C0GEN",
+            "team_id": "T0TEAM001",
+            "response_url": slack.response_url(),
+            "trigger_id": "1.2.3",
+        }
+    )
     running.post("/slack/events", body, signed_headers(body, "application/x-www-form-urlencoded"))
     ts = slack.wait_for("/api/chat.getPermalink")[0].body["message_ts"]  # the card's ts
     x.answer_next(401, {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"})
     for number, editor in enumerate((EDITOR_1, EDITOR_2)):
-        event = json.dumps({"type": "event_callback", "event_id": f"EvHTTP{number}", "team_id": "T0TEAM001",
-                            "event": {"type": "reaction_added", "user": editor, "reaction": "white_check_mark",
-                                      "item": {"type": "message", "channel": REVIEW, "ts": ts}}})
+        event = json.dumps(
+            {
+                "type": "event_callback",
+                "event_id": f"EvHTTP{number}",
+                "team_id": "T0TEAM001",
+                "event": {
+                    "type": "reaction_added",
+                    "user": editor,
+                    "reaction": "white_check_mark",
+                    "item": {"type": "message", "channel": REVIEW, "ts": ts},
+                },
+            }
+        )
         assert running.post("/slack/events", event, signed_headers(event, "application/json"))[0] == 200
     x.wait_for("/2/tweets")
     eventually(lambda: any("Publishing failed" in blocks_text(u) for u in slack.updates()), what="the failure shown on the card")
@@ -94,7 +126,14 @@ def test_a_whole_loop_over_http_leaves_no_secret_in_the_log_or_the_ledger(runnin
         p.read_bytes() for p in Path(environ["COPYDESK_DB"]).parent.glob("ledger.db*")
     )
     assert b"Secrets stay secret" in written  # the ledger was read
-    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "X_CONSUMER_KEY", "X_CONSUMER_SECRET", "X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET"):
+    for name in (
+        "SLACK_BOT_TOKEN",
+        "SLACK_SIGNING_SECRET",
+        "X_CONSUMER_KEY",
+        "X_CONSUMER_SECRET",
+        "X_ACCESS_TOKEN",
+        "X_ACCESS_TOKEN_SECRET",
+    ):
         assert environ[name].encode() not in written, name
 
 
@@ -109,12 +148,12 @@ def test_a_ledger_that_cannot_be_opened_stops_the_start_with_one_clear_line(tmp_
     assert garbage.read_bytes() == b"this is not SQLite" * 100
 
 
-def test_a_second_copydesk_on_the_same_ledger_is_refused_at_once_and_the_first_goes_on(running: Running, tmp_path: Path,
-                                                                                        environ: dict[str, str]) -> None:
+def test_a_second_copydesk_on_the_same_ledger_is_refused_at_once_and_the_first_goes_on(
+    running: Running, tmp_path: Path, environ: dict[str, str]
+) -> None:
     config = str(tmp_path / "app.yaml")
     db = environ["COPYDESK_DB"]
-    refused = (f"copydesk: {db} is in use by process {running.process.pid}; "
-               "run one copydesk per ledger (stop that one first)")
+    refused = f"copydesk: {db} is in use by process {running.process.pid}; run one copydesk per ledger (stop that one first)"
     for args in (["run", "--config", config, "--host", "127.0.0.1", "--port", "0"], ["digest", "--post", "--config", config]):
         second = start(args, environ)
         _, err = second.communicate(timeout=20)
@@ -133,8 +172,9 @@ def test_a_second_copydesk_on_the_same_ledger_is_refused_at_once_and_the_first_g
 def test_a_body_over_a_mebibyte_is_refused_with_413_before_it_is_read(running: Running) -> None:
     host, port = running.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as conn:
-        conn.sendall(b"POST /slack/events HTTP/1.1\r\nHost: copydesk\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 2000000\r\n\r\n")  # and not one byte of the body: a server that read it would hang
+        conn.sendall(
+            b"POST /slack/events HTTP/1.1\r\nHost: copydesk\r\nContent-Type: application/json\r\nContent-Length: 2000000\r\n\r\n"
+        )  # and not one byte of the body: a server that read it would hang
         answer = conn.recv(4096)
     assert answer.startswith(b"HTTP/1.1 413"), answer
     assert running.get("/healthz")[0] == 200
@@ -142,11 +182,26 @@ def test_a_body_over_a_mebibyte_is_refused_with_413_before_it_is_read(running: R
 
 def test_the_signature_is_checked_before_the_body_is_parsed(running: Running, slack) -> None:
     garbage = "payload=%7Bnot json at all"
-    status, body = running.post("/slack/events", garbage, {"content-type": ["application/x-www-form-urlencoded"],
-                                                          "x-slack-request-timestamp": [str(int(time.time()))],
-                                                          "x-slack-signature": ["v0=" + "0" * 64]})
+    status, body = running.post(
+        "/slack/events",
+        garbage,
+        {
+            "content-type": ["application/x-www-form-urlencoded"],
+            "x-slack-request-timestamp": [str(int(time.time()))],
+            "x-slack-signature": ["v0=" + "0" * 64],
+        },
+    )
     assert (status, json.loads(body)) == (401, {"error": "invalid request"})
     assert not any("Traceback" in line for line in running.log)
-    signed = urlencode({"command": "/draft", "text": "Still fine", "user_id": AUTHOR, "channel_id": "C0GEN",
-                        "team_id": "T0TEAM001", "response_url": slack.response_url(), "trigger_id": "1.2.3"})
+    signed = urlencode(
+        {
+            "command": "/draft",
+            "text": "Still fine",
+            "user_id": AUTHOR,
+            "channel_id": "C0GEN",
+            "team_id": "T0TEAM001",
+            "response_url": slack.response_url(),
+            "trigger_id": "1.2.3",
+        }
+    )
     assert running.post("/slack/events", signed, signed_headers(signed, "application/x-www-form-urlencoded"))[0] == 200

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from bot.review import State
-from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, Copydesk, MovableClock, eventually
 from tests.fakes.slack_api import blocks_text
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, Copydesk, MovableClock, eventually
 
 
 def test_a_rate_limited_card_update_is_retried_after_slacks_retry_after(bot: Copydesk) -> None:

@@ -9,9 +9,9 @@ import pytest
 from bot import thread
 from bot.errors import BadDraft
 from bot.review import State
-from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, REVIEW, Copydesk, MovableClock
 from tests.fakes.http import Reply
 from tests.fakes.slack_api import blocks_text
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, REVIEW, Copydesk, MovableClock
 
 FAST_RETRY = {"x_retry": {"first_delay_seconds": 0.05}}
 THREAD = "Thread time 🧵\n---\nThe middle of it\n  ---  \nAnd the end https://example.com/end"
@@ -81,15 +81,30 @@ def test_a_three_part_thread_goes_out_in_order_each_part_replying_to_the_one_bef
     ids = posted_ids(bot)
     assert bot.x.replies() == [(PARTS[0], None), (PARTS[1], ids[PARTS[0]]), (PARTS[2], ids[PARTS[1]])]
     assert [r.body.get("reply") for r in bot.x.calls("/2/tweets")] == [
-        None, {"in_reply_to_tweet_id": ids[PARTS[0]]}, {"in_reply_to_tweet_id": ids[PARTS[1]]},
+        None,
+        {"in_reply_to_tweet_id": ids[PARTS[0]]},
+        {"in_reply_to_tweet_id": ids[PARTS[1]]},
     ]
     publications = bot.ledger.publications(draft.id)
     assert [(p.part, p.outcome, p.x_post_id) for p in publications] == [(n + 1, "published", ids[t]) for n, t in enumerate(PARTS)]
     first_url = f"https://x.com/aplusk/status/{ids[PARTS[0]]}"
     assert [e.action for e in bot.ledger.events(1)][-6:] == [
-        "publishing", "part_published", "publishing", "part_published", "publishing", "published",
+        "publishing",
+        "part_published",
+        "publishing",
+        "part_published",
+        "publishing",
+        "published",
     ]
-    assert bot.ledger.events(1)[-1].detail == {"x_post_id": ids[PARTS[0]], "url": first_url, "parts": 3, "publication_id": 3, "version": 1, "content_sha256": draft.content_sha256, "last_post_id": ids[PARTS[2]]}
+    assert bot.ledger.events(1)[-1].detail == {
+        "x_post_id": ids[PARTS[0]],
+        "url": first_url,
+        "parts": 3,
+        "publication_id": 3,
+        "version": 1,
+        "content_sha256": draft.content_sha256,
+        "last_post_id": ids[PARTS[2]],
+    }
     bot.slack.wait_for("/api/chat.postMessage", count=5)
     assert f"is live: {first_url}" in bot.slack.posts(AUTHOR)[-1]["text"]
     assert first_url in blocks_text(bot.slack.updates()[-1])
@@ -97,7 +112,9 @@ def test_a_three_part_thread_goes_out_in_order_each_part_replying_to_the_one_bef
 
 def test_a_thread_that_fails_at_part_2_is_retried_from_part_2_and_never_posts_part_1_again(make_bot) -> None:
     bot = make_bot(top=FAST_RETRY)
-    bot.x.answer_for(PARTS[1], 503, {"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503})
+    bot.x.answer_for(
+        PARTS[1], 503, {"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503}
+    )
     bot.command(AUTHOR, THREAD)
     approve(bot, 1)
 
@@ -108,15 +125,22 @@ def test_a_thread_that_fails_at_part_2_is_retried_from_part_2_and_never_posts_pa
     ids = posted_ids(bot)
     assert bot.x.replies() == [(PARTS[0], None), (PARTS[1], ids[PARTS[0]]), (PARTS[2], ids[PARTS[1]])]
     assert [(p.part, p.outcome) for p in bot.ledger.publications(1)] == [
-        (1, "published"), (2, "failed"), (2, "published"), (3, "published"),
+        (1, "published"),
+        (2, "failed"),
+        (2, "published"),
+        (3, "published"),
     ]
     assert bot.ledger.publications(1)[1].error == (
-        "part 2 of 3: X had a server error (503 Service Unavailable); the post is not on the account")  # looked for first
+        "part 2 of 3: X had a server error (503 Service Unavailable); the post is not on the account"
+    )  # looked for first
 
 
 def test_a_part_x_refuses_fails_the_thread_and_publish_now_sends_only_the_rest(bot: Copydesk) -> None:
-    bot.x.answer_for(PARTS[1], 403, {"title": "Forbidden", "detail": "You are not permitted to perform this action.",
-                                    "type": "about:blank", "status": 403})
+    bot.x.answer_for(
+        PARTS[1],
+        403,
+        {"title": "Forbidden", "detail": "You are not permitted to perform this action.", "type": "about:blank", "status": 403},
+    )
     bot.command(AUTHOR, THREAD)
     approve(bot, 1)
     failed = bot.wait_for_state(1, State.FAILED)
@@ -135,7 +159,9 @@ def test_a_rate_limited_part_waits_for_xs_reset_and_meanwhile_the_text_cannot_ch
     clock = MovableClock()
     bot = make_bot(clock=clock)
     reset = int(time.time()) + 3600
-    bot.x.answer_for(PARTS[1], 429, {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429})
+    bot.x.answer_for(
+        PARTS[1], 429, {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}
+    )
     bot.x.for_text[PARTS[1]][0].headers.update({"x-rate-limit-reset": str(reset), "x-rate-limit-remaining": "0"})
     bot.command(AUTHOR, THREAD)
     approve(bot, 1)
@@ -174,7 +200,9 @@ def test_a_part_whose_answer_was_lost_is_found_on_the_account_and_the_thread_goe
 def test_a_part_in_doubt_is_held_and_a_person_settles_it_part_by_part(make_bot) -> None:
     bot = make_bot(top={"x_timeout_seconds": 0.3, **FAST_RETRY})
     bot.x.lose_answer_for(PARTS[1], delay=5)
-    bot.x.timeline_replies.append(Reply(503, {"title": "Service Unavailable", "status": 503, "type": "about:blank", "detail": "down"}))
+    bot.x.timeline_replies.append(
+        Reply(503, {"title": "Service Unavailable", "status": 503, "type": "about:blank", "detail": "down"})
+    )
     bot.command(AUTHOR, THREAD)
     approve(bot, 1)
 
@@ -239,8 +267,9 @@ def test_a_retraction_that_fails_half_way_deletes_only_what_is_left_when_tried_a
     approve(bot, 1)
     bot.wait_for_state(1, State.PUBLISHED)
     ids = posted_ids(bot)
-    bot.x.delete_replies[ids[PARTS[1]]] = Reply(503, {"title": "Service Unavailable", "status": 503, "type": "about:blank",
-                                                      "detail": "Service Unavailable"})
+    bot.x.delete_replies[ids[PARTS[1]]] = Reply(
+        503, {"title": "Service Unavailable", "status": 503, "type": "about:blank", "detail": "Service Unavailable"}
+    )
 
     response = bot.command(EDITOR_1, "retract #1")
 
@@ -249,7 +278,10 @@ def test_a_retraction_that_fails_half_way_deletes_only_what_is_left_when_tried_a
     bot.command(EDITOR_1, "retract #1")
     assert bot.draft(1).state is State.RETRACTED
     assert [c.path.rsplit("/", 1)[1] for c in bot.x.calls() if c.method == "DELETE"] == [
-        ids[PARTS[2]], ids[PARTS[1]], ids[PARTS[1]], ids[PARTS[0]],
+        ids[PARTS[2]],
+        ids[PARTS[1]],
+        ids[PARTS[1]],
+        ids[PARTS[0]],
     ]
 
 
@@ -257,7 +289,9 @@ def test_a_thread_stopped_after_part_1_goes_on_from_part_2_after_a_restart(confi
     clock = MovableClock()
     first = Copydesk(config, slack, x, clock=clock).start()
     reset = int(time.time()) + 3600
-    x.answer_for(PARTS[1], 429, {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429})
+    x.answer_for(
+        PARTS[1], 429, {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429}
+    )
     x.for_text[PARTS[1]][0].headers["x-rate-limit-reset"] = str(reset)
     first.command(AUTHOR, THREAD)
     approve(first, 1)

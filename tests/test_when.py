@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,7 +14,7 @@ from bot.errors import BadTime
 from bot.when import check_ahead, parse_when
 
 LA = ZoneInfo("America/Los_Angeles")
-NOW = datetime(2026, 11, 21, 20, 0, tzinfo=timezone.utc)  # 12:00 in Los Angeles
+NOW = datetime(2026, 11, 21, 20, 0, tzinfo=UTC)  # 12:00 in Los Angeles
 
 
 @pytest.mark.parametrize(
@@ -51,12 +51,12 @@ def test_readable_times(spec: str, expected: str) -> None:
 )
 def test_unreadable_or_past_times_are_refused_with_the_reason(spec: str, message: str) -> None:
     with pytest.raises(BadTime, match=message):
-        parse_when(spec, now=datetime(2026, 3, 1, tzinfo=timezone.utc) if "03-08" in spec else NOW, zone=LA)
+        parse_when(spec, now=datetime(2026, 3, 1, tzinfo=UTC) if "03-08" in spec else NOW, zone=LA)
 
 
 def test_a_clock_time_swallowed_by_dst_moves_to_the_next_day() -> None:
-    before_gap = datetime(2026, 3, 8, 9, 0, tzinfo=timezone.utc)  # 01:00 PST, the night clocks spring forward
-    assert parse_when("02:30", now=before_gap, zone=LA) == datetime(2026, 3, 9, 9, 30, tzinfo=timezone.utc)
+    before_gap = datetime(2026, 3, 8, 9, 0, tzinfo=UTC)  # 01:00 PST, the night clocks spring forward
+    assert parse_when("02:30", now=before_gap, zone=LA) == datetime(2026, 3, 9, 9, 30, tzinfo=UTC)
 
 
 @given(days=st.integers(0, 30), hours=st.integers(0, 48), minutes=st.integers(0, 600))
@@ -68,9 +68,9 @@ def test_a_delay_is_exactly_that_long_from_now(days: int, hours: int, minutes: i
 
 
 def test_the_repeated_hour_picks_the_occurrence_still_ahead() -> None:
-    during_first = datetime(2026, 11, 1, 8, 45, tzinfo=timezone.utc)  # 01:45 PDT; at 02:00 clocks go back to 01:00
-    assert parse_when("01:30", now=during_first, zone=LA) == datetime(2026, 11, 1, 9, 30, tzinfo=timezone.utc)  # 01:30 PST
-    assert parse_when("2026-11-01T01:30", now=during_first, zone=LA) == datetime(2026, 11, 1, 9, 30, tzinfo=timezone.utc)
+    during_first = datetime(2026, 11, 1, 8, 45, tzinfo=UTC)  # 01:45 PDT; at 02:00 clocks go back to 01:00
+    assert parse_when("01:30", now=during_first, zone=LA) == datetime(2026, 11, 1, 9, 30, tzinfo=UTC)  # 01:30 PST
+    assert parse_when("2026-11-01T01:30", now=during_first, zone=LA) == datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
 
 
 def test_absurd_times_are_bad_input_not_crashes() -> None:
@@ -85,7 +85,7 @@ ZONES = ["UTC", "Asia/Tokyo", "America/Los_Angeles", "Europe/London", "Australia
     hour=st.integers(0, 23),
     minute=st.integers(0, 59),
     zone=st.sampled_from(ZONES),
-    now=st.datetimes(datetime(2020, 1, 1), datetime(2035, 1, 1), timezones=st.just(timezone.utc)),
+    now=st.datetimes(datetime(2020, 1, 1), datetime(2035, 1, 1), timezones=st.just(UTC)),
 )
 def test_a_clock_time_is_the_next_one_the_zone_shows(hour: int, minute: int, zone: str, now: datetime) -> None:
     instant = parse_when(f"{hour:02d}:{minute:02d}", now=now, zone=ZoneInfo(zone))
@@ -101,7 +101,7 @@ def _skipped(hour: int, minute: int, zone: ZoneInfo, now: datetime) -> bool:
     day = now.astimezone(zone).date()
     for offset in (0, 1):
         wall = datetime.combine(day + timedelta(days=offset), datetime.min.time()).replace(hour=hour, minute=minute)
-        if wall.replace(tzinfo=zone).astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None) != wall:
+        if wall.replace(tzinfo=zone).astimezone(UTC).astimezone(zone).replace(tzinfo=None) != wall:
             return True
     return False
 

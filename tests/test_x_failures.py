@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import socket
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from bot.images import Image
 from bot.review import State
-from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, OUTSIDER, REVIEW, Copydesk, MovableClock, eventually
 from tests.fakes.http import Reply
-from tests.fakes.x_api import USER_ID
 from tests.fakes.slack_api import action_ids, blocks_text
+from tests.fakes.x_api import USER_ID
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, OUTSIDER, REVIEW, Copydesk, MovableClock, eventually
 
 FAST_RETRY = {"x_retry": {"first_delay_seconds": 0.05}}
 
@@ -31,14 +31,17 @@ def test_a_rate_limited_post_waits_for_the_reset_x_names_and_the_thread_hears_wh
     clock = MovableClock()
     bot = make_bot(clock=clock)
     reset = int(time.time()) + 3600
-    bot.x.answer_next(429, {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429},
-                      {"x-rate-limit-reset": str(reset), "x-rate-limit-remaining": "0"})
+    bot.x.answer_next(
+        429,
+        {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank", "status": 429},
+        {"x-rate-limit-reset": str(reset), "x-rate-limit-remaining": "0"},
+    )
     bot.command(AUTHOR, "Patience")
     approve(bot, 1)
 
     bot.slack.wait_for("/api/chat.postMessage", count=4)  # card, approval reply and DM, then the retry note
 
-    reset_at = datetime.fromtimestamp(reset, timezone.utc)
+    reset_at = datetime.fromtimestamp(reset, UTC)
     assert bot.draft(1).state is State.APPROVED and bot.draft(1).retry_at == reset_at
     assert bot.services.scheduler.due_at(1) == reset_at
     assert f"<!date^{reset}^" in thread(bot)[-1] and "X is rate limiting @aplusk" in thread(bot)[-1]
@@ -53,7 +56,9 @@ def test_a_rate_limited_post_waits_for_the_reset_x_names_and_the_thread_hears_wh
 
 def test_a_server_error_is_retried_and_then_goes_through(make_bot) -> None:
     bot = make_bot(top=FAST_RETRY)
-    bot.x.answer_next(503, {"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503})
+    bot.x.answer_next(
+        503, {"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503}
+    )
     bot.command(AUTHOR, "Second time lucky")
     approve(bot, 1)
 
@@ -84,7 +89,9 @@ def test_a_post_whose_answer_was_lost_is_found_on_the_account_and_not_sent_again
 def test_when_the_account_cannot_be_checked_either_a_person_decides(make_bot) -> None:
     bot = make_bot(top={"x_timeout_seconds": 0.3, **FAST_RETRY})
     bot.x.lose_next_answer(delay=5)
-    bot.x.timeline_replies.append(Reply(503, {"title": "Service Unavailable", "status": 503, "type": "about:blank", "detail": "down"}))
+    bot.x.timeline_replies.append(
+        Reply(503, {"title": "Service Unavailable", "status": 503, "type": "about:blank", "detail": "down"})
+    )
     bot.command(AUTHOR, "In doubt")
     approve(bot, 1)
 
@@ -125,8 +132,15 @@ def test_an_editor_can_send_a_held_post_again_with_the_button(make_bot) -> None:
 
 def test_a_bad_request_fails_at_once_without_retrying(make_bot) -> None:
     bot = make_bot(top=FAST_RETRY)
-    bot.x.answer_next(400, {"title": "Invalid Request", "detail": "One or more parameters to your request was invalid.",
-                            "type": "about:blank", "status": 400})
+    bot.x.answer_next(
+        400,
+        {
+            "title": "Invalid Request",
+            "detail": "One or more parameters to your request was invalid.",
+            "type": "about:blank",
+            "status": 400,
+        },
+    )
     bot.command(AUTHOR, "Malformed")
     approve(bot, 1)
 
@@ -183,8 +197,14 @@ def test_a_lost_answer_for_a_post_with_an_image_is_found_despite_the_media_link_
 
     bot = make_bot(top={"x_timeout_seconds": 0.3, **FAST_RETRY})
     bot.x.lose_next_answer(delay=5)
-    draft = bot.desk.submit(author_id=AUTHOR, text="A chart, see example.org", account=None, at=None, origin_channel=None,
-                            images=[Image.of("chart.png", PNG, alt="A chart")])
+    draft = bot.desk.submit(
+        author_id=AUTHOR,
+        text="A chart, see example.org",
+        account=None,
+        at=None,
+        origin_channel=None,
+        images=[Image.of("chart.png", PNG, alt="A chart")],
+    )
     bot.slack_told()  # the courier puts its card up
     approve(bot, draft.id)
 
@@ -195,8 +215,9 @@ def test_a_lost_answer_for_a_post_with_an_image_is_found_despite_the_media_link_
 
 def test_a_different_post_with_the_same_words_but_another_link_is_not_taken_for_ours(make_bot) -> None:
     bot = make_bot(top={"x_timeout_seconds": 0.3, **FAST_RETRY})
-    bot.x.posts.append({"id": "1700000000000000001", "text": "Read this: https://example.com/other", "at": time.time(),
-                        "body": {}})
+    bot.x.posts.append(
+        {"id": "1700000000000000001", "text": "Read this: https://example.com/other", "at": time.time(), "body": {}}
+    )
     bot.x.answer_next(201, {"data": {"id": "1", "text": "x"}}, delay=5)  # hangs and creates nothing
     bot.command(AUTHOR, "Read this: https://example.com/ours")
     approve(bot, 1)

@@ -64,7 +64,9 @@ class RecordingServer:
                         outer.cut_off.append(urlsplit(self.path).path)
                     return
                 split = urlsplit(self.path)
-                call = Call(self.command, split.path, _parse(split.query, raw, self.headers), dict(self.headers), raw, query=split.query)
+                call = Call(
+                    self.command, split.path, _parse(split.query, raw, self.headers), dict(self.headers), raw, query=split.query
+                )
                 with outer._changed:
                     outer._arrived.append(call)
                 reply = outer._route(call)

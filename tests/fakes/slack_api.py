@@ -59,7 +59,10 @@ class FakeSlack(RecordingServer):
 
     def views(self, method: str = "views.open") -> list[dict[str, Any]]:
         """The views copydesk opened or published, parsed."""
-        return [json.loads(c.body["view"]) if isinstance(c.body["view"], str) else c.body["view"] for c in self.calls(f"/api/{method}")]
+        return [
+            json.loads(c.body["view"]) if isinstance(c.body["view"], str) else c.body["view"]
+            for c in self.calls(f"/api/{method}")
+        ]
 
     def fail_next(self, method: str, status: int, headers: dict[str, str] | None = None, times: int = 1) -> None:
         """Answer the next `times` calls of `method` at the HTTP level, as Slack does when rate limiting (429) or down (5xx)."""
@@ -73,8 +76,16 @@ class FakeSlack(RecordingServer):
         """A file someone uploaded to Slack: its object as events and file_input states carry it."""
         file_id = f"F0FILE{next(self._file_ids):04d}"
         url = f"{self.url}/files-pri/T0TEAM001-{file_id}/{name}"
-        file = {"id": file_id, "name": name, "title": name, "mimetype": mimetype, "filetype": mimetype.split("/")[-1],
-                "size": len(data), "url_private": url, "url_private_download": url + "?download=1"}
+        file = {
+            "id": file_id,
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "filetype": mimetype.split("/")[-1],
+            "size": len(data),
+            "url_private": url,
+            "url_private_download": url + "?download=1",
+        }
         self.files[file_id] = {"file": file, "bytes": data}
         return dict(file)
 
@@ -140,7 +151,8 @@ class FakeSlack(RecordingServer):
         """The next `times` calls of `method` do their work, then answer `status`, as a Slack having a bad moment can."""
         with self._lock:
             self.after_success.setdefault(method, []).extend(
-                Reply(status, {"ok": False, "error": "internal_error"}) for _ in range(times))
+                Reply(status, {"ok": False, "error": "internal_error"}) for _ in range(times)
+            )
 
     def post_as_other_app(self, channel: str, text: str, metadata: dict[str, Any] | None = None) -> str:
         """Another app in the channel posts a message (with whatever metadata it likes); its ts."""
@@ -207,7 +219,13 @@ class FakeSlack(RecordingServer):
             return {"ok": False, "error": "invalid_blocks", "response_metadata": {"messages": [problem]}}
         channel = _im(body["channel"]) if body["channel"][:1] in ("U", "W") else body["channel"]  # a user ID means a DM
         ts = self._next_ts()
-        message: dict[str, Any] = {"type": "message", "ts": ts, "text": body.get("text"), "user": BOT_USER_ID, "bot_id": "B0COPYDESK"}
+        message: dict[str, Any] = {
+            "type": "message",
+            "ts": ts,
+            "text": body.get("text"),
+            "user": BOT_USER_ID,
+            "bot_id": "B0COPYDESK",
+        }
         if body.get("blocks"):
             message["blocks"] = json.loads(body["blocks"]) if isinstance(body["blocks"], str) else body["blocks"]
         if body.get("metadata"):
@@ -236,8 +254,11 @@ class FakeSlack(RecordingServer):
         oldest, latest = float(body.get("oldest") or 0), float(body.get("latest") or "inf")
         inclusive = body.get("inclusive") in ("1", "true", True)
         with self._lock:
-            found = [dict(m) for m in self.history.get(body["channel"], [])
-                     if (oldest <= float(m["ts"]) <= latest if inclusive else oldest < float(m["ts"]) < latest)]
+            found = [
+                dict(m)
+                for m in self.history.get(body["channel"], [])
+                if (oldest <= float(m["ts"]) <= latest if inclusive else oldest < float(m["ts"]) < latest)
+            ]
         return self._page(found[::-1], body)
 
     def _conversations_replies(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -257,8 +278,12 @@ class FakeSlack(RecordingServer):
         start = int(body.get("cursor") or 0)
         limit = int(body.get("limit") or 100)
         page, more = found[start : start + limit], len(found) > start + limit
-        return {"ok": True, "messages": page, "has_more": more,
-                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+        return {
+            "ok": True,
+            "messages": page,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
 
     def _chat_update(self, body: dict[str, Any]) -> dict[str, Any]:
         """The message changes in place, as the channel's history then shows it."""
@@ -315,8 +340,11 @@ class FakeSlack(RecordingServer):
             members = list(channel["members"])
         start, limit = int(body.get("cursor") or 0), int(body.get("limit") or 100)
         more = len(members) > start + limit
-        return {"ok": True, "members": members[start : start + limit],
-                "response_metadata": {"next_cursor": str(start + limit) if more else ""}}
+        return {
+            "ok": True,
+            "members": members[start : start + limit],
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
 
     def _usergroups_users_list(self, body: dict[str, Any]) -> dict[str, Any]:
         if body["usergroup"] not in self.groups:
@@ -333,8 +361,11 @@ class FakeSlack(RecordingServer):
             return {"ok": False, "error": "invalid_arguments"}
         view = json.loads(body["view"]) if isinstance(body.get("view"), str) else body.get("view") or {}
         if len(view.get("blocks") or []) > 100:  # Slack's limit for a view
-            return {"ok": False, "error": "invalid_arguments",
-                    "response_metadata": {"messages": ["[ERROR] no more than 100 items allowed [json-pointer:/view/blocks]"]}}
+            return {
+                "ok": False,
+                "error": "invalid_arguments",
+                "response_metadata": {"messages": ["[ERROR] no more than 100 items allowed [json-pointer:/view/blocks]"]},
+            }
         return {"ok": True, "view": {"id": "V0HOME001"}}
 
     def _next_ts(self) -> str:

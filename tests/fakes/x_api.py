@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import html
 import itertools
-from email.parser import BytesParser
-from email.policy import HTTP
 import threading
 import time
 import unicodedata
 from collections import deque
+from email.parser import BytesParser
+from email.policy import HTTP
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import unquote
@@ -115,12 +115,19 @@ class FakeX(RecordingServer):
                 return Reply(403, _problem(403, "Forbidden", "You are not allowed to create a Tweet with duplicate content."))
             media_ids = (call.body.get("media") or {}).get("media_ids") or []
             if not text and not media_ids:
-                return Reply(400, _problem(400, "Invalid Request", "One or more parameters to your request was invalid: text or media is required."))
+                return Reply(
+                    400,
+                    _problem(
+                        400, "Invalid Request", "One or more parameters to your request was invalid: text or media is required."
+                    ),
+                )
             if unknown := [m for m in media_ids if m not in self.media]:
                 return Reply(400, _problem(400, "Invalid Request", f"Your media IDs are invalid: {unknown}."))
             reply_to = (call.body.get("reply") or {}).get("in_reply_to_tweet_id")
             if reply_to is not None and not any(p["id"] == reply_to and not p.get("deleted") for p in self.posts):
-                return Reply(400, _problem(400, "Invalid Request", "The post you are replying to has been deleted or is not visible."))
+                return Reply(
+                    400, _problem(400, "Invalid Request", "The post you are replying to has been deleted or is not visible.")
+                )
             post_id = str(next(self._ids))
             self.posts.append({"id": post_id, "text": text, "at": call.at, "body": call.body})
             if self.after_post:
@@ -139,8 +146,18 @@ class FakeX(RecordingServer):
         with self._lock:
             media_id = str(next(self._media_ids))
             self.media[media_id] = {"bytes": media[1], "category": category, "name": media[0], "type": media[2]}
-        return Reply(200, {"data": {"id": media_id, "media_key": f"3_{media_id}", "size": len(media[1]), "expires_after_secs": 86400,
-                                    "processing_info": {"state": "succeeded"}}})
+        return Reply(
+            200,
+            {
+                "data": {
+                    "id": media_id,
+                    "media_key": f"3_{media_id}",
+                    "size": len(media[1]),
+                    "expires_after_secs": 86400,
+                    "processing_info": {"state": "succeeded"},
+                }
+            },
+        )
 
     def _metadata(self, call: Call) -> Reply:
         """POST /2/media/metadata, JSON: {"id", "metadata": {"alt_text": {"text"}}}; alt text of up to 1,000 characters."""
@@ -161,8 +178,11 @@ class FakeX(RecordingServer):
             if self.timeline_replies:
                 return self.timeline_replies.popleft()
             since = call.body.get("start_time", "")
-            shown = [_as_shown(p, "entities" in call.body.get("tweet.fields", "")) for p in reversed(self.posts)
-                     if not p.get("deleted") and _iso(p["at"]) >= since]
+            shown = [
+                _as_shown(p, "entities" in call.body.get("tweet.fields", ""))
+                for p in reversed(self.posts)
+                if not p.get("deleted") and _iso(p["at"]) >= since
+            ]
         meta = {"result_count": len(shown), **({"newest_id": shown[0]["id"], "oldest_id": shown[-1]["id"]} if shown else {})}
         return Reply(200, {"data": shown, "meta": meta} if shown else {"meta": meta})
 
@@ -207,8 +227,14 @@ def _as_shown(post: dict[str, Any], with_entities: bool) -> dict[str, Any]:
     if media:
         short = f"https://t.co/{post['id'][-6:]}M"
         text = f"{text} {short}"
-        urls.append({"url": short, "expanded_url": f"https://x.com/aplusk/status/{post['id']}/photo/1",
-                     "display_url": f"pic.x.com/{post['id'][-6:]}", "media_key": f"3_{media[0]}"})
+        urls.append(
+            {
+                "url": short,
+                "expanded_url": f"https://x.com/aplusk/status/{post['id']}/photo/1",
+                "display_url": f"pic.x.com/{post['id'][-6:]}",
+                "media_key": f"3_{media[0]}",
+            }
+        )
     shown: dict[str, Any] = {"id": post["id"], "text": html.escape(text, quote=False), "edit_history_tweet_ids": [post["id"]]}
     if with_entities and urls:  # X's indices count code points in the unescaped text
         placed = [{**u, "start": text.index(u["url"]), "end": text.index(u["url"]) + len(u["url"])} for u in urls]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.digest import TOP
 from tests.support.harness import Copydesk, MovableClock
 
 LA = ZoneInfo("America/Los_Angeles")
-UTC = timezone.utc
+UTC = UTC
 DIGEST = "C0DIGEST01"
 
 

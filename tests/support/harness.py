@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -24,7 +24,6 @@ from bot.review import State
 from bot.service import Clock, utc_now
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.x_api import FakeX
-
 
 SIGNING_SECRET = "test-signing-secret"
 
@@ -75,8 +74,16 @@ def write_config(path: Path, overrides: dict[str, Any] | None = None, top: dict[
 class Copydesk:
     """A running copydesk as Slack sees it: signed commands and events go in, the fakes record what comes out."""
 
-    def __init__(self, config: Config, slack: FakeSlack, x: FakeX, *, clock: Clock = utc_now, before_response: bool = True,
-                 jitter: Callable[[], float] = lambda: 1.0):
+    def __init__(
+        self,
+        config: Config,
+        slack: FakeSlack,
+        x: FakeX,
+        *,
+        clock: Clock = utc_now,
+        before_response: bool = True,
+        jitter: Callable[[], float] = lambda: 1.0,
+    ):
         self.config = config
         self.slack = slack
         self.x = x
@@ -114,8 +121,16 @@ class Copydesk:
 
     # Slack → copydesk
 
-    def command(self, user: str, text: str, *, channel: str = "C0GENERAL", settle: bool = True,
-                trigger_id: str | None = None, retry: int | None = None) -> BoltResponse:
+    def command(
+        self,
+        user: str,
+        text: str,
+        *,
+        channel: str = "C0GENERAL",
+        settle: bool = True,
+        trigger_id: str | None = None,
+        retry: int | None = None,
+    ) -> BoltResponse:
         """`user` types `/draft text` in `channel` (Slack sending it again carries the same trigger_id and a retry number)."""
         with self._count_lock:
             self._events += 1
@@ -154,12 +169,21 @@ class Copydesk:
         """`user` adds (or removes) `reaction` on the draft's review card."""
         card = self.ledger.draft(draft if isinstance(draft, int) else draft.id)
         assert card is not None and card.card_ts, "the draft has no card to react on"
-        return self.react_on(user, reaction, card.review_channel, card.card_ts, removed=removed, event_id=event_id, retry=retry,
-                             settle=settle)
+        return self.react_on(
+            user, reaction, card.review_channel, card.card_ts, removed=removed, event_id=event_id, retry=retry, settle=settle
+        )
 
     def react_on(
-        self, user: str, reaction: str, channel: str, ts: str, *, removed: bool = False, event_id: str | None = None,
-        retry: int | None = None, settle: bool = True,
+        self,
+        user: str,
+        reaction: str,
+        channel: str,
+        ts: str,
+        *,
+        removed: bool = False,
+        event_id: str | None = None,
+        retry: int | None = None,
+        settle: bool = True,
     ) -> BoltResponse:
         with self._count_lock:
             self._events += 1
@@ -185,8 +209,16 @@ class Copydesk:
         extra = {"x-slack-retry-num": [str(retry)], "x-slack-retry-reason": ["http_timeout"]} if retry else {}
         return self.dispatch(json.dumps(envelope), "application/json", extra, settle=settle)
 
-    def press(self, user: str, action_id: str, draft: Draft | int, *, card_ts: str | None = None,
-              version: int | None = None, settle: bool = True) -> BoltResponse:
+    def press(
+        self,
+        user: str,
+        action_id: str,
+        draft: Draft | int,
+        *,
+        card_ts: str | None = None,
+        version: int | None = None,
+        settle: bool = True,
+    ) -> BoltResponse:
         """`user` clicks a button on the draft's review card (or on another card of it: `card_ts`, showing `version`)."""
         card = self.ledger.draft(draft if isinstance(draft, int) else draft.id)
         assert card is not None
@@ -202,21 +234,34 @@ class Copydesk:
             "message": {"ts": card.card_ts, "text": "card"},
             "trigger_id": "1234.5678.trigger",
             "response_url": self.slack.response_url("action"),
-            "actions": [{"type": "button", "action_id": action_id, "block_id": f"draft-{card.id}-v{card.version}", "value": str(card.id),
-                         "action_ts": f"{time.time():.6f}"}],
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "block_id": f"draft-{card.id}-v{card.version}",
+                    "value": str(card.id),
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
         }
         return self.dispatch(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", settle=settle)
 
     def press_home(self, user: str, action_id: str, draft: int, *, version: int | None = None) -> BoltResponse:
         """`user` clicks a button of `draft` on the App Home copydesk last published for them (or, with `version`, on a
         home showing that version of it); a home's button has no message and no response_url."""
-        views = [json.loads(c.body["view"]) if isinstance(c.body["view"], str) else c.body["view"]
-                 for c in self.slack.calls("/api/views.publish") if c.body["user_id"] == user]
+        views = [
+            json.loads(c.body["view"]) if isinstance(c.body["view"], str) else c.body["view"]
+            for c in self.slack.calls("/api/views.publish")
+            if c.body["user_id"] == user
+        ]
         block_id = f"home-draft-{draft}-v{version}"
         if version is None:
             assert views, f"copydesk has drawn no App Home for {user}"
-            block_id = next(b["block_id"] for b in views[-1]["blocks"]
-                            if b["type"] == "actions" and b["block_id"].startswith(f"home-draft-{draft}-v"))
+            block_id = next(
+                b["block_id"]
+                for b in views[-1]["blocks"]
+                if b["type"] == "actions" and b["block_id"].startswith(f"home-draft-{draft}-v")
+            )
         payload = {
             "type": "block_actions",
             "user": {"id": user, "username": user.lower(), "team_id": "T0TEAM001"},
@@ -225,8 +270,15 @@ class Copydesk:
             "container": {"type": "view", "view_id": "V0HOME001"},
             "view": {"id": "V0HOME001", "type": "home", "blocks": views[-1]["blocks"] if views else []},
             "trigger_id": "1234.5678.trigger",
-            "actions": [{"type": "button", "action_id": action_id, "block_id": block_id, "value": str(draft),
-                         "action_ts": f"{time.time():.6f}"}],
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "block_id": block_id,
+                    "value": str(draft),
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
         }
         return self.dispatch(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
 
@@ -239,16 +291,31 @@ class Copydesk:
             "team": {"id": "T0TEAM001", "domain": "copydesk-test"},
             "trigger_id": "1234.5678.trigger",
             "view": {
-                "id": "V0MODAL01", "type": "modal", "callback_id": "copydesk_edit_modal", "private_metadata": str(draft),
-                "state": {"values": {"text": {"value": {"type": "plain_text_input", "value": text}},
-                                     "at": {"value": {"type": "plain_text_input", "value": at or None}}}},
+                "id": "V0MODAL01",
+                "type": "modal",
+                "callback_id": "copydesk_edit_modal",
+                "private_metadata": str(draft),
+                "state": {
+                    "values": {
+                        "text": {"value": {"type": "plain_text_input", "value": text}},
+                        "at": {"value": {"type": "plain_text_input", "value": at or None}},
+                    }
+                },
             },
         }
         return self.dispatch(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
 
     def submit_form(
-        self, user: str, text: str, *, account: str | None = None, when: datetime | None = None, channel: str = "C0GENERAL",
-        view: dict[str, Any] | None = None, files: list[dict[str, Any]] | None = None, alt: str | None = None,
+        self,
+        user: str,
+        text: str,
+        *,
+        account: str | None = None,
+        when: datetime | None = None,
+        channel: str = "C0GENERAL",
+        view: dict[str, Any] | None = None,
+        files: list[dict[str, Any]] | None = None,
+        alt: str | None = None,
     ) -> BoltResponse:
         """`user` fills in the new-draft modal (the one `view`, as copydesk opened it) and presses Send for review."""
         opened = view or self.slack.views()[-1]
@@ -266,25 +333,52 @@ class Copydesk:
             "api_app_id": "A0COPYDESK",
             "team": {"id": "T0TEAM001", "domain": "copydesk-test"},
             "trigger_id": "1234.5678.trigger",
-            "view": {"id": "V0MODAL01", "type": "modal", "callback_id": opened["callback_id"],
-                     "private_metadata": opened.get("private_metadata", channel), "state": {"values": values}},
+            "view": {
+                "id": "V0MODAL01",
+                "type": "modal",
+                "callback_id": opened["callback_id"],
+                "private_metadata": opened.get("private_metadata", channel),
+                "state": {"values": values},
+            },
         }
         return self.dispatch(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
 
-    def share_files(self, user: str, draft: Draft | int, files: list[dict[str, Any]], *, text: str = "",
-                    event_id: str | None = None, subtype: str | None = "file_share") -> BoltResponse:
+    def share_files(
+        self,
+        user: str,
+        draft: Draft | int,
+        files: list[dict[str, Any]],
+        *,
+        text: str = "",
+        event_id: str | None = None,
+        subtype: str | None = "file_share",
+    ) -> BoltResponse:
         """`user` shares `files` (from slack.add_file) in the reply thread of the draft's review card."""
         card = self.ledger.draft(draft if isinstance(draft, int) else draft.id)
         assert card is not None and card.card_ts, "the draft has no card to share files under"
         self._events += 1
-        event = {"type": "message", "subtype": subtype, "user": user, "text": text, "files": files,
-                 "channel": card.review_channel, "channel_type": "channel", "thread_ts": card.card_ts,
-                 "ts": f"{time.time():.6f}", "event_ts": f"{time.time():.6f}"}
+        event = {
+            "type": "message",
+            "subtype": subtype,
+            "user": user,
+            "text": text,
+            "files": files,
+            "channel": card.review_channel,
+            "channel_type": "channel",
+            "thread_ts": card.card_ts,
+            "ts": f"{time.time():.6f}",
+            "event_ts": f"{time.time():.6f}",
+        }
         if subtype is None:
             del event["subtype"]
         envelope = {
-            "token": "legacy-verification-token", "team_id": "T0TEAM001", "api_app_id": "A0COPYDESK", "type": "event_callback",
-            "event": event, "event_id": event_id or f"Ev{self._events:08d}", "event_time": int(time.time()),
+            "token": "legacy-verification-token",
+            "team_id": "T0TEAM001",
+            "api_app_id": "A0COPYDESK",
+            "type": "event_callback",
+            "event": event,
+            "event_id": event_id or f"Ev{self._events:08d}",
+            "event_time": int(time.time()),
             "authorizations": [{"team_id": "T0TEAM001", "user_id": "U0COPYDESK", "is_bot": True, "is_enterprise_install": False}],
         }
         return self.dispatch(json.dumps(envelope), "application/json")
@@ -293,14 +387,25 @@ class Copydesk:
         """`user` opens copydesk's App Home."""
         self._events += 1
         envelope = {
-            "team_id": "T0TEAM001", "api_app_id": "A0COPYDESK", "type": "event_callback", "event_id": f"Ev{self._events:08d}",
-            "event": {"type": "app_home_opened", "user": user, "channel": "D0HOME001", "tab": "home", "event_ts": f"{time.time():.6f}"},
+            "team_id": "T0TEAM001",
+            "api_app_id": "A0COPYDESK",
+            "type": "event_callback",
+            "event_id": f"Ev{self._events:08d}",
+            "event": {
+                "type": "app_home_opened",
+                "user": user,
+                "channel": "D0HOME001",
+                "tab": "home",
+                "event_ts": f"{time.time():.6f}",
+            },
             "event_time": int(time.time()),
             "authorizations": [{"team_id": "T0TEAM001", "user_id": "U0COPYDESK", "is_bot": True, "is_enterprise_install": False}],
         }
         return self.dispatch(json.dumps(envelope), "application/json", settle=settle)
 
-    def dispatch(self, body: str, content_type: str, extra: dict[str, list[str]] | None = None, *, settle: bool = True) -> BoltResponse:
+    def dispatch(
+        self, body: str, content_type: str, extra: dict[str, list[str]] | None = None, *, settle: bool = True
+    ) -> BoltResponse:
         """Sign `body` exactly as Slack does, hand it to the Bolt app, and (unless told not to) let work after the ack finish."""
         headers = signed_headers(body, content_type)
         headers.update(extra or {})
@@ -356,7 +461,9 @@ def eventually(check: Callable[[], bool], timeout: float = 10.0, what: str = "th
         time.sleep(0.005)
 
 
-def signed_headers(body: str, content_type: str, *, timestamp: int | None = None, secret: str = SIGNING_SECRET) -> dict[str, list[str]]:
+def signed_headers(
+    body: str, content_type: str, *, timestamp: int | None = None, secret: str = SIGNING_SECRET
+) -> dict[str, list[str]]:
     ts = str(timestamp if timestamp is not None else int(time.time()))
     signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
     return {
@@ -373,7 +480,7 @@ class MovableClock:
         self.offset = timedelta(0)
 
     def __call__(self) -> datetime:
-        return datetime.now(timezone.utc) + self.offset
+        return datetime.now(UTC) + self.offset
 
     def advance(self, **delta: float) -> None:
         self.offset += timedelta(**delta)
@@ -381,4 +488,4 @@ class MovableClock:
 
 def at(text: str) -> datetime:
     """An aware UTC datetime from ISO text."""
-    return datetime.fromisoformat(text).astimezone(timezone.utc)
+    return datetime.fromisoformat(text).astimezone(UTC)
