@@ -16,6 +16,9 @@ run: $(STAMP)
 	$(VENV)/bin/copydesk run $(ARGS)
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check bot handlers storage tests bench
+	$(VENV)/bin/ruff format --check bot handlers storage tests bench
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -q $(ARGS)
 
 bench: $(STAMP)

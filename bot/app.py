@@ -96,7 +96,8 @@ def slack_client(config: Config) -> WebClient:
 def quick_client(client: WebClient) -> WebClient:
     """For what must be known before an acknowledgement (who is in an editor group): a short timeout, no retries,
     no sleeping out a rate limit, so Slack's 3 seconds always hold."""
-    return WebClient(token=client.token, base_url=client.base_url, timeout=1.5, retry_handlers=[])
+    # slack_sdk annotates timeout as int, and hands it to urllib, which takes seconds as a float
+    return WebClient(token=client.token, base_url=client.base_url, timeout=1.5, retry_handlers=[])  # type: ignore[arg-type]
 
 
 def outbox_client(client: WebClient) -> WebClient:

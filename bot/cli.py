@@ -123,10 +123,12 @@ def _run(config: Config, *, socket: bool, host: str, port: int) -> int:
         app = create_app(services)
         services.start()
         if socket:
-            serve_socket_mode(app, config.slack_app_token.reveal(), services.listeners.answering)  # type: ignore[union-attr]
+            assert config.slack_app_token is not None  # checked above
+            serve_socket_mode(app, config.slack_app_token.reveal(), services.listeners.answering)
         else:
             health = lambda: {"mode": "http", **services.health()}  # noqa: E731
-            secret = config.slack_signing_secret.reveal()  # type: ignore[union-attr]  # HTTP mode requires it, checked above
+            assert config.slack_signing_secret is not None  # HTTP mode requires it, checked above
+            secret = config.slack_signing_secret.reveal()
             serve_http(wsgi_app(app, health, services.listeners.answering, signing_secret=secret), host=host, port=port)
     except KeyboardInterrupt:
         pass  # stopped before it was serving

@@ -153,7 +153,7 @@ class Control(DeskBase):
         now = self.clock()
         with self._decisions:
             with self.ledger.transaction():
-                detail = {"parts": len(out)} if len(out) > 1 else {}
+                detail: dict[str, Any] = {"parts": len(out)} if len(out) > 1 else {}
                 if not self.ledger.transition(
                     draft_id,
                     State.RETRACTED,

@@ -55,6 +55,11 @@ class Attempt:
         return f"part {self.part} of {len(self.parts)}: {reason}" if len(self.parts) > 1 else reason
 
 
+def _named(publication_id: int | None) -> dict[str, Any]:
+    """The publication an event is about, when there is one."""
+    return {"publication_id": publication_id} if publication_id is not None else {}
+
+
 def first_unpublished(published: dict[int, Any], count: int) -> int:
     """The part a (re)started run begins with: parts already on X are never posted again (count + 1: all are out)."""
     return next((part for part in range(1, count + 1) if part not in published), count + 1)
@@ -72,7 +77,8 @@ class Publishing(DeskBase):
         started = self._claim(draft_id)
         if started is None:
             return
-        draft, attempt, first_attempt = started
+        draft, first, first_attempt = started
+        attempt: Attempt | None = first
         while attempt is not None:
             attempt = self._send(draft, attempt, first_attempt)
 
@@ -409,7 +415,7 @@ class Publishing(DeskBase):
                 notice=reason,
                 may_be_live=True if publication_id is not None else None,  # a request went to X: it may have it
                 reason=reason,
-                **({"publication_id": publication_id} if publication_id is not None else {}),
+                **_named(publication_id),
             )
             self._tell_slack(draft, Change(State.PUBLISHING, State.HELD, SYSTEM), at=now)
 

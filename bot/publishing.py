@@ -39,7 +39,7 @@ class XSession(requests.Session):
         self.timeout = timeout
 
     def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
-        if request.url and request.url.startswith(TWEEPY_HOST):
+        if isinstance(request.url, str) and request.url.startswith(TWEEPY_HOST):
             request.url = self.base_url + request.url[len(TWEEPY_HOST) :]
         return super().prepare_request(request)
 

@@ -16,6 +16,7 @@ from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
+from slack_sdk.socket_mode.builtin.client import SocketModeClient
 from slack_sdk.socket_mode.client import BaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 
@@ -104,9 +105,10 @@ class _AnsweringSocketModeHandler(SocketModeHandler):
         super().__init__(app, app_token)
         self._answering = answering
 
-    def handle(self, client: BaseSocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+    def handle(self, client: BaseSocketModeClient, req: SocketModeRequest) -> None:
+        assert isinstance(client, SocketModeClient)  # Bolt's builtin handler runs only the builtin client
         with self._answering():
-            super().handle(client, req)  # type: ignore[arg-type]
+            super().handle(client, req)
 
 
 def serve_socket_mode(app: App, app_token: str, answering: Answering = nullcontext) -> None:

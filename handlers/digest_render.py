@@ -79,7 +79,8 @@ def digest(report: Report, readable: Collection[str] | None = None) -> tuple[str
 
 def so_far(reports: list[Report], readable: Collection[str]) -> tuple[str, Blocks]:
     """/draft digest: each digest as it stands, one after another, within Slack's 50 blocks; text only of `readable`."""
-    texts, blocks = [], []
+    texts: list[str] = []
+    blocks: Blocks = []
     for report in reports:
         text, more = digest(report, readable)
         texts.append(text)

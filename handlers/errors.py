@@ -22,7 +22,7 @@ def error_text(error: Exception) -> str:
 
 
 @contextmanager
-def answered_privately(tell: Callable[[str], None]) -> Iterator[None]:
+def answered_privately(tell: Callable[[str], object]) -> Iterator[None]:
     """For work done after the acknowledgement (handed to `later`), where the app's error handler does not reach."""
     try:
         yield

@@ -263,7 +263,8 @@ class SlackNotifier:
         try:
             for _ in range(FIND_PAGES):
                 page = self.client.conversations_history(channel=channel, limit=200, include_all_metadata=True, cursor=cursor)
-                for message in page.get("messages", []):
+                messages: list[dict[str, Any]] = page.get("messages", [])
+                for message in messages:
                     meta = message.get("metadata") or {}
                     if meta.get("event_type") == digest_render.EVENT_TYPE and meta.get("event_payload") == wanted:
                         return str(message["ts"])

@@ -40,7 +40,7 @@ class _Draft:
 
     @property
     def authors(self) -> set[str]:
-        return {self.author, *self.revisers} - {None}  # type: ignore[return-value]
+        return {who for who in (self.author, *self.revisers) if who}
 
 
 def problems(db: Database) -> list[str]:
@@ -205,13 +205,13 @@ def _publications(db: Database, draft_id: int, draft: _Draft) -> Iterator[str]:
         elif (row["version"], row["content_sha256"]) != sent:
             yield f"#{draft_id}: publication {row['id']} does not record the content the event log says it sent"
     for publication_id, (outcome, post_id, retracted) in draft.rows.items():
-        row = rows.get(publication_id)
-        if row is None:
+        stored = rows.get(publication_id)
+        if stored is None:
             yield f"#{draft_id}: publication {publication_id} is in the event log but not in the publications table"
-        elif row["outcome"] != outcome:
-            yield f"#{draft_id}: publication {publication_id} is {row['outcome']} in the table, {outcome} in the event log"
-        elif post_id is not None and row["x_post_id"] != post_id:
+        elif stored["outcome"] != outcome:
+            yield f"#{draft_id}: publication {publication_id} is {stored['outcome']} in the table, {outcome} in the event log"
+        elif post_id is not None and stored["x_post_id"] != post_id:
             yield f"#{draft_id}: publication {publication_id} names another post on X than the event log"
-        elif (row["retracted_at"] is not None) != retracted:
+        elif (stored["retracted_at"] is not None) != retracted:
             yield f"#{draft_id}: publication {publication_id} is {'' if retracted else 'not '}retracted in the event log, "
             "but the table says otherwise"

@@ -41,6 +41,11 @@ def to_text(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def moment(text: str) -> datetime:
+    """A time the ledger always has (a NOT NULL column), back as an aware datetime."""
+    return datetime.fromisoformat(text)
+
+
 def from_text(text: str | None) -> datetime | None:
     """The inverse of to_text."""
     return datetime.fromisoformat(text) if text else None
@@ -452,8 +457,8 @@ class Ledger:
     def start_publication(self, draft: Draft, handle: str, *, at: datetime, part: int = 1) -> int:
         """Note that a post (or one part of a thread) is on its way to X, before the call, so a crash leaves a trace."""
         with self.transaction():
-            return (
-                self._db["publications"]
+            row_id = (
+                self._db.table("publications")
                 .insert(
                     {
                         "draft_id": draft.id,
@@ -472,23 +477,27 @@ class Ledger:
                 )
                 .last_pk
             )
+            assert row_id is not None
+            return int(row_id)
 
     def finish_publication(self, publication_id: int, *, post_id: str, url: str, at: datetime) -> None:
         """Record the post X created."""
         with self.transaction():
-            self._db["publications"].update(
+            self._db.table("publications").update(
                 publication_id, {"outcome": "published", "x_post_id": post_id, "url": url, "finished_at": to_text(at)}
             )
 
     def fail_publication(self, publication_id: int, *, error: str, at: datetime) -> None:
         """Record why the post did not go out."""
         with self.transaction():
-            self._db["publications"].update(publication_id, {"outcome": "failed", "error": error, "finished_at": to_text(at)})
+            self._db.table("publications").update(
+                publication_id, {"outcome": "failed", "error": error, "finished_at": to_text(at)}
+            )
 
     def retract_publication(self, publication_id: int, *, at: datetime) -> None:
         """Record that the post was deleted from X."""
         with self.transaction():
-            self._db["publications"].update(publication_id, {"retracted_at": to_text(at)})
+            self._db.table("publications").update(publication_id, {"retracted_at": to_text(at)})
 
     def publications(self, draft_id: int) -> list[Publication]:
         """Every attempt to publish a draft, oldest first."""
@@ -512,7 +521,7 @@ class Ledger:
         with self.transaction():
             [row] = self._db.query("SELECT COALESCE(MAX(position), 0) AS last FROM media WHERE draft_id = ?", [draft_id])
             for position, image in enumerate(images, row["last"] + 1):
-                self._db["media"].insert(
+                self._db.table("media").insert(
                     {
                         "draft_id": draft_id,
                         "position": position,
@@ -745,7 +754,7 @@ class Ledger:
             [gave_up] = self._db.execute(
                 "SELECT COUNT(*) FROM outbox INDEXED BY outbox_gave_up WHERE state = 'gave_up'"
             ).fetchone()
-        age = (now - from_text(oldest)).total_seconds() if oldest else 0.0  # type: ignore[operator]
+        age = (now - moment(oldest)).total_seconds() if oldest else 0.0
         return {"pending": pending, "oldest_seconds": round(max(age, 0.0), 3), "gave_up": gave_up}
 
     # the crisis switch
@@ -757,7 +766,7 @@ class Ledger:
         if not rows:
             return None
         row = rows[0]
-        return Pause(paused_at=from_text(row["paused_at"]), paused_by=row["paused_by"], reason=row["reason"])  # type: ignore[arg-type]
+        return Pause(paused_at=moment(row["paused_at"]), paused_by=row["paused_by"], reason=row["reason"])
 
     def pause(self, *, by: str, reason: str | None, at: datetime) -> bool:
         """Turn the switch on; False when it already was."""
@@ -1089,11 +1098,11 @@ def _digest(row: dict[str, Any]) -> DigestRecord:
         scope=row["scope"],
         kind=row["kind"],
         day=date.fromisoformat(row["day"]) if row["day"] else None,
-        window_start=from_text(row["window_start"]),  # type: ignore[arg-type]
-        window_end=from_text(row["window_end"]),  # type: ignore[arg-type]
+        window_start=moment(row["window_start"]),
+        window_end=moment(row["window_end"]),
         channel=row["channel"],
         outcome=row["outcome"],
-        claimed_at=from_text(row["claimed_at"]),  # type: ignore[arg-type]
+        claimed_at=moment(row["claimed_at"]),
         message_ts=row["message_ts"],
         sent_at=from_text(row["sent_at"]),
         error=row["error"],
@@ -1111,8 +1120,8 @@ def _draft(row: dict[str, Any]) -> Draft:
         review_channel=row["review_channel_id"],
         card_ts=row["card_ts"],
         origin_channel=row["origin_channel_id"],
-        created_at=from_text(row["created_at"]),  # type: ignore[arg-type]
-        updated_at=from_text(row["updated_at"]),  # type: ignore[arg-type]
+        created_at=moment(row["created_at"]),
+        updated_at=moment(row["updated_at"]),
         retry_at=from_text(row["retry_at"]),
         first_attempt_at=from_text(row["first_attempt_at"]),
         notice=row["notice"],
@@ -1139,9 +1148,9 @@ def _outgoing(row: dict[str, Any]) -> Outgoing:
         draft_id=row["draft_id"],
         kind=row["kind"],
         payload=json.loads(row["payload"]),
-        created_at=from_text(row["created_at"]),  # type: ignore[arg-type]
+        created_at=moment(row["created_at"]),
         attempts=row["attempts"],
-        next_at=from_text(row["next_at"]),  # type: ignore[arg-type]
+        next_at=moment(row["next_at"]),
     )
 
 
@@ -1149,7 +1158,7 @@ def _publication(row: dict[str, Any]) -> Publication:
     return Publication(
         id=row["id"],
         draft_id=row["draft_id"],
-        started_at=from_text(row["started_at"]),  # type: ignore[arg-type]
+        started_at=moment(row["started_at"]),
         finished_at=from_text(row["finished_at"]),
         outcome=row["outcome"],
         x_post_id=row["x_post_id"],
@@ -1164,7 +1173,7 @@ def _publication(row: dict[str, Any]) -> Publication:
 def _event(row: dict[str, Any]) -> Event:
     return Event(
         id=row["id"],
-        at=from_text(row["at"]),  # type: ignore[arg-type]
+        at=moment(row["at"]),
         draft_id=row["draft_id"],
         actor=row["actor"],
         action=row["action"],
