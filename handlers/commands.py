@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, Respond
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot import commands
@@ -22,16 +23,33 @@ USAGE_HINT = (
 )
 
 
-def register(app: App, desk: Desk, later: Later) -> None:
-    """Bind /draft to the desk: `check` answers within Slack's 3 seconds, `follow_up` runs after it."""
+FollowUp = Callable[[], None]  # what the acknowledging step hands on, to run after Slack has its answer
 
-    def check(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
+
+def register(app: App, desk: Desk, later: Later) -> None:
+    """Bind /draft to the desk: `check` answers within Slack's 3 seconds and returns what follows after it, if anything."""
+    app.command(COMMAND)(DraftCommand(desk, later).acknowledge)
+
+
+class DraftCommand:
+    """/draft and its subcommands: what is decided before the acknowledgement, and what follows it."""
+
+    def __init__(self, desk: Desk, later: Later) -> None:
+        self.desk = desk
+        self.later = later
+
+    def acknowledge(self, ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> None:
+        """Bolt's listener: answer, then hand on the follow-up the answer asked for."""
+        follow_up = self.check(ack, command, respond, client)
+        if follow_up is not None:
+            follow_up()
+
+    def check(self, ack: Ack, command: dict[str, Any], respond: Respond, client: WebClient) -> FollowUp | None:
         """Everything that decides the answer, and every ledger write a later crash must not lose, happens here."""
-        user = command["user_id"]
+        desk, user = self.desk, command["user_id"]
         if not command.get("text", "").strip():
-            context["follow_up"] = "modal"
             ack()  # the form opens right after, within the trigger's three seconds
-            return
+            return lambda: self.later(self._privately, respond, self._open_form, command, client)
         parsed = _parse(command.get("text", ""))
         if isinstance(parsed, Compose):
             # Slack sends a slow /draft again (X-Slack-Retry-Num) with the same trigger_id: it makes one draft
@@ -44,9 +62,10 @@ def register(app: App, desk: Desk, later: Later) -> None:
                 origin_channel=command.get("channel_id"),
                 once=once,
             )
-            context["follow_up"], context["draft_id"] = "card", draft.id
-            ack()  # the link to its card follows privately once the card is up
-        elif isinstance(parsed, Edit):
+            ack()  # the link to its card follows privately once the card is up, holding no thread meanwhile
+            answer = lambda: self.later(self._privately, respond, self._card_link, draft.id, respond)  # noqa: E731
+            return lambda: self.later(desk.watch_card, draft.id, answer)
+        if isinstance(parsed, Edit):
             draft = desk.edit(parsed.draft_id, user, text=parsed.text, at=parsed.at)  # its new card is queued with it
             ack(text=f"{draft.number} is edited; its votes are cleared and a new card is on its way.", response_type="ephemeral")
         elif parsed.name == "drop-images":
@@ -74,36 +93,28 @@ def register(app: App, desk: Desk, later: Later) -> None:
             resumed = desk.resume(user)
             ack(text=render.resumed_answer(resumed.rescheduled, [d.number for d in resumed.held]), response_type="ephemeral")
         else:
-            context["follow_up"] = "draft"
             ack()  # withdraw, retract, retry, mark-published: they talk to Slack or X, so after the ack
+            return lambda: self.later(self._privately, respond, self._on_draft, parsed, user, respond)
+        return None
 
-    def follow_up(command: dict[str, Any], context: BoltContext, respond: Respond, client: WebClient) -> None:
-        """Runs after the acknowledgement, and only when `check` got as far as asking for it."""
-        step = context.get("follow_up")
+    @staticmethod
+    def _privately(respond: Respond, step: Callable[..., None], *args: Any) -> None:
+        """A follow-up, with whatever goes wrong in it told privately to the person who typed the command."""
         with answered_privately(lambda text: respond(text=text, response_type="ephemeral")):
-            if step == "modal":
-                accounts = list(desk.config.accounts.values())
-                zone = desk.zone_of(command["user_id"]).key
-                modal = render.draft_modal(accounts, desk.config.default_account, command.get("channel_id"), zone)
-                client.views_open(trigger_id=command["trigger_id"], view=modal)
-            elif step == "card":
-                view, link = desk.card_link(context["draft_id"])  # the courier has posted it (or Slack refused it)
-                respond(text=render.in_review(view, link), response_type="ephemeral")
-            elif step == "draft":
-                parsed = _parse(command.get("text", ""))
-                assert isinstance(parsed, Named)
-                respond(text=_on_draft(desk, parsed, command["user_id"]), response_type="ephemeral")
+            step(*args)
 
-    def acknowledge(ack: Ack, command: dict[str, Any], context: BoltContext, respond: Respond, client: WebClient) -> None:
-        try:
-            check(ack, command, context)
-        finally:
-            if context.get("follow_up") == "card":  # the link follows once the card is up, holding no thread meanwhile
-                later(desk.watch_card, context["draft_id"], lambda: later(follow_up, command, context, respond, client))
-            elif "follow_up" in context:
-                later(follow_up, command, context, respond, client)
+    def _open_form(self, command: dict[str, Any], client: WebClient) -> None:
+        accounts = list(self.desk.config.accounts.values())
+        zone = self.desk.zone_of(command["user_id"]).key
+        modal = render.draft_modal(accounts, self.desk.config.default_account, command.get("channel_id"), zone)
+        client.views_open(trigger_id=command["trigger_id"], view=modal)
 
-    app.command(COMMAND)(acknowledge)
+    def _card_link(self, draft_id: int, respond: Respond) -> None:
+        view, link = self.desk.card_link(draft_id)  # the courier has posted it (or Slack refused it)
+        respond(text=render.in_review(view, link), response_type="ephemeral")
+
+    def _on_draft(self, parsed: Named, user: str, respond: Respond) -> None:
+        respond(text=_on_draft(self.desk, parsed, user), response_type="ephemeral")
 
 
 def _parse(text: str) -> Compose | Named | Edit:
