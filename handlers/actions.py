@@ -5,81 +5,88 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, Respond
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.errors import BadTime, Unchanged
 from bot.review import Kind
 from bot.service import Desk
 from handlers import render
+from handlers.commands import ON_DRAFT
 from handlers.errors import answered_privately, error_text
 from handlers.later import Later
+
+# The card's buttons that do what a /draft subcommand about one draft does (handlers.commands.ON_DRAFT).
+BUTTONS = {
+    render.WITHDRAW: "cancel",
+    render.PUBLISH_AGAIN: "retry",
+    render.MARK_PUBLISHED: "mark-published",
+    render.RETRACT: "retract",
+}
 
 
 def register(app: App, desk: Desk, later: Later) -> None:
     """Bind the card's buttons and the Edit modal's submission."""
+    actions = CardActions(desk, later)
+    for action_id in (render.EDIT, *BUTTONS):
+        app.action(action_id)(actions.ack_then_press)
+    for action_id in (render.APPROVE, render.REJECT):
+        app.action(action_id)(actions.vote)
+    app.view(render.EDIT_MODAL)(actions.submitted)
 
-    def ack_then_press(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+
+class CardActions:
+    """What a press on a card does: votes before the acknowledgement, everything else after it."""
+
+    def __init__(self, desk: Desk, later: Later) -> None:
+        self.desk = desk
+        self.later = later
+
+    def ack_then_press(self, ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ack()
-        later(pressed, body, respond, client)
+        self.later(self.pressed, body, respond, client)
 
-    def pressed(body: dict[str, Any], respond: Respond, client: WebClient) -> None:
+    def pressed(self, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         """After the ack: do what the button says, answering only the person who pressed it."""
         action = body["actions"][0]
         user, draft_id = body["user"]["id"], int(action["value"])
         tell = lambda text: respond(text=text, response_type="ephemeral", replace_original=False)  # noqa: E731
         with answered_privately(tell):
             if action["action_id"] == render.EDIT:
-                view = desk.view(draft_id)
-                desk.check_can_edit(view.draft, user)
+                view = self.desk.view(draft_id)
+                self.desk.check_can_edit(view.draft, user)
                 client.views_open(trigger_id=body["trigger_id"], view=render.edit_modal(view))
                 return
-            tell(_press(desk, action["action_id"], draft_id, user))
+            tell(ON_DRAFT[BUTTONS[action["action_id"]]](self.desk, draft_id, user, None))
 
-    for action_id in (render.EDIT, render.WITHDRAW, render.PUBLISH_AGAIN, render.MARK_PUBLISHED, render.RETRACT):
-        app.action(action_id)(ack_then_press)
-
-    def vote(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
-        """Approve or Reject: the vote is in the ledger before Slack hears back, like a reaction's."""
+    def vote(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        """Approve or Reject: the vote is in the ledger before Slack hears back, like a reaction's; what it did follows."""
         action = body["actions"][0]
         kind = Kind.APPROVE if action["action_id"] == render.APPROVE else Kind.REJECT
         card_ts = (body.get("container") or {}).get("message_ts")
         shown = re.fullmatch(r"draft-\d+-v(\d+)", action.get("block_id") or "")  # the version the card showed
-        stands, change = desk.vote_by_button(
-            int(action["value"]), body["user"]["id"], kind, card_ts=card_ts, version=int(shown[1]) if shown else None
+        draft_id = int(action["value"])
+        stands, _change = self.desk.vote_by_button(
+            draft_id, body["user"]["id"], kind, card_ts=card_ts, version=int(shown[1]) if shown else None
         )
-        context["vote"] = (kind, stands, change)
         ack()
+        self.later(self.voted, draft_id, kind, stands, respond)
 
-    def voted(body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+    def voted(self, draft_id: int, kind: Kind, stands: bool, respond: Respond) -> None:
         """After the ack: the voter hears what their press did (the card is redrawn from the desk's queue)."""
-        if "vote" not in context:
-            return
-        kind, stands, _change = context["vote"]
-        draft_id = int(body["actions"][0]["value"])
-        view = desk.view(draft_id)
+        view = self.desk.view(draft_id)
         did = ("approved" if kind is Kind.APPROVE else "vetoed") if stands else "took back your vote on"
         respond(
             text=f"You {did} {view.draft.number}: {render.status_line(view)}", response_type="ephemeral", replace_original=False
         )
 
-    def vote_then_show(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
-        try:
-            vote(ack, body, context)
-        finally:
-            if "vote" in context:
-                later(voted, body, context, respond)
-
-    for action_id in (render.APPROVE, render.REJECT):
-        app.action(action_id)(vote_then_show)
-
-    def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    def submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         """Checked before the modal closes, so a mistake shows on the field it belongs to."""
         values = view["state"]["values"]
         text = values["text"]["value"].get("value") or ""  # as typed: a form sends no Slack markup
         at = (values["at"]["value"].get("value") or "").strip() or None
         try:
-            desk.edit(int(view["private_metadata"]), body["user"]["id"], text=text, at=at)  # its new card is queued with it
+            self.desk.edit(int(view["private_metadata"]), body["user"]["id"], text=text, at=at)  # its new card is queued
         except Unchanged:
             ack()  # saved as it was: the form closes and nothing changes, votes included
             return
@@ -90,15 +97,3 @@ def register(app: App, desk: Desk, later: Later) -> None:
             ack(response_action="errors", errors={"text": error_text(e)})
             return
         ack()
-
-    app.view(render.EDIT_MODAL)(submitted)
-
-
-def _press(desk: Desk, action_id: str, draft_id: int, user: str) -> str:
-    if action_id == render.WITHDRAW:
-        return f"{desk.withdraw(draft_id, user).number} is withdrawn; it will not be published."
-    if action_id == render.PUBLISH_AGAIN:
-        return f"{desk.publish_again(draft_id, user).number} is on its way to X."
-    if action_id == render.MARK_PUBLISHED:
-        return f"{desk.mark_published(draft_id, user, None).number} is recorded as published."
-    return f"{desk.retract(draft_id, user).number} is deleted from X and marked retracted."

@@ -123,13 +123,18 @@ def _parse(text: str) -> Compose | Named | Edit:
     return commands.parse(typed(text)) if isinstance(parsed, (Compose, Edit)) else parsed
 
 
+# One table for what the subcommands about one draft do, and what they answer: /draft NAME #ID and the card's buttons.
+ON_DRAFT: dict[str, Callable[[Desk, int, str, str | None], str]] = {
+    "cancel": lambda desk, draft_id, user, _: f"{desk.withdraw(draft_id, user).number} is withdrawn; it will not be published.",
+    "retract": lambda desk, draft_id, user, _: f"{desk.retract(draft_id, user).number} is deleted from X and marked retracted.",
+    "retry": lambda desk, draft_id, user, _: f"{desk.publish_again(draft_id, user).number} is on its way to X again.",
+    "mark-published": lambda desk, draft_id, user, url: (
+        f"{desk.mark_published(draft_id, user, url).number} is recorded as published."
+    ),
+}
+
+
 def _on_draft(desk: Desk, parsed: Named, user: str) -> str:
     """The subcommands about one draft, each answered with what it did."""
     assert parsed.draft_id is not None
-    if parsed.name == "cancel":
-        return f"{desk.withdraw(parsed.draft_id, user).number} is withdrawn; it will not be published."
-    if parsed.name == "retract":
-        return f"{desk.retract(parsed.draft_id, user).number} is deleted from X and marked retracted."
-    if parsed.name == "retry":
-        return f"{desk.publish_again(parsed.draft_id, user).number} is on its way to X again."
-    return f"{desk.mark_published(parsed.draft_id, user, parsed.rest or None).number} is recorded as published."
+    return ON_DRAFT[parsed.name](desk, parsed.draft_id, user, parsed.rest or None)
