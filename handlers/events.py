@@ -14,12 +14,22 @@ EVENTS = ("reaction_added", "reaction_removed")
 
 def register(app: App, desk: Desk) -> None:
     """Bind reaction events to the desk's vote counting."""
+    reactions = Reactions(desk)
+    for name in EVENTS:
+        app.event(name)(reactions.counted)
 
-    def reaction(event: dict[str, Any], body: dict[str, Any]) -> None:
+
+class Reactions:
+    """A reaction added or removed on a message: the desk decides whether it is a vote on a card."""
+
+    def __init__(self, desk: Desk) -> None:
+        self.desk = desk
+
+    def counted(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         item = event.get("item", {})
         if item.get("type") != "message":
             return
-        desk.react(
+        self.desk.react(
             user_id=event["user"],
             reaction=event["reaction"],
             channel=item["channel"],
@@ -27,6 +37,3 @@ def register(app: App, desk: Desk) -> None:
             added=event["type"] == "reaction_added",
             event_id=body.get("event_id"),
         )
-
-    for name in EVENTS:
-        app.event(name)(reaction)

@@ -24,10 +24,21 @@ SCOPES = ("channels:history", "groups:history", "files:read")
 
 def register(app: App, desk: Desk) -> None:
     """Attach images shared in a review card's thread to its draft (author or admin, before it goes out)."""
+    shares = ThreadShares(desk)
+    app.event("message", matchers=[with_files])(shares.shared)
+    app.event("message")(other_message)  # after the one above: Bolt runs the first listener that matches
 
-    def shared(event: dict[str, Any], body: dict[str, Any]) -> None:
+
+class ThreadShares:
+    """Files shared in a review card's thread: checked from Slack's description before the 200, fetched after it."""
+
+    def __init__(self, desk: Desk) -> None:
+        self.desk = desk
+
+    def shared(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         """Before the 200, only what Slack's event already says: whose draft, who shares, what the files claim to be.
         The courier fetches them afterwards (kept in the outbox meanwhile, so a crash loses none)."""
+        desk = self.desk
         thread_ts, files = event.get("thread_ts"), [f for f in event.get("files") or [] if _is_image(f)]
         if not thread_ts or not files or not event.get("user"):
             return
@@ -42,15 +53,14 @@ def register(app: App, desk: Desk) -> None:
             draft.id, event["user"], files, event_id=body.get("event_id"), channel=event["channel"], thread_ts=thread_ts
         )
 
-    def other_message(event: dict[str, Any]) -> None:
-        """Every other message in the review channels arrives too (the subscription is per channel): nothing to do."""
 
-    def with_files(event: dict[str, Any]) -> bool:
-        """A message that carries files (subtype file_share, though some clients send files without it)."""
-        return bool(event.get("files"))
+def other_message(event: dict[str, Any]) -> None:
+    """Every other message in the review channels arrives too (the subscription is per channel): nothing to do."""
 
-    app.event("message", matchers=[with_files])(shared)
-    app.event("message")(other_message)  # after the one above: Bolt runs the first listener that matches
+
+def with_files(event: dict[str, Any]) -> bool:
+    """A message that carries files (subtype file_share, though some clients send files without it)."""
+    return bool(event.get("files"))
 
 
 def described_in_words(shared: list[dict[str, Any]], text: str) -> list[dict[str, Any]]:

@@ -19,16 +19,26 @@ EVENTS = ("app_home_opened",)  # the manifest subscribes to these
 
 def register(app: App, desk: Desk, later: Later) -> None:
     """Publish the home tab each time someone opens it, after Slack has its 200 (drawing it reads Slack for card links)."""
+    home = AppHome(desk, later)
+    for name in EVENTS:
+        app.event(name)(home.opened)
+    for action_id in (render.HOME_APPROVE, render.HOME_REJECT):
+        app.action(action_id)(home.vote)
 
-    def opened(event: dict[str, Any], client: WebClient) -> None:
+
+class AppHome:
+    """The App Home's listeners: drawn after the acknowledgement, votes counted before it."""
+
+    def __init__(self, desk: Desk, later: Later) -> None:
+        self.desk = desk
+        self.later = later
+
+    def opened(self, event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab", "home") != "home":
             return
-        later(publish, desk, client, event["user"])
+        self.later(publish, self.desk, client, event["user"])
 
-    for name in EVENTS:
-        app.event(name)(opened)
-
-    def vote(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def vote(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         """Approve or Reject under "Waiting for your vote": in the ledger (or refused) before Slack hears back, like the
         card's; then the home is drawn again, saying what the press did (a home has no response_url to answer on)."""
         user, action = body["user"]["id"], body["actions"][0]
@@ -37,15 +47,12 @@ def register(app: App, desk: Desk, later: Later) -> None:
             shown = render.home_vote(action.get("block_id") or "")
             if shown is None:
                 raise WrongState("This button does not say which version of the draft it was for; open the App Home again.")
-            stands, _change = desk.vote_by_button(shown[0], user, kind, card_ts=None, version=shown[1])
+            stands, _change = self.desk.vote_by_button(shown[0], user, kind, card_ts=None, version=shown[1])
             outcome: tuple[int, bool] | str = (shown[0], stands)
         except CopydeskError as e:  # a home has no response_url: the answer is drawn on it (ours go to app.error)
             outcome = error_text(e)
         ack()
-        later(voted, desk, client, user, kind, outcome)
-
-    for action_id in (render.HOME_APPROVE, render.HOME_REJECT):
-        app.action(action_id)(vote)
+        self.later(voted, self.desk, client, user, kind, outcome)
 
 
 def voted(desk: Desk, client: WebClient, user: str, kind: Kind, outcome: tuple[int, bool] | str) -> None:

@@ -15,8 +15,16 @@ from handlers.errors import error_text
 
 def register(app: App, desk: Desk) -> None:
     """Bind the new-draft modal (opened by /draft with no text)."""
+    app.view(render.DRAFT_MODAL)(DraftForm(desk).submitted)
 
-    def submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+
+class DraftForm:
+    """The new-draft modal's submission, checked before the modal closes."""
+
+    def __init__(self, desk: Desk) -> None:
+        self.desk = desk
+
+    def submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         """Stored before the modal closes (its card, and the author's message saying where it is, queued with it);
         a mistake keeps the form open with the reason under its field."""
         values = view["state"]["values"]
@@ -28,7 +36,7 @@ def register(app: App, desk: Desk) -> None:
             for file in shared:  # what Slack says of them; their bytes are fetched after the form has closed
                 files.described(file)
             shared = files.described_in_words(shared, alt) if shared else []
-            desk.submit(
+            self.desk.submit(
                 author_id=body["user"]["id"],
                 text=values["text"]["value"].get("value") or "",  # as typed: a form sends no Slack markup
                 account=chosen,
@@ -46,8 +54,6 @@ def register(app: App, desk: Desk) -> None:
             ack(response_action="errors", errors={_field(e, "account" in values): error_text(e)})
             return
         ack()
-
-    app.view(render.DRAFT_MODAL)(submitted)
 
 
 def _field(error: Exception, has_account: bool) -> str:
