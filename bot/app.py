@@ -117,6 +117,8 @@ def build_services(
     )
     postings, progress = Postings(), Progress()
     listeners = ListenerPool(max_workers=10)
+    publishing = Gate()  # held around each post on its way to X: Slack's news waits meanwhile, so posts due together go together
+    scheduler = PublishScheduler(publishing=publishing.held)  # first: the desk is built around it, and registers its jobs
     desk = Desk(
         config,
         ledger,
@@ -126,12 +128,13 @@ def build_services(
         },
         notifier=notifier,
         directory=SlackDirectory(quick_client(client), refresh=listeners.later),
+        scheduler=scheduler,
         clock=clock,
         postings=postings,
         progress=progress,
         jitter=jitter,
     )
-    publishing = Gate()  # held around each post on its way to X: Slack's news waits meanwhile, so posts due together go together
+    scheduler.register(publish=desk.publish, remind=desk.remind, digest=desk.run_digest)
     messenger = Messenger(
         ledger,
         notifier,
@@ -145,8 +148,6 @@ def build_services(
     courier = Courier(
         ledger, messenger.deliver, clock=clock, room=(listeners.wait_for_room, publishing.wait_for_room), progress=progress
     )
-    scheduler = PublishScheduler(desk.publish, remind=desk.remind, digest=desk.run_digest, publishing=publishing.held)
-    desk.attach_scheduler(scheduler)
     return Services(
         config=config, ledger=ledger, desk=desk, scheduler=scheduler, client=client, listeners=listeners, courier=courier
     )

@@ -17,12 +17,11 @@ from bot.errors import CopydeskError, UnknownAccount, UnknownDraft
 from bot.length import measure
 from bot.messenger import CARD, DM, REDRAW, REPLY, RETIRE, Postings, draft_queue
 from bot.model import Draft, Pause
-from bot.ports import Change, Directory, DraftView, Notifier, Publisher
+from bot.ports import Change, Directory, DraftView, Notifier, Publisher, Schedule, Unscheduled
 from bot.progress import Progress
 from bot.review import Rules, State, Tally, tally
 
 if TYPE_CHECKING:
-    from bot.scheduling import PublishScheduler
     from storage.ledger import Ledger
 
 log = logging.getLogger(__name__)
@@ -46,7 +45,7 @@ class DeskBase:
         publishers: Mapping[str, Publisher],
         notifier: Notifier,
         directory: Directory,
-        scheduler: PublishScheduler | None = None,
+        scheduler: Schedule | None = None,
         clock: Clock = utc_now,
         postings: Postings | None = None,
         progress: Progress | None = None,
@@ -57,17 +56,13 @@ class DeskBase:
         self.publishers = publishers
         self.notifier = notifier
         self.directory = directory
-        self.scheduler = scheduler
+        self.scheduler: Schedule = scheduler or Unscheduled()  # nothing fires by itself without one
         self.clock = clock
         # Held across "commit a decision, then (un)schedule it" so two decisions cannot reorder those steps.
         self._decisions = threading.RLock()
         self.postings = postings or Postings()  # cards on their way to Slack: a reaction on an unknown message waits for them
         self.progress = progress or Progress()  # told after each outbox delivery: the author's link waits for their card
         self._jitter = jitter  # 0 to 1: spreads the retries of posts that failed together
-
-    def attach_scheduler(self, scheduler: PublishScheduler) -> None:
-        """The scheduler calls back into the desk, so it is wired after both exist."""
-        self.scheduler = scheduler
 
     # reading
 
@@ -154,8 +149,6 @@ class DeskBase:
 
     def _sync_schedule(self, draft_id: int) -> None:
         """Make the scheduler agree with the ledger for one draft: nothing is scheduled while paused."""
-        if self.scheduler is None:
-            return
         with self._decisions:
             draft = self.ledger.draft(draft_id)
             if draft is None or draft.state is not State.APPROVED or self.ledger.current_pause():
@@ -165,7 +158,6 @@ class DeskBase:
 
     def _schedule_approved(self, draft: Draft) -> None:
         """Publish an approved draft at its time, or at once when it has none or its time has passed."""
-        assert self.scheduler is not None
         due = draft.due
         self.scheduler.schedule(draft.id, due if due and due > self.clock() else None)
 

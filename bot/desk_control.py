@@ -189,9 +189,8 @@ class Control(DeskBase):
                 self._announce(at=now, news="paused", actor=user_id, reason=reason)
                 for draft in self.ledger.drafts_in(OPEN):
                     self._tell_slack(draft, None, at=now)
-            if self.scheduler is not None:
-                for draft in self.ledger.drafts_in([State.APPROVED]):
-                    self.scheduler.cancel(draft.id)
+            for draft in self.ledger.drafts_in([State.APPROVED]):
+                self.scheduler.cancel(draft.id)
         pause = self.ledger.current_pause()
         assert pause is not None
         return pause

@@ -144,8 +144,7 @@ class Digests(DeskBase):
         self._schedule(scope, day, due)
 
     def _schedule(self, scope: Scope, day: date, due: datetime) -> None:
-        if self.scheduler is not None:
-            self.scheduler.schedule_digest(scope.key, day, due, wait=due - self.clock())
+        self.scheduler.schedule_digest(scope.key, day, due, wait=due - self.clock())
 
     # what it says
 

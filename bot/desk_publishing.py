@@ -168,8 +168,7 @@ class Publishing(DeskBase):
             rules = self._rules_of(found)  # may ask Slack who the editors are: before the claim's transaction
         except CopydeskError as e:  # nothing is sent without knowing whose approvals count: asked again shortly
             log.warning("%s waits: who its editors are could not be read (%s)", found.number, e)
-            if self.scheduler is not None:
-                self.scheduler.schedule(draft_id, self.clock() + RULES_AGAIN)
+            self.scheduler.schedule(draft_id, self.clock() + RULES_AGAIN)
             return None
         now = self.clock()
         # durable: were this claim lost to a power cut, the restart would find the draft approved and send it again

@@ -28,7 +28,7 @@ class Reminders(DeskBase):
             self._plan_reminder(draft_id, self._due_after(*marks.get(draft_id, (None, None))))
 
     def _plan_reminder(self, draft_id: int, due: datetime | None) -> None:
-        if due is not None and self.scheduler is not None:
+        if due is not None:
             self.scheduler.remind(draft_id, due if due > self.clock() else None)
 
     def remind(self, draft_id: int) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -47,6 +47,42 @@ class Publisher(Protocol):
 def post_url(handle: str, post_id: str) -> str:
     """The public address of a post."""
     return f"https://x.com/{handle}/status/{post_id}"
+
+
+class Schedule(Protocol):
+    """When the desk is woken up: a post's time, a reminder, a digest (bot/scheduling.py keeps it with APScheduler)."""
+
+    def schedule(self, draft_id: int, when: datetime | None) -> None:
+        """Publish at `when`, or as soon as possible when it is None; replaces the draft's earlier job."""
+        ...
+
+    def cancel(self, draft_id: int) -> None:
+        """Forget a draft's publishing job, if it has one."""
+        ...
+
+    def remind(self, draft_id: int, when: datetime | None) -> None:
+        """Remind the draft's editors at `when`; replaces its earlier reminder."""
+        ...
+
+    def schedule_digest(self, scope: str, day: date, due: datetime, *, wait: timedelta) -> None:
+        """Wake the digest job of `scope` after `wait`, for its digest due at `due`."""
+        ...
+
+
+class Unscheduled:
+    """A Schedule that wakes nothing: for a desk used by a command that runs once (copydesk digest) or a benchmark."""
+
+    def schedule(self, draft_id: int, when: datetime | None) -> None:
+        """Nothing fires by itself."""
+
+    def cancel(self, draft_id: int) -> None:
+        """Nothing was planned."""
+
+    def remind(self, draft_id: int, when: datetime | None) -> None:
+        """Nothing fires by itself."""
+
+    def schedule_digest(self, scope: str, day: date, due: datetime, *, wait: timedelta) -> None:
+        """Nothing fires by itself."""
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ class PublishScheduler:
 
     def __init__(
         self,
-        publish: Callable[[int], None],
+        publish: Callable[[int], None] | None = None,
         *,
         remind: Callable[[int], None] | None = None,
         digest: Callable[[str], None] | None = None,
@@ -101,6 +101,10 @@ class PublishScheduler:
             id=PLANNER,
             name="bring posts and reminders within the horizon forward",
         )
+
+    def register(self, *, publish: Callable[[int], None], remind: Callable[[int], None], digest: Callable[[str], None]) -> None:
+        """What each kind of job calls: the desk's, once it is built around this scheduler (before start)."""
+        self._calls.update({PUBLISH: publish, REMIND: remind, DIGEST: digest})
 
     def start(self) -> None:
         """Begin firing jobs (call once, from main, after the schedule is rebuilt)."""

@@ -398,7 +398,7 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
         # so the drafts just read are current.
         self._decide_again(self.ledger.drafts_in([State.APPROVED]), now)
         approved = self.ledger.drafts_in([State.APPROVED])
-        if self.scheduler is not None and self.ledger.current_pause() is None:
+        if self.ledger.current_pause() is None:
             for draft in approved:
                 self._schedule_approved(draft)
         # the drafts without a card get their reminder when their card is posted
