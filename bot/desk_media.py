@@ -106,11 +106,7 @@ class Media(DeskBase):
                 actor=message.payload["user"],
                 at=now,
                 draft_id=draft.id,
-                before=[],
-                after=[i.name for i in images],
-                sha256=[i.sha256 for i in images],
-                alt=[i.alt for i in images],
-                files=[i.slack_file_id for i in images],
+                **images_.change_record([], images),
                 version=draft.version,
                 content_sha256=sha,
             )
@@ -161,13 +157,7 @@ class Media(DeskBase):
                     action="images_changed",
                     notice=f"<@{user_id}> {what}: every vote on the earlier version was cleared; "
                     "editors, please review it again.",
-                    detail={
-                        "before": [i.name for i in before],
-                        "after": [i.name for i in after],
-                        "sha256": [i.sha256 for i in after],
-                        "alt": [i.alt for i in after],
-                        "files": [i.slack_file_id for i in after],
-                    },
+                    detail=images_.change_record(before, after),
                 )
             self._sync_schedule(draft_id)
         return self._draft(draft_id)

@@ -206,6 +206,14 @@ class Publishing(DeskBase):
         assert first is not None
         return draft, attempt, first
 
+    def _rules_now(self, draft: Draft) -> Rules | None:
+        """The draft's rules, or None when Slack cannot say who its editors are (the part goes on as its run was approved)."""
+        try:
+            return self._rules_of(draft)
+        except CopydeskError as e:
+            log.warning("%s: its editors could not be read before its next part (%s)", draft.number, e)
+            return None
+
     def _unapproved(self, draft: Draft, rules: Rules) -> str | None:
         """Inside the claim: why this content may not go out now, if it may not (the ledger's own record is checked too)."""
         sha = content_sha256(draft.text, self.ledger.images(draft.id))
@@ -282,6 +290,7 @@ class Publishing(DeskBase):
         if attempt.last:
             self._succeed(draft, attempt.publication_id, posted, checked=checked)
             return None
+        rules = self._rules_now(draft)  # may ask Slack: before the transaction
         now = self.clock()
         following: Attempt | None = None
         with self._decisions:
@@ -310,6 +319,16 @@ class Publishing(DeskBase):
                         action="thread_paused",
                         next_part=attempt.part + 1,
                     )
+                elif rules is not None and (refusal := self._unapproved(self._draft(draft.id), rules)):
+                    # a veto (or a lost approval) that came while the thread was going out stops its next part
+                    notice = (
+                        f"Part {attempt.part + 1} of {len(attempt.parts)} was not sent: {refusal}. Parts up to "
+                        f"{attempt.part} are on X; retract them, or settle it on this card."
+                    )
+                    self.ledger.transition(
+                        draft.id, State.HELD, only_from=[State.PUBLISHING], at=now, actor=SYSTEM, notice=notice, reason=notice
+                    )
+                    self._tell_slack(draft, Change(State.PUBLISHING, State.HELD, SYSTEM), at=now)
                 else:
                     part = attempt.part + 1
                     publication_id = self.ledger.start_publication(draft, self._account(draft.account).handle, at=now, part=part)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.errors import BadAltText, BadDraft, BadImage
 from bot.length import check_characters
@@ -128,6 +129,17 @@ def summary(images: Sequence[Image]) -> str:
         return ""
     noun = "image" if len(images) == 1 else "images"
     return f"{len(images)} {noun}: {', '.join(i.name for i in images)}"
+
+
+def change_record(before: Sequence[Image], after: Sequence[Image]) -> dict[str, list[Any]]:
+    """What the event log keeps of a change of a draft's images: names before and after, and what the after ones are."""
+    return {
+        "before": [i.name for i in before],
+        "after": [i.name for i in after],
+        "sha256": [i.sha256 for i in after],
+        "alt": [i.alt for i in after],
+        "files": [i.slack_file_id for i in after],
+    }
 
 
 def shown_on_card(image: Image) -> bool:

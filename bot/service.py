@@ -108,11 +108,7 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
                     actor=author_id,
                     at=now,
                     draft_id=draft.id,
-                    before=[],
-                    after=[i.name for i in images],
-                    sha256=[i.sha256 for i in images],
-                    alt=[i.alt for i in images],
-                    files=[i.slack_file_id for i in images],
+                    **images_.change_record([], images),
                     version=draft.version,
                     content_sha256=draft.content_sha256,
                 )
@@ -343,6 +339,8 @@ class Desk(Publishing, Control, Media, Reminders, Digests):
             )
         if draft.state in (State.HELD, State.FAILED):
             return None  # stored, so that Publish now sees a veto or a withdrawn approval; the state stays
+        if draft.state is State.PUBLISHING and len(thread.split(draft.text)) > 1:
+            return None  # a thread going out: stored, and the check before its next part stops it
         if draft.state not in UNDECIDED:
             return f"{draft.number} is already {draft.state.label}; votes no longer change it."
         return None  # a thread partly on X too: its vote is stored, and the check before its next part holds it

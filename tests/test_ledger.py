@@ -232,7 +232,8 @@ def test_a_broken_plain_chain_is_not_keyed(tmp_path: Path) -> None:
         Ledger.open(path, key=b"k" * 40, rekey=True)
 
 
-def test_audit_names_a_sending_whose_approvals_the_log_does_not_show(ledger: Ledger) -> None:
+def sent_on_one_approval(ledger: Ledger, voter: str, **sending: object) -> tuple[int, int]:
+    """A draft with `voter`'s approval in the log, then a `publishing` event that claims `sending`; (draft, publication)."""
     from bot.content import content_sha256
 
     sha = content_sha256("Sent", [])
@@ -246,10 +247,10 @@ def test_audit_names_a_sending_whose_approvals_the_log_does_not_show(ledger: Led
         at=NOW,
         content_sha256=sha,
     )
-    ledger.add_vote(draft.id, Vote("U0E1", "white_check_mark", Kind.APPROVE, 1, sha), at=NOW)
+    ledger.add_vote(draft.id, Vote(voter, "white_check_mark", Kind.APPROVE, 1, sha), at=NOW)
     ledger.log(
         "vote_added",
-        actor="U0E1",
+        actor=voter,
         at=NOW,
         draft_id=draft.id,
         vote="approve",
@@ -266,58 +267,24 @@ def test_audit_names_a_sending_whose_approvals_the_log_does_not_show(ledger: Led
         publication_id=publication,
         version=1,
         content_sha256=sha,
-        approvers=["U0E1", "U0E2"],
-        required=2,
         authors=["U0A"],
         self_approval=False,
+        **sending,
     )
+    return draft.id, publication
+
+
+def test_audit_names_a_sending_whose_approvals_the_log_does_not_show(ledger: Ledger) -> None:
+    draft, publication = sent_on_one_approval(ledger, "U0E1", approvers=["U0E1", "U0E2"], required=2)
 
     assert ledger.audit() == [
-        f"#{draft.id}: publication {publication} names approvals the log does not show for that content (U0E2) (event 3)"
+        f"#{draft}: publication {publication} names approvals the log does not show for that content (U0E2) (event 3)"
     ]
 
 
 def test_audit_names_a_sending_that_counted_someone_who_was_not_an_editor(ledger: Ledger) -> None:
-    from bot.content import content_sha256
-
-    sha = content_sha256("Sent", [])
-    draft = ledger.add_draft(
-        account="main",
-        author_id="U0A",
-        text="Sent",
-        publish_at=None,
-        review_channel="C0R",
-        origin_channel=None,
-        at=NOW,
-        content_sha256=sha,
-    )
-    ledger.add_vote(draft.id, Vote("U0X", "white_check_mark", Kind.APPROVE, 1, sha), at=NOW)
-    ledger.log(
-        "vote_added",
-        actor="U0X",
-        at=NOW,
-        draft_id=draft.id,
-        vote="approve",
-        reaction="white_check_mark",
-        version=1,
-        content_sha256=sha,
-    )
-    publication = ledger.start_publication(ledger.draft(draft.id), "aplusk", at=NOW)  # type: ignore[arg-type]
-    ledger.log(
-        "publishing",
-        actor="copydesk",
-        at=NOW,
-        draft_id=draft.id,
-        publication_id=publication,
-        version=1,
-        content_sha256=sha,
-        approvers=["U0X"],
-        required=1,
-        editors=["U0E1"],
-        authors=["U0A"],
-        self_approval=False,
-    )
+    draft, publication = sent_on_one_approval(ledger, "U0X", approvers=["U0X"], required=1, editors=["U0E1"])
 
     assert ledger.audit() == [
-        f"#{draft.id}: publication {publication} counted approvals of people who were not editors then (U0X) (event 3)"
+        f"#{draft}: publication {publication} counted approvals of people who were not editors then (U0X) (event 3)"
     ]

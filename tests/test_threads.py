@@ -312,7 +312,8 @@ def test_a_thread_stopped_after_part_1_goes_on_from_part_2_after_a_restart(confi
     assert x.replies() == [(PARTS[0], None), (PARTS[1], ids[PARTS[0]]), (PARTS[2], ids[PARTS[1]])]
 
 
-def test_a_thread_stopped_part_way_keeps_a_veto_cannot_be_withdrawn_and_its_live_parts_can_be_retracted(bot: Copydesk) -> None:
+def paused_after_part_one(bot: Copydesk) -> None:
+    """The thread is approved; the pause comes while X holds part 1, so the thread stops there, approved, part 1 out."""
     gate = bot.x.hold("/2/tweets")
     bot.command(AUTHOR, THREAD)
     approve(bot, 1)
@@ -321,6 +322,10 @@ def test_a_thread_stopped_part_way_keeps_a_veto_cannot_be_withdrawn_and_its_live
     gate.set()
     bot.x.gates.pop("/2/tweets")
     bot.wait_for_state(1, State.APPROVED)
+
+
+def test_a_thread_stopped_part_way_keeps_a_veto_cannot_be_withdrawn_and_its_live_parts_can_be_retracted(bot: Copydesk) -> None:
+    paused_after_part_one(bot)
     [live] = [p["id"] for p in bot.x.posts]
 
     vetoed = bot.react(EDITOR_3, "x", 1)
@@ -364,14 +369,7 @@ def test_a_thread_begun_before_the_digests_window_is_still_linked_to_its_first_p
 
 
 def test_a_veto_on_a_thread_paused_part_way_holds_its_next_part(bot: Copydesk) -> None:
-    gate = bot.x.hold("/2/tweets")
-    bot.command(AUTHOR, THREAD)
-    approve(bot, 1)
-    bot.x.wait_for_held("/2/tweets")
-    bot.command("U0ADMIN01", "pause Wrong thread")
-    gate.set()
-    bot.x.gates.pop("/2/tweets")
-    bot.wait_for_state(1, State.APPROVED)
+    paused_after_part_one(bot)
 
     bot.react(EDITOR_3, "x", 1)
     bot.command("U0ADMIN01", "resume")
@@ -386,14 +384,7 @@ def test_a_veto_on_a_thread_paused_part_way_holds_its_next_part(bot: Copydesk) -
 def test_a_vetoed_thread_paused_part_way_stays_retractable_across_a_restart(config, slack, x) -> None:
     first = Copydesk(config, slack, x).start()
     try:
-        gate = x.hold("/2/tweets")
-        first.command(AUTHOR, THREAD)
-        approve(first, 1)
-        x.wait_for_held("/2/tweets")
-        first.command("U0ADMIN01", "pause Wrong thread")
-        gate.set()
-        x.gates.pop("/2/tweets")
-        first.wait_for_state(1, State.APPROVED)
+        paused_after_part_one(first)
         first.react(EDITOR_3, "x", 1)
     finally:
         first.stop()
@@ -405,3 +396,20 @@ def test_a_vetoed_thread_paused_part_way_stays_retractable_across_a_restart(conf
         assert second.draft(1).state is State.RETRACTED and second.audited() == []
     finally:
         second.stop()
+
+
+def test_a_veto_while_a_thread_goes_out_stops_its_next_part(bot: Copydesk) -> None:
+    gate = bot.x.hold("/2/tweets")
+    bot.command(AUTHOR, THREAD)
+    approve(bot, 1)
+    bot.x.wait_for_held("/2/tweets")  # part 1 is with X: the thread is going out
+    assert bot.draft(1).state is State.PUBLISHING
+
+    bot.react(EDITOR_3, "x", 1)
+    gate.set()
+    bot.x.gates.pop("/2/tweets")
+
+    draft = bot.wait_for_state(1, State.HELD)
+    assert "Part 2 of 3 was not sent" in (draft.notice or "") and "veto" in (draft.notice or "")
+    assert bot.x.texts() == [PARTS[0]]
+    assert "deleted from X" in bot.private_answer(bot.command(AUTHOR, "retract #1"))
