@@ -22,13 +22,14 @@ from typing import Any
 import yaml
 
 from bot.config import Config, load_config
+from bot.desk import Desk
+from bot.desk.core import Core
 from bot.digest import TOP, Report
 from bot.errors import Delivery, PublishError
 from bot.images import Image
 from bot.messenger import Messenger, draft_queue
 from bot.model import Draft
 from bot.ports import CardRef, Change, DraftView, Posted
-from bot.service import Desk
 from storage.ledger import Ledger
 
 # 18:00 in Los Angeles: the daily digest is due, and the last one went out 24 hours ago.
@@ -227,40 +228,37 @@ class FixedClock:
         return self.now
 
 
-def quiet_desk(config: Config, ledger: Ledger, clock: FixedClock, kind: type[Desk] = Desk) -> Desk:
+def quiet_desk(config: Config, ledger: Ledger, clock: FixedClock, kind: type[Core] = Core) -> Desk:
     """The real Desk with nothing that goes over HTTP and no scheduler (nothing fires by itself)."""
-    return kind(
-        config,
-        ledger,
+    return Desk.around(
+        kind(config, ledger, directory=QuietDirectory(), clock=clock),
         publishers={name: StandInX(account.handle, clock) for name, account in config.accounts.items()},
         notifier=QuietNotifier(clock),
-        directory=QuietDirectory(),
-        clock=clock,
     )
 
 
-class UnseenDesk(Desk):
-    """The real desk for writing the template, minus queueing card redraws and thread replies: only cards go up.
+class UnseenCore(Core):
+    """The real desk's core for writing the template, minus queueing card redraws and thread replies: only cards go up.
 
     Nobody sees these cards, and rendering each one (X's length rules over every text) would be most of the set-up time.
     """
 
-    def _tell_slack(self, draft: Draft, change: Change | None, *, at: datetime) -> None:
+    def tell_slack(self, draft: Draft, change: Change | None, *, at: datetime) -> None:
         pass
 
 
 def put_up_cards(desk: Desk, draft_id: int) -> None:
     """What the courier does for a new draft, at once and in this thread: its card goes up and the ledger records it."""
     messenger = Messenger(
-        desk.ledger,
-        desk.notifier,
-        view=desk.view,
-        clock=desk.clock,
+        desk.core.ledger,
+        desk.digests.notifier,
+        view=desk.reading.view,
+        clock=desk.core.clock,
         postings=desk.postings,
         card_posted=lambda _draft_id: None,
-        reaction=desk.settle_reaction,
+        reaction=desk.voting.settle_reaction,
     )
-    for message in desk.ledger.outbox_queue(draft_queue(draft_id)):
+    for message in desk.core.ledger.outbox_queue(draft_queue(draft_id)):
         messenger.deliver(replace(message, attempts=message.attempts + 1))
 
 
@@ -301,7 +299,7 @@ class Writer:
 
     def draft(self, account: str, *, publish_at: datetime | None = None, thread: bool = False) -> int:
         self.made += 1
-        draft = self.desk.submit(
+        draft = self.desk.drafting.submit(
             author_id=AUTHORS[self.made % len(AUTHORS)],
             text=self.text(thread),
             account=account,
@@ -318,10 +316,10 @@ class Writer:
         return self.editors[self.written[draft_id].account][which]
 
     def react(self, draft_id: int, editor: int, reaction: str) -> None:
-        draft = self.desk.ledger.draft(draft_id)
+        draft = self.desk.core.ledger.draft(draft_id)
         assert draft is not None and draft.card_ts is not None
         self.events_seen += 1
-        self.desk.react(
+        self.desk.voting.react(
             user_id=self.editor(draft_id, editor),
             reaction=reaction,
             channel=draft.review_channel,
@@ -339,11 +337,11 @@ class Writer:
     def publish(self, draft_id: int, at: datetime | None = None, failing: Delivery | None = None) -> None:
         """The scheduler's job fires (at the post's time, or at once) and X answers, or fails as told."""
         self.clock.now = at or self.clock.now + timedelta(seconds=1)
-        x = self.desk.publishers[self.written[draft_id].account]
+        x = self.desk.publishing.publishers[self.written[draft_id].account]
         assert isinstance(x, StandInX)
         x.failing = failing
         try:
-            self.desk.publish(draft_id)
+            self.desk.publishing.publish(draft_id)
         finally:
             x.failing = None
 
@@ -363,7 +361,7 @@ class Writer:
             elif kind == "withdrawn":
                 draft_id = self.draft(account)
                 self.clock.now += timedelta(minutes=9)
-                self.desk.withdraw(draft_id, self.written[draft_id].author_id)
+                self.desk.drafting.withdraw(draft_id, self.written[draft_id].author_id)
             elif kind == "failed":
                 draft_id = self.draft(account)
                 self.approve(draft_id)
@@ -376,7 +374,7 @@ class Writer:
                 published.append(draft_id)
             if i == 70:  # an editor deletes an earlier post from X
                 self.clock.now += timedelta(seconds=30)
-                self.desk.retract(published[30], self.editor(published[30], 0))
+                self.desk.settling.retract(published[30], self.editor(published[30], 0))
             slot += SLOT
         return slot
 
@@ -406,11 +404,11 @@ def write_template(folder: Path) -> tuple[Path, Spans, Config]:
     ledger = Ledger.open(path)
     ledger._db.execute("PRAGMA synchronous = OFF")  # set-up only: nothing here needs to survive a power cut
     clock = FixedClock(NOW - 2 * DAY)
-    desk = quiet_desk(config, ledger, clock, UnseenDesk)
+    desk = quiet_desk(config, ledger, clock, UnseenCore)
     writer = Writer(desk, clock)
     writer.day(NOW - 2 * DAY + timedelta(minutes=5))
     clock.now = NOW - DAY
-    desk.run_digest(TOP)  # the daily digest closes the ordinary day
+    desk.digests.run_digest(TOP)  # the daily digest closes the ordinary day
     spans = Spans(*(_max_id(ledger, table) for table in ("drafts", "events", "publications", "digests")))
     end = writer.day(NOW - DAY + timedelta(minutes=5))
     writer.open_now(end)

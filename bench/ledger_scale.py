@@ -2,7 +2,7 @@
 
 Two ledgers that differ only in how much history lies behind the last 24 hours (bench/history.py builds them)
 are read by the real Desk, in-process: the digest as `digests_so_far()` composes it (the ledger's queries and
-the Report, not Slack), /draft list as its handler computes it (`render.pending_list(desk.pending())`).
+the Report, not Slack), /draft list as its handler computes it (`render.pending_list(desk.reading.pending())`).
 Every SQL statement those calls run is captured and its query plan kept: a plan that scans a history table
 would make the cost grow with the ledger, whatever the timings of one machine say.
 """
@@ -20,7 +20,7 @@ from typing import Any
 
 from bench import history
 from bench.report import Figure, Section
-from bot.service import Desk
+from bot.desk import Desk
 from handlers import render
 from storage.ledger import Ledger
 
@@ -43,10 +43,10 @@ FULL, QUICK = Pace(), Pace(warm_up=1, reps=5, seconds=0.05, least=5, most_second
 HISTORY = re.compile(rf"^SCAN ({'|'.join(history.HISTORY_TABLES)})\b")
 
 CALLS: dict[str, tuple[str, Callable[[Desk], Any]]] = {
-    "digest": ("digest", lambda desk: desk.digests_so_far()),
+    "digest": ("digest", lambda desk: desk.digests.digests_so_far()),
     "draft_list": (
         "/draft list",
-        lambda desk: render.pending_list(desk.pending(), frozenset(desk.config.accounts)),
+        lambda desk: render.pending_list(desk.reading.pending(), frozenset(desk.core.config.accounts)),
     ),  # a reader's
 }
 
@@ -133,7 +133,7 @@ def restart(path: Path, config: Any) -> None:
     """What a start does to the ledger before it serves: open it (schema checked), then settle and plan from it."""
     ledger = Ledger.open(path)
     try:
-        history.quiet_desk(config, ledger, history.FixedClock(history.NOW)).recover()
+        history.quiet_desk(config, ledger, history.FixedClock(history.NOW)).recovery.recover()
     finally:
         ledger.close()
 
@@ -216,6 +216,9 @@ def plan(ledger: Ledger, sql: str, runs: int) -> dict[str, Any]:
 
 def same_work(small: Desk, large: Desk) -> dict[str, Any]:
     """Both ledgers must give the same digest and list, but for draft numbers: only the history behind them differs."""
-    digests = [[r.counts for r in desk.digests_so_far()] for desk in (small, large)]
-    lists = [render.pending_list(desk.pending(), frozenset(desk.config.accounts))[0].count("\n•") for desk in (small, large)]
+    digests = [[r.counts for r in desk.digests.digests_so_far()] for desk in (small, large)]
+    lists = [
+        render.pending_list(desk.reading.pending(), frozenset(desk.core.config.accounts))[0].count("\n•")
+        for desk in (small, large)
+    ]
     return {"digest_sections": digests[0], "list_lines": lists[0], "same": digests[0] == digests[1] and lists[0] == lists[1]}

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.history import FixedClock, UnseenDesk, put_up_cards, quiet_desk
+from bench.history import FixedClock, UnseenCore, put_up_cards, quiet_desk
 from bot.config import Config
 from storage import Ledger
 from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2
@@ -30,7 +30,7 @@ def open_drafts(config: Config, *, in_review: int, due: Sequence[datetime], labe
     clock = FixedClock(datetime.now(UTC))
     ledger = Ledger.open(config.db_path)
     try:
-        desk = quiet_desk(config, ledger, clock, kind=UnseenDesk)
+        desk = quiet_desk(config, ledger, clock, kind=UnseenCore)
         events = 0
 
         def approve(draft_id: int, editor: str) -> None:
@@ -38,7 +38,7 @@ def open_drafts(config: Config, *, in_review: int, due: Sequence[datetime], labe
             events += 1
             draft = ledger.draft(draft_id)
             assert draft is not None and draft.card_ts is not None
-            desk.react(
+            desk.voting.react(
                 user_id=editor,
                 reaction=APPROVE,
                 channel=draft.review_channel,
@@ -48,7 +48,9 @@ def open_drafts(config: Config, *, in_review: int, due: Sequence[datetime], labe
             )
 
         def write(text: str, publish_at: datetime | None) -> int:
-            draft = desk.submit(author_id=AUTHOR, text=text, account=None, at=None, origin_channel="C0GEN", publish_at=publish_at)
+            draft = desk.drafting.submit(
+                author_id=AUTHOR, text=text, account=None, at=None, origin_channel="C0GEN", publish_at=publish_at
+            )
             put_up_cards(desk, draft.id)
             approve(draft.id, EDITOR_1)
             return draft.id

@@ -21,13 +21,13 @@ from slack_sdk.http_retry.builtin_handlers import (
 import handlers
 from bot.config import Config
 from bot.courier import Courier
+from bot.desk import Clock, Desk, utc_now
 from bot.errors import CopydeskError, LedgerUnwritable, SlackUnavailable
 from bot.listeners import Gate, ListenerPool
 from bot.messenger import Messenger, Postings
 from bot.progress import Progress
 from bot.publishing import XPublisher
 from bot.scheduling import REMIND, PublishScheduler
-from bot.service import Clock, Desk, utc_now
 from handlers.errors import error_text
 from handlers.notifier import SlackDirectory, SlackNotifier
 from storage import Ledger
@@ -49,7 +49,7 @@ class Services:
 
     def start(self) -> None:
         """Rebuild the schedule from the ledger, then let it fire; the courier takes up what Slack has not heard yet."""
-        recovery = self.desk.recover()
+        recovery = self.desk.recovery.recover()
         log.info(
             "ledger recovered: %d scheduled, %d interrupted, %d cards queued again",
             recovery.scheduled,
@@ -57,9 +57,9 @@ class Services:
             recovery.cards_queued,
         )
         self.courier.start()
-        self.desk.warm_up()  # editor groups asked now, so no vote waits for Slack to list them
-        caught_up = self.desk.start_digests()  # a digest missed while down goes out now, once
-        log.info("digests: %d scheduled, %d caught up", len(self.desk.digest_scopes()), caught_up)
+        self.desk.reading.warm_up()  # editor groups asked now, so no vote waits for Slack to list them
+        caught_up = self.desk.digests.start_digests()  # a digest missed while down goes out now, once
+        log.info("digests: %d scheduled, %d caught up", len(self.desk.digests.digest_scopes()), caught_up)
         self.scheduler.start()
 
     def stop(self) -> None:
@@ -75,7 +75,7 @@ class Services:
             "scheduled": self.scheduler.count(),
             "reminders": self.scheduler.count(REMIND),
             "schema": self.ledger.schema_version(),
-            "outbox": self.ledger.outbox_health(self.desk.clock()),
+            "outbox": self.ledger.outbox_health(self.desk.core.clock()),
         }
 
 
@@ -119,7 +119,7 @@ def build_services(
     listeners = ListenerPool(max_workers=10)
     publishing = Gate()  # held around each post on its way to X: Slack's news waits meanwhile, so posts due together go together
     scheduler = PublishScheduler(publishing=publishing.held)  # first: the desk is built around it, and registers its jobs
-    desk = Desk(
+    desk = Desk.build(
         config,
         ledger,
         publishers={
@@ -134,16 +134,16 @@ def build_services(
         progress=progress,
         jitter=jitter,
     )
-    scheduler.register(publish=desk.publish, remind=desk.remind, digest=desk.run_digest)
+    scheduler.register(publish=desk.publishing.publish, remind=desk.reminders.remind, digest=desk.digests.run_digest)
     messenger = Messenger(
         ledger,
         notifier,
-        view=desk.view,
+        view=desk.reading.view,
         clock=clock,
         postings=postings,
-        card_posted=desk.schedule_reminder,
-        reaction=desk.settle_reaction,
-        attach=desk.settle_attachment,
+        card_posted=desk.reminders.schedule_reminder,
+        reaction=desk.voting.settle_reaction,
+        attach=desk.media.settle_attachment,
     )
     courier = Courier(
         ledger, messenger.deliver, clock=clock, room=(listeners.wait_for_room, publishing.wait_for_room), progress=progress

@@ -147,10 +147,10 @@ def _digest(config: Config, *, since: str | None, post: bool) -> int:
     services = build_services(config)
     try:
         desk = services.desk
-        start = parse_since(since, now=desk.clock(), zone=config.timezone) if since else None
-        print("\n\n".join(digest_render.plain(report) for report in desk.digests_so_far(start)))
+        start = parse_since(since, now=desk.core.clock(), zone=config.timezone) if since else None
+        print("\n\n".join(digest_render.plain(report) for report in desk.digests.digests_so_far(start)))
         if post:
-            for scope, ts in desk.post_digests_now(start):
+            for scope, ts in desk.digests.post_digests_now(start):
                 print(f"\nposted to {scope.channel} (message {ts})")
         return 0
     finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from bot.service import Desk
+from bot.desk import Desk
 from handlers import actions, commands, events, files, home, views
 from handlers.later import Later
 

@@ -8,9 +8,9 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
+from bot.desk import Desk
 from bot.errors import BadTime, Unchanged
 from bot.review import Kind
-from bot.service import Desk
 from handlers import render
 from handlers.commands import ON_DRAFT
 from handlers.errors import answered_privately, error_text
@@ -53,8 +53,8 @@ class CardActions:
         tell = lambda text: respond(text=text, response_type="ephemeral", replace_original=False)  # noqa: E731
         with answered_privately(tell):
             if action["action_id"] == render.EDIT:
-                view = self.desk.view(draft_id)
-                self.desk.check_can_edit(view.draft, user)
+                view = self.desk.reading.view(draft_id)
+                self.desk.core.check_can_edit(view.draft, user)
                 client.views_open(trigger_id=body["trigger_id"], view=render.edit_modal(view))
                 return
             tell(ON_DRAFT[BUTTONS[action["action_id"]]](self.desk, draft_id, user, None))
@@ -66,7 +66,7 @@ class CardActions:
         card_ts = (body.get("container") or {}).get("message_ts")
         shown = re.fullmatch(r"draft-\d+-v(\d+)", action.get("block_id") or "")  # the version the card showed
         draft_id = int(action["value"])
-        stands, _change = self.desk.vote_by_button(
+        stands, _change = self.desk.voting.vote_by_button(
             draft_id, body["user"]["id"], kind, card_ts=card_ts, version=int(shown[1]) if shown else None
         )
         ack()
@@ -74,7 +74,7 @@ class CardActions:
 
     def voted(self, draft_id: int, kind: Kind, stands: bool, respond: Respond) -> None:
         """After the ack: the voter hears what their press did (the card is redrawn from the desk's queue)."""
-        view = self.desk.view(draft_id)
+        view = self.desk.reading.view(draft_id)
         did = ("approved" if kind is Kind.APPROVE else "vetoed") if stands else "took back your vote on"
         respond(
             text=f"You {did} {view.draft.number}: {render.status_line(view)}", response_type="ephemeral", replace_original=False
@@ -86,7 +86,7 @@ class CardActions:
         text = values["text"]["value"].get("value") or ""  # as typed: a form sends no Slack markup
         at = (values["at"]["value"].get("value") or "").strip() or None
         try:
-            self.desk.edit(int(view["private_metadata"]), body["user"]["id"], text=text, at=at)  # its new card is queued
+            self.desk.drafting.edit(int(view["private_metadata"]), body["user"]["id"], text=text, at=at)  # its new card is queued
         except Unchanged:
             ack()  # saved as it was: the form closes and nothing changes, votes included
             return

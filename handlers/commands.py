@@ -10,7 +10,7 @@ from slack_sdk import WebClient
 
 from bot import commands
 from bot.commands import Compose, Edit, Named
-from bot.service import Desk
+from bot.desk import Desk
 from handlers import digest_render, render
 from handlers.errors import answered_privately
 from handlers.later import Later
@@ -54,7 +54,7 @@ class DraftCommand:
         if isinstance(parsed, Compose):
             # Slack sends a slow /draft again (X-Slack-Retry-Num) with the same trigger_id: it makes one draft
             once = f"command:{command['trigger_id']}" if command.get("trigger_id") else None
-            draft = desk.submit(
+            draft = desk.drafting.submit(
                 author_id=user,
                 text=parsed.text,
                 account=parsed.account,
@@ -64,33 +64,33 @@ class DraftCommand:
             )
             ack()  # the link to its card follows privately once the card is up, holding no thread meanwhile
             answer = lambda: self.later(self._privately, respond, self._card_link, draft.id, respond)  # noqa: E731
-            return lambda: self.later(desk.watch_card, draft.id, answer)
+            return lambda: self.later(desk.drafting.watch_card, draft.id, answer)
         if isinstance(parsed, Edit):
-            draft = desk.edit(parsed.draft_id, user, text=parsed.text, at=parsed.at)  # its new card is queued with it
+            draft = desk.drafting.edit(parsed.draft_id, user, text=parsed.text, at=parsed.at)  # its new card is queued with it
             ack(text=f"{draft.number} is edited; its votes are cleared and a new card is on its way.", response_type="ephemeral")
         elif parsed.name == "drop-images":
             assert parsed.draft_id is not None
-            draft = desk.set_images(parsed.draft_id, user, [])
+            draft = desk.media.set_images(parsed.draft_id, user, [])
             ack(
                 text=f"{draft.number} has no images now; its votes are cleared and a new card is on its way.",
                 response_type="ephemeral",
             )
         elif parsed.name == "help":
             ack(
-                text=commands.help_text(desk.config.approve_reactions[0], desk.config.reject_reactions[0]),
+                text=commands.help_text(desk.core.config.approve_reactions[0], desk.core.config.reject_reactions[0]),
                 response_type="ephemeral",
             )
         elif parsed.name == "list":
-            text, blocks = render.pending_list(desk.pending(), desk.readable(user))
+            text, blocks = render.pending_list(desk.reading.pending(), desk.reading.readable(user))
             ack(text=text, blocks=blocks or None, response_type="ephemeral")
         elif parsed.name == "digest":
-            text, blocks = digest_render.so_far(desk.digests_so_far(), desk.readable(user))
+            text, blocks = digest_render.so_far(desk.digests.digests_so_far(), desk.reading.readable(user))
             ack(text=text, blocks=blocks, response_type="ephemeral")
         elif parsed.name == "pause":
-            pause = desk.pause(user, parsed.rest or None)  # in force, and its news for Slack queued, before this answer
+            pause = desk.control.pause(user, parsed.rest or None)  # in force, and its news for Slack queued, before this answer
             ack(text=render.paused_answer(pause), response_type="ephemeral")
         elif parsed.name == "resume":
-            resumed = desk.resume(user)
+            resumed = desk.control.resume(user)
             ack(text=render.resumed_answer(resumed.rescheduled, [d.number for d in resumed.held]), response_type="ephemeral")
         else:
             ack()  # withdraw, retract, retry, mark-published: they talk to Slack or X, so after the ack
@@ -104,13 +104,13 @@ class DraftCommand:
             step(*args)
 
     def _open_form(self, command: dict[str, Any], client: WebClient) -> None:
-        accounts = list(self.desk.config.accounts.values())
-        zone = self.desk.zone_of(command["user_id"]).key
-        modal = render.draft_modal(accounts, self.desk.config.default_account, command.get("channel_id"), zone)
+        accounts = list(self.desk.core.config.accounts.values())
+        zone = self.desk.core.zone_of(command["user_id"]).key
+        modal = render.draft_modal(accounts, self.desk.core.config.default_account, command.get("channel_id"), zone)
         client.views_open(trigger_id=command["trigger_id"], view=modal)
 
     def _card_link(self, draft_id: int, respond: Respond) -> None:
-        view, link = self.desk.card_link(draft_id)  # the courier has posted it (or Slack refused it)
+        view, link = self.desk.drafting.card_link(draft_id)  # the courier has posted it (or Slack refused it)
         respond(text=render.in_review(view, link), response_type="ephemeral")
 
     def _on_draft(self, parsed: Named, user: str, respond: Respond) -> None:
@@ -125,11 +125,15 @@ def _parse(text: str) -> Compose | Named | Edit:
 
 # One table for what the subcommands about one draft do, and what they answer: /draft NAME #ID and the card's buttons.
 ON_DRAFT: dict[str, Callable[[Desk, int, str, str | None], str]] = {
-    "cancel": lambda desk, draft_id, user, _: f"{desk.withdraw(draft_id, user).number} is withdrawn; it will not be published.",
-    "retract": lambda desk, draft_id, user, _: f"{desk.retract(draft_id, user).number} is deleted from X and marked retracted.",
-    "retry": lambda desk, draft_id, user, _: f"{desk.publish_again(draft_id, user).number} is on its way to X again.",
+    "cancel": lambda desk, draft_id, user, _: (
+        f"{desk.drafting.withdraw(draft_id, user).number} is withdrawn; it will not be published."
+    ),
+    "retract": lambda desk, draft_id, user, _: (
+        f"{desk.settling.retract(draft_id, user).number} is deleted from X and marked retracted."
+    ),
+    "retry": lambda desk, draft_id, user, _: f"{desk.settling.publish_again(draft_id, user).number} is on its way to X again.",
     "mark-published": lambda desk, draft_id, user, url: (
-        f"{desk.mark_published(draft_id, user, url).number} is recorded as published."
+        f"{desk.settling.mark_published(draft_id, user, url).number} is recorded as published."
     ),
 }
 

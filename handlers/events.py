@@ -6,7 +6,7 @@ from typing import Any
 
 from slack_bolt import App
 
-from bot.service import Desk
+from bot.desk import Desk
 
 # The manifest subscribes to exactly these, so the two cannot drift apart.
 EVENTS = ("reaction_added", "reaction_removed")
@@ -29,7 +29,7 @@ class Reactions:
         item = event.get("item", {})
         if item.get("type") != "message":
             return
-        self.desk.react(
+        self.desk.voting.react(
             user_id=event["user"],
             reaction=event["reaction"],
             channel=item["channel"],

@@ -11,9 +11,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot import images
+from bot.desk import Desk
 from bot.errors import BadImage, SlackUnavailable
 from bot.images import MAX_BYTES, Image
-from bot.service import Desk
 from handlers import slack_text
 
 # Slack sends a file shared in a channel's thread as a `message` event (subtype file_share); the app
@@ -42,14 +42,14 @@ class ThreadShares:
         thread_ts, files = event.get("thread_ts"), [f for f in event.get("files") or [] if _is_image(f)]
         if not thread_ts or not files or not event.get("user"):
             return
-        draft = desk.draft_on_card(event["channel"], thread_ts)
+        draft = desk.media.draft_on_card(event["channel"], thread_ts)
         if draft is None:
             return  # a thread that is not a review card's
-        desk.check_can_edit(draft, event["user"], "attach images to")  # who asks, before what they sent is judged
+        desk.core.check_can_edit(draft, event["user"], "attach images to")  # who asks, before what they sent is judged
         for file in files:
             described(file)
         files = described_in_words(files, slack_text.typed(event.get("text") or ""))
-        desk.attach_later(
+        desk.media.attach_later(
             draft.id, event["user"], files, event_id=body.get("event_id"), channel=event["channel"], thread_ts=thread_ts
         )
 

@@ -7,9 +7,9 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot.desk import Desk
 from bot.errors import CopydeskError, WrongState
 from bot.review import Kind
-from bot.service import Desk
 from handlers import render
 from handlers.errors import error_text
 from handlers.later import Later
@@ -47,7 +47,7 @@ class AppHome:
             shown = render.home_vote(action.get("block_id") or "")
             if shown is None:
                 raise WrongState("This button does not say which version of the draft it was for; open the App Home again.")
-            stands, _change = self.desk.vote_by_button(shown[0], user, kind, card_ts=None, version=shown[1])
+            stands, _change = self.desk.voting.vote_by_button(shown[0], user, kind, card_ts=None, version=shown[1])
             outcome: tuple[int, bool] | str = (shown[0], stands)
         except CopydeskError as e:  # a home has no response_url: the answer is drawn on it (ours go to app.error)
             outcome = error_text(e)
@@ -61,7 +61,7 @@ def voted(desk: Desk, client: WebClient, user: str, kind: Kind, outcome: tuple[i
         notice = f":warning: {outcome}"
     else:
         draft_id, stands = outcome
-        view = desk.view(draft_id)
+        view = desk.reading.view(draft_id)
         did = ("approved" if kind is Kind.APPROVE else "vetoed") if stands else "took back your vote on"
         notice = f"You {did} {view.draft.number}: {render.status_line(view)}"
     publish(desk, client, user, notice)
@@ -69,4 +69,4 @@ def voted(desk: Desk, client: WebClient, user: str, kind: Kind, outcome: tuple[i
 
 def publish(desk: Desk, client: WebClient, user: str, notice: str | None = None) -> None:
     """Draw `user`'s App Home as the ledger is now."""
-    client.views_publish(user_id=user, view=render.home(desk.overview(user), notice))
+    client.views_publish(user_id=user, view=render.home(desk.reading.overview(user), notice))

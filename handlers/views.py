@@ -7,8 +7,8 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot.desk import Desk
 from bot.errors import AlreadySubmitted, BadAltText, BadImage, BadTime, UnknownAccount
-from bot.service import Desk
 from handlers import files, render
 from handlers.errors import error_text
 
@@ -36,7 +36,7 @@ class DraftForm:
             for file in shared:  # what Slack says of them; their bytes are fetched after the form has closed
                 files.described(file)
             shared = files.described_in_words(shared, alt) if shared else []
-            self.desk.submit(
+            self.desk.drafting.submit(
                 author_id=body["user"]["id"],
                 text=values["text"]["value"].get("value") or "",  # as typed: a form sends no Slack markup
                 account=chosen,

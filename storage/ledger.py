@@ -291,15 +291,18 @@ class Ledger:
         action: str | None = None,
         notice: str | None | Keep = KEEP,
         may_be_live: bool | None = None,
+        retrying: tuple[datetime, datetime] | None = None,
         **detail: Any,
     ) -> bool:
-        """One change of state as one call: moved only from `only_from`, its run of attempts at X over, its card's notice
-        set (unless KEEP), whether X may have it (when given), and logged as `action` (the new state's name unless told)
-        by `actor`. False, and nothing changed, when the draft was no longer in one of `only_from`."""
+        """One change of state as one call: moved only from `only_from`, its run of attempts at X over (or, with
+        `retrying`, going on: when to try again and since when it is tried), its card's notice set (unless KEEP), whether
+        X may have it (when given), and logged as `action` (the new state's name unless told) by `actor`. False, and
+        nothing changed, when the draft was no longer in one of `only_from`."""
         with self.transaction():
             if not self.move(draft_id, to, only_from=only_from, at=at):
                 return False
-            self.set_attempts(draft_id, retry_at=None, first_attempt_at=None)
+            retry_at, first_attempt_at = retrying or (None, None)
+            self.set_attempts(draft_id, retry_at=retry_at, first_attempt_at=first_attempt_at)
             if not isinstance(notice, Keep):
                 self.set_notice(draft_id, notice)
             if may_be_live is not None:

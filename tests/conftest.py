@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from bot.config import Config, load_config
-from bot.service import Clock, utc_now
+from bot.desk import Clock, utc_now
 from tests.fakes.slack_api import BOT_TOKEN, BOT_USER_ID, FakeSlack
 from tests.fakes.x_api import X_ENV, FakeX
 from tests.support.harness import (

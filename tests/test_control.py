@@ -108,7 +108,7 @@ def test_the_author_withdraws_a_scheduled_draft_and_it_never_goes_out(bot: Copyd
     assert "withdrawn" in answer
     assert bot.draft(1).state is State.WITHDRAWN and bot.services.scheduler.due_at(1) is None
     assert "Withdrawn by" in blocks_text(bot.slack.updates()[-1])
-    bot.desk.publish(1)
+    bot.desk.publishing.publish(1)
     assert bot.x.calls("/2/tweets") == []
 
 
@@ -160,8 +160,8 @@ def test_only_admins_pause_and_a_pause_stops_everything_at_once(make_bot) -> Non
     assert bot.draft(2).state is State.APPROVED
     assert "Publishing is paused" in blocks_text(bot.slack.updates()[-1])
     clock.advance(hours=2)
-    bot.desk.publish(1)
-    bot.desk.publish(2)
+    bot.desk.publishing.publish(1)
+    bot.desk.publishing.publish(2)
     assert bot.x.calls("/2/tweets") == []
     assert "already paused" in bot.private_answer(bot.command(ADMIN, "pause again"))
 
@@ -228,7 +228,7 @@ def test_publish_now_needs_the_approvals_as_they_are_now(bot: Copydesk) -> None:
 def test_a_draft_that_failed_before_any_review_cannot_be_sent_with_retry(bot: Copydesk) -> None:
     bot.command(AUTHOR, "Never reviewed")
     with bot.ledger.transaction():  # as when its account was missing from app.yaml for one restart
-        bot.ledger.move(1, State.FAILED, only_from=[State.IN_REVIEW], at=bot.desk.clock())
+        bot.ledger.move(1, State.FAILED, only_from=[State.IN_REVIEW], at=bot.desk.core.clock())
 
     answer = bot.private_answer(bot.command(EDITOR_1, "retry #1"))
 

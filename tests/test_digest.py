@@ -248,7 +248,7 @@ def test_the_digest_lists_the_day_with_links_authors_approvers_and_counts(make_b
     assert record.message_ts == bot.slack.history[DIGEST][-1]["ts"]
     assert record.window_end - record.window_start == timedelta(hours=24)
     # the same day fires again (a duplicate job, a second scheduler): nothing more
-    bot.desk.run_digest(TOP)
+    bot.desk.digests.run_digest(TOP)
     assert len(digests(bot)) == 1
     assert bot.services.scheduler.digest_due_at(TOP) == due + timedelta(days=1)
 
@@ -329,7 +329,7 @@ def test_slack_refusing_the_digest_is_retried_and_it_goes_out_once(make_bot) -> 
     assert retry is not None and timedelta(minutes=9) < retry - due < timedelta(minutes=11)
     del bot.slack.failures["chat.postMessage"]
     fire(bot, clock)
-    bot.desk.run_digest(TOP)  # and once more, for good measure
+    bot.desk.digests.run_digest(TOP)  # and once more, for good measure
 
     assert len(digests(bot)) == 2 and len(bot.slack.history[DIGEST]) == 1  # one refused, one in the channel
     assert [(d.outcome, d.day) for d in bot.ledger.digests()] == [("sent", due.astimezone(LA).date())]
@@ -383,11 +383,11 @@ def test_a_digest_posted_just_before_a_crash_is_found_in_the_channel_not_posted_
     first = Copydesk(config, slack, x, clock=clock).start()
     first.command(AUTHOR, "Before the crash")
     # copydesk claims the day's digest and posts it; it dies before Slack's answer is recorded
-    [report] = first.desk.digests_so_far()
+    [report] = first.desk.digests.digests_so_far()
     day = tomorrow(18).astimezone(LA).date()
     report = replace(report, day=day)
     first.ledger.claim_digest(scope=TOP, day=day, start=report.start, end=report.end, channel=DIGEST, at=clock())
-    ts = first.desk.notifier.post_digest(DIGEST, report)
+    ts = first.desk.digests.notifier.post_digest(DIGEST, report)
     first.crash()
 
     second = Copydesk(config, slack, x, clock=clock).start()
@@ -559,7 +559,7 @@ def test_the_digest_reads_the_ledger_through_indexes(bot: Copydesk) -> None:
     statements: list[str] = []
     conn.set_trace_callback(statements.append)
     try:
-        bot.desk.digests_so_far()
+        bot.desk.digests.digests_so_far()
         bot.ledger.previous_digest_end(TOP)
         bot.ledger.daily_digest(TOP, date(2026, 11, 21))
         bot.ledger.digest_origin()

@@ -137,7 +137,7 @@ def test_two_editors_approve_on_their_homes_and_it_is_scheduled_and_a_reject_vet
 def test_the_home_shows_whole_what_waits_and_sends_drafts_with_images_to_their_cards(bot: Copydesk) -> None:
     long = "A long post, longer than the 80 characters a queue line shows of it. " * 3
     bot.command(AUTHOR, "at:+1d " + long.strip())
-    bot.desk.submit(
+    bot.desk.drafting.submit(
         author_id=AUTHOR,
         text="With a picture",
         account=None,

@@ -32,7 +32,9 @@ def approve(bot: Copydesk, number: int) -> None:
 
 def submit(bot: Copydesk, text: str, *pictures: Image) -> int:
     """What the new-draft modal does with its file_input: the desk call, then the card."""
-    draft = bot.desk.submit(author_id=AUTHOR, text=text, account=None, at=None, origin_channel=None, images=list(pictures))
+    draft = bot.desk.drafting.submit(
+        author_id=AUTHOR, text=text, account=None, at=None, origin_channel=None, images=list(pictures)
+    )
     bot.slack_told()  # the courier puts its card up
     return draft.id
 

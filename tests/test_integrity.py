@@ -212,7 +212,7 @@ def test_nothing_is_sent_when_the_ledger_holds_other_words_than_were_approved(ma
         bot.ledger._db.execute("UPDATE drafts SET text = 'Words nobody approved' WHERE id = 1")
 
     clock.advance(hours=2)
-    bot.desk.publish(1)  # what the scheduler's job does at the draft's time
+    bot.desk.publishing.publish(1)  # what the scheduler's job does at the draft's time
 
     draft = bot.draft(1)
     assert draft.state is State.HELD and "not the content" in (draft.notice or "")
@@ -388,13 +388,13 @@ def test_a_post_due_while_slack_cannot_say_who_its_editors_are_waits_and_then_go
 
     bot = make_bot({"editors": ["S0EDITORS"]}, clock=clock)
     clock.advance(hours=2)
-    bot.desk.publish(1)  # the job fires: the approvals cannot be judged, so nothing is sent, and it is tried again
+    bot.desk.publishing.publish(1)  # the job fires: the approvals cannot be judged, so nothing is sent, and it is tried again
 
     due = bot.services.scheduler.due_at(1)
     assert bot.draft(1).state is State.APPROVED and bot.x.calls("/2/tweets") == []
     assert due is not None and 29 <= (due - clock()).total_seconds() <= 31
     bot.slack.http_failures.pop("usergroups.users.list")
-    bot.desk.publish(1)
+    bot.desk.publishing.publish(1)
     assert bot.draft(1).state is State.PUBLISHED
 
 
@@ -403,7 +403,7 @@ def test_verify_names_a_draft_whose_card_would_show_another_file_than_its_image(
     from tests.support.media import PNG
 
     chart = bot.slack.add_file("chart.png", PNG)
-    bot.desk.submit(
+    bot.desk.drafting.submit(
         author_id=AUTHOR,
         text="With a chart",
         account=None,

@@ -107,7 +107,7 @@ def test_a_draft_full_of_markup_is_shown_literally_everywhere(make_bot) -> None:
     assert any(r["text"].startswith("Approved by") for r in replies) and any("Published on X" in r["text"] for r in replies)
     # the reminder in the first draft's thread
     clock.advance(hours=3)
-    bot.desk.remind(waiting)
+    bot.desk.reminders.remind(waiting)
     bot.slack_told()
     assert any(":bell:" in r["text"] for r in bot.slack.thread(REVIEW, bot.draft(waiting).card_ts))
     # /draft list

@@ -25,7 +25,7 @@ def secret_draft(make_bot, slack: FakeSlack) -> Copydesk:
     with an image in it."""
     slack.add_channel(REVIEW, [BOT_USER_ID, MEMBER])
     bot = make_bot()
-    bot.desk.submit(
+    bot.desk.drafting.submit(
         author_id=AUTHOR,
         text=SECRET,
         account=None,

@@ -70,7 +70,7 @@ def test_the_job_firing_twice_still_posts_once(make_bot) -> None:
     approve(bot, 1)
     clock.advance(days=1, minutes=1)
     # Several wake-ups at the same moment (a duplicate job, a second scheduler): only one may reach X.
-    threads = [threading.Thread(target=bot.desk.publish, args=[1]) for _ in range(4)]
+    threads = [threading.Thread(target=bot.desk.publishing.publish, args=[1]) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:

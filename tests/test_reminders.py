@@ -49,7 +49,7 @@ def test_a_reminder_waits_its_time_and_skips_drafts_decided_meanwhile(make_bot) 
     bot.react(EDITOR_1, "white_check_mark", 1)
     bot.react(EDITOR_2, "white_check_mark", 1)
     clock.advance(hours=2)
-    bot.desk.remind(1)  # approved meanwhile: nobody needs reminding
+    bot.desk.reminders.remind(1)  # approved meanwhile: nobody needs reminding
     assert reminders(bot) == [] and not [e for e in bot.ledger.events(1) if e.action == "reminded"]
 
 
@@ -74,7 +74,7 @@ def test_an_edit_starts_the_wait_again_and_a_restart_keeps_the_plan(make_bot, tm
     assert restarted.services.scheduler.due_at(1, REMIND) == second
 
     clock.advance(hours=1)
-    restarted.desk.remind(1)
+    restarted.desk.reminders.remind(1)
     restarted.slack_told()
     [reminder] = reminders(restarted)
     assert f"<@{EDITOR_1}>, <@{EDITOR_2}> and <@{EDITOR_3}>" in reminder["text"]
@@ -84,7 +84,7 @@ def test_reminders_can_be_turned_off(make_bot) -> None:
     bot = make_bot(top={"reminders": {"after_minutes": 0}})
     bot.command(AUTHOR, "at:+1d Nobody is nagged")
     assert bot.services.scheduler.due_at(1, REMIND) is None
-    bot.desk.remind(1)
+    bot.desk.reminders.remind(1)
     assert reminders(bot) == []
 
 

@@ -55,7 +55,7 @@ def test_a_publication_cut_off_by_a_crash_is_flagged_not_repeated(config, slack,
     first.services.scheduler.shutdown()  # the process "dies" after claiming the post, before X answers
     first.services.courier.stop()
     clock.advance(hours=2)
-    first.desk._claim(1)
+    first.desk.publishing._claim(1)
     first.ledger.close()
 
     second = Copydesk(config, slack, x, clock=clock).start()

@@ -129,7 +129,7 @@ def test_a_thread_reply_whose_answer_was_a_5xx_is_looked_up_not_sent_twice(bot: 
     bot.slack.fail_after_success("chat.postMessage")  # the approval's thread reply lands, but Slack answers 500
 
     bot.react(EDITOR_2, APPROVE, 1)
-    eventually(lambda: bot.ledger.outbox_health(bot.desk.clock())["pending"] == 0, what="the courier settling it")
+    eventually(lambda: bot.ledger.outbox_health(bot.desk.core.clock())["pending"] == 0, what="the courier settling it")
 
     replies = [m["text"] for m in bot.slack.thread(REVIEW, bot.draft(1).card_ts)]
     assert len(replies) == 1 and replies[0].startswith("Approved by")
@@ -164,7 +164,7 @@ def test_a_message_slack_can_never_take_is_given_up_at_once(bot: Copydesk) -> No
 
     bot.react(EDITOR_1, APPROVE, 1)
 
-    health = bot.ledger.outbox_health(bot.desk.clock())
+    health = bot.ledger.outbox_health(bot.desk.core.clock())
     assert (health["pending"], health["gave_up"]) == (0, 1)
 
 
@@ -183,7 +183,7 @@ def test_a_rate_limited_slack_never_holds_an_acknowledgement(make_bot) -> None:
     clock = MovableClock()
     bot = make_bot({"editors": ["S0EDITORS"], "approvals_required": 1}, clock=clock)
     bot.slack.groups["S0EDITORS"] = [EDITOR_1, EDITOR_2]
-    bot.desk.warm_up()  # as at start, once the group exists
+    bot.desk.reading.warm_up()  # as at start, once the group exists
     bot.command(AUTHOR, "at:+1d Voted while Slack rate limits everything")
     bot.slack.outage(429, retry_after=2)  # 2 s twice is past Slack's 3 s for a client that sleeps it out
 
@@ -214,7 +214,7 @@ def test_a_post_x_took_that_the_ledger_cannot_record_is_told_at_once_and_recorde
     with bot.ledger._lock:  # the file turns read-only under copydesk: SQLite's own "attempt to write a readonly database"
         bot.ledger._db.execute("PRAGMA query_only = ON")
 
-    with caplog.at_level(logging.ERROR, logger="bot.desk_publishing"):
+    with caplog.at_level(logging.ERROR, logger="bot.desk.publishing"):
         answer.set()
         eventually(
             lambda: any("could not record it" in m["text"] for m in bot.slack.thread(REVIEW, card)),
@@ -260,8 +260,8 @@ def test_an_app_installed_without_the_scope_to_look_sends_anyway_rather_than_hol
 
     with caplog.at_level(logging.WARNING, logger="handlers.notifier"):
         bot.react(EDITOR_2, APPROVE, 1)
-        eventually(lambda: bot.ledger.outbox_health(bot.desk.clock())["pending"] == 0, what="the queue not held")
+        eventually(lambda: bot.ledger.outbox_health(bot.desk.core.clock())["pending"] == 0, what="the queue not held")
 
     assert [m["text"] for m in bot.slack.dms(AUTHOR) if "was approved" in m["text"]] != []
     assert "could not look for an earlier try" in caplog.text and "missing_scope" in caplog.text
-    assert bot.ledger.outbox_health(bot.desk.clock())["gave_up"] == 0
+    assert bot.ledger.outbox_health(bot.desk.core.clock())["gave_up"] == 0

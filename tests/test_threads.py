@@ -177,7 +177,7 @@ def test_a_rate_limited_part_waits_for_xs_reset_and_meanwhile_the_text_cannot_ch
     assert bot.draft(1).text == THREAD
 
     clock.advance(hours=1, minutes=1)
-    bot.desk.publish(1)
+    bot.desk.publishing.publish(1)
     assert bot.draft(1).state is State.PUBLISHED
     ids = posted_ids(bot)
     assert bot.x.replies() == [(PARTS[0], None), (PARTS[1], ids[PARTS[0]]), (PARTS[2], ids[PARTS[1]])]
@@ -348,7 +348,7 @@ def test_a_published_thread_is_one_line_of_the_digest_linked_to_its_first_post(b
     approve(bot, 1)
     bot.wait_for_state(1, State.PUBLISHED)
 
-    [report] = bot.desk.digests_so_far()
+    [report] = bot.desk.digests.digests_so_far()
 
     [line] = report.published
     first = bot.ledger.published_parts(1)[1]
@@ -362,7 +362,7 @@ def test_a_thread_begun_before_the_digests_window_is_still_linked_to_its_first_p
     bot.wait_for_state(1, State.PUBLISHED)
     parts = bot.ledger.published_parts(1)
 
-    [report] = bot.desk.digests_so_far(parts[2].finished_at)  # part 1 went out just before the window
+    [report] = bot.desk.digests.digests_so_far(parts[2].finished_at)  # part 1 went out just before the window
 
     [line] = report.published
     assert (line.url, line.note) == (parts[1].url, "a thread of 3 posts")

@@ -48,7 +48,7 @@ def test_a_rate_limited_post_waits_for_the_reset_x_names_and_the_thread_hears_wh
     assert "trying again" in blocks_text(bot.slack.updates()[-1])
 
     clock.advance(hours=1, minutes=1)  # the reset has passed: the job's wake-up publishes
-    bot.desk.publish(1)
+    bot.desk.publishing.publish(1)
     assert bot.draft(1).state is State.PUBLISHED
     assert bot.x.texts() == ["Patience"]
     assert [p.outcome for p in bot.ledger.publications(1)] == ["failed", "published"]
@@ -197,7 +197,7 @@ def test_a_lost_answer_for_a_post_with_an_image_is_found_despite_the_media_link_
 
     bot = make_bot(top={"x_timeout_seconds": 0.3, **FAST_RETRY})
     bot.x.lose_next_answer(delay=5)
-    draft = bot.desk.submit(
+    draft = bot.desk.drafting.submit(
         author_id=AUTHOR,
         text="A chart, see example.org",
         account=None,

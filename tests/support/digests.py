@@ -39,5 +39,5 @@ def fire(bot: Copydesk, clock: MovableClock, scope: str = TOP) -> datetime:
     due = bot.services.scheduler.digest_due_at(scope)
     assert due is not None, f"no digest is scheduled for {scope}"
     move(clock, due + timedelta(seconds=1))
-    bot.desk.run_digest(scope)
+    bot.desk.digests.run_digest(scope)
     return due

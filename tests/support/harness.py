@@ -19,9 +19,9 @@ from slack_sdk.signature import SignatureVerifier
 
 from bot.app import Services, build_services, create_app
 from bot.config import Config
+from bot.desk import Clock, utc_now
 from bot.model import Draft
 from bot.review import State
-from bot.service import Clock, utc_now
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.x_api import FakeX
 

@@ -5,23 +5,21 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import links, thread
+from bot import thread
 from bot.content import content_sha256
-from bot.desk_base import DeskBase
-from bot.errors import CopydeskError, Delivery, LedgerUnwritable, NotAllowed, Paused, PublishError, WrongState
+from bot.desk.core import EARLY_TOLERANCE, Core, Decision
+from bot.errors import CopydeskError, Delivery, LedgerUnwritable, PublishError, WrongState
 from bot.model import SYSTEM, Draft
-from bot.ports import CardRef, Change, Posted, post_url
-from bot.review import Rules, State, decide
+from bot.ports import CardRef, Change, Notifier, Posted, Publisher
+from bot.review import Rules, State
 
 log = logging.getLogger(__name__)
 
-# A job may wake a little before its time (clock resolution); this much early still counts as on time.
-EARLY_TOLERANCE = timedelta(milliseconds=5)
 MAX_ATTEMPTS = 10  # however X keeps naming new reset times, a post is not tried forever
 MAX_DELAY = timedelta(minutes=15)  # the longest wait between two attempts after a server error
 RULES_AGAIN = timedelta(seconds=30)  # a post due while Slack cannot say who its editors are is tried again this soon
@@ -65,8 +63,19 @@ def first_unpublished(published: dict[int, Any], count: int) -> int:
     return next((part for part in range(1, count + 1) if part not in published), count + 1)
 
 
-class Publishing(DeskBase):
-    """The scheduler's side of the desk, and the buttons that settle a post in doubt."""
+class Publishing:
+    """The scheduler's side of the desk, the buttons that settle a post in doubt, and taking a post back down."""
+
+    def __init__(
+        self, core: Core, *, publishers: Mapping[str, Publisher], notifier: Notifier, jitter: Callable[[], float]
+    ) -> None:
+        self.core = core
+        self.ledger = core.ledger
+        self.config = core.config
+        self.clock = core.clock
+        self.publishers = publishers
+        self.notifier = notifier
+        self._jitter = jitter  # 0 to 1: spreads the retries of posts that failed together
 
     def publish(self, draft_id: int) -> None:
         """The scheduler's job: publish an approved draft once, if it is (still) approved, due and not paused.
@@ -100,7 +109,7 @@ class Publishing(DeskBase):
             return self._after_failure(draft, attempt, first_attempt, e)
         except Exception as e:  # a fault of ours after the request may have gone: a person must look
             log.exception("publishing %s failed unexpectedly", draft.number)
-            self._hold(
+            self.hold(
                 draft, attempt.publication_id, attempt.says(f"copydesk failed while publishing ({type(e).__name__}); {CHECK}")
             )
             return None
@@ -165,24 +174,24 @@ class Publishing(DeskBase):
         if found is None or found.state is not State.APPROVED:
             return None
         try:
-            rules = self._rules_of(found)  # may ask Slack who the editors are: before the claim's transaction
+            rules = self.core.rules_of(found)  # may ask Slack who the editors are: before the claim's transaction
         except CopydeskError as e:  # nothing is sent without knowing whose approvals count: asked again shortly
             log.warning("%s waits: who its editors are could not be read (%s)", found.number, e)
-            self.scheduler.schedule(draft_id, self.clock() + RULES_AGAIN)
+            self.core.scheduler.schedule(draft_id, self.clock() + RULES_AGAIN)
             return None
         now = self.clock()
         # durable: were this claim lost to a power cut, the restart would find the draft approved and send it again
-        with self._decisions, self.ledger.transaction(durable=True):
+        with self.core.deciding(at=now, durable=True) as decision:
             draft = self.ledger.draft(draft_id)
             if draft is None or draft.state is not State.APPROVED or self.ledger.current_pause():
                 return None  # withdrawn, vetoed, published or paused since the job was scheduled
             if draft.due and draft.due - now > EARLY_TOLERANCE:
-                self._sync_schedule(draft_id)
+                decision.reschedule(draft_id)  # woken early: put back at its time
                 return None
             if draft.version != found.version:
                 return None  # edited since: a new review is under way
             if refusal := self._unapproved(draft, rules):
-                self._stop_unapproved(draft, refusal, at=now)
+                self._stop_unapproved(decision, draft, refusal)
                 return None
             if not self.ledger.move(draft_id, State.PUBLISHING, only_from=[State.APPROVED], at=now):
                 return None
@@ -191,7 +200,7 @@ class Publishing(DeskBase):
             part = first_unpublished(self.ledger.published_parts(draft_id), len(parts))
             if part > len(parts):  # cannot happen (the last part and "published" are one transaction); never post again
                 raise WrongState(f"every part of {draft.number} is already on X")
-            publication_id = self.ledger.start_publication(draft, self._account(draft.account).handle, at=now, part=part)
+            publication_id = self.ledger.start_publication(draft, self.core.account(draft.account).handle, at=now, part=part)
             attempt = Attempt(publication_id, part, parts)
             self.ledger.log(
                 "publishing",
@@ -199,17 +208,17 @@ class Publishing(DeskBase):
                 at=now,
                 draft_id=draft_id,
                 publication_id=publication_id,
-                **self._approval_record(draft, rules),
+                **self.core.approval_record(draft, rules),
                 **attempt.detail(),
             )
-            first = self._draft(draft_id).first_attempt_at  # as stored (to the millisecond), to compare with attempts
+            first = self.core.draft(draft_id).first_attempt_at  # as stored (to the millisecond), to compare with attempts
         assert first is not None
         return draft, attempt, first
 
     def _rules_now(self, draft: Draft) -> Rules | None:
         """The draft's rules, or None when Slack cannot say who its editors are (the part goes on as its run was approved)."""
         try:
-            return self._rules_of(draft)
+            return self.core.rules_of(draft)
         except CopydeskError as e:
             log.warning("%s: its editors could not be read before its next part (%s)", draft.number, e)
             return None
@@ -219,7 +228,7 @@ class Publishing(DeskBase):
         sha = content_sha256(draft.text, self.ledger.images(draft.id))
         if sha != draft.content_sha256:
             return "its text or images in the ledger are not the content its version was approved as"
-        standing = self._standing(draft, rules)
+        standing = self.core.standing(draft, rules)
         if standing.rejecters:
             return f"it has a veto ({', '.join(f'<@{r}>' for r in standing.rejecters)})"
         if len(standing.approvers) < rules.approvals_required:
@@ -229,8 +238,9 @@ class Publishing(DeskBase):
             )
         return None
 
-    def _stop_unapproved(self, draft: Draft, reason: str, *, at: datetime) -> None:
-        """Inside the claim's transaction: hold the draft instead of sending it; a person decides what happens next."""
+    def _stop_unapproved(self, decision: Decision, draft: Draft, reason: str) -> None:
+        """Inside the claim's decision: hold the draft instead of sending it; a person decides what happens next."""
+        at = decision.at
         notice = f"Not sent: {reason}. Nothing went to X; an editor must review it again."
         self.ledger.transition(
             draft.id,
@@ -243,21 +253,8 @@ class Publishing(DeskBase):
             version=draft.version,
             content_sha256=draft.content_sha256,
         )
-        self._tell_slack(draft, Change(State.APPROVED, State.HELD, SYSTEM), at=at)
+        decision.tell(draft, Change(State.APPROVED, State.HELD, SYSTEM))
         log.warning("%s held before sending: %s", draft.number, reason)
-
-    def _approval_record(self, draft: Draft, rules: Rules) -> dict[str, Any]:
-        """What the event log keeps of why this content could go: for `copydesk ledger verify` to check later."""
-        standing = self._standing(draft, rules)
-        return {
-            "version": draft.version,
-            "content_sha256": draft.content_sha256,
-            "approvers": list(standing.approvers),
-            "required": rules.approvals_required,
-            "editors": sorted(rules.editors),
-            "authors": sorted(rules.authors),
-            "self_approval": rules.allow_self_approval,
-        }
 
     def _after_failure(self, draft: Draft, attempt: Attempt, first: datetime, error: PublishError) -> Attempt | None:
         reason = attempt.says(error.reason)
@@ -274,7 +271,7 @@ class Publishing(DeskBase):
         try:  # from the first attempt of this run: X may have created any of them late
             found = self.publishers[draft.account].find(attempt.text, since=first)
         except PublishError as e:
-            self._hold(draft, attempt.publication_id, f"{reason}. copydesk could not check the account either ({e.reason})")
+            self.hold(draft, attempt.publication_id, f"{reason}. copydesk could not check the account either ({e.reason})")
             return None
         if found is not None:
             return self._posted(draft, attempt, found, checked=True)
@@ -293,59 +290,58 @@ class Publishing(DeskBase):
         rules = self._rules_now(draft)  # may ask Slack: before the transaction
         now = self.clock()
         following: Attempt | None = None
-        with self._decisions:
-            with self.ledger.transaction():
-                self.ledger.finish_publication(attempt.publication_id, post_id=posted.post_id, url=posted.url, at=now)
+        with self.core.deciding(at=now) as decision:
+            self.ledger.finish_publication(attempt.publication_id, post_id=posted.post_id, url=posted.url, at=now)
+            self.ledger.log(
+                "part_published",
+                actor=SYSTEM,
+                at=now,
+                draft_id=draft.id,
+                x_post_id=posted.post_id,
+                url=posted.url,
+                publication_id=attempt.publication_id,
+                version=draft.version,
+                content_sha256=draft.content_sha256,
+                **attempt.detail(),
+                **({"found_on_account": True} if checked else {}),
+            )
+            if self.ledger.current_pause():  # the crisis switch stops a thread half-way too
+                self.ledger.transition(
+                    draft.id,
+                    State.APPROVED,
+                    only_from=[State.PUBLISHING],
+                    at=now,
+                    actor=SYSTEM,
+                    action="thread_paused",
+                    next_part=attempt.part + 1,
+                )
+            elif rules is not None and (refusal := self._unapproved(self.core.draft(draft.id), rules)):
+                # a veto (or a lost approval) that came while the thread was going out stops its next part
+                notice = (
+                    f"Part {attempt.part + 1} of {len(attempt.parts)} was not sent: {refusal}. Parts up to "
+                    f"{attempt.part} are on X; retract them, or settle it on this card."
+                )
+                self.ledger.transition(
+                    draft.id, State.HELD, only_from=[State.PUBLISHING], at=now, actor=SYSTEM, notice=notice, reason=notice
+                )
+                decision.tell(draft, Change(State.PUBLISHING, State.HELD, SYSTEM))
+            else:
+                part = attempt.part + 1
+                publication_id = self.ledger.start_publication(draft, self.core.account(draft.account).handle, at=now, part=part)
+                following = Attempt(publication_id, part, attempt.parts)
                 self.ledger.log(
-                    "part_published",
+                    "publishing",
                     actor=SYSTEM,
                     at=now,
                     draft_id=draft.id,
-                    x_post_id=posted.post_id,
-                    url=posted.url,
-                    publication_id=attempt.publication_id,
+                    publication_id=publication_id,
                     version=draft.version,
                     content_sha256=draft.content_sha256,
-                    **attempt.detail(),
-                    **({"found_on_account": True} if checked else {}),
+                    **following.detail(),
                 )
-                if self.ledger.current_pause():  # the crisis switch stops a thread half-way too
-                    self.ledger.transition(
-                        draft.id,
-                        State.APPROVED,
-                        only_from=[State.PUBLISHING],
-                        at=now,
-                        actor=SYSTEM,
-                        action="thread_paused",
-                        next_part=attempt.part + 1,
-                    )
-                elif rules is not None and (refusal := self._unapproved(self._draft(draft.id), rules)):
-                    # a veto (or a lost approval) that came while the thread was going out stops its next part
-                    notice = (
-                        f"Part {attempt.part + 1} of {len(attempt.parts)} was not sent: {refusal}. Parts up to "
-                        f"{attempt.part} are on X; retract them, or settle it on this card."
-                    )
-                    self.ledger.transition(
-                        draft.id, State.HELD, only_from=[State.PUBLISHING], at=now, actor=SYSTEM, notice=notice, reason=notice
-                    )
-                    self._tell_slack(draft, Change(State.PUBLISHING, State.HELD, SYSTEM), at=now)
-                else:
-                    part = attempt.part + 1
-                    publication_id = self.ledger.start_publication(draft, self._account(draft.account).handle, at=now, part=part)
-                    following = Attempt(publication_id, part, attempt.parts)
-                    self.ledger.log(
-                        "publishing",
-                        actor=SYSTEM,
-                        at=now,
-                        draft_id=draft.id,
-                        publication_id=publication_id,
-                        version=draft.version,
-                        content_sha256=draft.content_sha256,
-                        **following.detail(),
-                    )
-                self._tell_slack(draft, None, at=now)  # the card shows how far the thread is
+            decision.tell(draft)  # the card shows how far the thread is
             if following is None:
-                self._sync_schedule(draft.id)
+                decision.reschedule(draft.id)
         return following
 
     def _retry_or_fail(self, draft: Draft, publication_id: int, first: datetime, reason: str, reset: datetime | None) -> None:
@@ -360,28 +356,28 @@ class Publishing(DeskBase):
         if attempts >= MAX_ATTEMPTS or (reset is None and retry_at > give_up):
             self._fail(draft, publication_id, f"{reason}; gave up after {attempts} attempt(s)")
             return
-        with self._decisions:
-            with self.ledger.transaction():
-                self.ledger.fail_publication(publication_id, error=reason, at=now)
-                self.ledger.move(draft.id, State.APPROVED, only_from=[State.PUBLISHING], at=now)
-                self.ledger.set_attempts(draft.id, retry_at=retry_at, first_attempt_at=first)
-                self.ledger.log(
-                    "retry_scheduled",
-                    actor=SYSTEM,
-                    at=now,
-                    draft_id=draft.id,
-                    attempt=attempts,
-                    publication_id=publication_id,
-                    error=reason,
-                    retry_at=retry_at.isoformat(),
-                )
-                self._tell_slack(draft, Change(State.PUBLISHING, State.APPROVED, SYSTEM), at=now)
-            self._sync_schedule(draft.id)
+        with self.core.deciding(at=now) as decision:
+            self.ledger.fail_publication(publication_id, error=reason, at=now)
+            self.ledger.transition(
+                draft.id,
+                State.APPROVED,
+                only_from=[State.PUBLISHING],
+                at=now,
+                actor=SYSTEM,
+                action="retry_scheduled",
+                retrying=(retry_at, first),
+                attempt=attempts,
+                publication_id=publication_id,
+                error=reason,
+                retry_at=retry_at.isoformat(),
+            )
+            decision.tell(draft, Change(State.PUBLISHING, State.APPROVED, SYSTEM))
+            decision.reschedule(draft.id)
 
     def _succeed(self, draft: Draft, publication_id: int, posted: Posted, *, checked: bool = False) -> None:
         """The last (or only) part is out: the draft is published, and its link is its first part's."""
         now = self.clock()
-        with self.ledger.transaction():
+        with self.core.deciding(at=now) as decision:
             self.ledger.finish_publication(publication_id, post_id=posted.post_id, url=posted.url, at=now)
             out = self.ledger.published_parts(draft.id)
             first = out.get(1)
@@ -401,11 +397,11 @@ class Publishing(DeskBase):
                 last_post_id=posted.post_id,
                 **detail,
             )
-            self._tell_slack(draft, Change(State.PUBLISHING, State.PUBLISHED, SYSTEM), at=now)
+            decision.tell(draft, Change(State.PUBLISHING, State.PUBLISHED, SYSTEM))
 
     def _fail(self, draft: Draft, publication_id: int, reason: str) -> None:
         now = self.clock()
-        with self.ledger.transaction():
+        with self.core.deciding(at=now) as decision:
             self.ledger.fail_publication(publication_id, error=reason, at=now)
             self.ledger.transition(
                 draft.id,
@@ -416,12 +412,12 @@ class Publishing(DeskBase):
                 error=reason,
                 publication_id=publication_id,
             )
-            self._tell_slack(draft, Change(State.PUBLISHING, State.FAILED, SYSTEM), at=now)
+            decision.tell(draft, Change(State.PUBLISHING, State.FAILED, SYSTEM))
 
-    def _hold(self, draft: Draft, publication_id: int | None, reason: str) -> None:
+    def hold(self, draft: Draft, publication_id: int | None, reason: str) -> None:
         """Whether X has the post is unknown: stop, and ask a person on the card."""
         now = self.clock()
-        with self.ledger.transaction():
+        with self.core.deciding(at=now) as decision:
             if publication_id is not None:
                 self.ledger.fail_publication(publication_id, error=reason, at=now)
             self.ledger.transition(
@@ -435,114 +431,4 @@ class Publishing(DeskBase):
                 reason=reason,
                 **_named(publication_id),
             )
-            self._tell_slack(draft, Change(State.PUBLISHING, State.HELD, SYSTEM), at=now)
-
-    # a person settles it
-
-    def publish_again(self, draft_id: int, user_id: str) -> Draft:
-        """An editor or admin sends a held or failed draft to X again (or confirms one held by a pause)."""
-        draft = self._draft(draft_id)
-        self._require_editor_or_admin(draft, user_id, "publish a held draft")
-        if self.ledger.current_pause():
-            raise Paused("Publishing is paused; an admin must /draft resume before anything goes out.")
-        rules = self._rules_of(draft)
-        needed = rules.approvals_required
-        now = self.clock()
-        with self._decisions:
-            with self.ledger.transaction():
-                current = self._draft(draft_id)
-                if current.state not in (State.HELD, State.FAILED):
-                    raise WrongState(
-                        f"{draft.number} is {current.state.label}; only held or failed drafts can be published again."
-                    )
-                if current.version != draft.version:
-                    rules = self._rules_of(current)
-                counted = self._standing(current, rules)
-                if decide(counted, needed) is not State.APPROVED:
-                    raise WrongState(
-                        f"{draft.number} does not have the editors' approval now "
-                        f"({len(counted.approvers)} of {needed} for this version by today's editors, "
-                        f"{len(counted.rejecters)} veto); it cannot go out."
-                    )
-                self.ledger.transition(
-                    draft_id,
-                    State.APPROVED,
-                    only_from=[current.state],
-                    at=now,
-                    actor=user_id,
-                    action="publish_again",
-                    notice=None,
-                    before=current.state.value,
-                )
-                # whether X has it stays in doubt until it is found or sent: a duplicate refused by X must not free it
-                self._tell_slack(current, Change(current.state, State.APPROVED, user_id), at=now)
-            self._sync_schedule(draft_id)
-        return self._draft(draft_id)
-
-    def mark_published(self, draft_id: int, user_id: str, url: str | None) -> Draft:
-        """An editor or admin found a held post live on X: record it as published, with its link if given.
-
-        For a thread it settles the part in doubt (the first not on X); only the last part makes the draft
-        published. A part that more parts must reply to needs its link.
-        """
-        draft = self._draft(draft_id)
-        self._require_editor_or_admin(draft, user_id, "mark a draft as published")
-        handle = self._account(draft.account).handle
-        post_id = links.status_id(url, handle) if url else None
-        url = post_url(handle, post_id) if post_id else None  # the link as copydesk writes it, whatever the host
-        count = len(thread.split(draft.text))
-        rules = self._rules_of(draft)  # what is recorded beside it: the approvals its content had when it was found live
-        now = self.clock()
-        with self.ledger.transaction():
-            current = self._draft(draft_id)
-            if current.state not in (State.HELD, State.FAILED):
-                raise WrongState(f"{draft.number} is {current.state.label}; only held or failed drafts can be marked published.")
-            sent = any(p.content_sha256 == current.content_sha256 for p in self.ledger.publications(draft_id))
-            if not (
-                current.may_be_live or sent or decide(self._standing(current, rules), rules.approvals_required) is State.APPROVED
-            ):
-                raise WrongState(
-                    f"copydesk never sent {draft.number} as it stands, and the editors' approval of it does not "
-                    "hold now, so it is not recorded as published. If someone posted it by hand, delete it on X "
-                    f"and withdraw {draft.number}."
-                )
-            part = first_unpublished(self.ledger.published_parts(draft_id), count)
-            last = part >= count
-            if not last and not post_id:
-                raise WrongState(
-                    f"Part {part} of {count} of {draft.number} is followed by more parts, which reply to it: "
-                    f"give its link, /draft mark-published {draft.number} https://x.com/{handle}/status/…"
-                )
-            if last:
-                self.ledger.move(draft_id, State.PUBLISHED, only_from=[current.state], at=now)
-                self.ledger.set_attempts(draft_id, retry_at=None, first_attempt_at=None)
-            publication_id = self.ledger.start_publication(current, handle, at=now, part=part)
-            self.ledger.finish_publication(publication_id, post_id=post_id or "", url=url or "", at=now)
-            self.ledger.set_doubt(draft_id, False)
-            if last:
-                self.ledger.set_notice(draft_id, f"Marked as published by <@{user_id}> after checking the account.")
-            else:
-                self.ledger.set_notice(
-                    draft_id,
-                    f"Part {part} of {count} marked as published by <@{user_id}>; "
-                    f"Publish now sends the rest, from part {part + 1}.",
-                )
-            detail = {"part": part, "of": count} if count > 1 else {}
-            self.ledger.log(
-                "marked_published",
-                actor=user_id,
-                at=now,
-                draft_id=draft_id,
-                url=url,
-                publication_id=publication_id,
-                x_post_id=post_id or "",
-                **self._approval_record(current, rules),
-                **detail,
-            )
-            self._tell_slack(current, Change(current.state, State.PUBLISHED, user_id) if last else None, at=now)
-        return self._draft(draft_id)
-
-    def _require_editor_or_admin(self, draft: Draft, user_id: str, what: str) -> None:
-        if user_id in self.config.admins or user_id in self._rules(self._account(draft.account), draft.author_id).editors:
-            return
-        raise NotAllowed(f"Only editors of {draft.account} and admins can {what}.")
+            decision.tell(draft, Change(State.PUBLISHING, State.HELD, SYSTEM))

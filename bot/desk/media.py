@@ -7,7 +7,7 @@ from typing import Any
 
 from bot import images as images_
 from bot.content import content_sha256
-from bot.desk_base import DeskBase
+from bot.desk.core import Core
 from bot.errors import CopydeskError, LedgerUnwritable, WrongState
 from bot.images import Image
 from bot.messenger import ATTACH, NOTICE, draft_queue
@@ -15,8 +15,13 @@ from bot.model import Draft, Outgoing
 from bot.review import EDITABLE
 
 
-class Media(DeskBase):
+class Media:
     """Images go to X with the draft's first post; editors approve them with the text, so changing them re-opens review."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.ledger = core.ledger
+        self.clock = core.clock
 
     def set_images(self, draft_id: int, user_id: str, images: Sequence[Image]) -> Draft:
         """Replace every image of a draft (none: drop them); like an edit, the votes are cleared and a new card goes up."""
@@ -40,8 +45,8 @@ class Media(DeskBase):
     ) -> bool:
         """Files shared in the card's thread: who may attach is checked now, and the courier fetches and attaches them
         after Slack has its 200 (kept in the outbox meanwhile); False for a redelivered event."""
-        draft = self._draft(draft_id)
-        self.check_can_edit(draft, user_id, "attach images to")  # type: ignore[attr-defined]
+        draft = self.core.draft(draft_id)
+        self.core.check_can_edit(draft, user_id, "attach images to")
         now = self.clock()
         with self.ledger.transaction():
             if event_id and not self.ledger.first_sighting(event_id, at=now):
@@ -93,7 +98,7 @@ class Media(DeskBase):
         assert message.draft_id is not None
         now = self.clock()
         with self.ledger.transaction():
-            draft = self._draft(message.draft_id)
+            draft = self.core.draft(message.draft_id)
             if draft.version != 1 or draft.card_ts is not None or self.ledger.images(draft.id):
                 return False
             images_.check_new(images)
@@ -126,38 +131,36 @@ class Media(DeskBase):
         event_id: str | None,
         settles: Outgoing | None = None,
     ) -> Draft | None:
-        draft = self._draft(draft_id)
-        self.check_can_edit(draft, user_id, "change the images of")  # type: ignore[attr-defined]
+        draft = self.core.draft(draft_id)
+        self.core.check_can_edit(draft, user_id, "change the images of")
         images_.check_new(images)
         now = self.clock()
-        with self._decisions:
-            with self.ledger.transaction():
-                if event_id and not self.ledger.first_sighting(event_id, at=now):
-                    return None  # Slack redelivered a file share we already attached
-                if settles is not None:
-                    self.ledger.outgoing_sent([settles.id], at=now)
-                current = self._draft(draft_id)
-                if current.state not in EDITABLE:
-                    raise WrongState(f"{draft.number} is {current.state.label} now; its images can no longer change.")
-                before = self.ledger.images(draft_id)
-                if not images and not (replace and before):
-                    raise WrongState(f"{draft.number} has no images to remove." if replace else "There is no image to attach.")
-                after = list(images) if replace else [*before, *images]
-                images_.check(after)
-                if replace:
-                    self.ledger.remove_images(draft_id)
-                self.ledger.add_images(draft_id, images, at=now)
-                what = "changed the images" if after else "removed the images"
-                self._new_version(
-                    current,
-                    text=current.text,
-                    publish_at=current.publish_at,
-                    by=user_id,
-                    at=now,
-                    action="images_changed",
-                    notice=f"<@{user_id}> {what}: every vote on the earlier version was cleared; "
-                    "editors, please review it again.",
-                    detail=images_.change_record(before, after),
-                )
-            self._sync_schedule(draft_id)
-        return self._draft(draft_id)
+        with self.core.deciding(at=now) as decision:
+            if event_id and not self.ledger.first_sighting(event_id, at=now):
+                return None  # Slack redelivered a file share we already attached
+            if settles is not None:
+                self.ledger.outgoing_sent([settles.id], at=now)
+            current = self.core.draft(draft_id)
+            if current.state not in EDITABLE:
+                raise WrongState(f"{draft.number} is {current.state.label} now; its images can no longer change.")
+            before = self.ledger.images(draft_id)
+            if not images and not (replace and before):
+                raise WrongState(f"{draft.number} has no images to remove." if replace else "There is no image to attach.")
+            after = list(images) if replace else [*before, *images]
+            images_.check(after)
+            if replace:
+                self.ledger.remove_images(draft_id)
+            self.ledger.add_images(draft_id, images, at=now)
+            what = "changed the images" if after else "removed the images"
+            self.core.new_version(
+                current,
+                text=current.text,
+                publish_at=current.publish_at,
+                by=user_id,
+                at=now,
+                action="images_changed",
+                notice=f"<@{user_id}> {what}: every vote on the earlier version was cleared; editors, please review it again.",
+                detail=images_.change_record(before, after),
+            )
+            decision.reschedule(draft_id)
+        return self.core.draft(draft_id)

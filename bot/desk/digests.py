@@ -8,10 +8,11 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from bot import thread
-from bot.desk_base import DeskBase
+from bot.desk.core import Core
 from bot.digest import DAY, TOP, Line, Report, Scope, latest_due, next_due, scopes, window
 from bot.errors import ConfigError, DigestNotPosted
 from bot.model import Draft, Publication
+from bot.ports import Notifier
 from bot.review import State, tally
 
 log = logging.getLogger(__name__)
@@ -22,11 +23,15 @@ DECIDED = (State.FAILED, State.REJECTED, State.WITHDRAWN, State.RETRACTED)
 WAITING = (State.IN_REVIEW, State.HELD)
 
 
-class Digests(DeskBase):
+class Digests:
     """Composes digests from the ledger, sends each scope's daily one once, and answers who asks for one."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, core: Core, *, notifier: Notifier) -> None:
+        self.core = core
+        self.ledger = core.ledger
+        self.config = core.config
+        self.clock = core.clock
+        self.notifier = notifier
         self._digest_lock = threading.Lock()  # one digest at a time: a second firing waits, then finds the claim
 
     def digest_scopes(self) -> list[Scope]:
@@ -144,7 +149,7 @@ class Digests(DeskBase):
         self._schedule(scope, day, due)
 
     def _schedule(self, scope: Scope, day: date, due: datetime) -> None:
-        self.scheduler.schedule_digest(scope.key, day, due, wait=due - self.clock())
+        self.core.scheduler.schedule_digest(scope.key, day, due, wait=due - self.clock())
 
     # what it says
 

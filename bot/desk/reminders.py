@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from bot.desk_base import DeskBase
-from bot.desk_publishing import EARLY_TOLERANCE
+from bot.desk.core import EARLY_TOLERANCE, Core
 from bot.messenger import REMIND, draft_queue
 from bot.model import SYSTEM
 from bot.review import Kind, State
@@ -14,8 +13,14 @@ from bot.review import Kind, State
 log = logging.getLogger(__name__)
 
 
-class Reminders(DeskBase):
+class Reminders:
     """The reminder job, and its scheduling when a card goes up and when copydesk starts."""
+
+    def __init__(self, core: Core) -> None:
+        self.core = core
+        self.ledger = core.ledger
+        self.config = core.config
+        self.clock = core.clock
 
     def schedule_reminder(self, draft_id: int) -> None:
         """Plan the draft's reminder from when its review (of this version) began; nothing if it was sent."""
@@ -29,14 +34,14 @@ class Reminders(DeskBase):
 
     def _plan_reminder(self, draft_id: int, due: datetime | None) -> None:
         if due is not None:
-            self.scheduler.remind(draft_id, due if due > self.clock() else None)
+            self.core.scheduler.remind(draft_id, due if due > self.clock() else None)
 
     def remind(self, draft_id: int) -> None:
         """The reminder job: name, in the card's thread, the editors who have not voted on this version."""
         draft = self.ledger.draft(draft_id)
         if draft is None or draft.state is not State.IN_REVIEW or draft.account not in self.config.accounts:
             return
-        rules = self._rules_of(draft)  # may ask Slack: outside the transaction
+        rules = self.core.rules_of(draft)  # may ask Slack: outside the transaction
         now = self.clock()
         with self.ledger.transaction():
             due = self._reminder_due(draft_id)
@@ -47,7 +52,7 @@ class Reminders(DeskBase):
                 early = True
             else:
                 early = False
-                counted = self._standing(current, rules)
+                counted = self.core.standing(current, rules)
                 voted = {*counted.approvers, *counted.rejecters}
                 waiting = sorted(e for e in rules.editors if e not in voted and rules.counts(e, Kind.APPROVE))
                 if not waiting:

@@ -1,0 +1,242 @@
+"""What every desk service shares: the ledger, the clock, the rules of an account, and the one way a decision is made."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from bot.config import Account, Config
+from bot.content import content_sha256, counted
+from bot.errors import NotAllowed, UnknownAccount, UnknownDraft, WrongState
+from bot.messenger import CARD, DM, REDRAW, REPLY, RETIRE, draft_queue
+from bot.model import Draft
+from bot.ports import Change, Directory, Schedule, Unscheduled
+from bot.review import EDITABLE, Rules, State, Tally
+
+if TYPE_CHECKING:
+    from storage.ledger import Ledger
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+# A job may wake a little before its time (clock resolution); this much early still counts as on time.
+EARLY_TOLERANCE = timedelta(milliseconds=5)
+
+
+def utc_now() -> datetime:
+    """The real clock."""
+    return datetime.now(UTC)
+
+
+class Decision:
+    """One decision in the making: its time, its news for Slack, and the drafts whose schedule follows it after commit."""
+
+    def __init__(self, core: Core, at: datetime) -> None:
+        self.core = core
+        self.at = at
+        self.to_sync: list[int] = []
+
+    def tell(self, draft: Draft, change: Change | None = None) -> None:
+        """Queue the draft's card redraw and, for a change of state, its thread reply and the author's message."""
+        self.core.tell_slack(draft, change, at=self.at)
+
+    def reschedule(self, draft_id: int) -> None:
+        """After the commit, make the scheduler agree with what was decided for this draft."""
+        if draft_id not in self.to_sync:
+            self.to_sync.append(draft_id)
+
+
+class Core:
+    """The desk's shared collaborators and rules; every service gets it through its constructor."""
+
+    def __init__(
+        self,
+        config: Config,
+        ledger: Ledger,
+        *,
+        directory: Directory,
+        scheduler: Schedule | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.config = config
+        self.ledger = ledger
+        self.directory = directory
+        self.scheduler: Schedule = scheduler or Unscheduled()  # nothing fires by itself without one
+        self.clock = clock
+        # Held across "commit a decision, then (un)schedule it" so two decisions cannot reorder those steps.
+        self._decisions = threading.RLock()
+
+    # the lock protocol, in one place
+
+    @contextmanager
+    def deciding(self, *, at: datetime | None = None, durable: bool = False) -> Iterator[Decision]:
+        """The one way state changes: under the decision lock, one transaction (with its news for Slack), then the
+        schedule made to agree with it. An exception rolls everything back, and nothing is rescheduled."""
+        with self._decisions:
+            decision = Decision(self, at or self.clock())
+            with self.ledger.transaction(durable=durable):
+                yield decision
+            for draft_id in decision.to_sync:
+                self.sync_schedule(draft_id)
+
+    def sync_schedule(self, draft_id: int) -> None:
+        """Make the scheduler agree with the ledger for one draft: nothing is scheduled while paused."""
+        with self._decisions:
+            draft = self.ledger.draft(draft_id)
+            if draft is None or draft.state is not State.APPROVED or self.ledger.current_pause():
+                self.scheduler.cancel(draft_id)
+                return
+            self.schedule_approved(draft)
+
+    def schedule_approved(self, draft: Draft) -> None:
+        """Publish an approved draft at its time, or at once when it has none or its time has passed."""
+        due = draft.due
+        self.scheduler.schedule(draft.id, due if due and due > self.clock() else None)
+
+    # reading what the rules need
+
+    def draft(self, draft_id: int) -> Draft:
+        """The draft, or UnknownDraft naming where to look."""
+        draft = self.ledger.draft(draft_id)
+        if draft is None:
+            raise UnknownDraft(f"There is no draft #{draft_id}; /draft list shows the open ones.")
+        return draft
+
+    def account(self, name: str | None) -> Account:
+        """The account by name (None: the only or default one), or UnknownAccount naming those there are."""
+        account = self.config.account(name)
+        if account is not None:
+            return account
+        names = ", ".join(f"to:{n}" for n in self.config.accounts)
+        if name is None:
+            raise UnknownAccount(f"Say which account the draft is for: {names}.")
+        raise UnknownAccount(f"There is no account {name!r}; this team posts to {names}.")
+
+    def rules(self, account: Account, author_id: str, revisers: frozenset[str] = frozenset()) -> Rules:
+        """Who may vote on a draft of `account`, and how many approvals it needs (editor groups asked of Slack)."""
+        editors: set[str] = set()
+        for editor in account.editors:
+            editors |= self.directory.members_of(editor) if editor.startswith("S") else {editor}
+        return Rules(
+            author_id=author_id,
+            editors=frozenset(editors),
+            approvals_required=account.approvals_required,
+            allow_self_approval=account.allow_self_approval,
+            revisers=revisers,
+        )
+
+    def rules_of(self, draft: Draft) -> Rules:
+        """The rules a vote on `draft` is judged by now: today's editors, and the authors of its current version."""
+        return self.rules(self.account(draft.account), draft.author_id, draft.revisers)
+
+    def standing(self, draft: Draft, rules: Rules | None = None) -> Tally:
+        """The votes that count for the draft as it stands: vetoes, and approvals by today's editors of this very content."""
+        return counted(self.ledger.votes(draft.id), rules or self.rules_of(draft), draft.version, draft.content_sha256)
+
+    def approval_record(self, draft: Draft, rules: Rules) -> dict[str, Any]:
+        """What the event log keeps of why this content could go: for `copydesk ledger verify` to check later."""
+        standing = self.standing(draft, rules)
+        return {
+            "version": draft.version,
+            "content_sha256": draft.content_sha256,
+            "approvers": list(standing.approvers),
+            "required": rules.approvals_required,
+            "editors": sorted(rules.editors),
+            "authors": sorted(rules.authors),
+            "self_approval": rules.allow_self_approval,
+        }
+
+    def zone_of(self, user_id: str) -> ZoneInfo:
+        """The user's Slack time zone, or the configured one when their profile has none."""
+        return self.directory.timezone_of(user_id) or self.config.timezone
+
+    # who may do what
+
+    def require_admin(self, user_id: str, what: str) -> None:
+        """Admins only: NotAllowed names the admins to ask."""
+        if user_id not in self.config.admins:
+            raise NotAllowed(
+                f"Only admins can {what}; ask one of {', '.join(f'<@{a}>' for a in self.config.admins) or 'the admins in app.yaml'}."
+            )
+
+    def require_author_or_admin(self, draft: Draft, user_id: str, what: str) -> None:
+        """The draft's author or an admin only."""
+        if user_id != draft.author_id and user_id not in self.config.admins:
+            raise NotAllowed(f"Only the author of {draft.number} (<@{draft.author_id}>) or an admin can {what} it.")
+
+    def require_editor_or_admin(self, draft: Draft, user_id: str, what: str) -> None:
+        """The account's editors or an admin only."""
+        if user_id in self.config.admins or user_id in self.rules(self.account(draft.account), draft.author_id).editors:
+            return
+        raise NotAllowed(f"Only editors of {draft.account} and admins can {what}.")
+
+    def check_can_edit(self, draft: Draft, user_id: str, what: str = "edit") -> None:
+        """Raise what stands in the way of `user_id` editing `draft`, before a modal is opened for nothing."""
+        self.require_author_or_admin(draft, user_id, what)
+        if draft.state not in EDITABLE:
+            raise WrongState(f"{draft.number} is {draft.state.label}; only drafts in review, approved or rejected can be edited.")
+        if out := sorted(self.ledger.published_parts(draft.id)):
+            raise WrongState(
+                f"{draft.number} is a thread already on X up to part {out[-1]}; the rest can only go out as written."
+            )
+
+    # inside a decision's transaction
+
+    def tell_slack(self, draft: Draft, change: Change | None, *, at: datetime) -> None:
+        """Inside the change's own transaction: queue its card redraw and, for a change of state, the thread reply and the
+        author's message. The courier delivers them in order after the commit, and again after a crash or an outage."""
+        queue = draft_queue(draft.id)
+        self.ledger.enqueue(queue, REDRAW, at=at, draft_id=draft.id)
+        if change is not None:
+            said = {"before": change.before.value, "after": change.after.value, "actor": change.actor}
+            self.ledger.enqueue(queue, REPLY, at=at, draft_id=draft.id, version=draft.version, **said)
+            self.ledger.enqueue(queue, DM, at=at, draft_id=draft.id, **said)
+
+    def new_version(
+        self,
+        current: Draft,
+        *,
+        text: str,
+        publish_at: datetime | None,
+        by: str,
+        notice: str,
+        action: str,
+        at: datetime,
+        detail: dict[str, Any],
+    ) -> None:
+        """Inside the caller's transaction (its images already as they will be): the draft's next version, fingerprinted,
+        its votes cleared, and its card queued to replace the old one."""
+        sha = content_sha256(text, self.ledger.images(current.id))
+        self.ledger.new_version(
+            current.id,
+            text=text,
+            publish_at=publish_at,
+            by=by,
+            content_sha256=sha,
+            notice=notice,
+            action=action,
+            at=at,
+            detail=detail,
+        )
+        self.queue_card(self.draft(current.id), at=at, replaces=current)
+
+    def queue_card(self, draft: Draft, *, at: datetime, replaces: Draft | None = None) -> None:
+        """Inside the transaction that made this version: its card goes up, then (after an edit) the old card is retired."""
+        queue = draft_queue(draft.id)
+        self.ledger.enqueue(queue, CARD, at=at, draft_id=draft.id, version=draft.version, channel=draft.review_channel)
+        if replaces is not None:
+            self.ledger.enqueue(
+                queue,
+                RETIRE,
+                at=at,
+                draft_id=draft.id,
+                version=replaces.version,
+                channel=replaces.review_channel,
+                ts=replaces.card_ts,
+            )

@@ -1,0 +1,115 @@
+"""What the desk shows: one draft ready to render, the queue, the App Home, and who may read which drafts."""
+
+from __future__ import annotations
+
+import logging
+
+from bot import privacy, thread
+from bot.config import Account
+from bot.desk.core import Core
+from bot.errors import CopydeskError, SlackUnavailable
+from bot.length import measure
+from bot.model import Draft, Pause
+from bot.ports import CardRef, DraftView, Notifier, Overview
+from bot.review import OPEN, Kind, State, tally
+
+log = logging.getLogger(__name__)
+
+HOME_LINKS = 15  # cards linked from one App Home (each link is a Slack call, cached after the first)
+
+
+class Reading:
+    """Reads only: nothing here changes the ledger."""
+
+    def __init__(self, core: Core, *, notifier: Notifier) -> None:
+        self.core = core
+        self.ledger = core.ledger
+        self.notifier = notifier
+
+    def view(self, draft_id: int) -> DraftView:
+        """A draft with its votes, latest publication and the pause, ready to render."""
+        return self.view_of(self.core.draft(draft_id), self.ledger.current_pause())
+
+    def view_of(self, draft: Draft, pause: Pause | None) -> DraftView:
+        """As view, with the pause read once by the caller (a list of many drafts agrees on it)."""
+        account = self.core.account(draft.account)
+        try:
+            standing = self.core.standing(draft)
+        except CopydeskError:  # Slack could not say who the editors are: show the votes for this version as cast
+            standing = tally(v for v in self.ledger.votes(draft.id) if v.version == draft.version)
+        publications = self.ledger.publications(draft.id)
+        shown = publications[-1] if publications else None
+        if draft.state in (State.PUBLISHED, State.RETRACTED):  # a thread's link is its first part's
+            shown = next((p for p in reversed(publications) if p.outcome == "published" and p.part == 1), shown)
+        return DraftView(
+            draft=draft,
+            account=account,
+            approvers=standing.approvers,
+            rejecters=standing.rejecters,
+            length=measure(draft.text),
+            publication=shown,
+            pause=pause,
+            parts=tuple(measure(part) for part in thread.split(draft.text)),
+            parts_out=tuple(sorted(self.ledger.published_parts(draft.id))),
+            images=tuple(self.ledger.images(draft.id)),
+        )
+
+    def pending(self) -> list[DraftView]:
+        """Drafts in review, approved and waiting for their time, or held for a person, oldest first."""
+        pause = self.ledger.current_pause()
+        return [self.view_of(d, pause) for d in self.ledger.drafts_in(OPEN)]
+
+    def overview(self, user_id: str, *, recent: int = 10) -> Overview:
+        """What `user_id` sees on the App Home; the pause is read once, so every part agrees on it."""
+        pause = self.ledger.current_pause()
+        queue = [self.view_of(d, pause) for d in self.ledger.drafts_in(OPEN)]
+        waiting = [v for v in queue if self._awaits_vote(v, user_id)]
+        went_out = [self.view_of(d, pause) for d in self.ledger.recently_published(recent)]
+        links = {}
+        for view in waiting[:HOME_LINKS]:  # a vote is cast on the card, where the whole draft is
+            if view.draft.card_ts and (link := self.notifier.permalink(CardRef(view.draft.review_channel, view.draft.card_ts))):
+                links[view.draft.id] = link
+        return Overview(
+            pause=pause, waiting_for_you=waiting, queue=queue, recent=went_out, card_links=links, readable=self.readable(user_id)
+        )
+
+    def _awaits_vote(self, view: DraftView, user_id: str) -> bool:
+        if view.draft.state is not State.IN_REVIEW or user_id in (*view.approvers, *view.rejecters):
+            return False
+        return self.core.rules_of(view.draft).counts(user_id, Kind.APPROVE)
+
+    def readable(self, viewer: str) -> frozenset[str]:
+        """The accounts whose drafts `viewer` may read word for word (bot.privacy); of the others they see only numbers."""
+        return frozenset(a.name for a in self.core.config.accounts.values() if self._may_read(viewer, a))
+
+    def _may_read(self, viewer: str, account: Account) -> bool:
+        try:
+            editors = self.core.rules(account, "").editors
+        except SlackUnavailable:  # an editor group Slack cannot list: its members may still be in the channel
+            editors = frozenset()
+        return privacy.may_read(
+            viewer,
+            editors=editors,
+            admins=self.core.config.admins,
+            members=lambda: self._channel_members(account.review_channel),
+        )
+
+    def _channel_members(self, channel: str) -> frozenset[str] | None:
+        try:
+            return self.core.directory.members_of_channel(channel)
+        except SlackUnavailable as e:
+            log.warning("%s; its drafts' text is shown to editors and admins only", e)
+            return None
+
+    def warm_up(self) -> None:
+        """Ask Slack once, at start, who is in each editor group and review channel; a failure is logged and asked again
+        on first use."""
+        for account in self.core.config.accounts.values():
+            try:
+                self.core.rules(account, "")
+            except Exception as e:
+                log.warning("could not list the editors of %s yet (%s)", account.name, e)
+            try:  # who may read its drafts in /draft list, /draft digest and the App Home
+                self.core.directory.members_of_channel(account.review_channel)
+            except Exception as e:
+                log.warning("could not list the members of %s yet (%s)", account.review_channel, e)

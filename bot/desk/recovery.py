@@ -1,0 +1,82 @@
+"""Start-up: the schedule rebuilt from the ledger, and what a previous run left half-done settled."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot import thread
+from bot.desk.core import Core
+from bot.desk.publishing import INTERRUPTED, Publishing
+from bot.desk.reminders import Reminders
+from bot.desk.voting import Voting
+from bot.model import SYSTEM
+from bot.review import OPEN, State
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What start-up found in the ledger and did about it."""
+
+    scheduled: int
+    interrupted: int
+    cards_queued: int  # cards that never reached Slack, queued again
+
+
+class Recovering:
+    """Runs once, before the server, the scheduler and the courier start: no request or job runs meanwhile."""
+
+    def __init__(self, core: Core, *, voting: Voting, publishing: Publishing, reminders: Reminders) -> None:
+        self.core = core
+        self.ledger = core.ledger
+        self.config = core.config
+        self.clock = core.clock
+        self.voting = voting
+        self.publishing = publishing
+        self.reminders = reminders
+
+    def recover(self) -> Recovery:
+        """Rebuild the schedule from the ledger and settle what a previous run left half-done."""
+        now = self.clock()
+        self._retire_orphans(now)
+        interrupted = self.ledger.drafts_in([State.PUBLISHING])
+        for draft in interrupted:
+            # The call to X may or may not have gone through: never post again blindly, ask a person.
+            open_attempts = [p for p in self.ledger.publications(draft.id) if p.outcome == "publishing"]
+            count = len(thread.split(draft.text))
+            which = f"part {open_attempts[-1].part} of {count}: " if open_attempts and count > 1 else ""
+            self.publishing.hold(draft, open_attempts[-1].id if open_attempts else None, which + INTERRUPTED)
+        # No request or job runs yet (the server, the scheduler and the courier start after this),
+        # so the drafts just read are current.
+        self.voting.decide_again(self.ledger.drafts_in([State.APPROVED]), now)
+        approved = self.ledger.drafts_in([State.APPROVED])
+        if self.ledger.current_pause() is None:
+            for draft in approved:
+                self.core.schedule_approved(draft)
+        # the drafts without a card get their reminder when their card is posted
+        self.reminders.schedule_reminders([d.id for d in self.ledger.drafts_in([State.IN_REVIEW]) if d.card_ts])
+        self.ledger.outbox_now(now)  # what waited out a backoff before the restart goes at once
+        queued = 0
+        with self.ledger.transaction():  # a card Slack gave up on, or one from before the outbox: tried again now
+            for draft in self.ledger.drafts_without_card():
+                if self.ledger.card_message(draft.id, draft.version) not in ("pending",):
+                    self.core.queue_card(draft, at=now)
+                    queued += 1
+        return Recovery(scheduled=len(approved), interrupted=len(interrupted), cards_queued=queued)
+
+    def _retire_orphans(self, now: datetime) -> None:
+        """Drafts waiting for an account that app.yaml no longer has can never go out: say so.
+
+        Only open drafts: a vetoed one of such an account stays as it is (a vote on it is refused, naming the account),
+        and reading every veto in the history would make each start slower than the last.
+        """
+        for draft in self.ledger.drafts_in(OPEN):
+            if draft.account in self.config.accounts:
+                continue
+            reason = f"the account {draft.account!r} is no longer in app.yaml"
+            with self.core.deciding(at=now):
+                self.ledger.transition(draft.id, State.FAILED, only_from=[draft.state], at=now, actor=SYSTEM, error=reason)
+            log.warning("%s failed: %s", draft.number, reason)
