@@ -8,7 +8,7 @@ from bench.floor_app import NOOP_PATH
 from bench.harness import READY, Fakes, config_file, copydesk, spawn, stop, summary
 from bench.load import run_load
 from bench.report import Figure, Section
-from bot.server import SLACK_PATH
+from bot.runtime.server import SLACK_PATH
 from tests.support.process import Running
 
 LEVELS = (1, 10, 50)

@@ -26,7 +26,7 @@ from bench.harness import (
 )
 from bench.load import run_load
 from bench.report import Figure, Section
-from bot.server import SLACK_PATH
+from bot.runtime.server import SLACK_PATH
 from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2
 from tests.support.process import Running
 

@@ -1,6 +1,6 @@
 """The floors under copydesk's acknowledgement, in one process: a bare Bolt app and a no-op route.
 
-Both are served exactly as `copydesk run` serves Slack: waitress through bot.server.serve_http, Bolt through its
+Both are served exactly as `copydesk run` serves Slack: waitress through bot.runtime.server.serve_http, Bolt through its
 WSGI adapter. The bare app's /draft handler only acknowledges (Bolt's defaults otherwise); POST /noop answers 200
 without Bolt at all. `from_environ()` serves the same bare app under gunicorn, the conventional deployment.
 """
@@ -18,7 +18,7 @@ from slack_bolt import Ack, App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk import WebClient
 
-from bot.server import SLACK_PATH, serve_http, stop_on_signals
+from bot.runtime.server import SLACK_PATH, serve_http, stop_on_signals
 
 NOOP_PATH = "/noop"
 

@@ -80,7 +80,9 @@ def spawn(module: str, args: Sequence[str], env: dict[str, str]) -> subprocess.P
 
 def copydesk(config: Path, env: dict[str, str]) -> Running:
     """A real `copydesk run` in HTTP mode on a free port, ready once it says where it listens."""
-    return Running(spawn("bot.cli", ["run", "--config", str(config), "--host", "127.0.0.1", "--port", "0"], env), ready=READY)
+    return Running(
+        spawn("bot.runtime.cli", ["run", "--config", str(config), "--host", "127.0.0.1", "--port", "0"], env), ready=READY
+    )
 
 
 READY = r"listening on (http://127\.0\.0\.1:\d+)"

@@ -21,7 +21,7 @@ STARTS = 3  # timed starts of each ledger (after one untimed start that settles 
 def start_once(config: Path, env: dict[str, str], scheduled: int, reminders: int) -> tuple[float, float]:
     """Seconds from spawning `copydesk run` to /healthz answering with the full schedule, and its RSS then (MiB)."""
     began = time.perf_counter()
-    process = spawn("bot.cli", ["run", "--config", str(config), "--host", "127.0.0.1", "--port", "0"], env)
+    process = spawn("bot.runtime.cli", ["run", "--config", str(config), "--host", "127.0.0.1", "--port", "0"], env)
     running = Running(process, ready=READY)  # the port is open only once the ledger is recovered
     answer = until(
         "copydesk answering with its schedule rebuilt",

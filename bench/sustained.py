@@ -32,7 +32,7 @@ from bench.harness import (
     until,
 )
 from bench.report import Figure, Section
-from bot.server import SLACK_PATH
+from bot.runtime.server import SLACK_PATH
 from tests.support.harness import EDITOR_1
 from tests.support.process import Running
 

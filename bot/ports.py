@@ -50,7 +50,7 @@ def post_url(handle: str, post_id: str) -> str:
 
 
 class Schedule(Protocol):
-    """When the desk is woken up: a post's time, a reminder, a digest (bot/scheduling.py keeps it with APScheduler)."""
+    """When the desk is woken up: a post's time, a reminder, a digest (bot/runtime/scheduling.py keeps it with APScheduler)."""
 
     def schedule(self, draft_id: int, when: datetime | None) -> None:
         """Publish at `when`, or as soon as possible when it is None; replaces the draft's earlier job."""

@@ -8,9 +8,9 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
-from bot import commands
-from bot.commands import Compose, Edit, Named
+from bot import syntax
 from bot.desk import Desk
+from bot.syntax import Compose, Edit, Named
 from handlers import digest_render, render
 from handlers.errors import answered_privately
 from handlers.later import Later
@@ -77,7 +77,7 @@ class DraftCommand:
             )
         elif parsed.name == "help":
             ack(
-                text=commands.help_text(desk.core.config.approve_reactions[0], desk.core.config.reject_reactions[0]),
+                text=syntax.help_text(desk.core.config.approve_reactions[0], desk.core.config.reject_reactions[0]),
                 response_type="ephemeral",
             )
         elif parsed.name == "list":
@@ -119,8 +119,8 @@ class DraftCommand:
 
 def _parse(text: str) -> Compose | Named | Edit:
     """Slack's text as typed: subcommands take it as it comes, a draft's words must mean on X what they show in Slack."""
-    parsed = commands.parse(unescape(text))
-    return commands.parse(typed(text)) if isinstance(parsed, (Compose, Edit)) else parsed
+    parsed = syntax.parse(unescape(text))
+    return syntax.parse(typed(text)) if isinstance(parsed, (Compose, Edit)) else parsed
 
 
 # One table for what the subcommands about one draft do, and what they answer: /draft NAME #ID and the card's buttons.

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.listeners import ListenerPool
-from bot.server import wsgi_app
+from bot.runtime.listeners import ListenerPool
+from bot.runtime.server import wsgi_app
 from tests.support.harness import AUTHOR, REVIEW, Copydesk, signed_headers
 
 
@@ -83,12 +83,12 @@ def test_work_that_fails_is_logged_with_its_traceback_and_the_next_still_runs(po
     def broken() -> None:
         raise RuntimeError("Slack went away")
 
-    with caplog.at_level(logging.ERROR, logger="bot.listeners"):
+    with caplog.at_level(logging.ERROR, logger="bot.runtime.listeners"):
         pool.later(broken)
         pool.later(happened.append, "next card posted")
         assert pool.wait_idle(timeout=5)
     assert happened == ["next card posted"]
-    [record] = [r for r in caplog.records if r.name == "bot.listeners"]
+    [record] = [r for r in caplog.records if r.name == "bot.runtime.listeners"]
     assert "broken" in record.getMessage() and record.exc_info and "Slack went away" in str(record.exc_info[1])
 
 

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.commands import Compose, Edit, Named, parse
 from bot.errors import BadDraft
+from bot.syntax import Compose, Edit, Named, parse
 
 
 @pytest.mark.parametrize(

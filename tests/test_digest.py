@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.cli import main
 from bot.config import load_config
 from bot.digest import TOP, Line, Report, due_at, latest_due, next_due, parse_since, scopes, shorten, window
 from bot.errors import BadTime, ConfigError
 from bot.review import State
+from bot.runtime.cli import main
 from handlers import digest_render
 from tests.fakes.slack_api import blocks_text
 from tests.fakes.x_api import X_ENV

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.cli import parser
-from bot.commands import SUBCOMMANDS
 from bot.config import ENV_VARS, SETTINGS
-from bot.manifest import manifest
+from bot.runtime.cli import parser
+from bot.runtime.manifest import manifest
+from bot.syntax import SUBCOMMANDS
 from handlers import commands, events, files, home
 from tests.examples import EXAMPLES, block
 

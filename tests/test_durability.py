@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_services
 from bot.config import load_config
 from bot.errors import ConfigError
 from bot.review import State
+from bot.runtime.app import build_services
 from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, Copydesk, write_config
 
 NORMAL, FULL = 1, 2  # what PRAGMA synchronous reads back

@@ -10,8 +10,8 @@ from slack_sdk import WebClient
 from bot import images
 from bot.errors import BadImage, Delivery, PublishError
 from bot.images import Image
-from bot.publishing import XPublisher
 from bot.review import State
+from bot.x import XPublisher
 from handlers.files import download
 from tests.fakes.http import Reply
 from tests.fakes.slack_api import blocks_text

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
 from bot.content import content_sha256
 from bot.errors import LedgerError
 from bot.review import State
+from bot.runtime.cli import main
 from handlers import render
 from storage import Ledger
 from tests.fakes.http import Reply

@@ -7,13 +7,13 @@ import sys
 from pathlib import Path
 
 # What runs the process or speaks to the outside world; everything else in bot/ is the domain.
-ADAPTERS = {"app", "cli", "server", "manifest", "publishing", "scheduling"}
+ADAPTERS = {"runtime", "x"}
 FORBIDDEN = {"slack_bolt", "slack_sdk", "tweepy", "apscheduler", "sqlite3", "sqlite_utils", "storage", "handlers"}
 BOT = Path(__file__).parent.parent / "bot"
 DOMAIN = sorted(
     ".".join(p.relative_to(BOT).with_suffix("").parts).removesuffix(".__init__")
     for p in BOT.rglob("*.py")
-    if p != BOT / "__init__.py" and (p.stem not in ADAPTERS or p.parent != BOT)
+    if p != BOT / "__init__.py" and p.relative_to(BOT).parts[0].removesuffix(".py") not in ADAPTERS
 )
 
 

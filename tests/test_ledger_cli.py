@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
 from bot.review import State
+from bot.runtime.cli import main
 from storage import Ledger
 from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, Copydesk
 

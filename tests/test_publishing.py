@@ -153,7 +153,7 @@ def test_an_oauth2_user_token_can_publish_instead_of_oauth1_keys(make_bot) -> No
 
 
 def test_a_draft_re_approved_while_its_last_job_still_runs_is_still_scheduled() -> None:
-    from bot.scheduling import PublishScheduler
+    from bot.runtime.scheduling import PublishScheduler
 
     first_running, release, second_ran = threading.Event(), threading.Event(), threading.Event()
 
@@ -182,7 +182,7 @@ def test_a_draft_re_approved_while_its_last_job_still_runs_is_still_scheduled() 
 
 def test_posts_due_beyond_the_horizon_wait_in_the_timetable_and_fire_once_brought_forward() -> None:
     """A start on weeks of scheduled posts creates no APScheduler job for them until they come within the horizon."""
-    from bot.scheduling import HORIZON, PublishScheduler
+    from bot.runtime.scheduling import HORIZON, PublishScheduler
 
     real = datetime.now(UTC)
     wall = [real - HORIZON - timedelta(minutes=5)]  # APScheduler's clock as the scheduler reads it, moved by the test
@@ -221,8 +221,8 @@ def test_posts_due_beyond_the_horizon_wait_in_the_timetable_and_fire_once_brough
 
 def test_slacks_news_of_earlier_posts_waits_while_a_post_is_on_its_way_to_x() -> None:
     """Posts due together reach X together: the courier makes way (Gate.wait_for_room) while a publishing job runs."""
-    from bot.listeners import Gate
-    from bot.scheduling import PublishScheduler
+    from bot.runtime.listeners import Gate
+    from bot.runtime.scheduling import PublishScheduler
 
     sending, sent = threading.Event(), threading.Event()
     told: list[str] = []

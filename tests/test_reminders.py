@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.scheduling import REMIND
+from bot.runtime.scheduling import REMIND
 from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, REVIEW, Copydesk, MovableClock, eventually
 from tests.support.media import PNG
 

@@ -17,11 +17,11 @@ from slack_bolt import App, BoltResponse
 from slack_bolt.request import BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
-from bot.app import Services, build_services, create_app
 from bot.config import Config
 from bot.desk import Clock, utc_now
 from bot.model import Draft
 from bot.review import State
+from bot.runtime.app import Services, build_services, create_app
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.x_api import FakeX
 

@@ -69,7 +69,7 @@ class Running:
 
 def start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", *args],
+        [sys.executable, "-m", "bot.runtime.cli", *args],
         env={**os.environ, **env},
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,

@@ -23,11 +23,11 @@ from bot.config import Config
 from bot.courier import Courier
 from bot.desk import Clock, Desk, utc_now
 from bot.errors import CopydeskError, LedgerUnwritable, SlackUnavailable
-from bot.listeners import Gate, ListenerPool
 from bot.messenger import Messenger, Postings
 from bot.progress import Progress
-from bot.publishing import XPublisher
-from bot.scheduling import REMIND, PublishScheduler
+from bot.runtime.listeners import Gate, ListenerPool
+from bot.runtime.scheduling import REMIND, PublishScheduler
+from bot.x import XPublisher
 from handlers.errors import error_text
 from handlers.notifier import SlackDirectory, SlackNotifier
 from storage import Ledger

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import yaml
 
-from bot.app import build_services, create_app
 from bot.config import Config, Secret, chain_key, config_path, db_path, load_config
 from bot.digest import parse_since
 from bot.errors import ConfigError, CopydeskError, LedgerError, LedgerInUse
-from bot.manifest import manifest
-from bot.server import serve_http, serve_socket_mode, stop_on_signals, wsgi_app
+from bot.runtime.app import build_services, create_app
+from bot.runtime.manifest import manifest
+from bot.runtime.server import serve_http, serve_socket_mode, stop_on_signals, wsgi_app
 from handlers import digest_render
 from storage import Ledger
 from storage.chain import KEYED
