@@ -23,7 +23,7 @@ from bot.review import State, Vote
 from storage import audit
 from storage import rows as read
 from storage.chain import GENESIS, KEYED, PLAIN, event_hash
-from storage.migrations import migrations
+from storage.migrations import migrations, names
 from storage.rows import from_text, moment, to_text
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ class Ledger:
 
     @staticmethod
     def _migrate(db: Database, target: str) -> None:
-        known = {m.name for m in migrations._migrations}
+        known = set(names())
         newer = [m.name for m in migrations.applied(db) if m.name not in known]
         if newer:
             raise LedgerError(f"{target}: was written by a newer copydesk (migrations {', '.join(newer)})")
@@ -603,6 +603,35 @@ class Ledger:
                 self._db.conn.backup(destination)
         finally:
             destination.close()
+
+    # test hooks: what only the ledger's own connection can do, for tests and operators (README: Development, Test hooks).
+    # Anything else a test needs goes through the methods above, or a second connection to the file as anyone would open it.
+
+    @contextmanager
+    def trace(self, callback: Callable[[str], None]) -> Iterator[None]:
+        """Hand `callback` every statement the ledger runs while inside, as SQLite ran it: what a call costs, which commit syncs."""
+        with self._lock:  # not in the middle of another thread's transaction
+            self._db.conn.set_trace_callback(callback)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._db.conn.set_trace_callback(None)
+
+    def pragma(self, name: str) -> Any:
+        """A setting of the ledger's own connection as SQLite reads it back (synchronous, foreign_keys, query_only): these
+        live per connection, so no other connection to the file can see them."""
+        if not name.isidentifier():
+            raise ValueError(f"not a PRAGMA name: {name!r}")
+        with self._lock:
+            row = self._db.execute(f"PRAGMA {name}").fetchone()
+        return row[0] if row else None
+
+    def refuse_writes(self, on: bool) -> None:
+        """From now on every write fails as on a file turned read-only under copydesk ("attempt to write a readonly
+        database"), or (`on` False) works again: a drill of a full disk or a read-only file without breaking either."""
+        with self._lock:
+            self._db.execute(f"PRAGMA query_only = {'ON' if on else 'OFF'}")
 
     # the outbox: what Slack must hear, written in the same transaction as the change it tells of
 
