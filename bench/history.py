@@ -14,6 +14,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -402,23 +403,25 @@ def write_template(folder: Path) -> tuple[Path, Spans, Config]:
     config = write_config(folder)
     path = folder / "template.db"
     ledger = Ledger.open(path)
-    ledger._db.execute("PRAGMA synchronous = OFF")  # set-up only: nothing here needs to survive a power cut
     clock = FixedClock(NOW - 2 * DAY)
     desk = quiet_desk(config, ledger, clock, UnseenCore)
     writer = Writer(desk, clock)
     writer.day(NOW - 2 * DAY + timedelta(minutes=5))
     clock.now = NOW - DAY
     desk.digests.run_digest(TOP)  # the daily digest closes the ordinary day
-    spans = Spans(*(_max_id(ledger, table) for table in ("drafts", "events", "publications", "digests")))
+    spans = Spans(*(_max_id(path, table) for table in ("drafts", "events", "publications", "digests")))
     end = writer.day(NOW - DAY + timedelta(minutes=5))
     writer.open_now(end)
-    spans.counts = table_counts(ledger._db.conn)
     ledger.close()
+    with closing(sqlite3.connect(path)) as conn:
+        spans.counts = table_counts(conn)
     return path, spans, config
 
 
-def _max_id(ledger: Ledger, table: str) -> int:
-    return ledger._db.execute(f"SELECT MAX(id) FROM {table}").fetchone()[0]
+def _max_id(path: Path, table: str) -> int:
+    """Read through a connection of its own, as anyone with the file can (the desk's ledger keeps writing meanwhile)."""
+    with closing(sqlite3.connect(path)) as conn:
+        return conn.execute(f"SELECT MAX(id) FROM {table}").fetchone()[0]
 
 
 HISTORY_TABLES = ("drafts", "votes", "publications", "events", "digests", "slack_events_seen", "media")

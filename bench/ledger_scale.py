@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import gc
 import re
+import sqlite3
 import statistics
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -86,10 +88,10 @@ def run(workdir: Path, *, quick: bool = False) -> Section:
             at = {n: summary(samples[n]) for n in (small, large)}
             statements = {n: captured(ledgers[n], lambda desk=desks[n], call=call: call(desk)) for n in (small, large)}
             shapes = distinct(statements[large])
-            plans = [plan(ledgers[large], sql, runs) for sql, runs in shapes]
+            plans = [plan(workdir / f"ledger-{large}.db", sql, runs) for sql, runs in shapes]
             details[key] = {f"{n:,} posts": {**at[n], "statements": len(statements[n])} for n in (small, large)}
             details[key]["same_plans_at_both_sizes"] = [p["plan"] for p in plans] == [
-                plan(ledgers[small], sql, runs)["plan"] for sql, runs in shapes
+                plan(workdir / f"ledger-{small}.db", sql, runs)["plan"] for sql, runs in shapes
             ]
             details["query_plans"][key] = plans
             details["full_scans"] += [
@@ -174,12 +176,8 @@ def summary(samples: list[float]) -> dict[str, float]:
 def captured(ledger: Ledger, call: Callable[[], Any]) -> list[str]:
     """Every data statement one call runs, as SQLite ran it (parameters filled in)."""
     seen: list[str] = []
-    conn = ledger._db.conn
-    conn.set_trace_callback(seen.append)
-    try:
+    with ledger.trace(seen.append):
         call()
-    finally:
-        conn.set_trace_callback(None)
     return [sql for sql in seen if sql.lstrip()[:6].upper() in ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH  ")]
 
 
@@ -203,9 +201,10 @@ def distinct(statements: list[str]) -> list[tuple[str, int]]:
     return [(sql, runs[key]) for key, sql in first.items()]
 
 
-def plan(ledger: Ledger, sql: str, runs: int) -> dict[str, Any]:
-    """EXPLAIN QUERY PLAN of one statement with its values, as indented lines."""
-    rows = ledger._db.conn.execute("EXPLAIN QUERY PLAN " + sql).fetchall()
+def plan(path: Path, sql: str, runs: int) -> dict[str, Any]:
+    """EXPLAIN QUERY PLAN of one statement with its values, as indented lines (the file's plan: any connection reads it)."""
+    with closing(sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)) as conn:
+        rows = conn.execute("EXPLAIN QUERY PLAN " + sql).fetchall()
     depth: dict[int, int] = {0: -1}
     lines = []
     for node, parent, _, detail in rows:

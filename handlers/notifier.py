@@ -359,6 +359,12 @@ class SlackDirectory:
             if not cursor:
                 return frozenset(members)
 
+    def forget(self) -> None:
+        """Drop every answer, so the next question about each waits for Slack as after a restart: for tests of a first
+        question, and for a caller that must not use an answer Slack may have changed since (a group just edited)."""
+        with self._lock:
+            self._cache.clear()
+
     def _cached(self, key: str, fetch: Callable[[], Any], *, keep_on_failure: bool = True) -> Any:
         now = time.monotonic()
         with self._lock:

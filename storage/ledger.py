@@ -8,7 +8,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -19,10 +19,12 @@ from bot.config import SYNCHRONOUS
 from bot.errors import LedgerError, LedgerUnwritable
 from bot.images import Image
 from bot.model import SYSTEM, ChainCheck, DigestRecord, Draft, Event, Outgoing, Pause, Publication
-from bot.review import Kind, State, Vote
+from bot.review import State, Vote
 from storage import audit
+from storage import rows as read
 from storage.chain import GENESIS, KEYED, PLAIN, event_hash
-from storage.migrations import migrations
+from storage.migrations import migrations, names
+from storage.rows import from_text, moment, to_text
 
 log = logging.getLogger(__name__)
 
@@ -34,21 +36,6 @@ class Keep(Enum):
 
 
 KEEP = Keep.KEEP
-
-
-def to_text(moment: datetime) -> str:
-    """UTC, ISO 8601 with milliseconds and a Z: sorts as text and reads well in Datasette."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def moment(text: str) -> datetime:
-    """A time the ledger always has (a NOT NULL column), back as an aware datetime."""
-    return datetime.fromisoformat(text)
-
-
-def from_text(text: str | None) -> datetime | None:
-    """The inverse of to_text."""
-    return datetime.fromisoformat(text) if text else None
 
 
 class Ledger:
@@ -117,7 +104,7 @@ class Ledger:
 
     @staticmethod
     def _migrate(db: Database, target: str) -> None:
-        known = {m.name for m in migrations._migrations}
+        known = set(names())
         newer = [m.name for m in migrations.applied(db) if m.name not in known]
         if newer:
             raise LedgerError(f"{target}: was written by a newer copydesk (migrations {', '.join(newer)})")
@@ -241,13 +228,13 @@ class Ledger:
         """The draft with this number, if there is one."""
         with self._lock:
             rows = list(self._db.query("SELECT * FROM drafts WHERE id = ?", [draft_id]))
-        return _draft(rows[0]) if rows else None
+        return read.draft(rows[0]) if rows else None
 
     def draft_for_card(self, channel: str, ts: str) -> Draft | None:
         """The draft whose review card is the message `ts` in `channel`."""
         with self._lock:
             rows = list(self._db.query("SELECT * FROM drafts WHERE review_channel_id = ? AND card_ts = ?", [channel, ts]))
-        return _draft(rows[0]) if rows else None
+        return read.draft(rows[0]) if rows else None
 
     def drafts_in(self, states: Iterable[State]) -> list[Draft]:
         """Drafts in any of these states, oldest first.
@@ -259,7 +246,7 @@ class Ledger:
         marks = ", ".join("?" for _ in wanted)
         with self._lock:
             rows = self._db.query(f"SELECT * FROM drafts INDEXED BY drafts_by_state WHERE state IN ({marks}) ORDER BY id", wanted)
-            return [_draft(row) for row in rows]
+            return [read.draft(row) for row in rows]
 
     def drafts_without_card(self) -> list[Draft]:
         """Drafts in review whose card never reached Slack."""
@@ -267,7 +254,7 @@ class Ledger:
             rows = self._db.query(
                 "SELECT * FROM drafts INDEXED BY drafts_by_state WHERE card_ts IS NULL AND state = ? ORDER BY id", ["in_review"]
             )
-            return [_draft(row) for row in rows]
+            return [read.draft(row) for row in rows]
 
     def move(self, draft_id: int, to: State, *, only_from: Iterable[State], at: datetime) -> bool:
         """Change the state only if it is still one of `only_from`; say whether it changed."""
@@ -343,7 +330,7 @@ class Ledger:
             author, revisers = self._db.execute(
                 "SELECT author_user_id, revised_by FROM drafts WHERE id = ?", [draft_id]
             ).fetchone()
-            revised = sorted(_revisers(revisers) | ({by} if by and by != author else set()))
+            revised = sorted(read.revisers(revisers) | ({by} if by and by != author else set()))
             self._db.execute(
                 "UPDATE drafts SET text = ?, publish_at = ?, state = ?, retry_at = NULL, first_attempt_at = NULL, "
                 "updated_at = ?, version = version + 1, revised_by = ?, content_sha256 = ? WHERE id = ?",
@@ -410,7 +397,7 @@ class Ledger:
                     break
             order = {draft_id: i for i, draft_id in enumerate(found)}
             marks = ", ".join("?" for _ in order)
-            drafts = [_draft(row) for row in self._db.query(f"SELECT * FROM drafts WHERE id IN ({marks})", list(order))]
+            drafts = [read.draft(row) for row in self._db.query(f"SELECT * FROM drafts WHERE id IN ({marks})", list(order))]
         return sorted(drafts, key=lambda d: order[d.id])
 
     def _draft_row(self, draft_id: int) -> Draft:
@@ -427,7 +414,7 @@ class Ledger:
                 "SELECT user_id, reaction, vote, version, content_sha256 FROM votes WHERE draft_id = ? ORDER BY cast_at, rowid",
                 [draft_id],
             )
-            return [_vote(r) for r in rows]
+            return [read.vote(r) for r in rows]
 
     def add_vote(self, draft_id: int, vote: Vote, *, at: datetime) -> bool:
         """Record a reaction as a vote for the version it was cast on; False when that exact reaction was already counted."""
@@ -506,7 +493,7 @@ class Ledger:
         """Every attempt to publish a draft, oldest first."""
         with self._lock:
             rows = self._db.query("SELECT * FROM publications WHERE draft_id = ? ORDER BY id", [draft_id])
-            return [_publication(row) for row in rows]
+            return [read.publication(row) for row in rows]
 
     def published_parts(self, draft_id: int) -> dict[int, Publication]:
         """The parts of a draft that are on X now (published, not retracted), by part number."""
@@ -515,7 +502,7 @@ class Ledger:
                 "SELECT * FROM publications WHERE draft_id = ? AND outcome = 'published' AND retracted_at IS NULL ORDER BY id",
                 [draft_id],
             )
-            return {row["part"]: _publication(row) for row in rows}
+            return {row["part"]: read.publication(row) for row in rows}
 
     # images
 
@@ -620,6 +607,35 @@ class Ledger:
         finally:
             destination.close()
 
+    # test hooks: what only the ledger's own connection can do, for tests and operators (README: Development, Test hooks).
+    # Anything else a test needs goes through the methods above, or a second connection to the file as anyone would open it.
+
+    @contextmanager
+    def trace(self, callback: Callable[[str], None]) -> Iterator[None]:
+        """Hand `callback` every statement the ledger runs while inside, as SQLite ran it: what a call costs, which commit syncs."""
+        with self._lock:  # not in the middle of another thread's transaction
+            self._db.conn.set_trace_callback(callback)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._db.conn.set_trace_callback(None)
+
+    def pragma(self, name: str) -> Any:
+        """A setting of the ledger's own connection as SQLite reads it back (synchronous, foreign_keys, query_only): these
+        live per connection, so no other connection to the file can see them."""
+        if not name.isidentifier():
+            raise ValueError(f"not a PRAGMA name: {name!r}")
+        with self._lock:
+            row = self._db.execute(f"PRAGMA {name}").fetchone()
+        return row[0] if row else None
+
+    def refuse_writes(self, on: bool) -> None:
+        """From now on every write fails as on a file turned read-only under copydesk ("attempt to write a readonly
+        database"), or (`on` False) works again: a drill of a full disk or a read-only file without breaking either."""
+        with self._lock:
+            self._db.execute(f"PRAGMA query_only = {'ON' if on else 'OFF'}")
+
     # the outbox: what Slack must hear, written in the same transaction as the change it tells of
 
     def on_outbox(self, callback: Callable[[], None]) -> None:
@@ -654,7 +670,7 @@ class Ledger:
                 "AND id = (SELECT MIN(id) FROM outbox WHERE queue = o.queue AND state = 'pending') ORDER BY next_at, id LIMIT ?",
                 [to_text(now), *skip, limit],
             )
-            return [_outgoing(row) for row in rows]
+            return [read.outgoing(row) for row in rows]
 
     def outbox_wakeup(self, *, besides: Collection[str] = ()) -> datetime | None:
         """When the next queue's first message may go (after a backoff), among the queues not `besides` (in flight)."""
@@ -672,7 +688,7 @@ class Ledger:
         """A queue's pending messages in order."""
         with self._lock:
             rows = self._db.query("SELECT * FROM outbox WHERE queue = ? AND state = 'pending' ORDER BY id", [queue])
-            return [_outgoing(row) for row in rows]
+            return [read.outgoing(row) for row in rows]
 
     def claim_outgoing(self, outgoing_id: int, *, at: datetime) -> None:
         """Count a try before Slack is called: after a crash, attempts above 0 say it may have landed."""
@@ -835,7 +851,7 @@ class Ledger:
         where, params = ("WHERE draft_id = ?", [draft_id]) if draft_id is not None else ("", [])
         with self._lock:
             rows = self._db.query(f"SELECT * FROM events {where} ORDER BY id", params)
-            return [_event(row) for row in rows]
+            return [read.event(row) for row in rows]
 
     # the daily digest
 
@@ -853,7 +869,7 @@ class Ledger:
                 )
             )
             drafts = self._drafts_by_id({row["draft_id"] for row in rows})
-        return [(drafts[row["draft_id"]], _publication(row)) for row in rows]
+        return [(drafts[row["draft_id"]], read.publication(row)) for row in rows]
 
     def drafts_changed_between(
         self, states: Iterable[State], accounts: Iterable[str], start: datetime, end: datetime
@@ -867,7 +883,7 @@ class Ledger:
                 f"AND account IN ({', '.join('?' for _ in names)}) ORDER BY updated_at, id",
                 [*wanted, to_text(start), to_text(end), *names],
             )
-            return [_draft(row) for row in rows]
+            return [read.draft(row) for row in rows]
 
     def open_drafts(self, states: Iterable[State], accounts: Iterable[str]) -> list[Draft]:
         """Drafts of these accounts in these (open) states, oldest first.
@@ -882,7 +898,7 @@ class Ledger:
                 f"AND account IN ({', '.join('?' for _ in names)}) ORDER BY id",
                 [*wanted, *names],
             )
-            return [_draft(row) for row in rows]
+            return [read.draft(row) for row in rows]
 
     def approved_due_before(self, accounts: Iterable[str], horizon: datetime) -> list[Draft]:
         """Approved drafts of these accounts whose time is before `horizon` (or who have none: they go at once)."""
@@ -894,7 +910,7 @@ class Ledger:
                 f"AND account IN ({marks}) ORDER BY publish_at, id",
                 [to_text(horizon), *names],
             )
-            return [_draft(row) for row in rows]
+            return [read.draft(row) for row in rows]
 
     def votes_on(self, draft_ids: Iterable[int]) -> dict[int, list[Vote]]:
         """The votes on several drafts at once, each draft's in the order they were cast."""
@@ -908,7 +924,7 @@ class Ledger:
                     chunk,
                 )
                 for r in rows:
-                    found[r["draft_id"]].append(_vote(r))
+                    found[r["draft_id"]].append(read.vote(r))
         return found
 
     def last_actor(self, draft_id: int, action: str) -> str | None:
@@ -933,7 +949,7 @@ class Ledger:
             rows = list(
                 self._db.query("SELECT * FROM digests WHERE kind = 'daily' AND scope = ? AND day = ?", [scope, day.isoformat()])
             )
-        return _digest(rows[0]) if rows else None
+        return read.digest(rows[0]) if rows else None
 
     def previous_digest_end(self, scope: str) -> datetime | None:
         """Where the scope's last daily digest (sent or skipped) stopped: the next one starts there."""
@@ -1016,13 +1032,13 @@ class Ledger:
     def digests(self) -> list[DigestRecord]:
         """Every digest claimed, oldest first."""
         with self._lock:
-            return [_digest(row) for row in self._db.query("SELECT * FROM digests ORDER BY id")]
+            return [read.digest(row) for row in self._db.query("SELECT * FROM digests ORDER BY id")]
 
     def _drafts_by_id(self, ids: set[int]) -> dict[int, Draft]:
         found: dict[int, Draft] = {}
         for chunk in _chunks(sorted(ids)):
             rows = self._db.query(f"SELECT * FROM drafts WHERE id IN ({', '.join('?' for _ in chunk)})", chunk)
-            found.update((row["id"], _draft(row)) for row in rows)
+            found.update((row["id"], read.draft(row)) for row in rows)
         return found
 
 
@@ -1093,92 +1109,3 @@ def _chunks(ids: list[int], size: int = 500) -> Iterator[list[int]]:
     """SQLite limits the number of parameters in one statement."""
     for i in range(0, len(ids), size):
         yield ids[i : i + size]
-
-
-def _digest(row: dict[str, Any]) -> DigestRecord:
-    return DigestRecord(
-        id=row["id"],
-        scope=row["scope"],
-        kind=row["kind"],
-        day=date.fromisoformat(row["day"]) if row["day"] else None,
-        window_start=moment(row["window_start"]),
-        window_end=moment(row["window_end"]),
-        channel=row["channel"],
-        outcome=row["outcome"],
-        claimed_at=moment(row["claimed_at"]),
-        message_ts=row["message_ts"],
-        sent_at=from_text(row["sent_at"]),
-        error=row["error"],
-    )
-
-
-def _draft(row: dict[str, Any]) -> Draft:
-    return Draft(
-        id=row["id"],
-        account=row["account"],
-        author_id=row["author_user_id"],
-        text=row["text"],
-        publish_at=from_text(row["publish_at"]),
-        state=State(row["state"]),
-        review_channel=row["review_channel_id"],
-        card_ts=row["card_ts"],
-        origin_channel=row["origin_channel_id"],
-        created_at=moment(row["created_at"]),
-        updated_at=moment(row["updated_at"]),
-        retry_at=from_text(row["retry_at"]),
-        first_attempt_at=from_text(row["first_attempt_at"]),
-        notice=row["notice"],
-        version=row["version"],
-        content_sha256=row["content_sha256"],
-        revisers=frozenset(_revisers(row["revised_by"])),
-        may_be_live=bool(row["may_be_live"]),
-    )
-
-
-def _revisers(column: str | None) -> set[str]:
-    """drafts.revised_by: the user IDs of everyone but the author who changed the draft, space-separated."""
-    return set((column or "").split())
-
-
-def _vote(row: dict[str, Any]) -> Vote:
-    return Vote(row["user_id"], row["reaction"], Kind(row["vote"]), row["version"], row["content_sha256"])
-
-
-def _outgoing(row: dict[str, Any]) -> Outgoing:
-    return Outgoing(
-        id=row["id"],
-        queue=row["queue"],
-        draft_id=row["draft_id"],
-        kind=row["kind"],
-        payload=json.loads(row["payload"]),
-        created_at=moment(row["created_at"]),
-        attempts=row["attempts"],
-        next_at=moment(row["next_at"]),
-    )
-
-
-def _publication(row: dict[str, Any]) -> Publication:
-    return Publication(
-        id=row["id"],
-        draft_id=row["draft_id"],
-        started_at=moment(row["started_at"]),
-        finished_at=from_text(row["finished_at"]),
-        outcome=row["outcome"],
-        x_post_id=row["x_post_id"],
-        url=row["url"],
-        error=row["error"],
-        retracted_at=from_text(row["retracted_at"]),
-        part=row["part"],
-        content_sha256=row["content_sha256"],
-    )
-
-
-def _event(row: dict[str, Any]) -> Event:
-    return Event(
-        id=row["id"],
-        at=moment(row["at"]),
-        draft_id=row["draft_id"],
-        actor=row["actor"],
-        action=row["action"],
-        detail=json.loads(row["detail"]) if row["detail"] else {},
-    )

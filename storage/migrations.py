@@ -312,6 +312,11 @@ def m006_integrity(db: Database) -> None:
         )
 
 
+def names() -> list[str]:
+    """Every migration's name, in the order they are defined and run: what a ledger of this copydesk has applied."""
+    return [m.name for m in migrations.pending(Database(memory=True))]  # on an empty database, all of them are pending
+
+
 def _attempted(db: Database, draft_id: int) -> bool:
     return db.execute("SELECT 1 FROM publications WHERE draft_id = ? LIMIT 1", [draft_id]).fetchone() is not None
 

@@ -21,6 +21,7 @@ from tests.fakes.slack_api import blocks_text
 from tests.fakes.x_api import X_ENV
 from tests.support.digests import DIGEST, LA, UTC, clock_at, fire, move, tomorrow, utc
 from tests.support.harness import AUTHOR, BASE_CONFIG, EDITOR_1, EDITOR_2, EDITOR_3, OUTSIDER, Copydesk, eventually
+from tests.support.ledger_file import peek
 
 
 def approve(bot: Copydesk, number: int) -> None:
@@ -555,21 +556,17 @@ def test_the_digest_reads_the_ledger_through_indexes(bot: Copydesk) -> None:
     approve(bot, 1)
     bot.wait_for_state(1, State.PUBLISHED)
     assert bot.services.listeners.wait_idle()
-    conn = bot.ledger._db.conn
     statements: list[str] = []
-    conn.set_trace_callback(statements.append)
-    try:
+    with bot.ledger.trace(statements.append):
         bot.desk.digests.digests_so_far()
         bot.ledger.previous_digest_end(TOP)
         bot.ledger.daily_digest(TOP, date(2026, 11, 21))
         bot.ledger.digest_origin()
-    finally:
-        conn.set_trace_callback(None)
 
     reads = [s for s in statements if s.lstrip().upper().startswith("SELECT") and "_sqlite_migrations" not in s]
     steps = []
-    for sql in reads:
-        plan = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}")]
+    for sql in reads:  # the plan is the file's (its schema and statistics): any connection to it reads the same one
+        plan = [row[3] for row in peek(bot.config.db_path, f"EXPLAIN QUERY PLAN {sql}")]
         assert not [step for step in plan if step.split(" ")[:2] in (["SCAN", t] for t in HISTORY)], f"{sql}\n{plan}"
         steps += plan
     # the window itself is a range on an index, whatever the size of the history before it

@@ -18,7 +18,7 @@ NORMAL, FULL = 1, 2  # what PRAGMA synchronous reads back
 def synchronous_of(config_top: dict | None, tmp_path: Path, environ: dict[str, str]) -> int:
     services = build_services(load_config(write_config(tmp_path / "app.yaml", top=config_top), environ))
     try:
-        return services.ledger._db.execute("PRAGMA synchronous").fetchone()[0]
+        return services.ledger.pragma("synchronous")
     finally:
         services.stop()
 
@@ -47,15 +47,14 @@ def test_off_is_named_with_the_levels_allowed(tmp_path: Path, environ) -> None:
 def test_the_claim_before_a_post_goes_to_x_is_synced_to_disk_even_with_normal(bot: Copydesk) -> None:
     """A power cut must not undo the claim: the restart would find the draft approved and post it a second time."""
     statements: list[str] = []
-    bot.ledger._db.conn.set_trace_callback(statements.append)
-    bot.command(AUTHOR, "Claimed on disk before X hears of it")
-    bot.react(EDITOR_1, "white_check_mark", 1)
-    bot.react(EDITOR_2, "white_check_mark", 1)
-    bot.wait_for_state(1, State.PUBLISHED)
-    bot.ledger._db.conn.set_trace_callback(None)
+    with bot.ledger.trace(statements.append):
+        bot.command(AUTHOR, "Claimed on disk before X hears of it")
+        bot.react(EDITOR_1, "white_check_mark", 1)
+        bot.react(EDITOR_2, "white_check_mark", 1)
+        bot.wait_for_state(1, State.PUBLISHED)
 
     synced = [i for i, sql in enumerate(statements) if sql == "PRAGMA synchronous = FULL"]
     assert len(synced) == 1, "only the claim commits with FULL; drafts, votes and the outbox keep ledger.synchronous"
     claim = statements[synced[0] : statements.index("PRAGMA synchronous = NORMAL", synced[0])]
     assert any(sql.startswith("INSERT INTO publications") or "publications" in sql for sql in claim), claim
-    assert bot.ledger._db.execute("PRAGMA synchronous").fetchone()[0] == NORMAL
+    assert bot.ledger.pragma("synchronous") == NORMAL

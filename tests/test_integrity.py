@@ -16,6 +16,7 @@ from handlers import render
 from storage import Ledger
 from tests.fakes.http import Reply
 from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, REVIEW, Copydesk, MovableClock
+from tests.support.ledger_file import peek, tamper
 
 ADMIN = "U0ADMIN01"
 KEY = "k3y-" + "0123456789abcdef" * 3  # 52 characters
@@ -125,7 +126,7 @@ def test_a_publication_records_the_content_sent_and_the_approvals_it_was_sent_on
     draft = bot.wait_for_state(1, State.PUBLISHED)
 
     [publication] = bot.ledger.publications(1)
-    row = bot.ledger._db.execute("SELECT version, content_sha256 FROM publications WHERE id = ?", [publication.id]).fetchone()
+    [row] = peek(bot.config.db_path, "SELECT version, content_sha256 FROM publications WHERE id = ?", [publication.id])
     assert tuple(row) == (1, draft.content_sha256)
     sending = next(e.detail for e in bot.ledger.events(1) if e.action == "publishing")
     assert sending["content_sha256"] == draft.content_sha256 and sorted(sending["approvers"]) == [EDITOR_1, EDITOR_2]
@@ -208,8 +209,8 @@ def test_nothing_is_sent_when_the_ledger_holds_other_words_than_were_approved(ma
     bot = make_bot(clock=clock)
     bot.command(AUTHOR, "at:+1h The approved words")
     approve(bot, 1)
-    with bot.ledger.transaction():  # someone with the file changes the words after the approval
-        bot.ledger._db.execute("UPDATE drafts SET text = 'Words nobody approved' WHERE id = 1")
+    # someone with the file changes the words after the approval
+    tamper(bot.config.db_path, "UPDATE drafts SET text = 'Words nobody approved' WHERE id = 1")
 
     clock.advance(hours=2)
     bot.desk.publishing.publish(1)  # what the scheduler's job does at the draft's time

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -28,3 +29,20 @@ def test_the_domain_imports_no_adapter_library_even_indirectly() -> None:
 
 def test_the_domain_is_most_of_bot() -> None:
     assert {"desk", "desk.core", "desk.voting", "desk.publishing", "review", "content", "ports"} <= set(DOMAIN)
+
+
+# Tests and benchmarks use public seams only: a fault is made at the fakes or through a documented test hook (README:
+# Development, Test hooks), never by reaching into another object's internals. An object's own `self._x` is its business.
+PRIVATE = re.compile(r"(?<!\bself)\._(?:db|scheduler|migrations|claim|cache)\b")
+
+
+def test_tests_and_benchmarks_reach_into_no_private_internals() -> None:
+    root = Path(__file__).parent.parent
+    found = [
+        f"{path.relative_to(root)}:{number}: {line.strip()}"
+        for folder in ("tests", "bench")
+        for path in sorted((root / folder).rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if PRIVATE.search(line)
+    ]
+    assert found == [], "use a public seam or a test hook instead:\n" + "\n".join(found)

@@ -12,10 +12,11 @@ from sqlite_utils import Database
 from bot.errors import LedgerError
 from bot.review import Kind, State, Vote
 from storage import Ledger
-from storage.migrations import migrations
+from storage.migrations import names
+from tests.support.ledger_file import tamper
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
-EVERY_MIGRATION = [m.name for m in migrations._migrations]  # in the order they are defined, which is the order they run
+EVERY_MIGRATION = names()  # in the order they are defined, which is the order they run
 
 
 @pytest.fixture
@@ -57,12 +58,12 @@ def test_a_new_ledger_has_the_schema_wal_and_foreign_keys(tmp_path: Path, ledger
     assert {fk.other_table for fk in db["votes"].foreign_keys} == {"drafts"}
 
 
-def test_foreign_keys_and_states_are_enforced(ledger: Ledger) -> None:
+def test_foreign_keys_and_states_are_enforced(tmp_path: Path, ledger: Ledger) -> None:
     with pytest.raises(sqlite3.IntegrityError):
         ledger.add_vote(999, Vote("U0E", "x", Kind.REJECT), at=NOW)
     draft = add(ledger)
-    with pytest.raises(sqlite3.IntegrityError):
-        ledger._db.execute("UPDATE drafts SET state = 'limbo' WHERE id = ?", [draft.id])
+    with pytest.raises(sqlite3.IntegrityError):  # not even by hand: the schema itself refuses it
+        tamper(tmp_path / "ledger.db", "UPDATE drafts SET state = 'limbo' WHERE id = ?", [draft.id])
 
 
 def test_a_failed_transaction_leaves_nothing_behind(ledger: Ledger) -> None:
@@ -112,12 +113,12 @@ def test_the_event_log_is_hash_chained_and_an_edited_or_removed_row_is_named(tmp
     intact = ledger.verify_chain()
     assert (intact.events, intact.first_broken) == (3, None) and len(intact.head) == 64
 
-    ledger._db.execute("UPDATE events SET actor = 'U0FORGER' WHERE id = 2")
+    tamper(tmp_path / "ledger.db", "UPDATE events SET actor = 'U0FORGER' WHERE id = 2")
     assert ledger.verify_chain().first_broken == 2
 
-    ledger._db.execute("UPDATE events SET actor = 'U0A' WHERE id = 2")
+    tamper(tmp_path / "ledger.db", "UPDATE events SET actor = 'U0A' WHERE id = 2")
     assert ledger.verify_chain().first_broken is None
-    ledger._db.execute("DELETE FROM events WHERE id = 2")
+    tamper(tmp_path / "ledger.db", "DELETE FROM events WHERE id = 2")
     assert ledger.verify_chain().first_broken == 3
 
 
@@ -152,9 +153,7 @@ def test_a_first_release_ledger_is_migrated_with_its_rows_kept_and_chained(tmp_p
         assert {(v.version, v.content_sha256) for v in reopened.votes(1)} == {(1, draft.content_sha256)} != {(1, "")}
         reopened.move(1, State.HELD, only_from=[State.APPROVED], at=NOW)  # the new states are allowed
         with pytest.raises(sqlite3.IntegrityError):
-            reopened._db.execute(
-                "INSERT INTO votes (draft_id, user_id, reaction, vote, cast_at) VALUES (99, 'U0E', 'x', 'reject', 'now')"
-            )  # foreign keys are back on
+            reopened.add_vote(99, Vote("U0E", "x", Kind.REJECT), at=NOW)  # foreign keys are back on
     finally:
         reopened.close()
 
@@ -224,8 +223,7 @@ def test_a_broken_plain_chain_is_not_keyed(tmp_path: Path) -> None:
     path = tmp_path / "broken.db"
     plain = Ledger.open(path)
     add(plain, "changed later")
-    plain._db.execute("UPDATE events SET actor = 'U0SOMEONE' WHERE id = 1")
-    plain._db.conn.commit()
+    tamper(path, "UPDATE events SET actor = 'U0SOMEONE' WHERE id = 1")
     plain.close()
 
     with pytest.raises(LedgerError, match="changed at event 1"):

@@ -191,7 +191,7 @@ def test_posts_due_beyond_the_horizon_wait_in_the_timetable_and_fire_once_brough
     scheduler = PublishScheduler(lambda draft_id: (fired.append(draft_id), done.set()), wall=lambda: wall[0])
 
     def jobs() -> list[str]:  # APScheduler's own jobs, besides the planner
-        return sorted(j.id.rsplit(":", 1)[0] for j in scheduler._scheduler.get_jobs() if j.id != "planner")
+        return sorted(job.rsplit(":", 1)[0] for job in scheduler.jobs() if job != "planner")
 
     scheduler.start()
     try:

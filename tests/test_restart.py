@@ -2,14 +2,63 @@
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
 from bot.review import State
 from tests.fakes.slack_api import action_ids, blocks_text
-from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk, MovableClock
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk, MovableClock, eventually, signed_headers
+from tests.support.ledger_file import peek
+from tests.support.process import Running, start
+
+FORM, JSON = "application/x-www-form-urlencoded", "application/json"
 
 
 def approve(bot: Copydesk, number: int) -> None:
     bot.react(EDITOR_1, "white_check_mark", number)
     bot.react(EDITOR_2, "white_check_mark", number)
+
+
+def command(user: str, text: str, response_url: str) -> dict[str, str]:
+    """/draft as Slack sends it to a `copydesk run` process."""
+    return {
+        "command": "/draft",
+        "text": text,
+        "user_id": user,
+        "channel_id": "C0GENERAL",
+        "team_id": "T0TEAM001",
+        "response_url": response_url,
+        "trigger_id": "1.2.3",
+    }
+
+
+def reaction(user: str, channel: str, ts: str, event_id: str) -> dict[str, Any]:
+    """An approval on the card at (channel, ts) as Slack sends it to a `copydesk run` process."""
+    event = {
+        "type": "reaction_added",
+        "user": user,
+        "reaction": "white_check_mark",
+        "item_user": "U0COPYDESK",
+        "item": {"type": "message", "channel": channel, "ts": ts},
+        "event_ts": f"{time.time():.6f}",
+    }
+    return {
+        "type": "event_callback",
+        "event_id": event_id,
+        "team_id": "T0TEAM001",
+        "api_app_id": "A0COPYDESK",
+        "event_time": int(time.time()),
+        "event": event,
+    }
+
+
+def signed_post(running: Running, content_type: str, body: str) -> int:
+    """Sign `body` as Slack does and send it to the process; its HTTP status."""
+    status, _ = running.post("/slack/events", body, signed_headers(body, content_type))
+    return status
 
 
 def test_a_pending_schedule_is_rebuilt_after_a_restart(config, slack, x) -> None:
@@ -47,26 +96,35 @@ def test_a_post_that_fell_due_while_down_goes_out_once_on_start(config, slack, x
     assert len(x.calls("/2/tweets")) == 1
 
 
-def test_a_publication_cut_off_by_a_crash_is_flagged_not_repeated(config, slack, x) -> None:
-    clock = MovableClock()
-    first = Copydesk(config, slack, x, clock=clock).start()
-    first.command(AUTHOR, "at:+1h Did this go out?")
-    approve(first, 1)
-    first.services.scheduler.shutdown()  # the process "dies" after claiming the post, before X answers
-    first.services.courier.stop()
-    clock.advance(hours=2)
-    first.desk.publishing._claim(1)
-    first.ledger.close()
+def test_a_publication_cut_off_by_a_crash_is_flagged_not_repeated(config, slack, x, tmp_path: Path, environ) -> None:
+    first = Running(start(["run", "--config", str(tmp_path / "app.yaml"), "--host", "127.0.0.1", "--port", "0"], environ))
+    try:
+        assert signed_post(first, FORM, urlencode(command(AUTHOR, "Did this go out?", slack.response_url()))) == 200
+        eventually(
+            lambda: bool(peek(config.db_path, "SELECT 1 FROM drafts WHERE id = 1 AND card_ts IS NOT NULL")), what="the card"
+        )
+        [(channel, card_ts)] = peek(config.db_path, "SELECT review_channel_id, card_ts FROM drafts WHERE id = 1")
+        x.hold("/2/tweets")
+        for number, editor in enumerate((EDITOR_1, EDITOR_2), 1):
+            assert signed_post(first, JSON, json.dumps(reaction(editor, channel, card_ts, f"EvCUT{number}"))) == 200
+        x.wait_for_held("/2/tweets")  # copydesk claimed the post and asked X; X has it, its answer is on its way
+        first.process.kill()  # the process dies (SIGKILL: no clean-up) before X answers
+        first.process.wait(timeout=10)
+    finally:
+        if first.process.poll() is None:
+            first.process.kill()
+            first.process.wait(timeout=10)
+    x.gates.pop("/2/tweets").set()  # X answers a connection nobody holds any more
 
-    second = Copydesk(config, slack, x, clock=clock).start()
+    second = Copydesk(config, slack, x).start()
     try:
         draft = second.draft(1)
         assert draft.state is State.HELD
         [publication] = second.ledger.publications(1)
         assert publication.outcome == "failed" and "interrupted" in (publication.error or "")
-        assert x.calls("/2/tweets") == []
         assert second.services.scheduler.due_at(1) is None
         second.slack_told()
+        assert len(x.arrived("/2/tweets")) == 1  # the one the crash cut off: nothing went to X again
         assert "publishing was interrupted" in [p for p in slack.posts(REVIEW) if p.get("thread_ts")][-1]["text"]
         card = slack.updates()[-1]
         assert "check the account on X" in blocks_text(card)

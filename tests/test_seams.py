@@ -211,8 +211,7 @@ def test_a_post_x_took_that_the_ledger_cannot_record_is_told_at_once_and_recorde
     answer = bot.x.hold("/2/tweets")
     bot.react(EDITOR_2, APPROVE, 1)
     bot.x.wait_for_held("/2/tweets")
-    with bot.ledger._lock:  # the file turns read-only under copydesk: SQLite's own "attempt to write a readonly database"
-        bot.ledger._db.execute("PRAGMA query_only = ON")
+    bot.ledger.refuse_writes(True)  # the file turns read-only under copydesk: SQLite's own "attempt to write a readonly database"
 
     with caplog.at_level(logging.ERROR, logger="bot.desk.publishing"):
         answer.set()
@@ -227,8 +226,7 @@ def test_a_post_x_took_that_the_ledger_cannot_record_is_told_at_once_and_recorde
     assert url in caplog.text and "readonly" in caplog.text
     assert bot.draft(1).state is State.PUBLISHING  # nothing could be written, nothing was lost
 
-    with bot.ledger._lock:
-        bot.ledger._db.execute("PRAGMA query_only = OFF")  # the operator frees the disk
+    bot.ledger.refuse_writes(False)  # the operator frees the disk
     bot.wait_for_state(1, State.PUBLISHED)
     assert bot.ledger.published_parts(1)[1].url == url
     assert len(bot.x.arrived("/2/tweets")) == 1

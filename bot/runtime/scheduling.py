@@ -225,6 +225,11 @@ class PublishScheduler:
             later = sum(1 for k, _ in self._later if k == kind)
             return later + sum(1 for job in self._scheduler.get_jobs() if job.id.startswith(f"{kind}:"))
 
+    def jobs(self) -> list[str]:
+        """The ids of the APScheduler jobs waiting now (the planner's among them): what fires within the horizon, not what
+        waits in the timetable beyond it. For tests and operators."""
+        return [job.id for job in self._scheduler.get_jobs()]
+
     def schedule_digest(self, scope: str, day: date, due: datetime, *, wait: timedelta) -> None:
         """Wake the digest job of `scope` after `wait`, for its digest due at `due`; replaces the scope's earlier job.
 
