@@ -79,11 +79,10 @@ def make_bot(
         top: dict[str, Any] | None = None,
         clock: Clock = utc_now,
         env: dict[str, str] | None = None,
-        before_response: bool = True,
         jitter: Callable[[], float] = lambda: 1.0,
     ) -> Copydesk:
         config = load_config(write_config(tmp_path / "app.yaml", overrides, top), {**environ, **(env or {})})
-        desk = Copydesk(config, slack, x, clock=clock, before_response=before_response, jitter=jitter).start()
+        desk = Copydesk(config, slack, x, clock=clock, jitter=jitter).start()
         started.append(desk)
         return desk
 

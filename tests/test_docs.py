@@ -87,3 +87,20 @@ def test_the_readme_says_how_many_drafts_the_app_home_offers_to_vote_on() -> Non
     from handlers import render
 
     assert f"The first {render.HOME_VOTE_LIMIT} are shown whole" in " ".join(README.split())
+
+
+def _tree() -> str:
+    section = README[README.index("## Development") :]
+    return section[section.index("```\n") + 4 : section.index("```\n", section.index("```\n") + 4)]
+
+
+@pytest.mark.parametrize(
+    "module",
+    sorted(str(p.relative_to(ROOT)) for layer in ("bot", "handlers", "storage") for p in (ROOT / layer).rglob("*.py")),
+)
+def test_every_module_is_in_the_readmes_tree(module: str) -> None:
+    tree = _tree()
+    path = Path(module)
+    named = path.name == "__init__.py" or re.search(rf"(?<![\w/]){re.escape(path.name)}\b", tree)
+    folder = f"{path.parent.name}/" if len(path.parts) > 2 else f"{path.parts[0]}/"
+    assert named and folder in tree, f"README's Development tree does not say what {module} owns"

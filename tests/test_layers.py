@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 # What runs the process or speaks to the outside world; everything else in bot/ is the domain.
 ADAPTERS = {"runtime", "x"}
@@ -46,3 +49,32 @@ def test_tests_and_benchmarks_reach_into_no_private_internals() -> None:
         if PRIVATE.search(line)
     ]
     assert found == [], "use a public seam or a test hook instead:\n" + "\n".join(found)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module a file imports, at any depth (type-only imports too)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
+    return found
+
+
+@pytest.mark.parametrize(
+    ("layer", "never"),
+    [
+        ("handlers", ("storage",)),  # handlers call the desk; only the desk and the wiring reach the ledger
+        ("storage", ("handlers", "bot.desk", "bot.runtime", "bot.x")),  # the ledger stores the domain's values, no more
+    ],
+)
+def test_each_layer_imports_only_what_the_readme_says(layer: str, never: tuple[str, ...]) -> None:
+    root = Path(__file__).parent.parent
+    found = sorted(
+        f"{path.relative_to(root)} imports {name}"
+        for path in (root / layer).rglob("*.py")
+        for name in _imports(path)
+        if any(name == n or name.startswith(n + ".") for n in never)
+    )
+    assert found == []

@@ -153,7 +153,7 @@ def build_services(
     )
 
 
-def create_app(services: Services, *, process_before_response: bool = True) -> App:
+def create_app(services: Services) -> App:
     """A Bolt app with every listener bound to the desk and one error handler for all of them.
 
     Listeners run before the HTTP response: a vote is in the ledger before Slack hears 200 (so a crash
@@ -165,7 +165,7 @@ def create_app(services: Services, *, process_before_response: bool = True) -> A
         client=services.client,
         signing_secret=secret.reveal() if secret else None,
         request_verification_enabled=secret is not None,
-        process_before_response=process_before_response,
+        process_before_response=True,  # always: a vote is in the ledger before Slack hears 200
         listener_executor=services.listeners,
     )
     handlers.register(app, services.desk, services.listeners.later)

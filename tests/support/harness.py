@@ -81,14 +81,13 @@ class Copydesk:
         x: FakeX,
         *,
         clock: Clock = utc_now,
-        before_response: bool = True,
         jitter: Callable[[], float] = lambda: 1.0,
     ):
         self.config = config
         self.slack = slack
         self.x = x
         self.services: Services = build_services(config, clock=clock, jitter=jitter)  # no jitter: retries at known times
-        self.app: App = create_app(self.services, process_before_response=before_response)
+        self.app: App = create_app(self.services)
         self.desk = self.services.desk
         self.ledger = self.services.ledger
         self._events = 0
