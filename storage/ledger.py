@@ -278,24 +278,39 @@ class Ledger:
         action: str | None = None,
         notice: str | None | Keep = KEEP,
         may_be_live: bool | None = None,
-        retrying: tuple[datetime, datetime] | None = None,
+        retrying: tuple[datetime | None, datetime] | None = None,
         **detail: Any,
     ) -> bool:
         """One change of state as one call: moved only from `only_from`, its run of attempts at X over (or, with
-        `retrying`, going on: when to try again and since when it is tried), its card's notice set (unless KEEP), whether
-        X may have it (when given), and logged as `action` (the new state's name unless told) by `actor`. False, and
-        nothing changed, when the draft was no longer in one of `only_from`."""
+        `retrying`, going on: when to try again, if planned, and since when it is tried), then noted as `note` does.
+        False, and nothing changed, when the draft was no longer in one of `only_from`."""
         with self.transaction():
             if not self.move(draft_id, to, only_from=only_from, at=at):
                 return False
             retry_at, first_attempt_at = retrying or (None, None)
             self.set_attempts(draft_id, retry_at=retry_at, first_attempt_at=first_attempt_at)
+            self.note(draft_id, action or to.value, actor=actor, at=at, notice=notice, may_be_live=may_be_live, **detail)
+            return True
+
+    def note(
+        self,
+        draft_id: int,
+        action: str,
+        *,
+        actor: str,
+        at: datetime,
+        notice: str | None | Keep = KEEP,
+        may_be_live: bool | None = None,
+        **detail: Any,
+    ) -> None:
+        """What happened to a draft, as one call, its state aside: its card's notice set (unless KEEP), whether X may
+        have it (when given), and the event `action` by `actor` logged."""
+        with self.transaction():
             if not isinstance(notice, Keep):
                 self.set_notice(draft_id, notice)
             if may_be_live is not None:
                 self.set_doubt(draft_id, may_be_live)
-            self.log(action or to.value, actor=actor, at=at, draft_id=draft_id, **detail)
-            return True
+            self.log(action, actor=actor, at=at, draft_id=draft_id, **detail)
 
     def set_attempts(self, draft_id: int, *, retry_at: datetime | None, first_attempt_at: datetime | None) -> None:
         """When to try X again, and since when it has been tried; both None ends the run of attempts."""

@@ -193,24 +193,25 @@ class Publishing:
             if refusal := self._unapproved(draft, rules):
                 self._stop_unapproved(decision, draft, refusal)
                 return None
-            if not self.ledger.move(draft_id, State.PUBLISHING, only_from=[State.APPROVED], at=now):
-                return None
-            self.ledger.set_attempts(draft_id, retry_at=None, first_attempt_at=draft.first_attempt_at or now)
             parts = tuple(thread.split(draft.text))
             part = first_unpublished(self.ledger.published_parts(draft_id), len(parts))
             if part > len(parts):  # cannot happen (the last part and "published" are one transaction); never post again
                 raise WrongState(f"every part of {draft.number} is already on X")
             publication_id = self.ledger.start_publication(draft, self.core.account(draft.account).handle, at=now, part=part)
             attempt = Attempt(publication_id, part, parts)
-            self.ledger.log(
-                "publishing",
-                actor=SYSTEM,
+            if not self.ledger.transition(
+                draft_id,
+                State.PUBLISHING,
+                only_from=[State.APPROVED],
                 at=now,
-                draft_id=draft_id,
+                actor=SYSTEM,
+                action="publishing",
+                retrying=(None, draft.first_attempt_at or now),
                 publication_id=publication_id,
                 **self.core.approval_record(draft, rules),
                 **attempt.detail(),
-            )
+            ):  # cannot happen (read approved above, under the decision lock): undone, nothing is sent
+                raise WrongState(f"{draft.number} is no longer approved")
             first = self.core.draft(draft_id).first_attempt_at  # as stored (to the millisecond), to compare with attempts
         assert first is not None
         return draft, attempt, first

@@ -100,32 +100,26 @@ class Settling:
                     f"Part {part} of {count} of {draft.number} is followed by more parts, which reply to it: "
                     f"give its link, /draft mark-published {draft.number} https://x.com/{handle}/status/…"
                 )
-            if last:
-                self.ledger.move(draft_id, State.PUBLISHED, only_from=[current.state], at=now)
-                self.ledger.set_attempts(draft_id, retry_at=None, first_attempt_at=None)
             publication_id = self.ledger.start_publication(current, handle, at=now, part=part)
             self.ledger.finish_publication(publication_id, post_id=post_id or "", url=url or "", at=now)
-            self.ledger.set_doubt(draft_id, False)
-            if last:
-                self.ledger.set_notice(draft_id, f"Marked as published by <@{user_id}> after checking the account.")
-            else:
-                self.ledger.set_notice(
-                    draft_id,
-                    f"Part {part} of {count} marked as published by <@{user_id}>; "
-                    f"Publish now sends the rest, from part {part + 1}.",
-                )
-            detail = {"part": part, "of": count} if count > 1 else {}
-            self.ledger.log(
-                "marked_published",
-                actor=user_id,
-                at=now,
-                draft_id=draft_id,
-                url=url,
-                publication_id=publication_id,
-                x_post_id=post_id or "",
+            said: dict[str, Any] = {
+                "actor": user_id,
+                "at": now,
+                "may_be_live": False,
+                "url": url,
+                "publication_id": publication_id,
+                "x_post_id": post_id or "",
                 **self.core.approval_record(current, rules),
-                **detail,
-            )
+                **({"part": part, "of": count} if count > 1 else {}),
+            }
+            if last:
+                notice = f"Marked as published by <@{user_id}> after checking the account."
+                self.ledger.transition(
+                    draft_id, State.PUBLISHED, only_from=[current.state], action="marked_published", notice=notice, **said
+                )
+            else:  # a thread's part: the draft stays as it is, and Publish now sends the rest
+                notice = f"Part {part} of {count} marked as published by <@{user_id}>; Publish now sends the rest, from part {part + 1}."
+                self.ledger.note(draft_id, "marked_published", notice=notice, **said)
             decision.tell(current, Change(current.state, State.PUBLISHED, user_id) if last else None)
         return self.core.draft(draft_id)
 
