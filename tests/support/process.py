@@ -12,7 +12,11 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections import deque
 from pathlib import Path
+
+ENTRY = "bot.runtime.cli"  # the module `python -m` runs as `copydesk`
+ROOT = Path(__file__).parent.parent.parent
 
 
 class Running:
@@ -69,10 +73,74 @@ class Running:
 
 def start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "bot.runtime.cli", *args],
+        [sys.executable, "-m", ENTRY, *args],
         env={**os.environ, **env},
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
-        cwd=Path(__file__).parent.parent.parent,
+        cwd=ROOT,
     )
+
+
+# Imports what ENTRY imports (libraries and copydesk's modules, which only define things on import), then waits for
+# the arguments and environment on stdin and runs ENTRY as `python -m` would: all of `main()` runs after the start.
+WARM = """
+import importlib, json, os, runpy, sys
+entry = sys.argv[1]
+importlib.import_module(entry)
+del sys.modules[entry]  # run afresh as __main__, as `python -m` does
+line = sys.stdin.readline()
+if not line:
+    sys.exit(0)
+order = json.loads(line)
+os.environ.clear()
+os.environ.update(order["env"])
+null = os.open(os.devnull, os.O_RDONLY)
+os.dup2(null, 0)
+os.close(null)
+sys.argv = [entry, *order["args"]]
+runpy.run_module(entry, run_name="__main__", alter_sys=True)
+"""
+
+
+class Launcher:
+    """Starts `copydesk run` like `start`, from interpreters that did its imports ahead: a fifth of the wait."""
+
+    def __init__(self, spares: int = 2) -> None:
+        self.spares = spares
+        self._ready: deque[subprocess.Popen] = deque()
+
+    def start(self, args: list[str], env: dict[str, str]) -> subprocess.Popen:
+        self._fill()
+        process = self._ready.popleft()
+        self._fill()  # the next one warms up while this one runs
+        assert process.stdin is not None
+        try:
+            process.stdin.write(json.dumps({"args": args, "env": {**os.environ, **env}}) + "\n")
+            process.stdin.close()
+        except BrokenPipeError:
+            pass  # it died warming up: Running reports its log
+        return process
+
+    def close(self) -> None:
+        """End the spares nobody started (they are this launcher's own children)."""
+        while self._ready:
+            process = self._ready.popleft()
+            process.kill()
+            process.wait()
+            for pipe in (process.stdin, process.stderr):
+                if pipe is not None:
+                    pipe.close()
+
+    def _fill(self) -> None:
+        while len(self._ready) < self.spares:
+            self._ready.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", WARM, ENTRY],
+                    stdin=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                    text=True,
+                    cwd=ROOT,
+                )
+            )
