@@ -1,6 +1,6 @@
 """The daily digest as data: who gets which digest, when it is due, the window it covers and what it says.
 
-Pure: no Slack, no SQL. Times in, times out; the desk (bot/desk_digest.py) feeds it from the ledger.
+Pure: no Slack, no SQL. Times in, times out; the desk (bot/desk/digests.py) feeds it from the ledger.
 """
 
 from __future__ import annotations

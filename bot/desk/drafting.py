@@ -72,7 +72,8 @@ class Drafting:
                 f"{target.name} needs {target.approvals_required} approval(s) from editors other than the author, "
                 "and there are not enough of them; ask an admin to add editors or allow self-approval."
             )
-        with self.core.deciding(at=now):
+        # A new draft decides nothing (no vote, no schedule): no decision lock, so a /draft never waits behind one.
+        with self.ledger.transaction():
             if once and not self.ledger.first_sighting(once, at=now):
                 what = "form" if once.startswith("view:") else "/draft"
                 raise AlreadySubmitted(f"This {what} was sent already (Slack sent it again); its draft is in review.")

@@ -64,7 +64,7 @@ def first_unpublished(published: dict[int, Any], count: int) -> int:
 
 
 class Publishing:
-    """The scheduler's side of the desk, the buttons that settle a post in doubt, and taking a post back down."""
+    """The scheduler's side of the desk: each approved post sent once, retried, or held for a person (Settling takes it from there)."""
 
     def __init__(
         self, core: Core, *, publishers: Mapping[str, Publisher], notifier: Notifier, jitter: Callable[[], float]

@@ -80,7 +80,7 @@ class PublishScheduler:
             executors={"default": ThreadPoolExecutor(max_workers=workers)},
             job_defaults={
                 "coalesce": True,
-                # Desk.publish claims a draft in the ledger before calling X, so overlapping runs are
+                # Publishing.publish claims a draft in the ledger before calling X, so overlapping runs are
                 # harmless; with max_instances=1 APScheduler would drop a re-approved draft's new job.
                 "max_instances": 16,
                 "misfire_grace_time": None,  # a post due while we were busy still goes out
