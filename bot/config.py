@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from bot.errors import ConfigError
+from bot.policy import Rule, parse_rules
 from bot.review import without_skin_tone
 
 SLACK_API_URL = "https://slack.com/api/"
@@ -71,6 +72,31 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("accounts.*.approvals_required", 1, "How many distinct editors must approve before the post is scheduled."),
     Setting("accounts.*.allow_self_approval", False, "Whether the author's own approval counts when the author is an editor."),
     Setting(
+        "accounts.*.owner",
+        None,
+        "Slack user ID of the account's owner: their veto is final at any moment before the post goes out (only they lift it, by taking it back), and their approval counts as an editor's.",
+    ),
+    Setting(
+        "accounts.*.cooling_off_minutes",
+        0,
+        "A draft that reaches its quorum goes out no earlier than this many minutes later (fractions allowed); a veto, or an approval taken back, in that window stops it.",
+    ),
+    Setting(
+        "accounts.*.expire_after_hours",
+        None,
+        "A draft still in review this many hours after its latest version expires and never goes out (fractions allowed); leave out for no expiry.",
+    ),
+    Setting(
+        "accounts.*.on_missed_time",
+        "publish",
+        "What happens to a draft still in review when its publish time passes: publish (once approved, at once) or expire.",
+    ),
+    Setting(
+        "accounts.*.rules",
+        [],
+        "Editorial rules checked against every version of a draft: each has a name, an if (conditions) and a then (effects); see Editorial policy.",
+    ),
+    Setting(
         "accounts.*.credentials",
         dict(DEFAULT_CREDENTIALS),
         "Names of the environment variables holding the account's X keys (never the keys).",
@@ -105,6 +131,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("digest.at", "18:00", "Local time (HH:MM, in timezone) the digest is posted."),
     Setting(
         "digest.skip_empty", False, "Send no digest on a day when it would list nothing (else a short 'nothing went out' one)."
+    ),
+    Setting(
+        "preflight.duplicate_days",
+        30,
+        "A card notes a draft whose text (ignoring case, spaces and links) matches a post of its account published or scheduled in this many days.",
     ),
     Setting(
         "ledger.hmac_key_env",
@@ -188,6 +219,11 @@ class Account:
     allow_self_approval: bool
     credentials: XCredentials
     digest: Digest | None = None  # a digest of its own; None: it is in the top-level one
+    owner: str | None = None  # their veto is final, and their approval counts as an editor's
+    cooling_off_minutes: float = 0.0  # an approved draft waits this long after its quorum
+    expire_after_hours: float | None = None  # None: a draft in review never expires
+    on_missed_time: str = "publish"  # or "expire": a draft still in review when its time passes
+    rules: tuple[Rule, ...] = ()  # bot/policy.py
 
 
 @dataclass(frozen=True)
@@ -214,6 +250,7 @@ class Config:
     db_path: Path
     config_path: Path
     ledger_key: Secret | None = None  # ledger.hmac_key_env's secret: keys the event chain
+    duplicate_days: float = 30.0  # preflight.duplicate_days
 
     def account(self, name: str | None) -> Account | None:
         """The named account, or the default one when no name is given."""
@@ -300,6 +337,7 @@ def load_config(path: Path, environ: Mapping[str, str], *, db: Path | None = Non
         db_path=db or db_path(environ),
         config_path=path,
         ledger_key=ledger_key(raw.get("ledger"), environ, where),
+        duplicate_days=_duplicate_days(raw.get("preflight"), where),
     )
 
 
@@ -431,6 +469,22 @@ def _account(name: str, body: Any, environ: Mapping[str, str], where: str, diges
     self_approval = body.get("allow_self_approval", _default("accounts.*.allow_self_approval"))
     if not isinstance(self_approval, bool):
         raise ConfigError(f"{where}: {key}.allow_self_approval must be true or false")
+    owner = body.get("owner", _default("accounts.*.owner"))
+    if owner is not None:
+        _no_whitespace(owner, f"{key}.owner", where, "a Slack ID")
+        if not isinstance(owner, str) or not _USER.fullmatch(owner):
+            raise ConfigError(f"{where}: {key}.owner {owner!r} is not a Slack user ID (U… or W…)")
+    cooling = _minutes(
+        body.get("cooling_off_minutes", _default("accounts.*.cooling_off_minutes")), f"{key}.cooling_off_minutes", where
+    )
+    expire = body.get("expire_after_hours", _default("accounts.*.expire_after_hours"))
+    expire = None if expire is None else _positive(expire, f"{key}.expire_after_hours", where)
+    missed = body.get("on_missed_time", _default("accounts.*.on_missed_time"))
+    if missed not in ("publish", "expire"):
+        raise ConfigError(f"{where}: {key}.on_missed_time must be publish or expire, not {missed!r}")
+    rules = parse_rules(body.get("rules", None), f"{key}.rules", where)
+    voters = {*editors, *([owner] if owner else [])}
+    _check_reachable(rules, voters, owner, key, where)
     return Account(
         name=name,
         network=network,
@@ -441,7 +495,45 @@ def _account(name: str, body: Any, environ: Mapping[str, str], where: str, diges
         allow_self_approval=self_approval,
         credentials=_credentials(body.get("credentials"), environ, f"{key}.credentials", where),
         digest=_digest(body["digest"], where, key=f"{key}.digest", inherit=digest) if "digest" in body else None,
+        owner=owner,
+        cooling_off_minutes=cooling,
+        expire_after_hours=expire,
+        on_missed_time=missed,
+        rules=rules,
     )
+
+
+def _check_reachable(rules: tuple[Rule, ...], voters: set[str], owner: str | None, key: str, where: str) -> None:
+    """A rule that asks for more approvers than the account can ever have would hold its drafts forever: refuse it now.
+
+    With an editor group among the editors, who is in it is only known to Slack, so only what is certain is checked.
+    """
+    if any(v.startswith("S") for v in voters):
+        return
+    for rule in rules:
+        needed = rule.then.approvals_required
+        if needed is not None and needed > len(voters):
+            raise ConfigError(
+                f"{where}: {key} {rule.name!r}: then.approvals_required is {needed} but only {len(voters)} "
+                "editor(s) (with the owner) can approve"
+            )
+        for user in rule.then.require:
+            if not user.startswith("S") and user not in voters:
+                raise ConfigError(
+                    f"{where}: {key} {rule.name!r}: then.require has {user}, who is neither an editor of the account "
+                    "nor its owner, so their approval would never count"
+                )
+
+
+def _minutes(value: Any, key: str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ConfigError(f"{where}: {key} must be a number of minutes (0 or more), not {value!r}")
+    return float(value)
+
+
+def _duplicate_days(value: Any, where: str) -> float:
+    body = _mapping(value if value is not None else {}, "preflight", where)
+    return _positive(body.get("duplicate_days", _default("preflight.duplicate_days")), "preflight.duplicate_days", where)
 
 
 def _credentials(value: Any, environ: Mapping[str, str], key: str, where: str) -> XCredentials:

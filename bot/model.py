@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from bot.policy import Policy
 from bot.review import State
 
 SYSTEM = "copydesk"  # the actor of what copydesk does on its own, in the ledger and on cards
@@ -32,11 +33,14 @@ class Draft:
     content_sha256: str = ""  # the fingerprint of this version's text and images (bot/content.py): what an approval is for
     revisers: frozenset[str] = frozenset()  # who else ever changed its text or images: barred from approving it like the author
     may_be_live: bool = False  # held because X may have the post: it can be settled, never withdrawn
+    policy: Policy | None = None  # the rules that applied to this version and what they ask (None: no rule applied)
+    cooling_until: datetime | None = None  # approved: it goes out no earlier than this (the cooling-off window)
 
     @property
     def due(self) -> datetime | None:
-        """When the post may go: its time, or the retry X asked for, whichever is later; None means now."""
-        times = [t for t in (self.publish_at, self.retry_at) if t is not None]
+        """When the post may go: its time, the retry X asked for, or the end of its cooling-off, whichever is latest;
+        None means now."""
+        times = [t for t in (self.publish_at, self.retry_at, self.cooling_until) if t is not None]
         return max(times) if times else None
 
     @property

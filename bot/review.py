@@ -20,6 +20,7 @@ class State(StrEnum):
     HELD = "held"  # a person must decide: X may have the post, or its time passed during a pause
     WITHDRAWN = "withdrawn"
     RETRACTED = "retracted"  # published, then deleted from X
+    EXPIRED = "expired"  # still in review when its time ran out (expire_after_hours, on_missed_time: expire): never goes out
 
     @property
     def label(self) -> str:

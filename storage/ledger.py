@@ -173,12 +173,14 @@ class Ledger:
         origin_channel: str | None,
         at: datetime,
         content_sha256: str,
+        policy: Policy | None = None,
     ) -> Draft:
-        """Store a new draft in review and log who wrote which words (plain SQL: it runs before /draft is acknowledged)."""
+        """Store a new draft in review and log who wrote which words, and the rules that applied to them (plain SQL: it
+        runs before /draft is acknowledged)."""
         with self.transaction():
             row_id = self._db.execute(
                 "INSERT INTO drafts (account, author_user_id, text, publish_at, state, origin_channel_id, review_channel_id,"
-                " card_ts, created_at, updated_at, content_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?)",
+                " card_ts, created_at, updated_at, content_sha256, policy) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)",
                 [
                     account,
                     author_id,
@@ -190,6 +192,7 @@ class Ledger:
                     to_text(at),
                     to_text(at),
                     content_sha256,
+                    policy.to_json() if policy else None,
                 ],
             ).lastrowid
             assert row_id is not None
@@ -202,6 +205,7 @@ class Ledger:
                 version=1,
                 content_sha256=content_sha256,
                 text=text,
+                **({"policy": policy.record()} if policy else {}),
             )
             return self._draft_row(row_id)
 
@@ -279,16 +283,21 @@ class Ledger:
         notice: str | None | Keep = KEEP,
         may_be_live: bool | None = None,
         retrying: tuple[datetime | None, datetime] | None = None,
+        cooling_until: datetime | None = None,
         **detail: Any,
     ) -> bool:
         """One change of state as one call: moved only from `only_from`, its run of attempts at X over (or, with
-        `retrying`, going on: when to try again, if planned, and since when it is tried), then noted as `note` does.
+        `retrying`, going on: when to try again, if planned, and since when it is tried), its cooling-off window set to
+        end at `cooling_until` (any other window ends), then noted as `note` does.
         False, and nothing changed, when the draft was no longer in one of `only_from`."""
         with self.transaction():
             if not self.move(draft_id, to, only_from=only_from, at=at):
                 return False
             retry_at, first_attempt_at = retrying or (None, None)
             self.set_attempts(draft_id, retry_at=retry_at, first_attempt_at=first_attempt_at)
+            self._db.execute(
+                "UPDATE drafts SET cooling_until = ? WHERE id = ?", [to_text(cooling_until) if cooling_until else None, draft_id]
+            )
             self.note(draft_id, action or to.value, actor=actor, at=at, notice=notice, may_be_live=may_be_live, **detail)
             return True
 

@@ -17,6 +17,7 @@ migrations = Migrations("copydesk")
 
 STATES = "'in_review', 'approved', 'rejected', 'publishing', 'published', 'failed'"
 STATES_2 = STATES + ", 'held', 'withdrawn', 'retracted'"
+STATES_3 = STATES_2 + ", 'expired'"
 
 
 @migrations()
@@ -352,3 +353,35 @@ def _run(db: Database, script: str) -> None:
     for statement in script.split(";\n"):
         if statement.strip():
             db.execute(statement)
+
+
+@migrations()
+def m007_policy(db: Database) -> None:
+    """Editorial policy: a draft can expire, each version records the rules that applied, and an approval may wait out
+    a cooling-off window before it goes."""
+    # SQLite cannot change a CHECK in place: rebuild drafts from its own schema, with `expired` among the states
+    # (Ledger.open runs migrations with foreign keys off and checks them afterwards).
+    [table] = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'drafts'").fetchone()
+    indexes = [
+        row[0] for row in db.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'drafts' AND sql NOT NULL")
+    ]
+    check = f"CHECK (state IN ({STATES_2}))"
+    if check not in table:
+        raise RuntimeError("drafts.state's CHECK is not the one m002 made; the ledger was changed by hand")
+    columns = ", ".join(c.name for c in db["drafts"].columns)
+    recreate = ";\n".join(indexes)
+    create = table.replace(check, f"CHECK (state IN ({STATES_3}))").replace("drafts", "drafts_new", 1)
+    _run(
+        db,
+        f"""
+        {create};
+        INSERT INTO drafts_new ({columns}) SELECT {columns} FROM drafts;
+        DROP TABLE drafts;
+        ALTER TABLE drafts_new RENAME TO drafts;
+        {recreate};
+        -- the rules that applied to this version and what they ask (bot/policy.py), as JSON; NULL: none configured
+        ALTER TABLE drafts ADD COLUMN policy TEXT;
+        -- an approved draft goes out no earlier than this (the cooling-off window after its quorum)
+        ALTER TABLE drafts ADD COLUMN cooling_until TEXT
+        """,
+    )

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from bot.model import DigestRecord, Draft, Event, Outgoing, Publication
+from bot.policy import Policy
 from bot.review import Kind, State, Vote
 
 
@@ -64,6 +65,8 @@ def draft(row: dict[str, Any]) -> Draft:
         content_sha256=row["content_sha256"],
         revisers=frozenset(revisers(row["revised_by"])),
         may_be_live=bool(row["may_be_live"]),
+        policy=Policy.from_json(row["policy"]) if row.get("policy") else None,
+        cooling_until=from_text(row.get("cooling_until")),
     )
 
 
