@@ -30,6 +30,10 @@ class BadDraft(CopydeskError):
     """A /draft command that cannot become a draft (empty, too long, bad option)."""
 
 
+class RuleBlocks(BadDraft):
+    """One of the account's editorial rules refuses the draft (its `block`); nothing is stored."""
+
+
 class BadTime(BadDraft):
     """An at: time that cannot be read, does not exist or has passed."""
 

@@ -57,14 +57,29 @@ class Vote:
 
 
 @dataclass(frozen=True)
+class Requirement:
+    """A rule's `require`: one user, or a user group of which one member suffices, must be among the approvers."""
+
+    id: str  # U…/W… or S…
+    members: frozenset[str]
+
+
+@dataclass(frozen=True)
 class Rules:
-    """Who may vote on one draft and how many approvals it needs."""
+    """Who may vote on one draft and how many approvals it needs (with its rules' effects applied)."""
 
     author_id: str
-    editors: frozenset[str]
+    editors: frozenset[str]  # the owner among them
     approvals_required: int
     allow_self_approval: bool
     revisers: frozenset[str] = frozenset()  # whoever else changed its text or images, at any version: authors of it too
+    owner: str | None = None  # their veto is final: it survives an edit, and rejects a held or failed draft too
+    require: tuple[Requirement, ...] = ()
+
+    def missing(self, approvers: Iterable[str]) -> tuple[Requirement, ...]:
+        """The requirements none of `approvers` meets."""
+        who = set(approvers)
+        return tuple(r for r in self.require if not r.members & who)
 
     @property
     def authors(self) -> frozenset[str]:
@@ -78,9 +93,9 @@ class Rules:
         return kind is Kind.REJECT or user_id not in self.authors or self.allow_self_approval
 
     def reachable(self) -> bool:
-        """Whether enough editors other than a barred author exist to ever approve."""
+        """Whether enough editors other than a barred author exist to ever approve, meeting every requirement."""
         voters = self.editors if self.allow_self_approval else self.editors - self.authors
-        return len(voters) >= self.approvals_required
+        return len(voters) >= self.approvals_required and not self.missing(voters)
 
 
 @dataclass(frozen=True)
@@ -122,10 +137,10 @@ def tally(votes: Iterable[Vote]) -> Tally:
     return Tally(tuple(approvers), tuple(rejecters))
 
 
-def decide(counted: Tally, approvals_required: int) -> State:
-    """One veto rejects; a quorum of approvals approves; otherwise it stays in review."""
+def decide(counted: Tally, rules: Rules) -> State:
+    """One veto rejects; a quorum of approvals that meets every requirement approves; otherwise it stays in review."""
     if counted.rejecters:
         return State.REJECTED
-    if len(counted.approvers) >= approvals_required:
+    if len(counted.approvers) >= rules.approvals_required and not rules.missing(counted.approvers):
         return State.APPROVED
     return State.IN_REVIEW

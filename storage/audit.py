@@ -70,13 +70,14 @@ def _replay(draft: _Draft, event: dict[str, Any], d: dict[str, Any]) -> Iterator
         draft.author, draft.account, draft.revisers, draft.files = event["actor"], d["account"], set(), []
         draft.text, draft.version, draft.sha, draft.votes = d["text"], 1, d["content_sha256"], {}
     elif action == "edited" and "version" in d:
-        draft.text, draft.version, draft.sha, draft.votes = d["after"], d["version"], d["content_sha256"], {}
+        draft.text, draft.version, draft.sha = d["after"], d["version"], d["content_sha256"]
+        draft.votes = _kept(draft.votes, d)
         draft.revisers |= {event["actor"]} - {draft.author}
     elif action == "images_changed" and "content_sha256" in d:
         draft.version, draft.sha, draft.files = d["version"], d["content_sha256"], d.get("files", draft.files)
         draft.revisers |= {event["actor"]} - {draft.author}
         if d.get("votes_cleared"):
-            draft.votes = {}
+            draft.votes = _kept(draft.votes, d)
     elif action == "vote_added":
         draft.votes[(event["actor"], d["reaction"])] = (d["vote"], d.get("version"), d.get("content_sha256"))
     elif action == "vote_removed":
@@ -100,6 +101,12 @@ def _replay(draft: _Draft, event: dict[str, Any], d: dict[str, Any]) -> Iterator
     elif action == "part_retracted" and "publication_id" in d:
         if d["publication_id"] in draft.rows:
             draft.rows[d["publication_id"]][2] = True
+
+
+def _kept(votes: dict[tuple[str, str], Any], d: dict[str, Any]) -> dict[tuple[str, str], Any]:
+    """A new version clears the votes, but those the event says it kept (the owner's veto)."""
+    kept = {(user, reaction) for user, reaction in d.get("votes_kept", [])}
+    return {key: vote for key, vote in votes.items() if key in kept}
 
 
 def _publishing(draft: _Draft, d: dict[str, Any]) -> Iterator[str]:

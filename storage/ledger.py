@@ -19,6 +19,7 @@ from bot.config import SYNCHRONOUS
 from bot.errors import LedgerError, LedgerUnwritable
 from bot.images import Image
 from bot.model import SYSTEM, ChainCheck, DigestRecord, Draft, Event, Outgoing, Pause, Publication
+from bot.policy import Policy
 from bot.review import State, Vote
 from storage import audit
 from storage import rows as read
@@ -298,7 +299,23 @@ class Ledger:
             self._db.execute(
                 "UPDATE drafts SET cooling_until = ? WHERE id = ?", [to_text(cooling_until) if cooling_until else None, draft_id]
             )
+            if cooling_until is not None:
+                detail["cooling_until"] = to_text(cooling_until)
             self.note(draft_id, action or to.value, actor=actor, at=at, notice=notice, may_be_live=may_be_live, **detail)
+            return True
+
+    def skip_cooling(self, draft_id: int, *, actor: str, at: datetime, notice: str) -> bool:
+        """An admin lets an approved draft go without waiting out the rest of its cooling-off window; recorded as theirs.
+        False, and nothing changed, when it is no longer approved and waiting."""
+        with self.transaction():
+            row = self._db.execute(
+                "SELECT cooling_until FROM drafts WHERE id = ? AND state = ? AND cooling_until IS NOT NULL",
+                [draft_id, State.APPROVED.value],
+            ).fetchone()
+            if row is None:
+                return False
+            self._db.execute("UPDATE drafts SET cooling_until = NULL, notice = ? WHERE id = ?", [notice, draft_id])
+            self.log("cooling_off_skipped", actor=actor, at=at, draft_id=draft_id, was_until=row[0])
             return True
 
     def note(
@@ -343,14 +360,19 @@ class Ledger:
         at: datetime,
         by: str | None = None,
         content_sha256: str = "",
+        keep_vetoes_of: str | None = None,
     ) -> None:
-        """New text (and time) for a draft, as its next version: every vote on the old one is gone, and review starts over.
+        """New text (and time) for a draft, as its next version: every vote on the old one is gone (but the vetoes of
+        `keep_vetoes_of`, the account's owner: the draft is then rejected), and review starts over.
 
         `by`: who made the version; anyone but the author joins the draft's revisers for good (their words may stay in
         later versions). `content_sha256`: its fingerprint (set_content fixes it once the version's images are in place).
         """
         with self.transaction():
-            self._db.execute("DELETE FROM votes WHERE draft_id = ?", [draft_id])
+            self._db.execute(
+                "DELETE FROM votes WHERE draft_id = ? AND NOT (user_id IS ? AND vote = 'reject')", [draft_id, keep_vetoes_of]
+            )
+            kept = self._db.execute("SELECT 1 FROM votes WHERE draft_id = ? LIMIT 1", [draft_id]).fetchone() is not None
             author, revisers = self._db.execute(
                 "SELECT author_user_id, revised_by FROM drafts WHERE id = ?", [draft_id]
             ).fetchone()
@@ -361,7 +383,7 @@ class Ledger:
                 [
                     text,
                     to_text(publish_at) if publish_at else None,
-                    State.IN_REVIEW.value,
+                    (State.REJECTED if kept else State.IN_REVIEW).value,
                     to_text(at),
                     " ".join(revised) or None,
                     content_sha256,
@@ -381,11 +403,24 @@ class Ledger:
         action: str,
         at: datetime,
         detail: dict[str, Any],
+        policy: Policy | None = None,
+        keep_vetoes_of: str | None = None,
     ) -> None:
-        """A draft's next version as one call: its text (and time), every vote cleared, the card's notice, the event that
-        records it (with the version and its fingerprint), and no card until the new one is up."""
+        """A draft's next version as one call: its text (and time), every vote cleared (but the owner's vetoes, when
+        `keep_vetoes_of` names them), the rules that applied to it, the card's notice, the event that records it (with
+        the version, its fingerprint and its policy), and no card until the new one is up."""
         with self.transaction():
-            self.rewrite(draft_id, text=text, publish_at=publish_at, at=at, by=by, content_sha256=content_sha256)
+            self.rewrite(
+                draft_id,
+                text=text,
+                publish_at=publish_at,
+                at=at,
+                by=by,
+                content_sha256=content_sha256,
+                keep_vetoes_of=keep_vetoes_of,
+            )
+            kept = [[v.user_id, v.reaction] for v in self.votes(draft_id)]
+            self._db.execute("UPDATE drafts SET policy = ? WHERE id = ?", [policy.to_json() if policy else None, draft_id])
             self.set_notice(draft_id, notice)
             version = self._draft_row(draft_id).version
             self.log(
@@ -395,6 +430,8 @@ class Ledger:
                 draft_id=draft_id,
                 **detail,
                 votes_cleared=True,
+                **({"votes_kept": kept} if kept else {}),
+                **({"policy": policy.record()} if policy else {}),
                 version=version,
                 content_sha256=content_sha256,
             )

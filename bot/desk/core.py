@@ -12,11 +12,12 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Account, Config
 from bot.content import content_sha256, counted
-from bot.errors import NotAllowed, UnknownAccount, UnknownDraft, WrongState
+from bot.errors import NotAllowed, RuleBlocks, UnknownAccount, UnknownDraft, WrongState
 from bot.messenger import CARD, DM, REDRAW, REPLY, RETIRE, draft_queue
 from bot.model import Draft
+from bot.policy import Blocked, Policy, Subject, judge
 from bot.ports import Change, Directory, Schedule, Unscheduled
-from bot.review import EDITABLE, Rules, State, Tally
+from bot.review import EDITABLE, Kind, Requirement, Rules, State, Tally
 
 if TYPE_CHECKING:
     from storage.ledger import Ledger
@@ -118,22 +119,53 @@ class Core:
             raise UnknownAccount(f"Say which account the draft is for: {names}.")
         raise UnknownAccount(f"There is no account {name!r}; this team posts to {names}.")
 
-    def rules(self, account: Account, author_id: str, revisers: frozenset[str] = frozenset()) -> Rules:
-        """Who may vote on a draft of `account`, and how many approvals it needs (editor groups asked of Slack)."""
-        editors: set[str] = set()
+    def rules(
+        self, account: Account, author_id: str, revisers: frozenset[str] = frozenset(), policy: Policy | None = None
+    ) -> Rules:
+        """Who may vote on a draft of `account` (its editors and its owner), and what its approval needs: the account's
+        quorum, or what the rules that applied to its version ask (`policy`). Editor groups are asked of Slack."""
+        editors: set[str] = {account.owner} if account.owner else set()
         for editor in account.editors:
-            editors |= self.directory.members_of(editor) if editor.startswith("S") else {editor}
+            editors |= self._members(editor)
         return Rules(
             author_id=author_id,
             editors=frozenset(editors),
-            approvals_required=account.approvals_required,
+            approvals_required=policy.approvals_required if policy else account.approvals_required,
             allow_self_approval=account.allow_self_approval,
             revisers=revisers,
+            owner=account.owner,
+            require=tuple(Requirement(i, frozenset(self._members(i))) for i in (policy.require if policy else ())),
         )
 
+    def _members(self, user_or_group: str) -> set[str]:
+        return set(self.directory.members_of(user_or_group)) if user_or_group.startswith("S") else {user_or_group}
+
     def rules_of(self, draft: Draft) -> Rules:
-        """The rules a vote on `draft` is judged by now: today's editors, and the authors of its current version."""
-        return self.rules(self.account(draft.account), draft.author_id, draft.revisers)
+        """The rules a vote on `draft` is judged by now: today's editors, the authors of its current version, and what
+        the rules that applied to that version ask."""
+        return self.rules(self.account(draft.account), draft.author_id, draft.revisers, draft.policy)
+
+    def judge(self, account: Account, text: str, *, media: bool, publish_at: datetime | None, at: datetime) -> Policy | None:
+        """What the account's rules ask of a version with this text, media and time (None: the account has no rules);
+        RuleBlocks, naming the rule, when one refuses it."""
+        if not account.rules:
+            return None
+        when = (publish_at or at).astimezone(self.config.timezone)
+        try:
+            return judge(
+                account.rules,
+                Subject(text=text, media=media, at=when),
+                approvals_required=account.approvals_required,
+                cooling_off_minutes=account.cooling_off_minutes,
+            )
+        except Blocked as e:
+            raise RuleBlocks(f"Not stored: the rule {e.rule!r} of {account.name} refuses this draft. {e.reason}") from None
+
+    def cooling_off(self, draft: Draft) -> float:
+        """Minutes an approval of this version waits before it goes: what its rules ask, or the account's own."""
+        if draft.policy is not None:
+            return draft.policy.cooling_off_minutes
+        return self.account(draft.account).cooling_off_minutes
 
     def standing(self, draft: Draft, rules: Rules | None = None) -> Tally:
         """The votes that count for the draft as it stands: vetoes, and approvals by today's editors of this very content."""
@@ -210,19 +242,27 @@ class Core:
         at: datetime,
         detail: dict[str, Any],
     ) -> None:
-        """Inside the caller's transaction (its images already as they will be): the draft's next version, fingerprinted,
-        its votes cleared, and its card queued to replace the old one."""
-        sha = content_sha256(text, self.ledger.images(current.id))
+        """Inside the caller's transaction (its images already as they will be): the draft's next version, fingerprinted
+        and judged by the account's rules (RuleBlocks when one refuses it), its votes cleared but the owner's veto, and
+        its card queued to replace the old one."""
+        images = self.ledger.images(current.id)
+        account = self.account(current.account)
+        policy = self.judge(account, text, media=bool(images), publish_at=publish_at, at=at)
+        vetoed = any(v.user_id == account.owner and v.kind is Kind.REJECT for v in self.ledger.votes(current.id))
+        if vetoed:
+            notice += f" The veto of the account's owner, <@{account.owner}>, stands: only they can lift it."
         self.ledger.new_version(
             current.id,
             text=text,
             publish_at=publish_at,
             by=by,
-            content_sha256=sha,
+            content_sha256=content_sha256(text, images),
             notice=notice,
             action=action,
             at=at,
             detail=detail,
+            policy=policy,
+            keep_vetoes_of=account.owner if vetoed else None,
         )
         self.queue_card(self.draft(current.id), at=at, replaces=current)
 

@@ -66,10 +66,17 @@ class Drafting:
             publish_at = when_.parse_when(at, now=now, zone=self.core.zone_of(author_id))
         elif publish_at is not None:
             when_.check_ahead(publish_at, now=now, zone=self.core.zone_of(author_id))
-        rules = self.core.rules(target, author_id)
+        policy = self.core.judge(target, text, media=bool(images or fetch), publish_at=publish_at, at=now)
+        rules = self.core.rules(target, author_id, policy=policy)
         if not rules.reachable():
+            needs = rules.approvals_required
+            also = (
+                f" including {', '.join(f'<@{r.id}>' if r.id[0] in 'UW' else f'<!subteam^{r.id}>' for r in rules.require)}"
+                if rules.require
+                else ""
+            )
             raise NotAllowed(
-                f"{target.name} needs {target.approvals_required} approval(s) from editors other than the author, "
+                f"{target.name} needs {needs} approval(s){also} from editors other than the author, "
                 "and there are not enough of them; ask an admin to add editors or allow self-approval."
             )
         # A new draft decides nothing (no vote, no schedule): no decision lock, so a /draft never waits behind one.
@@ -86,6 +93,7 @@ class Drafting:
                 origin_channel=origin_channel,
                 at=now,
                 content_sha256=content_sha256(text, images),
+                policy=policy,
             )
             if images:
                 self.ledger.add_images(draft.id, images, at=now)

@@ -28,8 +28,11 @@ class Settling:
         self.publishers = publishers
 
     def publish_again(self, draft_id: int, user_id: str) -> Draft:
-        """An editor or admin sends a held or failed draft to X again (or confirms one held by a pause)."""
+        """An editor or admin sends a held or failed draft to X again (or confirms one held by a pause); on an approved
+        draft waiting out its cooling-off window, an admin lets it go now."""
         draft = self.core.draft(draft_id)
+        if draft.state is State.APPROVED and draft.cooling_until is not None:
+            return self._skip_cooling(draft, user_id)
         self.core.require_editor_or_admin(draft, user_id, "publish a held draft")
         if self.ledger.current_pause():
             raise Paused("Publishing is paused; an admin must /draft resume before anything goes out.")
@@ -43,7 +46,7 @@ class Settling:
             if current.version != draft.version:
                 rules = self.core.rules_of(current)
             counted = self.core.standing(current, rules)
-            if decide(counted, needed) is not State.APPROVED:
+            if decide(counted, rules) is not State.APPROVED:
                 raise WrongState(
                     f"{draft.number} does not have the editors' approval now "
                     f"({len(counted.approvers)} of {needed} for this version by today's editors, "
@@ -64,6 +67,19 @@ class Settling:
             decision.reschedule(draft_id)
         return self.core.draft(draft_id)
 
+    def _skip_cooling(self, draft: Draft, user_id: str) -> Draft:
+        self.core.require_admin(user_id, "skip a cooling-off window")
+        if self.ledger.current_pause():
+            raise Paused("Publishing is paused; an admin must /draft resume before anything goes out.")
+        with self.core.deciding() as decision:
+            notice = f"<@{user_id}> skipped the rest of its cooling-off window."
+            if not self.ledger.skip_cooling(draft.id, actor=user_id, at=decision.at, notice=notice):
+                current = self.core.draft(draft.id)
+                raise WrongState(f"{draft.number} is {current.state.label} and not waiting out a cooling-off window now.")
+            decision.tell(self.core.draft(draft.id))
+            decision.reschedule(draft.id)
+        return self.core.draft(draft.id)
+
     def mark_published(self, draft_id: int, user_id: str, url: str | None) -> Draft:
         """An editor or admin found a held post live on X: record it as published, with its link if given.
 
@@ -83,11 +99,7 @@ class Settling:
             if current.state not in (State.HELD, State.FAILED):
                 raise WrongState(f"{draft.number} is {current.state.label}; only held or failed drafts can be marked published.")
             sent = any(p.content_sha256 == current.content_sha256 for p in self.ledger.publications(draft_id))
-            if not (
-                current.may_be_live
-                or sent
-                or decide(self.core.standing(current, rules), rules.approvals_required) is State.APPROVED
-            ):
+            if not (current.may_be_live or sent or decide(self.core.standing(current, rules), rules) is State.APPROVED):
                 raise WrongState(
                     f"copydesk never sent {draft.number} as it stands, and the editors' approval of it does not "
                     "hold now, so it is not recorded as published. If someone posted it by hand, delete it on X "

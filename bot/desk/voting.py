@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot import thread
 from bot.desk.core import Core
@@ -245,12 +245,44 @@ class Voting:
         )
         if self.ledger.published_parts(draft.id):
             return None  # a thread partly on X stays as it is (its parts out can still be retracted); its next part is checked
-        decided = decide(self.core.standing(draft, rules), rules.approvals_required)
+        if added and self._final(draft, vote, rules):
+            self.ledger.transition(
+                draft.id,
+                State.REJECTED,
+                only_from=[draft.state],
+                at=now,
+                actor=vote.user_id,
+                before=draft.state.value,
+                reason="the owner's veto is final",
+            )
+            return Change(draft.state, State.REJECTED, vote.user_id)
+        decided = decide(self.core.standing(draft, rules), rules)
         if decided == draft.state or not self.ledger.transition(
-            draft.id, decided, only_from=UNDECIDED, at=now, actor=vote.user_id, before=draft.state.value
+            draft.id,
+            decided,
+            only_from=UNDECIDED,
+            at=now,
+            actor=vote.user_id,
+            before=draft.state.value,
+            cooling_until=self._cooling_until(draft, decided, now),
         ):
             return None  # (a new decision starts its attempts at X afresh)
         return Change(draft.state, decided, vote.user_id)
+
+    @staticmethod
+    def _final(draft: Draft, vote: Vote, rules: Rules) -> bool:
+        """The owner's veto rejects a draft held or failed too (one X may already have is left for a person to settle)."""
+        return (
+            vote.kind is Kind.REJECT
+            and vote.user_id == rules.owner
+            and draft.state in (State.HELD, State.FAILED)
+            and not draft.may_be_live
+        )
+
+    def _cooling_until(self, draft: Draft, decided: State, now: datetime) -> datetime | None:
+        """A fresh quorum waits out the cooling-off window (the draft's rules', or the account's) before it goes."""
+        minutes = self.core.cooling_off(draft) if decided is State.APPROVED else 0
+        return now + timedelta(minutes=minutes) if minutes else None
 
     def decide_again(self, approved: list[Draft], now: datetime) -> None:
         """app.yaml may have changed while copydesk was down: an approval by someone no longer an editor stops counting."""
@@ -262,7 +294,7 @@ class Voting:
             except CopydeskError as e:  # Slack cannot say now; the check before sending still holds it if need be
                 log.warning("could not check the approvals of %s again at start (%s)", draft.number, e)
                 continue
-            decided = decide(self.core.standing(draft, rules), rules.approvals_required)
+            decided = decide(self.core.standing(draft, rules), rules)
             if decided is State.APPROVED:
                 continue
             with self.core.deciding(at=now) as decision:
