@@ -99,6 +99,12 @@ class DraftView:
     parts: tuple[Length, ...] = ()  # a thread's parts, in order; one entry for a single post
     parts_out: tuple[int, ...] = ()  # the parts already on X (a thread that stopped half-way)
     images: tuple[Image, ...] = ()  # described, without their bytes
+    unmet: tuple[str, ...] = ()  # the users or groups its rules require among the approvers who have not approved yet
+
+    @property
+    def needed(self) -> int:
+        """How many approvals this version needs: what its rules ask, or the account's own quorum."""
+        return self.draft.policy.approvals_required if self.draft.policy else self.account.approvals_required
 
 
 @dataclass(frozen=True)

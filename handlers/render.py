@@ -10,7 +10,7 @@ from typing import Any
 from bot import images
 from bot.config import Account
 from bot.length import MAX_WEIGHTED_LENGTH
-from bot.model import SYSTEM, Pause
+from bot.model import SYSTEM, Draft, Pause
 from bot.ports import Announcement, Change, DraftView, Overview
 from bot.review import State
 from handlers.slack_text import escape
@@ -57,6 +57,46 @@ def when(moment: datetime | None, *, missing: str = "as soon as it is approved")
     return f"<!date^{epoch}^{{date_short_pretty}} at {{time}}|{fallback}>"
 
 
+def goes_out(draft: Draft) -> str:
+    """When an approved draft goes: at its time, or after its cooling-off window, which anyone may still stop."""
+    if draft.cooling_until is not None:
+        return f"goes out {when(draft.due)} unless someone objects"
+    return f"goes out {when(draft.publish_at, missing='now')}"
+
+
+def who(ids: tuple[str, ...] | list[str]) -> str:
+    """Users and user groups, as Slack mentions them."""
+    mentions = [f"<!subteam^{i}>" if i.startswith("S") else f"<@{i}>" for i in ids]
+    return ", ".join(mentions[:-1]) + " and " + mentions[-1] if len(mentions) > 1 else "".join(mentions)
+
+
+def policy_lines(view: DraftView) -> list[str]:
+    """What the account's owner and the rules that applied to this version ask, and how far the votes are."""
+    draft, lines = view.draft, []
+    owner = view.account.owner
+    if owner:
+        vote = (
+            "vetoed (final: only they can lift it)"
+            if owner in view.rejecters
+            else "approved"
+            if owner in view.approvers
+            else "has not voted"
+        )
+        lines.append(f":crown: Owner <@{owner}>: {vote}")
+    for asked in draft.policy.applied if draft.policy else ():
+        wants = []
+        if asked.approvals_required:
+            wants.append(f"{asked.approvals_required} approvals")
+        if asked.require:
+            wants.append(f"incl. {who(asked.require)}" if wants else f"approval of {who(asked.require)}")
+        if asked.cooling_off_minutes:
+            wants.append(f"{asked.cooling_off_minutes:g} min to think after the quorum")
+        so_far = [f"{len(view.approvers)} of {view.needed} so far"] if asked.approvals_required else []
+        so_far += [f"waiting for {who([i])}" for i in asked.require if i in view.unmet]
+        lines.append(f":scroll: {escape(asked.name)}: {' '.join(wants)}" + (f" — {', '.join(so_far)}" if so_far else ""))
+    return lines
+
+
 def people(user_ids: tuple[str, ...] | list[str]) -> str:
     """<@A>, <@B> and <@C>."""
     mentions = [f"<@{u}>" for u in user_ids]
@@ -72,7 +112,7 @@ def title(view: DraftView) -> str:
 
 def status_line(view: DraftView) -> str:
     """The state and the votes behind it, in one line."""
-    draft, needed = view.draft, view.account.approvals_required
+    draft, needed = view.draft, view.needed
     head = _STATE_WORDS[draft.state]
     if draft.state is State.IN_REVIEW:
         votes = f" — {len(view.approvers)} of {needed} approvals"
@@ -80,7 +120,7 @@ def status_line(view: DraftView) -> str:
     if draft.state is State.APPROVED and draft.retry_at:
         return f"{head} by {people(view.approvers)} — X failed; trying again {when(draft.retry_at)}"
     if draft.state is State.APPROVED:
-        return f"{head} by {people(view.approvers)} — goes out {when(draft.publish_at, missing='now')}"
+        return f"{head} by {people(view.approvers)} — {goes_out(draft)}"
     if draft.state is State.HELD:
         return f"{head}: {escape(draft.notice or 'check the account on X')}"
     if draft.state is State.REJECTED:
@@ -122,6 +162,8 @@ def card(view: DraftView, approve: str, reject: str) -> tuple[str, Blocks]:
     ]
     if votes := vote_line(view):
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": votes}]})
+    if lines := policy_lines(view):
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": line} for line in lines]})
     if draft.notice and draft.state is not State.HELD:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f":information_source: {draft.notice}"}]})
     if draft.state in (State.IN_REVIEW, State.APPROVED, State.REJECTED):
@@ -132,7 +174,7 @@ def card(view: DraftView, approve: str, reject: str) -> tuple[str, Blocks]:
                     {
                         "type": "mrkdwn",
                         "text": f"Editors: react with :{approve}: to approve or :{reject}: to veto, or use the buttons. "
-                        f"{view.account.approvals_required} approval(s) needed; removing a reaction (or pressing "
+                        f"{view.needed} approval(s) needed; removing a reaction (or pressing "
                         "the same button again) takes the vote back.",
                     }
                 ],
@@ -271,11 +313,14 @@ def _buttons(view: DraftView) -> list[dict[str, Any]]:
     """What can be done to the draft now; who may press what is checked when it is pressed."""
     state = view.draft.state
     if state in (State.IN_REVIEW, State.APPROVED, State.REJECTED):
+        cooling = state is State.APPROVED and view.draft.cooling_until is not None
+        skip = "Skip the rest of the cooling-off window and send it to X now? (admins only)"
         return [
             _button("Approve", APPROVE, view, style="primary"),
             _button("Reject", REJECT, view, style="danger"),
             _button("Edit", EDIT, view),
             _button("Withdraw", WITHDRAW, view, confirm="Withdraw this draft? It will not be published."),
+            *([_button("Publish now", PUBLISH_AGAIN, view, confirm=skip)] if cooling else []),
         ]
     if state in (State.HELD, State.FAILED):
         return [
@@ -311,7 +356,7 @@ def thread_reply(view: DraftView, change: Change) -> str:
     if change.before in (State.HELD, State.FAILED) and change.after is State.APPROVED:
         return f"<@{change.actor}> sent it to X again: it goes out now."
     if change.after is State.APPROVED:
-        return f"Approved by {people(view.approvers)}. It goes out {when(draft.publish_at, missing='now')}."
+        return f"Approved by {people(view.approvers)}. It {goes_out(draft)}."
     if change.after is State.REJECTED:
         return f"Vetoed by {people(view.rejecters)}. It will not be published unless the veto is withdrawn."
     if change.after is State.IN_REVIEW and change.before is State.APPROVED:
@@ -341,7 +386,7 @@ def reminder(view: DraftView, editors: list[str]) -> str:
     """The one reminder in a card's thread for the editors who have not voted yet."""
     named = people(editors[:REMINDER_MENTIONS])
     more = f" and {len(editors) - REMINDER_MENTIONS} more editors" if len(editors) > REMINDER_MENTIONS else ""
-    needed = view.account.approvals_required
+    needed = view.needed
     return (
         f":bell: {named}{more}: {view.draft.number} still waits for your vote "
         f"({len(view.approvers)} of {needed} approvals). It goes out {when(view.draft.publish_at, missing='as soon as it is approved')}; "
@@ -355,7 +400,7 @@ def author_note(view: DraftView, change: Change) -> str | None:
     if change.before in (State.PUBLISHING, State.HELD, State.FAILED) and change.after is State.APPROVED:
         return None  # a retry: the author hears how it ends
     if change.after is State.APPROVED:
-        return f"{subject} was approved by {people(view.approvers)}; it goes out {when(view.draft.publish_at, missing='now')}."
+        return f"{subject} was approved by {people(view.approvers)}; it {goes_out(view.draft)}."
     if change.after is State.REJECTED:
         return f"{subject} was vetoed by {people(view.rejecters)}."
     if change.after is State.PUBLISHED and view.publication and change.actor == SYSTEM:
@@ -702,7 +747,7 @@ def count_line(view: DraftView) -> str:
     draft = view.draft
     parts = [f"• *{draft.number}*", view.account.name, draft.state.label]
     if draft.state in (State.IN_REVIEW, State.APPROVED, State.REJECTED):
-        parts.append(f"{len(view.approvers)}/{view.account.approvals_required} approvals")
+        parts.append(f"{len(view.approvers)}/{view.needed} approvals")
     if len(view.parts) > 1:
         parts.append(f"a thread of {len(view.parts)} posts")
     if view.images:

@@ -304,6 +304,12 @@ class Ledger:
             self.note(draft_id, action or to.value, actor=actor, at=at, notice=notice, may_be_live=may_be_live, **detail)
             return True
 
+    def set_policy(self, draft_id: int, policy: Policy | None, *, at: datetime) -> None:
+        """The rules that apply to the draft's version under today's app.yaml (judged again at start), recorded."""
+        with self.transaction():
+            self._db.execute("UPDATE drafts SET policy = ? WHERE id = ?", [policy.to_json() if policy else None, draft_id])
+            self.log("policy_changed", actor=SYSTEM, at=at, draft_id=draft_id, policy=policy.record() if policy else None)
+
     def skip_cooling(self, draft_id: int, *, actor: str, at: datetime, notice: str) -> bool:
         """An admin lets an approved draft go without waiting out the rest of its cooling-off window; recorded as theirs.
         False, and nothing changed, when it is no longer approved and waiting."""

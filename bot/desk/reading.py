@@ -33,10 +33,14 @@ class Reading:
     def view_of(self, draft: Draft, pause: Pause | None) -> DraftView:
         """As view, with the pause read once by the caller (a list of many drafts agrees on it)."""
         account = self.core.account(draft.account)
+        unmet: tuple[str, ...] = ()
         try:
-            standing = self.core.standing(draft)
+            rules = self.core.rules_of(draft)
+            standing = self.core.standing(draft, rules)
+            unmet = tuple(r.id for r in rules.missing(standing.approvers))
         except CopydeskError:  # Slack could not say who the editors are: show the votes for this version as cast
             standing = tally(v for v in self.ledger.votes(draft.id) if v.version == draft.version)
+            unmet = draft.policy.require if draft.policy else ()
         publications = self.ledger.publications(draft.id)
         shown = publications[-1] if publications else None
         if draft.state in (State.PUBLISHED, State.RETRACTED):  # a thread's link is its first part's
@@ -52,6 +56,7 @@ class Reading:
             parts=tuple(measure(part) for part in thread.split(draft.text)),
             parts_out=tuple(sorted(self.ledger.published_parts(draft.id))),
             images=tuple(self.ledger.images(draft.id)),
+            unmet=unmet,
         )
 
     def pending(self) -> list[DraftView]:

@@ -11,7 +11,9 @@ from bot.desk.core import Core
 from bot.desk.publishing import INTERRUPTED, Publishing
 from bot.desk.reminders import Reminders
 from bot.desk.voting import Voting
+from bot.errors import RuleBlocks
 from bot.model import SYSTEM
+from bot.ports import Change
 from bot.review import OPEN, State
 
 log = logging.getLogger(__name__)
@@ -51,7 +53,8 @@ class Recovering:
             self.publishing.hold(draft, open_attempts[-1].id if open_attempts else None, which + INTERRUPTED)
         # No request or job runs yet (the server, the scheduler and the courier start after this),
         # so the drafts just read are current.
-        self.voting.decide_again(self.ledger.drafts_in([State.APPROVED]), now)
+        self._judge_again(now)
+        self.voting.decide_again(self.ledger.drafts_in([State.IN_REVIEW, State.APPROVED]), now)
         approved = self.ledger.drafts_in([State.APPROVED])
         if self.ledger.current_pause() is None:
             for draft in approved:
@@ -66,6 +69,34 @@ class Recovering:
                     self.core.queue_card(draft, at=now)
                     queued += 1
         return Recovery(scheduled=len(approved), interrupted=len(interrupted), cards_queued=queued)
+
+    def _judge_again(self, now: datetime) -> None:
+        """app.yaml's rules may have changed while copydesk was down: each open draft's version is judged again, and a
+        draft a rule now refuses is held for a person, saying which rule."""
+        for draft in self.ledger.drafts_in(OPEN):
+            account = self.config.accounts.get(draft.account)
+            if account is None or self.ledger.published_parts(draft.id):
+                continue  # retired above; or a thread partly on X, which goes on as it was approved
+            media = bool(self.ledger.images(draft.id))
+            try:
+                policy = self.core.judge(account, draft.text, media=media, publish_at=draft.publish_at, at=now)
+            except RuleBlocks as e:
+                with self.core.deciding(at=now) as decision:
+                    if self.ledger.transition(
+                        draft.id,
+                        State.HELD,
+                        only_from=[State.IN_REVIEW, State.APPROVED],
+                        at=now,
+                        actor=SYSTEM,
+                        notice=f"Held at start: {e}",
+                        reason=str(e),
+                    ):
+                        decision.tell(draft, Change(draft.state, State.HELD, SYSTEM))
+                continue
+            if policy != draft.policy:
+                with self.core.deciding(at=now) as decision:
+                    self.ledger.set_policy(draft.id, policy, at=now)
+                    decision.tell(draft)
 
     def _retire_orphans(self, now: datetime) -> None:
         """Drafts waiting for an account that app.yaml no longer has can never go out: say so.

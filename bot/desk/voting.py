@@ -284,9 +284,10 @@ class Voting:
         minutes = self.core.cooling_off(draft) if decided is State.APPROVED else 0
         return now + timedelta(minutes=minutes) if minutes else None
 
-    def decide_again(self, approved: list[Draft], now: datetime) -> None:
-        """app.yaml may have changed while copydesk was down: an approval by someone no longer an editor stops counting."""
-        for draft in approved:
+    def decide_again(self, drafts: list[Draft], now: datetime) -> None:
+        """app.yaml may have changed while copydesk was down: an approval by someone no longer an editor stops counting,
+        and a draft in review whose rules now ask for less is approved."""
+        for draft in drafts:
             if self.ledger.published_parts(draft.id):
                 continue  # a thread partly on X stays as it is; the check before its next part holds it if need be
             try:
@@ -295,18 +296,25 @@ class Voting:
                 log.warning("could not check the approvals of %s again at start (%s)", draft.number, e)
                 continue
             decided = decide(self.core.standing(draft, rules), rules)
-            if decided is State.APPROVED:
+            if decided is draft.state:
                 continue
+            if draft.state is State.APPROVED:
+                notice = "Back in review: an approval it had no longer counts under today's editors and rules in app.yaml."
+                reason = "approvals counted again under today's editors"
+            else:
+                notice = "Approved at start: its votes meet what today's app.yaml asks."
+                reason = "approvals counted again under today's rules"
             with self.core.deciding(at=now) as decision:
                 if not self.ledger.transition(
                     draft.id,
                     decided,
-                    only_from=[State.APPROVED],
+                    only_from=[draft.state],
                     at=now,
                     actor=SYSTEM,
-                    notice="Back in review: an approval it had no longer counts under today's editors in app.yaml.",
-                    before=State.APPROVED.value,
-                    reason="approvals counted again under today's editors",
+                    notice=notice,
+                    before=draft.state.value,
+                    reason=reason,
+                    cooling_until=self._cooling_until(draft, decided, now),
                 ):
                     continue
-                decision.tell(draft, Change(State.APPROVED, decided, SYSTEM))
+                decision.tell(draft, Change(draft.state, decided, SYSTEM))
