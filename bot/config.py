@@ -484,7 +484,7 @@ def _account(name: str, body: Any, environ: Mapping[str, str], where: str, diges
         raise ConfigError(f"{where}: {key}.on_missed_time must be publish or expire, not {missed!r}")
     rules = parse_rules(body.get("rules", None), f"{key}.rules", where)
     voters = {*editors, *([owner] if owner else [])}
-    _check_reachable(rules, voters, owner, key, where)
+    _check_reachable(rules, voters, owner, f"{key}.rules", where)
     return Account(
         name=name,
         network=network,

@@ -1,0 +1,291 @@
+"""Editorial policy in app.yaml: the owner's last word, a cooling-off window, rules that ask for more eyes, and blocks."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.config import load_config
+from bot.errors import ConfigError
+from bot.review import State
+from tests.fakes.slack_api import blocks_text
+from tests.support.harness import (
+    AUTHOR,
+    EDITOR_1,
+    EDITOR_2,
+    EDITOR_3,
+    REVIEW,
+    Copydesk,
+    MovableClock,
+    write_config,
+)
+
+OWNER = "U0OWNER01"
+ADMIN = "U0ADMIN01"
+SENSITIVE = {
+    "name": "sensitive topics",
+    "if": {"words": ["abuse", "lawsuit", "coach"]},
+    "then": {"approvals_required": 3, "require": [OWNER]},
+}
+
+
+def card(bot: Copydesk) -> str:
+    return blocks_text(bot.slack.updates()[-1] if bot.slack.updates() else bot.slack.posts(REVIEW)[0])
+
+
+def actions(bot: Copydesk, draft: int) -> list[tuple[str, str]]:
+    return [(e.action, e.actor) for e in bot.ledger.events(draft)]
+
+
+# the owner's last word
+
+
+def test_the_owners_veto_after_the_quorum_is_final_and_only_the_owner_lifts_it(make_bot) -> None:
+    bot = make_bot({"owner": OWNER})
+    bot.command(AUTHOR, "at:+1d We are thrilled to announce")
+    bot.react(EDITOR_1, "white_check_mark", 1)
+    bot.react(EDITOR_2, "white_check_mark", 1)
+    assert bot.draft(1).state is State.APPROVED
+
+    bot.react(OWNER, "x", 1)  # the owner is not among the editors: their vote counts all the same
+
+    assert bot.draft(1).state is State.REJECTED
+    assert bot.services.scheduler.due_at(1) is None
+    assert f"Owner <@{OWNER}>: vetoed (final: only they can lift it)" in card(bot)
+    bot.react(EDITOR_3, "white_check_mark", 1)  # more approvals change nothing
+    assert bot.draft(1).state is State.REJECTED
+
+    bot.react(OWNER, "x", 1, removed=True)  # the owner takes it back
+
+    assert bot.draft(1).state is State.APPROVED
+    assert f"Owner <@{OWNER}>: has not voted" in card(bot)
+
+
+def test_the_owners_approval_counts_as_an_editors(make_bot) -> None:
+    bot = make_bot({"owner": OWNER})
+    bot.command(AUTHOR, "at:+1d Owner-approved")
+    bot.react(OWNER, "white_check_mark", 1)
+    bot.react(EDITOR_1, "white_check_mark", 1)
+    assert bot.draft(1).state is State.APPROVED
+    assert f"Owner <@{OWNER}>: approved" in card(bot)
+
+
+def test_an_edit_does_not_clear_the_owners_veto(make_bot) -> None:
+    bot = make_bot({"owner": OWNER})
+    bot.command(AUTHOR, "at:+1d First words")
+    bot.react(EDITOR_1, "white_check_mark", 1)
+    bot.react(OWNER, "x", 1)
+
+    bot.command(AUTHOR, "edit #1 Second words")
+
+    draft = bot.draft(1)
+    assert draft.version == 2 and draft.state is State.REJECTED
+    assert [(v.user_id, v.kind.value) for v in bot.ledger.votes(1)] == [(OWNER, "reject")]  # the approval was cleared
+    assert "only they can lift it" in (draft.notice or "")
+    edited = [e for e in bot.ledger.events(1) if e.action == "edited"][-1]
+    assert edited.detail["votes_kept"] == [[OWNER, "x"]]
+
+
+def test_the_owners_veto_rejects_a_held_draft(make_bot) -> None:
+    clock = MovableClock()
+    bot = make_bot({"owner": OWNER}, clock=clock)
+    bot.command(AUTHOR, "at:+1h Held by the pause")
+    bot.react(EDITOR_1, "white_check_mark", 1)
+    bot.react(EDITOR_2, "white_check_mark", 1)
+    bot.command(ADMIN, "pause checking the news")
+    clock.advance(hours=2)
+    bot.command(ADMIN, "resume")  # its time passed during the pause: held for a person
+    assert bot.draft(1).state is State.HELD
+
+    bot.react(OWNER, "no_entry_sign", 1)
+
+    assert bot.draft(1).state is State.REJECTED
+    assert ("rejected", OWNER) in actions(bot, 1)
+
+
+# cooling-off
+
+
+@pytest.fixture
+def cooling(make_bot) -> tuple[Copydesk, MovableClock]:
+    clock = MovableClock()
+    bot = make_bot({"cooling_off_minutes": 30, "owner": OWNER}, clock=clock)
+    bot.command(AUTHOR, "Straight after approval")
+    bot.react(EDITOR_1, "white_check_mark", 1)
+    bot.react(EDITOR_2, "white_check_mark", 1)
+    return bot, clock
+
+
+def test_a_quorum_waits_out_the_cooling_off_window_then_goes(cooling) -> None:
+    bot, clock = cooling
+    draft = bot.draft(1)
+    approved = [e for e in bot.ledger.events(1) if e.action == "approved"][-1]
+    assert draft.state is State.APPROVED and draft.cooling_until == approved.at + timedelta(minutes=30)
+    assert bot.services.scheduler.due_at(1) == draft.cooling_until
+    assert "unless someone objects" in card(bot)
+    [reply] = [p for p in bot.slack.posts(REVIEW) if p.get("thread_ts")]
+    assert "unless someone objects" in reply["text"]
+
+    bot.desk.publishing.publish(1)  # woken early (or by hand): nothing goes before the window ends
+    assert bot.x.posts == []
+
+    clock.advance(minutes=31)
+    bot.desk.publishing.publish(1)
+    assert bot.x.texts() == ["Straight after approval"]
+
+
+def test_a_veto_in_the_window_stops_it(cooling) -> None:
+    bot, _ = cooling
+    bot.react(EDITOR_3, "x", 1)
+    assert bot.draft(1).state is State.REJECTED and bot.draft(1).cooling_until is None
+    assert bot.services.scheduler.due_at(1) is None
+
+
+def test_an_approval_taken_back_in_the_window_stops_it(cooling) -> None:
+    bot, _ = cooling
+    bot.react(EDITOR_2, "white_check_mark", 1, removed=True)
+    assert bot.draft(1).state is State.IN_REVIEW and bot.draft(1).cooling_until is None
+    assert bot.services.scheduler.due_at(1) is None
+
+
+def test_the_owners_veto_in_the_window_is_final(cooling) -> None:
+    bot, _ = cooling
+    bot.react(OWNER, "x", 1)
+    assert bot.draft(1).state is State.REJECTED
+
+
+def test_an_admin_skips_the_rest_of_the_window_and_the_ledger_says_who(cooling) -> None:
+    bot, _ = cooling
+    refused = bot.press(EDITOR_1, "copydesk_publish_again", 1)
+    assert "Only admins can skip a cooling-off window" in bot.private_answer(refused)
+    assert bot.draft(1).cooling_until is not None
+
+    bot.press(ADMIN, "copydesk_publish_again", 1)
+
+    assert bot.wait_for_state(1, State.PUBLISHED)
+    assert ("cooling_off_skipped", ADMIN) in actions(bot, 1)
+
+
+# rules
+
+
+def test_a_words_rule_raises_the_quorum_and_requires_the_owner(make_bot) -> None:
+    bot = make_bot({"owner": OWNER, "rules": [SENSITIVE]})
+    bot.command(AUTHOR, "at:+1d Thanks, Coach, for everything")
+    [drafted] = [e for e in bot.ledger.events(1) if e.action == "drafted"]
+    assert [r["name"] for r in drafted.detail["policy"]["rules"]] == ["sensitive topics"]
+
+    bot.react(EDITOR_1, "white_check_mark", 1)
+    assert f"sensitive topics: 3 approvals incl. <@{OWNER}> — 1 of 3 so far, waiting for <@{OWNER}>" in card(bot)
+    bot.react(EDITOR_2, "white_check_mark", 1)
+    bot.react(EDITOR_3, "white_check_mark", 1)
+    assert bot.draft(1).state is State.IN_REVIEW  # three approvals, but not the owner's
+
+    bot.react(OWNER, "white_check_mark", 1)
+    assert bot.draft(1).state is State.APPROVED
+
+
+def test_a_draft_the_words_do_not_match_keeps_the_accounts_quorum(make_bot) -> None:
+    bot = make_bot({"owner": OWNER, "rules": [SENSITIVE]})
+    bot.command(AUTHOR, "at:+1d Coaching clinic on Saturday")  # "coach" as a whole word only
+    bot.react(EDITOR_1, "white_check_mark", 1)
+    bot.react(EDITOR_2, "white_check_mark", 1)
+    assert bot.draft(1).state is State.APPROVED
+    assert bot.draft(1).policy is not None and bot.draft(1).policy.applied == ()
+
+
+def test_a_require_rule_with_a_group_is_met_by_any_one_member(make_bot, slack) -> None:
+    slack.groups["S0SENIORS"] = [EDITOR_3]
+    rule = {"name": "late night", "if": {"hours": "22:00-07:00"}, "then": {"require": ["S0SENIORS"]}}
+    bot = make_bot({"rules": [rule]})
+    bot.command(AUTHOR, "at:2027-05-01T23:30-07:00 Up late")  # 23:30 in the config's timezone (PDT)
+
+    bot.react(EDITOR_1, "white_check_mark", 1)
+    bot.react(EDITOR_2, "white_check_mark", 1)
+    assert bot.draft(1).state is State.IN_REVIEW
+    assert "waiting for <!subteam^S0SENIORS>" in card(bot)
+
+    bot.react(EDITOR_3, "white_check_mark", 1)
+    assert bot.draft(1).state is State.APPROVED
+
+
+@pytest.mark.parametrize(
+    ("time", "applies"), [("23:30", True), ("06:59", True), ("07:00", False), ("12:00", False), ("22:00", True)]
+)
+def test_hours_wrap_midnight(make_bot, time: str, applies: bool) -> None:
+    rule = {"name": "late night", "if": {"hours": "22:00-07:00"}, "then": {"require": [EDITOR_3]}}
+    bot = make_bot({"rules": [rule]})
+    bot.command(AUTHOR, f"at:2027-05-02T{time}-07:00 Timed")
+    policy = bot.draft(1).policy
+    assert policy is not None and [a.name for a in policy.applied] == (["late night"] if applies else [])
+
+
+def test_a_block_rule_refuses_the_draft_privately_and_stores_nothing(make_bot) -> None:
+    rule = {
+        "name": "no endorsements",
+        "if": {"pattern": "(?i)\\bvote for\\b"},
+        "then": {"block": "Political endorsements are not posted from this account."},
+    }
+    bot = make_bot({"rules": [rule]})
+
+    response = bot.command(AUTHOR, "Vote for my friend!")
+
+    answer = bot.private_answer(response)
+    assert "no endorsements" in answer and "Political endorsements are not posted from this account." in answer
+    assert bot.ledger.drafts_in(list(State)) == []
+
+
+def test_an_edit_is_judged_again_and_a_block_keeps_the_old_version(make_bot) -> None:
+    rule = {"name": "no endorsements", "if": {"pattern": "(?i)\\bvote for\\b"}, "then": {"block": "No endorsements."}}
+    bot = make_bot({"rules": [rule, SENSITIVE], "owner": OWNER})
+    bot.command(AUTHOR, "at:+1d Harmless words")
+
+    refused = bot.command(AUTHOR, "edit #1 Vote for me")
+    assert "No endorsements." in bot.private_answer(refused)
+    assert bot.draft(1).version == 1 and bot.draft(1).text == "Harmless words"
+
+    bot.command(AUTHOR, "edit #1 About the lawsuit")
+    draft = bot.draft(1)
+    assert draft.version == 2 and draft.policy is not None and [a.name for a in draft.policy.applied] == ["sensitive topics"]
+    [edited] = [e for e in bot.ledger.events(1) if e.action == "edited"]
+    assert edited.detail["policy"]["approvals_required"] == 3
+
+
+def test_a_start_judges_open_drafts_again_under_todays_rules(make_bot, config, tmp_path) -> None:
+    bot = make_bot()
+    bot.command(AUTHOR, "at:+1d About the lawsuit")
+    bot.react(EDITOR_1, "white_check_mark", 1)
+    bot.react(EDITOR_2, "white_check_mark", 1)
+    assert bot.draft(1).state is State.APPROVED
+    bot.stop()
+
+    again = make_bot({"owner": OWNER, "rules": [SENSITIVE]})  # the team wrote its policy down meanwhile
+
+    draft = again.draft(1)
+    assert draft.state is State.IN_REVIEW and draft.policy is not None
+    assert [a.name for a in draft.policy.applied] == ["sensitive topics"]
+    assert ("policy_changed", "copydesk") in actions(again, 1)
+    assert again.services.scheduler.due_at(1) is None
+
+
+# bad rules
+
+
+@pytest.mark.parametrize(
+    ("rule", "says"),
+    [
+        ({"name": "r", "if": {"colour": "red"}, "then": {"approvals_required": 2}}, "'r': unknown condition 'colour'"),
+        ({"name": "r", "if": {"pattern": "(unclosed"}, "then": {"approvals_required": 2}}, "'r': if.pattern is not a valid"),
+        ({"name": "r", "if": {"links": True}, "then": {"require": ["bob"]}}, "'r': then.require has 'bob'"),
+        ({"name": "r", "if": {"links": True}, "then": {"approvals_required": 9}}, "'r': then.approvals_required is 9"),
+        ({"name": "r", "if": {"hours": "25:00-07:00"}, "then": {"approvals_required": 2}}, "'r': if.hours must be"),
+        ({"name": "r", "if": {"links": True}, "then": {"require": ["U0NOBODY1"]}}, "'r': then.require has U0NOBODY1"),
+    ],
+)
+def test_a_bad_rule_stops_the_start_with_one_line_naming_the_rule_and_key(tmp_path, environ, rule, says) -> None:
+    path = write_config(tmp_path / "app.yaml", {"rules": [rule]})
+    with pytest.raises(ConfigError) as refused:
+        load_config(path, environ)
+    message = str(refused.value)
+    assert "\n" not in message and "accounts.main.rules" in message and says in message
