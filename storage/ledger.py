@@ -19,6 +19,7 @@ from bot.config import SYNCHRONOUS
 from bot.errors import LedgerError, LedgerUnwritable
 from bot.images import Image
 from bot.model import SYSTEM, ChainCheck, DigestRecord, Draft, Event, Outgoing, Pause, Publication
+from bot.policy import Policy
 from bot.review import State, Vote
 from storage import audit
 from storage import rows as read

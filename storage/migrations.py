@@ -363,7 +363,8 @@ def m007_policy(db: Database) -> None:
     # (Ledger.open runs migrations with foreign keys off and checks them afterwards).
     [table] = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'drafts'").fetchone()
     indexes = [
-        row[0] for row in db.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'drafts' AND sql NOT NULL")
+        row[0]
+        for row in db.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'drafts' AND sql NOT NULL")
     ]
     check = f"CHECK (state IN ({STATES_2}))"
     if check not in table:
