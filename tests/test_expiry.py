@@ -13,6 +13,7 @@ from handlers import digest_render, render
 from tests.fakes.slack_api import action_ids, blocks_text
 from tests.support.digests import DIGEST, clock_at, fire, tomorrow
 from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, REVIEW, Copydesk, MovableClock, eventually
+from tests.support.media import PNG
 
 GONE = "it will not be published, and votes on it no longer count."
 
@@ -80,7 +81,7 @@ def test_a_draft_still_in_review_after_its_hours_expires_and_its_card_thread_and
     assert snapshot(bot, 1) == before
 
 
-def test_an_edit_starts_the_wait_again(make_bot) -> None:
+def test_an_edit_or_new_images_start_the_wait_again(make_bot) -> None:
     clock = MovableClock()
     bot = make_bot({"expire_after_hours": 2}, clock=clock)
     bot.command(AUTHOR, "at:+1d First words")
@@ -95,9 +96,14 @@ def test_an_edit_starts_the_wait_again(make_bot) -> None:
     bot.desk.expiry.expire(1)  # the first version's job, had it not been replaced: too early for the second
     assert bot.draft(1).state is State.IN_REVIEW and bot.services.scheduler.due_at(1, EXPIRE) == second
 
-    clock.advance(hours=1, seconds=1)
+    clock.advance(minutes=10)
+    bot.share_files(AUTHOR, 1, [bot.slack.add_file("chart.png", PNG)], text="A chart")  # a new version to review
+    third = bot.services.scheduler.due_at(1, EXPIRE)
+    assert third is not None and 4199 < (third - second).total_seconds() < 4201
+
+    clock.advance(hours=2, seconds=1)
     expire_now(bot, 1)
-    assert expired_events(bot, 1) == [("copydesk", {"reason": "no decision within 2 hours of its latest version", "version": 2})]
+    assert expired_events(bot, 1) == [("copydesk", {"reason": "no decision within 2 hours of its latest version", "version": 3})]
 
 
 def test_an_approved_or_vetoed_draft_does_not_expire_and_one_back_in_review_after_its_time_does(make_bot) -> None:
