@@ -30,7 +30,7 @@ class Expiry:
 
     def plan(self, draft_id: int) -> None:
         """Make the draft's expiry job agree with the ledger: planned while it is in review, gone otherwise."""
-        if not any(_expires(a) for a in self.config.accounts.values()):
+        if not self._any_expires():
             return  # nothing ever expires: not even a read of the ledger
         draft = self.ledger.draft(draft_id)
         account = self.config.accounts.get(draft.account) if draft else None
@@ -42,6 +42,8 @@ class Expiry:
     def plan_all(self) -> int:
         """At start: plan the expiry of every draft in review, reading when each one's review began in one query; those
         whose time ran out while copydesk was down expire as soon as the scheduler starts. How many were planned."""
+        if not self._any_expires():
+            return 0  # a start on thousands of drafts in review reads none of them again
         drafts = [
             (d, a)
             for d in self.ledger.drafts_in([State.IN_REVIEW])
@@ -49,6 +51,9 @@ class Expiry:
         ]
         marks = self.ledger.review_marks([d.id for d, _ in drafts]) if drafts else {}
         return sum(self._plan(draft, account, marks.get(draft.id, (None, None))[0]) for draft, account in drafts)
+
+    def _any_expires(self) -> bool:
+        return any(_expires(a) for a in self.config.accounts.values())
 
     def _plan(self, draft: Draft, account: Account, started: datetime | None) -> bool:
         expiry = expiry_of(draft, account, started)
