@@ -53,6 +53,7 @@ class Expiry:
         return sum(self._plan(draft, account, marks.get(draft.id, (None, None))[0]) for draft, account in drafts)
 
     def _any_expires(self) -> bool:
+        """Whether any account expires drafts: a team without expiry pays nothing for it."""
         return any(_expires(a) for a in self.config.accounts.values())
 
     def _plan(self, draft: Draft, account: Account, started: datetime | None) -> bool:
