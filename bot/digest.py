@@ -17,7 +17,7 @@ from bot.errors import BadTime
 TOP = "*"  # the top-level digest's scope: every account without a digest of its own
 DAY = timedelta(hours=24)
 MAX_WINDOW = timedelta(days=7)  # after a long outage the catch-up digest covers at most a week
-SECTIONS = ("published", "failed", "rejected", "withdrawn", "retracted", "waiting", "scheduled")
+SECTIONS = ("published", "failed", "rejected", "withdrawn", "retracted", "expired", "waiting", "scheduled")
 
 
 @dataclass(frozen=True)
@@ -153,6 +153,7 @@ class Report:
     rejected: tuple[Line, ...] = ()
     withdrawn: tuple[Line, ...] = ()
     retracted: tuple[Line, ...] = ()
+    expired: tuple[Line, ...] = ()  # still in review when their time ran out (expire_after_hours, on_missed_time)
     waiting: tuple[Line, ...] = ()  # in review, or held for a person: waiting for a decision
     scheduled: tuple[Line, ...] = ()  # approved, going out in the 24 hours after `end`
 

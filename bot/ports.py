@@ -64,6 +64,14 @@ class Schedule(Protocol):
         """Remind the draft's editors at `when`; replaces its earlier reminder."""
         ...
 
+    def expire(self, draft_id: int, when: datetime | None) -> None:
+        """Expire the draft at `when` (at once when None) if it is still in review then; replaces its earlier expiry."""
+        ...
+
+    def cancel_expiry(self, draft_id: int) -> None:
+        """Forget a draft's expiry job, if it has one."""
+        ...
+
     def schedule_digest(self, scope: str, day: date, due: datetime, *, wait: timedelta) -> None:
         """Wake the digest job of `scope` after `wait`, for its digest due at `due`."""
         ...
@@ -80,6 +88,12 @@ class Unscheduled:
 
     def remind(self, draft_id: int, when: datetime | None) -> None:
         """Nothing fires by itself."""
+
+    def expire(self, draft_id: int, when: datetime | None) -> None:
+        """Nothing fires by itself."""
+
+    def cancel_expiry(self, draft_id: int) -> None:
+        """Nothing was planned."""
 
     def schedule_digest(self, scope: str, day: date, due: datetime, *, wait: timedelta) -> None:
         """Nothing fires by itself."""

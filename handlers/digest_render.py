@@ -24,6 +24,7 @@ _SECTIONS = (
     ("rejected", ":no_entry_sign: Vetoed", "rejected"),
     ("withdrawn", ":leftwards_arrow_with_hook: Withdrawn", "withdrawn"),
     ("retracted", ":wastebasket: Retracted", "retracted"),
+    ("expired", ":hourglass: Expired", "expired"),
     ("waiting", ":hourglass_flowing_sand: Waiting for a decision", "waiting"),
     ("scheduled", ":calendar: Scheduled, next 24 hours", "scheduled"),
 )

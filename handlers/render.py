@@ -29,6 +29,7 @@ _STATE_WORDS = {
     State.HELD: ":raised_hand: Held for a person",
     State.WITHDRAWN: ":leftwards_arrow_with_hook: Withdrawn",
     State.RETRACTED: ":wastebasket: Retracted",
+    State.EXPIRED: ":hourglass: Expired",
 }
 
 # Buttons on the card; handlers/actions.py binds the same IDs.
@@ -376,6 +377,8 @@ def thread_reply(view: DraftView, change: Change) -> str:
         return f"Withdrawn by <@{change.actor}>. It will not be published."
     if change.after is State.RETRACTED:
         return f"Retracted by <@{change.actor}>: the post was deleted from X."
+    if change.after is State.EXPIRED:
+        return f":hourglass: Expired. {escape(draft.notice or '')}".rstrip()
     return status_line(view)
 
 
@@ -414,6 +417,8 @@ def author_note(view: DraftView, change: Change) -> str | None:
         return f"{subject} is held: {escape(view.draft.notice or '')}"
     if change.after in (State.WITHDRAWN, State.RETRACTED) and change.actor != view.draft.author_id:
         return f"{subject} was {change.after.label} by <@{change.actor}>."
+    if change.after is State.EXPIRED:
+        return f"{subject} expired. {escape(view.draft.notice or '')}".rstrip()
     return None
 
 

@@ -224,7 +224,7 @@ def test_the_digest_lists_the_day_with_links_authors_approvers_and_counts(make_b
     url = bot.ledger.publications(1)[-1].url
     assert due == tomorrow(18)
     assert shown.startswith(f"Daily digest · {due.astimezone(LA):%a, %b} {due.astimezone(LA).day} · @aplusk")
-    assert "2 published · 1 failed · 1 rejected · 1 withdrawn · 1 retracted · 1 waiting · 1 scheduled" in shown
+    assert "2 published · 1 failed · 1 rejected · 1 withdrawn · 1 retracted · 0 expired · 1 waiting · 1 scheduled" in shown
     assert "*:rocket: Went out (2)*" in shown and f"#1 @aplusk · <{url}|on X>" in shown
     assert "“Launch day & we are live 🚀 with everything we promised, with everything we promised" in shown  # plain_text
     assert f"by <@{AUTHOR}> · approved by <@{EDITOR_1}> and <@{EDITOR_2}>" in shown
@@ -277,7 +277,7 @@ def test_a_quiet_day_still_gets_a_short_digest(make_bot) -> None:
     [message] = digests(bot)
     shown = blocks_text(message)
     assert "Nothing went out since <!date^" in shown
-    assert "0 published · 0 failed · 0 rejected · 0 withdrawn · 0 retracted · 0 waiting · 0 scheduled" in shown
+    assert "0 published · 0 failed · 0 rejected · 0 withdrawn · 0 retracted · 0 expired · 0 waiting · 0 scheduled" in shown
     assert len(message["blocks"]) == 3  # header, counts, one line
 
 
@@ -581,7 +581,7 @@ def test_the_terminal_digest_renders_every_section() -> None:
     text = digest_render.plain(report)
     assert text.splitlines()[:3] == [
         "Daily digest · Fri, Nov 20 · @aplusk",
-        "Since Thu Nov 19 18:00 PST · 0 published · 0 failed · 0 rejected · 0 withdrawn · 0 retracted · 0 waiting · 1 scheduled",
+        "Since Thu Nov 19 18:00 PST · 0 published · 0 failed · 0 rejected · 0 withdrawn · 0 retracted · 0 expired · 0 waiting · 1 scheduled",
         "Nothing went out since Thu Nov 19 18:00 PST.",
     ]
     assert '  Fri Nov 20 17:00 PST  #7 @aplusk\n    "Hello"\n    by U0AUTHOR1 · approved by U0EDITOR1' in text

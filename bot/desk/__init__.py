@@ -16,6 +16,7 @@ from bot.desk.control import Control, Resumed
 from bot.desk.core import EARLY_TOLERANCE, Clock, Core, utc_now
 from bot.desk.digests import Digests
 from bot.desk.drafting import Drafting
+from bot.desk.expiry import Expiry
 from bot.desk.media import Media
 from bot.desk.publishing import Publishing
 from bot.desk.reading import Reading
@@ -48,6 +49,7 @@ class Desk:
     reminders: Reminders
     digests: Digests
     recovery: Recovering
+    expiry: Expiry
     postings: Postings  # cards on their way to Slack: a reaction on an unknown message waits for them
     progress: Progress  # told after each outbox delivery: an answer waiting for a card waits on it
 
@@ -87,6 +89,8 @@ class Desk:
         voting = Voting(core, postings=postings)
         publishing = Publishing(core, publishers=publishers, notifier=notifier, jitter=jitter)
         reminders = Reminders(core)
+        expiry = Expiry(core)
+        core.planners.append(expiry.plan)  # core.plan: after a new draft, a new version or a change of state
         return cls(
             core=core,
             reading=reading,
@@ -98,7 +102,8 @@ class Desk:
             control=Control(core),
             reminders=reminders,
             digests=Digests(core, notifier=notifier),
-            recovery=Recovering(core, voting=voting, publishing=publishing, reminders=reminders),
+            recovery=Recovering(core, voting=voting, publishing=publishing, reminders=reminders, expiry=expiry),
+            expiry=expiry,
             postings=postings,
             progress=progress,
         )

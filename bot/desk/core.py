@@ -70,6 +70,7 @@ class Core:
         self.directory = directory
         self.scheduler: Schedule = scheduler or Unscheduled()  # nothing fires by itself without one
         self.clock = clock
+        self.planners: list[Callable[[int], None]] = []  # what else the schedule holds for a draft (its expiry): see plan
         # Held across "commit a decision, then (un)schedule it" so two decisions cannot reorder those steps.
         self._decisions = threading.RLock()
 
@@ -89,11 +90,18 @@ class Core:
     def sync_schedule(self, draft_id: int) -> None:
         """Make the scheduler agree with the ledger for one draft: nothing is scheduled while paused."""
         with self._decisions:
+            self.plan(draft_id)
             draft = self.ledger.draft(draft_id)
             if draft is None or draft.state is not State.APPROVED or self.ledger.current_pause():
                 self.scheduler.cancel(draft_id)
                 return
             self.schedule_approved(draft)
+
+    def plan(self, draft_id: int) -> None:
+        """After a commit that may have put a draft in review (a new draft, a new version, a vote taken back) or out of it:
+        each planner makes its own job for the draft agree with the ledger."""
+        for planner in self.planners:
+            planner(draft_id)
 
     def schedule_approved(self, draft: Draft) -> None:
         """Publish an approved draft at its time, or at once when it has none or its time has passed."""

@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 RETRY = timedelta(minutes=10)  # after Slack failed (or could not be asked whether a digest went out)
 EARLY = timedelta(seconds=1)  # a job that wakes this little before its time is on time
-DECIDED = (State.FAILED, State.REJECTED, State.WITHDRAWN, State.RETRACTED)
+DECIDED = (State.FAILED, State.REJECTED, State.WITHDRAWN, State.RETRACTED, State.EXPIRED)
 WAITING = (State.IN_REVIEW, State.HELD)
 
 
@@ -200,6 +200,10 @@ class Digests:
             retracted=tuple(
                 line(d, d.updated_at, people=self._who(d, "retracted"), url=self._url(d)) for d in of(State.RETRACTED)
             ),
+            expired=tuple(
+                line(d, d.updated_at, people=counted[d.id].approvers, note=self._expired_note(d, counted[d.id].approvers))
+                for d in of(State.EXPIRED)
+            ),
             waiting=tuple(
                 line(d, d.updated_at, people=counted[d.id].approvers, note=self._waiting_for(d, counted[d.id].approvers))
                 for d in waiting
@@ -217,6 +221,13 @@ class Digests:
     def _who(self, draft: Draft, action: str) -> tuple[str, ...]:
         actor = self.ledger.last_actor(draft.id, action)
         return (actor,) if actor else ()
+
+    def _expired_note(self, draft: Draft, approvers: tuple[str, ...]) -> str:
+        """Why it expired (the event's reason) and how far its review had come."""
+        reason = next((e.detail.get("reason") for e in reversed(self.ledger.events(draft.id)) if e.action == "expired"), None)
+        account = self.config.accounts.get(draft.account)
+        needed = account.approvals_required if account else 1
+        return f"{reason or 'expired in review'}; {len(approvers)} of {needed} approvals"
 
     def _waiting_for(self, draft: Draft, approvers: tuple[str, ...]) -> str:
         if draft.state is State.HELD:

@@ -121,6 +121,7 @@ class Drafting:
             self.core.queue_card(draft, at=now)
             if confirm:
                 self.ledger.enqueue(draft_queue(draft.id), CONFIRM, at=now, draft_id=draft.id)
+        self.core.plan(draft.id)  # its expiry, if its account has one
         return draft
 
     def watch_card(self, draft_id: int, then: Callable[[], None], timeout: float = CARD_WAIT) -> None:

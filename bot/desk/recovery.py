@@ -8,6 +8,7 @@ from datetime import datetime
 
 from bot import thread
 from bot.desk.core import Core
+from bot.desk.expiry import Expiry
 from bot.desk.publishing import INTERRUPTED, Publishing
 from bot.desk.reminders import Reminders
 from bot.desk.voting import Voting
@@ -31,7 +32,7 @@ class Recovery:
 class Recovering:
     """Runs once, before the server, the scheduler and the courier start: no request or job runs meanwhile."""
 
-    def __init__(self, core: Core, *, voting: Voting, publishing: Publishing, reminders: Reminders) -> None:
+    def __init__(self, core: Core, *, voting: Voting, publishing: Publishing, reminders: Reminders, expiry: Expiry) -> None:
         self.core = core
         self.ledger = core.ledger
         self.config = core.config
@@ -39,6 +40,7 @@ class Recovering:
         self.voting = voting
         self.publishing = publishing
         self.reminders = reminders
+        self.expiry = expiry
 
     def recover(self) -> Recovery:
         """Rebuild the schedule from the ledger and settle what a previous run left half-done."""
@@ -61,6 +63,7 @@ class Recovering:
                 self.core.schedule_approved(draft)
         # the drafts without a card get their reminder when their card is posted
         self.reminders.schedule_reminders([d.id for d in self.ledger.drafts_in([State.IN_REVIEW]) if d.card_ts])
+        self.expiry.plan_all()  # after decide_again: a draft back in review expires too; one whose time ran out, at once
         self.ledger.outbox_now(now)  # what waited out a backoff before the restart goes at once
         queued = 0
         with self.ledger.transaction():  # a card Slack gave up on, or one from before the outbox: tried again now

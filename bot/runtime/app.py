@@ -134,7 +134,12 @@ def build_services(
         progress=progress,
         jitter=jitter,
     )
-    scheduler.register(publish=desk.publishing.publish, remind=desk.reminders.remind, digest=desk.digests.run_digest)
+    scheduler.register(
+        publish=desk.publishing.publish,
+        remind=desk.reminders.remind,
+        digest=desk.digests.run_digest,
+        expire=desk.expiry.expire,
+    )
     messenger = Messenger(
         ledger,
         notifier,

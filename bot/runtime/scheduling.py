@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 
 PUBLISH, REMIND, DIGEST = "publish", "remind", "digest"
+EXPIRE = "expire"  # a draft in review whose time runs out (expire_after_hours, on_missed_time: expire)
 # Posts and reminders due further ahead wait in a timetable, not as APScheduler jobs: a start on thousands of
 # drafts scheduled weeks ahead creates none of them (measured in bench/recovery.py), and every HORIZON / 2
 # those coming due within the horizon become jobs.
@@ -62,11 +63,12 @@ class PublishScheduler:
         *,
         remind: Callable[[int], None] | None = None,
         digest: Callable[[str], None] | None = None,
+        expire: Callable[[int], None] | None = None,
         workers: int = 8,
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
         publishing: Callable[[], AbstractContextManager[None]] = nullcontext,
     ) -> None:
-        self._calls: dict[str, Callable[[Any], None] | None] = {PUBLISH: publish, REMIND: remind, DIGEST: digest}
+        self._calls: dict[str, Callable[[Any], None] | None] = {PUBLISH: publish, REMIND: remind, DIGEST: digest, EXPIRE: expire}
         # (kind, draft) → its one live job of that kind; the old one is removed on replacing
         self._current: dict[tuple[str, int], str] = {}
         self._digests: dict[str, tuple[str, datetime]] = {}  # digest scope → its one live job and when it is due
@@ -102,9 +104,16 @@ class PublishScheduler:
             name="bring posts and reminders within the horizon forward",
         )
 
-    def register(self, *, publish: Callable[[int], None], remind: Callable[[int], None], digest: Callable[[str], None]) -> None:
+    def register(
+        self,
+        *,
+        publish: Callable[[int], None],
+        remind: Callable[[int], None],
+        digest: Callable[[str], None],
+        expire: Callable[[int], None],
+    ) -> None:
         """What each kind of job calls: the desk's, once it is built around this scheduler (before start)."""
-        self._calls.update({PUBLISH: publish, REMIND: remind, DIGEST: digest})
+        self._calls.update({PUBLISH: publish, REMIND: remind, DIGEST: digest, EXPIRE: expire})
 
     def start(self) -> None:
         """Begin firing jobs (call once, from main, after the schedule is rebuilt)."""
@@ -152,6 +161,14 @@ class PublishScheduler:
     def remind(self, draft_id: int, when: datetime | None) -> None:
         """Remind the draft's editors at `when`; replaces its earlier reminder."""
         self._add(REMIND, draft_id, when)
+
+    def expire(self, draft_id: int, when: datetime | None) -> None:
+        """Expire the draft at `when` (at once when None) if it is still in review then; replaces its earlier expiry."""
+        self._add(EXPIRE, draft_id, when)
+
+    def cancel_expiry(self, draft_id: int) -> None:
+        """Forget a draft's expiry job, if it has one."""
+        self._drop(EXPIRE, draft_id)
 
     def _add(self, kind: str, draft_id: int, when: datetime | None) -> None:
         assert self._calls[kind] is not None, f"no {kind} job was given to the scheduler"
