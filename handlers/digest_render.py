@@ -134,7 +134,7 @@ def _who(section: str, line: Line, mention: Callable[[str], str], clean: Callabl
     if section == "failed":
         return f"{author}{' · X said: ' + clean(shorten(line.note, 200)) if line.note else ''}"
     if section == "rejected":
-        return f"{author} · vetoed by {names()}"
+        return f"{author} · vetoed by {names()}{note}"
     if section == "withdrawn":
         return f"{author} · withdrawn by {names()}"
     if section == "retracted":

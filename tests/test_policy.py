@@ -289,3 +289,22 @@ def test_a_bad_rule_stops_the_start_with_one_line_naming_the_rule_and_key(tmp_pa
         load_config(path, environ)
     message = str(refused.value)
     assert "\n" not in message and "accounts.main.rules" in message and says in message
+
+
+# the digest
+
+
+def test_the_digest_names_the_owners_veto_and_a_post_held_back_by_a_require(make_bot) -> None:
+    bot = make_bot({"owner": OWNER, "rules": [SENSITIVE]})
+    bot.command(AUTHOR, "at:+1d About the lawsuit")
+    for editor in (EDITOR_1, EDITOR_2, EDITOR_3):
+        bot.react(editor, "white_check_mark", 1)  # three approvals: the quorum, but not the owner's
+    bot.command(AUTHOR, "at:+1d Something else")
+    bot.react(OWNER, "x", 2)
+
+    [report] = bot.desk.digests.digests_so_far()
+
+    [held] = report.waiting
+    assert held.note == "in review, 3 of 3 approvals; held back by sensitive topics: 1 required approval(s) not given"
+    [vetoed] = report.rejected
+    assert vetoed.note == "the owner's veto: final" and vetoed.people == (OWNER,)

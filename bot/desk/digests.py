@@ -10,7 +10,7 @@ from typing import Any
 from bot import thread
 from bot.desk.core import Core
 from bot.digest import DAY, TOP, Line, Report, Scope, latest_due, next_due, scopes, window
-from bot.errors import ConfigError, DigestNotPosted
+from bot.errors import ConfigError, CopydeskError, DigestNotPosted
 from bot.model import Draft, Publication
 from bot.ports import Notifier
 from bot.review import State, tally
@@ -195,7 +195,10 @@ class Digests:
                 for d, p in firsts.values()
             ),
             failed=tuple(line(d, d.updated_at, note=self._failure(d)) for d in of(State.FAILED)),
-            rejected=tuple(line(d, d.updated_at, people=counted[d.id].rejecters) for d in of(State.REJECTED)),
+            rejected=tuple(
+                line(d, d.updated_at, people=counted[d.id].rejecters, note=self._owners_veto(d, counted[d.id].rejecters))
+                for d in of(State.REJECTED)
+            ),
             withdrawn=tuple(line(d, d.updated_at, people=self._who(d, "withdrawn")) for d in of(State.WITHDRAWN)),
             retracted=tuple(
                 line(d, d.updated_at, people=self._who(d, "retracted"), url=self._url(d)) for d in of(State.RETRACTED)
@@ -233,8 +236,27 @@ class Digests:
         if draft.state is State.HELD:
             return f"held: {draft.notice or 'check the account on X'}"
         account = self.config.accounts.get(draft.account)
-        needed = account.approvals_required if account else 1
-        return f"in review, {len(approvers)} of {needed} approvals"
+        needed = draft.policy.approvals_required if draft.policy else account.approvals_required if account else 1
+        said = f"in review, {len(approvers)} of {needed} approvals"
+        if unmet := self._unmet(draft, approvers):
+            rules = [a.name for a in draft.policy.applied if set(a.require) & set(unmet)] if draft.policy else []
+            named = ", ".join(rules) or "a rule"
+            missing = f"{len(unmet)} required approval(s) not given"
+            said += f"; held back by {named}: {missing}" if len(approvers) >= needed else f"; {named}: {missing}"
+        return said
+
+    def _unmet(self, draft: Draft, approvers: tuple[str, ...]) -> tuple[str, ...]:
+        """Who the draft's rules require among its approvers and who has not approved (each group as one)."""
+        if draft.policy is None or not draft.policy.require:
+            return ()
+        try:
+            return tuple(r.id for r in self.core.rules_of(draft).missing(approvers))
+        except CopydeskError:  # an editor group Slack cannot list now: name what the rules require, not yet met by name
+            return tuple(i for i in draft.policy.require if i not in approvers)
+
+    def _owners_veto(self, draft: Draft, rejecters: tuple[str, ...]) -> str | None:
+        account = self.config.accounts.get(draft.account)
+        return "the owner's veto: final" if account and account.owner in rejecters else None
 
 
 def _published_note(first: Publication, parts: int) -> str | None:
