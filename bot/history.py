@@ -53,6 +53,7 @@ class CastVote:
     ended: str | None = None  # taken_back, new_version, not_standing_at_baseline; None while it stands
     ended_at: datetime | None = None
     ended_by: str | None = None
+    kept_into: list[int] = field(default_factory=list)  # later versions it was carried into (the owner's veto outlives an edit)
 
     @property
     def stands(self) -> bool:
@@ -212,8 +213,11 @@ def _version(story: History, event: Event, current: int | None, standing: dict[t
         return number
     if event.action == "edited" or d.get("votes_cleared"):  # a new version: no vote on the one before counts for it,
         kept = {(user, reaction) for user, reaction in d.get("votes_kept", [])}  # but those it kept (the owner's veto)
-        for key in [k for k in standing if k not in kept]:
-            vote = standing.pop(key)
+        for key, vote in list(standing.items()):
+            if key in kept:
+                vote.kept_into += [number] if number is not None else []
+                continue
+            del standing[key]
             vote.ended, vote.ended_at, vote.ended_by = "new_version", event.at, event.actor
     previous = story.versions[-1] if story.versions else None
     kept_text, kept_images = (previous.text, previous.images) if previous else (None, None)

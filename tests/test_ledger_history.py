@@ -17,6 +17,8 @@ from handlers import render
 from storage import Ledger
 from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, Copydesk
 
+ADMIN = "U0ADMIN01"  # BASE_CONFIG's admin
+
 FAST_RETRY = {"x_retry": {"first_delay_seconds": 0.05}}
 UNAVAILABLE = {"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503}
 
@@ -127,6 +129,53 @@ def test_json_carries_the_same_facts_under_stable_names(story: Copydesk, capsys)
     assert found["events"][0]["at"] == logged[0].at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+OWNER = "U0OWNER01"
+SENSITIVE = {"name": "sensitive topics", "if": {"words": ["coach"]}, "then": {"approvals_required": 3}}
+
+
+def test_the_rules_the_owners_veto_and_the_cooling_off_the_bot_recorded_are_in_the_story(make_bot, capsys) -> None:
+    bot = make_bot({"owner": OWNER, "cooling_off_minutes": 30, "rules": [SENSITIVE]})
+    bot.command(AUTHOR, "The coach speaks")
+    bot.press(OWNER, render.REJECT, 1)
+    bot.command(AUTHOR, "edit #1 The coach speaks, kindly")  # the owner's veto outlives the edit
+    bot.press(OWNER, render.REJECT, 1)  # and only the owner lifts it
+    for editor in (OWNER, EDITOR_1, EDITOR_2):
+        bot.press(editor, render.APPROVE, 1)
+    assert bot.draft(1).cooling_until is not None
+    bot.command(ADMIN, "retry #1")  # Publish now: the admin skips the rest of the window
+    bot.wait_for_state(1, State.PUBLISHED)
+    db, config = str(bot.config.db_path), str(bot.config.config_path)
+
+    assert main(["ledger", "history", "#1", "--db", db, "--config", config, "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    asked = [{"name": "sensitive topics", "approvals_required": 3}]
+    assert [
+        (j["version"], j["source"], j["rules"], j["approvals_required"], j["cooling_off_minutes"]) for j in found["rules"]
+    ] == [
+        (1, "drafted", asked, 3, 30.0),
+        (2, "edited", asked, 3, 30.0),
+    ]
+    assert [(v["by"], v["vote"], v["version"], v["kept_into"], v["ended"]) for v in found["votes"]] == [
+        (OWNER, "reject", 1, [2], "taken_back"),  # kept by the edit, then taken back by the owner
+        (OWNER, "approve", 2, [], None),
+        (EDITOR_1, "approve", 2, [], None),
+        (EDITOR_2, "approve", 2, [], None),
+    ]
+    window = bot.ledger.events(1)
+    [approved] = [e for e in window if e.action == "approved"]
+    assert [(t["action"], t["by"], t["until"], t["version"]) for t in found["cooling_off"]] == [
+        ("approved", EDITOR_2, approved.detail["cooling_until"], 2),
+        ("cooling_off_skipped", ADMIN, approved.detail["cooling_until"], 2),
+    ]
+
+    assert main(["ledger", "history", "1", "--db", db, "--config", config]) == 0
+    out = capsys.readouterr().out
+    assert "version 2, when edited (" in out and "sensitive topics: 3 approval(s) (together: 3 approval(s), 30 minute(s)" in out
+    assert f"reject by {OWNER} (button) on version 1 at " in out and "; kept into version 2: taken back at " in out
+    assert f"cooling-off skipped by {ADMIN} at" in out
+    assert "goes out no earlier than" in out
+
+
 def test_a_hash_sign_names_the_same_draft(story: Copydesk, capsys) -> None:
     assert main(history(story, "1")) == 0
     plain = capsys.readouterr().out
@@ -164,9 +213,9 @@ def test_without_a_readable_app_yaml_the_times_are_utc_and_it_says_why(story: Co
     assert first in out
 
 
-def test_rules_cooling_off_and_expiry_are_told_when_the_ledger_records_them(tmp_path: Path, capsys) -> None:
-    """The events the policy writes (issue 13): a version's rules, a start judging them again, a cooling-off window
-    set and skipped, and expiry. Written through the ledger's own verbs, as the desk writes them."""
+def test_every_policy_event_is_told_at_its_time_in_the_configs_zone(tmp_path: Path, capsys) -> None:
+    """Each event of the editorial policy, at known times: a version's rules, a start judging them again (policy_changed),
+    a cooling-off window set and skipped, and expiry; written through the ledger's own verbs, as the desk writes them."""
     db = tmp_path / "ledger.db"
     ledger = Ledger.open(db)
     at = datetime(2026, 11, 20, 17, 0, tzinfo=UTC)
@@ -187,7 +236,13 @@ def test_rules_cooling_off_and_expiry_are_told_when_the_ledger_records_them(tmp_
         "policy_changed", actor=SYSTEM, at=at + timedelta(hours=1), draft_id=1, policy=Policy((links,), 2, (), 15.0).record()
     )
     ledger.log("approved", actor=EDITOR_1, at=at + timedelta(hours=2), draft_id=1, cooling_until="2026-11-20T19:15:00+00:00")
-    ledger.log("cooling_off_skipped", actor="U0ADMIN01", at=at + timedelta(hours=2, minutes=5), draft_id=1)
+    ledger.log(
+        "cooling_off_skipped",
+        actor="U0ADMIN01",
+        at=at + timedelta(hours=2, minutes=5),
+        draft_id=1,
+        was_until="2026-11-20T19:15:00.000Z",
+    )
     ledger.log("expired", actor=SYSTEM, at=at + timedelta(hours=3), draft_id=1, reason="still in review 1 hour after its version")
     ledger.close()
     config = tmp_path / "app.yaml"
@@ -216,7 +271,7 @@ def test_rules_cooling_off_and_expiry_are_told_when_the_ledger_records_them(tmp_
     assert found["draft"]["policy"]["rules"][0] == {"name": "sensitive topics", "approvals_required": 3, "require": ["U0OWNER01"]}
     assert [(t["action"], t["by"], t["until"]) for t in found["cooling_off"]] == [
         ("approved", EDITOR_1, "2026-11-20T19:15:00.000Z"),
-        ("cooling_off_skipped", "U0ADMIN01", None),
+        ("cooling_off_skipped", "U0ADMIN01", "2026-11-20T19:15:00.000Z"),
     ]
     assert [(t["by"], t["reason"], t["version"]) for t in found["expiry"]] == [
         (SYSTEM, "still in review 1 hour after its version", 1)

@@ -89,7 +89,8 @@ def _vote(v: CastVote, when: When) -> str:
         "new_version": f"cleared by the next version at {when(v.ended_at)}" if v.ended_at else "cleared by the next version",
         "not_standing_at_baseline": "no longer standing when the ledger's baseline was taken",
     }[v.ended]
-    return f"  {v.vote} by {v.by} ({how}) on {version} {cast}: {ended}"
+    kept = f"; kept into version {', '.join(str(k) for k in v.kept_into)}" if v.kept_into else ""
+    return f"  {v.vote} by {v.by} ({how}) on {version} {cast}{kept}: {ended}"
 
 
 def _judgement(j: Judgement, when: When) -> list[str]:
@@ -125,7 +126,8 @@ def _timing(t: Timing, when: When) -> str:
         until = f"goes out no earlier than {when(t.until)}" if t.until else "a cooling-off window began"
         return f"  approved at {when(t.at)}{version}: {until} unless someone objects"
     if t.action == "cooling_off_skipped":
-        return f"  cooling-off skipped by {t.by} at {when(t.at)}{version}"
+        until = f"; the window was to end at {when(t.until)}" if t.until else ""
+        return f"  cooling-off skipped by {t.by} at {when(t.at)}{version}{until}"
     return f"  expired at {when(t.at)}{version}{f': {t.reason}' if t.reason else ''}"
 
 
@@ -156,6 +158,9 @@ def _short(value: Any) -> str:
     """A value on an event's line: a fingerprint by its first 12 digits (the Versions section has it whole), the rest cut."""
     if isinstance(value, str) and HASH.fullmatch(value):
         return value[:12] + "…"
-    text = ",".join(str(v) for v in value) if isinstance(value, list) else str(value)
+    if isinstance(value, list):
+        text = ",".join("/".join(map(str, v)) if isinstance(v, list) else str(v) for v in value)
+    else:
+        text = str(value)
     text = " ".join(text.split())
     return text if len(text) <= SHORT else text[: SHORT - 1] + "…"
