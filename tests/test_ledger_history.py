@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.images import Image
 from bot.model import SYSTEM
 from bot.policy import Asked, Policy
 from bot.review import State
@@ -16,6 +17,7 @@ from bot.runtime.cli import main
 from handlers import render
 from storage import Ledger
 from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, Copydesk
+from tests.support.media import JPEG, PNG
 
 ADMIN = "U0ADMIN01"  # BASE_CONFIG's admin
 
@@ -276,3 +278,35 @@ def test_every_policy_event_is_told_at_its_time_in_the_configs_zone(tmp_path: Pa
     assert [(t["by"], t["reason"], t["version"]) for t in found["expiry"]] == [
         (SYSTEM, "still in review 1 hour after its version", 1)
     ]
+
+
+def test_each_version_names_its_images_and_the_fingerprint_that_covers_them(bot: Copydesk, capsys) -> None:
+    bot.desk.drafting.submit(
+        author_id=AUTHOR,
+        text="Sales doubled",
+        account=None,
+        at=None,
+        origin_channel=None,
+        images=[Image.of("chart.png", PNG, alt="The sales chart")],
+    )  # the form's images join version 1 before its card is up
+    bot.slack_told()
+    first = bot.draft(1).content_sha256
+    photo = bot.slack.add_file("photo.jpg", JPEG, mimetype="image/jpeg")
+    bot.share_files(AUTHOR, 1, [photo], text="The team at the launch")  # a new version: version 2
+
+    assert main(history(bot, "1", "--json")) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert [(v["version"], v["action"], v["text"], v["content_sha256"]) for v in found["versions"]] == [
+        (1, "drafted", "Sales doubled", first),
+        (2, "images_changed", "Sales doubled", bot.draft(1).content_sha256),
+    ]
+    assert [[(i["name"], i["alt"]) for i in v["images"]] for v in found["versions"]] == [
+        [("chart.png", "The sales chart")],
+        [("chart.png", "The sales chart"), ("photo.jpg", "The team at the launch")],
+    ]
+    assert [i["sha256"] for i in found["versions"][1]["images"]] == [i.sha256 for i in bot.ledger.images(1)]
+
+    assert main(history(bot, "1")) == 0
+    out = capsys.readouterr().out
+    assert "image: photo.jpg sha256 " in out and 'alt "The team at the launch"' in out
+    assert f"version 2: images changed by {AUTHOR}" in out
