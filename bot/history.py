@@ -204,9 +204,9 @@ def _version(story: History, event: Event, current: int | None, standing: dict[t
     same = next((v for v in story.versions if number is not None and v.version == number), None)
     if event.action == "baseline":
         _baseline_votes(story, event, number, standing)
-        if same is not None:  # the version was logged before fingerprints: the baseline adds what its events lacked
-            same.content_sha256 = same.content_sha256 or d.get("content_sha256")
-            same.text = same.text if same.text is not None else d.get("text")
+        if same is not None and same is story.versions[-1] and same.text in (None, d.get("text")):
+            same.content_sha256 = same.content_sha256 or d.get("content_sha256")  # what its events lacked, if anything
+            same.text = d.get("text")
             return number
     if event.action == "images_changed" and same is not None:  # images joined the first version before its card was up
         same.content_sha256, same.images = d.get("content_sha256", same.content_sha256), _images(d)
@@ -232,7 +232,7 @@ def _version(story: History, event: Event, current: int | None, standing: dict[t
         Version(
             version=number,
             action=event.action,
-            by=d.get("author", event.actor) if event.action == "baseline" else event.actor,
+            by=event.actor,
             at=event.at,
             text=text,
             content_sha256=d.get("content_sha256"),

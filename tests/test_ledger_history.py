@@ -9,14 +9,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.config import load_config
+from bot.history import assemble
 from bot.images import Image
-from bot.model import SYSTEM
+from bot.model import SYSTEM, Draft, Event
 from bot.policy import Asked, Policy
 from bot.review import State
+from bot.runtime import history_render
 from bot.runtime.cli import main
 from handlers import render
 from storage import Ledger
-from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, Copydesk
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, Copydesk, write_config
 from tests.support.media import JPEG, PNG
 
 ADMIN = "U0ADMIN01"  # BASE_CONFIG's admin
@@ -310,3 +313,81 @@ def test_each_version_names_its_images_and_the_fingerprint_that_covers_them(bot:
     out = capsys.readouterr().out
     assert "image: photo.jpg sha256 " in out and 'alt "The team at the launch"' in out
     assert f"version 2: images changed by {AUTHOR}" in out
+
+
+def test_a_start_that_judges_the_rules_again_is_in_the_story(slack, x, tmp_path: Path, environ, capsys) -> None:
+    careful = {
+        "name": "coach, carefully",
+        "if": {"words": ["coach"]},
+        "then": {"approvals_required": 3, "cooling_off_minutes": 10},
+    }
+    for rules in ([SENSITIVE], [careful], []):  # app.yaml changed twice while copydesk was down
+        config = load_config(write_config(tmp_path / "app.yaml", {"rules": rules}), environ)
+        desk = Copydesk(config, slack, x).start()
+        if rules == [SENSITIVE]:
+            desk.command(AUTHOR, "The coach speaks")
+        desk.stop()
+
+    assert main(["ledger", "history", "1", "--db", str(config.db_path), "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert [(j["version"], j["source"], j["by"], [r["name"] for r in j["rules"]]) for j in found["rules"]] == [
+        (1, "drafted", AUTHOR, ["sensitive topics"]),
+        (1, "policy_changed", SYSTEM, ["coach, carefully"]),
+        (1, "policy_changed", SYSTEM, []),  # no rule applies any more
+    ]
+    assert found["draft"]["policy"] is None
+
+    assert main(["ledger", "history", "1", "--db", str(config.db_path), "--config", str(config.config_path)]) == 0
+    rules = capsys.readouterr().out.split("\nRules\n")[1].split("\n\n")[0].splitlines()
+    assert [line.split(" (")[0].strip() for line in rules] == [
+        "version 1, when drafted",
+        "version 1, judged again at a start under app.yaml then",
+        "version 1, judged again at a start under app.yaml then",
+    ]
+    assert rules[1].endswith(
+        "coach, carefully: 3 approval(s), 10 minute(s) cooling-off (together: 3 approval(s), 10 minute(s) cooling-off)"
+    )
+    assert rules[2].endswith("no rule applied")
+
+
+def test_a_ledger_from_before_versions_and_fingerprints_is_told_as_far_as_it_goes() -> None:
+    """Old events lack versions and fingerprints; the migration's baseline says what stood then. Nothing is made up."""
+    at = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+    sha = "b" * 64
+    logged = [
+        (AUTHOR, "drafted", {"account": "main", "text": "Old words"}),
+        (EDITOR_1, "vote_added", {"vote": "approve", "reaction": "white_check_mark"}),
+        (AUTHOR, "edited", {"before": "Old words", "after": "New words"}),
+        (EDITOR_2, "vote_added", {"vote": "approve", "reaction": "white_check_mark"}),
+        (
+            SYSTEM,
+            "baseline",
+            {
+                "version": 1,
+                "content_sha256": sha,
+                "text": "New words",
+                "images": [],
+                "votes": [[EDITOR_2, "white_check_mark", "approve"], [EDITOR_3, "x", "reject"]],
+            },
+        ),
+    ]
+    events = [Event(i, at + timedelta(minutes=i), 1, actor, action, d) for i, (actor, action, d) in enumerate(logged, 1)]
+    draft = Draft(1, "main", AUTHOR, "New words", None, State.REJECTED, "C0REVIEW01", None, None, at, at, content_sha256=sha)
+
+    story = assemble(draft, events, [])
+
+    assert [(v.version, v.action, v.text, v.content_sha256) for v in story.versions] == [
+        (1, "drafted", "Old words", None),
+        (None, "edited", "New words", None),
+        (1, "baseline", "New words", sha),
+    ]
+    assert [(v.by, v.vote, v.version, v.cast_at is not None, v.ended) for v in story.votes] == [
+        (EDITOR_1, "approve", None, True, "new_version"),
+        (EDITOR_2, "approve", None, True, None),
+        (EDITOR_3, "reject", 1, False, None),  # cast before votes were logged: the baseline is all the log knows
+    ]
+    told = history_render.plain(story, None)
+    assert "an edit (from before versions were counted): edited by" in told
+    assert "content_sha256 (none: from before content fingerprints)" in told
+    assert f"reject by {EDITOR_3} (reaction :x:) on version 1 before the log recorded votes: stands" in told
+    assert "times in UTC" in told and "2025-03-01T09:01:00Z" in told

@@ -61,7 +61,12 @@ def _clock(zone: ZoneInfo | None) -> When:
 
 def _version(v: Version, when: When) -> list[str]:
     number = f"version {v.version}" if v.version is not None else "an edit (from before versions were counted)"
-    made = {"drafted": "written", "edited": "edited", "images_changed": "images changed", "baseline": "as recorded"}
+    made = {
+        "drafted": "written",
+        "edited": "edited",
+        "images_changed": "images changed",
+        "baseline": "recorded as it stood (a ledger from before fingerprints)",
+    }
     lines = [f"  {number}: {made.get(v.action, v.action)} by {v.by} at {when(v.at)}"]
     lines.append(f"    content_sha256 {v.content_sha256 or '(none: from before content fingerprints)'}")
     if v.publish_at:
