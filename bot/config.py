@@ -601,6 +601,11 @@ def chain_key(path: Path, environ: Mapping[str, str]) -> Secret | None:
     return ledger_key(raw.get("ledger"), environ, path.name)
 
 
+def timezone_in(path: Path) -> ZoneInfo:
+    """For `copydesk ledger history`: only app.yaml's timezone is read (ConfigError when it cannot be), never a secret."""
+    return _timezone(_read_yaml(path).get("timezone", _default("timezone")), path.name)
+
+
 def ledger_key(value: Any, environ: Mapping[str, str], where: str) -> Secret | None:
     """The chain's secret, from the variable ledger.hmac_key_env names; ConfigError when it is named but unusable."""
     name = _mapping(value if value is not None else {}, "ledger", where).get("hmac_key_env", _default("ledger.hmac_key_env"))

@@ -43,6 +43,26 @@ def test_every_cli_command_and_flag_is_documented(name, sub) -> None:
                 assert flag in row, f"copydesk {name} {flag} is missing from the README"
 
 
+def cli_actions():
+    """The actions of commands that have their own (copydesk ledger backup, verify, key, history)."""
+    return [
+        (name, action, parser)
+        for name, sub in cli_commands()
+        for group in sub._actions
+        if group.dest.endswith("_command")
+        for action, parser in group.choices.items()
+    ]
+
+
+@pytest.mark.parametrize(("name", "action", "sub"), cli_actions(), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_cli_action_and_its_flags_are_documented(name, action, sub) -> None:
+    [row] = [line for line in README.splitlines() if line.startswith(f"| `copydesk {name}")]
+    usage = next((cell for cell in row.split("`") if cell.startswith(f"copydesk {name} {action}")), None)
+    assert usage, f"copydesk {name} {action} is missing from the README"
+    for flag in (f for a in sub._actions for f in a.option_strings if f.startswith("--") and f != "--help"):
+        assert flag in usage, f"copydesk {name} {action} {flag} is missing from the README"
+
+
 @pytest.mark.parametrize("sub", SUBCOMMANDS, ids=lambda s: s.name)
 def test_every_draft_subcommand_is_documented(sub) -> None:
     assert f"`{sub.usage}`" in README

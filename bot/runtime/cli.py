@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
 
-from bot.config import Config, Secret, chain_key, config_path, db_path, load_config
+from bot import history
+from bot.config import Config, Secret, chain_key, config_path, db_path, load_config, timezone_in
 from bot.digest import parse_since
 from bot.errors import ConfigError, CopydeskError, LedgerError, LedgerInUse
+from bot.runtime import history_render
 from bot.runtime.app import build_services, create_app
 from bot.runtime.manifest import manifest
 from bot.runtime.server import serve_http, serve_socket_mode, stop_on_signals, wsgi_app
@@ -77,7 +81,27 @@ def parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="app.yaml whose ledger.hmac_key_env names the secret (default: $COPYDESK_CONFIG or ./app.yaml)",
     )
+    history_ = ledger_sub.add_parser(
+        "history", help="print a draft's whole story: its versions, votes, rules, cooling-off, publications and events"
+    )
+    history_.add_argument("id", metavar="ID", type=_draft_number, help="the draft's number: 12 or #12")
+    history_.add_argument("--json", action="store_true", help="one JSON document for scripts (times in UTC)")
+    history_.add_argument("--db", metavar="PATH", help="ledger database (default: $COPYDESK_DB or ./copydesk.db)")
+    history_.add_argument(
+        "--config",
+        metavar="PATH",
+        help="app.yaml whose timezone the times are shown in; only that key is read "
+        "(default: $COPYDESK_CONFIG or ./app.yaml; UTC without one)",
+    )
     return top
+
+
+def _draft_number(text: str) -> int:
+    """A draft as people name it: 12 or #12."""
+    found = re.fullmatch(r"#?([0-9]+)", text.strip())
+    if not found:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a draft number; give it as 12 or #12")
+    return int(found.group(1))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -160,7 +184,8 @@ def _digest(config: Config, *, since: str | None, post: bool) -> int:
 
 
 def _ledger(args: argparse.Namespace) -> int:
-    """backup, verify and key open the ledger themselves; none needs Slack, and only the chain's key is read of app.yaml."""
+    """backup, verify, key and history open the ledger themselves; none needs Slack, and of app.yaml only the chain's key
+    (and for history, the timezone) is read."""
     source = db_path(os.environ, args.db)
     if not source.exists():
         raise LedgerError(f"{source}: there is no ledger here (set --db or COPYDESK_DB)")
@@ -168,6 +193,8 @@ def _ledger(args: argparse.Namespace) -> int:
         return _key(source, chain_key(config_path(os.environ, args.config), os.environ))
     ledger = Ledger.open_readonly(source)
     try:
+        if args.ledger_command == "history":
+            return _history(ledger, source, args.id, as_json=args.json, config=config_path(os.environ, args.config))
         if args.ledger_command == "backup":
             target = Path(args.path)
             if target.exists():
@@ -178,6 +205,23 @@ def _ledger(args: argparse.Namespace) -> int:
         return _verify(ledger, source, chain_key(config_path(os.environ, args.config), os.environ))
     finally:
         ledger.close()
+
+
+def _history(ledger: Ledger, source: Path, draft_id: int, *, as_json: bool, config: Path) -> int:
+    """A draft's whole story, read beside a running bot (no lock); exit 1 when the ledger has no such draft."""
+    story = history.read(ledger, draft_id)
+    if story is None:
+        print(f"copydesk: {source}: there is no draft #{draft_id} in this ledger", file=sys.stderr)
+        return 1
+    if as_json:
+        print(json.dumps(story.record(), ensure_ascii=False, indent=2))
+        return 0
+    try:
+        zone, why_utc = timezone_in(config), None
+    except ConfigError as e:  # the story is in the ledger alone: told in UTC rather than not at all
+        zone, why_utc = None, f"{e}"
+    print(history_render.plain(story, zone, why_utc))
+    return 0
 
 
 def _key(source: Path, key: Secret | None) -> int:
