@@ -218,6 +218,9 @@ class StandInX:
     def delete(self, post_id: str) -> None:
         pass
 
+    def limits(self) -> None:
+        return None  # X's rate-limit headers: this stand-in sends none
+
 
 class FixedClock:
     """The desk's clock: it reads whatever the builder (or the benchmark) set."""

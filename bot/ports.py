@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from zoneinfo import ZoneInfo
 
 from bot.config import Account
@@ -15,6 +15,9 @@ from bot.length import Length
 from bot.model import Draft, Pause, Publication
 from bot.review import State
 
+if TYPE_CHECKING:
+    from bot.preflight import Note
+
 
 @dataclass(frozen=True)
 class Posted:
@@ -22,6 +25,23 @@ class Posted:
 
     post_id: str
     url: str
+
+
+@dataclass(frozen=True)
+class Quota:
+    """One of X's posting limits as it last reported it: how many posts are left until it resets."""
+
+    remaining: int
+    resets: datetime | None  # when the count starts again; None: X did not say
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class XLimits:
+    """What X said of an account's posting limits in the rate-limit headers of its last answer to a post."""
+
+    window: Quota | None  # x-rate-limit-*: the 15-minute window of POST /2/tweets
+    day: Quota | None  # x-user-limit-24hour-*: the user's 24 hours
 
 
 class Publisher(Protocol):
@@ -41,6 +61,10 @@ class Publisher(Protocol):
 
     def delete(self, post_id: str) -> None:
         """Delete a post; a post that is already gone counts as deleted."""
+        ...
+
+    def limits(self) -> XLimits | None:
+        """What the network last said of the account's posting limits (kept in memory); None until it has said."""
         ...
 
 
@@ -114,6 +138,7 @@ class DraftView:
     parts_out: tuple[int, ...] = ()  # the parts already on X (a thread that stopped half-way)
     images: tuple[Image, ...] = ()  # described, without their bytes
     unmet: tuple[str, ...] = ()  # the users or groups its rules require among the approvers who have not approved yet
+    notes: tuple[Note, ...] = ()  # pre-flight notes for the editors (bot/preflight.py): a card's, while it may still go out
 
     @property
     def needed(self) -> int:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import tweepy
@@ -18,12 +19,13 @@ from urllib3.exceptions import NameResolutionError, NewConnectionError
 from bot.config import Account
 from bot.errors import Delivery, PublishError
 from bot.images import Image
-from bot.ports import Posted, post_url
+from bot.ports import Posted, Quota, XLimits, post_url
 
 TWEEPY_HOST = "https://api.twitter.com"  # tweepy.Client hard-codes this in BaseClient.request()
 LOOKBACK = 100  # the account's most recent posts searched for one whose outcome is unknown
 MEDIA_UPLOAD = "/2/media/upload"  # X's v2 one-shot upload; tweepy 4.x has no call for it
 MEDIA_METADATA = "/2/media/metadata"  # X's v2 media metadata: the alt text of an uploaded image
+CREATE = "/2/tweets"  # POST: a post; X's answer says what is left of the account's posting limits
 
 
 class XSession(requests.Session):
@@ -75,6 +77,8 @@ class XPublisher:
                 self._client.access_token_secret,
             )
         self._client.session = XSession(base_url, timeout)
+        self._limits: XLimits | None = None
+        self._client.session.hooks["response"].append(self._heard)
 
     def publish(self, text: str, *, reply_to: str | None = None, media_ids: Sequence[str] = ()) -> Posted:
         """Create the post; X's own reason goes into the PublishError when it refuses."""
@@ -148,6 +152,16 @@ class XPublisher:
             except tweepy.NotFound:
                 pass  # already gone
 
+    def limits(self) -> XLimits | None:
+        """What X said of the account's posting limits when it last answered a post (refusals too); None until then."""
+        return self._limits
+
+    def _heard(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """A hook on tweepy's session: keep the rate-limit headers of X's answers to POST /2/tweets, in memory."""
+        request = response.request
+        if request.method == "POST" and urlsplit(request.url or "").path == CREATE:
+            self._limits = read_limits(response.headers, self._limits)
+
     @contextmanager
     def _mapped(self, doing: str, *, sent_is_unknown: bool) -> Iterator[None]:
         """Turn tweepy's and requests' exceptions into a PublishError saying whether the post may exist."""
@@ -204,6 +218,25 @@ def as_posted(text: str, urls: Sequence[dict[str, Any]]) -> tuple[str, tuple[str
             links.append(_where(entity.get("unwound_url") or entity.get("expanded_url") or short))
     text = unicodedata.normalize("NFC", html.unescape(text))
     return " ".join(text.split()), tuple(links)
+
+
+def read_limits(headers: Mapping[str, str], before: XLimits | None = None) -> XLimits | None:
+    """X's rate-limit headers: x-rate-limit-* (the 15-minute window) and x-user-limit-24hour-* (the user's day), each
+    with -limit, -remaining and -reset (epoch seconds); a limit an answer does not mention stays as it was."""
+    window = _quota(headers, "x-rate-limit") or (before.window if before else None)
+    day = _quota(headers, "x-user-limit-24hour") or (before.day if before else None)
+    return XLimits(window, day) if window or day else None
+
+
+def _quota(headers: Mapping[str, str], prefix: str) -> Quota | None:
+    remaining, reset, limit = (headers.get(f"{prefix}-{k}", "").strip() for k in ("remaining", "reset", "limit"))
+    if not remaining.isdigit():
+        return None
+    return Quota(
+        int(remaining),
+        datetime.fromtimestamp(int(reset), UTC) if reset.isdigit() else None,
+        int(limit) if limit.isdigit() else None,
+    )
 
 
 def _where(url: str) -> str:

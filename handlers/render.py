@@ -7,7 +7,7 @@ from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
-from bot import images
+from bot import images, preflight
 from bot.config import Account
 from bot.length import MAX_WEIGHTED_LENGTH
 from bot.model import SYSTEM, Draft, Pause
@@ -159,6 +159,7 @@ def card(view: DraftView, approve: str, reject: str) -> tuple[str, Blocks]:
         },
         *thread_and_images(view),
         *pictures(view),
+        *preflight_notes(view),
         {"type": "section", "text": {"type": "mrkdwn", "text": status_line(view)}},
     ]
     if votes := vote_line(view):
@@ -762,3 +763,53 @@ def count_line(view: DraftView) -> str:
     elif draft.state in (State.IN_REVIEW, State.APPROVED, State.HELD):
         parts.append(f"due {when(draft.publish_at, missing='as soon as it is approved')}")
     return " · ".join(parts)
+
+
+# pre-flight notes (bot/preflight.py)
+
+NOTES_LISTED = 10  # domains or handles named in one note; the rest are counted
+
+
+def preflight_notes(view: DraftView) -> Blocks:
+    """The card's pre-flight notes, one context block from the first render: what to know before voting; none blocks."""
+    if not view.notes:
+        return []
+    lines = [":mag: *Pre-flight* (notes only: nothing here stops the draft)", *(_preflight_line(n, view) for n in view.notes)]
+    return [_note("\n".join(lines))]
+
+
+def _preflight_line(note: preflight.Note, view: DraftView) -> str:
+    if isinstance(note, preflight.Duplicate):
+        where = (
+            f"which went out {when(note.at)}"
+            if note.published
+            else f"approved to go out {when(note.at, missing='as soon as it can')}"
+        )
+        return (
+            f":repeat: *Duplicate:* the same words (ignoring case, spaces and links) as #{note.draft_id}, {where}. "
+            "X refuses a post that duplicates one of the account's."
+        )
+    if isinstance(note, preflight.Links):
+        return (
+            f":link: *Links* to {_listed(note.domains)}. X's pay-per-use pricing charges more for a post with a link "
+            "than for one without."
+        )
+    if isinstance(note, preflight.Mentions):
+        return f":speech_balloon: *Mentions* {_listed(tuple(f'@{h}' for h in note.handles))} on X."
+    if isinstance(note, preflight.Budget):
+        line = f":bar_chart: *Budget:* @{view.account.handle} put {note.posted} post(s) on X in the last 24 hours"
+        left = [
+            f"{q.remaining}{f' of {q.limit}' if q.limit is not None else ''} left {span} (until {when(q.resets, missing='X did not say')})"
+            for q, span in ((note.window, "in this 15-minute window"), (note.day, "in 24 hours"))
+            if q is not None
+        ]
+        return line + (f"; X last reported {' and '.join(left)}." if left else ".")
+    start, end = (t.strftime("%H:%M") for t in note.hours)
+    moment = f"{'Its time' if note.timed else 'Now'}, {note.at:%H:%M %Z},"
+    return f":crescent_moon: *Hours:* {moment} is inside {start}–{end}, the hours of the rule “{escape(note.rule)}”."
+
+
+def _listed(names: tuple[str, ...]) -> str:
+    """`a`, `b` and 3 more: names shown as code, so Slack turns none of them into a link or a mention."""
+    shown = ", ".join(f"`{escape(n)}`" for n in names[:NOTES_LISTED])
+    return shown + (f" and {len(names) - NOTES_LISTED} more" if len(names) > NOTES_LISTED else "")

@@ -20,6 +20,7 @@ from bot.errors import LedgerError, LedgerUnwritable
 from bot.images import Image
 from bot.model import SYSTEM, ChainCheck, DigestRecord, Draft, Event, Outgoing, Pause, Publication
 from bot.policy import Policy
+from bot.preflight import Earlier
 from bot.review import State, Vote
 from storage import audit
 from storage import rows as read
@@ -570,6 +571,40 @@ class Ledger:
                 [draft_id],
             )
             return {row["part"]: read.publication(row) for row in rows}
+
+    # pre-flight (bot/preflight.py)
+
+    def recent_posts(self, account: str, *, since: datetime, due_before: datetime, besides: int) -> list[Earlier]:
+        """The account's posts that went out since `since` and are still up, newest first, then its drafts approved to go
+        before `due_before` (or as soon as they can), soonest first; `besides` (the draft asking) left out.
+
+        INDEXED BY: only the window's rows are read (publications_by_outcome, drafts_by_state), however long the ledger.
+        """
+        with self._lock:
+            out = self._db.execute(
+                "SELECT p.draft_id, d.text, p.finished_at FROM publications AS p INDEXED BY publications_by_outcome "
+                "JOIN drafts AS d ON d.id = p.draft_id WHERE p.outcome = 'published' AND p.finished_at >= ? "
+                "AND p.account = ? AND p.part = 1 AND p.retracted_at IS NULL AND p.draft_id != ? ORDER BY p.finished_at DESC",
+                [to_text(since), account, besides],
+            ).fetchall()
+            due = self._db.execute(
+                "SELECT id, text, publish_at FROM drafts INDEXED BY drafts_by_state WHERE state IN ('approved', 'publishing') "
+                "AND (publish_at IS NULL OR publish_at < ?) AND account = ? AND id != ? ORDER BY publish_at, id",
+                [to_text(due_before), account, besides],
+            ).fetchall()
+        return [Earlier(i, text, from_text(at), True) for i, text, at in out] + [
+            Earlier(i, text, from_text(at), False) for i, text, at in due
+        ]
+
+    def posts_since(self, account: str, since: datetime) -> int:
+        """How many posts the account put on X since `since` (each part of a thread one; deleted ones too)."""
+        with self._lock:
+            [(count,)] = self._db.execute(
+                "SELECT count(*) FROM publications INDEXED BY publications_by_outcome "
+                "WHERE outcome = 'published' AND finished_at >= ? AND account = ?",
+                [to_text(since), account],
+            ).fetchall()
+        return int(count)
 
     # images
 

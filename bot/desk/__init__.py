@@ -85,7 +85,7 @@ class Desk:
     ) -> Desk:
         """The services composed around a given Core (a benchmark's quieter one, say)."""
         postings, progress = postings or Postings(), progress or Progress()
-        reading = Reading(core, notifier=notifier)
+        reading = Reading(core, notifier=notifier, publishers=publishers)
         voting = Voting(core, postings=postings)
         publishing = Publishing(core, publishers=publishers, notifier=notifier, jitter=jitter)
         reminders = Reminders(core)

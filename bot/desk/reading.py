@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from datetime import timedelta
 
-from bot import privacy, thread
+from bot import preflight, privacy, thread
 from bot.config import Account
 from bot.desk.core import Core
 from bot.errors import CopydeskError, SlackUnavailable
 from bot.length import measure
 from bot.model import Draft, Pause
-from bot.ports import CardRef, DraftView, Notifier, Overview
+from bot.ports import CardRef, DraftView, Notifier, Overview, Publisher
 from bot.review import OPEN, Kind, State, tally
 
 log = logging.getLogger(__name__)
@@ -21,16 +23,17 @@ HOME_LINKS = 15  # cards linked from one App Home (each link is a Slack call, ca
 class Reading:
     """Reads only: nothing here changes the ledger."""
 
-    def __init__(self, core: Core, *, notifier: Notifier) -> None:
+    def __init__(self, core: Core, *, notifier: Notifier, publishers: Mapping[str, Publisher] | None = None) -> None:
         self.core = core
         self.ledger = core.ledger
         self.notifier = notifier
+        self.publishers = publishers or {}  # asked what X last said of each account's limits (the card's budget note)
 
     def view(self, draft_id: int) -> DraftView:
         """A draft with its votes, latest publication and the pause, ready to render."""
-        return self.view_of(self.core.draft(draft_id), self.ledger.current_pause())
+        return self.view_of(self.core.draft(draft_id), self.ledger.current_pause(), notes=True)
 
-    def view_of(self, draft: Draft, pause: Pause | None) -> DraftView:
+    def view_of(self, draft: Draft, pause: Pause | None, *, notes: bool = False) -> DraftView:
         """As view, with the pause read once by the caller (a list of many drafts agrees on it)."""
         account = self.core.account(draft.account)
         unmet: tuple[str, ...] = ()
@@ -57,6 +60,7 @@ class Reading:
             parts_out=tuple(sorted(self.ledger.published_parts(draft.id))),
             images=tuple(self.ledger.images(draft.id)),
             unmet=unmet,
+            notes=self.preflight_notes(draft, account) if notes else (),
         )
 
     def pending(self) -> list[DraftView]:
@@ -118,3 +122,28 @@ class Reading:
                 self.core.directory.members_of_channel(account.review_channel)
             except Exception as e:
                 log.warning("could not list the members of %s yet (%s)", account.review_channel, e)
+
+    # pre-flight notes (bot/preflight.py): one draft's, for its card; a list of many drafts does without them
+
+    def preflight_notes(self, draft: Draft, account: Account) -> tuple[preflight.Note, ...]:
+        """What the editors should know before voting: a duplicate, links, mentions, the budget, a rule's hours; only
+        while the draft may still go out."""
+        if draft.state not in OPEN:
+            return ()
+        now, config = self.core.clock(), self.core.config
+        publisher = self.publishers.get(draft.account)
+        return preflight.notes(
+            draft.text,
+            publish_at=draft.publish_at,
+            now=now,
+            zone=config.timezone,
+            earlier=self.ledger.recent_posts(
+                draft.account,
+                since=now - timedelta(days=config.duplicate_days),
+                due_before=now + timedelta(days=config.duplicate_days),
+                besides=draft.id,
+            ),
+            posted=self.ledger.posts_since(draft.account, now - timedelta(hours=24)),
+            limits=publisher.limits() if publisher is not None else None,
+            rules=account.rules,
+        )

@@ -8,6 +8,7 @@ import threading
 import time
 import unicodedata
 from collections import deque
+from dataclasses import replace
 from email.parser import BytesParser
 from email.policy import HTTP
 from types import SimpleNamespace
@@ -26,6 +27,10 @@ ACCESS_TOKEN_SECRET = "test-access-token-secret"
 OAUTH2_TOKEN = "test-oauth2-user-token"
 
 USER_ID = "2244994945"
+
+# X's posting limits, reported in the headers of every answer to POST /2/tweets (and only reported: none is enforced)
+WINDOW_SECONDS, POSTS_PER_WINDOW = 15 * 60, 100  # x-rate-limit-*: requests per user per 15 minutes
+DAY_SECONDS, POSTS_PER_DAY = 24 * 60 * 60, 100  # x-user-limit-24hour-*: posts per user per 24 hours
 
 X_ENV = {
     "X_CONSUMER_KEY": CONSUMER_KEY,
@@ -51,6 +56,9 @@ class FakeX(RecordingServer):
         self.delete_replies: dict[str, Reply] = {}  # a canned answer, once, to deleting this post
         self.upload_replies: deque[Reply] = deque()  # canned answers to POST /2/media/upload
         self.after_post: deque[Reply] = deque()  # create the post, then answer this instead (X's 5xx after it acted)
+        self.limit_headers: list[dict[str, str]] = []  # the rate-limit headers of each answer to POST /2/tweets, in order
+        self._window: tuple[float, int] | None = None  # when the 15-minute window began, and the requests in it
+        self._day: float | None = None  # when the 24 hours began
         self._ids = itertools.count(1790000000000000001)
         self._media_ids = itertools.count(1880000000000000001)
         self._lock = threading.Lock()
@@ -90,7 +98,7 @@ class FakeX(RecordingServer):
         if not self._authorized(call):
             return Reply(401, {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"})
         if call.method == "POST" and call.path == "/2/tweets":
-            return self._create(call)
+            return self._counted(self._create(call))
         if call.method == "POST" and call.path == "/2/media/upload":
             return self._upload(call)
         if call.method == "POST" and call.path == "/2/media/metadata":
@@ -133,6 +141,28 @@ class FakeX(RecordingServer):
             if self.after_post:
                 return self.after_post.popleft()
         return Reply(201, {"data": {"id": post_id, "text": text, "edit_history_tweet_ids": [post_id]}}, delay=delay)
+
+    def _counted(self, reply: Reply) -> Reply:
+        """X's rate-limit headers on an answer to a post, counting down: every request against the 15-minute window,
+        every post created against the user's 24 hours; a canned answer's own headers (a 429's) stand."""
+        now = time.time()
+        with self._lock:
+            start, used = self._window if self._window and now < self._window[0] + WINDOW_SECONDS else (now, 0)
+            self._window = (start, used + 1)
+            if self._day is None or now >= self._day + DAY_SECONDS:
+                self._day = min((p["at"] for p in self.posts if p["at"] > now - DAY_SECONDS), default=now)
+            posted = sum(1 for p in self.posts if p["at"] >= self._day)
+            headers = {
+                "x-rate-limit-limit": str(POSTS_PER_WINDOW),
+                "x-rate-limit-remaining": str(max(0, POSTS_PER_WINDOW - used - 1)),
+                "x-rate-limit-reset": str(int(start + WINDOW_SECONDS)),
+                "x-user-limit-24hour-limit": str(POSTS_PER_DAY),
+                "x-user-limit-24hour-remaining": str(max(0, POSTS_PER_DAY - posted)),
+                "x-user-limit-24hour-reset": str(int(self._day + DAY_SECONDS)),
+                **reply.headers,
+            }
+            self.limit_headers.append(headers)
+        return replace(reply, headers=headers)
 
     def _upload(self, call: Call) -> Reply:
         """POST /2/media/upload, multipart/form-data: `media` (the bytes) and `media_category`."""
