@@ -8,7 +8,9 @@ import pytest
 
 from bot.config import load_config
 from bot.errors import ConfigError
+from bot.policy import CONDITIONS
 from bot.review import State
+from bot.runtime.cli import main
 from tests.fakes.slack_api import blocks_text
 from tests.support.harness import (
     AUTHOR,
@@ -20,6 +22,7 @@ from tests.support.harness import (
     MovableClock,
     write_config,
 )
+from tests.support.media import PNG
 
 OWNER = "U0OWNER01"
 ADMIN = "U0ADMIN01"
@@ -308,3 +311,75 @@ def test_the_digest_names_the_owners_veto_and_a_post_held_back_by_a_require(make
     assert held.note == "in review, 3 of 3 approvals; held back by sensitive topics: 1 required approval(s) not given"
     [vetoed] = report.rejected
     assert vetoed.note == "the owner's veto: final" and vetoed.people == (OWNER,)
+
+
+def test_copydesk_check_and_run_refuse_a_bad_rule_in_one_line_and_check_lists_a_good_policy(
+    tmp_path, environ, monkeypatch, capsys
+) -> None:
+    for name, value in {**environ, "COPYDESK_DB": str(tmp_path / "ledger.db")}.items():
+        monkeypatch.setenv(name, value)
+    bad = write_config(tmp_path / "bad.yaml", {"rules": [{"name": "r", "if": {"colour": "red"}, "then": {"block": "no"}}]})
+    for command in ("check", "run"):
+        assert main([command, "--config", str(bad)]) == 2
+        [line] = capsys.readouterr().err.strip().splitlines()
+        assert (
+            line
+            == "copydesk: bad.yaml: accounts.main.rules 'r': unknown condition 'colour' (one of " + ", ".join(CONDITIONS) + ")"
+        )
+    assert not (tmp_path / "ledger.db").exists()  # refused before anything was opened
+
+    good = write_config(tmp_path / "good.yaml", {"owner": OWNER, "cooling_off_minutes": 0.5, "rules": [SENSITIVE]})
+    assert main(["check", "--config", str(good)]) == 0
+    assert f"owner {OWNER}; 0.5 min cooling-off; rules: sensitive topics" in capsys.readouterr().out
+
+
+# each condition and each effect, as recorded with the version
+
+
+def rule(condition: dict) -> dict:
+    return {"name": "the rule", "if": condition, "then": {"approvals_required": 3}}
+
+
+@pytest.mark.parametrize(
+    ("condition", "matching", "other"),
+    [
+        ({"words": ["Lawsuit"]}, "The LAWSUIT is settled", "Lawsuits are boring"),
+        ({"pattern": "(?i)\\bvote for\\b"}, "Please vote for them", "The vote form"),
+        ({"links": True}, "Read https://example.com/a", "No link here"),
+        ({"links": False}, "No link here", "Read https://example.com/a"),
+        ({"domains": ["example.com"]}, "See news.example.com/x", "See example.org/x"),
+        ({"mentions": True}, "Thanks @jack", "Mail me at a@b.com"),
+        ({"thread": True}, "Part one\n---\nPart two", "One post"),
+        ({"words": ["coach"], "links": True}, "Coach: https://example.com", "Coach, no link"),
+    ],
+    ids=["words", "pattern", "links", "no-links", "domains", "mentions", "thread", "all-keys"],
+)
+def test_each_condition_applies_to_the_versions_it_holds_for(make_bot, condition, matching, other) -> None:
+    bot = make_bot({"rules": [rule(condition)]})
+    bot.command(AUTHOR, f"at:+1d {matching}")
+    bot.command(AUTHOR, f"at:+1d {other}")
+    recorded = [e.detail["policy"] for e in bot.ledger.events() if e.action == "drafted"]
+    assert [[r["name"] for r in p["rules"]] for p in recorded] == [["the rule"], []]
+    assert [p["approvals_required"] for p in recorded] == [3, 2]
+
+
+def test_a_media_rule_applies_to_a_draft_with_images(make_bot) -> None:
+    bot = make_bot({"rules": [rule({"media": True})]})
+    bot.command(AUTHOR, "")  # the form, with a picture from Slack
+    bot.submit_form(AUTHOR, "A picture", files=[bot.slack.add_file("dot.png", PNG)], alt="A red dot")
+    bot.command(AUTHOR, "at:+1d No picture")
+    assert [[a.name for a in bot.draft(n).policy.applied] for n in (1, 2)] == [["the rule"], []]
+
+
+def test_a_rules_cooling_off_is_the_highest_asked(make_bot) -> None:
+    clock = MovableClock()
+    links = {"name": "links", "if": {"links": True}, "then": {"cooling_off_minutes": 15}}
+    bot = make_bot({"cooling_off_minutes": 5, "rules": [links]}, clock=clock)
+    bot.command(AUTHOR, "Read https://example.com/a")
+    bot.command(AUTHOR, "No link")
+    for draft in (1, 2):
+        bot.react(EDITOR_1, "white_check_mark", draft)
+        bot.react(EDITOR_2, "white_check_mark", draft)
+    waits = [bot.draft(n).cooling_until - bot.ledger.events(n)[-1].at for n in (1, 2)]
+    assert waits == [timedelta(minutes=15), timedelta(minutes=5)]
+    assert any("links: 15 min to think after the quorum" in blocks_text(u) for u in bot.slack.updates())

@@ -314,6 +314,13 @@ def _summary(config: Config) -> str:
             f"  {account.name}: @{account.handle}, cards in {account.review_channel}, "
             f"{account.approvals_required} of {len(account.editors)} editor(s) to approve"
         )
+        policy = [f"owner {account.owner}"] if account.owner else []
+        policy += [f"{account.cooling_off_minutes:g} min cooling-off"] if account.cooling_off_minutes else []
+        policy += [f"expires after {account.expire_after_hours:g} h in review"] if account.expire_after_hours else []
+        policy += ["expires at a missed time"] if account.on_missed_time == "expire" else []
+        policy += [f"rules: {', '.join(r.name for r in account.rules)}"] if account.rules else []
+        if policy:
+            lines.append(f"    {'; '.join(policy)}")
     return "\n".join(lines)
 
 
