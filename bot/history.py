@@ -212,10 +212,14 @@ def _version(story: History, event: Event, current: int | None, standing: dict[t
         same.content_sha256, same.images = d.get("content_sha256", same.content_sha256), _images(d)
         return number
     if event.action == "edited" or d.get("votes_cleared"):  # a new version: no vote on the one before counts for it,
-        kept = {(user, reaction) for user, reaction in d.get("votes_kept", [])}  # but those it kept (the owner's veto)
+        kept = {  # but those it kept (the owner's veto, now a Reject-button vote): keyed as they were cast
+            (user, before[0] if before and before[0] else reaction): (user, reaction)
+            for user, reaction, *before in d.get("votes_kept", [])
+        }
         for key, vote in list(standing.items()):
             if key in kept:
                 vote.kept_into += [number] if number is not None else []
+                standing[kept[key]] = standing.pop(key)
                 continue
             del standing[key]
             vote.ended, vote.ended_at, vote.ended_by = "new_version", event.at, event.actor

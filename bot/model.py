@@ -127,3 +127,13 @@ class Outgoing:
     created_at: datetime
     attempts: int  # tries claimed so far: above 0, an earlier try may have reached Slack
     next_at: datetime
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """A post of the same account that went out lately, or is approved to go: what a draft's words are compared with."""
+
+    draft_id: int
+    text: str
+    at: datetime | None  # when it went out, or when it is due (None: as soon as it can)
+    published: bool

@@ -13,20 +13,11 @@ from datetime import datetime, time
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from bot.model import Earlier
 from bot.policy import Condition, Rule, Subject, domains_in, holds, links_in, mentions_in
 from bot.ports import Quota, XLimits
 
 SEEN_TEXTS = 8192  # normalised texts remembered between renders: a card is redrawn often, over the same window of posts
-
-
-@dataclass(frozen=True)
-class Earlier:
-    """A post of the same account that went out lately, or is approved to go: what a draft's words are compared with."""
-
-    draft_id: int
-    text: str
-    at: datetime | None  # when it went out, or when it is due (None: as soon as it can)
-    published: bool
 
 
 @dataclass(frozen=True)

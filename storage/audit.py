@@ -105,8 +105,11 @@ def _replay(draft: _Draft, event: dict[str, Any], d: dict[str, Any]) -> Iterator
 
 def _kept(votes: dict[tuple[str, str], Any], d: dict[str, Any]) -> dict[tuple[str, str], Any]:
     """A new version clears the votes, but those the event says it kept (the owner's veto)."""
-    kept = {(user, reaction) for user, reaction in d.get("votes_kept", [])}
-    return {key: vote for key, vote in votes.items() if key in kept}
+    kept = {}
+    for user, reaction, *before in d.get("votes_kept", []):  # [user, reaction now, reaction it was cast with]
+        if (was := (user, before[0] if before and before[0] else reaction)) in votes:
+            kept[(user, reaction)] = votes[was]
+    return kept
 
 
 def _publishing(draft: _Draft, d: dict[str, Any]) -> Iterator[str]:

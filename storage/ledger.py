@@ -18,10 +18,9 @@ from sqlite_utils import Database
 from bot.config import SYNCHRONOUS
 from bot.errors import LedgerError, LedgerUnwritable
 from bot.images import Image
-from bot.model import SYSTEM, ChainCheck, DigestRecord, Draft, Event, Outgoing, Pause, Publication
+from bot.model import SYSTEM, ChainCheck, DigestRecord, Draft, Earlier, Event, Outgoing, Pause, Publication
 from bot.policy import Policy
-from bot.preflight import Earlier
-from bot.review import State, Vote
+from bot.review import BUTTON, State, Vote
 from storage import audit
 from storage import rows as read
 from storage.chain import GENESIS, KEYED, PLAIN, event_hash
@@ -311,6 +310,17 @@ class Ledger:
             self._db.execute("UPDATE drafts SET policy = ? WHERE id = ?", [policy.to_json() if policy else None, draft_id])
             self.log("policy_changed", actor=SYSTEM, at=at, draft_id=draft_id, policy=policy.record() if policy else None)
 
+    def any_policy(self) -> bool:
+        """Whether any open draft has rules recorded with its version (a start judges them again only then)."""
+        with self._lock:
+            return (
+                self._db.execute(
+                    "SELECT 1 FROM drafts WHERE policy IS NOT NULL AND state IN (?, ?, ?) LIMIT 1",
+                    [State.IN_REVIEW.value, State.APPROVED.value, State.HELD.value],
+                ).fetchone()
+                is not None
+            )
+
     def skip_cooling(self, draft_id: int, *, actor: str, at: datetime, notice: str) -> bool:
         """An admin lets an approved draft go without waiting out the rest of its cooling-off window; recorded as theirs.
         False, and nothing changed, when it is no longer approved and waiting."""
@@ -368,9 +378,10 @@ class Ledger:
         by: str | None = None,
         content_sha256: str = "",
         keep_vetoes_of: str | None = None,
-    ) -> None:
-        """New text (and time) for a draft, as its next version: every vote on the old one is gone (but the vetoes of
-        `keep_vetoes_of`, the account's owner: the draft is then rejected), and review starts over.
+    ) -> str | None:
+        """New text (and time) for a draft, as its next version: every vote on the old one is gone, and review starts
+        over. With `keep_vetoes_of` (the account's owner), their veto stays, as one Reject-button vote, and the draft is
+        rejected: the reaction it was cast with is returned.
 
         `by`: who made the version; anyone but the author joins the draft's revisers for good (their words may stay in
         later versions). `content_sha256`: its fingerprint (set_content fixes it once the version's images are in place).
@@ -379,14 +390,21 @@ class Ledger:
             self._db.execute(
                 "DELETE FROM votes WHERE draft_id = ? AND NOT (user_id IS ? AND vote = 'reject')", [draft_id, keep_vetoes_of]
             )
-            kept = self._db.execute("SELECT 1 FROM votes WHERE draft_id = ? LIMIT 1", [draft_id]).fetchone() is not None
+            # the owner's veto stays as one Reject-button vote: pressing Reject on the new card takes it back
+            row = self._db.execute(
+                "SELECT reaction FROM votes WHERE draft_id = ? ORDER BY reaction = ? DESC, cast_at LIMIT 1", [draft_id, BUTTON]
+            ).fetchone()
+            kept = row is not None
+            if kept:
+                self._db.execute("DELETE FROM votes WHERE draft_id = ? AND reaction != ?", [draft_id, row[0]])
+                self._db.execute("UPDATE votes SET reaction = ? WHERE draft_id = ?", [BUTTON, draft_id])
             author, revisers = self._db.execute(
                 "SELECT author_user_id, revised_by FROM drafts WHERE id = ?", [draft_id]
             ).fetchone()
             revised = sorted(read.revisers(revisers) | ({by} if by and by != author else set()))
             self._db.execute(
                 "UPDATE drafts SET text = ?, publish_at = ?, state = ?, retry_at = NULL, first_attempt_at = NULL, "
-                "updated_at = ?, version = version + 1, revised_by = ?, content_sha256 = ? WHERE id = ?",
+                "cooling_until = NULL, updated_at = ?, version = version + 1, revised_by = ?, content_sha256 = ? WHERE id = ?",
                 [
                     text,
                     to_text(publish_at) if publish_at else None,
@@ -397,6 +415,7 @@ class Ledger:
                     draft_id,
                 ],
             )
+            return row[0] if kept else None
 
     def new_version(
         self,
@@ -417,7 +436,7 @@ class Ledger:
         `keep_vetoes_of` names them), the rules that applied to it, the card's notice, the event that records it (with
         the version, its fingerprint and its policy), and no card until the new one is up."""
         with self.transaction():
-            self.rewrite(
+            kept_from = self.rewrite(
                 draft_id,
                 text=text,
                 publish_at=publish_at,
@@ -426,7 +445,7 @@ class Ledger:
                 content_sha256=content_sha256,
                 keep_vetoes_of=keep_vetoes_of,
             )
-            kept = [[v.user_id, v.reaction] for v in self.votes(draft_id)]
+            kept = [[v.user_id, v.reaction, kept_from] for v in self.votes(draft_id)]
             self._db.execute("UPDATE drafts SET policy = ? WHERE id = ?", [policy.to_json() if policy else None, draft_id])
             self.set_notice(draft_id, notice)
             version = self._draft_row(draft_id).version

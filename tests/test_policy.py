@@ -87,7 +87,15 @@ def test_an_edit_does_not_clear_the_owners_veto(make_bot) -> None:
     assert [(v.user_id, v.kind.value) for v in bot.ledger.votes(1)] == [(OWNER, "reject")]  # the approval was cleared
     assert "only they can lift it" in (draft.notice or "")
     edited = [e for e in bot.ledger.events(1) if e.action == "edited"][-1]
-    assert edited.detail["votes_kept"] == [[OWNER, "x"]]
+    assert edited.detail["votes_kept"] == [[OWNER, "button", "x"]]  # kept as their Reject button on the new card
+
+    refused = bot.press(EDITOR_1, "copydesk_reject", 1)  # another editor's Reject is their own veto, not a way to lift it
+    bot.press(EDITOR_1, "copydesk_reject", 1)  # taken back again
+    assert bot.draft(1).state is State.REJECTED and refused.status == 200
+
+    bot.press(OWNER, "copydesk_reject", 1)  # the owner presses Reject on the new card: their veto is taken back
+
+    assert bot.draft(1).state is State.IN_REVIEW and bot.ledger.votes(1) == []
 
 
 def test_the_owners_veto_rejects_a_held_draft(make_bot) -> None:
@@ -383,3 +391,61 @@ def test_a_rules_cooling_off_is_the_highest_asked(make_bot) -> None:
     waits = [bot.draft(n).cooling_until - bot.ledger.events(n)[-1].at for n in (1, 2)]
     assert waits == [timedelta(minutes=15), timedelta(minutes=5)]
     assert any("links: 15 min to think after the quorum" in blocks_text(u) for u in bot.slack.updates())
+
+
+def test_the_owner_lifting_a_veto_on_a_held_draft_puts_it_back_on_hold_not_out(make_bot) -> None:
+    clock = MovableClock()
+    bot = make_bot({"owner": OWNER}, clock=clock)
+    bot.command(AUTHOR, "at:+1h Held by the pause")
+    bot.react(EDITOR_1, "white_check_mark", 1)
+    bot.react(EDITOR_2, "white_check_mark", 1)
+    bot.command(ADMIN, "pause checking the news")
+    clock.advance(hours=2)
+    bot.command(ADMIN, "resume")
+    bot.react(OWNER, "x", 1)
+    assert bot.draft(1).state is State.REJECTED
+
+    bot.react(OWNER, "x", 1, removed=True)
+
+    assert bot.draft(1).state is State.HELD  # still waiting for an editor to confirm: nothing was sent
+    assert bot.services.scheduler.due_at(1) is None and bot.x.posts == []
+    assert ("owner_veto_lifted", OWNER) in actions(bot, 1)
+
+
+def test_a_block_added_later_holds_an_approved_post_at_start_and_publish_now_cannot_send_it(make_bot) -> None:
+    bot = make_bot()
+    bot.command(AUTHOR, "at:+1d Vote for my friend")
+    bot.react(EDITOR_1, "white_check_mark", 1)
+    bot.react(EDITOR_2, "white_check_mark", 1)
+    bot.stop()
+    block = {"name": "no endorsements", "if": {"pattern": "(?i)\\bvote for\\b"}, "then": {"block": "No endorsements."}}
+
+    again = make_bot({"rules": [block]})
+
+    draft = again.draft(1)
+    assert draft.state is State.HELD and "no endorsements" in (draft.notice or "")
+    refused = again.press(EDITOR_1, "copydesk_publish_again", 1)
+    assert "cannot go out: The rule 'no endorsements' of main refuses this draft: No endorsements." in again.private_answer(
+        refused
+    )
+    assert again.draft(1).state is State.HELD and again.x.posts == []
+
+
+def test_a_required_approver_who_left_the_group_before_the_post_went_holds_it(make_bot, slack) -> None:
+    slack.groups["S0SENIORS"] = [EDITOR_3]
+    seniors = {"name": "seniors", "if": {"words": ["coach"]}, "then": {"require": ["S0SENIORS"]}}
+    clock = MovableClock()
+    bot = make_bot({"rules": [seniors]}, clock=clock)
+    bot.command(AUTHOR, "at:+1h Thanks, coach")
+    for editor in (EDITOR_2, EDITOR_3):
+        bot.react(editor, "white_check_mark", 1)
+    assert bot.draft(1).state is State.APPROVED
+    slack.groups["S0SENIORS"] = [EDITOR_1]  # the senior left the group before the post's time
+    bot.desk.core.directory.forget()
+    clock.advance(hours=2)
+
+    bot.desk.publishing.publish(1)  # the job at its time
+
+    draft = bot.draft(1)
+    assert draft.state is State.HELD and "require the approval of S0SENIORS" in (draft.notice or "")
+    assert bot.x.posts == []

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot import preflight
+from bot.model import Earlier
 from bot.ports import Quota, XLimits
 from bot.review import State
 from bot.x import read_limits
@@ -254,7 +255,7 @@ def test_same_words_ignores_case_spaces_and_links_only(a: str, b: str, same: boo
 
 
 def test_a_text_that_is_only_a_link_is_no_duplicate_of_another_link() -> None:
-    earlier = [preflight.Earlier(1, "https://example.com/a", None, True)]
+    earlier = [Earlier(1, "https://example.com/a", None, True)]
     assert preflight.duplicate("https://example.com/b", earlier) is None
 
 

@@ -167,7 +167,21 @@ class Core:
                 cooling_off_minutes=account.cooling_off_minutes,
             )
         except Blocked as e:
-            raise RuleBlocks(f"Not stored: the rule {e.rule!r} of {account.name} refuses this draft. {e.reason}") from None
+            raise RuleBlocks(f"The rule {e.rule!r} of {account.name} refuses this draft: {e.reason}") from None
+
+    def refusal(self, draft: Draft, at: datetime) -> str | None:
+        """Why the account's rules refuse the draft as it stands, if they do (a rule may be newer than its version)."""
+        try:
+            self.judge(
+                self.account(draft.account),
+                draft.text,
+                media=bool(self.ledger.images(draft.id)),
+                publish_at=draft.publish_at,
+                at=at,
+            )
+        except RuleBlocks as e:
+            return str(e)
+        return None
 
     def cooling_off(self, draft: Draft) -> float:
         """Minutes an approval of this version waits before it goes: what its rules ask, or the account's own."""
@@ -258,7 +272,10 @@ class Core:
         policy = self.judge(account, text, media=bool(images), publish_at=publish_at, at=at)
         vetoed = any(v.user_id == account.owner and v.kind is Kind.REJECT for v in self.ledger.votes(current.id))
         if vetoed:
-            notice += f" The veto of the account's owner, <@{account.owner}>, stands: only they can lift it."
+            notice += (
+                f" The veto of the account's owner, <@{account.owner}>, stands: only they can lift it, by pressing Reject "
+                "on the new card."
+            )
         self.ledger.new_version(
             current.id,
             text=text,

@@ -229,7 +229,7 @@ class Digests:
         """Why it expired (the event's reason) and how far its review had come."""
         reason = next((e.detail.get("reason") for e in reversed(self.ledger.events(draft.id)) if e.action == "expired"), None)
         account = self.config.accounts.get(draft.account)
-        needed = account.approvals_required if account else 1
+        needed = draft.policy.approvals_required if draft.policy else account.approvals_required if account else 1
         return f"{reason or 'expired in review'}; {len(approvers)} of {needed} approvals"
 
     def _waiting_for(self, draft: Draft, approvers: tuple[str, ...]) -> str:

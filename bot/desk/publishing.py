@@ -237,7 +237,9 @@ class Publishing:
                 f"only {len(standing.approvers)} of the {rules.approvals_required} approval(s) it needs count now "
                 "(an approval counts only for the exact content it was cast on, and only while its editor is one)"
             )
-        return None
+        if missing := rules.missing(standing.approvers):
+            return f"its rules require the approval of {', '.join(r.id for r in missing)}, which it does not have now"
+        return self.core.refusal(draft, self.clock())
 
     def _stop_unapproved(self, decision: Decision, draft: Draft, reason: str) -> None:
         """Inside the claim's decision: hold the draft instead of sending it; a person decides what happens next."""

@@ -56,7 +56,7 @@ class Recovering:
         # No request or job runs yet (the server, the scheduler and the courier start after this),
         # so the drafts just read are current.
         self._judge_again(now)
-        self.voting.decide_again(self.ledger.drafts_in([State.IN_REVIEW, State.APPROVED]), now)
+        self.voting.decide_again(self.ledger.drafts_in([State.APPROVED]), now)
         approved = self.ledger.drafts_in([State.APPROVED])
         if self.ledger.current_pause() is None:
             for draft in approved:
@@ -76,10 +76,12 @@ class Recovering:
     def _judge_again(self, now: datetime) -> None:
         """app.yaml's rules may have changed while copydesk was down: each open draft's version is judged again, and a
         draft a rule now refuses is held for a person, saying which rule."""
+        if not any(a.rules for a in self.config.accounts.values()) and not self.ledger.any_policy():
+            return  # no rules today, and none recorded: nothing to judge (a start costs a team without rules nothing)
         for draft in self.ledger.drafts_in(OPEN):
             account = self.config.accounts.get(draft.account)
-            if account is None or self.ledger.published_parts(draft.id):
-                continue  # retired above; or a thread partly on X, which goes on as it was approved
+            if account is None or (not account.rules and draft.policy is None) or self.ledger.published_parts(draft.id):
+                continue  # retired above; no rule then or now; or a thread partly on X, which goes on as it was approved
             media = bool(self.ledger.images(draft.id))
             try:
                 policy = self.core.judge(account, draft.text, media=media, publish_at=draft.publish_at, at=now)

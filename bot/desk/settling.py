@@ -45,6 +45,8 @@ class Settling:
                 raise WrongState(f"{draft.number} is {current.state.label}; only held or failed drafts can be published again.")
             if current.version != draft.version:
                 rules = self.core.rules_of(current)
+            if refusal := self.core.refusal(current, now):
+                raise WrongState(f"{draft.number} cannot go out: {refusal}")
             counted = self.core.standing(current, rules)
             if decide(counted, rules) is not State.APPROVED:
                 raise WrongState(

@@ -15,6 +15,7 @@ from bot.review import BUTTON, UNDECIDED, Kind, Rules, State, Vote, decide, reac
 
 log = logging.getLogger(__name__)
 
+FINAL = "the owner's veto is final"  # the reason recorded when it rejects a held or failed draft
 UNKNOWN_WAIT = 1.0  # seconds a reaction on an unknown message waits for the cards being posted in its channel
 
 
@@ -253,9 +254,21 @@ class Voting:
                 at=now,
                 actor=vote.user_id,
                 before=draft.state.value,
-                reason="the owner's veto is final",
+                reason=FINAL,
             )
             return Change(draft.state, State.REJECTED, vote.user_id)
+        if not added and vote.kind is Kind.REJECT and vote.user_id == rules.owner and (back := self._before_final(draft)):
+            if rules.owner not in self.core.standing(self.core.draft(draft.id), rules).rejecters:
+                self.ledger.transition(
+                    draft.id,
+                    back,
+                    only_from=[State.REJECTED],
+                    at=now,
+                    actor=vote.user_id,
+                    action="owner_veto_lifted",
+                    back_to=back.value,
+                )
+                return Change(State.REJECTED, back, vote.user_id)
         decided = decide(self.core.standing(draft, rules), rules)
         if decided == draft.state or not self.ledger.transition(
             draft.id,
@@ -279,15 +292,26 @@ class Voting:
             and not draft.may_be_live
         )
 
+    def _before_final(self, draft: Draft) -> State | None:
+        """The held or failed state the owner's veto rejected the draft from, if that is how it was rejected: lifting
+        the veto puts it back there, for a person to settle, rather than sending it."""
+        if draft.state is not State.REJECTED:
+            return None
+        rejected = next((e for e in reversed(self.ledger.events(draft.id)) if e.action == "rejected"), None)
+        if rejected is None or rejected.detail.get("reason") != FINAL:
+            return None
+        before = State(rejected.detail["before"])
+        return before if before in (State.HELD, State.FAILED) else None
+
     def _cooling_until(self, draft: Draft, decided: State, now: datetime) -> datetime | None:
         """A fresh quorum waits out the cooling-off window (the draft's rules', or the account's) before it goes."""
         minutes = self.core.cooling_off(draft) if decided is State.APPROVED else 0
         return now + timedelta(minutes=minutes) if minutes else None
 
-    def decide_again(self, drafts: list[Draft], now: datetime) -> None:
-        """app.yaml may have changed while copydesk was down: an approval by someone no longer an editor stops counting,
-        and a draft in review whose rules now ask for less is approved."""
-        for draft in drafts:
+    def decide_again(self, approved: list[Draft], now: datetime) -> None:
+        """app.yaml may have changed while copydesk was down: an approval by someone no longer an editor, or short of what
+        today's rules ask, stops counting. (A draft in review waits for its next vote to be decided under them.)"""
+        for draft in approved:
             if self.ledger.published_parts(draft.id):
                 continue  # a thread partly on X stays as it is; the check before its next part holds it if need be
             try:
@@ -296,25 +320,18 @@ class Voting:
                 log.warning("could not check the approvals of %s again at start (%s)", draft.number, e)
                 continue
             decided = decide(self.core.standing(draft, rules), rules)
-            if decided is draft.state:
+            if decided is State.APPROVED:
                 continue
-            if draft.state is State.APPROVED:
-                notice = "Back in review: an approval it had no longer counts under today's editors and rules in app.yaml."
-                reason = "approvals counted again under today's editors"
-            else:
-                notice = "Approved at start: its votes meet what today's app.yaml asks."
-                reason = "approvals counted again under today's rules"
             with self.core.deciding(at=now) as decision:
                 if not self.ledger.transition(
                     draft.id,
                     decided,
-                    only_from=[draft.state],
+                    only_from=[State.APPROVED],
                     at=now,
                     actor=SYSTEM,
-                    notice=notice,
-                    before=draft.state.value,
-                    reason=reason,
-                    cooling_until=self._cooling_until(draft, decided, now),
+                    notice="Back in review: an approval it had no longer counts under today's editors and rules in app.yaml.",
+                    before=State.APPROVED.value,
+                    reason="approvals counted again under today's editors",
                 ):
                     continue
-                decision.tell(draft, Change(draft.state, decided, SYSTEM))
+                decision.tell(draft, Change(State.APPROVED, decided, SYSTEM))
