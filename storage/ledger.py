@@ -304,11 +304,16 @@ class Ledger:
             self.note(draft_id, action or to.value, actor=actor, at=at, notice=notice, may_be_live=may_be_live, **detail)
             return True
 
-    def set_policy(self, draft_id: int, policy: Policy | None, *, at: datetime) -> None:
-        """The rules that apply to the draft's version under today's app.yaml (judged again at start), recorded."""
+    def set_policy(self, draft_id: int, policy: Policy | None, *, at: datetime, cooling_until: datetime | None = None) -> None:
+        """The rules that apply to the draft's version under today's app.yaml (judged again at start), recorded; with
+        `cooling_until`, the longer cooling-off they ask of an approved draft."""
         with self.transaction():
             self._db.execute("UPDATE drafts SET policy = ? WHERE id = ?", [policy.to_json() if policy else None, draft_id])
-            self.log("policy_changed", actor=SYSTEM, at=at, draft_id=draft_id, policy=policy.record() if policy else None)
+            detail: dict[str, Any] = {"policy": policy.record() if policy else None}
+            if cooling_until is not None:
+                self._db.execute("UPDATE drafts SET cooling_until = ? WHERE id = ?", [to_text(cooling_until), draft_id])
+                detail["cooling_until"] = to_text(cooling_until)
+            self.log("policy_changed", actor=SYSTEM, at=at, draft_id=draft_id, **detail)
 
     def any_policy(self) -> bool:
         """Whether any open draft has rules recorded with its version (a start judges them again only then)."""

@@ -449,3 +449,32 @@ def test_a_required_approver_who_left_the_group_before_the_post_went_holds_it(ma
     draft = bot.draft(1)
     assert draft.state is State.HELD and "require the approval of S0SENIORS" in (draft.notice or "")
     assert bot.x.posts == []
+
+
+def test_a_start_gives_an_approved_draft_the_longer_cooling_off_its_rules_now_ask(make_bot) -> None:
+    clock = MovableClock()
+    bot = make_bot(clock=clock)
+    bot.command(AUTHOR, "at:+5m Read https://example.com/a")
+    bot.react(EDITOR_1, "white_check_mark", 1)
+    bot.react(EDITOR_2, "white_check_mark", 1)
+    approved_at = [e.at for e in bot.ledger.events(1) if e.action == "approved"][-1]
+    bot.stop()
+    links = {"name": "links", "if": {"links": True}, "then": {"cooling_off_minutes": 15}}
+
+    again = make_bot({"rules": [links]}, clock=clock)
+
+    assert again.draft(1).state is State.APPROVED
+    assert again.draft(1).cooling_until == approved_at + timedelta(minutes=15)
+    assert again.services.scheduler.due_at(1) == approved_at + timedelta(minutes=15)
+
+
+def test_an_edit_whose_rules_nobody_could_meet_is_refused_and_changes_nothing(make_bot, slack) -> None:
+    slack.groups["S0NOBODY"] = []
+    impossible = {"name": "impossible", "if": {"words": ["coach"]}, "then": {"require": ["S0NOBODY"]}}
+    bot = make_bot({"rules": [impossible]})
+    bot.command(AUTHOR, "at:+1d Harmless")
+
+    refused = bot.command(AUTHOR, "edit #1 Thanks, coach")
+
+    assert "would need approvals its editors cannot give" in bot.private_answer(refused)
+    assert bot.draft(1).version == 1 and bot.draft(1).text == "Harmless"

@@ -270,6 +270,12 @@ class Core:
         images = self.ledger.images(current.id)
         account = self.account(current.account)
         policy = self.judge(account, text, media=bool(images), publish_at=publish_at, at=at)
+        revisers = current.revisers | ({by} - {current.author_id})
+        if not self.rules(account, current.author_id, frozenset(revisers), policy).reachable():
+            raise NotAllowed(
+                f"{current.number} would need approvals its editors cannot give (its rules now ask for more, and "
+                "whoever changed it cannot approve it); nothing was changed. Ask an admin to add editors."
+            )
         vetoed = any(v.user_id == account.owner and v.kind is Kind.REJECT for v in self.ledger.votes(current.id))
         if vetoed:
             notice += (

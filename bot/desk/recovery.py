@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot import thread
 from bot.desk.core import Core
@@ -13,7 +13,8 @@ from bot.desk.publishing import INTERRUPTED, Publishing
 from bot.desk.reminders import Reminders
 from bot.desk.voting import Voting
 from bot.errors import RuleBlocks
-from bot.model import SYSTEM
+from bot.model import SYSTEM, Draft
+from bot.policy import Policy
 from bot.ports import Change
 from bot.review import OPEN, State
 
@@ -100,8 +101,17 @@ class Recovering:
                 continue
             if policy != draft.policy:
                 with self.core.deciding(at=now) as decision:
-                    self.ledger.set_policy(draft.id, policy, at=now)
-                    decision.tell(draft)
+                    self.ledger.set_policy(draft.id, policy, at=now, cooling_until=self._longer_wait(draft, policy))
+                    decision.tell(draft)  # (the schedule is made after decide_again, from what it leaves approved)
+
+    def _longer_wait(self, draft: Draft, policy: Policy | None) -> datetime | None:
+        """An approved draft whose rules now ask a longer cooling-off waits it out, counted from its quorum."""
+        minutes = policy.cooling_off_minutes if policy else 0.0
+        if draft.state is not State.APPROVED or not minutes:
+            return None
+        approved = next((e.at for e in reversed(self.ledger.events(draft.id)) if e.action == "approved"), None)
+        until = approved + timedelta(minutes=minutes) if approved else None
+        return until if until and (draft.cooling_until is None or until > draft.cooling_until) else None
 
     def _retire_orphans(self, now: datetime) -> None:
         """Drafts waiting for an account that app.yaml no longer has can never go out: say so.
