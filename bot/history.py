@@ -171,6 +171,8 @@ def assemble(draft: Draft, events: Sequence[Event], publications: Sequence[Publi
             _vote(story, event, standing)
         elif event.action == "approved" and d.get("cooling_until"):
             story.cooling_off.append(_timing(event, current, until=d["cooling_until"]))
+        elif event.action == "policy_changed" and d.get("cooling_until"):  # a start's rules asked a longer window
+            story.cooling_off.append(_timing(event, current, until=d["cooling_until"]))
         elif event.action == "cooling_off_skipped":
             story.cooling_off.append(_timing(event, current, until=d.get("was_until", d.get("cooling_until"))))
         elif event.action == "expired":
@@ -216,13 +218,15 @@ def _version(story: History, event: Event, current: int | None, standing: dict[t
             (user, before[0] if before and before[0] else reaction): (user, reaction)
             for user, reaction, *before in d.get("votes_kept", [])
         }
-        for key, vote in list(standing.items()):
+        carried = {}
+        for key, vote in list(standing.items()):  # every vote leaves the standing set first…
+            del standing[key]
             if key in kept:
                 vote.kept_into += [number] if number is not None else []
-                standing[kept[key]] = standing.pop(key)
-                continue
-            del standing[key]
-            vote.ended, vote.ended_at, vote.ended_by = "new_version", event.at, event.actor
+                carried[kept[key]] = vote
+            else:
+                vote.ended, vote.ended_at, vote.ended_by = "new_version", event.at, event.actor
+        standing.update(carried)  # …then what was kept comes back under the key it has now
     previous = story.versions[-1] if story.versions else None
     kept_text, kept_images = (previous.text, previous.images) if previous else (None, None)
     made = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -478,3 +479,36 @@ def test_an_edit_whose_rules_nobody_could_meet_is_refused_and_changes_nothing(ma
 
     assert "would need approvals its editors cannot give" in bot.private_answer(refused)
     assert bot.draft(1).version == 1 and bot.draft(1).text == "Harmless"
+
+
+def test_after_an_edit_the_owner_lifting_an_old_held_veto_sends_the_new_version_to_review(make_bot) -> None:
+    clock = MovableClock()
+    bot = make_bot({"owner": OWNER}, clock=clock)
+    bot.command(AUTHOR, "at:+1h Held by the pause")
+    bot.react(EDITOR_1, "white_check_mark", 1)
+    bot.react(EDITOR_2, "white_check_mark", 1)
+    bot.command(ADMIN, "pause checking the news")
+    clock.advance(hours=2)
+    bot.command(ADMIN, "resume")
+    bot.react(OWNER, "x", 1)  # rejected from held
+    bot.command(AUTHOR, "edit #1 at:+1d New words")  # version 2 keeps the owner's veto
+
+    bot.press(OWNER, "copydesk_reject", 1)  # lifted on the new card
+
+    assert bot.draft(1).state is State.IN_REVIEW  # a new version is reviewed, never put on hold unseen
+
+
+def test_the_history_follows_an_owners_kept_veto_beside_their_own_button_vote(make_bot, capsys) -> None:
+    bot = make_bot({"owner": OWNER})
+    bot.command(AUTHOR, "at:+1d First words")
+    bot.react(OWNER, "x", 1)
+    bot.press(OWNER, "copydesk_approve", 1)  # an approval beside their veto, as a button vote
+    bot.command(AUTHOR, "edit #1 Second words")
+    bot.press(OWNER, "copydesk_reject", 1)  # the kept veto, lifted on the new card
+
+    assert main(["ledger", "history", "1", "--db", str(bot.config.db_path), "--json"]) == 0
+    votes = json.loads(capsys.readouterr().out)["votes"]
+    assert [(v["vote"], v["version"], v["kept_into"], v["ended"]) for v in votes] == [
+        ("reject", 1, [2], "taken_back"),
+        ("approve", 1, [], "new_version"),
+    ]

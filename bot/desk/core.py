@@ -171,9 +171,12 @@ class Core:
 
     def refusal(self, draft: Draft, at: datetime) -> str | None:
         """Why the account's rules refuse the draft as it stands, if they do (a rule may be newer than its version)."""
+        account = self.account(draft.account)
+        if not any(rule.then.block for rule in account.rules):
+            return None  # no rule here can refuse a draft: nothing to read
         try:
             self.judge(
-                self.account(draft.account),
+                account,
                 draft.text,
                 media=bool(self.ledger.images(draft.id)),
                 publish_at=draft.publish_at,
@@ -271,7 +274,7 @@ class Core:
         account = self.account(current.account)
         policy = self.judge(account, text, media=bool(images), publish_at=publish_at, at=at)
         revisers = current.revisers | ({by} - {current.author_id})
-        if not self.rules(account, current.author_id, frozenset(revisers), policy).reachable():
+        if policy is not None and not self.rules(account, current.author_id, frozenset(revisers), policy).reachable():
             raise NotAllowed(
                 f"{current.number} would need approvals its editors cannot give (its rules now ask for more, and "
                 "whoever changed it cannot approve it); nothing was changed. Ask an admin to add editors."

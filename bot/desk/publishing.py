@@ -228,23 +228,28 @@ class Publishing:
         """Inside the claim: why this content may not go out now, if it may not (the ledger's own record is checked too)."""
         sha = content_sha256(draft.text, self.ledger.images(draft.id))
         if sha != draft.content_sha256:
-            return "its text or images in the ledger are not the content its version was approved as"
+            return (
+                "its text or images in the ledger are not the content its version was approved as; an editor must review it again"
+            )
         standing = self.core.standing(draft, rules)
         if standing.rejecters:
-            return f"it has a veto ({', '.join(f'<@{r}>' for r in standing.rejecters)})"
+            return f"it has a veto ({', '.join(f'<@{r}>' for r in standing.rejecters)}); an editor must review it again"
         if len(standing.approvers) < rules.approvals_required:
             return (
                 f"only {len(standing.approvers)} of the {rules.approvals_required} approval(s) it needs count now "
-                "(an approval counts only for the exact content it was cast on, and only while its editor is one)"
+                "(an approval counts only for the exact content it was cast on, and only while its editor is one); "
+                "an editor must review it again"
             )
         if missing := rules.missing(standing.approvers):
             return f"its rules require the approval of {', '.join(r.id for r in missing)}, which it does not have now"
-        return self.core.refusal(draft, self.clock())
+        if refusal := self.core.refusal(draft, self.clock()):
+            return f"{refusal}. It can only be withdrawn now"
+        return None
 
     def _stop_unapproved(self, decision: Decision, draft: Draft, reason: str) -> None:
         """Inside the claim's decision: hold the draft instead of sending it; a person decides what happens next."""
         at = decision.at
-        notice = f"Not sent: {reason}. Nothing went to X; an editor must review it again."
+        notice = f"Not sent: {reason}. Nothing went to X."
         self.ledger.transition(
             draft.id,
             State.HELD,

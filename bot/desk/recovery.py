@@ -82,7 +82,7 @@ class Recovering:
         for draft in self.ledger.drafts_in(OPEN):
             account = self.config.accounts.get(draft.account)
             if account is None or (not account.rules and draft.policy is None) or self.ledger.published_parts(draft.id):
-                continue  # retired above; no rule then or now; or a thread partly on X, which goes on as it was approved
+                continue  # retired above; no rule then or now; or a thread partly on X (its next part is checked before it goes)
             media = bool(self.ledger.images(draft.id))
             try:
                 policy = self.core.judge(account, draft.text, media=media, publish_at=draft.publish_at, at=now)
@@ -109,9 +109,17 @@ class Recovering:
         minutes = policy.cooling_off_minutes if policy else 0.0
         if draft.state is not State.APPROVED or not minutes:
             return None
-        approved = next((e.at for e in reversed(self.ledger.events(draft.id)) if e.action == "approved"), None)
+        approved = None
+        for event in reversed(self.ledger.events(draft.id)):
+            if event.action in ("cooling_off_skipped", "publish_again") or event.detail.get("votes_cleared"):
+                return None  # an admin let it go, or a person confirmed it: no window to put back
+            if event.action == "approved":
+                approved = event.at
+                break
         until = approved + timedelta(minutes=minutes) if approved else None
-        return until if until and (draft.cooling_until is None or until > draft.cooling_until) else None
+        if until is None or until <= self.clock() or (draft.cooling_until is not None and until <= draft.cooling_until):
+            return None
+        return until
 
     def _retire_orphans(self, now: datetime) -> None:
         """Drafts waiting for an account that app.yaml no longer has can never go out: say so.

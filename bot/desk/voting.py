@@ -257,8 +257,8 @@ class Voting:
                 reason=FINAL,
             )
             return Change(draft.state, State.REJECTED, vote.user_id)
-        if not added and vote.kind is Kind.REJECT and vote.user_id == rules.owner and (back := self._before_final(draft)):
-            if rules.owner not in self.core.standing(self.core.draft(draft.id), rules).rejecters:
+        if not added and vote.kind is Kind.REJECT and (back := self._before_final(draft)):
+            if not self.core.standing(self.core.draft(draft.id), rules).rejecters:  # the last veto is gone
                 self.ledger.transition(
                     draft.id,
                     back,
@@ -297,7 +297,13 @@ class Voting:
         the veto puts it back there, for a person to settle, rather than sending it."""
         if draft.state is not State.REJECTED:
             return None
-        rejected = next((e for e in reversed(self.ledger.events(draft.id)) if e.action == "rejected"), None)
+        rejected = None
+        for event in reversed(self.ledger.events(draft.id)):
+            if event.detail.get("votes_cleared"):
+                return None  # a new version since: it was never held, and goes back to review like any other
+            if event.action == "rejected":
+                rejected = event
+                break
         if rejected is None or rejected.detail.get("reason") != FINAL:
             return None
         before = State(rejected.detail["before"])
