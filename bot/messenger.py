@@ -99,6 +99,7 @@ class Messenger:
         *,
         view: Callable[[int], DraftView],
         clock: Callable[[], datetime],
+        card_view: Callable[[int], DraftView] | None = None,
         postings: Postings,
         card_posted: Callable[[int], None],
         reaction: Callable[[Outgoing, CardMark | None], None],
@@ -107,6 +108,7 @@ class Messenger:
         self.ledger = ledger
         self.notifier = notifier
         self.view = view
+        self.card_view = card_view or view  # what a card is drawn from (with its pre-flight notes)
         self.clock = clock
         self.postings = postings
         self.card_posted = card_posted  # plans the draft's reminder
@@ -151,7 +153,7 @@ class Messenger:
             if found is None and draft.version != version:
                 self._sent(message)  # edited before its card went up: the newer version's card follows in this queue
                 return
-            card = found or self.notifier.post_card(view)
+            card = found or self.notifier.post_card(self.card_view(draft.id))
             with self.ledger.transaction():
                 self.ledger.outgoing_sent([message.id], at=self.clock(), result=card.ts)
                 current = self.ledger.draft(draft.id)
@@ -169,7 +171,7 @@ class Messenger:
             if queued.kind != REDRAW:
                 break
             run.append(queued.id)
-        view = self.view(view.draft.id)  # read after the run: it covers every change those redraws were queued for
+        view = self.card_view(view.draft.id)  # read after the run: it covers every change those redraws were queued for
         if view.draft.card_ts:
             self.notifier.redraw(CardRef(view.draft.review_channel, view.draft.card_ts), view)
         self.ledger.outgoing_sent(run or [message.id], at=self.clock())

@@ -99,7 +99,8 @@ def test_an_edit_does_not_clear_the_owners_veto(make_bot) -> None:
     assert bot.draft(1).state is State.IN_REVIEW and bot.ledger.votes(1) == []
 
 
-def test_the_owners_veto_rejects_a_held_draft(make_bot) -> None:
+def held_by_the_pause(make_bot) -> Copydesk:
+    """An approved draft whose time passed during a pause: held for a person once publishing resumes."""
     clock = MovableClock()
     bot = make_bot({"owner": OWNER}, clock=clock)
     bot.command(AUTHOR, "at:+1h Held by the pause")
@@ -107,7 +108,12 @@ def test_the_owners_veto_rejects_a_held_draft(make_bot) -> None:
     bot.react(EDITOR_2, "white_check_mark", 1)
     bot.command(ADMIN, "pause checking the news")
     clock.advance(hours=2)
-    bot.command(ADMIN, "resume")  # its time passed during the pause: held for a person
+    bot.command(ADMIN, "resume")
+    return bot
+
+
+def test_the_owners_veto_rejects_a_held_draft(make_bot) -> None:
+    bot = held_by_the_pause(make_bot)
     assert bot.draft(1).state is State.HELD
 
     bot.react(OWNER, "no_entry_sign", 1)
@@ -395,14 +401,7 @@ def test_a_rules_cooling_off_is_the_highest_asked(make_bot) -> None:
 
 
 def test_the_owner_lifting_a_veto_on_a_held_draft_puts_it_back_on_hold_not_out(make_bot) -> None:
-    clock = MovableClock()
-    bot = make_bot({"owner": OWNER}, clock=clock)
-    bot.command(AUTHOR, "at:+1h Held by the pause")
-    bot.react(EDITOR_1, "white_check_mark", 1)
-    bot.react(EDITOR_2, "white_check_mark", 1)
-    bot.command(ADMIN, "pause checking the news")
-    clock.advance(hours=2)
-    bot.command(ADMIN, "resume")
+    bot = held_by_the_pause(make_bot)
     bot.react(OWNER, "x", 1)
     assert bot.draft(1).state is State.REJECTED
 
@@ -482,14 +481,7 @@ def test_an_edit_whose_rules_nobody_could_meet_is_refused_and_changes_nothing(ma
 
 
 def test_after_an_edit_the_owner_lifting_an_old_held_veto_sends_the_new_version_to_review(make_bot) -> None:
-    clock = MovableClock()
-    bot = make_bot({"owner": OWNER}, clock=clock)
-    bot.command(AUTHOR, "at:+1h Held by the pause")
-    bot.react(EDITOR_1, "white_check_mark", 1)
-    bot.react(EDITOR_2, "white_check_mark", 1)
-    bot.command(ADMIN, "pause checking the news")
-    clock.advance(hours=2)
-    bot.command(ADMIN, "resume")
+    bot = held_by_the_pause(make_bot)
     bot.react(OWNER, "x", 1)  # rejected from held
     bot.command(AUTHOR, "edit #1 at:+1d New words")  # version 2 keeps the owner's veto
 

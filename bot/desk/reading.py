@@ -31,6 +31,10 @@ class Reading:
 
     def view(self, draft_id: int) -> DraftView:
         """A draft with its votes, latest publication and the pause, ready to render."""
+        return self.view_of(self.core.draft(draft_id), self.ledger.current_pause())
+
+    def card(self, draft_id: int) -> DraftView:
+        """As view, with the pre-flight notes its review card shows (they read the account's recent posts: cards only)."""
         return self.view_of(self.core.draft(draft_id), self.ledger.current_pause(), notes=True)
 
     def view_of(self, draft: Draft, pause: Pause | None, *, notes: bool = False) -> DraftView:

@@ -144,6 +144,7 @@ def build_services(
         ledger,
         notifier,
         view=desk.reading.view,
+        card_view=desk.reading.card,
         clock=clock,
         postings=postings,
         card_posted=desk.reminders.schedule_reminder,

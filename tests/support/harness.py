@@ -283,26 +283,11 @@ class Copydesk:
 
     def submit_edit(self, user: str, draft: int, text: str, at: str = "") -> BoltResponse:
         """`user` saves the Edit modal of `draft` with this text and time."""
-        payload = {
-            "type": "view_submission",
-            "user": {"id": user, "team_id": "T0TEAM001"},
-            "api_app_id": "A0COPYDESK",
-            "team": {"id": "T0TEAM001", "domain": "copydesk-test"},
-            "trigger_id": "1234.5678.trigger",
-            "view": {
-                "id": "V0MODAL01",
-                "type": "modal",
-                "callback_id": "copydesk_edit_modal",
-                "private_metadata": str(draft),
-                "state": {
-                    "values": {
-                        "text": {"value": {"type": "plain_text_input", "value": text}},
-                        "at": {"value": {"type": "plain_text_input", "value": at or None}},
-                    }
-                },
-            },
+        values = {
+            "text": {"value": {"type": "plain_text_input", "value": text}},
+            "at": {"value": {"type": "plain_text_input", "value": at or None}},
         }
-        return self.dispatch(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
+        return self._submit_view(user, "copydesk_edit_modal", str(draft), values)
 
     def submit_form(
         self,
@@ -326,6 +311,10 @@ class Copydesk:
         values["when"] = {"value": {"type": "datetimepicker", "selected_date_time": int(when.timestamp()) if when else None}}
         values["images"] = {"value": {"type": "file_input", "files": files or []}}
         values["alt"] = {"value": {"type": "plain_text_input", "value": alt}}
+        return self._submit_view(user, opened["callback_id"], opened.get("private_metadata", channel), values)
+
+    def _submit_view(self, user: str, callback_id: str, metadata: str, values: dict[str, Any]) -> BoltResponse:
+        """A modal's view_submission, as Slack sends it when `user` presses its submit button."""
         payload = {
             "type": "view_submission",
             "user": {"id": user, "team_id": "T0TEAM001"},
@@ -335,8 +324,8 @@ class Copydesk:
             "view": {
                 "id": "V0MODAL01",
                 "type": "modal",
-                "callback_id": opened["callback_id"],
-                "private_metadata": opened.get("private_metadata", channel),
+                "callback_id": callback_id,
+                "private_metadata": metadata,
                 "state": {"values": values},
             },
         }
