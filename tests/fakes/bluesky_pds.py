@@ -273,7 +273,7 @@ class FakeBluesky(RecordingServer):
 
     def _verify(self, call: Call, scope: str, status: int) -> dict[str, Any] | Reply:
         """The bearer token's claims, or the answer the PDS (400) or the AppView (`status` 401) gives for a bad one."""
-        auth = call.headers.get("Authorization", "")
+        auth = bearer(call)
         if not auth.startswith("Bearer "):
             return Reply(401, _error("AuthMissing", "Authentication Required"))
         claims = _verified(auth.removeprefix("Bearer "))
@@ -297,6 +297,11 @@ _ROUTES = {
     ("POST", "com.atproto.repo.deleteRecord"): FakeBluesky._delete_record,
     ("GET", "app.bsky.feed.getAuthorFeed"): FakeBluesky._author_feed,
 }
+
+
+def bearer(call: Call) -> str:
+    """The call's Authorization header, whatever its case (the SDK sends `authorization` on refreshSession)."""
+    return next((v for k, v in call.headers.items() if k.lower() == "authorization"), "")
 
 
 def _path(nsid: str) -> str:
