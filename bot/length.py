@@ -1,4 +1,4 @@
-"""How long X thinks a text is: weighted length with URLs as 23 and most CJK and emoji as 2."""
+"""How long X thinks a text is: weighted length with URLs as 23 and most CJK and emoji as 2; and Bluesky: graphemes and bytes."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+import regex
 from twitter_text import parse_tweet
 
 from bot.errors import BadDraft
@@ -102,3 +103,48 @@ def character_name(char: str) -> str:
         _CONTROL_NAMES[code] if code < len(_CONTROL_NAMES) else "DELETE" if code == 0x7F else "C1 CONTROL"
     )
     return f"U+{code:04X} {name}"
+
+
+BLUESKY_MAX_GRAPHEMES = 300  # app.bsky.feed.post text: maxGraphemes
+BLUESKY_MAX_BYTES = 3000  # ... and maxLength, which a lexicon counts in UTF-8 bytes
+
+
+@dataclass(frozen=True)
+class BlueskyLength:
+    """A text as Bluesky counts it: grapheme clusters (what a reader sees as one character) and UTF-8 bytes."""
+
+    graphemes: int
+    bytes: int
+
+    @property
+    def excess(self) -> int:
+        """How many graphemes have to go."""
+        return max(0, self.graphemes - BLUESKY_MAX_GRAPHEMES)
+
+    @property
+    def excess_bytes(self) -> int:
+        """How many UTF-8 bytes have to go (300 family emoji fit the graphemes but not the bytes)."""
+        return max(0, self.bytes - BLUESKY_MAX_BYTES)
+
+
+def measure_bluesky(text: str) -> BlueskyLength:
+    """Count `text` as the PDS does (unicode-segmenter's extended grapheme clusters); links count in full, since the
+    post's text holds the whole address and a link facet only marks it."""
+    return BlueskyLength(graphemes=len(regex.findall(r"\X", text)), bytes=len(text.encode("utf-8")))
+
+
+def check_bluesky(text: str, *, what: str = "The text") -> BlueskyLength:
+    """The text's length on Bluesky, or BadDraft naming the count and the excess (and `what` it is) when Bluesky would
+    refuse it."""
+    length = measure_bluesky(text)
+    if length.excess:
+        raise BadDraft(
+            f"{what} is {length.graphemes}/{BLUESKY_MAX_GRAPHEMES} characters as Bluesky counts them "
+            f"(links count in full): {length.excess} too many."
+        )
+    if length.excess_bytes:
+        raise BadDraft(
+            f"{what} is {length.bytes}/{BLUESKY_MAX_BYTES} bytes, more than Bluesky stores in one post "
+            f"(emoji take several bytes each): {length.excess_bytes} too many."
+        )
+    return length

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 # What runs the process or speaks to the outside world; everything else in bot/ is the domain.
-ADAPTERS = {"runtime", "x"}
+ADAPTERS = {"runtime", "x", "bluesky"}
 FORBIDDEN = {"slack_bolt", "slack_sdk", "tweepy", "apscheduler", "sqlite3", "sqlite_utils", "storage", "handlers"}
+FORBIDDEN |= {"atproto", "atproto_client"}  # Bluesky's SDK, in bot/bluesky.py only
 BOT = Path(__file__).parent.parent / "bot"
 DOMAIN = sorted(
     ".".join(p.relative_to(BOT).with_suffix("").parts).removesuffix(".__init__")

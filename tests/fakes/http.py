@@ -33,6 +33,7 @@ class Reply:
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # a slow or hanging server: wait this long before answering
+    drop: bool = False  # close the connection instead of answering (the server acted; its answer is lost)
 
 
 class RecordingServer:
@@ -80,6 +81,9 @@ class RecordingServer:
                 with outer._changed:
                     outer._calls.append(call)
                     outer._changed.notify_all()
+                if reply.drop:
+                    self.close_connection = True
+                    return
                 payload = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body or {}).encode()
                 self.send_response(reply.status)
                 self.send_header("Content-Type", reply.headers.pop("Content-Type", "application/json; charset=utf-8"))
