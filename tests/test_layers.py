@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 # What runs the process or speaks to the outside world; everything else in bot/ is the domain.
-ADAPTERS = {"runtime", "x"}
-FORBIDDEN = {"slack_bolt", "slack_sdk", "tweepy", "apscheduler", "sqlite3", "sqlite_utils", "storage", "handlers"}
+ADAPTERS = {"runtime", "x", "mastodon"}
+FORBIDDEN = {"slack_bolt", "slack_sdk", "tweepy", "mastodon", "apscheduler", "sqlite3", "sqlite_utils", "storage", "handlers"}
 BOT = Path(__file__).parent.parent / "bot"
 DOMAIN = sorted(
     ".".join(p.relative_to(BOT).with_suffix("").parts).removesuffix(".__init__")
