@@ -166,18 +166,16 @@ class MastodonPublisher:
         """Look through the account's own statuses since `since` for this text: their HTML read back as text, or failing
         that their source (GET /api/v1/statuses/:id/source, the text exactly as it was sent)."""
         wanted, plain = comparable(text), _folded(text)
-        after = since - timedelta(minutes=1)
+        exact = wanted == plain  # no remote mention: the HTML says all the text said
         with self._mapped("the lookup of recent posts", sent_is_unknown=True):
-            candidates = list(self._since(after))
-            for status in candidates:
-                if from_html(status["content"]) == wanted:
-                    return self._posted(status)
-            for status in candidates:
-                try:
-                    source = self._api.status_source(status["id"])
-                except MastodonNotFoundError:
-                    continue  # deleted meanwhile, or an instance older than 3.5
-                if _folded(source["text"]) == plain:
+            candidates = list(self._since(since - timedelta(minutes=1)))
+            alike = [s for s in candidates if from_html(s["content"]) == wanted]
+            if exact and alike:
+                return self._posted(alike[0])
+            for status in alike + [s for s in candidates if s not in alike]:  # @bob@a and @bob@b both read back as @bob
+                source = self._source(status["id"])
+                matches = status in alike if source is None else _folded(source) == plain  # no source (< 3.5): the HTML must do
+                if matches:
                     return self._posted(status)
         return None
 
@@ -201,6 +199,13 @@ class MastodonPublisher:
             int(statuses.get("max_characters") or DEFAULT_MAX_CHARACTERS),
             int(statuses.get("characters_reserved_per_url") or DEFAULT_URL_CHARACTERS),
         )
+
+    def _source(self, status_id: str) -> str | None:
+        """The text a status was posted with; None when the instance cannot say (deleted meanwhile, older than 3.5)."""
+        try:
+            return str(self._api.status_source(status_id)["text"])
+        except MastodonNotFoundError:
+            return None
 
     def _since(self, after: datetime) -> Iterator[Any]:
         """The account's statuses created after `after`, newest first (replies too: a thread's parts are replies)."""
