@@ -14,7 +14,15 @@ Not wired in yet (issue 14, next step). What the desk, the ports and the config 
   Mastodon.py (the domain imports no network library), so the desk gets a counter per network from the wiring.
 - config: `networks.mastodon` with `handle`, `instance` (required) and `credentials.access_token` (a Secret), and a
   timeout (reuse x_timeout_seconds or add mastodon_timeout_seconds to SETTINGS). The token needs `write:statuses
-  write:media read:statuses read:accounts` (read:accounts for verify_credentials, which `find` uses).
+  write:media read:statuses read:accounts` (read:accounts for verify_credentials, which `find` uses; without it a
+  real instance answers 403, here REFUSED). MastodonPublisher takes handle, instance and the Secret, not an Account
+  (Account.credentials is X's today).
+- `instance_limits()` raises PublishError when the instance cannot be read: the wiring decides whether that stops the
+  start (`copydesk check`) or falls back to MastodonLimits() (500, 23).
+- find(text, since) cannot tell two parts with the same text apart; a thread part could pass its reply_to too.
+- Retract: deletes are limited to 30 per 30 minutes; a 429 there is a PublishError (NOT_SENT, retry_at), which
+  settling.retract reports as "still on X" today.
+- Every status goes out `visibility="public"`; the account's default visibility is not used.
 """
 
 from __future__ import annotations

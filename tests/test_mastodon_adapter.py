@@ -263,6 +263,7 @@ def test_a_bad_token_is_refused_and_an_instance_that_cannot_be_reached_is_not_se
 
 def test_the_token_is_in_no_log_record_and_no_error(masto: FakeMastodon, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="urllib3")  # copydesk run quiets it (bot/runtime/cli.py); here it says everything
     publisher = publisher_for(masto, timeout=0.3)
     errors: list[PublishError] = []
     since = datetime.now(UTC)
