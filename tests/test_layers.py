@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 # What runs the process or speaks to the outside world; everything else in bot/ is the domain.
-ADAPTERS = {"runtime", "x", "bluesky"}
-FORBIDDEN = {"slack_bolt", "slack_sdk", "tweepy", "apscheduler", "sqlite3", "sqlite_utils", "storage", "handlers"}
+ADAPTERS = {"runtime", "x", "bluesky", "mastodon"}
+FORBIDDEN = {"slack_bolt", "slack_sdk", "tweepy", "mastodon", "apscheduler", "sqlite3", "sqlite_utils", "storage", "handlers"}
 FORBIDDEN |= {"atproto", "atproto_client"}  # Bluesky's SDK, in bot/bluesky.py only
 BOT = Path(__file__).parent.parent / "bot"
 DOMAIN = sorted(
