@@ -30,6 +30,7 @@ from bot.errors import Delivery, PublishError
 from bot.images import Image
 from bot.messenger import Messenger, draft_queue
 from bot.model import Draft
+from bot.networks import Count, count_x
 from bot.ports import CardRef, Change, DraftView, Posted
 from storage.ledger import Ledger
 
@@ -200,7 +201,9 @@ class StandInX:
         self.failing: Delivery | None = None
         self.posted = 0
 
-    def publish(self, text: str, *, reply_to: str | None = None, media_ids: Any = ()) -> Posted:
+    network = "x"
+
+    def publish(self, text: str, *, reply_to: str | None = None, media_ids: Any = (), key: str | None = None) -> Posted:
         if self.failing is not None:
             raise PublishError(
                 "X answered 403 Forbidden" if self.failing is Delivery.REFUSED else "X did not answer", delivery=self.failing
@@ -212,11 +215,20 @@ class StandInX:
     def upload(self, image: Image) -> str:
         return "1"
 
-    def find(self, text: str, since: datetime) -> Posted | None:
+    def find(self, text: str, since: datetime, *, key: str | None = None) -> Posted | None:
         raise PublishError("X did not answer the search either", delivery=Delivery.UNKNOWN)
 
     def delete(self, post_id: str) -> None:
         pass
+
+    def key_for(self, draft_id: int, version: int, part: int, at: datetime) -> None:
+        return None
+
+    def count(self, text: str) -> Count:
+        return count_x(text)
+
+    def link_id(self, url: str) -> str:
+        return url.rsplit("/", 1)[-1]
 
     def limits(self) -> None:
         return None  # X's rate-limit headers: this stand-in sends none
@@ -236,7 +248,7 @@ def quiet_desk(config: Config, ledger: Ledger, clock: FixedClock, kind: type[Cor
     """The real Desk with nothing that goes over HTTP and no scheduler (nothing fires by itself)."""
     return Desk.around(
         kind(config, ledger, directory=QuietDirectory(), clock=clock),
-        publishers={name: StandInX(account.handle, clock) for name, account in config.accounts.items()},
+        publishers={name: {"x": StandInX(account.handle, clock)} for name, account in config.accounts.items()},
         notifier=QuietNotifier(clock),
     )
 
@@ -341,7 +353,7 @@ class Writer:
     def publish(self, draft_id: int, at: datetime | None = None, failing: Delivery | None = None) -> None:
         """The scheduler's job fires (at the post's time, or at once) and X answers, or fails as told."""
         self.clock.now = at or self.clock.now + timedelta(seconds=1)
-        x = self.desk.publishing.publishers[self.written[draft_id].account]
+        x = self.desk.publishing.publishers[self.written[draft_id].account]["x"]
         assert isinstance(x, StandInX)
         x.failing = failing
         try:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -54,9 +55,10 @@ from atproto_client.exceptions import (
 )
 
 from bot.config import Secret
-from bot.errors import Delivery, PublishError
+from bot.errors import BadLink, Delivery, PublishError
 from bot.images import Image
 from bot.length import BLUESKY_MAX_BYTES, BLUESKY_MAX_GRAPHEMES, measure_bluesky
+from bot.networks import Count, count_bluesky
 from bot.ports import Posted, Quota, XLimits
 
 SERVICE = "https://bsky.social"  # the entryway: it sends the client on to the account's own PDS after login
@@ -150,6 +152,7 @@ class BlueskyPublisher:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.handle = handle
+        self.network = "bluesky"
         self._password = app_password
         self._now = now
         self._did: str | None = None  # set by a session (created or refreshed); None: log in before the next call
@@ -213,8 +216,11 @@ class BlueskyPublisher:
                 raise
         return self._posted(found.uri, found.cid or "", found.value)
 
-    def find(self, text: str, since: datetime) -> Posted | None:
-        """The account's own recent post of this text (listRecords, newest first), made after `since`."""
+    def find(self, text: str, since: datetime, *, key: str | None = None) -> Posted | None:
+        """The post made under `key` when there is one (certain: getRecord), else the account's own recent post of this
+        text (listRecords, newest first), made after `since`."""
+        if key:
+            return self.lookup(key)
         repo = self._ready()
         with self._mapped("the lookup of recent posts", sent_is_unknown=True):
             answer = self._client.com.atproto.repo.list_records(
@@ -233,6 +239,31 @@ class BlueskyPublisher:
         repo = self._ready()
         with self._mapped("the deletion", sent_is_unknown=False):
             self._client.app.bsky.feed.post.delete(repo, ref.rkey)
+
+    def key_for(self, draft_id: int, version: int, part: int, at: datetime) -> str | None:
+        """The record key of one part, made when the ledger first claims it (the desk reuses it for every resend)."""
+        return record_key(at, f"draft {draft_id} v{version} part {part}")
+
+    def count(self, text: str) -> Count:
+        """Bluesky's graphemes and bytes."""
+        return count_bluesky(text)
+
+    def link_id(self, url: str) -> str:
+        """The post id (an at:// URI) a link to one of the account's posts names: https://bsky.app/profile/<handle>/post/<rkey>
+        or the at:// URI itself; BadLink saying what is wrong otherwise."""
+        example = f"https://bsky.app/profile/{self.handle}/post/3l…"
+        found = re.fullmatch(
+            r"(?:https://bsky\.app/profile/|at://)(?P<actor>[^/\s]+)/(?:post|app\.bsky\.feed\.post)/(?P<rkey>[A-Za-z0-9._:~-]+)/?",
+            url.strip(),
+        )
+        if not found:
+            raise BadLink(f"{url} is not a link to a post on Bluesky; open the post and copy its link, e.g. {example}")
+        actor = found["actor"].lower()
+        if actor != self.handle.lower() and actor != (self._did or "").lower():
+            raise BadLink(
+                f"{url} is a post of {found['actor']}, not of @{self.handle}; give the link of the post on @{self.handle}"
+            )
+        return f"at://{found['actor']}/{COLLECTION}/{found['rkey']}"
 
     def limits(self) -> XLimits | None:
         """The write budget Bluesky reported with its last answer to createRecord (ratelimit-*); None until then."""

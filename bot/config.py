@@ -27,6 +27,15 @@ DEFAULT_CREDENTIALS = {
 }
 OAUTH1_KEYS = tuple(DEFAULT_CREDENTIALS)
 OAUTH2_KEY = "oauth2_access_token"
+NETWORKS = ("x", "bluesky", "mastodon")  # the networks an account can post to, in the order a draft goes out
+BLUESKY_SERVICE = "https://bsky.social"
+# What each network's block may hold besides handle and credentials, and the variables its credentials default to.
+NETWORK_KEYS = {"x": (), "bluesky": ("service",), "mastodon": ("instance",)}
+NETWORK_CREDENTIALS = {
+    "x": DEFAULT_CREDENTIALS,
+    "bluesky": {"app_password": "BLUESKY_APP_PASSWORD"},
+    "mastodon": {"access_token": "MASTODON_ACCESS_TOKEN"},
+}
 
 
 @dataclass(frozen=True)
@@ -64,9 +73,72 @@ SETTINGS: tuple[Setting, ...] = (
         "reactions.approve", ["white_check_mark", "heavy_check_mark"], "Emoji names (without colons) that count as an approval."
     ),
     Setting("reactions.reject", ["x", "no_entry_sign"], "Emoji names that count as a veto."),
-    Setting("accounts", REQUIRED, "The X accounts this team runs, keyed by the name a draft uses with to:NAME."),
-    Setting("accounts.*.network", "x", "The network the account is on; only x is supported."),
-    Setting("accounts.*.handle", REQUIRED, "The account's handle without @, used in links and on cards."),
+    Setting("accounts", REQUIRED, "The accounts this team runs, keyed by the name a draft uses with to:NAME."),
+    Setting(
+        "accounts.*.network",
+        "x",
+        "The one network the account is on (x, bluesky or mastodon); leave out when it lists networks instead.",
+    ),
+    Setting(
+        "accounts.*.handle",
+        REQUIRED,
+        "The account's handle on its one network, without @ (aplusk; aplusk.bsky.social; aplusk@mastodon.social); not with networks.",
+    ),
+    Setting("accounts.*.service", BLUESKY_SERVICE, "With network: bluesky, the PDS base URL every call uses."),
+    Setting("accounts.*.instance", REQUIRED, "With network: mastodon, the instance's base URL every call uses."),
+    Setting(
+        "accounts.*.networks",
+        None,
+        "Instead of network, handle and credentials: each network the account is on (x, bluesky, mastodon), with its own handle and credentials. One approval sends a draft to all of them (or those its on: names).",
+    ),
+    Setting("accounts.*.networks.x", None, "The account on X."),
+    Setting("accounts.*.networks.x.handle", REQUIRED, "The X handle without @."),
+    Setting(
+        "accounts.*.networks.x.credentials",
+        dict(DEFAULT_CREDENTIALS),
+        "Names of the environment variables holding the X keys, as accounts.*.credentials.",
+    ),
+    Setting("accounts.*.networks.x.credentials.consumer_key", "X_CONSUMER_KEY", "As accounts.*.credentials.consumer_key."),
+    Setting(
+        "accounts.*.networks.x.credentials.consumer_secret", "X_CONSUMER_SECRET", "As accounts.*.credentials.consumer_secret."
+    ),
+    Setting("accounts.*.networks.x.credentials.access_token", "X_ACCESS_TOKEN", "As accounts.*.credentials.access_token."),
+    Setting(
+        "accounts.*.networks.x.credentials.access_token_secret",
+        "X_ACCESS_TOKEN_SECRET",
+        "As accounts.*.credentials.access_token_secret.",
+    ),
+    Setting("accounts.*.networks.x.credentials.oauth2_access_token", None, "As accounts.*.credentials.oauth2_access_token."),
+    Setting("accounts.*.networks.bluesky", None, "The account on Bluesky."),
+    Setting("accounts.*.networks.bluesky.handle", REQUIRED, "The Bluesky handle, e.g. aplusk.bsky.social."),
+    Setting("accounts.*.networks.bluesky.service", BLUESKY_SERVICE, "The PDS base URL every call uses (a proxy works)."),
+    Setting(
+        "accounts.*.networks.bluesky.credentials",
+        dict(NETWORK_CREDENTIALS["bluesky"]),
+        "Names of the environment variables holding the Bluesky keys.",
+    ),
+    Setting(
+        "accounts.*.networks.bluesky.credentials.app_password",
+        "BLUESKY_APP_PASSWORD",
+        "Variable holding an app password (Settings → Privacy and security → App passwords), never the account's own password.",
+    ),
+    Setting("accounts.*.networks.mastodon", None, "The account on Mastodon."),
+    Setting("accounts.*.networks.mastodon.handle", REQUIRED, "The Mastodon handle, e.g. aplusk@mastodon.social."),
+    Setting(
+        "accounts.*.networks.mastodon.instance",
+        REQUIRED,
+        "The instance's base URL every call uses, e.g. https://mastodon.social.",
+    ),
+    Setting(
+        "accounts.*.networks.mastodon.credentials",
+        dict(NETWORK_CREDENTIALS["mastodon"]),
+        "Names of the environment variables holding the Mastodon keys.",
+    ),
+    Setting(
+        "accounts.*.networks.mastodon.credentials.access_token",
+        "MASTODON_ACCESS_TOKEN",
+        "Variable holding an access token with the scopes write:statuses write:media read:statuses read:accounts.",
+    ),
     Setting("accounts.*.review_channel", REQUIRED, "Slack channel ID where review cards are posted; invite the bot there."),
     Setting("accounts.*.editors", REQUIRED, "Slack user IDs (U…/W…) or user group IDs (S…) whose reactions count as votes."),
     Setting("accounts.*.approvals_required", 1, "How many distinct editors must approve before the post is scheduled."),
@@ -99,7 +171,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "accounts.*.credentials",
         dict(DEFAULT_CREDENTIALS),
-        "Names of the environment variables holding the account's X keys (never the keys).",
+        "Names of the environment variables holding the account's keys on its one network (never the keys); X's by default.",
+    ),
+    Setting(
+        "accounts.*.credentials.app_password",
+        "BLUESKY_APP_PASSWORD",
+        "With network: bluesky, the variable holding the app password.",
     ),
     Setting("accounts.*.credentials.consumer_key", "X_CONSUMER_KEY", "Variable holding the app's API key (OAuth 1.0a)."),
     Setting("accounts.*.credentials.consumer_secret", "X_CONSUMER_SECRET", "Variable holding the app's API key secret."),
@@ -198,6 +275,33 @@ class XCredentials:
 
 
 @dataclass(frozen=True)
+class BlueskyCredentials:
+    """An app password: it can post and delete, never change the account's settings."""
+
+    app_password: Secret
+
+
+@dataclass(frozen=True)
+class MastodonCredentials:
+    """An access token of an application the account authorised."""
+
+    access_token: Secret
+
+
+Credentials = XCredentials | BlueskyCredentials | MastodonCredentials
+
+
+@dataclass(frozen=True)
+class Network:
+    """One network an account posts to: its handle there, the keys, and the base URL its client calls."""
+
+    name: str  # one of NETWORKS
+    handle: str
+    credentials: Credentials
+    base_url: str | None = None  # Bluesky's service, Mastodon's instance; X's comes from X_API_URL
+
+
+@dataclass(frozen=True)
 class Digest:
     """Where and when the daily digest goes, and whether a day with nothing to list gets one."""
 
@@ -224,6 +328,20 @@ class Account:
     expire_after_hours: float | None = None  # None: a draft in review never expires
     on_missed_time: str = "publish"  # or "expire": a draft still in review when its time passes
     rules: tuple[Rule, ...] = ()  # bot/policy.py
+    networks: tuple[Network, ...] = ()  # where one approval sends a draft, in order; () means X alone, as handle says
+
+    @property
+    def outlets(self) -> tuple[Network, ...]:
+        """Every network the account is on, in the order a draft goes out."""
+        return self.networks or (Network(self.network, self.handle, self.credentials),)
+
+    @property
+    def network_names(self) -> tuple[str, ...]:
+        return tuple(n.name for n in self.outlets)
+
+    def on(self, network: str) -> Network | None:
+        """The account on `network`, if it is there."""
+        return next((n for n in self.outlets if n.name == network), None)
 
 
 @dataclass(frozen=True)
@@ -377,10 +495,23 @@ def _reject_unknown_keys(raw: dict[str, Any]) -> None:
                 walk(value, f"{shown}.", "accounts.*.")
                 continue
             if f"{pattern}{key}" not in known:
+                _misplaced_network_key(pattern, key, shown, known)
                 raise ConfigError(f"app.yaml: unknown key {shown!r}")
             walk(value, f"{shown}.", f"{pattern}{key}.")
 
     walk(raw, "", "")
+
+
+def _misplaced_network_key(pattern: str, key: str, shown: str, known: set[str]) -> None:
+    """A key that is not unknown, only in the wrong network's block (or a network copydesk does not post to): say so."""
+    if pattern == "accounts.*.networks.":
+        _known_network(key, shown, "app.yaml")
+    if not pattern.startswith("accounts.*.networks."):
+        return
+    network, _, rest = pattern.removeprefix("accounts.*.networks.").partition(".")
+    for other in NETWORKS:
+        if other != network and f"accounts.*.networks.{other}.{rest}{key}" in known:
+            raise ConfigError(f"app.yaml: {shown} belongs to {other}, not {network}")
 
 
 def _reject_non_finite(node: Any, where: str, key: str = "") -> None:
@@ -444,15 +575,10 @@ def _account(name: str, body: Any, environ: Mapping[str, str], where: str, diges
     if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         raise ConfigError(f"{where}: {key}: an account name may use letters, digits, - and _ only")
     body = _mapping(body, key, where)
-    for required in ("handle", "review_channel", "editors"):
+    networks = _networks(body, environ, key, where)
+    for required in ("review_channel", "editors"):
         if required not in body:
             raise ConfigError(f"{where}: {key}.{required} is missing")
-    network = body.get("network", _default("accounts.*.network"))
-    if network != "x":
-        raise ConfigError(f"{where}: {key}.network is {network!r}; only x is supported")
-    handle = body["handle"].lstrip("@") if isinstance(body["handle"], str) else ""
-    if not _HANDLE.fullmatch(handle):
-        raise ConfigError(f"{where}: {key}.handle {body['handle']!r} is not an X handle")
     channel = body["review_channel"]
     _no_whitespace(channel, f"{key}.review_channel", where, "a Slack ID")
     if not isinstance(channel, str) or not _CHANNEL.fullmatch(channel):
@@ -485,15 +611,17 @@ def _account(name: str, body: Any, environ: Mapping[str, str], where: str, diges
     rules = parse_rules(body.get("rules", None), f"{key}.rules", where)
     voters = {*editors, *([owner] if owner else [])}
     _check_reachable(rules, voters, owner, f"{key}.rules", where)
+    first = networks[0]
     return Account(
         name=name,
-        network=network,
-        handle=handle,
+        network=first.name,
+        handle=first.handle,
+        networks=networks,
         review_channel=channel,
         editors=tuple(dict.fromkeys(editors)),
         approvals_required=required,
         allow_self_approval=self_approval,
-        credentials=_credentials(body.get("credentials"), environ, f"{key}.credentials", where),
+        credentials=next((n.credentials for n in networks if isinstance(n.credentials, XCredentials)), XCredentials()),
         digest=_digest(body["digest"], where, key=f"{key}.digest", inherit=digest) if "digest" in body else None,
         owner=owner,
         cooling_off_minutes=cooling,
@@ -534,6 +662,88 @@ def _minutes(value: Any, key: str, where: str) -> float:
 def _duplicate_days(value: Any, where: str) -> float:
     body = _mapping(value if value is not None else {}, "preflight", where)
     return _positive(body.get("duplicate_days", _default("preflight.duplicate_days")), "preflight.duplicate_days", where)
+
+
+def _networks(body: dict[str, Any], environ: Mapping[str, str], key: str, where: str) -> tuple[Network, ...]:
+    """The networks block, or the one network of the single-network form (network, handle, credentials)."""
+    if "networks" not in body:
+        if "handle" not in body:
+            raise ConfigError(f"{where}: {key}.handle is missing")
+        name = body.get("network", _default("accounts.*.network"))
+        _known_network(name, f"{key}.network", where)
+        return (_network(str(name), body, environ, key, where, single=True),)
+    single = [k for k in ("network", "handle", "credentials", "service", "instance") if k in body]
+    if single:
+        raise ConfigError(f"{where}: {key} lists networks, so {key}.{single[0]} belongs inside one of them")
+    block = _mapping(body["networks"], f"{key}.networks", where)
+    if not block:
+        raise ConfigError(f"{where}: {key}.networks is empty: name at least one of {', '.join(NETWORKS)}")
+    for name in block:
+        _known_network(name, f"{key}.networks.{name}", where)
+    return tuple(
+        _network(name, _mapping(block[name], f"{key}.networks.{name}", where), environ, f"{key}.networks.{name}", where)
+        for name in NETWORKS
+        if name in block
+    )
+
+
+def _known_network(name: Any, key: str, where: str) -> None:
+    if name not in NETWORKS:
+        raise ConfigError(f"{where}: {key}: {name!r} is not a network copydesk posts to ({', '.join(NETWORKS)})")
+
+
+def _network(
+    name: str, body: dict[str, Any], environ: Mapping[str, str], key: str, where: str, *, single: bool = False
+) -> Network:
+    """One network's handle, base URL and credentials; a key of another network is named as such."""
+    for other, keys in NETWORK_KEYS.items():
+        for misplaced in keys:
+            if other != name and misplaced in body:
+                raise ConfigError(f"{where}: {key}.{misplaced} belongs to {other}, not {name}")
+    if "handle" not in body:
+        raise ConfigError(f"{where}: {key}.handle is missing")
+    handle = _network_handle(name, body["handle"], f"{key}.handle", where)
+    creds = body.get("credentials")
+    names = dict(NETWORK_CREDENTIALS[name]) if creds is None else _mapping(creds, f"{key}.credentials", where)
+    allowed = {*NETWORK_CREDENTIALS[name], *([OAUTH2_KEY] if name == "x" else [])}
+    for wrong in sorted(set(names) - allowed):
+        owner = next((n for n, c in NETWORK_CREDENTIALS.items() if wrong in c or (n == "x" and wrong == OAUTH2_KEY)), None)
+        belongs = f"belongs to {owner}, not {name}" if owner else f"is not a {name} credential"
+        raise ConfigError(f"{where}: {key}.credentials.{wrong} {belongs}")
+    if name == "x":
+        return Network(name, handle, _credentials(creds, environ, f"{key}.credentials", where))
+    names = {**NETWORK_CREDENTIALS[name], **names}
+    secrets = {k: _env_secret(environ, v, f"{key}.credentials.{k}", where) for k, v in names.items()}
+    if name == "bluesky":
+        service = _base_url(body.get("service", BLUESKY_SERVICE), f"{key}.service", where)
+        return Network(name, handle, BlueskyCredentials(**secrets), base_url=service)
+    if "instance" not in body:
+        raise ConfigError(f"{where}: {key}.instance is missing: the Mastodon instance's base URL, e.g. https://mastodon.social")
+    return Network(name, handle, MastodonCredentials(**secrets), base_url=_base_url(body["instance"], f"{key}.instance", where))
+
+
+_BLUESKY_HANDLE = re.compile(r"^(?=.{3,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
+_MASTODON_HANDLE = re.compile(r"^[A-Za-z0-9_]{1,30}(@[A-Za-z0-9.-]+\.[A-Za-z]{2,})?$")
+
+
+def _network_handle(network: str, value: Any, key: str, where: str) -> str:
+    handle = value.lstrip("@") if isinstance(value, str) else ""
+    if network == "bluesky":
+        handle = handle.lower()
+    pattern, example = {
+        "x": (_HANDLE, "an X handle (letters, digits and _, at most 15)"),
+        "bluesky": (_BLUESKY_HANDLE, "a Bluesky handle such as aplusk.bsky.social"),
+        "mastodon": (_MASTODON_HANDLE, "a Mastodon handle such as aplusk@mastodon.social"),
+    }[network]
+    if not pattern.fullmatch(handle):
+        raise ConfigError(f"{where}: {key} {value!r} is not {example}")
+    return handle
+
+
+def _base_url(value: Any, key: str, where: str) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"https?://[^\s/]+(/[^\s]*)?", value):
+        raise ConfigError(f"{where}: {key} {value!r} is not a base URL such as https://mastodon.social")
+    return value.rstrip("/")
 
 
 def _credentials(value: Any, environ: Mapping[str, str], key: str, where: str) -> XCredentials:

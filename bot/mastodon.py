@@ -54,8 +54,9 @@ from mastodon._url_regex import url_regex  # the URL rule get_status_length uses
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from bot.config import Secret
-from bot.errors import Delivery, PublishError
+from bot.errors import BadLink, Delivery, PublishError
 from bot.images import Image
+from bot.networks import Count
 from bot.ports import Posted, Quota, XLimits
 
 LOOKBACK = 40  # statuses per page when looking for one whose outcome is unknown (the API's maximum)
@@ -114,6 +115,8 @@ class MastodonPublisher:
         self.timeout = timeout
         self._poll_every = poll_every
         self._account_id: str | None = None
+        self.network = "mastodon"
+        self.rule = MastodonLimits()  # the instance's length rule: learn_limits() reads it at start
         self._limits: XLimits | None = None
         self._lock = threading.Lock()  # Mastodon.py keeps rate-limit state on the client: one call at a time
         session = requests.Session()
@@ -170,7 +173,7 @@ class MastodonPublisher:
                 f"Mastodon's answer to the upload of {image.name} had no media id", delivery=Delivery.NOT_SENT
             ) from None
 
-    def find(self, text: str, since: datetime) -> Posted | None:
+    def find(self, text: str, since: datetime, *, key: str | None = None) -> Posted | None:
         """Look through the account's own statuses since `since` for this text: their HTML read back as text, or failing
         that their source (GET /api/v1/statuses/:id/source, the text exactly as it was sent)."""
         wanted, plain = comparable(text), _folded(text)
@@ -198,6 +201,41 @@ class MastodonPublisher:
     def limits(self) -> XLimits | None:
         """What the instance said of the account's rate limit when it last answered a post; None until then."""
         return self._limits
+
+    def key_for(self, draft_id: int, version: int, part: int, at: datetime) -> str | None:
+        """The Idempotency-Key of one part of one version of a draft."""
+        return publish_key(draft_id, version, part)
+
+    def count(self, text: str) -> Count:
+        """The instance's length rule, as read at start (Mastodon's own 500 and 23 until then)."""
+        rule = self.rule
+        return Count(
+            "mastodon",
+            rule.length(text),
+            rule.max_characters,
+            f"links count {rule.characters_reserved_per_url}, a mention its name without the domain",
+        )
+
+    def learn_limits(self) -> MastodonLimits:
+        """Read the instance's length rule once, at start; PublishError when it cannot be read (the default stays)."""
+        self.rule = self.instance_limits()
+        return self.rule
+
+    def link_id(self, url: str) -> str:
+        """The status id a link to one of the account's statuses names (https://<instance>/@<user>/<id>), or BadLink."""
+        example = f"{self.instance}/@{self.handle.split('@')[0]}/1234567890"
+        try:
+            parts = urlsplit(url.strip())
+        except ValueError:
+            raise BadLink(f"{url} is not a link; give the status's link, e.g. {example}") from None
+        found = re.fullmatch(r"/@(?P<user>[A-Za-z0-9_]+)(?:@[^/]+)?/(?P<id>[0-9]{1,30})/?", parts.path)
+        if parts.scheme not in ("https", "http") or parts.netloc.lower() != urlsplit(self.instance).netloc.lower() or not found:
+            raise BadLink(
+                f"{url} is not a link to a status on {self.instance}; open the status and copy its link, e.g. {example}"
+            )
+        if found["user"].lower() != self.handle.split("@")[0].lower():
+            raise BadLink(f"{url} is a status of @{found['user']}, not of @{self.handle}")
+        return found["id"]
 
     def instance_limits(self) -> MastodonLimits:
         """The instance's status length rules (GET /api/v2/instance), read at start."""

@@ -35,6 +35,7 @@ class Draft:
     may_be_live: bool = False  # held because X may have the post: it can be settled, never withdrawn
     policy: Policy | None = None  # the rules that applied to this version and what they ask (None: no rule applied)
     cooling_until: datetime | None = None  # approved: it goes out no earlier than this (the cooling-off window)
+    networks: tuple[str, ...] = ()  # where it goes (its on:); () means every network of its account
 
     @property
     def due(self) -> datetime | None:
@@ -51,7 +52,7 @@ class Draft:
 
 @dataclass(frozen=True)
 class Publication:
-    """One attempt to publish a draft on X, and how it ended."""
+    """One attempt to publish a draft (one part of it) on one network, and how it ended."""
 
     id: int
     draft_id: int
@@ -64,6 +65,13 @@ class Publication:
     retracted_at: datetime | None = None
     part: int = 1  # which post of a thread; a single post is part 1
     content_sha256: str | None = None  # the fingerprint of the content it sent (None: from before fingerprints)
+    network: str = "x"
+    key: str | None = None  # what makes a resend the same post there (Bluesky's record key, Mastodon's Idempotency-Key)
+
+    @property
+    def post_id(self) -> str | None:
+        """The network's id of the post (X's post id, Bluesky's at:// URI and cid, Mastodon's status id)."""
+        return self.x_post_id
 
 
 @dataclass(frozen=True)

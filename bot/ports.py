@@ -11,8 +11,10 @@ from zoneinfo import ZoneInfo
 from bot.config import Account
 from bot.digest import Report
 from bot.images import Image
+from bot.legs import Leg
 from bot.length import Length
 from bot.model import Draft, Pause, Publication
+from bot.networks import Count
 from bot.review import State
 
 if TYPE_CHECKING:
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Posted:
-    """What X created."""
+    """What the network created: its id of the post (opaque to the desk) and the post's public link."""
 
     post_id: str
     url: str
@@ -45,18 +47,37 @@ class XLimits:
 
 
 class Publisher(Protocol):
-    """Something that can put a text on one account's timeline, look for it there, and take it down."""
+    """Something that can put a text on one account's timeline on one network, look for it there, and take it down.
 
-    def publish(self, text: str, *, reply_to: str | None = None, media_ids: Sequence[str] = ()) -> Posted:
-        """Post `text` (as a reply to `reply_to`, with uploaded media), or raise PublishError."""
+    Adapters: bot/x.py (tweepy), bot/bluesky.py (atproto), bot/mastodon.py (Mastodon.py); a new network is one more.
+    """
+
+    network: str  # x, bluesky or mastodon
+
+    def publish(self, text: str, *, reply_to: str | None = None, media_ids: Sequence[str] = (), key: str | None = None) -> Posted:
+        """Post `text` (as a reply to `reply_to`, with uploaded media) under `key` (from key_for), or raise PublishError."""
+        ...
+
+    def key_for(self, draft_id: int, version: int, part: int, at: datetime) -> str | None:
+        """What makes every send of this part the same post on the network (None: it has no such thing); the desk stores
+        it with the first claim of the part and passes it to each resend."""
+        ...
+
+    def count(self, text: str) -> Count:
+        """How long the text is as this network counts it, and its limit there."""
+        ...
+
+    def link_id(self, url: str) -> str:
+        """The post id a link to one of the account's posts names, or BadLink saying what is wrong with the link."""
         ...
 
     def upload(self, image: Image) -> str:
         """Upload one image for a post about to be made; its media id, or PublishError (never UNKNOWN: unused media expire)."""
         ...
 
-    def find(self, text: str, since: datetime) -> Posted | None:
-        """The account's post of `text` made after `since`, None when certainly absent; PublishError when X cannot tell."""
+    def find(self, text: str, since: datetime, *, key: str | None = None) -> Posted | None:
+        """The account's post of `text` made after `since` (or under `key`), None when certainly absent; PublishError when
+        the network cannot tell."""
         ...
 
     def delete(self, post_id: str) -> None:
@@ -66,6 +87,9 @@ class Publisher(Protocol):
     def limits(self) -> XLimits | None:
         """What the network last said of the account's posting limits (kept in memory); None until it has said."""
         ...
+
+
+Publishers = Mapping[str, Mapping[str, Publisher]]  # account → network → its adapter
 
 
 def post_url(handle: str, post_id: str) -> str:
@@ -139,6 +163,15 @@ class DraftView:
     images: tuple[Image, ...] = ()  # described, without their bytes
     unmet: tuple[str, ...] = ()  # the users or groups its rules require among the approvers who have not approved yet
     notes: tuple[Note, ...] = ()  # pre-flight notes for the editors (bot/preflight.py): a card's, while it may still go out
+    networks: tuple[str, ...] = ("x",)  # where it goes, in order
+    legs: tuple[Leg, ...] = ()  # each network's post, in that order, once publishing began (bot/legs.py)
+    links: tuple[tuple[str, str], ...] = ()  # (network, link of its first part) for each network it is out on
+    counts: tuple[Count, ...] = ()  # its longest part on each network, as that network counts it
+
+    @property
+    def several(self) -> bool:
+        """Whether it goes to more than one network (the card then names each)."""
+        return len(self.networks) > 1
 
     @property
     def needed(self) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.errors import BadDraft
-from bot.length import Length, check_characters, check_postable
+from bot.length import Length, check_characters, check_postable, measure
 
 MAX_PARTS = 25  # a thread longer than this is a blog post; X itself allows 25 in its composer
 _SEPARATOR = re.compile(r"^[ \t]*---[ \t]*$", re.M)
@@ -18,8 +18,9 @@ def split(text: str) -> list[str]:
     return [part.strip() for part in _SEPARATOR.split(text)]
 
 
-def check(text: str) -> list[Length]:
-    """Each part's length, or BadDraft naming the part that is empty, too long, one too many, or has a refused character."""
+def check(text: str, *, on_x: bool = True) -> list[Length]:
+    """Each part's length on X, or BadDraft naming the part that is empty, too long, one too many, or has a refused
+    character (a draft that does not go to X is not measured against X's 280: bot/networks.py measures it)."""
     parts = split(text)
     count = len(parts)
     if count > MAX_PARTS:
@@ -27,7 +28,7 @@ def check(text: str) -> list[Length]:
     for number, typed in enumerate(_typed_parts(text), 1):
         check_characters(typed, what=f"Part {number} of {count}" if count > 1 else "The text")
     if count == 1:
-        return [check_postable(text)]
+        return [check_postable(text) if on_x else measure(text)]
     lengths = []
     for number, part in enumerate(parts, 1):
         if not part:
@@ -35,7 +36,7 @@ def check(text: str) -> list[Length]:
                 f"Part {number} of {count} is empty: a line of --- separates two posts, so remove the extra one "
                 "(or the one at the start or end)."
             )
-        lengths.append(check_postable(part, what=f"Part {number} of {count}"))
+        lengths.append(check_postable(part, what=f"Part {number} of {count}") if on_x else measure(part))
         if part in parts[: number - 1]:
             # X refuses a duplicate, and a lost answer is looked for on the account by its text
             raise BadDraft(f"Part {number} of {count} repeats part {parts.index(part) + 1}; X refuses the same text twice.")

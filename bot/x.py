@@ -19,6 +19,8 @@ from urllib3.exceptions import NameResolutionError, NewConnectionError
 from bot.config import Account
 from bot.errors import Delivery, PublishError
 from bot.images import Image
+from bot.links import status_id
+from bot.networks import Count, count_x
 from bot.ports import Posted, Quota, XLimits, post_url
 
 TWEEPY_HOST = "https://api.twitter.com"  # tweepy.Client hard-codes this in BaseClient.request()
@@ -56,7 +58,9 @@ class XPublisher:
 
     def __init__(self, account: Account, *, base_url: str, timeout: float) -> None:
         creds = account.credentials
-        self.handle = account.handle
+        on_x = account.on("x")
+        self.handle = on_x.handle if on_x else account.handle
+        self.network = "x"
         self._user_id: str | None = None
         self._oauth1: tweepy.OAuth1UserHandler | None = None
         if creds.oauth2_access_token is not None:
@@ -80,7 +84,7 @@ class XPublisher:
         self._limits: XLimits | None = None
         self._client.session.hooks["response"].append(self._heard)
 
-    def publish(self, text: str, *, reply_to: str | None = None, media_ids: Sequence[str] = ()) -> Posted:
+    def publish(self, text: str, *, reply_to: str | None = None, media_ids: Sequence[str] = (), key: str | None = None) -> Posted:
         """Create the post; X's own reason goes into the PublishError when it refuses."""
         with self._mapped("the post", sent_is_unknown=True):
             response = self._client.create_tweet(
@@ -126,7 +130,7 @@ class XPublisher:
                 )
         return media_id
 
-    def find(self, text: str, since: datetime) -> Posted | None:
+    def find(self, text: str, since: datetime, *, key: str | None = None) -> Posted | None:
         """Look through the account's own recent posts for this text (X shortens links, so links are compared loosely)."""
         with self._mapped("the lookup of recent posts", sent_is_unknown=True):
             if self._user_id is None:
@@ -155,6 +159,18 @@ class XPublisher:
     def limits(self) -> XLimits | None:
         """What X said of the account's posting limits when it last answered a post (refusals too); None until then."""
         return self._limits
+
+    def key_for(self, draft_id: int, version: int, part: int, at: datetime) -> str | None:
+        """X has no idempotency key: a lost answer is looked for on the account (find) before any resend."""
+        return None
+
+    def count(self, text: str) -> Count:
+        """X's weighted length."""
+        return count_x(text)
+
+    def link_id(self, url: str) -> str:
+        """The post id in a link to one of the account's posts on X, or BadLink saying what is wrong with it."""
+        return status_id(url, self.handle)
 
     def _heard(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         """A hook on tweepy's session: keep the rate-limit headers of X's answers to POST /2/tweets, in memory."""

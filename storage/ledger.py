@@ -18,6 +18,7 @@ from sqlite_utils import Database
 from bot.config import SYNCHRONOUS
 from bot.errors import LedgerError, LedgerUnwritable
 from bot.images import Image
+from bot.legs import Leg, Stage
 from bot.model import SYSTEM, ChainCheck, DigestRecord, Draft, Earlier, Event, Outgoing, Pause, Publication
 from bot.policy import Policy
 from bot.review import BUTTON, State, Vote
@@ -175,13 +176,15 @@ class Ledger:
         at: datetime,
         content_sha256: str,
         policy: Policy | None = None,
+        networks: tuple[str, ...] = (),
     ) -> Draft:
         """Store a new draft in review and log who wrote which words, and the rules that applied to them (plain SQL: it
         runs before /draft is acknowledged)."""
         with self.transaction():
             row_id = self._db.execute(
                 "INSERT INTO drafts (account, author_user_id, text, publish_at, state, origin_channel_id, review_channel_id,"
-                " card_ts, created_at, updated_at, content_sha256, policy) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?)",
+                " card_ts, created_at, updated_at, content_sha256, policy, networks)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)",
                 [
                     account,
                     author_id,
@@ -194,6 +197,7 @@ class Ledger:
                     to_text(at),
                     content_sha256,
                     policy.to_json() if policy else None,
+                    json.dumps(list(networks)) if networks else None,
                 ],
             ).lastrowid
             assert row_id is not None
@@ -207,6 +211,7 @@ class Ledger:
                 content_sha256=content_sha256,
                 text=text,
                 **({"policy": policy.record()} if policy else {}),
+                **({"networks": list(networks)} if networks else {}),
             )
             return self._draft_row(row_id)
 
@@ -536,8 +541,10 @@ class Ledger:
 
     # publications
 
-    def start_publication(self, draft: Draft, handle: str, *, at: datetime, part: int = 1) -> int:
-        """Note that a post (or one part of a thread) is on its way to X, before the call, so a crash leaves a trace."""
+    def start_publication(
+        self, draft: Draft, handle: str, *, at: datetime, part: int = 1, network: str = "x", key: str | None = None
+    ) -> int:
+        """Note that a post (or one part of a thread) is on its way to a network, before the call, so a crash leaves a trace."""
         with self.transaction():
             row_id = (
                 self._db.table("publications")
@@ -555,6 +562,8 @@ class Ledger:
                         "error": None,
                         "version": draft.version,
                         "content_sha256": draft.content_sha256,
+                        "network": network,
+                        "key": key,
                     }
                 )
                 .last_pk
@@ -587,14 +596,78 @@ class Ledger:
             rows = self._db.query("SELECT * FROM publications WHERE draft_id = ? ORDER BY id", [draft_id])
             return [read.publication(row) for row in rows]
 
-    def published_parts(self, draft_id: int) -> dict[int, Publication]:
-        """The parts of a draft that are on X now (published, not retracted), by part number."""
+    def published_parts(self, draft_id: int, network: str | None = "x") -> dict[int, Publication]:
+        """The parts of a draft that are on a network now (published, not retracted), by part number (network None:
+        on any network, the first network's part winning)."""
+        with self._lock:
+            rows = self._db.query(
+                "SELECT * FROM publications WHERE draft_id = ? AND outcome = 'published' AND retracted_at IS NULL "
+                "AND (? IS NULL OR network = ?) ORDER BY id",
+                [draft_id, network, network],
+            )
+            return {row["part"]: read.publication(row) for row in rows}
+
+    def live_posts(self, draft_id: int) -> dict[str, dict[int, Publication]]:
+        """Every part of a draft on every network now, by network then part."""
+        out: dict[str, dict[int, Publication]] = {}
         with self._lock:
             rows = self._db.query(
                 "SELECT * FROM publications WHERE draft_id = ? AND outcome = 'published' AND retracted_at IS NULL ORDER BY id",
                 [draft_id],
             )
-            return {row["part"]: read.publication(row) for row in rows}
+            for row in rows:
+                out.setdefault(row["network"], {})[row["part"]] = read.publication(row)
+        return out
+
+    def publication_key(self, draft_id: int, network: str, version: int, part: int) -> str | None:
+        """The key an earlier attempt at this part on this network used, so a resend is the same post there."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT key FROM publications WHERE draft_id = ? AND network = ? AND version = ? AND part = ? "
+                "AND key IS NOT NULL ORDER BY id DESC LIMIT 1",
+                [draft_id, network, version, part],
+            ).fetchone()
+        return row[0] if row else None
+
+    # legs: each network's post of a draft (bot/legs.py)
+
+    def legs(self, draft_id: int) -> dict[str, Leg]:
+        """Where each network's post of a draft is; a network without a row has not been tried."""
+        with self._lock:
+            rows = self._db.query("SELECT * FROM legs WHERE draft_id = ?", [draft_id])
+            return {row["network"]: read.leg(row) for row in rows}
+
+    def set_leg(
+        self,
+        draft_id: int,
+        network: str,
+        stage: Stage,
+        *,
+        at: datetime,
+        retry_at: datetime | None = None,
+        error: str | None = None,
+        may_be_live: bool = False,
+    ) -> None:
+        """Move one network's post of a draft to `stage` (inside the decision that moves it)."""
+        with self.transaction():
+            self._db.execute(
+                "INSERT INTO legs (draft_id, network, stage, retry_at, error, may_be_live, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (draft_id, network) DO UPDATE SET stage = excluded.stage, "
+                "retry_at = excluded.retry_at, error = excluded.error, may_be_live = excluded.may_be_live, "
+                "updated_at = excluded.updated_at",
+                [draft_id, network, stage.value, to_text(retry_at) if retry_at else None, error, int(may_be_live), to_text(at)],
+            )
+
+    def reopen_legs(self, draft_id: int, *, at: datetime, networks: Iterable[str] | None = None) -> None:
+        """Every network of a draft that is not out is to be sent again (Publish now, /draft retry, a new version)."""
+        names = list(networks) if networks is not None else None
+        with self.transaction():
+            self._db.execute(
+                "UPDATE legs SET stage = 'pending', retry_at = NULL, error = NULL, may_be_live = 0, updated_at = ? "
+                "WHERE draft_id = ? AND stage != 'out'"
+                + (f" AND network IN ({', '.join('?' for _ in names)})" if names is not None else ""),
+                [to_text(at), draft_id, *(names or [])],
+            )
 
     # pre-flight (bot/preflight.py)
 
@@ -616,6 +689,7 @@ class Ledger:
                 "AND (publish_at IS NULL OR publish_at < ?) AND account = ? AND id != ? ORDER BY publish_at, id",
                 [to_text(due_before), account, besides],
             ).fetchall()
+        out = list({i: (i, text, at) for i, text, at in reversed(out)}.values())[::-1]  # a post on several networks: once
         return [Earlier(i, text, from_text(at), True) for i, text, at in out] + [
             Earlier(i, text, from_text(at), False) for i, text, at in due
         ]
@@ -625,7 +699,7 @@ class Ledger:
         with self._lock:
             [(count,)] = self._db.execute(
                 "SELECT count(*) FROM publications INDEXED BY publications_by_outcome "
-                "WHERE outcome = 'published' AND finished_at >= ? AND account = ?",
+                "WHERE outcome = 'published' AND finished_at >= ? AND account = ? AND network = 'x'",
                 [to_text(since), account],
             ).fetchall()
         return int(count)

@@ -386,3 +386,29 @@ def m007_policy(db: Database) -> None:
         ALTER TABLE drafts ADD COLUMN cooling_until TEXT
         """,
     )
+
+
+@migrations()
+def m008_networks(db: Database) -> None:
+    """One approval, several networks: a draft names where it goes, each publication which network it was on, and each
+    network's post of a draft (a leg) has its own stage, retry time and error."""
+    _run(
+        db,
+        """
+        -- the networks a draft goes to, as JSON (["x", "bluesky"]); NULL: every network of its account
+        ALTER TABLE drafts ADD COLUMN networks TEXT;
+        ALTER TABLE publications ADD COLUMN network TEXT NOT NULL DEFAULT 'x';
+        -- what makes a resend the same post: Bluesky's record key, Mastodon's Idempotency-Key (X has none)
+        ALTER TABLE publications ADD COLUMN key TEXT;
+        CREATE TABLE legs (
+            draft_id INTEGER NOT NULL REFERENCES drafts (id),
+            network TEXT NOT NULL,
+            stage TEXT NOT NULL CHECK (stage IN ('pending', 'out', 'retrying', 'failed', 'held')),
+            retry_at TEXT,
+            error TEXT,
+            may_be_live INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (draft_id, network)
+        )
+        """,
+    )

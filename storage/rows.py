@@ -6,6 +6,7 @@ import json
 from datetime import UTC, date, datetime
 from typing import Any
 
+from bot.legs import Leg, Stage
 from bot.model import DigestRecord, Draft, Event, Outgoing, Publication
 from bot.policy import Policy
 from bot.review import Kind, State, Vote
@@ -67,6 +68,7 @@ def draft(row: dict[str, Any]) -> Draft:
         may_be_live=bool(row["may_be_live"]),
         policy=Policy.from_json(row["policy"]) if row.get("policy") else None,
         cooling_until=from_text(row.get("cooling_until")),
+        networks=tuple(json.loads(row["networks"])) if row.get("networks") else (),
     )
 
 
@@ -108,6 +110,19 @@ def publication(row: dict[str, Any]) -> Publication:
         retracted_at=from_text(row["retracted_at"]),
         part=row["part"],
         content_sha256=row["content_sha256"],
+        network=row.get("network") or "x",
+        key=row.get("key"),
+    )
+
+
+def leg(row: dict[str, Any]) -> Leg:
+    """A legs row: one network's post of one draft."""
+    return Leg(
+        network=row["network"],
+        stage=Stage(row["stage"]),
+        retry_at=from_text(row["retry_at"]),
+        error=row["error"],
+        may_be_live=bool(row["may_be_live"]),
     )
 
 

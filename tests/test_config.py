@@ -63,7 +63,7 @@ def with_account(**changes):
         (with_account(approval_required=1), "unknown key 'accounts.main.approval_required'"),
         (with_account(review_channel="#general"), "review_channel '#general' is not a Slack channel ID"),
         (with_account(editors=["dana"]), "editors has 'dana', which is not a Slack user or user group ID"),
-        (with_account(network="mastodon"), "only x is supported"),
+        (with_account(network="myspace"), "'myspace' is not a network copydesk posts to (x, bluesky, mastodon)"),
         (with_account(credentials={"consumer_key": "NOT_SET_ANYWHERE"}), "NOT_SET_ANYWHERE, which is not set"),
         ({**BASE_CONFIG, "accounts": {}}, "accounts must define at least one account"),
         ({**BASE_CONFIG, "digest": {"channel": "C0D", "at": "6pm"}}, "digest.at '6pm' is not a time of day"),

@@ -25,7 +25,7 @@ from bot.desk.reminders import Reminders
 from bot.desk.settling import Settling
 from bot.desk.voting import Voting
 from bot.messenger import Postings
-from bot.ports import Directory, Notifier, Publisher, Schedule
+from bot.ports import Directory, Notifier, Publishers, Schedule
 from bot.progress import Progress
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ class Desk:
         config: Config,
         ledger: Ledger,
         *,
-        publishers: Mapping[str, Publisher],
+        publishers: Publishers,
         notifier: Notifier,
         directory: Directory,
         scheduler: Schedule | None = None,
@@ -77,7 +77,7 @@ class Desk:
         cls,
         core: Core,
         *,
-        publishers: Mapping[str, Publisher],
+        publishers: Publishers,
         notifier: Notifier,
         postings: Postings | None = None,
         progress: Progress | None = None,
@@ -85,6 +85,7 @@ class Desk:
     ) -> Desk:
         """The services composed around a given Core (a benchmark's quieter one, say)."""
         postings, progress = postings or Postings(), progress or Progress()
+        core.counters = {account: {n: p.count for n, p in on.items()} for account, on in publishers.items()}
         reading = Reading(core, notifier=notifier, publishers=publishers)
         voting = Voting(core, postings=postings)
         publishing = Publishing(core, publishers=publishers, notifier=notifier, jitter=jitter)

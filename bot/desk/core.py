@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from bot import thread
 from bot.config import Account, Config
 from bot.content import content_sha256, counted
-from bot.errors import NotAllowed, RuleBlocks, UnknownAccount, UnknownDraft, WrongState
+from bot.errors import BadDraft, NotAllowed, RuleBlocks, UnknownAccount, UnknownDraft, WrongState
 from bot.messenger import CARD, DM, REDRAW, REPLY, RETIRE, draft_queue
 from bot.model import Draft
+from bot.networks import DEFAULT_COUNTERS, Counter, check_fits, label, listed
 from bot.policy import Blocked, Policy, Subject, judge
 from bot.ports import Change, Directory, Schedule, Unscheduled
 from bot.review import EDITABLE, Kind, Requirement, Rules, State, Tally
@@ -70,6 +72,7 @@ class Core:
         self.directory = directory
         self.scheduler: Schedule = scheduler or Unscheduled()  # nothing fires by itself without one
         self.clock = clock
+        self.counters: dict[str, dict[str, Counter]] = {}  # account → network → its length rule (Desk.around fills it)
         self.planners: list[Callable[[int], None]] = []  # what else the schedule holds for a draft (its expiry): see plan
         # Held across "commit a decision, then (un)schedule it" so two decisions cannot reorder those steps.
         self._decisions = threading.RLock()
@@ -107,6 +110,38 @@ class Core:
         """Publish an approved draft at its time, or at once when it has none or its time has passed."""
         due = draft.due
         self.scheduler.schedule(draft.id, due if due and due > self.clock() else None)
+
+    # networks
+
+    def networks_of(self, draft: Draft) -> tuple[str, ...]:
+        """Where a draft goes: what its on: named, else every network of its account (X alone for an account gone)."""
+        if draft.networks:
+            return draft.networks
+        account = self.config.accounts.get(draft.account)
+        return account.network_names if account else ("x",)
+
+    def counter(self, account: str, network: str) -> Counter:
+        """How `network` counts a text of `account` (Mastodon: as its instance said at start)."""
+        return self.counters.get(account, {}).get(network) or DEFAULT_COUNTERS[network]
+
+    def choose_networks(self, account: Account, on: Sequence[str] | None) -> tuple[str, ...]:
+        """The networks an on: names, checked against the account's; () for all of them (the draft then follows the
+        account). BadDraft names a network the account is not on."""
+        if not on:
+            return ()
+        names = account.network_names
+        for network in on:
+            if network not in names:
+                raise BadDraft(f"{account.name} is not on {label(network)}; it posts to {listed(names)} (on:{','.join(names)}).")
+        chosen = tuple(n for n in names if n in on)
+        return () if chosen == names else chosen
+
+    def check_text(self, account: Account, text: str, networks: Sequence[str]) -> None:
+        """BadDraft naming the part, the network and by how much, when the text does not fit one of its networks."""
+        thread.check(text, on_x="x" in networks)
+        others = [n for n in networks if n != "x"]
+        if others:
+            check_fits(thread.split(text), {n: self.counter(account.name, n) for n in others}, others)
 
     # reading what the rules need
 
@@ -238,10 +273,15 @@ class Core:
         self.require_author_or_admin(draft, user_id, what)
         if draft.state not in EDITABLE:
             raise WrongState(f"{draft.number} is {draft.state.label}; only drafts in review, approved or rejected can be edited.")
-        if out := sorted(self.ledger.published_parts(draft.id)):
-            raise WrongState(
-                f"{draft.number} is a thread already on X up to part {out[-1]}; the rest can only go out as written."
-            )
+        if live := self.ledger.live_posts(draft.id):
+            raise WrongState(f"{draft.number} is {self.out_where(live)}; the rest can only go out as written.")
+
+    @staticmethod
+    def out_where(live: Mapping[str, Mapping[int, Any]]) -> str:
+        """What is out of a draft, in words: "a thread already on X up to part 2", "already on Bluesky"."""
+        if set(live) == {"x"}:
+            return f"a thread already on X up to part {max(live['x'])}"
+        return f"already on {listed(live)}"
 
     # inside a decision's transaction
 

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from bot import images as images_
-from bot import thread
 from bot import when as when_
 from bot.content import content_sha256
 from bot.desk.core import Core
@@ -47,6 +46,7 @@ class Drafting:
         once: str | None = None,
         confirm: bool = False,
         fetch: Sequence[Mapping[str, Any]] = (),
+        on: Sequence[str] | None = None,
     ) -> Draft:
         """Check a new draft (a thread when lines of --- split it; images go on its first post) and store it in review.
 
@@ -55,10 +55,11 @@ class Drafting:
         view ID), a second submission of the same form raises AlreadySubmitted and stores nothing. With `confirm`, the
         author gets a direct message with a link to the card once it is up (the form has no other place to say so).
         `fetch`: files still in Slack (picked in the form, described and checked by the handler); the courier fetches
-        them after the acknowledgement, before the card goes up.
+        them after the acknowledgement, before the card goes up. `on`: the networks it goes to (None: all the account's).
         """
         target = self.core.account(account)
-        thread.check(text)
+        networks = self.core.choose_networks(target, on)
+        self.core.check_text(target, text, networks or target.network_names)
         images_.check_new(images)
         images_.check_count(len(images) + len(fetch))
         now = self.clock()
@@ -94,6 +95,7 @@ class Drafting:
                 at=now,
                 content_sha256=content_sha256(text, images),
                 policy=policy,
+                networks=networks,
             )
             if images:
                 self.ledger.add_images(draft.id, images, at=now)
@@ -153,7 +155,7 @@ class Drafting:
         draft = self.core.draft(draft_id)
         self.core.check_can_edit(draft, user_id)
         if text is not None:
-            thread.check(text)
+            self.core.check_text(self.core.account(draft.account), text, self.core.networks_of(draft))
         now = self.clock()
         new_time = when_.parse_when(at, now=now, zone=self.core.zone_of(user_id)) if at else None
         with self.core.deciding(at=now) as decision:
@@ -190,9 +192,9 @@ class Drafting:
         now = self.clock()
         with self.core.deciding(at=now) as decision:
             current = self.core.draft(draft_id)
-            if out := sorted(self.ledger.published_parts(draft_id)):
+            if live := self.ledger.live_posts(draft_id):
                 raise WrongState(
-                    f"{draft.number} is a thread already on X up to part {out[-1]}; withdrawing would leave "
+                    f"{draft.number} is {self.core.out_where(live)}; withdrawing would leave "
                     f"that online. Delete what is out with /draft retract {draft.number}, or publish the rest."
                 )
             if current.may_be_live:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,8 +14,10 @@ from bot import thread
 from bot.content import content_sha256
 from bot.desk.core import EARLY_TOLERANCE, Core, Decision
 from bot.errors import CopydeskError, Delivery, LedgerUnwritable, PublishError, WrongState
+from bot.legs import Stage, next_try, ordered, outcome, reasons, where
 from bot.model import SYSTEM, Draft
-from bot.ports import CardRef, Change, Notifier, Posted, Publisher
+from bot.networks import label, listed
+from bot.ports import CardRef, Change, Notifier, Posted, Publishers
 from bot.review import Rules, State
 
 log = logging.getLogger(__name__)
@@ -30,11 +32,14 @@ INTERRUPTED = f"publishing was interrupted (copydesk stopped while X was being a
 
 @dataclass(frozen=True)
 class Attempt:
-    """One call to X on its way: which publication row records it, and which part of the draft it posts."""
+    """One call to a network on its way: which publication row records it, and which part of the draft it posts where."""
 
     publication_id: int
     part: int
     parts: tuple[str, ...]  # every part's text; a single post has one
+    network: str = "x"
+    key: str | None = None  # the same for every send of this part there (bot/bluesky.py, bot/mastodon.py)
+    several: bool = False  # the draft goes to more than one network: what is said of it names the network
 
     @property
     def text(self) -> str:
@@ -45,8 +50,9 @@ class Attempt:
         return self.part == len(self.parts)
 
     def detail(self) -> dict[str, Any]:
-        """What the event log adds for a thread: which part of how many (nothing for a single post)."""
-        return {"part": self.part, "of": len(self.parts)} if len(self.parts) > 1 else {}
+        """What the event log adds: which part of how many (nothing for a single post), and where (for several networks)."""
+        said: dict[str, Any] = {"part": self.part, "of": len(self.parts)} if len(self.parts) > 1 else {}
+        return {**said, "network": self.network} if self.several else said
 
     def says(self, reason: str) -> str:
         """A reason that names the part, for threads."""
@@ -64,11 +70,10 @@ def first_unpublished(published: dict[int, Any], count: int) -> int:
 
 
 class Publishing:
-    """The scheduler's side of the desk: each approved post sent once, retried, or held for a person (Settling takes it from there)."""
+    """The scheduler's side of the desk: each approved post sent once to each of its networks, retried, or held for a
+    person (Settling takes it from there). Each network is a leg (bot/legs.py): one failing never stops another."""
 
-    def __init__(
-        self, core: Core, *, publishers: Mapping[str, Publisher], notifier: Notifier, jitter: Callable[[], float]
-    ) -> None:
+    def __init__(self, core: Core, *, publishers: Publishers, notifier: Notifier, jitter: Callable[[], float]) -> None:
         self.core = core
         self.ledger = core.ledger
         self.config = core.config
@@ -78,10 +83,12 @@ class Publishing:
         self._jitter = jitter  # 0 to 1: spreads the retries of posts that failed together
 
     def publish(self, draft_id: int) -> None:
-        """The scheduler's job: publish an approved draft once, if it is (still) approved, due and not paused.
+        """The scheduler's job: publish an approved draft once on each network it goes to, if it is (still) approved,
+        due and not paused.
 
         A thread goes out part by part, each a reply to the one before; a run that stops half-way (an error,
-        a restart, the pause) starts again from the first part that is not on X.
+        a restart, the pause) starts again from the first part that is not on the network. Networks go one after the
+        other; whatever happens on one, the next is tried in the same run.
         """
         started = self._claim(draft_id)
         if started is None:
@@ -92,8 +99,8 @@ class Publishing:
             attempt = self._send(draft, attempt, first_attempt)
 
     def _send(self, draft: Draft, attempt: Attempt, first_attempt: datetime) -> Attempt | None:
-        """Post one part; the next part's attempt when there is one to make now."""
-        publisher = self.publishers[draft.account]
+        """Post one part; the next attempt (the next part, or the next network) when there is one to make now."""
+        publisher = self.publishers[draft.account][attempt.network]
         try:
             reply_to = self._reply_to(draft, attempt)
             media = self.ledger.images(draft.id, with_bytes=True) if attempt.part == 1 else []  # images go on the first part
@@ -104,19 +111,18 @@ class Publishing:
                     delivery=Delivery.REFUSED,
                 )
             media_ids = [publisher.upload(image) for image in media]
-            posted = publisher.publish(attempt.text, reply_to=reply_to, media_ids=media_ids)
+            posted = publisher.publish(attempt.text, reply_to=reply_to, media_ids=media_ids, key=attempt.key)
         except PublishError as e:
             return self._after_failure(draft, attempt, first_attempt, e)
         except Exception as e:  # a fault of ours after the request may have gone: a person must look
             log.exception("publishing %s failed unexpectedly", draft.number)
-            self.hold(
-                draft, attempt.publication_id, attempt.says(f"copydesk failed while publishing ({type(e).__name__}); {CHECK}")
-            )
-            return None
-        return self._posted(draft, attempt, posted)
+            reason = f"copydesk failed while publishing ({type(e).__name__}); {check(attempt.network)}"
+            return self._ended(draft, attempt, first_attempt, Stage.HELD, attempt.says(reason), may_be_live=True)
+        return self._posted(draft, attempt, posted, first_attempt)
 
     def _recording(self, draft: Draft, attempt: Attempt, posted: Posted, write: Callable[[], Attempt | None]) -> Attempt | None:
-        """Record what X created; if the ledger refuses (disk full, a read-only file), say so at once and keep trying.
+        """Record what the network created; if the ledger refuses (disk full, a read-only file), say so at once and keep
+        trying.
 
         The post is live whatever the ledger says: its link goes to the log and the card's thread straight away (the
         outbox is in the ledger too), and the write is tried again with doubling waits, for RECORD_FOR at most.
@@ -126,14 +132,14 @@ class Publishing:
             try:
                 return write()
             except LedgerUnwritable as e:
-                what = f"{draft.number} {attempt.says('is on X')}: {posted.url} (post {posted.post_id})"
+                what = f"{draft.number} {attempt.says('is on ' + label(attempt.network))}: {posted.url} (post {posted.post_id})"
                 if not told:
                     told = True
                     log.error("%s, but %s; trying again", what, e)
                     self._say_now(
                         draft,
                         f":rotating_light: {what}. copydesk could not record it: {e}. It keeps trying; "
-                        "nothing is sent to X again meanwhile.",
+                        f"nothing is sent to {label(attempt.network)} again meanwhile.",
                     )
                 if self.clock() >= deadline:
                     log.critical(
@@ -152,20 +158,20 @@ class Publishing:
                 log.exception("could not tell the thread of %s either", draft.number)
 
     def _reply_to(self, draft: Draft, attempt: Attempt) -> str | None:
-        """The post the part answers: the part before it, as the ledger has it."""
+        """The post the part answers: the part before it on the same network, as the ledger has it."""
         if attempt.part == 1:
             return None
-        before = self.ledger.published_parts(draft.id).get(attempt.part - 1)
+        before = self.ledger.published_parts(draft.id, attempt.network).get(attempt.part - 1)
         if before is None or not before.x_post_id:
             raise PublishError(
-                f"copydesk does not know which post on X is part {attempt.part - 1}, so part {attempt.part} cannot reply to it; "
-                "publish the rest by hand, then mark it published",
+                f"copydesk does not know which post on {label(attempt.network)} is part {attempt.part - 1}, so part "
+                f"{attempt.part} cannot reply to it; publish the rest by hand, then mark it published",
                 delivery=Delivery.REFUSED,
             )
         return before.x_post_id
 
     def _claim(self, draft_id: int) -> tuple[Draft, Attempt, datetime] | None:
-        """Mark the draft as publishing before calling X, so that nothing else can publish it too.
+        """Mark the draft as publishing before calling any network, so that nothing else can publish it too.
 
         Nothing is sent unless every approval counted is for exactly the content being sent, under today's rules:
         otherwise the draft is held for a person, saying why.
@@ -193,12 +199,9 @@ class Publishing:
             if refusal := self._unapproved(draft, rules):
                 self._stop_unapproved(decision, draft, refusal)
                 return None
-            parts = tuple(thread.split(draft.text))
-            part = first_unpublished(self.ledger.published_parts(draft_id), len(parts))
-            if part > len(parts):  # cannot happen (the last part and "published" are one transaction); never post again
-                raise WrongState(f"every part of {draft.number} is already on X")
-            publication_id = self.ledger.start_publication(draft, self.core.account(draft.account).handle, at=now, part=part)
-            attempt = Attempt(publication_id, part, parts)
+            attempt = self._next_leg(draft, after=None, at=now)
+            if attempt is None:  # cannot happen (a run leaves no leg due): never post again
+                raise WrongState(f"{draft.number} has nothing left to send")
             if not self.ledger.transition(
                 draft_id,
                 State.PUBLISHING,
@@ -207,7 +210,7 @@ class Publishing:
                 actor=SYSTEM,
                 action="publishing",
                 retrying=(None, draft.first_attempt_at or now),
-                publication_id=publication_id,
+                publication_id=attempt.publication_id,
                 **self.core.approval_record(draft, rules),
                 **attempt.detail(),
             ):  # cannot happen (read approved above, under the decision lock): undone, nothing is sent
@@ -215,6 +218,31 @@ class Publishing:
             first = self.core.draft(draft_id).first_attempt_at  # as stored (to the millisecond), to compare with attempts
         assert first is not None
         return draft, attempt, first
+
+    def _next_leg(self, draft: Draft, *, after: str | None, at: datetime) -> Attempt | None:
+        """Inside a transaction: claim the first part not yet out on the next network due (after `after`), or None."""
+        networks = self.core.networks_of(draft)
+        legs = ordered(self.ledger.legs(draft.id), networks)
+        later = networks[networks.index(after) + 1 :] if after in networks else networks
+        leg = next((leg for leg in legs if leg.network in later and leg.due(at, EARLY_TOLERANCE)), None)
+        if leg is None:
+            return None
+        parts = tuple(thread.split(draft.text))
+        part = first_unpublished(self.ledger.published_parts(draft.id, leg.network), len(parts))
+        if part > len(parts):  # every part is out there (recorded before the leg was): the leg is out
+            self.ledger.set_leg(draft.id, leg.network, Stage.OUT, at=at)
+            return self._next_leg(draft, after=leg.network, at=at)
+        key = self.ledger.publication_key(draft.id, leg.network, draft.version, part) or self.publishers[draft.account][
+            leg.network
+        ].key_for(draft.id, draft.version, part, at)
+        handle = self._handle(draft, leg.network)
+        publication_id = self.ledger.start_publication(draft, handle, at=at, part=part, network=leg.network, key=key)
+        self.ledger.set_leg(draft.id, leg.network, leg.stage, at=at, retry_at=leg.retry_at, error=leg.error)
+        return Attempt(publication_id, part, parts, leg.network, key, several=len(networks) > 1)
+
+    def _handle(self, draft: Draft, network: str) -> str:
+        on = self.core.account(draft.account).on(network)
+        return on.handle if on else self.core.account(draft.account).handle
 
     def _rules_now(self, draft: Draft) -> Rules | None:
         """The draft's rules, or None when Slack cannot say who its editors are (the part goes on as its run was approved)."""
@@ -249,7 +277,8 @@ class Publishing:
     def _stop_unapproved(self, decision: Decision, draft: Draft, reason: str) -> None:
         """Inside the claim's decision: hold the draft instead of sending it; a person decides what happens next."""
         at = decision.at
-        notice = f"Not sent: {reason}. Nothing went to X."
+        nowhere = "X" if self.core.networks_of(draft) == ("x",) else "any network"
+        notice = f"Not sent: {reason}. Nothing went to {nowhere}."
         self.ledger.transition(
             draft.id,
             State.HELD,
@@ -267,34 +296,34 @@ class Publishing:
     def _after_failure(self, draft: Draft, attempt: Attempt, first: datetime, error: PublishError) -> Attempt | None:
         reason = attempt.says(error.reason)
         if error.delivery is Delivery.REFUSED:
-            self._fail(draft, attempt.publication_id, reason)
-        elif error.delivery is Delivery.NOT_SENT:
-            self._retry_or_fail(draft, attempt.publication_id, first, reason, error.retry_at)
-        else:
-            return self._settle_unknown(draft, attempt, first, reason)
-        return None
+            return self._ended(draft, attempt, first, Stage.FAILED, reason)
+        if error.delivery is Delivery.NOT_SENT:
+            return self._retry_or_fail(draft, attempt, first, reason, error.retry_at)
+        return self._settle_unknown(draft, attempt, first, reason)
 
     def _settle_unknown(self, draft: Draft, attempt: Attempt, first: datetime, reason: str) -> Attempt | None:
         """The request went out but no answer came back: look on the account before anything else."""
-        try:  # from the first attempt of this run: X may have created any of them late
-            found = self.publishers[draft.account].find(attempt.text, since=first)
+        try:  # from the first attempt of this run: the network may have created any of them late
+            found = self.publishers[draft.account][attempt.network].find(attempt.text, since=first, key=attempt.key)
         except PublishError as e:
-            self.hold(draft, attempt.publication_id, f"{reason}. copydesk could not check the account either ({e.reason})")
-            return None
+            why = f"{reason}. copydesk could not check the account either ({e.reason})"
+            return self._ended(draft, attempt, first, Stage.HELD, why, may_be_live=True)
         if found is not None:
-            return self._posted(draft, attempt, found, checked=True)
+            return self._posted(draft, attempt, found, first, checked=True)
         why = reason.split(";")[0] + "; the post is not on the account"
-        self._retry_or_fail(draft, attempt.publication_id, first, why, None)
-        return None
+        return self._retry_or_fail(draft, attempt, first, why, None)
 
-    def _posted(self, draft: Draft, attempt: Attempt, posted: Posted, *, checked: bool = False) -> Attempt | None:
-        """Record a part X has; the draft is published with its last part, else the next part is claimed at once."""
-        return self._recording(draft, attempt, posted, lambda: self._record_posted(draft, attempt, posted, checked=checked))
+    def _posted(
+        self, draft: Draft, attempt: Attempt, posted: Posted, first: datetime, *, checked: bool = False
+    ) -> Attempt | None:
+        """Record a part the network has; the leg is out with its last part, else the next part is claimed at once."""
+        return self._recording(
+            draft, attempt, posted, lambda: self._record_posted(draft, attempt, posted, first, checked=checked)
+        )
 
-    def _record_posted(self, draft: Draft, attempt: Attempt, posted: Posted, *, checked: bool) -> Attempt | None:
+    def _record_posted(self, draft: Draft, attempt: Attempt, posted: Posted, first: datetime, *, checked: bool) -> Attempt | None:
         if attempt.last:
-            self._succeed(draft, attempt.publication_id, posted, checked=checked)
-            return None
+            return self._ended(draft, attempt, first, Stage.OUT, None, posted=posted, checked=checked)
         rules = self._rules_now(draft)  # may ask Slack: before the transaction
         now = self.clock()
         following: Attempt | None = None
@@ -322,12 +351,13 @@ class Publishing:
                     actor=SYSTEM,
                     action="thread_paused",
                     next_part=attempt.part + 1,
+                    network=attempt.network if attempt.several else None,
                 )
             elif rules is not None and (refusal := self._unapproved(self.core.draft(draft.id), rules)):
                 # a veto (or a lost approval) that came while the thread was going out stops its next part
                 notice = (
                     f"Part {attempt.part + 1} of {len(attempt.parts)} was not sent: {refusal}. Parts up to "
-                    f"{attempt.part} are on X; retract them, or settle it on this card."
+                    f"{attempt.part} are on {label(attempt.network)}; retract them, or settle it on this card."
                 )
                 self.ledger.transition(
                     draft.id, State.HELD, only_from=[State.PUBLISHING], at=now, actor=SYSTEM, notice=notice, reason=notice
@@ -335,8 +365,12 @@ class Publishing:
                 decision.tell(draft, Change(State.PUBLISHING, State.HELD, SYSTEM))
             else:
                 part = attempt.part + 1
-                publication_id = self.ledger.start_publication(draft, self.core.account(draft.account).handle, at=now, part=part)
-                following = Attempt(publication_id, part, attempt.parts)
+                handle = self._handle(draft, attempt.network)
+                key = self.ledger.publication_key(draft.id, attempt.network, draft.version, part) or self.publishers[
+                    draft.account
+                ][attempt.network].key_for(draft.id, draft.version, part, now)
+                publication_id = self.ledger.start_publication(draft, handle, at=now, part=part, network=attempt.network, key=key)
+                following = replace(attempt, publication_id=publication_id, part=part, key=key)
                 self.ledger.log(
                     "publishing",
                     actor=SYSTEM,
@@ -352,45 +386,147 @@ class Publishing:
                 decision.reschedule(draft.id)
         return following
 
-    def _retry_or_fail(self, draft: Draft, publication_id: int, first: datetime, reason: str, reset: datetime | None) -> None:
+    def _retry_or_fail(
+        self, draft: Draft, attempt: Attempt, first: datetime, reason: str, reset: datetime | None
+    ) -> Attempt | None:
         now = self.clock()
-        # failed attempts of this run (and the one failing now); parts that went out are not attempts that failed
-        attempts = sum(1 for p in self.ledger.publications(draft.id) if p.started_at >= first and p.outcome != "published")
+        # failed attempts of this run on this network (and the one failing now); parts that went out do not count
+        attempts = sum(
+            1
+            for p in self.ledger.publications(draft.id)
+            if p.started_at >= first and p.outcome != "published" and p.network == attempt.network
+        )
         delay = min(timedelta(seconds=self.config.x_retry_delay_seconds * 2 ** (attempts - 1)), MAX_DELAY)
         delay *= 0.5 + self._jitter() / 2  # posts that failed together do not all come back together
         retry_at = max(reset, now) if reset else now + delay
         give_up = first + timedelta(minutes=self.config.x_retry_for_minutes)
-        # X's named reset is waited for however long; our own backoff stops at the retry window.
+        # The network's named reset is waited for however long; our own backoff stops at the retry window.
         if attempts >= MAX_ATTEMPTS or (reset is None and retry_at > give_up):
-            self._fail(draft, publication_id, f"{reason}; gave up after {attempts} attempt(s)")
-            return
-        with self.core.deciding(at=now) as decision:
-            self.ledger.fail_publication(publication_id, error=reason, at=now)
-            self.ledger.transition(
-                draft.id,
-                State.APPROVED,
-                only_from=[State.PUBLISHING],
-                at=now,
-                actor=SYSTEM,
-                action="retry_scheduled",
-                retrying=(retry_at, first),
-                attempt=attempts,
-                publication_id=publication_id,
-                error=reason,
-                retry_at=retry_at.isoformat(),
-            )
-            decision.tell(draft, Change(State.PUBLISHING, State.APPROVED, SYSTEM))
-            decision.reschedule(draft.id)
+            return self._ended(draft, attempt, first, Stage.FAILED, f"{reason}; gave up after {attempts} attempt(s)")
+        return self._ended(draft, attempt, first, Stage.RETRYING, reason, retry_at=retry_at, attempts=attempts)
 
-    def _succeed(self, draft: Draft, publication_id: int, posted: Posted, *, checked: bool = False) -> None:
-        """The last (or only) part is out: the draft is published, and its link is its first part's."""
+    def _ended(
+        self,
+        draft: Draft,
+        attempt: Attempt,
+        first: datetime,
+        stage: Stage,
+        reason: str | None,
+        *,
+        retry_at: datetime | None = None,
+        may_be_live: bool = False,
+        posted: Posted | None = None,
+        checked: bool = False,
+        attempts: int = 0,
+    ) -> Attempt | None:
+        """One network's run is over (out, to retry, failed or held): record it, then claim the next network due, or
+        settle the draft from all its legs, in one transaction."""
+        stopped = attempt.several and self._stopped(draft)  # may ask Slack: before the transaction
         now = self.clock()
+        nxt: Attempt | None = None
         with self.core.deciding(at=now) as decision:
-            self.ledger.finish_publication(publication_id, post_id=posted.post_id, url=posted.url, at=now)
-            out = self.ledger.published_parts(draft.id)
-            first = out.get(1)
-            detail: dict[str, Any] = {"found_on_account": True} if checked else {}
-            detail.update(publication_id=publication_id, version=draft.version, content_sha256=draft.content_sha256)
+            if posted is not None:
+                self.ledger.finish_publication(attempt.publication_id, post_id=posted.post_id, url=posted.url, at=now)
+            elif attempt.publication_id:
+                self.ledger.fail_publication(attempt.publication_id, error=reason or "", at=now)
+            self.ledger.set_leg(
+                draft.id, attempt.network, stage, at=now, retry_at=retry_at, error=reason, may_be_live=may_be_live
+            )
+            said = self._leg_record(draft, attempt, stage, reason, retry_at, posted, checked, attempts)
+            if attempt.several:
+                self.ledger.log(f"network_{stage.value}", actor=SYSTEM, at=now, draft_id=draft.id, **said)
+            if self.ledger.current_pause() is None and not stopped:
+                nxt = self._next_leg(self.core.draft(draft.id), after=attempt.network, at=now)
+            if nxt is not None:
+                self.ledger.log(
+                    "publishing",
+                    actor=SYSTEM,
+                    at=now,
+                    draft_id=draft.id,
+                    publication_id=nxt.publication_id,
+                    version=draft.version,
+                    content_sha256=draft.content_sha256,
+                    **nxt.detail(),
+                )
+                decision.tell(draft)  # the card shows which networks have it
+            else:
+                self._conclude(decision, draft, first, said if not attempt.several else {}, attempt, stopped=stopped)
+        return nxt
+
+    def _stopped(self, draft: Draft) -> bool:
+        """A veto or a lost approval since the run began: no further network is sent (the claim's check, once more)."""
+        rules = self._rules_now(draft)
+        return rules is not None and self._unapproved(self.core.draft(draft.id), rules) is not None
+
+    @staticmethod
+    def _leg_record(
+        draft: Draft,
+        attempt: Attempt,
+        stage: Stage,
+        reason: str | None,
+        retry_at: datetime | None,
+        posted: Posted | None,
+        checked: bool,
+        attempts: int,
+    ) -> dict[str, Any]:
+        """What the event log says of one network's outcome (for a single network: the draft's own event's detail)."""
+        said: dict[str, Any] = {"network": attempt.network} if attempt.several else {}
+        if stage is Stage.OUT and posted is not None:
+            said.update(x_post_id=posted.post_id, url=posted.url, last_post_id=posted.post_id)
+            if checked:
+                said["found_on_account"] = True
+        elif stage is Stage.RETRYING:
+            said.update(attempt=attempts, error=reason)
+            if retry_at is not None:
+                said["retry_at"] = retry_at.isoformat()
+        elif stage is Stage.FAILED:
+            said["error"] = reason
+        elif stage is Stage.HELD:
+            said["reason"] = reason
+        said["publication_id"] = attempt.publication_id
+        if stage is Stage.OUT:
+            said.update(version=draft.version, content_sha256=draft.content_sha256)
+        return said
+
+    def _conclude(
+        self, decision: Decision, draft: Draft, first: datetime, said: dict[str, Any], attempt: Attempt, *, stopped: bool
+    ) -> None:
+        """No network is left to try now: the draft's state follows from its legs (out everywhere, waiting, held or
+        failed somewhere), or it waits for the pause or a person (a veto during the run)."""
+        now = decision.at
+        networks = self.core.networks_of(draft)
+        legs = ordered(self.ledger.legs(draft.id), networks)
+        current = self.core.draft(draft.id)
+        state = outcome(legs)
+        several = len(networks) > 1
+        summary: dict[str, Any] = {"networks": {leg.network: leg.stage.value for leg in legs}} if several else {}
+        pending = [leg.network for leg in legs if leg.stage is Stage.PENDING]
+        if several and pending and self.ledger.current_pause() is not None:
+            self.ledger.transition(
+                draft.id, State.APPROVED, only_from=[State.PUBLISHING], at=now, actor=SYSTEM, action="networks_paused", **summary
+            )
+            decision.tell(current)
+            return
+        if several and pending and stopped:
+            notice = (
+                f"Not sent to {listed(pending)}: a veto, or an approval that no longer counts, came while it was going out "
+                f"(an editor must review it again). {where(legs).capitalize()}."
+            )
+            self.ledger.transition(
+                draft.id, State.HELD, only_from=[State.PUBLISHING], at=now, actor=SYSTEM, notice=notice, reason=notice
+            )
+            decision.tell(draft, Change(State.PUBLISHING, State.HELD, SYSTEM))
+            decision.reschedule(draft.id)
+            return
+        if state is State.PUBLISHED:
+            out = self.ledger.published_parts(draft.id, networks[0])
+            first_part = out.get(1)
+            detail = dict(said)
+            if not several:
+                detail.pop("x_post_id", None), detail.pop("url", None)
+            else:
+                detail.update(version=draft.version, content_sha256=draft.content_sha256)
+                detail["links"] = {n: p[1].url for n, p in self.ledger.live_posts(draft.id).items() if 1 in p}
             if len(out) > 1:
                 detail["parts"] = len(out)
             self.ledger.transition(
@@ -400,30 +536,78 @@ class Publishing:
                 at=now,
                 actor=SYSTEM,
                 may_be_live=False,
-                x_post_id=first.x_post_id if first else posted.post_id,
-                url=first.url if first else posted.url,
-                last_post_id=posted.post_id,
+                x_post_id=first_part.x_post_id if first_part else said.get("x_post_id"),
+                url=first_part.url if first_part else said.get("url"),
                 **detail,
+                **summary,
             )
-            decision.tell(draft, Change(State.PUBLISHING, State.PUBLISHED, SYSTEM))
-
-    def _fail(self, draft: Draft, publication_id: int, reason: str) -> None:
-        now = self.clock()
-        with self.core.deciding(at=now) as decision:
-            self.ledger.fail_publication(publication_id, error=reason, at=now)
+        elif state is State.APPROVED:
+            retry_at = next_try(legs)
+            self.ledger.transition(
+                draft.id,
+                State.APPROVED,
+                only_from=[State.PUBLISHING],
+                at=now,
+                actor=SYSTEM,
+                action="retry_scheduled",
+                retrying=(retry_at, first),
+                **(said if not several else {"retry_at": retry_at.isoformat() if retry_at else None, "error": where(legs)}),
+                **summary,
+            )
+            decision.reschedule(draft.id)
+        elif state is State.FAILED:
+            error = said.get("error") if not several else f"{where(legs).capitalize()}. {reasons(legs)}"
             self.ledger.transition(
                 draft.id,
                 State.FAILED,
                 only_from=[State.PUBLISHING],
                 at=now,
                 actor=SYSTEM,
-                error=reason,
-                publication_id=publication_id,
+                error=error,
+                publication_id=attempt.publication_id,
+                **summary,
             )
-            decision.tell(draft, Change(State.PUBLISHING, State.FAILED, SYSTEM))
+        else:  # held somewhere
+            reason = said.get("reason") if not several else f"{where(legs).capitalize()}. {reasons(legs)}"
+            self.ledger.transition(
+                draft.id,
+                State.HELD,
+                only_from=[State.PUBLISHING],
+                at=now,
+                actor=SYSTEM,
+                notice=reason,
+                may_be_live=True if any(leg.may_be_live for leg in legs) else None,
+                reason=reason,
+                publication_id=attempt.publication_id,
+                **summary,
+            )
+        decision.tell(draft, Change(State.PUBLISHING, state, SYSTEM))
+
+    def interrupted(self, draft: Draft) -> None:
+        """At start, a draft left publishing: the network being asked may have the post, so that leg is held for a
+        person; the networks not yet tried still go out (at start, never blindly again where it may be live)."""
+        open_attempts = [p for p in self.ledger.publications(draft.id) if p.outcome == "publishing"]
+        networks = self.core.networks_of(draft)
+        count = len(thread.split(draft.text))
+        if not open_attempts:
+            self.hold(draft, None, INTERRUPTED)
+            return
+        last = open_attempts[-1]
+        which = f"part {last.part} of {count}: " if count > 1 else ""
+        attempt = Attempt(last.id, last.part, tuple(thread.split(draft.text)), last.network, last.key, several=len(networks) > 1)
+        reason = which + interrupted(last.network)
+        now = self.clock()
+        with self.core.deciding(at=now) as decision:
+            self.ledger.fail_publication(last.id, error=reason, at=now)
+            self.ledger.set_leg(draft.id, last.network, Stage.HELD, at=now, error=reason, may_be_live=True)
+            said = self._leg_record(draft, attempt, Stage.HELD, reason, None, None, False, 0)
+            if attempt.several:
+                self.ledger.log("network_held", actor=SYSTEM, at=now, draft_id=draft.id, **said)
+            first = draft.first_attempt_at or now
+            self._conclude(decision, draft, first, said if not attempt.several else {}, attempt, stopped=False)
 
     def hold(self, draft: Draft, publication_id: int | None, reason: str) -> None:
-        """Whether X has the post is unknown: stop, and ask a person on the card."""
+        """Whether the network has the post is unknown: stop, and ask a person on the card."""
         now = self.clock()
         with self.core.deciding(at=now) as decision:
             if publication_id is not None:
@@ -435,8 +619,17 @@ class Publishing:
                 at=now,
                 actor=SYSTEM,
                 notice=reason,
-                may_be_live=True if publication_id is not None else None,  # a request went to X: it may have it
+                may_be_live=True if publication_id is not None else None,  # a request went out: it may have it
                 reason=reason,
                 **_named(publication_id),
             )
             decision.tell(draft, Change(State.PUBLISHING, State.HELD, SYSTEM))
+
+
+def check(network: str) -> str:
+    """What a person does about a post whose fate is unknown."""
+    return f"check the account on {label(network)}, then publish it again or mark it published"
+
+
+def interrupted(network: str) -> str:
+    return f"publishing was interrupted (copydesk stopped while {label(network)} was being asked); {check(network)}"

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from datetime import timedelta
 
 from bot import preflight, privacy, thread
 from bot.config import Account
 from bot.desk.core import Core
 from bot.errors import CopydeskError, SlackUnavailable
+from bot.legs import ordered
 from bot.length import measure
 from bot.model import Draft, Pause
-from bot.ports import CardRef, DraftView, Notifier, Overview, Publisher
+from bot.networks import Count
+from bot.ports import CardRef, DraftView, Notifier, Overview, Publishers
 from bot.review import OPEN, Kind, State, tally
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ HOME_LINKS = 15  # cards linked from one App Home (each link is a Slack call, ca
 class Reading:
     """Reads only: nothing here changes the ledger."""
 
-    def __init__(self, core: Core, *, notifier: Notifier, publishers: Mapping[str, Publisher] | None = None) -> None:
+    def __init__(self, core: Core, *, notifier: Notifier, publishers: Publishers | None = None) -> None:
         self.core = core
         self.ledger = core.ledger
         self.notifier = notifier
@@ -49,9 +50,17 @@ class Reading:
             standing = tally(v for v in self.ledger.votes(draft.id) if v.version == draft.version)
             unmet = draft.policy.require if draft.policy else ()
         publications = self.ledger.publications(draft.id)
+        networks = self.core.networks_of(draft)
         shown = publications[-1] if publications else None
         if draft.state in (State.PUBLISHED, State.RETRACTED):  # a thread's link is its first part's
             shown = next((p for p in reversed(publications) if p.outcome == "published" and p.part == 1), shown)
+        links = {
+            p.network: p.url
+            for p in publications
+            if p.outcome == "published" and p.part == 1 and p.retracted_at is None and p.url and p.network in networks
+        }
+        several = len(networks) > 1
+        legs = tuple(ordered(self.ledger.legs(draft.id), networks)) if several and publications else ()
         return DraftView(
             draft=draft,
             account=account,
@@ -61,11 +70,24 @@ class Reading:
             publication=shown,
             pause=pause,
             parts=tuple(measure(part) for part in thread.split(draft.text)),
-            parts_out=tuple(sorted(self.ledger.published_parts(draft.id))),
+            parts_out=tuple(sorted(self.ledger.published_parts(draft.id, networks[0]))),
             images=tuple(self.ledger.images(draft.id)),
             unmet=unmet,
             notes=self.preflight_notes(draft, account) if notes else (),
+            networks=networks,
+            legs=legs,
+            links=tuple((n, links[n]) for n in networks if n in links),
+            counts=self._counts(draft, networks) if several else (),
         )
+
+    def _counts(self, draft: Draft, networks: tuple[str, ...]) -> tuple[Count, ...]:
+        """Its longest part on each network, as that network counts it (the card shows each)."""
+        parts = thread.split(draft.text)
+        counted = []
+        for network in networks:
+            count = self.core.counter(draft.account, network)
+            counted.append(max((count(p) for p in parts), key=lambda c: (c.excess, c.used)))
+        return tuple(counted)
 
     def pending(self) -> list[DraftView]:
         """Drafts in review, approved and waiting for their time, or held for a person, oldest first."""
@@ -135,7 +157,7 @@ class Reading:
         if draft.state not in OPEN:
             return ()
         now, config = self.core.clock(), self.core.config
-        publisher = self.publishers.get(draft.account)
+        publisher = self.publishers.get(draft.account, {}).get("x") if "x" in self.core.networks_of(draft) else None
         return preflight.notes(
             draft.text,
             publish_at=draft.publish_at,

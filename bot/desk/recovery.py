@@ -6,10 +6,9 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot import thread
 from bot.desk.core import Core
 from bot.desk.expiry import Expiry
-from bot.desk.publishing import INTERRUPTED, Publishing
+from bot.desk.publishing import Publishing
 from bot.desk.reminders import Reminders
 from bot.desk.voting import Voting
 from bot.errors import RuleBlocks
@@ -49,11 +48,8 @@ class Recovering:
         self._retire_orphans(now)
         interrupted = self.ledger.drafts_in([State.PUBLISHING])
         for draft in interrupted:
-            # The call to X may or may not have gone through: never post again blindly, ask a person.
-            open_attempts = [p for p in self.ledger.publications(draft.id) if p.outcome == "publishing"]
-            count = len(thread.split(draft.text))
-            which = f"part {open_attempts[-1].part} of {count}: " if open_attempts and count > 1 else ""
-            self.publishing.hold(draft, open_attempts[-1].id if open_attempts else None, which + INTERRUPTED)
+            # The call to the network may or may not have gone through: never post there again blindly, ask a person.
+            self.publishing.interrupted(draft)
         # No request or job runs yet (the server, the scheduler and the courier start after this),
         # so the drafts just read are current.
         self._judge_again(now)
@@ -81,7 +77,7 @@ class Recovering:
             return  # no rules today, and none recorded: nothing to judge (a start costs a team without rules nothing)
         for draft in self.ledger.drafts_in(OPEN):
             account = self.config.accounts.get(draft.account)
-            if account is None or (not account.rules and draft.policy is None) or self.ledger.published_parts(draft.id):
+            if account is None or (not account.rules and draft.policy is None) or self.ledger.published_parts(draft.id, None):
                 continue  # retired above; no rule then or now; or a thread partly on X (its next part is checked before it goes)
             media = bool(self.ledger.images(draft.id))
             try:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from bot import links, thread
+from bot import thread
 from bot.desk.core import Core
 from bot.desk.publishing import first_unpublished
-from bot.errors import NotAllowed, Paused, PublishError, WrongState
+from bot.errors import BadLink, NotAllowed, Paused, PublishError, WrongState
+from bot.legs import Stage, ordered, outcome
 from bot.model import Draft
-from bot.ports import Change, Publisher, post_url
+from bot.networks import label, listed
+from bot.ports import Change, Publishers, post_url
 from bot.review import State, decide
 
 # A thread can stop part-way (the pause, a failure, a doubt): its parts on X can still be retracted.
@@ -20,7 +21,7 @@ PART_WAY = (State.APPROVED, State.HELD, State.FAILED)
 class Settling:
     """Publish now, Mark as published, and retract: each checks who asks, then decides in one transaction."""
 
-    def __init__(self, core: Core, *, publishers: Mapping[str, Publisher]) -> None:
+    def __init__(self, core: Core, *, publishers: Publishers) -> None:
         self.core = core
         self.ledger = core.ledger
         self.config = core.config
@@ -64,6 +65,7 @@ class Settling:
                 notice=None,
                 before=current.state.value,
             )
+            self.ledger.reopen_legs(draft_id, at=now)  # only the networks not yet out are sent again
             # whether X has it stays in doubt until it is found or sent: a duplicate refused by X must not free it
             decision.tell(current, Change(current.state, State.APPROVED, user_id))
             decision.reschedule(draft_id)
@@ -82,18 +84,22 @@ class Settling:
             decision.reschedule(draft.id)
         return self.core.draft(draft.id)
 
-    def mark_published(self, draft_id: int, user_id: str, url: str | None) -> Draft:
-        """An editor or admin found a held post live on X: record it as published, with its link if given.
+    def mark_published(self, draft_id: int, user_id: str, url: str | None, network: str | None = None) -> Draft:
+        """An editor or admin found a held post live on a network: record it as published there, with its link if given.
 
-        For a thread it settles the part in doubt (the first not on X); only the last part makes the draft
-        published. A part that more parts must reply to needs its link.
+        For a thread it settles the part in doubt (the first not out there); only the last part makes the network out,
+        and the draft is published once every network is. A part that more parts must reply to needs its link. Which
+        network: `network` (on:), else the one the link is on, else the only one not out yet.
         """
         draft = self.core.draft(draft_id)
         self.core.require_editor_or_admin(draft, user_id, "mark a draft as published")
-        handle = self.core.account(draft.account).handle
-        post_id = links.status_id(url, handle) if url else None
-        url = post_url(handle, post_id) if post_id else None  # the link as copydesk writes it, whatever the host
+        network, post_id = self._where_found(draft, url, network)
+        account = self.core.account(draft.account)
+        on = account.on(network)
+        handle = on.handle if on else account.handle
+        url = (post_url(handle, post_id) if network == "x" else url.strip()) if post_id and url else None
         count = len(thread.split(draft.text))
+        networks = self.core.networks_of(draft)
         rules = self.core.rules_of(draft)  # what is recorded beside it: the approvals its content had when it was found live
         now = self.clock()
         with self.core.deciding(at=now) as decision:
@@ -104,17 +110,20 @@ class Settling:
             if not (current.may_be_live or sent or decide(self.core.standing(current, rules), rules) is State.APPROVED):
                 raise WrongState(
                     f"copydesk never sent {draft.number} as it stands, and the editors' approval of it does not "
-                    "hold now, so it is not recorded as published. If someone posted it by hand, delete it on X "
-                    f"and withdraw {draft.number}."
+                    f"hold now, so it is not recorded as published. If someone posted it by hand, delete it on "
+                    f"{label(network)} and withdraw {draft.number}."
                 )
-            part = first_unpublished(self.ledger.published_parts(draft_id), count)
+            part = first_unpublished(self.ledger.published_parts(draft_id, network), count)
+            if part > count:
+                raise WrongState(f"{draft.number} is already out on {label(network)}.")
             last = part >= count
             if not last and not post_id:
+                example = f"https://x.com/{handle}/status/…" if network == "x" else "its link"
                 raise WrongState(
                     f"Part {part} of {count} of {draft.number} is followed by more parts, which reply to it: "
-                    f"give its link, /draft mark-published {draft.number} https://x.com/{handle}/status/…"
+                    f"give its link, /draft mark-published {draft.number} {example}"
                 )
-            publication_id = self.ledger.start_publication(current, handle, at=now, part=part)
+            publication_id = self.ledger.start_publication(current, handle, at=now, part=part, network=network)
             self.ledger.finish_publication(publication_id, post_id=post_id or "", url=url or "", at=now)
             said: dict[str, Any] = {
                 "actor": user_id,
@@ -125,61 +134,131 @@ class Settling:
                 "x_post_id": post_id or "",
                 **self.core.approval_record(current, rules),
                 **({"part": part, "of": count} if count > 1 else {}),
+                **({"network": network} if len(networks) > 1 else {}),
             }
             if last:
+                self.ledger.set_leg(draft_id, network, Stage.OUT, at=now)
+            everywhere = last and outcome(ordered(self.ledger.legs(draft_id), networks)) is State.PUBLISHED
+            if everywhere or (last and len(networks) == 1):
                 notice = f"Marked as published by <@{user_id}> after checking the account."
                 self.ledger.transition(
                     draft_id, State.PUBLISHED, only_from=[current.state], action="marked_published", notice=notice, **said
                 )
+            elif last:  # out on this network; another is not yet
+                notice = f"Marked as published on {label(network)} by <@{user_id}>; Publish now sends it where it is not out yet."
+                self.ledger.note(draft_id, "marked_published", notice=notice, **said)
             else:  # a thread's part: the draft stays as it is, and Publish now sends the rest
                 notice = f"Part {part} of {count} marked as published by <@{user_id}>; Publish now sends the rest, from part {part + 1}."
                 self.ledger.note(draft_id, "marked_published", notice=notice, **said)
-            decision.tell(current, Change(current.state, State.PUBLISHED, user_id) if last else None)
+            decision.tell(
+                current, Change(current.state, State.PUBLISHED, user_id) if everywhere or (last and len(networks) == 1) else None
+            )
         return self.core.draft(draft_id)
 
-    def retract(self, draft_id: int, user_id: str) -> Draft:
-        """Delete a published post (every part of a thread, last first) from X (author, editors or admins), and record it."""
+    def _where_found(self, draft: Draft, url: str | None, network: str | None) -> tuple[str, str | None]:
+        """The network a post was found on, and its id there from the link (None without a link)."""
+        networks = self.core.networks_of(draft)
+        if network is not None and network not in networks:
+            raise WrongState(f"{draft.number} does not go to {label(network)}; it goes to {listed(networks)}.")
+        out = {
+            n for n in networks if self.ledger.legs(draft.id).get(n, None) and self.ledger.legs(draft.id)[n].stage is Stage.OUT
+        }
+        candidates = [network] if network else [n for n in networks if n not in out] or list(networks)
+        publishers = self.publishers.get(draft.account, {})
+        if url:
+            errors = []
+            for name in candidates:
+                publisher = publishers.get(name)
+                if publisher is None:
+                    continue
+                try:
+                    return name, publisher.link_id(url)
+                except BadLink as e:
+                    errors.append(e)
+            if errors:
+                raise errors[0]
+            return candidates[0], None
+        if len(candidates) > 1:
+            raise WrongState(
+                f"{draft.number} is not out on {listed(candidates)}: say where you found it, "
+                f"/draft mark-published {draft.number} LINK (or on:{candidates[0]})."
+            )
+        return candidates[0], None
+
+    def retract(self, draft_id: int, user_id: str, on: tuple[str, ...] = ()) -> Draft:
+        """Delete a published post (every part of a thread, last first) from every network it reached, or those `on`
+        names (author, editors or admins), and record it; a network that fails does not stop the others."""
         draft = self.core.draft(draft_id)
         editors = self.core.rules(self.core.account(draft.account), draft.author_id).editors
         if user_id not in {draft.author_id, *editors, *self.config.admins}:
             raise NotAllowed(f"Only the author of {draft.number}, the editors of {draft.account} and admins can retract it.")
-        out = self.ledger.published_parts(draft_id)
-        if draft.state is not State.PUBLISHED and not (out and draft.state in PART_WAY):
+        live = self.ledger.live_posts(draft_id)
+        networks = self.core.networks_of(draft)
+        if unknown_on := [n for n in on if n not in networks]:
+            raise WrongState(f"{draft.number} does not go to {listed(unknown_on)}; it goes to {listed(networks)}.")
+        if draft.state is not State.PUBLISHED and not (live and draft.state in PART_WAY):
             raise WrongState(f"{draft.number} is {draft.state.label}; only published posts can be retracted.")
-        unknown = [part for part, p in out.items() if not p.x_post_id]
-        if not out or unknown:
-            which = f" (part {', '.join(map(str, unknown))})" if len(out) > 1 else ""
-            raise WrongState(f"copydesk does not know which post on X is {draft.number}{which}; delete it on X directly.")
-        first = out.get(1)
-        for part in sorted(out, reverse=True):  # replies first, so no part is left answering a deleted one
-            publication = out[part]
-            assert publication.x_post_id
-            try:
-                self.publishers[draft.account].delete(publication.x_post_id)
-            except PublishError as e:
-                which = f"part {part} of {draft.number}" if len(out) > 1 else draft.number
-                raise WrongState(f"{which} is still on X: {e.reason}. Try again to delete what is left.") from None
-            with self.ledger.transaction():  # a retry deletes only what is left
-                self.ledger.retract_publication(publication.id, at=self.clock())
-                self.ledger.log(
-                    "part_retracted",
-                    actor=user_id,
-                    at=self.clock(),
-                    draft_id=draft_id,
-                    part=part,
-                    x_post_id=publication.x_post_id,
-                    publication_id=publication.id,
+        targets = [n for n in networks if n in live and (not on or n in on)] or [n for n in live if not on or n in on]
+        if not targets:
+            raise WrongState(f"{draft.number} is not on {listed(on or networks)}; nothing to retract there.")
+        several = len(networks) > 1
+        for network in targets:
+            out = live[network]
+            unknown = [part for part, p in out.items() if not p.x_post_id]
+            if unknown:
+                which = f" (part {', '.join(map(str, unknown))})" if len(out) > 1 else ""
+                raise WrongState(
+                    f"copydesk does not know which post on {label(network)} is {draft.number}{which}; delete it on "
+                    f"{label(network)} directly."
                 )
+        still: list[str] = []
+        for network in targets:
+            out = live[network]
+            for part in sorted(out, reverse=True):  # replies first, so no part is left answering a deleted one
+                publication = out[part]
+                assert publication.x_post_id
+                try:
+                    self.publishers[draft.account][network].delete(publication.x_post_id)
+                except PublishError as e:
+                    which = f"part {part} of {draft.number}" if len(out) > 1 else draft.number
+                    still.append(f"{which} is still on {label(network)}: {e.reason}")
+                    break
+                with self.ledger.transaction():  # a retry deletes only what is left
+                    self.ledger.retract_publication(publication.id, at=self.clock())
+                    self.ledger.log(
+                        "part_retracted",
+                        actor=user_id,
+                        at=self.clock(),
+                        draft_id=draft_id,
+                        part=part,
+                        x_post_id=publication.x_post_id,
+                        publication_id=publication.id,
+                        **({"network": network} if several else {}),
+                    )
+        if still:
+            gone = [n for n in targets if n not in self.ledger.live_posts(draft_id)]
+            also = f" It was deleted from {listed(gone)}." if gone else ""
+            raise WrongState(f"{'; '.join(still)}. Try again to delete what is left.{also}")
+        left = self.ledger.live_posts(draft_id)
         now = self.clock()
         with self.core.deciding(at=now) as decision:
-            detail: dict[str, Any] = {"parts": len(out)} if len(out) > 1 else {}
+            if left:  # retracted from some networks only (on:): the draft stays as it is, and says where it is gone
+                notice = f"Retracted from {listed(targets)} by <@{user_id}>; still on {listed(left)}."
+                self.ledger.note(draft_id, "retracted_from", actor=user_id, at=now, notice=notice, networks=list(targets))
+                decision.tell(self.core.draft(draft_id))
+                return self.core.draft(draft_id)
+            first = live.get(networks[0], {}).get(1) or next(iter(live.values())).get(1)
+            detail: dict[str, Any] = {"parts": len(live[targets[0]])} if len(live[targets[0]]) > 1 else {}
+            if several:
+                detail["networks"] = list(targets)
+            where = "X" if not several and targets == ["x"] else listed(targets)
             if not self.ledger.transition(
                 draft_id,
                 State.RETRACTED,
                 only_from=[State.PUBLISHED, *PART_WAY],
                 at=now,
                 actor=user_id,
-                notice=f"Retracted by <@{user_id}>: the post was deleted from X.",
+                notice=f"Retracted by <@{user_id}>: the post was deleted from {where}.",
                 x_post_id=first.x_post_id if first else None,
                 **detail,
             ):

@@ -244,7 +244,7 @@ class Voting:
             version=vote.version,
             content_sha256=vote.content_sha256,
         )
-        if self.ledger.published_parts(draft.id):
+        if self.ledger.published_parts(draft.id, None):
             return None  # a thread partly on X stays as it is (its parts out can still be retracted); its next part is checked
         if added and self._final(draft, vote, rules):
             self.ledger.transition(
@@ -318,7 +318,7 @@ class Voting:
         """app.yaml may have changed while copydesk was down: an approval by someone no longer an editor, or short of what
         today's rules ask, stops counting. (A draft in review waits for its next vote to be decided under them.)"""
         for draft in approved:
-            if self.ledger.published_parts(draft.id):
+            if self.ledger.published_parts(draft.id, None):
                 continue  # a thread partly on X stays as it is; the check before its next part holds it if need be
             try:
                 rules = self.core.rules_of(draft)

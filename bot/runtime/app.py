@@ -19,11 +19,14 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 import handlers
-from bot.config import Config
+from bot.bluesky import BlueskyPublisher
+from bot.config import BLUESKY_SERVICE, Account, BlueskyCredentials, Config, MastodonCredentials
 from bot.courier import Courier
 from bot.desk import Clock, Desk, utc_now
-from bot.errors import CopydeskError, LedgerUnwritable, SlackUnavailable
+from bot.errors import CopydeskError, LedgerUnwritable, PublishError, SlackUnavailable
+from bot.mastodon import MastodonPublisher
 from bot.messenger import Messenger, Postings
+from bot.ports import Publisher
 from bot.progress import Progress
 from bot.runtime.listeners import Gate, ListenerPool
 from bot.runtime.scheduling import REMIND, PublishScheduler
@@ -105,6 +108,32 @@ def outbox_client(client: WebClient) -> WebClient:
     return WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout, retry_handlers=[])
 
 
+def publishers_of(account: Account, config: Config) -> dict[str, Publisher]:
+    """One adapter per network the account is on, kept for the process's life (Bluesky logs in once; Mastodon's length
+    rule is read from its instance now, or Mastodon's own 500 is used, said in the log)."""
+    made: dict[str, Publisher] = {}
+    for network in account.outlets:
+        if network.name == "x":
+            made["x"] = XPublisher(account, base_url=config.x_api_url, timeout=config.x_timeout_seconds)
+        elif isinstance(network.credentials, BlueskyCredentials):
+            made["bluesky"] = BlueskyPublisher(
+                network.handle,
+                network.credentials.app_password,
+                service=network.base_url or BLUESKY_SERVICE,
+                timeout=config.x_timeout_seconds,
+            )
+        elif isinstance(network.credentials, MastodonCredentials):
+            mastodon = MastodonPublisher(
+                network.handle, network.base_url or "", network.credentials.access_token, timeout=config.x_timeout_seconds
+            )
+            try:
+                mastodon.learn_limits()
+            except PublishError as e:
+                log.warning("%s: the length rule of %s could not be read (%s); 500 is used", account.name, network.base_url, e)
+            made["mastodon"] = mastodon
+    return made
+
+
 def build_services(
     config: Config, *, client: WebClient | None = None, clock: Clock = utc_now, jitter: Callable[[], float] = random.random
 ) -> Services:
@@ -122,10 +151,7 @@ def build_services(
     desk = Desk.build(
         config,
         ledger,
-        publishers={
-            name: XPublisher(account, base_url=config.x_api_url, timeout=config.x_timeout_seconds)
-            for name, account in config.accounts.items()
-        },
+        publishers={name: publishers_of(account, config) for name, account in config.accounts.items()},
         notifier=notifier,
         directory=SlackDirectory(quick_client(client), refresh=listeners.later),
         scheduler=scheduler,
