@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
-from bot.networks import label
+from bot.networks import label, listed
 from bot.review import State
 
 
@@ -79,7 +79,12 @@ def where(legs: Iterable[Leg]) -> str:
         return "out everywhere"
     if not out:
         return "out nowhere yet"
-    return f"out on {', '.join(label(n) for n in out)}; not on {', '.join(label(n) for n in rest)}"
+    return f"out on {listed(out)}; not on {listed(rest)}"
+
+
+def sentence(words: str) -> str:
+    """Words as a sentence of their own: "Out on X; not on Mastodon." """
+    return words[:1].upper() + words[1:] + "."
 
 
 def reasons(legs: Iterable[Leg]) -> str:

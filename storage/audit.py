@@ -19,6 +19,8 @@ from bot.content import content_sha256
 from bot.images import Image
 
 VoteKey = tuple[str, str]  # (editor, reaction)
+# a publication that did not put its part out: the draft's own event (one network), or its network's (several)
+LEG_ENDED = ("failed", "held", "retry_scheduled", "network_failed", "network_retrying", "network_held")
 Cast = tuple[str, int | None, str | None]  # (approve/reject, version, fingerprint)
 
 
@@ -93,10 +95,10 @@ def _replay(draft: _Draft, event: dict[str, Any], d: dict[str, Any]) -> Iterator
             yield from _publishing(draft, d)
         else:
             yield "marked published, but no approved sending of that content came before"
-    elif action in ("part_published", "published") and "publication_id" in d:
+    elif action in ("part_published", "published", "network_out") and "publication_id" in d:
         post = d.get("last_post_id", d.get("x_post_id")) if action == "published" else d.get("x_post_id")
         draft.rows[d["publication_id"]] = ["published", post, False]
-    elif action in ("failed", "held", "retry_scheduled") and "publication_id" in d:
+    elif action in LEG_ENDED and "publication_id" in d:
         draft.rows.setdefault(d["publication_id"], ["failed", None, False])[0] = "failed"
     elif action == "part_retracted" and "publication_id" in d:
         if d["publication_id"] in draft.rows:

@@ -22,6 +22,7 @@ from tests.support.harness import (
     Copydesk,
     write_config,
 )
+from tests.support.networks import bluesky, everywhere, make_everywhere, mastodon  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from bot import thread
 from bot.content import content_sha256
 from bot.desk.core import EARLY_TOLERANCE, Core, Decision
 from bot.errors import CopydeskError, Delivery, LedgerUnwritable, PublishError, WrongState
-from bot.legs import Stage, next_try, ordered, outcome, reasons, where
+from bot.legs import Stage, next_try, ordered, outcome, reasons, sentence, where
 from bot.model import SYSTEM, Draft
 from bot.networks import label, listed
 from bot.ports import CardRef, Change, Notifier, Posted, Publishers
@@ -510,7 +510,7 @@ class Publishing:
         if several and pending and stopped:
             notice = (
                 f"Not sent to {listed(pending)}: a veto, or an approval that no longer counts, came while it was going out "
-                f"(an editor must review it again). {where(legs).capitalize()}."
+                f"(an editor must review it again). {sentence(where(legs))}"
             )
             self.ledger.transition(
                 draft.id, State.HELD, only_from=[State.PUBLISHING], at=now, actor=SYSTEM, notice=notice, reason=notice
@@ -556,7 +556,7 @@ class Publishing:
             )
             decision.reschedule(draft.id)
         elif state is State.FAILED:
-            error = said.get("error") if not several else f"{where(legs).capitalize()}. {reasons(legs)}"
+            error = said.get("error") if not several else f"{sentence(where(legs))} {reasons(legs)}"
             self.ledger.transition(
                 draft.id,
                 State.FAILED,
@@ -564,11 +564,11 @@ class Publishing:
                 at=now,
                 actor=SYSTEM,
                 error=error,
-                publication_id=attempt.publication_id,
+                **({} if several else {"publication_id": attempt.publication_id}),
                 **summary,
             )
         else:  # held somewhere
-            reason = said.get("reason") if not several else f"{where(legs).capitalize()}. {reasons(legs)}"
+            reason = said.get("reason") if not several else f"{sentence(where(legs))} {reasons(legs)}"
             self.ledger.transition(
                 draft.id,
                 State.HELD,
@@ -578,7 +578,7 @@ class Publishing:
                 notice=reason,
                 may_be_live=True if any(leg.may_be_live for leg in legs) else None,
                 reason=reason,
-                publication_id=attempt.publication_id,
+                **({} if several else {"publication_id": attempt.publication_id}),
                 **summary,
             )
         decision.tell(draft, Change(State.PUBLISHING, state, SYSTEM))
