@@ -16,14 +16,18 @@ from typing import Any, NamedTuple, TypeVar
 from urllib.parse import urlencode
 
 import pytest
+import yaml
 
 from bot import thread
 from bot.review import Kind, State
 from storage import Ledger
+from tests.fakes.bluesky_pds import FakeBluesky
 from tests.fakes.http import RecordingServer
+from tests.fakes.mastodon_api import FakeMastodon
 from tests.fakes.slack_api import FakeSlack, blocks_text
 from tests.fakes.x_api import FakeX
 from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, signed_headers, write_config
+from tests.support.networks import NETWORK_ENV, networks_block
 from tests.support.process import Launcher, Running, start
 
 APPROVE = "white_check_mark"
@@ -581,3 +585,71 @@ def assert_slack_as_the_ledger_says(side: SlackSide, ledger: Ledger, drafts: dic
     live = [m["text"] for m in dms if " is live: " in m["text"]]
     published = [d for d in drafts.values() if d.state is State.PUBLISHED]
     assert len(live) == len(published), f"{len(published)} published, {len(live)} 'is live' messages: {live}"
+
+
+EVERYWHERE = "Post 10: killed while Bluesky's answer was held, between X and Mastodon"
+
+
+def test_kill_9_during_a_publication_on_three_networks_posts_nothing_twice_anywhere(
+    tmp_path: Path,
+    environ: dict[str, str],
+    slack: FakeSlack,
+    x: FakeX,
+    bluesky: FakeBluesky,
+    mastodon: FakeMastodon,
+    launcher: Launcher,
+) -> None:
+    """X is out, Bluesky's answer is held, Mastodon is not tried yet: kill -9. After the restart X and Mastodon have it
+    once, Bluesky's post (made before the kill) is held for a person, and Publish now finds it by its record key."""
+    data = yaml.safe_load(write_config(tmp_path / "app.yaml").read_text())
+    del data["accounts"]["main"]["handle"]
+    data["accounts"]["main"]["networks"] = networks_block(bluesky, mastodon)
+    config = tmp_path / "app.yaml"
+    config.write_text(yaml.safe_dump(data))
+    side = SlackSide(
+        ["run", "--config", str(config), "--host", "127.0.0.1", "--port", "0"],
+        {**environ, **NETWORK_ENV},
+        slack,
+        x,
+        launch=launcher.start,
+    )
+    side.start()
+    try:
+        gate = bluesky.hold("/xrpc/com.atproto.repo.createRecord")
+        assert side.draft(EVERYWHERE).acknowledged
+        for editor in EDITORS:
+            assert side.react(editor, EVERYWHERE).acknowledged
+        bluesky.wait_for_held("/xrpc/com.atproto.repo.createRecord")
+        assert x.texts() == [EVERYWHERE] and mastodon.texts() == []
+
+        side.kill("while Bluesky's answer was held, X out and Mastodon not tried")
+        gate.set()  # the PDS answers the dead process: the record is in the repo
+        until("the held record is in the repo", lambda: bluesky.texts() == [EVERYWHERE])
+        side.start()
+
+        until("Mastodon has it", lambda: mastodon.texts() == [EVERYWHERE])
+        until("the draft settles", lambda: side.state(EVERYWHERE) is State.HELD)
+        legs = {r["network"]: r["stage"] for r in side.peek("SELECT network, stage FROM legs")}
+        assert legs == {"x": "out", "bluesky": "held", "mastodon": "out"}
+        assert (x.texts(), bluesky.texts(), mastodon.texts()) == ([EVERYWHERE], [EVERYWHERE], [EVERYWHERE])
+
+        retry = urlencode(
+            {
+                "command": "/draft",
+                "text": "retry #1",
+                "user_id": EDITOR_1,
+                "channel_id": "C0GEN",
+                "team_id": "T0TEAM001",
+                "response_url": slack.response_url(),
+                "trigger_id": "99.2.3",
+            }
+        )
+        assert side._post(retry, FORM)
+        until("Publish now settles Bluesky", lambda: side.state(EVERYWHERE) is State.PUBLISHED)
+        assert (x.texts(), bluesky.texts(), mastodon.texts()) == ([EVERYWHERE], [EVERYWHERE], [EVERYWHERE])
+        [rkey] = {c.body["rkey"] for c in bluesky.calls("/xrpc/com.atproto.repo.createRecord")}  # one key, every send
+        assert len(bluesky.created) == 1
+        assert rkey in bluesky.records
+    finally:
+        if side.running is not None and side.running.process.poll() is None:
+            assert side.running.stop() == 0, "".join(side.running.log)

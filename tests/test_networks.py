@@ -193,3 +193,29 @@ def test_a_failure_on_one_network_leaves_the_others_out_and_says_where_it_is(mak
     bot.wait_for_state(1, State.PUBLISHED)
     assert posts_on(bot) == {"x": ["Partly out"], "bluesky": ["Partly out"], "mastodon": ["Partly out"]}
     assert len(bot.x.arrived("/2/tweets")) == 1 and len(bot.mastodon.calls("/api/v1/statuses")) == 1
+
+
+def test_the_pause_stops_the_networks_not_yet_sent_and_publish_now_sends_only_those(
+    make_everywhere: Callable[..., Everywhere],
+) -> None:
+    bot = make_everywhere()
+    gate = bot.bluesky.hold("/xrpc/com.atproto.repo.createRecord")
+    bot.command(AUTHOR, "Paused half-way")
+    approve(bot, 1)
+    bot.bluesky.wait_for_held("/xrpc/com.atproto.repo.createRecord")  # X is out; Bluesky's answer is on its way
+
+    bot.command("U0ADMIN01", "pause a crisis")
+    gate.set()
+
+    eventually(lambda: bot.draft(1).state is State.APPROVED, what="the run stopping at the pause")
+    assert posts_on(bot) == {"x": ["Paused half-way"], "bluesky": ["Paused half-way"], "mastodon": []}
+    assert {n: leg.stage.value for n, leg in bot.ledger.legs(1).items()} == {"x": "out", "bluesky": "out", "mastodon": "pending"}
+    assert bot.ledger.events(1)[-1].action == "networks_paused"
+
+    bot.command("U0ADMIN01", "resume")
+    assert bot.draft(1).state is State.HELD  # its time passed while paused: an editor confirms
+    bot.command(EDITOR_1, "retry #1")
+
+    bot.wait_for_state(1, State.PUBLISHED)
+    assert posts_on(bot) == {"x": ["Paused half-way"], "bluesky": ["Paused half-way"], "mastodon": ["Paused half-way"]}
+    assert len(bot.x.arrived("/2/tweets")) == 1 and len(bot.bluesky.creates()) == 1

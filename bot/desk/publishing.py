@@ -222,7 +222,11 @@ class Publishing:
     def _next_leg(self, draft: Draft, *, after: str | None, at: datetime) -> Attempt | None:
         """Inside a transaction: claim the first part not yet out on the next network due (after `after`), or None."""
         networks = self.core.networks_of(draft)
-        legs = ordered(self.ledger.legs(draft.id), networks)
+        stored = self.ledger.legs(draft.id)
+        legs = ordered(stored, networks)
+        for leg in legs:  # every network a row from the claim on: the ledger says where each one stands
+            if leg.network not in stored:
+                self.ledger.set_leg(draft.id, leg.network, Stage.PENDING, at=at)
         later = networks[networks.index(after) + 1 :] if after in networks else networks
         leg = next((leg for leg in legs if leg.network in later and leg.due(at, EARLY_TOLERANCE)), None)
         if leg is None:
