@@ -56,6 +56,7 @@ from atproto_client.exceptions import (
 
 from bot.config import Secret
 from bot.errors import BadLink, Delivery, PublishError
+from bot.images import BLUESKY_MAX_BYTES as BLUESKY_IMAGE_BYTES
 from bot.images import Image
 from bot.length import BLUESKY_MAX_BYTES, BLUESKY_MAX_GRAPHEMES, measure_bluesky
 from bot.networks import Count, count_bluesky
@@ -65,7 +66,7 @@ SERVICE = "https://bsky.social"  # the entryway: it sends the client on to the a
 COLLECTION = "app.bsky.feed.post"
 CREATE = "/xrpc/com.atproto.repo.createRecord"  # its answers carry the account's write budget in ratelimit-* headers
 LOOKBACK = 100  # the account's most recent records searched for one whose outcome is unknown (listRecords' maximum)
-MAX_IMAGE_BYTES = 1_000_000  # app.bsky.embed.images: image blob maxSize
+MAX_IMAGE_BYTES = BLUESKY_IMAGE_BYTES  # app.bsky.embed.images: image blob maxSize
 SESSION_ERRORS = ("ExpiredToken", "InvalidToken", "AuthMissing")  # the session, not the request, was refused
 _S32 = "234567abcdefghijklmnopqrstuvwxyz"  # base32-sortable, the TID alphabet
 _TID_CHARS = frozenset(_S32)

@@ -104,6 +104,7 @@ class Attempt:
     url: str | None
     error: str | None
     retracted_at: datetime | None
+    network: str = "x"
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,7 @@ def assemble(draft: Draft, events: Sequence[Event], publications: Sequence[Publi
             url=p.url,
             error=p.error,
             retracted_at=p.retracted_at,
+            network=p.network,
         )
         for p in publications
     ]

@@ -117,6 +117,21 @@ def alt_lines(text: str, names: Sequence[str]) -> list[str]:
     return lines
 
 
+BLUESKY_MAX_BYTES = 1_000_000  # app.bsky.embed.images: an image blob's maxSize
+
+
+def check_networks(images: Sequence[Image], networks: Sequence[str]) -> None:
+    """Images a network of the draft would refuse, named before anyone votes (X's own limits are checked on arrival)."""
+    if "bluesky" not in networks:
+        return
+    for image in images:
+        if image.size > BLUESKY_MAX_BYTES:
+            raise BadImage(
+                f"{image.name} is {image.size:,} bytes; Bluesky takes images up to {BLUESKY_MAX_BYTES:,} bytes. Use a "
+                "smaller image, or leave Bluesky out with on: (e.g. on:x,mastodon)."
+            )
+
+
 def check_count(count: int) -> None:
     """At most four images on a post, however many of them are still to be fetched."""
     if count > MAX_IMAGES:

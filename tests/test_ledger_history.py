@@ -82,9 +82,9 @@ def test_the_story_of_a_draft_with_two_versions_names_each_with_its_hash_its_vot
     ]
     assert "none recorded: no rule applied" in out[out.index("\nRules\n") :]
     publications = out[out.index("\nPublications\n") : out.index("\nEvents\n")]
-    assert f"publication {failed.id}: part 1, version 2" in publications and ": failed" in publications
+    assert f"publication {failed.id}: X, part 1, version 2" in publications and ": failed" in publications
     assert "error: X had a server error (503 Service Unavailable)" in publications
-    assert f"publication {published.id}: part 1, version 2" in publications and ": published" in publications
+    assert f"publication {published.id}: X, part 1, version 2" in publications and ": published" in publications
     assert f"post {published.x_post_id} {published.url}" in publications
     events = out[out.index("\nEvents\n") :].splitlines()[2:]
     assert len(events) == len(story.ledger.events(1))

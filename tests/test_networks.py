@@ -101,9 +101,7 @@ def test_a_draft_too_long_for_bluesky_alone_is_refused_naming_bluesky_and_by_how
     bot = make_everywhere()
     text = "a" * 250 + " https://example.com/" + "b" * 60  # X counts the link as 23 (274); Bluesky counts it in full
 
-    answer = bot.command(AUTHOR, text)
-
-    said = bot.slack.responses()[-1]["text"] if bot.slack.responses() else str(answer.body)
+    said = bot.private_answer(bot.command(AUTHOR, text))
     assert "as Bluesky counts them" in said and "too many for Bluesky" in said, said
     assert "331/300" in said, said
     assert bot.ledger.drafts_in(list(State)) == []
@@ -219,3 +217,29 @@ def test_the_pause_stops_the_networks_not_yet_sent_and_publish_now_sends_only_th
     bot.wait_for_state(1, State.PUBLISHED)
     assert posts_on(bot) == {"x": ["Paused half-way"], "bluesky": ["Paused half-way"], "mastodon": ["Paused half-way"]}
     assert len(bot.x.arrived("/2/tweets")) == 1 and len(bot.bluesky.creates()) == 1
+
+
+def test_mastodons_length_is_the_instances_own_read_at_start(make_everywhere: Callable[..., Everywhere], mastodon) -> None:
+    mastodon.max_characters, mastodon.characters_reserved_per_url = 100, 30
+    bot = make_everywhere()
+    text = "m" * 80 + " https://example.com/x"  # 80 + 1 + a link at 30: 111 on this instance (X: 104, Bluesky: 103)
+
+    said = bot.private_answer(bot.command(AUTHOR, text))
+    assert "111/100 characters as Mastodon counts them (links count 30" in said and "11 too many for Mastodon" in said, said
+    assert bot.ledger.drafts_in(list(State)) == []
+    bot.command(AUTHOR, "on:x,bluesky " + text)  # without Mastodon it fits
+    assert bot.draft(1).networks == ("x", "bluesky")
+
+
+def test_an_image_too_big_for_bluesky_is_refused_before_review_naming_bluesky(make_everywhere: Callable[..., Everywhere]) -> None:
+    import pytest
+
+    from bot.errors import BadImage
+    from bot.images import Image
+
+    bot = make_everywhere()
+    big = Image.of("poster.png", PNG[:8] + bytes(1_200_000), alt="A poster")
+
+    with pytest.raises(BadImage, match=r"poster.png is 1,200,008 bytes; Bluesky takes images up to 1,000,000 bytes"):
+        bot.desk.drafting.submit(author_id=AUTHOR, text="Big", account=None, at=None, origin_channel=None, images=[big])
+    assert bot.ledger.drafts_in(list(State)) == []

@@ -61,6 +61,7 @@ class Drafting:
         networks = self.core.choose_networks(target, on)
         self.core.check_text(target, text, networks or target.network_names)
         images_.check_new(images)
+        images_.check_networks(images, networks or target.network_names)
         images_.check_count(len(images) + len(fetch))
         now = self.clock()
         if at:

@@ -102,6 +102,7 @@ class Media:
             if draft.version != 1 or draft.card_ts is not None or self.ledger.images(draft.id):
                 return False
             images_.check_new(images)
+            images_.check_networks(images, self.core.networks_of(draft))
             self.ledger.outgoing_sent([message.id], at=now)
             self.ledger.add_images(draft.id, images, at=now)
             sha = content_sha256(draft.text, images)  # still version 1: no card, so no vote, has seen it without them
@@ -134,6 +135,7 @@ class Media:
         draft = self.core.draft(draft_id)
         self.core.check_can_edit(draft, user_id, "change the images of")
         images_.check_new(images)
+        images_.check_networks(images, self.core.networks_of(draft))
         now = self.clock()
         with self.core.deciding(at=now) as decision:
             if event_id and not self.ledger.first_sighting(event_id, at=now):

@@ -9,6 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.history import Attempt, CastVote, History, Judgement, Timing, Version
+from bot.networks import label
 
 LONG_DETAIL = frozenset({"text", "policy"})  # shown in their own sections, not on the event's line (nor an edit's words)
 SHORT = 72  # a value on an event's line is cut to this many characters
@@ -138,7 +139,7 @@ def _timing(t: Timing, when: When) -> str:
 
 def _attempt(p: Attempt, when: When) -> list[str]:
     version = f"version {p.version}" if p.version is not None else "a version not recorded"
-    lines = [f"  publication {p.id}: part {p.part}, {version}, started at {when(p.started_at)}: {p.outcome}"]
+    lines = [f"  publication {p.id}: {label(p.network)}, part {p.part}, {version}, started at {when(p.started_at)}: {p.outcome}"]
     lines.append(f"    content_sha256 {p.content_sha256 or '(none: from before content fingerprints)'}")
     if p.finished_at:
         lines.append(f"    finished at {when(p.finished_at)}")
@@ -147,7 +148,7 @@ def _attempt(p: Attempt, when: When) -> list[str]:
     if p.error:
         lines.append(f"    error: {p.error}")
     if p.retracted_at:
-        lines.append(f"    retracted (deleted from X) at {when(p.retracted_at)}")
+        lines.append(f"    retracted (deleted from {label(p.network)}) at {when(p.retracted_at)}")
     return lines
 
 
