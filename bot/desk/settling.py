@@ -160,9 +160,8 @@ class Settling:
         networks = self.core.networks_of(draft)
         if network is not None and network not in networks:
             raise WrongState(f"{draft.number} does not go to {label(network)}; it goes to {listed(networks)}.")
-        out = {
-            n for n in networks if self.ledger.legs(draft.id).get(n, None) and self.ledger.legs(draft.id)[n].stage is Stage.OUT
-        }
+        legs = self.ledger.legs(draft.id)
+        out = {n for n in networks if n in legs and legs[n].stage is Stage.OUT}
         candidates = [network] if network else [n for n in networks if n not in out] or list(networks)
         publishers = self.publishers.get(draft.account, {})
         if url:
