@@ -243,3 +243,31 @@ def test_an_image_too_big_for_bluesky_is_refused_before_review_naming_bluesky(ma
     with pytest.raises(BadImage, match=r"poster.png is 1,200,008 bytes; Bluesky takes images up to 1,000,000 bytes"):
         bot.desk.drafting.submit(author_id=AUTHOR, text="Big", account=None, at=None, origin_channel=None, images=[big])
     assert bot.ledger.drafts_in(list(State)) == []
+
+
+def test_a_network_in_doubt_is_held_alone_and_marked_published_with_its_link(
+    make_everywhere: Callable[..., Everywhere],
+) -> None:
+    bot = make_everywhere()
+    bot.bluesky.lose_next_answer()  # the record is written, the answer lost
+    bot.bluesky.answer_next("com.atproto.repo.getRecord", 502, {"error": "UpstreamFailure", "message": "down"})
+    bot.command(AUTHOR, "In doubt on Bluesky")
+    approve(bot, 1)
+
+    held = bot.wait_for_state(1, State.HELD)
+
+    assert posts_on(bot) == {
+        "x": ["In doubt on Bluesky"],
+        "bluesky": ["In doubt on Bluesky"],
+        "mastodon": ["In doubt on Bluesky"],
+    }
+    assert held.may_be_live and held.notice and held.notice.startswith("Out on X and Mastodon; not on Bluesky. Bluesky: ")
+    [rkey] = bot.bluesky.records
+    link = f"https://bsky.app/profile/aplusk.bsky.social/post/{rkey}"
+
+    bot.command(EDITOR_1, f"mark-published #1 {link}")
+
+    done = bot.wait_for_state(1, State.PUBLISHED)
+    assert not done.may_be_live
+    assert bot.ledger.live_posts(1)["bluesky"][1].url == link
+    assert len(bot.bluesky.creates()) == 1  # nothing was sent again

@@ -224,9 +224,9 @@ class Publishing:
         networks = self.core.networks_of(draft)
         stored = self.ledger.legs(draft.id)
         legs = ordered(stored, networks)
-        for leg in legs:  # every network a row from the claim on: the ledger says where each one stands
-            if leg.network not in stored:
-                self.ledger.set_leg(draft.id, leg.network, Stage.PENDING, at=at)
+        for unsent in legs:  # every network a row from the claim on: the ledger says where each one stands
+            if unsent.network not in stored:
+                self.ledger.set_leg(draft.id, unsent.network, Stage.PENDING, at=at)
         later = networks[networks.index(after) + 1 :] if after in networks else networks
         leg = next((leg for leg in legs if leg.network in later and leg.due(at, EARLY_TOLERANCE)), None)
         if leg is None:
@@ -504,6 +504,7 @@ class Publishing:
         state = outcome(legs)
         several = len(networks) > 1
         summary: dict[str, Any] = {"networks": {leg.network: leg.stage.value for leg in legs}} if several else {}
+        named = {} if several else _named(attempt.publication_id)  # several: each network's own event names its attempt
         pending = [leg.network for leg in legs if leg.stage is Stage.PENDING]
         if several and pending and self.ledger.current_pause() is not None:
             self.ledger.transition(
@@ -568,7 +569,7 @@ class Publishing:
                 at=now,
                 actor=SYSTEM,
                 error=error,
-                **({} if several else {"publication_id": attempt.publication_id}),
+                **named,
                 **summary,
             )
         else:  # held somewhere
@@ -582,7 +583,7 @@ class Publishing:
                 notice=reason,
                 may_be_live=True if any(leg.may_be_live for leg in legs) else None,
                 reason=reason,
-                **({} if several else {"publication_id": attempt.publication_id}),
+                **named,
                 **summary,
             )
         decision.tell(draft, Change(State.PUBLISHING, state, SYSTEM))

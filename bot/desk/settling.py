@@ -8,7 +8,7 @@ from bot import thread
 from bot.desk.core import Core
 from bot.desk.publishing import first_unpublished
 from bot.errors import BadLink, NotAllowed, Paused, PublishError, WrongState
-from bot.legs import Stage, ordered, outcome
+from bot.legs import Stage, ordered, outcome, reasons, sentence, where
 from bot.model import Draft
 from bot.networks import label, listed
 from bot.ports import Change, Publishers, post_url
@@ -138,7 +138,18 @@ class Settling:
             }
             if last:
                 self.ledger.set_leg(draft_id, network, Stage.OUT, at=now)
-            everywhere = last and outcome(ordered(self.ledger.legs(draft_id), networks)) is State.PUBLISHED
+            legs = ordered(self.ledger.legs(draft_id), networks)
+            after = outcome(legs)
+            everywhere = last and after is State.PUBLISHED
+            if last and not everywhere and len(networks) > 1 and after in (State.HELD, State.FAILED):
+                # out here; what is left is in doubt or failed elsewhere: the draft says so, and whether it may be live
+                notice = f"Marked as published on {label(network)} by <@{user_id}>. {sentence(where(legs))} {reasons(legs)}"
+                said["may_be_live"] = any(leg.may_be_live for leg in legs if leg.stage is Stage.HELD)
+                self.ledger.transition(
+                    draft_id, after, only_from=[current.state], action="marked_published", notice=notice, **said
+                )
+                decision.tell(current, Change(current.state, after, user_id) if after is not current.state else None)
+                return self.core.draft(draft_id)
             if everywhere or (last and len(networks) == 1):
                 notice = f"Marked as published by <@{user_id}> after checking the account."
                 self.ledger.transition(
