@@ -199,10 +199,12 @@ def test_the_pause_stops_the_networks_not_yet_sent_and_publish_now_sends_only_th
     bot = make_everywhere()
     gate = bot.bluesky.hold("/xrpc/com.atproto.repo.createRecord")
     bot.command(AUTHOR, "Paused half-way")
-    approve(bot, 1)
+    bot.react(EDITOR_1, "white_check_mark", 1)
+    bot.react(EDITOR_2, "white_check_mark", 1, settle=False)  # its news waits while a post is on its way
     bot.bluesky.wait_for_held("/xrpc/com.atproto.repo.createRecord")  # X is out; Bluesky's answer is on its way
 
-    bot.command("U0ADMIN01", "pause a crisis")
+    bot.command("U0ADMIN01", "pause a crisis", settle=False)  # Slack's news waits while a post is on its way
+    eventually(lambda: bot.ledger.current_pause() is not None, what="the pause")
     gate.set()
 
     eventually(lambda: bot.draft(1).state is State.APPROVED, what="the run stopping at the pause")
@@ -271,3 +273,20 @@ def test_a_network_in_doubt_is_held_alone_and_marked_published_with_its_link(
     assert not done.may_be_live
     assert bot.ledger.live_posts(1)["bluesky"][1].url == link
     assert len(bot.bluesky.creates()) == 1  # nothing was sent again
+
+
+def test_an_account_on_bluesky_alone_publishes_there_and_its_card_names_bluesky(
+    make_everywhere: Callable[..., Everywhere],
+) -> None:
+    bot = make_everywhere(only=("bluesky",))
+    bot.command(AUTHOR, "Only in the sky")
+    approve(bot, 1)
+
+    bot.wait_for_state(1, State.PUBLISHED)
+
+    assert posts_on(bot) == {"x": [], "bluesky": ["Only in the sky"], "mastodon": []}
+    bot.slack_told()
+    card = blocks_text(bot.slack.updates()[-1])
+    link = bot.ledger.live_posts(1)["bluesky"][1].url
+    assert link in card and "on Bluesky" in card and "on X" not in card, card
+    assert "as Bluesky counts them" in card or "/300" in card, card
