@@ -19,7 +19,7 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check bot handlers storage tests bench
 	$(VENV)/bin/ruff format --check bot handlers storage tests bench
 	$(VENV)/bin/mypy
-	$(VENV)/bin/pytest -q $(ARGS)
+	$(VENV)/bin/pytest -q -n 4 $(ARGS)
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench $(ARGS)
