@@ -1,29 +1,19 @@
 """The Bluesky adapter: the Publisher port (bot/ports.py) over the atproto SDK's Client, the PDS's answers mapped to a
 post or a PublishError, as bot/x.py does for X.
 
-NOTES for issue 14's next step (not wired yet: the desk and config know nothing of this module):
-- Config: an account's `networks: bluesky:` needs `handle`, `service` (default SERVICE) and `credentials.app_password`
-  (a Secret); `BlueskyPublisher(handle, password, service=..., timeout=...)` takes exactly those.
-- Post ids: a reply on Bluesky needs strong refs (uri + cid) to the thread's root and to its parent, not an id. Posted.post_id
-  is therefore an opaque string this adapter writes and parses (PostRef: "<uri> <cid>", and for a reply " <root uri> <root
-  cid>" after it), so the desk's `reply_to=<previous part's post_id>` works unchanged. The ledger must store it whole (it
-  is ~130-260 characters) and the desk must not build links from it: ports.post_url is X's; use Posted.url, which this
-  adapter makes (https://bsky.app/profile/<handle>/post/<rkey>). A richer `reply_to` (a PostRef in the port) would be cleaner
-  once several networks share the port.
-- At most once: publish(..., key=) takes the record key (a TID) the ledger stored when it claimed the part; record_key()
-  makes one. Every resend of that part must pass the same key: the PDS keeps one record per key, so a resend cannot make a
-  second post. The port's publish() needs that `key` argument (X and Mastodon may ignore it or derive an Idempotency-Key
-  from it); the claim row needs a column for it.
-- After an UNKNOWN outcome, lookup(key) (getRecord: the PDS reads its own repo, no indexing lag) says for certain whether the
-  part is out; find(text, since) (listRecords, newest first) is the port's looser check for posts made without a key.
-- Length: bot/length.py's measure_bluesky/check_bluesky (300 graphemes, 3000 UTF-8 bytes; links in full) for the card and
-  /draft; publish() refuses a text over either limit before sending.
-- Images: Bluesky takes up to 4 of at most 1,000,000 bytes each (X: 5 MB): bot/images.py's rules must become per network.
-  upload() returns an opaque media id (the blob ref and its alt text, as JSON) that publish() turns into an images embed.
-  No aspectRatio is sent (optional in the lexicon; the app then guesses the shape).
+- Post ids: a reply on Bluesky needs strong refs (uri + cid) to the thread's root and to its parent, so Posted.post_id is
+  an opaque string this adapter writes and parses (PostRef: "<uri> <cid>", and for a reply " <root uri> <root cid>"); the
+  desk passes the previous part's id back as `reply_to` and never builds links from it (Posted.url is bsky.app's).
+- At most once: key_for() makes the record key (a TID) once, when the ledger first claims a part; the desk stores it with
+  the claim and passes it to every resend, so the PDS keeps one record per key. After a lost answer, find(key=) reads it
+  back with getRecord (the PDS reads its own repo: no indexing lag) before anything is sent again.
+- Length: bot/networks.py's count_bluesky (300 graphemes, 3,000 UTF-8 bytes; links in full), for the card and /draft;
+  publish() refuses a text over either limit before sending. Links become link facets (byte offsets), so they are clickable.
+- Images: up to 4 of at most 1,000,000 bytes each (bot/images.py refuses a bigger one before review); upload() returns an
+  opaque media id (the blob ref and its alt text, as JSON) that publish() turns into an images embed.
 - Errors: a login or session failure is never UNKNOWN (nothing was written); a session the PDS no longer accepts is dropped
-  and the next call logs in again. createSession is limited (30 per 5 minutes): keep one BlueskyPublisher per account for
-  the process's life, as the desk keeps one XPublisher; it logs in on first use and the SDK refreshes the session itself.
+  and the next call logs in again. createSession is limited (30 per 5 minutes): the wiring keeps one BlueskyPublisher per
+  account for the process's life; it logs in on first use and the SDK refreshes the session itself.
 - Secrets: the app password stays a Secret and is revealed only to createSession; the tokens live only inside the SDK's
   Client; no exception text or log record carries either (httpx logs only method, URL and status).
 """

@@ -1,28 +1,18 @@
 """The Mastodon adapter: the Publisher port (bot/ports.py) over Mastodon.py, the instance's answers mapped to a post or a
 PublishError exactly as bot/x.py maps X's.
 
-Not wired in yet (issue 14, next step). What the desk, the ports and the config need for it:
-- ports.Publisher.publish gains `key: str | None = None`, an idempotency key the desk derives from the draft, its version
-  and the part (`publish_key(draft_id, version, part)` below); XPublisher accepts and ignores it. A resend with the same
-  key within Mastodon's hour returns the status the first try made instead of a second one (the desk's retry after an
-  UNKNOWN does exactly that), and `find` covers a resend after the hour.
-- Posted.url is the link the instance gave (status.url); the desk must store it instead of ports.post_url(), which
-  builds x.com links (settling.mark_published and the card's links too). The ledger keeps post ids per network.
-- ports.XLimits is what `limits()` returns here too (the window only: Mastodon has no daily posting quota); rename it
-  Limits when the port becomes network-neutral.
-- The length rule is the instance's (`instance_limits()` at start, `MastodonLimits.length`): bot/length.py cannot call
-  Mastodon.py (the domain imports no network library), so the desk gets a counter per network from the wiring.
-- config: `networks.mastodon` with `handle`, `instance` (required) and `credentials.access_token` (a Secret), and a
-  timeout (reuse x_timeout_seconds or add mastodon_timeout_seconds to SETTINGS). The token needs `write:statuses
-  write:media read:statuses read:accounts` (read:accounts for verify_credentials, which `find` uses; without it a
-  real instance answers 403, here REFUSED). MastodonPublisher takes handle, instance and the Secret, not an Account
-  (Account.credentials is X's today).
-- `instance_limits()` raises PublishError when the instance cannot be read: the wiring decides whether that stops the
-  start (`copydesk check`) or falls back to MastodonLimits() (500, 23).
-- find(text, since) cannot tell two parts with the same text apart; a thread part could pass its reply_to too.
-- Retract: deletes are limited to 30 per 30 minutes; a 429 there is a PublishError (NOT_SENT, retry_at), which
-  settling.retract reports as "still on X" today.
-- Every status goes out `visibility="public"`; the account's default visibility is not used.
+- At most once: key_for() is the Idempotency-Key of one part of one version of a draft (publish_key); a resend with the same
+  key within Mastodon's hour gets the status the first try made instead of a second one, and after a lost answer find()
+  looks through the account's own statuses first.
+- Length: the instance's own rule (configuration.statuses.max_characters, a link as characters_reserved_per_url), read once
+  at start by learn_limits() (Mastodon's 500 and 23 when it cannot be read); count() gives it to the desk.
+- The token needs write:statuses write:media read:statuses, and read:accounts for verify_credentials (which find uses to
+  know the account's id; without it a real instance answers 403, mapped to REFUSED).
+- Rate limits: ratelimit_method="throw" (the default sleeps in this thread, holding up every other network); a 429 is
+  NOT_SENT with X-RateLimit-Reset as its retry time. Deletes are limited to 30 per 30 minutes: a 429 there is reported by
+  retract as "still on Mastodon".
+- Every status goes out visibility="public"; the account's default visibility is not used. Never debug_requests: it prints
+  the Authorization header.
 """
 
 from __future__ import annotations
