@@ -131,6 +131,13 @@ class Line:
     url: str | None = None  # its link on X, once published
     people: tuple[str, ...] = ()  # approvers, vetoers, or who withdrew or retracted it
     note: str | None = None  # X's reason for a failure, why it is held, how far its review is
+    networks: tuple[str, ...] = ("x",)  # where it goes, in order
+    links: tuple[tuple[str, str], ...] = ()  # (network, link of its first post) for each network it went out on
+
+    @property
+    def several(self) -> bool:
+        """Whether it goes to more than one network (its line then links each)."""
+        return len(self.networks) > 1
 
     @property
     def number(self) -> str:

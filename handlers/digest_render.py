@@ -7,7 +7,8 @@ from datetime import datetime
 from typing import Any
 
 from bot.digest import SECTIONS, Line, Report, shorten
-from handlers.render import FIELD_LIMIT, PRIVATE_NOTE, when, words
+from bot.networks import label, listed
+from handlers.render import FIELD_LIMIT, PRIVATE_NOTE, linked, when, words
 from handlers.slack_text import escape
 
 Blocks = list[dict[str, Any]]
@@ -109,7 +110,9 @@ def _numbers(section: str, line: Line) -> str:
 def _slack_item(section: str, line: Line, shown: bool = True) -> list[dict[str, Any]]:
     """One post as two fields side by side: when, which and who (mrkdwn), and the start of its words as typed (plain_text);
     for a reader who may not read it, its numbers instead of who and what."""
-    link = f" · <{line.url}|on X>" if line.url else ""
+    link = f" · <{line.url}|on {listed(line.networks)}>" if line.url else ""
+    if line.several and line.links:  # one line for the post, a link for each network it went out on
+        link = f" · on {linked(line.links)}"
     head = f"• {when(line.at, missing='as soon as possible')} · {line.number} @{line.handle}{link}"
     if not shown:
         return [{"type": "mrkdwn", "text": head}, {"type": "mrkdwn", "text": _numbers(section, line)}]
@@ -131,8 +134,11 @@ def _who(section: str, line: Line, mention: Callable[[str], str], clean: Callabl
     note = f" · {clean(line.note)}" if line.note else ""
     if section == "published":
         return f"{author} · approved by {names()}{note}"
+    if section == "failed" and line.several:  # the note names each network and its reason
+        return f"{author}{' · ' + clean(shorten(line.note, 200)) if line.note else ''}"
     if section == "failed":
-        return f"{author}{' · X said: ' + clean(shorten(line.note, 200)) if line.note else ''}"
+        said = f" · {listed(line.networks)} said: "
+        return f"{author}{said + clean(shorten(line.note, 200)) if line.note else ''}"
     if section == "rejected":
         return f"{author} · vetoed by {names()}{note}"
     if section == "withdrawn":
@@ -173,6 +179,8 @@ def plain(
         out += ["", f"{heading.split(' ', 1)[1]} ({len(lines)})"]
         for line in lines:
             link = f"  {line.url}" if line.url else ""
+            if line.several and line.links:
+                link = "".join(f"  {label(network)}: {url}" for network, url in line.links)
             if not _shown(line, readable):
                 out.append(f"  {_local(line.at, report)}  {line.number} @{line.handle}{link} · {_numbers(name, line)}")
                 continue

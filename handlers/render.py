@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot import images, preflight
-from bot.config import Account
-from bot.length import MAX_WEIGHTED_LENGTH
+from bot.config import NETWORKS, Account
+from bot.legs import Stage, where
+from bot.length import BLUESKY_MAX_GRAPHEMES, MAX_WEIGHTED_LENGTH
 from bot.model import SYSTEM, Draft, Pause
+from bot.networks import MASTODON_URL_CHARACTERS, label, listed
 from bot.ports import Announcement, Change, DraftView, Overview
 from bot.review import State
 from handlers.slack_text import escape
@@ -118,21 +120,75 @@ def status_line(view: DraftView) -> str:
     if draft.state is State.IN_REVIEW:
         votes = f" — {len(view.approvers)} of {needed} approvals"
         return head + votes + (f": {people(view.approvers)}" if view.approvers else "")
+    if draft.state is State.APPROVED and draft.retry_at and view.several and view.legs:
+        return f"{head} by {people(view.approvers)} — {where(view.legs)}; trying again {when(draft.retry_at)}"
     if draft.state is State.APPROVED and draft.retry_at:
-        return f"{head} by {people(view.approvers)} — X failed; trying again {when(draft.retry_at)}"
+        return f"{head} by {people(view.approvers)} — {listed(view.networks)} failed; trying again {when(draft.retry_at)}"
     if draft.state is State.APPROVED:
         return f"{head} by {people(view.approvers)} — {goes_out(draft)}"
     if draft.state is State.HELD:
-        return f"{head}: {escape(draft.notice or 'check the account on X')}"
+        return f"{head}: {escape(draft.notice or f'check the account on {listed(view.networks)}')}"
     if draft.state is State.REJECTED:
         return f"{head} by {people(view.rejecters)}"
+    if draft.state is State.PUBLISHED and view.several and view.links and view.publication:
+        return f"{head} on {linked(view.links)} {when(view.publication.finished_at)}"
     if draft.state is State.PUBLISHED and view.publication and view.publication.url:
-        return f"{head} <{view.publication.url}|on X> {when(view.publication.finished_at)}"
+        return f"{head} <{view.publication.url}|on {listed(view.networks)}> {when(view.publication.finished_at)}"
     if draft.state is State.RETRACTED and view.publication and view.publication.retracted_at:
-        return f"{head}: deleted from X {when(view.publication.retracted_at)}"
+        return f"{head}: deleted from {reached(view)} {when(view.publication.retracted_at)}"
+    if draft.state is State.FAILED and view.several and view.legs:
+        return f"{head}: {where(view.legs)}"
     if draft.state is State.FAILED and view.publication and view.publication.error:
         return f"{head}: {escape(view.publication.error)}"
     return head
+
+
+def linked(links: tuple[tuple[str, str], ...]) -> str:
+    """<link|X>, <link|Bluesky> and <link|Mastodon>: each network's name, linked to the post there."""
+    names = [f"<{url}|{label(network)}>" for network, url in links]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def reached(view: DraftView) -> str:
+    """The networks a draft went out on (X for a draft on X alone): what a retraction deleted it from."""
+    out = [leg.network for leg in view.legs if leg.stage is Stage.OUT]
+    return listed(out or view.networks)
+
+
+def not_out(view: DraftView) -> str:
+    """The networks a draft has yet to reach, which Publish now sends it to (X for a draft on X alone)."""
+    out = {network for network, _ in view.links} if view.several else set()
+    return listed([n for n in view.networks if n not in out] or view.networks)
+
+
+def network_lines(view: DraftView) -> list[str]:
+    """For a draft going to several networks, once publishing began: one line per network, its link or its problem."""
+    if not view.several or not (view.legs or view.links):
+        return []
+    links, legs = dict(view.links), {leg.network: leg for leg in view.legs}
+    lines = []
+    for network in view.networks:
+        name, leg = label(network), legs.get(network)
+        if network in links:
+            lines.append(f":white_check_mark: {name}: {links[network]}")
+        elif leg is None or leg.stage is Stage.PENDING:
+            lines.append(f":hourglass_flowing_sand: {name}: not sent yet")
+        elif leg.stage is Stage.OUT:
+            lines.append(f":wastebasket: {name}: deleted")
+        elif leg.stage is Stage.RETRYING:
+            why = escape(leg.error or "no reason given")
+            lines.append(f":repeat: {name}: retrying {when(leg.retry_at, missing='in the next run')} — {why}")
+        else:
+            stage = "failed" if leg.stage is Stage.FAILED else "held"
+            emoji = ":warning:" if leg.stage is Stage.FAILED else ":raised_hand:"
+            lines.append(f"{emoji} {name}: {stage} — {escape(leg.error or 'no reason given')}")
+    return lines
+
+
+def _listing(view: DraftView) -> str:
+    """The network lines under a thread reply or a direct message, one a line ("" for a single network)."""
+    lines = network_lines(view)
+    return "\n" + "\n".join(lines) if lines else ""
 
 
 def card(view: DraftView, approve: str, reject: str) -> tuple[str, Blocks]:
@@ -162,6 +218,8 @@ def card(view: DraftView, approve: str, reject: str) -> tuple[str, Blocks]:
         *preflight_notes(view),
         {"type": "section", "text": {"type": "mrkdwn", "text": status_line(view)}},
     ]
+    if lines := network_lines(view):
+        blocks.append(_note("\n".join(lines)))
     if votes := vote_line(view):
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": votes}]})
     if lines := policy_lines(view):
@@ -215,16 +273,33 @@ def vote_line(view: DraftView) -> str:
 
 
 def length_text(view: DraftView, *, how: str = " as X counts them") -> str:
-    """'123/280 characters as X counts them', or for a thread how many posts it makes."""
+    """'123/280 characters as X counts them', or for a thread how many posts it makes; for several networks, its
+    length on each as that network counts it."""
+    if view.counts:
+        shown = f"{counts_text(view)} characters" + (" as each network counts them" if how else "")
+        return f"a thread of {len(view.parts)} posts, the longest {shown}" if len(view.parts) > 1 else shown
     if len(view.parts) > 1:
         return f"a thread of {len(view.parts)} posts, each up to {MAX_WEIGHTED_LENGTH} characters{how}"
     return f"{view.length.weighted}/{MAX_WEIGHTED_LENGTH} characters{how}"
 
 
+def counts_text(view: DraftView) -> str:
+    """X 212/280 · Bluesky 230/300 · Mastodon 218/500, with one over its limit (or refused there) flagged."""
+    shown = []
+    for count in view.counts:
+        flag = (
+            f" :warning: {count.excess} over" if count.excess else f" :warning: {escape(count.refused)}" if count.refused else ""
+        )
+        shown.append(f"{label(count.network)} {count.used}/{count.limit}{flag}")
+    return " · ".join(shown)
+
+
 def thread_and_images(view: DraftView) -> Blocks:
     """A thread's parts, numbered with their lengths (and which are on X), and the images that go with the first."""
     lines = []
-    if len(view.parts) > 1:
+    if len(view.parts) > 1 and view.counts:  # each network counts its parts its own way: the length line says the longest
+        lines.append(f":thread: {len(view.parts)} posts — each part replies to the one before, on every network")
+    elif len(view.parts) > 1:
         count = len(view.parts)
         parts = " · ".join(
             f"*{n}/{count}* {length.weighted}/{MAX_WEIGHTED_LENGTH}" + (" :white_check_mark: on X" if n in view.parts_out else "")
@@ -316,7 +391,13 @@ def _buttons(view: DraftView) -> list[dict[str, Any]]:
     state = view.draft.state
     if state in (State.IN_REVIEW, State.APPROVED, State.REJECTED):
         cooling = state is State.APPROVED and view.draft.cooling_until is not None
-        skip = "Skip the rest of the cooling-off window and send it to X now? (admins only)"
+        skip = f"Skip the rest of the cooling-off window and send it to {listed(view.networks)} now? (admins only)"
+        if view.several and view.links:  # out on some networks, the rest to come: a veto stops the rest; no edit now
+            return [
+                _button("Approve", APPROVE, view, style="primary"),
+                _button("Reject", REJECT, view, style="danger"),
+                _button("Retract", RETRACT, view, style="danger", confirm=f"Delete the posts already on {_live_on(view)}?"),
+            ]
         return [
             _button("Approve", APPROVE, view, style="primary"),
             _button("Reject", REJECT, view, style="danger"),
@@ -331,16 +412,21 @@ def _buttons(view: DraftView) -> list[dict[str, Any]]:
                 PUBLISH_AGAIN,
                 view,
                 style="primary",
-                confirm="Send this post to X now? If it is already on the account, mark it published instead.",
+                confirm=f"Send this post to {not_out(view)} now? If it is already on the account, mark it published instead.",
             ),
             _button("Mark as published", MARK_PUBLISHED, view),
-            _button("Retract", RETRACT, view, style="danger", confirm="Delete the parts already on X?")
-            if view.parts_out
+            _button("Retract", RETRACT, view, style="danger", confirm=f"Delete the parts already on {_live_on(view)}?")
+            if view.parts_out or view.links
             else _button("Withdraw", WITHDRAW, view),
         ]
     if state is State.PUBLISHED and view.publication and view.publication.x_post_id:
-        return [_button("Retract", RETRACT, view, style="danger", confirm="Delete this post from X?")]
+        return [_button("Retract", RETRACT, view, style="danger", confirm=f"Delete this post from {_live_on(view)}?")]
     return []
+
+
+def _live_on(view: DraftView) -> str:
+    """Where a draft is live now, for a retraction's confirmation (X for a draft on X alone)."""
+    return listed([n for n, _ in view.links] if view.several and view.links else view.networks)
 
 
 def replaced_card(view: DraftView, link: str | None) -> tuple[str, Blocks]:
@@ -353,10 +439,13 @@ def replaced_card(view: DraftView, link: str | None) -> tuple[str, Blocks]:
 def thread_reply(view: DraftView, change: Change) -> str:
     """What the card's thread hears when the draft changes state."""
     draft = view.draft
+    if change.before is State.PUBLISHING and change.after is State.APPROVED and view.several and view.legs:
+        again = when(draft.retry_at, missing="now")
+        return f"Not out everywhere yet: {where(view.legs)}. Trying again {again}.{_listing(view)}"
     if change.before is State.PUBLISHING and change.after is State.APPROVED and view.publication:
         return f"Attempt failed: {escape(view.publication.error or 'unknown reason')}. Trying again {when(draft.retry_at, missing='now')}."
     if change.before in (State.HELD, State.FAILED) and change.after is State.APPROVED:
-        return f"<@{change.actor}> sent it to X again: it goes out now."
+        return f"<@{change.actor}> sent it to {not_out(view)} again: it goes out now."
     if change.after is State.APPROVED:
         return f"Approved by {people(view.approvers)}. It {goes_out(draft)}."
     if change.after is State.REJECTED:
@@ -367,17 +456,21 @@ def thread_reply(view: DraftView, change: Change) -> str:
         return f"<@{change.actor}> withdrew the veto: back in review."
     if change.after is State.PUBLISHED and change.actor != SYSTEM:
         link = f": {escape(view.publication.url)}" if view.publication and view.publication.url else ""  # typed by a person
-        return f"<@{change.actor}> marked it as published{link}."
+        return f"<@{change.actor}> marked it as published{link}.{_listing(view)}"
+    if change.after is State.PUBLISHED and view.several and view.links:
+        return f"Published on {listed(n for n, _ in view.links)}:{_listing(view)}"
     if change.after is State.PUBLISHED and view.publication:
-        return f"Published on X: {view.publication.url}"
+        return f"Published on {listed(view.networks)}: {view.publication.url}"
+    if change.after is State.FAILED and view.several and view.legs:
+        return f"Publishing failed: {where(view.legs)}.{_listing(view)}"
     if change.after is State.FAILED and view.publication:
         return f"Publishing failed: {escape(view.publication.error or 'unknown reason')}"
     if change.after is State.HELD:
-        return f":raised_hand: Held: {escape(draft.notice or '')} Use the buttons on the card."
+        return f":raised_hand: Held: {escape(draft.notice or '')} Use the buttons on the card.{_listing(view)}"
     if change.after is State.WITHDRAWN:
         return f"Withdrawn by <@{change.actor}>. It will not be published."
     if change.after is State.RETRACTED:
-        return f"Retracted by <@{change.actor}>: the post was deleted from X."
+        return f"Retracted by <@{change.actor}>: the post was deleted from {reached(view)}."
     if change.after is State.EXPIRED:
         return f":hourglass: Expired. {escape(draft.notice or '')}".rstrip()
     return status_line(view)
@@ -407,15 +500,21 @@ def author_note(view: DraftView, change: Change) -> str | None:
         return f"{subject} was approved by {people(view.approvers)}; it {goes_out(view.draft)}."
     if change.after is State.REJECTED:
         return f"{subject} was vetoed by {people(view.rejecters)}."
+    if change.after is State.PUBLISHED and view.several and view.links and change.actor == SYSTEM:
+        return f"{subject} is live on {listed(n for n, _ in view.links)}:{_listing(view)}"
     if change.after is State.PUBLISHED and view.publication and change.actor == SYSTEM:
         return f"{subject} is live: {view.publication.url}"
+    if change.after is State.FAILED and view.several and view.legs:
+        return f"{subject} could not be published everywhere: {where(view.legs)}.{_listing(view)}"
     if change.after is State.FAILED and view.publication:
         return f"{subject} could not be published: {escape(view.publication.error or 'unknown reason')}"
     if change.after is State.IN_REVIEW:
         undone = "an approval" if change.before is State.APPROVED else "the veto"
         return f"{subject} is back in review: <@{change.actor}> withdrew {undone}."
     if change.after is State.HELD:
-        return f"{subject} is held: {escape(view.draft.notice or '')}"
+        return f"{subject} is held: {escape(view.draft.notice or '')}{_listing(view)}"
+    if change.after is State.RETRACTED and view.several and change.actor != view.draft.author_id:
+        return f"{subject} was retracted by <@{change.actor}>: deleted from {reached(view)}."
     if change.after in (State.WITHDRAWN, State.RETRACTED) and change.actor != view.draft.author_id:
         return f"{subject} was {change.after.label} by <@{change.actor}>."
     if change.after is State.EXPIRED:
@@ -506,8 +605,7 @@ def draft_modal(accounts: list[Account], default: str | None, origin_channel: st
             "label": {"type": "plain_text", "text": "Post"},
             "hint": {
                 "type": "plain_text",
-                "text": f"Up to {MAX_WEIGHTED_LENGTH} characters as X counts them "
-                "(a link counts 23, most emoji 2). A line of --- alone starts the next post of a thread.",
+                "text": f"{_length_hint(offered_networks(accounts))} A line of --- alone starts the next post of a thread.",
             },
             "element": {"type": "plain_text_input", "action_id": "value", "multiline": True, "focus_on_load": True},
         },
@@ -550,6 +648,8 @@ def draft_modal(accounts: list[Account], default: str | None, origin_channel: st
         blocks.append(
             {"type": "input", "block_id": "account", "label": {"type": "plain_text", "text": "Account"}, "element": select}
         )
+    if len(offered := offered_networks(accounts)) > 1:
+        blocks.append(networks_input(offered, several_accounts=len(accounts) > 1))
     blocks.append(
         {
             "type": "input",
@@ -571,6 +671,45 @@ def draft_modal(accounts: list[Account], default: str | None, origin_channel: st
     }
 
 
+NETWORKS_FIELD = "networks"  # the form's checkboxes: handlers/views.py reads the networks checked there
+
+
+def offered_networks(accounts: list[Account]) -> tuple[str, ...]:
+    """The networks the form offers: every network of its accounts, in the order drafts go out (the desk refuses one
+    the chosen account is not on)."""
+    names = {name for account in accounts for name in account.network_names}
+    return tuple(name for name in NETWORKS if name in names)
+
+
+_LENGTH_RULES = {
+    "x": f"X up to {MAX_WEIGHTED_LENGTH} (a link counts 23, most emoji 2)",
+    "bluesky": f"Bluesky {BLUESKY_MAX_GRAPHEMES} (links in full)",
+    "mastodon": f"Mastodon its instance's limit (a link counts {MASTODON_URL_CHARACTERS})",
+}
+
+
+def _length_hint(offered: tuple[str, ...]) -> str:
+    """How long a post may be: X's rule, or each offered network's."""
+    if offered in ((), ("x",)):
+        return f"Up to {MAX_WEIGHTED_LENGTH} characters as X counts them (a link counts 23, most emoji 2)."
+    return f"Each network counts it its own way: {'; '.join(_LENGTH_RULES[n] for n in offered)}."
+
+
+def networks_input(offered: tuple[str, ...], *, several_accounts: bool) -> dict[str, Any]:
+    """A checkbox per network, all checked: the draft goes everywhere unless some are unchecked (like /draft on:)."""
+    options = [{"text": {"type": "plain_text", "text": label(name)}, "value": name} for name in offered]
+    hint = "Where it goes once approved; uncheck a network to leave it out (like on: in /draft)."
+    if several_accounts:
+        hint += " Check only networks the chosen account is on."
+    return {
+        "type": "input",
+        "block_id": NETWORKS_FIELD,
+        "label": {"type": "plain_text", "text": "Networks"},
+        "hint": {"type": "plain_text", "text": hint},
+        "element": {"type": "checkboxes", "action_id": "value", "options": options, "initial_options": options},
+    }
+
+
 HOME_HINT = (
     "Write a post with /draft (a form opens) or /draft TEXT. Editors approve or veto on the review card, "
     "with a reaction or its buttons, or here with the buttons under what waits for their vote. "
@@ -586,8 +725,8 @@ _HOME_FITS = ((HOME_VOTE_LIMIT, HOME_LIST_LIMIT), (HOME_VOTE_LIMIT, 8), (4, 8), 
 def home(overview: Overview, notice: str | None = None) -> dict[str, Any]:
     """The App Home tab: the switch, what waits for this person's vote (whole, with Approve and Reject), the queue, and
     what went out lately; `notice` says what their last press on it did. Shortened until Slack takes it (100 blocks)."""
-    for votes, listed in _HOME_FITS:
-        blocks = _home_blocks(overview, notice, votes, listed)
+    for votes, entries in _HOME_FITS:
+        blocks = _home_blocks(overview, notice, votes, entries)
         if len(blocks) <= VIEW_BLOCKS:
             break
     return {"type": "home", "blocks": blocks[:VIEW_BLOCKS]}
@@ -707,6 +846,8 @@ def _facts(view: DraftView) -> str:
     """Number, account, author, state and time of a draft in a list."""
     draft = view.draft
     when_line = "" if draft.state in (State.APPROVED, State.PUBLISHED) else f" · publish {when(draft.publish_at)}"
+    if view.several and view.links and draft.state is not State.PUBLISHED:  # out on some networks: link each
+        when_line += f" · out on {linked(view.links)}"
     return f"• *{draft.number}* @{view.account.handle} by <@{draft.author_id}> — {status_line(view)}{when_line}"
 
 
@@ -758,8 +899,10 @@ def count_line(view: DraftView) -> str:
         parts.append(f"a thread of {len(view.parts)} posts")
     if view.images:
         parts.append(f"{len(view.images)} image(s)")
-    if draft.state is State.PUBLISHED and view.publication and view.publication.url:
-        parts.append(f"<{view.publication.url}|on X> {when(view.publication.finished_at)}")
+    if draft.state is State.PUBLISHED and view.several and view.links and view.publication:
+        parts.append(f"on {linked(view.links)} {when(view.publication.finished_at)}")
+    elif draft.state is State.PUBLISHED and view.publication and view.publication.url:
+        parts.append(f"<{view.publication.url}|on {listed(view.networks)}> {when(view.publication.finished_at)}")
     elif draft.state in (State.IN_REVIEW, State.APPROVED, State.HELD):
         parts.append(f"due {when(draft.publish_at, missing='as soon as it is approved')}")
     return " · ".join(parts)

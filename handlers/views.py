@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import Ack, App
 
 from bot.desk import Desk
-from bot.errors import AlreadySubmitted, BadAltText, BadImage, BadTime, UnknownAccount
+from bot.errors import AlreadySubmitted, BadAltText, BadDraft, BadImage, BadTime, CopydeskError, UnknownAccount
 from handlers import files, render
 from handlers.errors import error_text
 
@@ -33,6 +33,11 @@ class DraftForm:
         shared = (values.get("images") or {}).get("value", {}).get("files") or []
         alt = (values.get("alt") or {}).get("value", {}).get("value") or ""  # as typed: a form sends no Slack markup
         try:
+            on = self._networks(values, chosen)
+        except CopydeskError as e:  # no network checked, or one the account is not on: said under the checkboxes
+            ack(response_action="errors", errors={render.NETWORKS_FIELD: error_text(e)})
+            return
+        try:
             for file in shared:  # what Slack says of them; their bytes are fetched after the form has closed
                 files.described(file)
             shared = files.described_in_words(shared, alt) if shared else []
@@ -46,6 +51,7 @@ class DraftForm:
                 fetch=shared,
                 once=f"view:{view['id']}" if view.get("id") else None,
                 confirm=True,
+                on=on,
             )
         except AlreadySubmitted:
             ack()  # the first submission made the draft; this one only closes the form
@@ -54,6 +60,25 @@ class DraftForm:
             ack(response_action="errors", errors={_field(e, "account" in values): error_text(e)})
             return
         ack()
+
+    def _networks(self, values: dict[str, Any], chosen: str | None) -> list[str] | None:
+        """The networks checked, as /draft's on: (None: every one offered is checked, or the form offers no choice);
+        BadDraft when none is, or the chosen account is not on one checked."""
+        field = values.get(render.NETWORKS_FIELD)
+        if field is None:
+            return None
+        checked = [option["value"] for option in field.get("value", {}).get("selected_options") or []]
+        if not checked:
+            raise BadDraft("Check at least one network for the post to go to.")
+        config = self.desk.core.config
+        if set(render.offered_networks(list(config.accounts.values()))) <= set(checked):
+            return None
+        try:
+            account = self.desk.core.account(chosen)
+        except UnknownAccount:
+            return checked  # said under the account field, where it belongs
+        self.desk.core.choose_networks(account, checked)  # the desk's own refusal, shown here rather than under the text
+        return checked
 
 
 def _field(error: Exception, has_account: bool) -> str:

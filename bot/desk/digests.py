@@ -171,13 +171,23 @@ class Digests:
             if publication.part == 1 and len(thread.split(draft.text)) == 1:
                 firsts[draft.id], parts[draft.id] = (draft, publication), 1
             else:  # a thread, perhaps begun before the window: its first post and all its parts, wherever they fell
-                out = self.ledger.published_parts(draft.id)
+                out = self.ledger.published_parts(draft.id, publication.network)
                 firsts[draft.id], parts[draft.id] = (draft, out.get(1, publication)), len(out)
 
         def line(draft: Draft, at: datetime | None, **extra: Any) -> Line:
             account = self.config.accounts.get(draft.account)
+            networks = self.core.networks_of(draft)
+            if len(networks) > 1:  # a link for each network it went out on, whichever section it is in
+                extra["links"] = self._links(draft, networks)
             return Line(
-                draft.id, draft.account, account.handle if account else draft.account, draft.text, draft.author_id, at, **extra
+                draft.id,
+                draft.account,
+                account.handle if account else draft.account,
+                draft.text,
+                draft.author_id,
+                at,
+                networks=networks,
+                **extra,
             )
 
         def of(state: State) -> list[Draft]:
@@ -215,8 +225,20 @@ class Digests:
         )
 
     def _failure(self, draft: Draft) -> str | None:
+        if len(self.core.networks_of(draft)) > 1:  # where it is out and why not elsewhere, as its failure recorded it
+            failed = next((e for e in reversed(self.ledger.events(draft.id)) if e.action == "failed"), None)
+            if failed is not None and failed.detail.get("error"):
+                return str(failed.detail["error"])
         attempts = self.ledger.publications(draft.id)
         return attempts[-1].error if attempts else draft.notice
+
+    def _links(self, draft: Draft, networks: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+        """Each network's link to the post (its first part), in the order it goes out; a retracted one too, as for X."""
+        found: dict[str, str] = {}
+        for publication in self.ledger.publications(draft.id):
+            if publication.outcome == "published" and publication.part == 1 and publication.url:
+                found.setdefault(publication.network, publication.url)
+        return tuple((network, found[network]) for network in networks if network in found)
 
     def _url(self, draft: Draft) -> str | None:
         return next((p.url for p in reversed(self.ledger.publications(draft.id)) if p.outcome == "published" and p.url), None)

@@ -300,8 +300,10 @@ class Copydesk:
         view: dict[str, Any] | None = None,
         files: list[dict[str, Any]] | None = None,
         alt: str | None = None,
+        networks: list[str] | None = None,
     ) -> BoltResponse:
-        """`user` fills in the new-draft modal (the one `view`, as copydesk opened it) and presses Send for review."""
+        """`user` fills in the new-draft modal (the one `view`, as copydesk opened it) and presses Send for review; with
+        `networks`, only those of its network checkboxes are left checked (otherwise they stay as the form opened)."""
         opened = view or self.slack.views()[-1]
         blocks = {b["block_id"] for b in opened["blocks"]}
         values: dict[str, Any] = {"text": {"value": {"type": "plain_text_input", "value": text}}}
@@ -311,6 +313,11 @@ class Copydesk:
         values["when"] = {"value": {"type": "datetimepicker", "selected_date_time": int(when.timestamp()) if when else None}}
         values["images"] = {"value": {"type": "file_input", "files": files or []}}
         values["alt"] = {"value": {"type": "plain_text_input", "value": alt}}
+        if "networks" in blocks:
+            boxes = next(b for b in opened["blocks"] if b["block_id"] == "networks")["element"]
+            checked = boxes.get("initial_options", []) if networks is None else boxes["options"]
+            picked = [o for o in checked if networks is None or o["value"] in networks]
+            values["networks"] = {"value": {"type": "checkboxes", "selected_options": picked}}
         return self._submit_view(user, opened["callback_id"], opened.get("private_metadata", channel), values)
 
     def _submit_view(self, user: str, callback_id: str, metadata: str, values: dict[str, Any]) -> BoltResponse:
