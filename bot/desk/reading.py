@@ -77,7 +77,7 @@ class Reading:
             networks=networks,
             legs=legs,
             links=tuple((n, links[n]) for n in networks if n in links),
-            counts=self._counts(draft, networks) if several else (),
+            counts=self._counts(draft, networks) if networks != ("x",) else (),  # X alone: `length`, as ever
         )
 
     def _counts(self, draft: Draft, networks: tuple[str, ...]) -> tuple[Count, ...]:
