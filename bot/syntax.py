@@ -197,7 +197,8 @@ def _compose(text: str, *, allow_empty: bool = False) -> Compose:
 def help_text(approve: str, reject: str) -> str:
     """The usage shown by /draft help, built from the command table so it cannot drift."""
     lines = [
-        "*/draft [to:ACCOUNT] [on:NETWORK,…] [at:WHEN] TEXT* — write a post; it goes to the account's editors for review.",
+        "*/draft [to:ACCOUNT] [at:WHEN] TEXT* — write a post; it goes to the account's editors for review "
+        "(and, once approved, to every network the account is on, or those on: names).",
         *(f"• {line}" for line in OPTIONS.values()),
         "• A line of --- alone splits the text into a thread: each part is a post replying to the one before (up to 25).",
         "• Images (up to 4 PNG or JPEG): share them in the review card's thread before the draft goes out, with one line "

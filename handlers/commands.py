@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 
 from bot import syntax
 from bot.desk import Desk
+from bot.legs import Stage
 from bot.networks import label, listed
 from bot.review import State
 from bot.syntax import Compose, Edit, Named
@@ -141,9 +142,9 @@ def _retract(desk: Desk, draft_id: int, user: str, rest: str | None, on: tuple[s
     networks = desk.core.networks_of(desk.core.draft(draft_id))
     if len(networks) == 1:
         return f"{desk.settling.retract(draft_id, user, on=on).number} is deleted from {label(networks[0])} and marked retracted."
-    before = _out_on(desk, draft_id)
+    before = _live(desk, draft_id)
     draft = desk.settling.retract(draft_id, user, on=on)
-    left = _out_on(desk, draft_id)
+    left = _live(desk, draft_id)
     gone = [n for n in before if n not in left] or [n for n in networks if n not in left and (not on or n in on)]
     if draft.state is State.RETRACTED:
         return f"{draft.number} is deleted from {listed(gone)} and marked retracted."
@@ -153,7 +154,7 @@ def _retract(desk: Desk, draft_id: int, user: str, rest: str | None, on: tuple[s
 def _publish_again(desk: Desk, draft_id: int, user: str, rest: str | None, on: tuple[str, ...] = ()) -> str:
     """On its way again: to the networks it is not out on (read first: the scheduler may be quicker than the answer)."""
     networks = desk.core.networks_of(desk.core.draft(draft_id))
-    out = _out_on(desk, draft_id) if len(networks) > 1 else ()
+    out = _out(desk, draft_id) if len(networks) > 1 else ()
     draft = desk.settling.publish_again(draft_id, user)
     if len(networks) == 1:
         return f"{draft.number} is on its way to {label(networks[0])} again."
@@ -163,18 +164,23 @@ def _publish_again(desk: Desk, draft_id: int, user: str, rest: str | None, on: t
 def _mark_published(desk: Desk, draft_id: int, user: str, rest: str | None, on: tuple[str, ...] = ()) -> str:
     """Recorded as published; for a draft not yet out everywhere, where it was recorded and what sends the rest."""
     several = len(desk.core.networks_of(desk.core.draft(draft_id))) > 1
-    before = _out_on(desk, draft_id) if several else ()
+    before = _out(desk, draft_id) if several else ()
     draft = desk.settling.mark_published(draft_id, user, rest, network=on[0] if on else None)
     if not several or draft.state is State.PUBLISHED:
         return f"{draft.number} is recorded as published."
-    found = list(on) or [n for n in _out_on(desk, draft_id) if n not in before]
+    found = list(on) or [n for n in _out(desk, draft_id) if n not in before]
     where = f" on {label(found[0])}" if len(found) == 1 else ""
     return f"{draft.number} is recorded as published{where}; /draft retry {draft.number} sends what is not out yet."
 
 
-def _out_on(desk: Desk, draft_id: int) -> tuple[str, ...]:
-    """The networks a draft's post is live on, by the links its view shows."""
+def _live(desk: Desk, draft_id: int) -> tuple[str, ...]:
+    """The networks a draft's post is live on (not retracted), by the links its view shows."""
     return tuple(network for network, _ in desk.reading.view(draft_id).links)
+
+
+def _out(desk: Desk, draft_id: int) -> tuple[str, ...]:
+    """The networks a draft is out on (sent, or marked published with or without a link), by its legs."""
+    return tuple(leg.network for leg in desk.reading.view(draft_id).legs if leg.stage is Stage.OUT)
 
 
 # One table for what the subcommands about one draft do, and what they answer: /draft NAME #ID and the card's buttons.
