@@ -509,9 +509,9 @@ def _misplaced_network_key(pattern: str, key: str, shown: str, known: set[str]) 
     if not pattern.startswith("accounts.*.networks."):
         return
     network, _, rest = pattern.removeprefix("accounts.*.networks.").partition(".")
-    for other in NETWORKS:
-        if other != network and f"accounts.*.networks.{other}.{rest}{key}" in known:
-            raise ConfigError(f"app.yaml: {shown} belongs to {other}, not {network}")
+    owners = [other for other in NETWORKS if other != network and f"accounts.*.networks.{other}.{rest}{key}" in known]
+    if owners:
+        raise ConfigError(f"app.yaml: {shown} belongs to {' or '.join(owners)}, not {network}")
 
 
 def _reject_non_finite(node: Any, where: str, key: str = "") -> None:
@@ -707,18 +707,18 @@ def _network(
     names = dict(NETWORK_CREDENTIALS[name]) if creds is None else _mapping(creds, f"{key}.credentials", where)
     allowed = {*NETWORK_CREDENTIALS[name], *([OAUTH2_KEY] if name == "x" else [])}
     for wrong in sorted(set(names) - allowed):
-        owner = next((n for n, c in NETWORK_CREDENTIALS.items() if wrong in c or (n == "x" and wrong == OAUTH2_KEY)), None)
-        belongs = f"belongs to {owner}, not {name}" if owner else f"is not a {name} credential"
+        owners = [n for n, c in NETWORK_CREDENTIALS.items() if wrong in c or (n == "x" and wrong == OAUTH2_KEY)]
+        belongs = f"belongs to {' or '.join(owners)}, not {name}" if owners else f"is not a {name} credential"
         raise ConfigError(f"{where}: {key}.credentials.{wrong} {belongs}")
     if name == "x":
         return Network(name, handle, _credentials(creds, environ, f"{key}.credentials", where))
+    if name == "mastodon" and "instance" not in body:  # what the file lacks is said before what the environment lacks
+        raise ConfigError(f"{where}: {key}.instance is missing: the Mastodon instance's base URL, e.g. https://mastodon.social")
     names = {**NETWORK_CREDENTIALS[name], **names}
     secrets = {k: _env_secret(environ, v, f"{key}.credentials.{k}", where) for k, v in names.items()}
     if name == "bluesky":
         service = _base_url(body.get("service", BLUESKY_SERVICE), f"{key}.service", where)
         return Network(name, handle, BlueskyCredentials(**secrets), base_url=service)
-    if "instance" not in body:
-        raise ConfigError(f"{where}: {key}.instance is missing: the Mastodon instance's base URL, e.g. https://mastodon.social")
     return Network(name, handle, MastodonCredentials(**secrets), base_url=_base_url(body["instance"], f"{key}.instance", where))
 
 

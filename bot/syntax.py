@@ -1,10 +1,11 @@
-"""The /draft syntax: subcommands, and the leading to:ACCOUNT / at:WHEN options of a new draft."""
+"""The /draft syntax: subcommands, and the leading to:ACCOUNT / on:NETWORK / at:WHEN options of a new draft."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
+from bot.config import NETWORKS
 from bot.errors import BadDraft
 
 
@@ -31,14 +32,23 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "Remove every image from a draft that has not gone out (author or admin); its votes are cleared.",
     ),
     Subcommand("cancel", "/draft cancel #ID", "Withdraw a draft before it goes out (author or admin)."),
-    Subcommand("retract", "/draft retract #ID", "Delete a published post from X (author, editors or admins)."),
     Subcommand(
-        "retry", "/draft retry #ID", "Send a held or failed draft to X again, or confirm one held by a pause (editors or admins)."
+        "retract",
+        "/draft retract #ID",
+        "Delete a published post from every network it reached; /draft retract #ID on:x,bluesky deletes it from those "
+        "only (author, editors or admins).",
+    ),
+    Subcommand(
+        "retry",
+        "/draft retry #ID",
+        "Send a held or failed draft again, to the networks it is not out on yet, or confirm one held by a pause "
+        "(editors or admins).",
     ),
     Subcommand(
         "mark-published",
         "/draft mark-published #ID [URL]",
-        "Record a held draft as published after finding it on X (editors or admins).",
+        "Record a held draft as published after finding it on X (editors or admins); for an account on several "
+        "networks, the link or on:NETWORK says where: /draft mark-published #ID [URL] on:bluesky.",
     ),
     Subcommand(
         "digest",
@@ -55,6 +65,8 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
 
 OPTIONS = {
     "to": "to:ACCOUNT — the account to post to (needed only when the team runs several).",
+    "on": f"on:NETWORK[,NETWORK…] — only some of the account's networks ({', '.join(NETWORKS)}), e.g. on:x,bluesky. "
+    "Without it the post goes to every network the account is on.",
     "at": "at:WHEN — when to post: 2026-11-22T09:00 (your Slack time zone), 2026-11-22T09:00-08:00, "
     "09:00 (the next 09:00), +30m, +2h, +1d. Without it the post goes out as soon as it is approved.",
 }
@@ -69,6 +81,7 @@ class Compose:
     text: str
     account: str | None = None
     at: str | None = None
+    on: tuple[str, ...] = ()  # the networks its on: named, in the order written; () for all of the account's
 
 
 @dataclass(frozen=True)
@@ -78,6 +91,7 @@ class Named:
     name: str
     draft_id: int | None = None
     rest: str = ""
+    on: tuple[str, ...] = ()  # retract and mark-published: the networks their on: named
 
 
 @dataclass(frozen=True)
@@ -92,6 +106,8 @@ class Edit:
 # Every word is lower-case only, so a post may begin with "Retract 2 claims…" or "List:" and is then a draft.
 _BARE = {"help", "list", "resume", "digest"}  # the whole text is the word
 _ON_DRAFT = re.compile(r"(?P<name>cancel|retract|retry|mark-published|drop-images)\s+#?(?P<id>[0-9]+)(?:\s+(?P<rest>\S+))?")
+# retract and mark-published take an on: beside what they took before ("retract 2 claims we made" stays a post)
+_SETTLE_ON = re.compile(r"(?P<name>retract|mark-published)\s+#?(?P<id>[0-9]+)\s+(?P<rest>\S+\s+\S+)")
 _EDIT = re.compile(r"edit\s+#?(?P<id>[0-9]+)(?:\s+|$)")
 _PAUSE = re.compile(r"pause(?:\s+(?P<reason>.*))?", re.S)
 
@@ -101,10 +117,8 @@ def parse(text: str) -> Compose | Named | Edit:
     stripped = text.strip()
     if stripped in _BARE:
         return Named(stripped)
-    if match := _ON_DRAFT.fullmatch(stripped):
-        if match["rest"] and match["name"] != "mark-published":
-            raise BadDraft(f"/draft {match['name']} takes only a draft number, e.g. /draft {match['name']} #12")
-        return Named(match["name"], int(match["id"]), match["rest"] or "")
+    if about := _about_draft(stripped):
+        return about
     if match := _EDIT.match(stripped):
         return _edit(int(match["id"]), stripped[match.end() :])
     if match := _PAUSE.fullmatch(stripped):
@@ -112,10 +126,49 @@ def parse(text: str) -> Compose | Named | Edit:
     return _compose(text.lstrip())
 
 
+def _about_draft(text: str) -> Named | None:
+    """cancel, retract, retry, mark-published or drop-images #ID, with what each may take after it; None: not one."""
+    match = _ON_DRAFT.fullmatch(text)
+    if match is None:
+        match = _SETTLE_ON.fullmatch(text)
+        if match is None or not any(word.startswith("on:") for word in match["rest"].split()):
+            return None
+    name, draft_id = match["name"], int(match["id"])
+    words = (match["rest"] or "").split()
+    on = [word for word in words if word.startswith("on:")]
+    others = [word for word in words if not word.startswith("on:")]
+    if name not in ("retract", "mark-published") and words:
+        raise BadDraft(f"/draft {name} takes only a draft number, e.g. /draft {name} #12")
+    if name == "retract" and others:
+        raise BadDraft(
+            "/draft retract takes a draft number and, to delete it from some networks only, on:NETWORK: "
+            "/draft retract #12, or /draft retract #12 on:bluesky"
+        )
+    if len(on) > 1:
+        raise BadDraft("on: is given twice; give it once, e.g. on:x,bluesky")
+    networks = parse_networks(on[0].removeprefix("on:")) if on else ()
+    if name == "mark-published" and len(networks) > 1:
+        raise BadDraft(f"/draft mark-published records one network at a time: /draft mark-published #{draft_id} on:{networks[0]}")
+    return Named(name, draft_id, others[0] if others else "", networks)
+
+
+def parse_networks(value: str) -> tuple[str, ...]:
+    """on:x,bluesky → ("x", "bluesky"); BadDraft naming the networks copydesk posts to for anything else."""
+    written = [name.strip() for name in value.split(",")]
+    known = f"{', '.join(NETWORKS[:-1])} or {NETWORKS[-1]}"
+    if not all(written):
+        raise BadDraft(f"on: needs the networks, separated by commas: {known}, e.g. on:x,bluesky")
+    if unknown := [name for name in written if name.lower() not in NETWORKS]:
+        raise BadDraft(f"on: names {unknown[0]!r}, which is not a network copydesk posts to; use {known}, e.g. on:x,bluesky")
+    return tuple(dict.fromkeys(name.lower() for name in written))
+
+
 def _edit(draft_id: int, text: str) -> Edit:
     changed = _compose(text, allow_empty=True)
     if changed.account:
         raise BadDraft("An edit cannot move a draft to another account; withdraw it and write a new one.")
+    if changed.on:
+        raise BadDraft("An edit cannot change the networks a draft goes to; withdraw it and write a new one with on:.")
     if not changed.text.strip() and not changed.at:
         raise BadDraft(f"Say what changes: /draft edit #{draft_id} NEW TEXT, or /draft edit #{draft_id} at:WHEN.")
     return Edit(draft_id, changed.text or None, changed.at)
@@ -130,20 +183,22 @@ def _compose(text: str, *, allow_empty: bool = False) -> Compose:
             break  # "Note: …" and "To: …" are the start of the text, not options
         if name in options:
             raise BadDraft(f"{name}: is given twice; give it once, before the text")
-        if not match["value"]:
+        if not match["value"] and name != "on":  # an empty on: is told the networks there are
             raise BadDraft(f"{name}: needs a value, e.g. {OPTIONS[name].split(' — ')[0]}")
         options[name] = match["value"]
         position = match.end()
     body = text[position:]
     if not body.strip() and not allow_empty:
         raise BadDraft("The draft has no text. Write it after the options: /draft to:main at:+1h Hello!")
-    return Compose(text=body.rstrip() if body.strip() else "", account=options.get("to"), at=options.get("at"))
+    on = parse_networks(options["on"]) if "on" in options else ()
+    return Compose(text=body.rstrip() if body.strip() else "", account=options.get("to"), at=options.get("at"), on=on)
 
 
 def help_text(approve: str, reject: str) -> str:
     """The usage shown by /draft help, built from the command table so it cannot drift."""
     lines = [
-        "*/draft [to:ACCOUNT] [at:WHEN] TEXT* — write a post; it goes to the account's editors for review.",
+        "*/draft [to:ACCOUNT] [at:WHEN] TEXT* — write a post; it goes to the account's editors for review "
+        "(and, once approved, to every network the account is on, or those on: names).",
         *(f"• {line}" for line in OPTIONS.values()),
         "• A line of --- alone splits the text into a thread: each part is a post replying to the one before (up to 25).",
         "• Images (up to 4 PNG or JPEG): share them in the review card's thread before the draft goes out, with one line "

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot import syntax
 from bot.desk import Desk
+from bot.legs import Stage
+from bot.networks import label, listed
+from bot.review import State
 from bot.syntax import Compose, Edit, Named
 from handlers import digest_render, render
 from handlers.errors import answered_privately
@@ -61,6 +64,7 @@ class DraftCommand:
                 at=parsed.at,
                 origin_channel=command.get("channel_id"),
                 once=once,
+                on=parsed.on or None,
             )
             ack()  # the link to its card follows privately once the card is up, holding no thread meanwhile
             answer = lambda: self.later(self._privately, respond, self._card_link, draft.id, respond)  # noqa: E731
@@ -123,22 +127,72 @@ def _parse(text: str) -> Compose | Named | Edit:
     return syntax.parse(typed(text)) if isinstance(parsed, (Compose, Edit)) else parsed
 
 
+class OnDraft(Protocol):
+    """A subcommand about one draft: what it did, as its answer says (`rest`: a link; `on`: the networks named)."""
+
+    def __call__(self, desk: Desk, draft_id: int, user: str, rest: str | None, on: tuple[str, ...] = ()) -> str: ...
+
+
+def _withdraw(desk: Desk, draft_id: int, user: str, rest: str | None, on: tuple[str, ...] = ()) -> str:
+    return f"{desk.drafting.withdraw(draft_id, user).number} is withdrawn; it will not be published."
+
+
+def _retract(desk: Desk, draft_id: int, user: str, rest: str | None, on: tuple[str, ...] = ()) -> str:
+    """Deleted from where it was (an X-only account hears what it always did), and whether it is still anywhere."""
+    networks = desk.core.networks_of(desk.core.draft(draft_id))
+    if len(networks) == 1:
+        return f"{desk.settling.retract(draft_id, user, on=on).number} is deleted from {label(networks[0])} and marked retracted."
+    before = _live(desk, draft_id)
+    draft = desk.settling.retract(draft_id, user, on=on)
+    left = _live(desk, draft_id)
+    gone = [n for n in before if n not in left] or [n for n in networks if n not in left and (not on or n in on)]
+    if draft.state is State.RETRACTED:
+        return f"{draft.number} is deleted from {listed(gone)} and marked retracted."
+    return f"{draft.number} is deleted from {listed(gone)}; it is still on {listed(left)}."
+
+
+def _publish_again(desk: Desk, draft_id: int, user: str, rest: str | None, on: tuple[str, ...] = ()) -> str:
+    """On its way again: to the networks it is not out on (read first: the scheduler may be quicker than the answer)."""
+    networks = desk.core.networks_of(desk.core.draft(draft_id))
+    out = _out(desk, draft_id) if len(networks) > 1 else ()
+    draft = desk.settling.publish_again(draft_id, user)
+    if len(networks) == 1:
+        return f"{draft.number} is on its way to {label(networks[0])} again."
+    return f"{draft.number} is on its way again to {listed([n for n in networks if n not in out])}."
+
+
+def _mark_published(desk: Desk, draft_id: int, user: str, rest: str | None, on: tuple[str, ...] = ()) -> str:
+    """Recorded as published; for a draft not yet out everywhere, where it was recorded and what sends the rest."""
+    several = len(desk.core.networks_of(desk.core.draft(draft_id))) > 1
+    before = _out(desk, draft_id) if several else ()
+    draft = desk.settling.mark_published(draft_id, user, rest, network=on[0] if on else None)
+    if not several or draft.state is State.PUBLISHED:
+        return f"{draft.number} is recorded as published."
+    found = list(on) or [n for n in _out(desk, draft_id) if n not in before]
+    where = f" on {label(found[0])}" if len(found) == 1 else ""
+    return f"{draft.number} is recorded as published{where}; /draft retry {draft.number} sends what is not out yet."
+
+
+def _live(desk: Desk, draft_id: int) -> tuple[str, ...]:
+    """The networks a draft's post is live on (not retracted), by the links its view shows."""
+    return tuple(network for network, _ in desk.reading.view(draft_id).links)
+
+
+def _out(desk: Desk, draft_id: int) -> tuple[str, ...]:
+    """The networks a draft is out on (sent, or marked published with or without a link), by its legs."""
+    return tuple(leg.network for leg in desk.reading.view(draft_id).legs if leg.stage is Stage.OUT)
+
+
 # One table for what the subcommands about one draft do, and what they answer: /draft NAME #ID and the card's buttons.
-ON_DRAFT: dict[str, Callable[[Desk, int, str, str | None], str]] = {
-    "cancel": lambda desk, draft_id, user, _: (
-        f"{desk.drafting.withdraw(draft_id, user).number} is withdrawn; it will not be published."
-    ),
-    "retract": lambda desk, draft_id, user, _: (
-        f"{desk.settling.retract(draft_id, user).number} is deleted from X and marked retracted."
-    ),
-    "retry": lambda desk, draft_id, user, _: f"{desk.settling.publish_again(draft_id, user).number} is on its way to X again.",
-    "mark-published": lambda desk, draft_id, user, url: (
-        f"{desk.settling.mark_published(draft_id, user, url).number} is recorded as published."
-    ),
+ON_DRAFT: dict[str, OnDraft] = {
+    "cancel": _withdraw,
+    "retract": _retract,
+    "retry": _publish_again,
+    "mark-published": _mark_published,
 }
 
 
 def _on_draft(desk: Desk, parsed: Named, user: str) -> str:
     """The subcommands about one draft, each answered with what it did."""
     assert parsed.draft_id is not None
-    return ON_DRAFT[parsed.name](desk, parsed.draft_id, user, parsed.rest or None)
+    return ON_DRAFT[parsed.name](desk, parsed.draft_id, user, parsed.rest or None, parsed.on)

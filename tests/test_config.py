@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from bot.config import ENV_VARS, load_config
+from bot.config import ENV_VARS, BlueskyCredentials, MastodonCredentials, Secret, load_config
 from bot.errors import ConfigError
 from bot.review import Kind, reaction_kind
+from bot.runtime.cli import main
 from tests.fakes.x_api import X_ENV
 from tests.support.harness import BASE_CONFIG
 
@@ -179,3 +181,260 @@ def test_a_reaction_named_with_a_skin_tone_counts_in_every_tone(tmp_path: Path) 
     config = load(tmp_path, {**BASE_CONFIG, "reactions": {"approve": ["+1::skin-tone-2", "+1"], "reject": ["-1"]}})
     assert config.approve_reactions == ("+1",)
     assert reaction_kind("+1::skin-tone-4", config.approve_reactions, config.reject_reactions) is Kind.APPROVE
+
+
+# the networks block: one account on X, Bluesky and Mastodon
+
+EVERYWHERE = """\
+accounts:
+  everywhere:
+    review_channel: C0REVIEW01
+    editors: [U0EDITOR1, U0EDITOR2]
+    approvals_required: 2
+    networks:
+      x:
+        handle: aplusk
+        credentials: {consumer_key: X_CONSUMER_KEY, consumer_secret: X_CONSUMER_SECRET,
+                      access_token: X_ACCESS_TOKEN, access_token_secret: X_ACCESS_TOKEN_SECRET}
+      bluesky:
+        handle: aplusk.bsky.social
+        service: https://bsky.social                         # the PDS base URL (default)
+        credentials: {app_password: BLUESKY_APP_PASSWORD}
+      mastodon:
+        handle: aplusk@mastodon.social
+        instance: https://mastodon.social                    # the instance base URL (required)
+        credentials: {access_token: MASTODON_ACCESS_TOKEN}
+"""
+NETWORKS_ENV = {**ENV, "BLUESKY_APP_PASSWORD": "abcd-efgh-ijkl-mnop", "MASTODON_ACCESS_TOKEN": "mastodon-token-value"}
+
+
+def everywhere(**changes: Any) -> dict:
+    """The issue's example account, with its networks block changed for one case (None removes a key)."""
+    data = yaml.safe_load(EVERYWHERE)
+    networks = data["accounts"]["everywhere"]["networks"]
+    for path, value in changes.items():
+        *parents, last = path.split("__")
+        node = networks
+        for key in parents:
+            node = node.setdefault(key, {})
+        if value is None:
+            node.pop(last)
+        else:
+            node[last] = value
+    return data
+
+
+def test_the_issues_example_of_an_account_on_three_networks_loads(tmp_path: Path) -> None:
+    path = tmp_path / "app.yaml"
+    path.write_text(EVERYWHERE)
+    account = load_config(path, NETWORKS_ENV).accounts["everywhere"]
+
+    assert account.network_names == ("x", "bluesky", "mastodon")
+    x, bluesky, mastodon = account.outlets
+    assert (x.handle, x.base_url, x.credentials) == ("aplusk", None, account.credentials)
+    assert x.credentials.consumer_key.reveal() == X_ENV["X_CONSUMER_KEY"]  # type: ignore[union-attr]
+    assert (bluesky.handle, bluesky.base_url) == ("aplusk.bsky.social", "https://bsky.social")
+    assert bluesky.credentials == BlueskyCredentials(Secret("BLUESKY_APP_PASSWORD", "abcd-efgh-ijkl-mnop"))
+    assert bluesky.credentials.app_password.reveal() == "abcd-efgh-ijkl-mnop"  # type: ignore[union-attr]
+    assert (mastodon.handle, mastodon.base_url) == ("aplusk@mastodon.social", "https://mastodon.social")
+    assert mastodon.credentials == MastodonCredentials(Secret("MASTODON_ACCESS_TOKEN", "mastodon-token-value"))
+    assert mastodon.credentials.access_token.reveal() == "mastodon-token-value"  # type: ignore[union-attr]
+    assert account.handle == "aplusk" and account.on("bluesky") == bluesky and account.on("threads") is None
+    assert "abcd-efgh-ijkl-mnop" not in repr(account) and "mastodon-token-value" not in repr(account)
+
+
+def test_a_networks_block_may_leave_out_the_defaults_and_list_networks_in_any_order(tmp_path: Path) -> None:
+    data = everywhere(bluesky__service=None, bluesky__credentials=None, mastodon__credentials=None)
+    block = data["accounts"]["everywhere"]["networks"]
+    data["accounts"]["everywhere"]["networks"] = {name: block[name] for name in ("mastodon", "bluesky")}
+    account = load(tmp_path, data, NETWORKS_ENV).accounts["everywhere"]
+    assert account.network_names == ("bluesky", "mastodon")  # the order a draft goes out, not the file's
+    assert account.on("bluesky").base_url == "https://bsky.social"  # type: ignore[union-attr]
+    assert (account.handle, account.on("x")) == ("aplusk.bsky.social", None)
+    assert [n.credentials for n in account.outlets] == [  # the variables' default names
+        BlueskyCredentials(Secret("BLUESKY_APP_PASSWORD", "")),
+        MastodonCredentials(Secret("MASTODON_ACCESS_TOKEN", "")),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("data", "env", "message"),
+    [
+        (
+            everywhere(),
+            {k: v for k, v in NETWORKS_ENV.items() if k != "BLUESKY_APP_PASSWORD"},
+            "accounts.everywhere.networks.bluesky.credentials.app_password names the environment variable "
+            "BLUESKY_APP_PASSWORD, which is not set",
+        ),
+        (
+            everywhere(),
+            {k: v for k, v in NETWORKS_ENV.items() if k != "MASTODON_ACCESS_TOKEN"},
+            "accounts.everywhere.networks.mastodon.credentials.access_token names the environment variable "
+            "MASTODON_ACCESS_TOKEN, which is not set",
+        ),
+        (
+            everywhere(myspace={"handle": "aplusk"}),
+            NETWORKS_ENV,
+            "accounts.everywhere.networks.myspace: 'myspace' is not a network copydesk posts to (x, bluesky, mastodon)",
+        ),
+        (
+            everywhere(x__instance="https://mastodon.social"),
+            NETWORKS_ENV,
+            "accounts.everywhere.networks.x.instance belongs to mastodon, not x",
+        ),
+        (
+            everywhere(bluesky__instance="https://mastodon.social"),
+            NETWORKS_ENV,
+            "accounts.everywhere.networks.bluesky.instance belongs to mastodon, not bluesky",
+        ),
+        (
+            everywhere(mastodon__service="https://bsky.social"),
+            NETWORKS_ENV,
+            "accounts.everywhere.networks.mastodon.service belongs to bluesky, not mastodon",
+        ),
+        (
+            everywhere(bluesky__credentials={"access_token": "MASTODON_ACCESS_TOKEN"}),
+            NETWORKS_ENV,
+            "accounts.everywhere.networks.bluesky.credentials.access_token belongs to x or mastodon, not bluesky",
+        ),
+        (
+            everywhere(mastodon__credentials={"consumer_key": "X_CONSUMER_KEY"}),
+            NETWORKS_ENV,
+            "accounts.everywhere.networks.mastodon.credentials.consumer_key belongs to x, not mastodon",
+        ),
+        (
+            everywhere(mastodon__credentials={"app_password": "BLUESKY_APP_PASSWORD"}),
+            NETWORKS_ENV,
+            "accounts.everywhere.networks.mastodon.credentials.app_password belongs to bluesky, not mastodon",
+        ),
+        (
+            everywhere(mastodon__instance=None),
+            NETWORKS_ENV,
+            "accounts.everywhere.networks.mastodon.instance is missing: the Mastodon instance's base URL",
+        ),
+        (
+            everywhere(mastodon__instance="mastodon.social"),
+            NETWORKS_ENV,
+            "accounts.everywhere.networks.mastodon.instance 'mastodon.social' is not a base URL",
+        ),
+        (
+            everywhere(x__handle="not a handle"),
+            NETWORKS_ENV,
+            "accounts.everywhere.networks.x.handle 'not a handle' is not an X handle",
+        ),
+        (
+            everywhere(bluesky__handle="aplusk"),
+            NETWORKS_ENV,
+            "accounts.everywhere.networks.bluesky.handle 'aplusk' is not a Bluesky handle such as aplusk.bsky.social",
+        ),
+        (
+            everywhere(mastodon__handle="aplusk@mastodon"),
+            NETWORKS_ENV,
+            "accounts.everywhere.networks.mastodon.handle 'aplusk@mastodon' is not a Mastodon handle such as "
+            "aplusk@mastodon.social",
+        ),
+        (
+            everywhere(bluesky__handle=None),
+            NETWORKS_ENV,
+            "accounts.everywhere.networks.bluesky.handle is missing",
+        ),
+        (
+            {"accounts": {"everywhere": {**yaml.safe_load(EVERYWHERE)["accounts"]["everywhere"], "handle": "aplusk"}}},
+            NETWORKS_ENV,
+            "accounts.everywhere lists networks, so accounts.everywhere.handle belongs inside one of them",
+        ),
+        (
+            {"accounts": {"everywhere": {**yaml.safe_load(EVERYWHERE)["accounts"]["everywhere"], "networks": {}}}},
+            NETWORKS_ENV,
+            "accounts.everywhere.networks is empty: name at least one of x, bluesky, mastodon",
+        ),
+    ],
+    ids=[
+        "bluesky-variable-unset",
+        "mastodon-variable-unset",
+        "unknown-network",
+        "instance-under-x",
+        "instance-under-bluesky",
+        "service-under-mastodon",
+        "mastodon-credential-under-bluesky",
+        "x-credential-under-mastodon",
+        "bluesky-credential-under-mastodon",
+        "mastodon-without-instance",
+        "instance-not-a-url",
+        "bad-x-handle",
+        "bad-bluesky-handle",
+        "bad-mastodon-handle",
+        "bluesky-without-handle",
+        "handle-beside-networks",
+        "no-networks",
+    ],
+)
+def test_a_bad_networks_block_is_named(tmp_path: Path, data: dict, env: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load(tmp_path, data, env)
+    assert message in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"network": "myspace"}, "accounts.main.network: 'myspace' is not a network copydesk posts to (x, bluesky, mastodon)"),
+        ({"network": "bluesky", "handle": "aplusk"}, "accounts.main.handle 'aplusk' is not a Bluesky handle"),
+        ({"network": "mastodon", "handle": "aplusk@mastodon.social"}, "accounts.main.instance is missing"),
+        ({"instance": "https://mastodon.social"}, "accounts.main.instance belongs to mastodon, not x"),
+        (
+            {"network": "bluesky", "handle": "aplusk.bsky.social", "credentials": {"app_password": "BLUESKY_APP_PASSWORD"}},
+            "accounts.main.credentials.app_password names the environment variable BLUESKY_APP_PASSWORD, which is not set",
+        ),
+        (
+            {"network": "bluesky", "handle": "aplusk.bsky.social", "credentials": {"access_token": "MASTODON_ACCESS_TOKEN"}},
+            "accounts.main.credentials.access_token belongs to x or mastodon, not bluesky",
+        ),
+    ],
+    ids=[
+        "unknown-network",
+        "bad-bluesky-handle",
+        "mastodon-without-instance",
+        "instance-on-x",
+        "variable-unset",
+        "mastodon-credential-on-bluesky",
+    ],
+)
+def test_a_bad_single_network_account_is_named(tmp_path: Path, changes: dict, message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load(tmp_path, with_account(**changes))
+    assert message in str(raised.value)
+
+
+def test_copydesk_check_lists_each_network_with_its_handle_and_names_a_missing_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, value in {**NETWORKS_ENV, "COPYDESK_DB": str(tmp_path / "ledger.db")}.items():
+        monkeypatch.setenv(name, value)
+    path = tmp_path / "app.yaml"
+    path.write_text(EVERYWHERE)
+    assert main(["check", "--config", str(path)]) == 0
+    assert (
+        "  everywhere: X @aplusk, Bluesky @aplusk.bsky.social, Mastodon @aplusk@mastodon.social, cards in C0REVIEW01, "
+        "2 of 2 editor(s) to approve\n"
+    ) in capsys.readouterr().out
+
+    monkeypatch.delenv("BLUESKY_APP_PASSWORD")
+    assert main(["check", "--config", str(path)]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line == (
+        "copydesk: app.yaml: accounts.everywhere.networks.bluesky.credentials.app_password names the environment "
+        "variable BLUESKY_APP_PASSWORD, which is not set"
+    )
+    assert not (tmp_path / "ledger.db").exists()
+
+
+def test_copydesk_check_keeps_a_single_network_accounts_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, value in {**ENV, "COPYDESK_DB": str(tmp_path / "ledger.db")}.items():
+        monkeypatch.setenv(name, value)
+    path = tmp_path / "app.yaml"
+    path.write_text(yaml.safe_dump(BASE_CONFIG))
+    assert main(["check", "--config", str(path)]) == 0
+    assert "  main: @aplusk, cards in C0REVIEW01, 2 of 3 editor(s) to approve\n" in capsys.readouterr().out

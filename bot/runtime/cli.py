@@ -14,9 +14,10 @@ from pathlib import Path
 import yaml
 
 from bot import history
-from bot.config import Config, Secret, chain_key, config_path, db_path, load_config, timezone_in
+from bot.config import Account, Config, Secret, chain_key, config_path, db_path, load_config, timezone_in
 from bot.digest import parse_since
 from bot.errors import ConfigError, CopydeskError, LedgerError, LedgerInUse
+from bot.networks import label
 from bot.runtime import history_render
 from bot.runtime.app import build_services, create_app
 from bot.runtime.manifest import manifest
@@ -311,7 +312,7 @@ def _summary(config: Config) -> str:
     lines = [f"{config.config_path}: OK", f"  timezone {config.timezone.key}; ledger {config.db_path}, its event chain {chain}"]
     for account in config.accounts.values():
         lines.append(
-            f"  {account.name}: @{account.handle}, cards in {account.review_channel}, "
+            f"  {account.name}: {_handles(account)}, cards in {account.review_channel}, "
             f"{account.approvals_required} of {len(account.editors)} editor(s) to approve"
         )
         policy = [f"owner {account.owner}"] if account.owner else []
@@ -322,6 +323,13 @@ def _summary(config: Config) -> str:
         if policy:
             lines.append(f"    {'; '.join(policy)}")
     return "\n".join(lines)
+
+
+def _handles(account: Account) -> str:
+    """@handle for an account on one network; each network with its handle for one on several."""
+    if len(account.outlets) == 1:
+        return f"@{account.handle}"
+    return ", ".join(f"{label(network.name)} @{network.handle}" for network in account.outlets)
 
 
 if __name__ == "__main__":
