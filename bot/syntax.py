@@ -34,9 +34,8 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     Subcommand("cancel", "/draft cancel #ID", "Withdraw a draft before it goes out (author or admin)."),
     Subcommand(
         "retract",
-        "/draft retract #ID",
-        "Delete a published post from every network it reached; /draft retract #ID on:x,bluesky deletes it from those "
-        "only (author, editors or admins).",
+        "/draft retract #ID [on:NETWORK[,NETWORK…]]",
+        "Delete a published post from every network it reached, or only from those on: names (author, editors or admins).",
     ),
     Subcommand(
         "retry",
@@ -46,9 +45,9 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
     ),
     Subcommand(
         "mark-published",
-        "/draft mark-published #ID [URL]",
-        "Record a held draft as published after finding it on X (editors or admins); for an account on several "
-        "networks, the link or on:NETWORK says where: /draft mark-published #ID [URL] on:bluesky.",
+        "/draft mark-published #ID [URL] [on:NETWORK]",
+        "Record a held draft as published after finding it live (editors or admins); for an account on several "
+        "networks, the link or on:NETWORK says where.",
     ),
     Subcommand(
         "digest",

@@ -154,7 +154,7 @@ def test_help_lists_on(on_networks) -> None:
 
     assert "*/draft [to:ACCOUNT] [at:WHEN] TEXT*" in answer and "or those on: names" in answer
     assert "on:NETWORK[,NETWORK…] — only some of the account's networks (x, bluesky, mastodon), e.g. on:x,bluesky." in answer
-    assert "/draft retract #ID on:x,bluesky deletes it from those only" in answer
+    assert "/draft retract #ID [on:NETWORK[,NETWORK…]]" in answer and "or only from those on: names" in answer
 
 
 def test_retract_on_one_network_says_where_it_is_gone_and_where_it_still_is(on_networks, bluesky: FakeBluesky) -> None:
