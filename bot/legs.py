@@ -23,6 +23,7 @@ class Stage(Enum):
     RETRYING = "retrying"  # the network asked to wait (a rate limit, a 5xx); tried again at retry_at
     FAILED = "failed"  # the network refused it, or it gave up retrying: a person may send it again
     HELD = "held"  # whether the network has it is unknown, or copydesk stopped it: a person settles it
+    RETRACTED = "retracted"  # deleted from the network by a person (or never to be sent there): final
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,7 @@ def outcome(legs: Iterable[Leg]) -> State:
     legs = list(legs)
     if waiting(legs):
         return State.APPROVED
-    if all(leg.stage is Stage.OUT for leg in legs):
+    if all(leg.stage in (Stage.OUT, Stage.RETRACTED) for leg in legs):
         return State.PUBLISHED
     if any(leg.stage is Stage.HELD for leg in legs):
         return State.HELD

@@ -83,9 +83,12 @@ def status_length(text: str, reserved_per_url: int = DEFAULT_URL_CHARACTERS) -> 
     return length
 
 
-def publish_key(draft_id: int, version: int, part: int) -> str:
-    """The Idempotency-Key of one part of one version of a draft: a new version must never get the old text back."""
-    return f"copydesk-{draft_id}-v{version}-p{part}"
+def publish_key(draft_id: int, version: int, part: int, claimed: datetime | None = None) -> str:
+    """The Idempotency-Key of one part of one version of a draft: a new version must never get the old text back. With
+    the moment the part was first claimed (stored with the claim and reused for every resend), a second copydesk on
+    the same account (staging beside production, a restored ledger) never gets another's status back for its own."""
+    stamp = f"-{claimed.astimezone(UTC):%Y%m%dT%H%M%S%f}" if claimed is not None else ""
+    return f"copydesk-{draft_id}-v{version}-p{part}{stamp}"
 
 
 class MastodonPublisher:
@@ -194,7 +197,7 @@ class MastodonPublisher:
 
     def key_for(self, draft_id: int, version: int, part: int, at: datetime) -> str | None:
         """The Idempotency-Key of one part of one version of a draft."""
-        return publish_key(draft_id, version, part)
+        return publish_key(draft_id, version, part, at)
 
     def count(self, text: str) -> Count:
         """The instance's length rule, as read at start (Mastodon's own 500 and 23 until then)."""

@@ -173,8 +173,12 @@ def network_lines(view: DraftView) -> list[str]:
             lines.append(f":white_check_mark: {name}: {links[network]}")
         elif leg is None or leg.stage is Stage.PENDING:
             lines.append(f":hourglass_flowing_sand: {name}: not sent yet")
-        elif leg.stage is Stage.OUT:
-            lines.append(f":wastebasket: {name}: deleted")
+        elif leg.stage in (Stage.OUT, Stage.RETRACTED):
+            lines.append(
+                f":wastebasket: {name}: deleted"
+                if leg.stage is Stage.OUT or not leg.error
+                else f":wastebasket: {name}: {escape(leg.error)}"
+            )
         elif leg.stage is Stage.RETRYING:
             why = escape(leg.error or "no reason given")
             lines.append(f":repeat: {name}: retrying {when(leg.retry_at, missing='in the next run')} — {why}")

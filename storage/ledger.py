@@ -472,6 +472,8 @@ class Ledger:
                 content_sha256=content_sha256,
             )
             self.forget_card(draft_id)  # reactions on the old card no longer find the draft
+            # a new version is sent afresh where the old one is not out (no earlier retry time, error or doubt carries over)
+            self._db.execute("DELETE FROM legs WHERE draft_id = ? AND stage != 'out'", [draft_id])
 
     def set_content(self, draft_id: int, content_sha256: str) -> None:
         """The fingerprint of the draft's version as it now stands (its images were just added or changed)."""
@@ -659,12 +661,13 @@ class Ledger:
             )
 
     def reopen_legs(self, draft_id: int, *, at: datetime, networks: Iterable[str] | None = None) -> None:
-        """Every network of a draft that is not out is to be sent again (Publish now, /draft retry, a new version)."""
+        """Every network of a draft that is not out (nor retracted) is to be sent again (Publish now, /draft retry); a
+        network in doubt stays in doubt until its post is found or sent."""
         names = list(networks) if networks is not None else None
         with self.transaction():
             self._db.execute(
-                "UPDATE legs SET stage = 'pending', retry_at = NULL, error = NULL, may_be_live = 0, updated_at = ? "
-                "WHERE draft_id = ? AND stage != 'out'"
+                "UPDATE legs SET stage = 'pending', retry_at = NULL, error = NULL, updated_at = ? "
+                "WHERE draft_id = ? AND stage NOT IN ('out', 'retracted')"
                 + (f" AND network IN ({', '.join('?' for _ in names)})" if names is not None else ""),
                 [to_text(at), draft_id, *(names or [])],
             )

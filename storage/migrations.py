@@ -403,7 +403,7 @@ def m008_networks(db: Database) -> None:
         CREATE TABLE legs (
             draft_id INTEGER NOT NULL REFERENCES drafts (id),
             network TEXT NOT NULL,
-            stage TEXT NOT NULL CHECK (stage IN ('pending', 'out', 'retrying', 'failed', 'held')),
+            stage TEXT NOT NULL CHECK (stage IN ('pending', 'out', 'retrying', 'failed', 'held', 'retracted')),
             retry_at TEXT,
             error TEXT,
             may_be_live INTEGER NOT NULL DEFAULT 0,

@@ -8,6 +8,7 @@ from typing import Any
 
 from bot.desk.core import Core
 from bot.errors import WrongState
+from bot.legs import ordered, reasons
 from bot.messenger import ANNOUNCE, channel_queue
 from bot.model import SYSTEM, Draft, Pause
 from bot.ports import Change
@@ -60,13 +61,16 @@ class Control:
                 raise WrongState("Publishing is not paused.")
             approved = self.ledger.drafts_in([State.APPROVED])
             for draft in approved:
+                # a network held or failed before the pause stays named on the card beside it
+                trouble = reasons(ordered(self.ledger.legs(draft.id), self.core.networks_of(draft)))
+                notice = f"{PAUSE_HOLD} {trouble}" if trouble else PAUSE_HOLD
                 if (draft.due or now) <= now and self.ledger.transition(
                     draft.id,
                     State.HELD,
                     only_from=[State.APPROVED],
                     at=now,
                     actor=SYSTEM,
-                    notice=PAUSE_HOLD,
+                    notice=notice,
                     reason=PAUSE_HOLD,
                 ):
                     held.append(draft)

@@ -14,7 +14,7 @@ from bot import thread
 from bot.content import content_sha256
 from bot.desk.core import EARLY_TOLERANCE, Core, Decision
 from bot.errors import CopydeskError, Delivery, LedgerUnwritable, PublishError, WrongState
-from bot.legs import Stage, next_try, ordered, outcome, reasons, sentence, where
+from bot.legs import Stage, next_try, ordered, outcome, reasons, sentence, waiting, where
 from bot.model import SYSTEM, Draft
 from bot.networks import label, listed
 from bot.ports import CardRef, Change, Notifier, Posted, Publishers
@@ -53,6 +53,10 @@ class Attempt:
         """What the event log adds: which part of how many (nothing for a single post), and where (for several networks)."""
         said: dict[str, Any] = {"part": self.part, "of": len(self.parts)} if len(self.parts) > 1 else {}
         return {**said, "network": self.network} if self.several else said
+
+    def where(self) -> dict[str, Any]:
+        """The network, for an event of a draft that goes to several (nothing for one network: as before)."""
+        return {"network": self.network} if self.several else {}
 
     def says(self, reason: str) -> str:
         """A reason that names the part, for threads."""
@@ -200,8 +204,9 @@ class Publishing:
                 self._stop_unapproved(decision, draft, refusal)
                 return None
             attempt = self._next_leg(draft, after=None, at=now)
-            if attempt is None:  # cannot happen (a run leaves no leg due): never post again
-                raise WrongState(f"{draft.number} has nothing left to send")
+            if attempt is None:
+                self._nothing_due(decision, draft)
+                return None
             if not self.ledger.transition(
                 draft_id,
                 State.PUBLISHING,
@@ -219,6 +224,22 @@ class Publishing:
         assert first is not None
         return draft, attempt, first
 
+    def _nothing_due(self, decision: Decision, draft: Draft) -> None:
+        """Inside the claim: no network is due now (a veto lifted while one waits out its retry, an account's network
+        gone from app.yaml): wait for the soonest retry, or settle the draft from its legs."""
+        legs = ordered(self.ledger.legs(draft.id), self.core.networks_of(draft))
+        if waiting(legs):
+            self.ledger.set_attempts(draft.id, retry_at=next_try(legs), first_attempt_at=draft.first_attempt_at)
+            decision.reschedule(draft.id)
+            return
+        state = outcome(legs)
+        said = f"{sentence(where(legs))} {reasons(legs)}".strip()
+        self.ledger.transition(
+            draft.id, state, only_from=[State.APPROVED], at=decision.at, actor=SYSTEM, notice=said, reason=said
+        )
+        decision.tell(draft, Change(State.APPROVED, state, SYSTEM))
+        decision.reschedule(draft.id)
+
     def _next_leg(self, draft: Draft, *, after: str | None, at: datetime) -> Attempt | None:
         """Inside a transaction: claim the first part not yet out on the next network due (after `after`), or None."""
         networks = self.core.networks_of(draft)
@@ -231,6 +252,10 @@ class Publishing:
         leg = next((leg for leg in legs if leg.network in later and leg.due(at, EARLY_TOLERANCE)), None)
         if leg is None:
             return None
+        if leg.network not in self.publishers.get(draft.account, {}):  # app.yaml no longer has the account there
+            gone = f"the account {draft.account} is no longer on {label(leg.network)} in app.yaml"
+            self.ledger.set_leg(draft.id, leg.network, Stage.FAILED, at=at, error=gone)
+            return self._next_leg(draft, after=leg.network, at=at)
         parts = tuple(thread.split(draft.text))
         part = first_unpublished(self.ledger.published_parts(draft.id, leg.network), len(parts))
         if part > len(parts):  # every part is out there (recorded before the leg was): the leg is out
@@ -241,7 +266,9 @@ class Publishing:
         ].key_for(draft.id, draft.version, part, at)
         handle = self._handle(draft, leg.network)
         publication_id = self.ledger.start_publication(draft, handle, at=at, part=part, network=leg.network, key=key)
-        self.ledger.set_leg(draft.id, leg.network, leg.stage, at=at, retry_at=leg.retry_at, error=leg.error)
+        self.ledger.set_leg(
+            draft.id, leg.network, leg.stage, at=at, retry_at=leg.retry_at, error=leg.error, may_be_live=leg.may_be_live
+        )
         return Attempt(publication_id, part, parts, leg.network, key, several=len(networks) > 1)
 
     def _handle(self, draft: Draft, network: str) -> str:
@@ -281,8 +308,12 @@ class Publishing:
     def _stop_unapproved(self, decision: Decision, draft: Draft, reason: str) -> None:
         """Inside the claim's decision: hold the draft instead of sending it; a person decides what happens next."""
         at = decision.at
-        nowhere = "X" if self.core.networks_of(draft) == ("x",) else "any network"
-        notice = f"Not sent: {reason}. Nothing went to {nowhere}."
+        networks = self.core.networks_of(draft)
+        legs = ordered(self.ledger.legs(draft.id), networks)
+        if any(leg.stage is Stage.OUT for leg in legs):  # a run stopped earlier left some networks out
+            notice = f"Not sent: {reason}. {sentence(where(legs))}"
+        else:
+            notice = f"Not sent: {reason}. Nothing went to {'X' if networks == ('x',) else 'any network'}."
         self.ledger.transition(
             draft.id,
             State.HELD,
@@ -355,7 +386,7 @@ class Publishing:
                     actor=SYSTEM,
                     action="thread_paused",
                     next_part=attempt.part + 1,
-                    network=attempt.network if attempt.several else None,
+                    **attempt.where(),
                 )
             elif rules is not None and (refusal := self._unapproved(self.core.draft(draft.id), rules)):
                 # a veto (or a lost approval) that came while the thread was going out stops its next part
@@ -433,9 +464,12 @@ class Publishing:
                 self.ledger.finish_publication(attempt.publication_id, post_id=posted.post_id, url=posted.url, at=now)
             elif attempt.publication_id:
                 self.ledger.fail_publication(attempt.publication_id, error=reason or "", at=now)
-            self.ledger.set_leg(
-                draft.id, attempt.network, stage, at=now, retry_at=retry_at, error=reason, may_be_live=may_be_live
-            )
+            before = self.ledger.legs(draft.id).get(attempt.network)
+            # a network in doubt stays in doubt until its post is found or sent (a resend it refused proves nothing)
+            doubt = may_be_live or (stage is not Stage.OUT and before is not None and before.may_be_live)
+            self.ledger.set_leg(draft.id, attempt.network, stage, at=now, retry_at=retry_at, error=reason, may_be_live=doubt)
+            if doubt and attempt.several:
+                self.ledger.set_doubt(draft.id, True)  # withdraw, edit and votes see it while the other networks go on
             said = self._leg_record(draft, attempt, stage, reason, retry_at, posted, checked, attempts)
             if attempt.several:
                 self.ledger.log(f"network_{stage.value}", actor=SYSTEM, at=now, draft_id=draft.id, **said)
@@ -507,8 +541,16 @@ class Publishing:
         named = {} if several else _named(attempt.publication_id)  # several: each network's own event names its attempt
         pending = [leg.network for leg in legs if leg.stage is Stage.PENDING]
         if several and pending and self.ledger.current_pause() is not None:
+            trouble = reasons(legs)
             self.ledger.transition(
-                draft.id, State.APPROVED, only_from=[State.PUBLISHING], at=now, actor=SYSTEM, action="networks_paused", **summary
+                draft.id,
+                State.APPROVED,
+                only_from=[State.PUBLISHING],
+                at=now,
+                actor=SYSTEM,
+                action="networks_paused",
+                notice=f"{sentence(where(legs))} {trouble}" if trouble else None,
+                **summary,
             )
             decision.tell(current)
             return

@@ -8,7 +8,7 @@ from bot import thread
 from bot.desk.core import Core
 from bot.desk.publishing import first_unpublished
 from bot.errors import BadLink, NotAllowed, Paused, PublishError, WrongState
-from bot.legs import Stage, ordered, outcome, reasons, sentence, where
+from bot.legs import Stage, ordered, outcome, reasons, sentence, waiting, where
 from bot.model import Draft
 from bot.networks import label, listed
 from bot.ports import Change, Publishers, post_url
@@ -195,6 +195,29 @@ class Settling:
             )
         return candidates[0], None
 
+    def _close(self, draft: Draft, user_id: str, closing: list[str] | tuple[str, ...], live: dict[str, Any]) -> None:
+        """Before any delete, in one decision: the networks being retracted are never sent again (nor a network not
+        yet out, when all of it is retracted), and a draft left with nothing to send stops waiting for its job."""
+        with self.core.deciding() as decision:
+            current = self.core.draft(draft.id)
+            if current.state is State.PUBLISHING:
+                raise WrongState(f"{draft.number} is going out right now; retract it in a moment, once this run is over.")
+            legs = self.ledger.legs(draft.id)
+            for network in closing:
+                leg = legs.get(network)
+                if leg is None or leg.stage in (Stage.PENDING, Stage.RETRYING, Stage.FAILED):  # (an out one stays out)
+                    said = f"retracted by <@{user_id}>" if network in live else f"not sent: retracted by <@{user_id}>"
+                    self.ledger.set_leg(draft.id, network, Stage.RETRACTED, at=decision.at, error=said)
+            networks = self.core.networks_of(current)
+            several = len(networks) > 1  # one network: an approved draft with parts out is a thread the pause stopped
+            if several and current.state is State.APPROVED and not waiting(ordered(self.ledger.legs(draft.id), networks)):
+                notice = f"Being retracted by <@{user_id}>: nothing more goes out."
+                self.ledger.transition(
+                    draft.id, State.HELD, only_from=[State.APPROVED], at=decision.at, actor=user_id, notice=notice, reason=notice
+                )
+                decision.tell(current, Change(State.APPROVED, State.HELD, user_id))
+            decision.reschedule(draft.id)
+
     def retract(self, draft_id: int, user_id: str, on: tuple[str, ...] = ()) -> Draft:
         """Delete a published post (every part of a thread, last first) from every network it reached, or those `on`
         names (author, editors or admins), and record it; a network that fails does not stop the others."""
@@ -221,6 +244,7 @@ class Settling:
                     f"copydesk does not know which post on {label(network)} is {draft.number}{which}; delete it on "
                     f"{label(network)} directly."
                 )
+        self._close(draft, user_id, networks if not on else targets, live)
         still: list[str] = []
         for network in targets:
             out = live[network]
@@ -252,7 +276,9 @@ class Settling:
         left = self.ledger.live_posts(draft_id)
         now = self.clock()
         with self.core.deciding(at=now) as decision:
-            if left:  # retracted from some networks only (on:): the draft stays as it is, and says where it is gone
+            if left or waiting(ordered(self.ledger.legs(draft_id), networks)):
+                # retracted from some networks only (on:): the draft stays as it is (a network still to be sent goes on),
+                # and says where it is gone
                 notice = f"Retracted from {listed(targets)} by <@{user_id}>; still on {listed(left)}."
                 self.ledger.note(draft_id, "retracted_from", actor=user_id, at=now, notice=notice, networks=list(targets))
                 decision.tell(self.core.draft(draft_id))

@@ -1,0 +1,163 @@
+"""Where one network's trouble meets a person's action: edits, withdrawals, the pause, retractions and app.yaml changes
+while a network waits, is in doubt, or refused. Nothing goes out twice, or after it was taken back."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from bot.legs import Stage
+from bot.review import State
+from tests.fakes.http import Reply
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, Copydesk, eventually
+from tests.support.networks import Everywhere
+
+THREAD = "One: the news\n---\nTwo: the details\n---\nThree: the end"
+CREATE = "/xrpc/com.atproto.repo.createRecord"
+BAD_GATEWAY = {"title": "Bad Gateway", "detail": "Bad Gateway", "type": "about:blank", "status": 502}
+
+
+def approve(bot: Copydesk, number: int) -> None:
+    bot.react(EDITOR_1, "white_check_mark", number)
+    bot.react(EDITOR_2, "white_check_mark", number)
+
+
+def retrying(bot: Copydesk) -> None:
+    eventually(lambda: bot.draft(1).state is State.APPROVED and bot.draft(1).retry_at is not None, what="a planned retry")
+
+
+def stages(bot: Copydesk) -> dict[str, str]:
+    return {network: leg.stage.value for network, leg in bot.ledger.legs(1).items()}
+
+
+def test_on_x_alone_an_edit_while_a_retry_waits_goes_out_once_approved_again(make_bot) -> None:
+    bot = make_bot(top={"x_retry": {"first_delay_seconds": 30}})
+    bot.x.answer_next(502, BAD_GATEWAY)
+    bot.command(AUTHOR, "First words")
+    approve(bot, 1)
+    retrying(bot)
+
+    bot.command(AUTHOR, "edit #1 Second words")
+    bot.slack_told()
+    approve(bot, 1)
+
+    bot.wait_for_state(1, State.PUBLISHED)
+    assert bot.x.texts() == ["Second words"]
+
+
+def test_a_new_version_goes_to_a_network_that_refused_the_old_one(make_everywhere: Callable[..., Everywhere]) -> None:
+    bot = make_everywhere()
+    bot.x.answer_next(400, {**BAD_GATEWAY, "title": "Invalid Request", "status": 400})
+    bot.mastodon.rate_limit_next(reset_in=60.0)
+    bot.command(AUTHOR, "on:x,mastodon Version one")
+    approve(bot, 1)
+    retrying(bot)
+    assert stages(bot) == {"x": "failed", "mastodon": "retrying"}
+
+    bot.command(AUTHOR, "edit #1 Version two")
+    bot.slack_told()
+    approve(bot, 1)
+
+    bot.wait_for_state(1, State.PUBLISHED)
+    assert (bot.x.texts(), bot.mastodon.texts()) == (["Version two"], ["Version two"])
+
+
+def test_a_network_in_doubt_while_another_waits_keeps_the_draft_from_being_withdrawn(
+    make_everywhere: Callable[..., Everywhere],
+) -> None:
+    bot = make_everywhere()
+    bot.bluesky.lose_next_answer()  # the record is written, the answer lost
+    bot.bluesky.answer_next("com.atproto.repo.getRecord", 502, {"error": "UpstreamFailure", "message": "down"})
+    bot.mastodon.rate_limit_next(reset_in=120.0)
+    bot.command(AUTHOR, "on:bluesky,mastodon In doubt on Bluesky, waiting on Mastodon")
+    approve(bot, 1)
+    retrying(bot)
+    assert bot.ledger.legs(1)["bluesky"].may_be_live and bot.draft(1).may_be_live
+
+    answer = bot.private_answer(bot.command(AUTHOR, "cancel #1"))
+
+    assert "may already be on" in answer, answer
+    assert bot.draft(1).state is State.APPROVED
+
+
+def test_a_network_in_doubt_stays_in_doubt_through_the_pause_and_a_resend_it_refuses(
+    make_everywhere: Callable[..., Everywhere],
+) -> None:
+    bot = make_everywhere()
+    bot.x.fail_after_posting(503)  # X creates it, then answers 503
+    bot.x.timeline_replies.append(Reply(502, BAD_GATEWAY))  # and the account cannot be checked
+    gate = bot.bluesky.hold(CREATE)
+    bot.command(AUTHOR, "Doubt then pause")
+    bot.react(EDITOR_1, "white_check_mark", 1)
+    bot.react(EDITOR_2, "white_check_mark", 1, settle=False)
+    bot.bluesky.wait_for_held(CREATE)
+    bot.command("U0ADMIN01", "pause a crisis", settle=False)
+    eventually(lambda: bot.ledger.current_pause() is not None, what="the pause")
+    gate.set()
+    eventually(lambda: bot.draft(1).state is State.APPROVED, what="the run stopping at the pause")
+    assert (bot.ledger.legs(1)["x"].stage, bot.ledger.legs(1)["x"].may_be_live) == (Stage.HELD, True)
+
+    bot.command("U0ADMIN01", "resume")
+    held = bot.draft(1)
+    assert held.state is State.HELD and held.notice and "X: " in held.notice  # the pause's hold names X's doubt too
+    bot.command(EDITOR_1, "retry #1")
+
+    eventually(lambda: bot.draft(1).state in (State.FAILED, State.HELD), what="the end of the run")
+    assert bot.x.texts() == ["Doubt then pause"]  # X refused the resend as a duplicate: its post is live
+    assert bot.draft(1).may_be_live and bot.ledger.legs(1)["x"].may_be_live
+    assert bot.mastodon.texts() == ["Doubt then pause"]
+
+
+def test_retracting_while_a_network_waits_stops_it_even_when_a_delete_fails(
+    make_everywhere: Callable[..., Everywhere],
+) -> None:
+    bot = make_everywhere(top_level={"x_retry": {"first_delay_seconds": 30}})
+    bot.x.answer_next(502, BAD_GATEWAY)
+    bot.command(AUTHOR, "Regret everywhere")
+    approve(bot, 1)
+    retrying(bot)
+    status_id = bot.mastodon.statuses[0]["id"]
+    bot.mastodon.rate_limit_next(reset_in=60, path=f"/api/v1/statuses/{status_id}")
+
+    answer = bot.private_answer(bot.command(AUTHOR, "retract #1"))
+
+    assert "still on Mastodon" in answer, answer
+    assert bot.bluesky.records == {}
+    assert stages(bot)["x"] == "retracted"
+    assert bot.draft(1).state is State.HELD and bot.services.scheduler.due_at(1) is None  # X is never tried again
+    bot.desk.publishing.publish(1)  # even a job that fired anyway sends nothing
+    assert bot.x.texts() == []
+
+
+def test_a_thread_retracted_from_one_network_half_way_is_not_posted_there_again(
+    make_everywhere: Callable[..., Everywhere],
+) -> None:
+    bot = make_everywhere()
+    gate = bot.bluesky.hold(CREATE)
+    bot.command(AUTHOR, THREAD)
+    bot.react(EDITOR_1, "white_check_mark", 1)
+    bot.react(EDITOR_2, "white_check_mark", 1, settle=False)
+    bot.bluesky.wait_for_held(CREATE)  # part 1 is written, its answer held
+    bot.bluesky.rate_limit_next("com.atproto.repo.createRecord", int(time.time()) + 2)  # part 2: a 429
+    gate.set()
+    retrying(bot)
+
+    bot.command(AUTHOR, "retract #1 on:bluesky")
+
+    assert bot.bluesky.records == {} and stages(bot)["bluesky"] == "retracted"
+    bot.desk.publishing.publish(1)  # the retry, whenever it comes
+    eventually(lambda: bot.draft(1).state is not State.APPROVED, what="the retry run")
+    assert bot.bluesky.records == {} and len(bot.bluesky.created) == 1
+
+
+def test_a_network_taken_out_of_app_yaml_fails_there_and_the_others_go(make_everywhere: Callable[..., Everywhere]) -> None:
+    first = make_everywhere()
+    first.command(AUTHOR, "on:x,bluesky Going two places")
+    first.stop()
+    bot = make_everywhere(only=("x", "mastodon"))  # Bluesky taken out of app.yaml, and a restart
+
+    approve(bot, 1)
+
+    failed = bot.wait_for_state(1, State.FAILED)
+    assert bot.x.texts() == ["Going two places"] and bot.bluesky.texts() == []
+    assert "the account main is no longer on Bluesky in app.yaml" in (failed.notice or bot.ledger.events(1)[-1].detail["error"])
