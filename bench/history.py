@@ -227,6 +227,9 @@ class StandInX:
     def count(self, text: str) -> Count:
         return count_x(text)
 
+    def url_of(self, post_id: str) -> str:
+        return post_id
+
     def link_id(self, url: str) -> str:
         return url.rsplit("/", 1)[-1]
 

@@ -239,6 +239,12 @@ class BlueskyPublisher:
         """Bluesky's graphemes and bytes."""
         return count_bluesky(text)
 
+    def url_of(self, post_id: str) -> str:
+        """The public link of one of the account's posts (bsky.app, by the handle or DID its URI names)."""
+        ref = PostRef.parse(post_id)
+        actor = ref.uri.removeprefix("at://").split("/", 1)[0]
+        return post_link(self.handle if actor == self._did else actor, ref.rkey)
+
     def link_id(self, url: str) -> str:
         """The post id (an at:// URI) a link to one of the account's posts names: https://bsky.app/profile/<handle>/post/<rkey>
         or the at:// URI itself; BadLink saying what is wrong otherwise."""

@@ -760,6 +760,11 @@ def _env_secret(environ: Mapping[str, str], name: Any, key: str, where: str) -> 
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise ConfigError(f"{where}: {key} must name an environment variable, e.g. X_CONSUMER_KEY")
     value = environ.get(name)
+    if not value and (len(name) > 64 or not name.isupper()):  # likely a key pasted in place of its variable's name
+        raise ConfigError(
+            f"{where}: {key} names an environment variable that is not set; it must be the variable's name "
+            "(e.g. X_CONSUMER_KEY), never the key itself"
+        )
     if not value:
         raise ConfigError(f"{where}: {key} names the environment variable {name}, which is not set")
     return Secret(name, value)

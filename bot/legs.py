@@ -64,8 +64,8 @@ def outcome(legs: Iterable[Leg]) -> State:
     legs = list(legs)
     if waiting(legs):
         return State.APPROVED
-    if all(leg.stage in (Stage.OUT, Stage.RETRACTED) for leg in legs):
-        return State.PUBLISHED
+    if all(leg.stage in (Stage.OUT, Stage.RETRACTED) for leg in legs):  # nothing left to send: out, or taken back
+        return State.PUBLISHED if any(leg.stage is Stage.OUT for leg in legs) else State.RETRACTED
     if any(leg.stage is Stage.HELD for leg in legs):
         return State.HELD
     return State.FAILED
@@ -75,12 +75,16 @@ def where(legs: Iterable[Leg]) -> str:
     """Everywhere, partly or nowhere, in words: "out on X and Bluesky; not on Mastodon"."""
     legs = list(legs)
     out = [leg.network for leg in legs if leg.stage is Stage.OUT]
-    rest = [leg.network for leg in legs if leg.stage is not Stage.OUT]
-    if not rest:
+    back = [leg.network for leg in legs if leg.stage is Stage.RETRACTED]
+    rest = [leg.network for leg in legs if leg.stage not in (Stage.OUT, Stage.RETRACTED)]
+    if not rest and not back:
         return "out everywhere"
-    if not out:
+    if not out and not back:
         return "out nowhere yet"
-    return f"out on {listed(out)}; not on {listed(rest)}"
+    said = [f"out on {listed(out)}"] if out else []
+    said += [f"not on {listed(rest)}"] if rest else []
+    said += [f"taken back from {listed(back)}"] if back else []
+    return "; ".join(said)
 
 
 def sentence(words: str) -> str:
@@ -90,4 +94,10 @@ def sentence(words: str) -> str:
 
 def reasons(legs: Iterable[Leg]) -> str:
     """Why the legs that are not out are not, each named: "Mastodon: rate limited (…)"."""
-    return "; ".join(f"{label(leg.network)}: {leg.error}" for leg in legs if leg.stage is not Stage.OUT and leg.error)
+    shown = (leg for leg in legs if leg.stage not in (Stage.OUT, Stage.RETRACTED) and leg.error)
+    return "; ".join(f"{label(leg.network)}: {plain(leg.error or '')}" for leg in shown)
+
+
+def plain(error: str) -> str:
+    """A network's own words, with nothing a chat message could read as markup (a link, a mention, @channel)."""
+    return error.replace("<", "‹").replace(">", "›")

@@ -214,6 +214,10 @@ class MastodonPublisher:
         self.rule = self.instance_limits()
         return self.rule
 
+    def url_of(self, post_id: str) -> str:
+        """The public link of one of the account's statuses on its instance."""
+        return f"{self.instance}/@{self.handle.split('@')[0]}/{post_id}"
+
     def link_id(self, url: str) -> str:
         """The status id a link to one of the account's statuses names (https://<instance>/@<user>/<id>), or BadLink."""
         example = f"{self.instance}/@{self.handle.split('@')[0]}/1234567890"

@@ -71,6 +71,10 @@ class Publisher(Protocol):
         """The post id a link to one of the account's posts names, or BadLink saying what is wrong with the link."""
         ...
 
+    def url_of(self, post_id: str) -> str:
+        """The public link of one of the account's posts, written from its id (never from what someone typed)."""
+        ...
+
     def upload(self, image: Image) -> str:
         """Upload one image for a post about to be made; its media id, or PublishError (never UNKNOWN: unused media expire)."""
         ...
@@ -167,6 +171,7 @@ class DraftView:
     legs: tuple[Leg, ...] = ()  # each network's post, in that order, once publishing began (bot/legs.py)
     links: tuple[tuple[str, str], ...] = ()  # (network, link of its first part) for each network it is out on
     counts: tuple[Count, ...] = ()  # its longest part on each network, as that network counts it
+    retracted: tuple[str, ...] = ()  # the networks a post of it was deleted from
 
     @property
     def several(self) -> bool:

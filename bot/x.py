@@ -168,6 +168,10 @@ class XPublisher:
         """X's weighted length."""
         return count_x(text)
 
+    def url_of(self, post_id: str) -> str:
+        """The public link of one of the account's posts."""
+        return post_url(self.handle, post_id)
+
     def link_id(self, url: str) -> str:
         """The post id in a link to one of the account's posts on X, or BadLink saying what is wrong with it."""
         return status_id(url, self.handle)

@@ -148,7 +148,9 @@ def _retract(desk: Desk, draft_id: int, user: str, rest: str | None, on: tuple[s
     gone = [n for n in before if n not in left] or [n for n in networks if n not in left and (not on or n in on)]
     if draft.state is State.RETRACTED:
         return f"{draft.number} is deleted from {listed(gone)} and marked retracted."
-    return f"{draft.number} is deleted from {listed(gone)}; it is still on {listed(left)}."
+    if left:
+        return f"{draft.number} is deleted from {listed(gone)}; it is still on {listed(left)}."
+    return f"{draft.number} is deleted from {listed(gone)}. {draft.notice or ''}".strip()
 
 
 def _publish_again(desk: Desk, draft_id: int, user: str, rest: str | None, on: tuple[str, ...] = ()) -> str:

@@ -145,19 +145,20 @@ def status_line(view: DraftView) -> str:
 
 def linked(links: tuple[tuple[str, str], ...]) -> str:
     """<link|X>, <link|Bluesky> and <link|Mastodon>: each network's name, linked to the post there."""
-    names = [f"<{url}|{label(network)}>" for network, url in links]
+    names = [f"<{escape(url)}|{label(network)}>" for network, url in links]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
 def reached(view: DraftView) -> str:
     """The networks a draft went out on (X for a draft on X alone): what a retraction deleted it from."""
     out = [leg.network for leg in view.legs if leg.stage is Stage.OUT]
-    return listed(out or view.networks)
+    return listed(view.retracted or out or view.networks)
 
 
 def not_out(view: DraftView) -> str:
     """The networks a draft has yet to reach, which Publish now sends it to (X for a draft on X alone)."""
-    out = {network for network, _ in view.links} if view.several else set()
+    done = {leg.network for leg in view.legs if leg.stage in (Stage.OUT, Stage.RETRACTED)}
+    out = ({network for network, _ in view.links} | done) if view.several else set()
     return listed([n for n in view.networks if n not in out] or view.networks)
 
 
@@ -170,15 +171,13 @@ def network_lines(view: DraftView) -> list[str]:
     for network in view.networks:
         name, leg = label(network), legs.get(network)
         if network in links:
-            lines.append(f":white_check_mark: {name}: {links[network]}")
+            lines.append(f":white_check_mark: {name}: {escape(links[network])}")
+        elif leg is not None and leg.stage is Stage.OUT and network not in view.retracted:
+            lines.append(f":white_check_mark: {name}: marked published (no link given)")
         elif leg is None or leg.stage is Stage.PENDING:
             lines.append(f":hourglass_flowing_sand: {name}: not sent yet")
         elif leg.stage in (Stage.OUT, Stage.RETRACTED):
-            lines.append(
-                f":wastebasket: {name}: deleted"
-                if leg.stage is Stage.OUT or not leg.error
-                else f":wastebasket: {name}: {escape(leg.error)}"
-            )
+            lines.append(f":wastebasket: {name}: {'deleted' if network in view.retracted else 'not sent (taken back)'}")
         elif leg.stage is Stage.RETRYING:
             why = escape(leg.error or "no reason given")
             lines.append(f":repeat: {name}: retrying {when(leg.retry_at, missing='in the next run')} — {why}")
@@ -420,10 +419,10 @@ def _buttons(view: DraftView) -> list[dict[str, Any]]:
             ),
             _button("Mark as published", MARK_PUBLISHED, view),
             _button("Retract", RETRACT, view, style="danger", confirm=f"Delete the parts already on {_live_on(view)}?")
-            if view.parts_out or view.links
+            if view.parts_out or view.links or any(leg.stage is Stage.OUT for leg in view.legs)
             else _button("Withdraw", WITHDRAW, view),
         ]
-    if state is State.PUBLISHED and view.publication and view.publication.x_post_id:
+    if state is State.PUBLISHED and ((view.publication and view.publication.x_post_id) or view.links):
         return [_button("Retract", RETRACT, view, style="danger", confirm=f"Delete this post from {_live_on(view)}?")]
     return []
 
@@ -449,6 +448,8 @@ def thread_reply(view: DraftView, change: Change) -> str:
     if change.before is State.PUBLISHING and change.after is State.APPROVED and view.publication:
         return f"Attempt failed: {escape(view.publication.error or 'unknown reason')}. Trying again {when(draft.retry_at, missing='now')}."
     if change.before in (State.HELD, State.FAILED) and change.after is State.APPROVED:
+        if view.several:  # drawn once the run is over: where it was not out then is the ledger's, not the card's now
+            return f"<@{change.actor}> sent it again where it was not out: it goes out now."
         return f"<@{change.actor}> sent it to {not_out(view)} again: it goes out now."
     if change.after is State.APPROVED:
         return f"Approved by {people(view.approvers)}. It {goes_out(draft)}."
@@ -584,7 +585,11 @@ def edit_modal(view: DraftView) -> dict[str, Any]:
                 "label": {"type": "plain_text", "text": "Post"},
                 "hint": {
                     "type": "plain_text",
-                    "text": f"Up to {MAX_WEIGHTED_LENGTH} characters as X counts them. Saving clears every vote.",
+                    "text": (
+                        f"Up to {MAX_WEIGHTED_LENGTH} characters as X counts them. Saving clears every vote."
+                        if view.networks == ("x",)
+                        else f"As short as each of its networks ({listed(view.networks)}) takes. Saving clears every vote."
+                    ),
                 },
                 "element": {"type": "plain_text_input", "action_id": "value", "multiline": True, "initial_value": draft.text},
             },
@@ -638,7 +643,7 @@ def draft_modal(accounts: list[Account], default: str | None, origin_channel: st
             "label": {"type": "plain_text", "text": "Alt text (one line per image)"},
             "hint": {
                 "type": "plain_text",
-                "text": "What each image shows, in order, for people who cannot see it: it goes to X "
+                "text": "What each image shows, in order, for people who cannot see it: it goes out "
                 f"with the image (up to {images.MAX_ALT:,} characters each). Needed for every image.",
             },
             "element": {"type": "plain_text_input", "action_id": "value", "multiline": True},
@@ -932,9 +937,8 @@ def _preflight_line(note: preflight.Note, view: DraftView) -> str:
             if note.published
             else f"approved to go out {when(note.at, missing='as soon as it can')}"
         )
-        return (
-            f":repeat: *Duplicate:* the same words (ignoring case, spaces and links) as #{note.draft_id}, {where}. "
-            "X refuses a post that duplicates one of the account's."
+        return f":repeat: *Duplicate:* the same words (ignoring case, spaces and links) as #{note.draft_id}, {where}." + (
+            " X refuses a post that duplicates one of the account's." if "x" in view.networks else ""
         )
     if isinstance(note, preflight.Links):
         return (

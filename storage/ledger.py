@@ -472,8 +472,8 @@ class Ledger:
                 content_sha256=content_sha256,
             )
             self.forget_card(draft_id)  # reactions on the old card no longer find the draft
-            # a new version is sent afresh where the old one is not out (no earlier retry time, error or doubt carries over)
-            self._db.execute("DELETE FROM legs WHERE draft_id = ? AND stage != 'out'", [draft_id])
+            # a new version is sent afresh where the old one is not out nor taken back (no retry time, error or doubt carries over)
+            self._db.execute("DELETE FROM legs WHERE draft_id = ? AND stage NOT IN ('out', 'retracted')", [draft_id])
 
     def set_content(self, draft_id: int, content_sha256: str) -> None:
         """The fingerprint of the draft's version as it now stands (its images were just added or changed)."""

@@ -256,7 +256,7 @@ class Digests:
 
     def _waiting_for(self, draft: Draft, approvers: tuple[str, ...]) -> str:
         if draft.state is State.HELD:
-            return f"held: {draft.notice or 'check the account on X'}"
+            return f"held: {draft.notice or 'check the account'}"
         account = self.config.accounts.get(draft.account)
         needed = draft.policy.approvals_required if draft.policy else account.approvals_required if account else 1
         said = f"in review, {len(approvers)} of {needed} approvals"

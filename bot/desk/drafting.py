@@ -15,6 +15,7 @@ from bot.errors import AlreadySubmitted, CardNotPosted, NotAllowed, Unchanged, W
 from bot.images import Image
 from bot.messenger import ATTACH, CONFIRM, draft_queue
 from bot.model import Draft
+from bot.networks import listed
 from bot.ports import CardRef, Change, DraftView, Notifier
 from bot.progress import Progress
 from bot.review import EDITABLE, State
@@ -199,8 +200,10 @@ class Drafting:
                     f"that online. Delete what is out with /draft retract {draft.number}, or publish the rest."
                 )
             if current.may_be_live:
+                legs = self.ledger.legs(draft_id)
+                doubt = [n for n in self.core.networks_of(current) if n in legs and legs[n].may_be_live] or ["x"]
                 raise WrongState(
-                    f"{draft.number} may already be on X, so it cannot be withdrawn: check the account, then "
+                    f"{draft.number} may already be on {listed(doubt)}, so it cannot be withdrawn: check the account, then "
                     "settle it on its card (Publish now, or Mark as published and retract it if need be)."
                 )
             if not self.ledger.transition(

@@ -26,8 +26,6 @@ MAX_ATTEMPTS = 10  # however X keeps naming new reset times, a post is not tried
 MAX_DELAY = timedelta(minutes=15)  # the longest wait between two attempts after a server error
 RULES_AGAIN = timedelta(seconds=30)  # a post due while Slack cannot say who its editors are is tried again this soon
 RECORD_FOR = timedelta(minutes=10)  # how long a post X took is tried to be recorded before a restart must settle it
-CHECK = "check the account on X, then publish it again or mark it published"
-INTERRUPTED = f"publishing was interrupted (copydesk stopped while X was being asked); {CHECK}"
 
 
 @dataclass(frozen=True)
@@ -614,6 +612,11 @@ class Publishing:
                 **named,
                 **summary,
             )
+        elif state is State.RETRACTED:  # every network taken back meanwhile: nothing of it is out
+            said_now = sentence(where(legs))
+            self.ledger.transition(
+                draft.id, State.RETRACTED, only_from=[State.PUBLISHING], at=now, actor=SYSTEM, notice=said_now, **summary
+            )
         else:  # held somewhere
             reason = said.get("reason") if not several else f"{sentence(where(legs))} {reasons(legs)}"
             self.ledger.transition(
@@ -637,7 +640,7 @@ class Publishing:
         networks = self.core.networks_of(draft)
         count = len(thread.split(draft.text))
         if not open_attempts:
-            self.hold(draft, None, INTERRUPTED)
+            self.hold(draft, None, interrupted(networks[0]))
             return
         last = open_attempts[-1]
         which = f"part {last.part} of {count}: " if count > 1 else ""

@@ -77,6 +77,7 @@ class Reading:
             networks=networks,
             legs=legs,
             links=tuple((n, links[n]) for n in networks if n in links),
+            retracted=tuple(n for n in networks if any(p.network == n and p.retracted_at for p in publications)),
             counts=self._counts(draft, networks) if networks != ("x",) else (),  # X alone: `length`, as ever
         )
 
@@ -157,8 +158,9 @@ class Reading:
         if draft.state not in OPEN:
             return ()
         now, config = self.core.clock(), self.core.config
-        publisher = self.publishers.get(draft.account, {}).get("x") if "x" in self.core.networks_of(draft) else None
-        return preflight.notes(
+        networks = self.core.networks_of(draft)
+        publisher = self.publishers.get(draft.account, {}).get("x") if "x" in networks else None
+        notes = preflight.notes(
             draft.text,
             publish_at=draft.publish_at,
             now=now,
@@ -173,3 +175,7 @@ class Reading:
             limits=publisher.limits() if publisher is not None else None,
             rules=account.rules,
         )
+        if "x" in networks:
+            return notes
+        # the links' price, the mentions and the budget are X's: a draft that does not go there is told of none of them
+        return tuple(n for n in notes if isinstance(n, (preflight.Duplicate, preflight.Hours)))

@@ -55,6 +55,12 @@ class Settling:
                     f"({len(counted.approvers)} of {needed} for this version by today's editors, "
                     f"{len(counted.rejecters)} veto); it cannot go out."
                 )
+            legs = ordered(self.ledger.legs(draft_id), self.core.networks_of(current))
+            if len(legs) > 1 and all(leg.stage in (Stage.OUT, Stage.RETRACTED) for leg in legs):
+                raise WrongState(
+                    f"{draft.number} has nothing left to send: it is out or taken back on every network. "
+                    f"/draft retract {draft.number} deletes what is still up."
+                )
             self.ledger.transition(
                 draft_id,
                 State.APPROVED,
@@ -97,7 +103,11 @@ class Settling:
         account = self.core.account(draft.account)
         on = account.on(network)
         handle = on.handle if on else account.handle
-        url = (post_url(handle, post_id) if network == "x" else url.strip()) if post_id and url else None
+        publisher = self.publishers.get(draft.account, {}).get(network)
+        # the link as copydesk writes it from the post's id, whatever was typed around it (a host, a query)
+        url = (
+            (post_url(handle, post_id) if network == "x" or publisher is None else publisher.url_of(post_id)) if post_id else None
+        )
         count = len(thread.split(draft.text))
         networks = self.core.networks_of(draft)
         rules = self.core.rules_of(draft)  # what is recorded beside it: the approvals its content had when it was found live
@@ -140,11 +150,12 @@ class Settling:
                 self.ledger.set_leg(draft_id, network, Stage.OUT, at=now)
             legs = ordered(self.ledger.legs(draft_id), networks)
             after = outcome(legs)
+            if len(networks) > 1:  # another network may still be in doubt: the draft stays so
+                said["may_be_live"] = any(leg.may_be_live for leg in legs if leg.stage is Stage.HELD)
             everywhere = last and after is State.PUBLISHED
             if last and not everywhere and len(networks) > 1 and after in (State.HELD, State.FAILED):
                 # out here; what is left is in doubt or failed elsewhere: the draft says so, and whether it may be live
                 notice = f"Marked as published on {label(network)} by <@{user_id}>. {sentence(where(legs))} {reasons(legs)}"
-                said["may_be_live"] = any(leg.may_be_live for leg in legs if leg.stage is Stage.HELD)
                 self.ledger.transition(
                     draft_id, after, only_from=[current.state], action="marked_published", notice=notice, **said
                 )
@@ -196,21 +207,31 @@ class Settling:
         return candidates[0], None
 
     def _close(self, draft: Draft, user_id: str, closing: list[str] | tuple[str, ...], live: dict[str, Any]) -> None:
-        """Before any delete, in one decision: the networks being retracted are never sent again (nor a network not
-        yet out, when all of it is retracted), and a draft left with nothing to send stops waiting for its job."""
+        """Before any delete, in one decision, for a draft on several networks: the networks being retracted are never
+        sent again (nor one not yet out, when all of it is retracted), and a draft left with nothing to send stops
+        waiting for its job. (One network: nothing waits but a thread the pause stopped, as before.)"""
+        networks = self.core.networks_of(draft)
         with self.core.deciding() as decision:
             current = self.core.draft(draft.id)
             if current.state is State.PUBLISHING:
                 raise WrongState(f"{draft.number} is going out right now; retract it in a moment, once this run is over.")
+            if len(networks) < 2:
+                return
             legs = self.ledger.legs(draft.id)
             for network in closing:
                 leg = legs.get(network)
-                if leg is None or leg.stage in (Stage.PENDING, Stage.RETRYING, Stage.FAILED):  # (an out one stays out)
-                    said = f"retracted by <@{user_id}>" if network in live else f"not sent: retracted by <@{user_id}>"
+                if leg is None or leg.stage in (Stage.PENDING, Stage.RETRYING, Stage.FAILED):  # an out one: once deleted
+                    said = "retracted: never to be sent" if network not in live else "retracted"
                     self.ledger.set_leg(draft.id, network, Stage.RETRACTED, at=decision.at, error=said)
-            networks = self.core.networks_of(current)
-            several = len(networks) > 1  # one network: an approved draft with parts out is a thread the pause stopped
-            if several and current.state is State.APPROVED and not waiting(ordered(self.ledger.legs(draft.id), networks)):
+                    self.ledger.log(
+                        "network_retracted",
+                        actor=user_id,
+                        at=decision.at,
+                        draft_id=draft.id,
+                        network=network,
+                        sent=network in live,
+                    )
+            if current.state is State.APPROVED and not waiting(ordered(self.ledger.legs(draft.id), networks)):
                 notice = f"Being retracted by <@{user_id}>: nothing more goes out."
                 self.ledger.transition(
                     draft.id, State.HELD, only_from=[State.APPROVED], at=decision.at, actor=user_id, notice=notice, reason=notice
@@ -235,17 +256,20 @@ class Settling:
         if not targets:
             raise WrongState(f"{draft.number} is not on {listed(on or networks)}; nothing to retract there.")
         several = len(networks) > 1
-        for network in targets:
-            out = live[network]
-            unknown = [part for part, p in out.items() if not p.x_post_id]
-            if unknown:
-                which = f" (part {', '.join(map(str, unknown))})" if len(out) > 1 else ""
-                raise WrongState(
-                    f"copydesk does not know which post on {label(network)} is {draft.number}{which}; delete it on "
-                    f"{label(network)} directly."
-                )
-        self._close(draft, user_id, networks if not on else targets, live)
         still: list[str] = []
+        for network in list(targets):
+            out = live[network]
+            if unknown := [part for part, p in out.items() if not p.x_post_id]:
+                which = f" (part {', '.join(map(str, unknown))})" if len(out) > 1 else ""
+                said = (
+                    f"copydesk does not know which post on {label(network)} is {draft.number}{which}; delete it on "
+                    f"{label(network)} directly"
+                )
+                if len(targets) == 1:
+                    raise WrongState(f"{said}.")
+                still.append(said)  # the networks whose posts are known are still deleted
+                targets.remove(network)
+        self._close(draft, user_id, networks if not on else targets, live)
         for network in targets:
             out = live[network]
             for part in sorted(out, reverse=True):  # replies first, so no part is left answering a deleted one
@@ -269,6 +293,8 @@ class Settling:
                         publication_id=publication.id,
                         **({"network": network} if several else {}),
                     )
+                    if several and network not in self.ledger.live_posts(draft_id):  # the last of it there is gone
+                        self.ledger.set_leg(draft_id, network, Stage.RETRACTED, at=self.clock(), error="retracted")
         if still:
             gone = [n for n in targets if n not in self.ledger.live_posts(draft_id)]
             also = f" It was deleted from {listed(gone)}." if gone else ""
@@ -276,10 +302,14 @@ class Settling:
         left = self.ledger.live_posts(draft_id)
         now = self.clock()
         with self.core.deciding(at=now) as decision:
-            if left or waiting(ordered(self.ledger.legs(draft_id), networks)):
-                # retracted from some networks only (on:): the draft stays as it is (a network still to be sent goes on),
-                # and says where it is gone
-                notice = f"Retracted from {listed(targets)} by <@{user_id}>; still on {listed(left)}."
+            legs = ordered(self.ledger.legs(draft_id), networks)
+            doubt = [leg.network for leg in legs if leg.stage is Stage.HELD and leg.may_be_live] if several else []
+            if left or doubt or (several and waiting(legs)):
+                # some networks only (on:), or one still in doubt or still to be sent: the draft stays as it is, saying so
+                rest = [f"still on {listed(left)}"] if left else []
+                rest += [f"{listed(doubt)} may still have it" if doubt else ""] if doubt else []
+                rest += [f"still to go to {listed(leg.network for leg in waiting(legs))}"] if waiting(legs) else []
+                notice = f"Retracted from {listed(targets)} by <@{user_id}>; {'; '.join(r for r in rest if r)}."
                 self.ledger.note(draft_id, "retracted_from", actor=user_id, at=now, notice=notice, networks=list(targets))
                 decision.tell(self.core.draft(draft_id))
                 return self.core.draft(draft_id)
