@@ -161,3 +161,123 @@ def test_a_network_taken_out_of_app_yaml_fails_there_and_the_others_go(make_ever
     failed = bot.wait_for_state(1, State.FAILED)
     assert bot.x.texts() == ["Going two places"] and bot.bluesky.texts() == []
     assert "the account main is no longer on Bluesky in app.yaml" in (failed.notice or bot.ledger.events(1)[-1].detail["error"])
+
+
+def test_a_bluesky_only_draft_is_told_nothing_of_x(make_everywhere: Callable[..., Everywhere]) -> None:
+    from tests.fakes.slack_api import blocks_text
+
+    bot = make_everywhere(only=("bluesky",))
+    bot.command(AUTHOR, "Hi @friend see https://example.com/x")
+    approve(bot, 1)
+    bot.wait_for_state(1, State.PUBLISHED)
+    bot.bluesky.lose_next_answer()
+    bot.bluesky.answer_next("com.atproto.repo.getRecord", 502, {"error": "UpstreamFailure", "message": "down"})
+
+    bot.command(AUTHOR, "Hi @friend see https://example.com/x")  # the same words again
+    card = blocks_text(bot.slack.posts(bot.draft(2).review_channel)[-1])
+    assert "*Duplicate:*" in card and " X" not in card.split("*Duplicate:*")[1], card
+    approve(bot, 2)
+    bot.wait_for_state(2, State.HELD)
+    answer = bot.private_answer(bot.command(AUTHOR, "cancel #2"))
+    assert "may already be on Bluesky" in answer and "on X" not in answer, answer
+
+
+def test_a_network_taken_back_is_named_so_and_publish_now_leaves_it_out(make_everywhere: Callable[..., Everywhere]) -> None:
+    bot = make_everywhere()
+    bot.mastodon.answer_next(422, {"error": "Validation failed: <!channel> & <http://evil|click>"})
+    bot.command(AUTHOR, "Three ways")
+    approve(bot, 1)
+    failed = bot.wait_for_state(1, State.FAILED)
+    assert "<!channel>" not in str(bot.ledger.events(1)[-1].detail["error"])  # a network's words carry no markup
+
+    bot.command(AUTHOR, "retract #1 on:x")
+
+    assert stages(bot) == {"x": "retracted", "bluesky": "out", "mastodon": "failed"}
+    assert failed.id == 1 and bot.draft(1).state is State.FAILED
+    bot.command(EDITOR_1, "retry #1")  # Publish now: Mastodon alone, never X again
+    bot.wait_for_state(1, State.PUBLISHED)
+    assert (bot.x.texts(), len(bot.x.arrived("/2/tweets")), bot.mastodon.texts()) == (["Three ways"], 1, ["Three ways"])
+    assert all(p.get("deleted") for p in bot.x.posts)
+
+
+def test_publish_now_with_nothing_left_to_send_is_refused(make_everywhere: Callable[..., Everywhere]) -> None:
+    bot = make_everywhere(only=("x", "bluesky"))
+    bot.bluesky.answer_next("com.atproto.repo.createRecord", 400, {"error": "InvalidRequest", "message": "no"})
+    bot.command(AUTHOR, "Once is enough")
+    approve(bot, 1)
+    bot.wait_for_state(1, State.FAILED)
+    bot.x.delete_replies[bot.x.posts[0]["id"]] = Reply(503, BAD_GATEWAY)
+    said = bot.private_answer(bot.command(AUTHOR, "retract #1"))  # X's delete fails; Bluesky, never sent, is taken back
+    assert "still on X" in said and stages(bot) == {"x": "out", "bluesky": "retracted"}, said
+
+    answer = bot.private_answer(bot.command(EDITOR_1, "retry #1"))
+
+    assert "has nothing left to send" in answer, answer
+    assert bot.draft(1).state is State.FAILED and bot.bluesky.texts() == [] and len(bot.x.arrived("/2/tweets")) == 1
+
+
+def test_a_retraction_while_a_network_is_in_doubt_leaves_the_draft_held(make_everywhere: Callable[..., Everywhere]) -> None:
+    bot = make_everywhere(only=("x", "bluesky"))
+    bot.bluesky.lose_next_answer()
+    bot.bluesky.answer_next("com.atproto.repo.getRecord", 502, {"error": "UpstreamFailure", "message": "down"})
+    bot.command(AUTHOR, "Half known")
+    approve(bot, 1)
+    bot.wait_for_state(1, State.HELD)
+
+    bot.command(AUTHOR, "retract #1")
+
+    held = bot.draft(1)
+    assert held.state is State.HELD and held.may_be_live and "Bluesky may still have it" in (held.notice or ""), held
+    assert all(p.get("deleted") for p in bot.x.posts) and bot.bluesky.texts() == ["Half known"]
+
+
+def test_a_network_marked_published_without_a_link_shows_so_and_the_others_can_still_be_retracted(
+    make_everywhere: Callable[..., Everywhere],
+) -> None:
+    from tests.fakes.slack_api import blocks_text
+
+    bot = make_everywhere()
+    bot.mastodon.answer_next(422, {"error": "Validation failed"})
+    bot.command(AUTHOR, "Mostly out")
+    approve(bot, 1)
+    bot.wait_for_state(1, State.FAILED)
+
+    bot.command(EDITOR_1, "mark-published #1 on:mastodon")
+
+    bot.wait_for_state(1, State.PUBLISHED)
+    bot.slack_told()
+    card = blocks_text(bot.slack.updates()[-1])
+    assert "Mastodon: marked published (no link given)" in card and "Retract" in card, card
+    answer = bot.private_answer(bot.command(AUTHOR, "retract #1"))
+    assert "does not know which post on Mastodon" in answer and "deleted from X and Bluesky" in answer, answer
+    assert all(p.get("deleted") for p in bot.x.posts) and bot.bluesky.records == {}
+
+
+def test_a_typed_link_is_recorded_as_copydesk_writes_it(make_everywhere: Callable[..., Everywhere]) -> None:
+    bot = make_everywhere(only=("x", "mastodon"))
+    bot.mastodon.answer_next(422, {"error": "Validation failed"})
+    bot.command(AUTHOR, "Found by hand")
+    approve(bot, 1)
+    bot.wait_for_state(1, State.FAILED)
+
+    bot.command(EDITOR_1, f"mark-published #1 {bot.mastodon.url}/@aplusk/123456?ref=&lt;!channel&gt; on:mastodon")
+
+    bot.wait_for_state(1, State.PUBLISHED)
+    assert bot.ledger.live_posts(1)["mastodon"][1].url == f"{bot.mastodon.url}/@aplusk/123456"
+
+
+def test_a_key_pasted_in_place_of_its_variable_is_not_repeated(tmp_path) -> None:
+    import pytest
+    import yaml
+
+    from bot.config import ConfigError, load_config
+    from tests.support.harness import BASE_CONFIG
+
+    data = yaml.safe_load(yaml.safe_dump(BASE_CONFIG))
+    token = "ZK3v9aQpL0wXbN7cT2rYhU5sD8fGjK1mE4oIuA6zV"
+    data["accounts"]["main"]["credentials"] = {"oauth2_access_token": token}
+    (tmp_path / "app.yaml").write_text(yaml.safe_dump(data))
+
+    with pytest.raises(ConfigError) as raised:
+        load_config(tmp_path / "app.yaml", {"SLACK_BOT_TOKEN": "xoxb-1"})
+    assert token not in str(raised.value) and "never the key itself" in str(raised.value)
