@@ -156,7 +156,7 @@ def _retract(desk: Desk, draft_id: int, user: str, rest: str | None, on: tuple[s
 def _publish_again(desk: Desk, draft_id: int, user: str, rest: str | None, on: tuple[str, ...] = ()) -> str:
     """On its way again: to the networks it is not out on (read first: the scheduler may be quicker than the answer)."""
     networks = desk.core.networks_of(desk.core.draft(draft_id))
-    out = _out(desk, draft_id) if len(networks) > 1 else ()
+    out = _out(desk, draft_id, taken_back=True) if len(networks) > 1 else ()
     draft = desk.settling.publish_again(draft_id, user)
     if len(networks) == 1:
         return f"{draft.number} is on its way to {label(networks[0])} again."
@@ -180,9 +180,11 @@ def _live(desk: Desk, draft_id: int) -> tuple[str, ...]:
     return tuple(network for network, _ in desk.reading.view(draft_id).links)
 
 
-def _out(desk: Desk, draft_id: int) -> tuple[str, ...]:
-    """The networks a draft is out on (sent, or marked published with or without a link), by its legs."""
-    return tuple(leg.network for leg in desk.reading.view(draft_id).legs if leg.stage is Stage.OUT)
+def _out(desk: Desk, draft_id: int, *, taken_back: bool = False) -> tuple[str, ...]:
+    """The networks a draft is out on (sent, or marked published with or without a link), by its legs; with
+    `taken_back`, those it was retracted from too (Publish now sends neither)."""
+    done = (Stage.OUT, Stage.RETRACTED) if taken_back else (Stage.OUT,)
+    return tuple(leg.network for leg in desk.reading.view(draft_id).legs if leg.stage in done)
 
 
 # One table for what the subcommands about one draft do, and what they answer: /draft NAME #ID and the card's buttons.

@@ -281,3 +281,69 @@ def test_a_key_pasted_in_place_of_its_variable_is_not_repeated(tmp_path) -> None
     with pytest.raises(ConfigError) as raised:
         load_config(tmp_path / "app.yaml", {"SLACK_BOT_TOKEN": "xoxb-1"})
     assert token not in str(raised.value) and "never the key itself" in str(raised.value)
+
+
+def test_on_x_alone_a_retraction_stops_a_thread_waiting_for_a_retry_even_when_the_delete_fails(make_bot) -> None:
+    bot = make_bot(top={"x_retry": {"first_delay_seconds": 30}})
+    bot.x.answer_for("Part two", 502, BAD_GATEWAY)  # part 1 goes out; part 2 must wait for a retry
+    bot.command(AUTHOR, "Part one\n---\nPart two")
+    approve(bot, 1)
+    eventually(lambda: bot.draft(1).retry_at is not None, what="part 2's retry")
+    bot.x.delete_replies[bot.x.posts[0]["id"]] = Reply(503, BAD_GATEWAY)
+
+    answer = bot.private_answer(bot.command(AUTHOR, "retract #1"))
+
+    assert "still on X" in answer, answer
+    assert bot.draft(1).state is State.HELD and bot.services.scheduler.due_at(1) is None
+    bot.desk.publishing.publish(1)  # a job that fired anyway sends nothing
+    assert bot.x.texts() == ["Part one"]
+
+
+def test_after_a_network_is_taken_back_publish_now_and_mark_published_name_only_the_others(
+    make_everywhere: Callable[..., Everywhere],
+) -> None:
+    bot = make_everywhere()
+    bot.mastodon.answer_next(422, {"error": "Validation failed"})
+    bot.command(AUTHOR, "Two of three")
+    approve(bot, 1)
+    bot.wait_for_state(1, State.FAILED)
+    bot.command(AUTHOR, "retract #1 on:x")
+
+    answer = bot.private_answer(bot.command(EDITOR_1, "mark-published #1"))  # found by hand on Mastodon, no link
+
+    assert bot.draft(1).state is State.PUBLISHED, answer
+    assert stages(bot) == {"x": "retracted", "bluesky": "out", "mastodon": "out"}
+
+
+def test_publish_now_after_a_network_is_taken_back_says_it_goes_only_where_it_was_not_out(
+    make_everywhere: Callable[..., Everywhere],
+) -> None:
+    bot = make_everywhere()
+    bot.mastodon.answer_next(422, {"error": "Validation failed"})
+    bot.command(AUTHOR, "Again, not there")
+    approve(bot, 1)
+    bot.wait_for_state(1, State.FAILED)
+    bot.command(AUTHOR, "retract #1 on:x")
+
+    answer = bot.private_answer(bot.command(EDITOR_1, "retry #1"))
+
+    assert answer == "#1 is on its way again to Mastodon.", answer
+
+
+def test_a_network_in_doubt_stays_so_through_a_retraction_until_a_person_retracts_it_again(
+    make_everywhere: Callable[..., Everywhere],
+) -> None:
+    bot = make_everywhere(only=("x", "bluesky"))
+    bot.bluesky.lose_next_answer()
+    bot.bluesky.answer_next("com.atproto.repo.getRecord", 502, {"error": "UpstreamFailure", "message": "down"})
+    bot.command(AUTHOR, "Half known")
+    approve(bot, 1)
+    bot.wait_for_state(1, State.HELD)
+    bot.command(AUTHOR, "retract #1")
+    assert bot.draft(1).state is State.HELD and bot.ledger.legs(1)["bluesky"].may_be_live
+
+    bot.command(AUTHOR, "retract #1 on:bluesky")  # a person looked, and deleted it there by hand
+
+    done = bot.draft(1)
+    assert done.state is State.RETRACTED and not done.may_be_live, done
+    assert stages(bot) == {"x": "retracted", "bluesky": "retracted"} and len(bot.bluesky.creates()) == 1

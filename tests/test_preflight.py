@@ -235,6 +235,7 @@ def test_notes_never_block_a_draft_it_stays_in_review_and_can_be_approved(make_b
     approve(bot, 2)
     assert bot.wait_for_state(2, State.PUBLISHED).state is State.PUBLISHED
     assert bot.x.texts()[-1] == "hello @alice,  see https://example.com/two"
+    bot.slack_told()  # the card's last redraw is delivered after the ledger says published
     assert HEADER not in str(bot.slack.updates()[-1].get("blocks"))  # out: the card's notes are done
 
 

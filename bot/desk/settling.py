@@ -183,7 +183,7 @@ class Settling:
         if network is not None and network not in networks:
             raise WrongState(f"{draft.number} does not go to {label(network)}; it goes to {listed(networks)}.")
         legs = self.ledger.legs(draft.id)
-        out = {n for n in networks if n in legs and legs[n].stage is Stage.OUT}
+        out = {n for n in networks if n in legs and legs[n].stage in (Stage.OUT, Stage.RETRACTED)}  # nothing to settle there
         candidates = [network] if network else [n for n in networks if n not in out] or list(networks)
         publishers = self.publishers.get(draft.account, {})
         if url:
@@ -206,21 +206,23 @@ class Settling:
             )
         return candidates[0], None
 
-    def _close(self, draft: Draft, user_id: str, closing: list[str] | tuple[str, ...], live: dict[str, Any]) -> None:
-        """Before any delete, in one decision, for a draft on several networks: the networks being retracted are never
-        sent again (nor one not yet out, when all of it is retracted), and a draft left with nothing to send stops
-        waiting for its job. (One network: nothing waits but a thread the pause stopped, as before.)"""
+    def _close(
+        self, draft: Draft, user_id: str, closing: list[str] | tuple[str, ...], live: dict[str, Any], confirmed: list[str]
+    ) -> None:
+        """Before any delete, in one decision: the networks being retracted are never sent again (nor one not yet out,
+        when all of it is retracted; nor one a person found without the post, `confirmed`), and a draft left with
+        nothing to send stops waiting for its job, so no retry goes out while, or after, it is deleted."""
         networks = self.core.networks_of(draft)
+        several = len(networks) > 1
         with self.core.deciding() as decision:
             current = self.core.draft(draft.id)
             if current.state is State.PUBLISHING:
                 raise WrongState(f"{draft.number} is going out right now; retract it in a moment, once this run is over.")
-            if len(networks) < 2:
-                return
             legs = self.ledger.legs(draft.id)
-            for network in closing:
+            for network in closing if several else ():
                 leg = legs.get(network)
-                if leg is None or leg.stage in (Stage.PENDING, Stage.RETRYING, Stage.FAILED):  # an out one: once deleted
+                closable = (Stage.PENDING, Stage.RETRYING, Stage.FAILED) + ((Stage.HELD,) if network in confirmed else ())
+                if leg is None or leg.stage in closable:  # an out one: once its posts are deleted
                     said = "retracted: never to be sent" if network not in live else "retracted"
                     self.ledger.set_leg(draft.id, network, Stage.RETRACTED, at=decision.at, error=said)
                     self.ledger.log(
@@ -231,7 +233,11 @@ class Settling:
                         network=network,
                         sent=network in live,
                     )
-            if current.state is State.APPROVED and not waiting(ordered(self.ledger.legs(draft.id), networks)):
+            if confirmed and not self.ledger.live_posts(draft.id):
+                self.ledger.set_doubt(draft.id, False)  # a person looked: the networks in doubt do not have it
+            waits = waiting(ordered(self.ledger.legs(draft.id), networks)) if several else not self.ledger.current_pause()
+            # (one network: an approved draft with parts out waits for a retry, or for the pause to end: only the first goes)
+            if current.state is State.APPROVED and (not waits if several else waits):
                 notice = f"Being retracted by <@{user_id}>: nothing more goes out."
                 self.ledger.transition(
                     draft.id, State.HELD, only_from=[State.APPROVED], at=decision.at, actor=user_id, notice=notice, reason=notice
@@ -250,12 +256,16 @@ class Settling:
         networks = self.core.networks_of(draft)
         if unknown_on := [n for n in on if n not in networks]:
             raise WrongState(f"{draft.number} does not go to {listed(unknown_on)}; it goes to {listed(networks)}.")
-        if draft.state is not State.PUBLISHED and not (live and draft.state in PART_WAY):
-            raise WrongState(f"{draft.number} is {draft.state.label}; only published posts can be retracted.")
-        targets = [n for n in networks if n in live and (not on or n in on)] or [n for n in live if not on or n in on]
-        if not targets:
-            raise WrongState(f"{draft.number} is not on {listed(on or networks)}; nothing to retract there.")
         several = len(networks) > 1
+        now_legs = self.ledger.legs(draft_id)
+        targets = [n for n in networks if n in live and (not on or n in on)] or [n for n in live if not on or n in on]
+        # nothing left to delete where it was in doubt: retracting again says a person found it is not there
+        doubted = [n for n in networks if n in now_legs and now_legs[n].stage is Stage.HELD and now_legs[n].may_be_live]
+        confirmed = [n for n in doubted if not on or n in on] if several and draft.state is State.HELD and not targets else []
+        if draft.state is not State.PUBLISHED and not ((live or confirmed) and draft.state in PART_WAY):
+            raise WrongState(f"{draft.number} is {draft.state.label}; only published posts can be retracted.")
+        if not targets and not confirmed:
+            raise WrongState(f"{draft.number} is not on {listed(on or networks)}; nothing to retract there.")
         still: list[str] = []
         for network in list(targets):
             out = live[network]
@@ -269,7 +279,7 @@ class Settling:
                     raise WrongState(f"{said}.")
                 still.append(said)  # the networks whose posts are known are still deleted
                 targets.remove(network)
-        self._close(draft, user_id, networks if not on else targets, live)
+        self._close(draft, user_id, networks if not on else [*targets, *confirmed], live, confirmed)
         for network in targets:
             out = live[network]
             for part in sorted(out, reverse=True):  # replies first, so no part is left answering a deleted one
@@ -293,7 +303,9 @@ class Settling:
                         publication_id=publication.id,
                         **({"network": network} if several else {}),
                     )
-                    if several and network not in self.ledger.live_posts(draft_id):  # the last of it there is gone
+                    leg = self.ledger.legs(draft_id).get(network)
+                    in_doubt = leg is not None and leg.stage is Stage.HELD and leg.may_be_live  # a later part may be there
+                    if several and not in_doubt and network not in self.ledger.live_posts(draft_id):  # all of it is gone
                         self.ledger.set_leg(draft_id, network, Stage.RETRACTED, at=self.clock(), error="retracted")
         if still:
             gone = [n for n in targets if n not in self.ledger.live_posts(draft_id)]
@@ -313,11 +325,11 @@ class Settling:
                 self.ledger.note(draft_id, "retracted_from", actor=user_id, at=now, notice=notice, networks=list(targets))
                 decision.tell(self.core.draft(draft_id))
                 return self.core.draft(draft_id)
-            first = live.get(networks[0], {}).get(1) or next(iter(live.values())).get(1)
-            detail: dict[str, Any] = {"parts": len(live[targets[0]])} if len(live[targets[0]]) > 1 else {}
+            first = live.get(networks[0], {}).get(1) or next((p.get(1) for p in live.values()), None)
+            detail: dict[str, Any] = {"parts": len(live[targets[0]])} if targets and len(live[targets[0]]) > 1 else {}
             if several:
                 detail["networks"] = list(targets)
-            where = "X" if not several and targets == ["x"] else listed(targets)
+            where = "X" if not several and targets == ["x"] else listed(targets) if targets else "nowhere: it was not found there"
             if not self.ledger.transition(
                 draft_id,
                 State.RETRACTED,
