@@ -329,14 +329,16 @@ class Settling:
             detail: dict[str, Any] = {"parts": len(live[targets[0]])} if targets and len(live[targets[0]]) > 1 else {}
             if several:
                 detail["networks"] = list(targets)
-            where = "X" if not several and targets == ["x"] else listed(targets) if targets else "nowhere: it was not found there"
+            where = "X" if not several and targets == ["x"] else listed(targets)
             if not self.ledger.transition(
                 draft_id,
                 State.RETRACTED,
                 only_from=[State.PUBLISHED, *PART_WAY],
                 at=now,
                 actor=user_id,
-                notice=f"Retracted by <@{user_id}>: the post was deleted from {where}.",
+                notice=f"Retracted by <@{user_id}>: the post was deleted from {where}."
+                if targets
+                else f"Retracted by <@{user_id}>, who checked that {listed(confirmed)} does not have it.",
                 x_post_id=first.x_post_id if first else None,
                 **detail,
             ):
