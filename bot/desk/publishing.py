@@ -259,15 +259,33 @@ class Publishing:
         if part > len(parts):  # every part is out there (recorded before the leg was): the leg is out
             self.ledger.set_leg(draft.id, leg.network, Stage.OUT, at=at)
             return self._next_leg(draft, after=leg.network, at=at)
-        key = self.ledger.publication_key(draft.id, leg.network, draft.version, part) or self.publishers[draft.account][
-            leg.network
-        ].key_for(draft.id, draft.version, part, at)
-        handle = self._handle(draft, leg.network)
-        publication_id = self.ledger.start_publication(draft, handle, at=at, part=part, network=leg.network, key=key)
+        publication_id, key = self._start_part(draft, leg.network, part, at)
         self.ledger.set_leg(
             draft.id, leg.network, leg.stage, at=at, retry_at=leg.retry_at, error=leg.error, may_be_live=leg.may_be_live
         )
         return Attempt(publication_id, part, parts, leg.network, key, several=len(networks) > 1)
+
+    def _start_part(self, draft: Draft, network: str, part: int, at: datetime) -> tuple[int, str | None]:
+        """Inside a transaction: the publication row of one part on one network, under the key its first claim got (so
+        every resend of it is the same post there); its id and that key."""
+        key = self.ledger.publication_key(draft.id, network, draft.version, part) or self.publishers[draft.account][
+            network
+        ].key_for(draft.id, draft.version, part, at)
+        handle = self._handle(draft, network)
+        return self.ledger.start_publication(draft, handle, at=at, part=part, network=network, key=key), key
+
+    def _log_publishing(self, draft: Draft, attempt: Attempt, at: datetime) -> None:
+        """The event of a part on its way, after the first (which the claim's own transition records)."""
+        self.ledger.log(
+            "publishing",
+            actor=SYSTEM,
+            at=at,
+            draft_id=draft.id,
+            publication_id=attempt.publication_id,
+            version=draft.version,
+            content_sha256=draft.content_sha256,
+            **attempt.detail(),
+        )
 
     def _handle(self, draft: Draft, network: str) -> str:
         on = self.core.account(draft.account).on(network)
@@ -398,22 +416,9 @@ class Publishing:
                 decision.tell(draft, Change(State.PUBLISHING, State.HELD, SYSTEM))
             else:
                 part = attempt.part + 1
-                handle = self._handle(draft, attempt.network)
-                key = self.ledger.publication_key(draft.id, attempt.network, draft.version, part) or self.publishers[
-                    draft.account
-                ][attempt.network].key_for(draft.id, draft.version, part, now)
-                publication_id = self.ledger.start_publication(draft, handle, at=now, part=part, network=attempt.network, key=key)
+                publication_id, key = self._start_part(draft, attempt.network, part, now)
                 following = replace(attempt, publication_id=publication_id, part=part, key=key)
-                self.ledger.log(
-                    "publishing",
-                    actor=SYSTEM,
-                    at=now,
-                    draft_id=draft.id,
-                    publication_id=publication_id,
-                    version=draft.version,
-                    content_sha256=draft.content_sha256,
-                    **following.detail(),
-                )
+                self._log_publishing(draft, following, now)
             decision.tell(draft)  # the card shows how far the thread is
             if following is None:
                 decision.reschedule(draft.id)
@@ -474,16 +479,7 @@ class Publishing:
             if self.ledger.current_pause() is None and not stopped:
                 nxt = self._next_leg(self.core.draft(draft.id), after=attempt.network, at=now)
             if nxt is not None:
-                self.ledger.log(
-                    "publishing",
-                    actor=SYSTEM,
-                    at=now,
-                    draft_id=draft.id,
-                    publication_id=nxt.publication_id,
-                    version=draft.version,
-                    content_sha256=draft.content_sha256,
-                    **nxt.detail(),
-                )
+                self._log_publishing(draft, nxt, now)
                 decision.tell(draft)  # the card shows which networks have it
             else:
                 self._conclude(decision, draft, first, said if not attempt.several else {}, attempt, stopped=stopped)
