@@ -124,6 +124,26 @@ class DigestRecord:
 
 
 @dataclass(frozen=True)
+class Engagement:
+    """How one post (one part, on one network) landed, as the network counted it when last read; None: not given."""
+
+    publication_id: int
+    draft_id: int
+    network: str
+    read_at: datetime
+    likes: int | None = None
+    reposts: int | None = None
+    replies: int | None = None
+    quotes: int | None = None
+    impressions: int | None = None
+
+    @property
+    def interactions(self) -> int:
+        """Likes, reposts, replies and quotes together: what ranks a post against another (impressions are not)."""
+        return sum(n or 0 for n in (self.likes, self.reposts, self.replies, self.quotes))
+
+
+@dataclass(frozen=True)
 class Outgoing:
     """One thing Slack must hear, kept in the ledger's outbox from the transaction that caused it until Slack has it."""
 

@@ -19,7 +19,7 @@ from bot.config import SYNCHRONOUS
 from bot.errors import LedgerError, LedgerUnwritable
 from bot.images import Image
 from bot.legs import Leg, Stage
-from bot.model import SYSTEM, ChainCheck, DigestRecord, Draft, Earlier, Event, Outgoing, Pause, Publication
+from bot.model import SYSTEM, ChainCheck, DigestRecord, Draft, Earlier, Engagement, Event, Outgoing, Pause, Publication
 from bot.policy import Policy
 from bot.review import BUTTON, State, Vote
 from storage import audit
@@ -1236,6 +1236,36 @@ class Ledger:
         """Every digest claimed, oldest first."""
         with self._lock:
             return [read.digest(row) for row in self._db.query("SELECT * FROM digests ORDER BY id")]
+
+    # engagement
+
+    def record_engagement(self, readings: Iterable[Engagement]) -> None:
+        """Keep the latest counts read for each post (one transaction; a post's earlier counts are replaced)."""
+        columns = ("publication_id", "draft_id", "network", "read_at", "likes", "reposts", "replies", "quotes", "impressions")
+        rows = [
+            [e.publication_id, e.draft_id, e.network, to_text(e.read_at), e.likes, e.reposts, e.replies, e.quotes, e.impressions]
+            for e in readings
+        ]
+        if rows:
+            with self.transaction():
+                for row in rows:
+                    self._db.execute(
+                        f"INSERT INTO metrics ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
+                        f"ON CONFLICT (publication_id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in columns[1:])}",
+                        row,
+                    )
+
+    def engagement_of(self, publication_ids: Iterable[int]) -> dict[int, Engagement]:
+        """The latest counts kept for these posts, by publication id (a post never read is absent)."""
+        ids = list(publication_ids)
+        found: dict[int, Engagement] = {}
+        with self._lock:
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                marks = ", ".join("?" for _ in chunk)
+                for row in self._db.query(f"SELECT * FROM metrics WHERE publication_id IN ({marks})", chunk):
+                    found[row["publication_id"]] = read.engagement(row)
+        return found
 
     def _drafts_by_id(self, ids: set[int]) -> dict[int, Draft]:
         found: dict[int, Draft] = {}

@@ -361,31 +361,40 @@ def m007_policy(db: Database) -> None:
     a cooling-off window before it goes."""
     # SQLite cannot change a CHECK in place: rebuild drafts from its own schema, with `expired` among the states
     # (Ledger.open runs migrations with foreign keys off and checks them afterwards).
-    [table] = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'drafts'").fetchone()
-    indexes = [
-        row[0]
-        for row in db.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'drafts' AND sql NOT NULL")
-    ]
-    check = f"CHECK (state IN ({STATES_2}))"
-    if check not in table:
-        raise RuntimeError("drafts.state's CHECK is not the one m002 made; the ledger was changed by hand")
-    columns = ", ".join(c.name for c in db["drafts"].columns)
-    recreate = ";\n".join(indexes)
-    create = table.replace(check, f"CHECK (state IN ({STATES_3}))").replace("drafts", "drafts_new", 1)
+    _widen(db, "drafts", {f"CHECK (state IN ({STATES_2}))": f"CHECK (state IN ({STATES_3}))"}, made_by="m002")
     _run(
         db,
-        f"""
-        {create};
-        INSERT INTO drafts_new ({columns}) SELECT {columns} FROM drafts;
-        DROP TABLE drafts;
-        ALTER TABLE drafts_new RENAME TO drafts;
-        {recreate};
+        """
         -- the rules that applied to this version and what they ask (bot/policy.py), as JSON; NULL: none configured
         ALTER TABLE drafts ADD COLUMN policy TEXT;
         -- an approved draft goes out no earlier than this (the cooling-off window after its quorum)
         ALTER TABLE drafts ADD COLUMN cooling_until TEXT
         """,
     )
+
+
+def _widen(db: Database, name: str, checks: dict[str, str], *, made_by: str) -> None:
+    """Rebuild a table from its own schema with CHECKs replaced, keeping its rows and indexes (SQLite's ALTER TABLE
+    page: a CHECK cannot be changed in place)."""
+    [table] = db.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", [name]).fetchone()
+    for check, wider in checks.items():
+        if check not in table:
+            raise RuntimeError(f"{name}'s {check} is not the one {made_by} made; the ledger was changed by hand")
+        table = table.replace(check, wider)
+    indexes = [
+        row[0]
+        for row in db.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql NOT NULL", [name])
+    ]
+    columns = ", ".join(c.name for c in db[name].columns)
+    steps = [
+        table.replace(name, f"{name}_new", 1),
+        f"INSERT INTO {name}_new ({columns}) SELECT {columns} FROM {name}",
+        f"DROP TABLE {name}",
+        f"ALTER TABLE {name}_new RENAME TO {name}",
+        *indexes,
+    ]
+    for statement in steps:
+        db.execute(statement)
 
 
 @migrations()
@@ -410,5 +419,47 @@ def m008_networks(db: Database) -> None:
             updated_at TEXT NOT NULL,
             PRIMARY KEY (draft_id, network)
         )
+        """,
+    )
+
+
+@migrations()
+def m009_insights(db: Database) -> None:
+    """How posts landed and how copydesk is tried: the latest engagement counts of each post, a publication that was
+    a dry run (nothing sent), and the weekly report claimed like the daily digest."""
+    _widen(
+        db,
+        "publications",
+        {
+            "CHECK (outcome IN ('publishing', 'published', 'failed'))": "CHECK (outcome IN ('publishing', 'published', 'failed', 'dry_run'))"
+        },
+        made_by="m001",
+    )
+    _widen(
+        db,
+        "digests",
+        {
+            "CHECK (kind IN ('daily', 'on_demand'))": "CHECK (kind IN ('daily', 'on_demand', 'weekly', 'weekly_on_demand'))",
+            "CHECK ((kind = 'daily') = (day IS NOT NULL))": "CHECK ((kind IN ('daily', 'weekly')) = (day IS NOT NULL))",
+        },
+        made_by="m003",
+    )
+    _run(
+        db,
+        """
+        -- a weekly report is claimed once per scope and week (day: the local date it is for), like the daily digest
+        CREATE UNIQUE INDEX one_weekly_per_scope_and_day ON digests (scope, day) WHERE kind = 'weekly';
+        CREATE TABLE metrics (
+            publication_id INTEGER PRIMARY KEY REFERENCES publications (id),  -- the post (one part on one network)
+            draft_id INTEGER NOT NULL REFERENCES drafts (id),
+            network TEXT NOT NULL,
+            read_at TEXT NOT NULL,               -- UTC; when these counts were read from the network (the latest read)
+            likes INTEGER,                       -- NULL: the network does not give this count
+            reposts INTEGER,
+            replies INTEGER,
+            quotes INTEGER,
+            impressions INTEGER
+        );
+        CREATE INDEX metrics_by_draft ON metrics (draft_id)
         """,
     )

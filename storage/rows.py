@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from bot.legs import Leg, Stage
-from bot.model import DigestRecord, Draft, Event, Outgoing, Publication
+from bot.model import DigestRecord, Draft, Engagement, Event, Outgoing, Publication
 from bot.policy import Policy
 from bot.review import Kind, State, Vote
 
@@ -112,6 +112,21 @@ def publication(row: dict[str, Any]) -> Publication:
         content_sha256=row["content_sha256"],
         network=row.get("network") or "x",
         key=row.get("key"),
+    )
+
+
+def engagement(row: dict[str, Any]) -> Engagement:
+    """A metrics row: the latest counts read for one post."""
+    return Engagement(
+        publication_id=row["publication_id"],
+        draft_id=row["draft_id"],
+        network=row["network"],
+        read_at=moment(row["read_at"]),
+        likes=row["likes"],
+        reposts=row["reposts"],
+        replies=row["replies"],
+        quotes=row["quotes"],
+        impressions=row["impressions"],
     )
 
 
