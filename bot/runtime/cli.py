@@ -94,6 +94,12 @@ def parser() -> argparse.ArgumentParser:
         help="app.yaml whose timezone the times are shown in; only that key is read "
         "(default: $COPYDESK_CONFIG or ./app.yaml; UTC without one)",
     )
+    browse = ledger_sub.add_parser(
+        "browse", help="serve the ledger read-only in Datasette: its tables described, and canned queries (who approved what)"
+    )
+    browse.add_argument("--db", metavar="PATH", help="ledger database (default: $COPYDESK_DB or ./copydesk.db)")
+    browse.add_argument("--port", type=int, default=8001, metavar="N", help="HTTP port (default: 8001; 0 picks a free one)")
+    browse.add_argument("--host", default="127.0.0.1", help="HTTP address to listen on (default: 127.0.0.1, this machine only)")
     return top
 
 
@@ -185,13 +191,17 @@ def _digest(config: Config, *, since: str | None, post: bool) -> int:
 
 
 def _ledger(args: argparse.Namespace) -> int:
-    """backup, verify, key and history open the ledger themselves; none needs Slack, and of app.yaml only the chain's key
+    """backup, verify, key, history and browse open the ledger themselves; none needs Slack, and of app.yaml only the chain's key
     (and for history, the timezone) is read."""
     source = db_path(os.environ, args.db)
     if not source.exists():
         raise LedgerError(f"{source}: there is no ledger here (set --db or COPYDESK_DB)")
     if args.ledger_command == "key":
         return _key(source, chain_key(config_path(os.environ, args.config), os.environ))
+    if args.ledger_command == "browse":
+        from bot.runtime import browse  # Datasette is imported only by the command that serves it
+
+        return browse.serve(source, host=args.host, port=args.port)
     ledger = Ledger.open_readonly(source)
     try:
         if args.ledger_command == "history":

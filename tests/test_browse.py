@@ -1,0 +1,278 @@
+"""`copydesk ledger browse`: the ledger in Datasette, served by a real process beside a running bot, read-only.
+
+The bot writes the ledger through Slack and X (the loopback fakes) while browse serves it; what browse answers over
+HTTP is checked against the ledger's own rows.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import sqlite3
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.review import State
+from bot.runtime.cli import main
+from storage import Ledger, browse
+from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, Copydesk
+from tests.support.ledger_file import peek, tamper
+from tests.support.process import Running, start
+
+BAD_REQUEST = {
+    "title": "Invalid Request",
+    "detail": "One or more parameters to your request was invalid.",
+    "type": "about:blank",
+    "status": 400,
+}
+
+
+@pytest.fixture
+def browsing(bot: Copydesk, environ: dict[str, str]) -> Iterator[Running]:
+    """`copydesk ledger browse` on the running bot's ledger, as a process of its own; stopped (cleanly) afterwards."""
+    running = Running(start(["ledger", "browse", "--db", str(bot.config.db_path), "--port", "0", "--host", "127.0.0.1"], environ))
+    yield running
+    if running.process.poll() is None:
+        assert running.stop() == 0
+
+
+def fetch(running: Running, path: str, **params: str) -> tuple[int, Any]:
+    """GET a page (or its JSON) from browse: the status and the decoded body."""
+    query = f"?{urllib.parse.urlencode(params)}" if params else ""
+    try:
+        with urllib.request.urlopen(running.url + path + query, timeout=10) as response:
+            status, body = response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        status, body = e.code, e.read().decode()
+    return status, json.loads(body) if path.endswith(".json") else body
+
+
+def rows(running: Running, query: str, **params: str) -> list[dict[str, Any]]:
+    status, found = fetch(running, f"/copydesk/{query}.json", _shape="array", **params)
+    assert status == 200, found
+    return found
+
+
+def approve(bot: Copydesk, number: int) -> None:
+    bot.react(EDITOR_1, "white_check_mark", number)
+    bot.react(EDITOR_2, "white_check_mark", number)
+
+
+def week_of(moment: str) -> str:
+    """The Monday (UTC) that starts the week of a ledger time."""
+    day = date.fromisoformat(moment[:10])
+    return (day - timedelta(days=day.weekday())).isoformat()
+
+
+def test_browse_serves_the_ledger_a_running_bot_writes_and_its_canned_queries_answer(bot: Copydesk, browsing: Running) -> None:
+    assert rows(browsing, "drafts") == []  # browse is up before the bot wrote anything
+
+    bot.command(AUTHOR, "Big news tomorrow")
+    bot.react(EDITOR_3, "white_check_mark", 1)  # for version 1 only: the edit below clears it
+    bot.submit_edit(AUTHOR, 1, "Big news tomorrow, at nine")
+    approve(bot, 1)
+    bot.wait_for_state(1, State.PUBLISHED)
+    bot.x.answer_next(400, BAD_REQUEST)
+    bot.command(AUTHOR, "Malformed")
+    approve(bot, 2)
+    bot.wait_for_state(2, State.FAILED)
+    bot.command(AUTHOR, "Not this one")
+    bot.react(EDITOR_1, "x", 3)
+    bot.wait_for_state(3, State.REJECTED)
+    db = bot.config.db_path
+
+    assert [(d["id"], d["state"]) for d in rows(browsing, "drafts")] == [(1, "published"), (2, "failed"), (3, "rejected")]
+
+    [post] = peek(db, "SELECT * FROM publications WHERE outcome = 'published'")
+    assert rows(browsing, "who_approved_what") == [
+        {
+            "draft": 1,
+            "account": "main",
+            "network": "x",
+            "part": 1,
+            "published_at": post["finished_at"],
+            "author": AUTHOR,
+            "text": "Big news tomorrow, at nine",
+            "approvers": f"{EDITOR_1} {EDITOR_2}",
+            "approved_version": 2,
+            "content_sha256": bot.draft(1).content_sha256,
+            "url": post["url"],
+            "outcome": "published",
+            "retracted_at": None,
+        }
+    ]
+    assert post["url"].endswith(f"/status/{bot.x.posts[0]['id']}")
+
+    history = [(e["event"], e["actor"], e["action"]) for e in rows(browsing, "draft_history", draft_id="#1")]
+    assert history == [(e.id, e.actor, e.action) for e in bot.ledger.events(1)]
+    assert [json.loads(e["detail"]) for e in rows(browsing, "draft_history", draft_id="1")] == [
+        e.detail for e in bot.ledger.events(1)
+    ]
+    assert rows(browsing, "draft_history", draft_id="99") == []
+
+    [failed] = bot.ledger.publications(2)
+    found = rows(browsing, "failures_and_holds")
+    assert [r["at"] for r in found] == sorted((r["at"] for r in found), reverse=True)  # newest first
+    assert sorted((r["what"], r["draft"], r["state"], r["network"], r["error"]) for r in found) == [
+        ("draft failed", 2, "failed", None, bot.draft(2).notice),
+        ("network failed", 2, "failed", "x", failed.error),
+        ("publication failed", 2, "failed", "x", failed.error),
+    ]
+
+    week = week_of(post["finished_at"])
+    assert week_of(peek(db, "SELECT MIN(created_at) AS at FROM drafts")[0]["at"]) == week  # all within one week
+    assert rows(browsing, "per_person_per_week") == [
+        {"week": week, "person": AUTHOR, "written": 3, "published": 1, "approved": 0},
+        {"week": week, "person": EDITOR_1, "written": 0, "published": 0, "approved": 1},
+        {"week": week, "person": EDITOR_2, "written": 0, "published": 0, "approved": 1},
+    ]
+
+
+def test_nothing_written_through_browse_reaches_the_ledger(bot: Copydesk, browsing: Running) -> None:
+    bot.command(AUTHOR, "Keep me as I am")
+    db = bot.config.db_path
+    before = [dict(r) for r in peek(db, "SELECT * FROM drafts")] + [dict(r) for r in peek(db, "SELECT * FROM events")]
+
+    status, refused = fetch(browsing, "/copydesk.json", sql="INSERT INTO meta (key, value) VALUES ('owned', 'yes')")
+    assert status == 400 and refused["error"] == "Statement must be a SELECT"
+    for sql in (  # Datasette lets WITH through: the read-only connection refuses the write itself
+        "WITH t AS (SELECT 1) UPDATE drafts SET text = 'owned'",
+        "WITH t AS (SELECT 1) DELETE FROM events",
+        "WITH t AS (SELECT 1) INSERT INTO meta (key, value) VALUES ('owned', 'yes')",
+    ):
+        _, answer = fetch(browsing, "/copydesk.json", sql=sql)
+        assert answer["ok"] is False and "readonly database" in answer["error"], (sql, answer)
+    for method, path in [  # Datasette 1.0's write API, a form, a canned query: only GET and HEAD get through
+        ("POST", "/copydesk/drafts/-/insert"),
+        ("POST", "/copydesk/meta/chain/-/delete"),
+        ("POST", "/copydesk"),
+        ("POST", "/copydesk/who_approved_what"),
+        ("PUT", "/copydesk/drafts"),
+        ("DELETE", "/copydesk/drafts/1"),
+    ]:
+        request = urllib.request.Request(
+            browsing.url + path,
+            data=json.dumps({"row": {"key": "owned", "value": "yes"}, "sql": "DELETE FROM events"}).encode(),
+            headers={"Content-Type": "application/json"},
+            method=method,
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused_write:
+            urllib.request.urlopen(request, timeout=10)
+        assert (refused_write.value.code, refused_write.value.headers["Allow"]) == (405, "GET, HEAD"), (method, path)
+    status, _ = fetch(browsing, "/copydesk.db")  # no download of the whole file either
+    assert status == 403
+
+    after = [dict(r) for r in peek(db, "SELECT * FROM drafts")] + [dict(r) for r in peek(db, "SELECT * FROM events")]
+    assert after == before
+    assert [r["key"] for r in peek(db, "SELECT key FROM meta")] == ["chain"]
+    assert bot.audited() == []
+
+
+def test_browse_pages_describe_every_table_and_the_queries(bot: Copydesk, browsing: Running) -> None:
+    status, index = fetch(browsing, "/")
+    assert status == 200 and "copydesk ledger" in index
+    status, database = fetch(browsing, "/copydesk")
+    assert status == 200 and "Who approved what" in database and "Posts and approvals per person per week" in database
+    status, table = fetch(browsing, "/copydesk/votes")
+    assert status == 200 and "The version of the draft the card showed" in table  # a column's description on its page
+
+    _, served = fetch(browsing, "/-/metadata.json")
+    ledger = served["databases"]["copydesk"]
+    assert (served["title"], served["description"]) == (browse.metadata()["title"], browse.metadata()["description"])
+    assert {name: (t["description"], t["columns"]) for name, t in ledger["tables"].items()} == browse.TABLES
+    assert {n: (q["title"], q["description"], q["sql"]) for n, q in ledger["queries"].items()} == {
+        n: (q["title"], q["description"], q["sql"]) for n, q in browse.QUERIES.items()
+    }
+    assert not any(q.get("write") for q in ledger["queries"].values())
+    _, query = fetch(browsing, "/copydesk/draft_history.json", draft_id="1")
+    assert query["query"]["sql"] == browse.DRAFT_HISTORY
+
+
+def columns_of(path: Path) -> dict[str, list[str]]:
+    tables = [r["name"] for r in peek(path, "SELECT name FROM sqlite_master WHERE type = 'table'")]
+    return {t: [c["name"] for c in peek(path, "SELECT name FROM pragma_table_info(?)", [t])] for t in tables}
+
+
+def test_every_table_and_column_of_a_freshly_migrated_ledger_is_described(tmp_path: Path) -> None:
+    path = tmp_path / "fresh.db"
+    Ledger.open(path).close()
+    schema = columns_of(path)
+    assert set(browse.TABLES) == set(schema), "describe each table in storage/browse.py (and only those there are)"
+    for table, columns in schema.items():
+        about, described = browse.TABLES[table]
+        assert about.strip(), f"{table} has no description"
+        assert set(described) == set(columns), f"describe each column of {table} in storage/browse.py"
+        assert all(text.strip() for text in described.values()), f"a column of {table} has an empty description"
+    served = browse.metadata()["databases"][browse.DATABASE]["tables"]
+    assert {t: set(served[t]["columns"]) for t in served} == {t: set(c) for t, c in schema.items()}
+
+
+def test_a_missing_ledger_is_named_and_nothing_is_created(tmp_path: Path, capsys) -> None:
+    missing = tmp_path / "nope.db"
+    assert main(["ledger", "browse", "--db", str(missing), "--port", "0"]) == 2
+    assert f"{missing}: there is no ledger here" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def not_a_ledger(path: Path) -> None:
+    path.write_text("just some notes\n")
+
+
+def someone_elses_database(path: Path) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE things (id INTEGER PRIMARY KEY)")
+
+
+def an_older_ledger(path: Path) -> None:
+    Ledger.open(path).close()
+    tamper(path, "DELETE FROM _sqlite_migrations WHERE name = 'm009_insights'")
+
+
+@pytest.mark.parametrize(
+    ("make", "said"),
+    [
+        (not_a_ledger, "cannot be opened as a copydesk ledger (file is not a database)"),
+        (someone_elses_database, "is not a copydesk ledger"),
+        (an_older_ledger, "was written by an older copydesk; start copydesk once to bring it up to date"),
+    ],
+)
+def test_what_is_not_a_ledger_of_this_copydesk_is_refused_unchanged(tmp_path: Path, capsys, make, said: str) -> None:
+    path = tmp_path / "other.db"
+    make(path)
+    before = path.read_bytes()
+
+    assert main(["ledger", "browse", "--db", str(path), "--port", "0"]) == 2
+
+    assert f"{path}: {said}" in capsys.readouterr().err
+    assert path.read_bytes() == before
+
+
+def test_a_port_in_use_is_named(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "ledger.db"
+    Ledger.open(path).close()
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        assert main(["ledger", "browse", "--db", str(path), "--port", str(port)]) == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_ctrl_c_stops_browse_cleanly_on_a_ledger_no_bot_holds(tmp_path: Path) -> None:
+    import signal
+
+    path = tmp_path / "ledger.db"
+    Ledger.open(path).close()
+    running = Running(start(["ledger", "browse", "--port", "0"], {"COPYDESK_DB": str(path)}))
+    try:
+        assert running.url.startswith("http://127.0.0.1:")  # the defaults: this machine only
+        assert rows(running, "meta") == [{"key": "chain", "value": "sha256"}]
+    finally:
+        running.process.send_signal(signal.SIGINT)
+        assert running.process.wait(timeout=15) == 0
+    running.wait_for_log(r"copydesk stopped")
