@@ -254,6 +254,13 @@ def test_what_is_not_a_ledger_of_this_copydesk_is_refused_unchanged(tmp_path: Pa
     assert path.read_bytes() == before
 
 
+def test_a_path_datasette_cannot_put_in_a_uri_is_refused(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "100%.db"
+    Ledger.open(path).close()
+    assert main(["ledger", "browse", "--db", str(path), "--port", "0"]) == 2
+    assert "a path with ?, # or % cannot be served" in capsys.readouterr().err
+
+
 def test_a_port_in_use_is_named(tmp_path: Path, capsys) -> None:
     path = tmp_path / "ledger.db"
     Ledger.open(path).close()

@@ -29,7 +29,7 @@ Asgi = Callable[[dict[str, Any], Callable[..., Any], Callable[..., Any]], Awaita
 def serve(path: Path, *, host: str, port: int) -> int:
     """Serve the ledger at `path` read-only until Ctrl-C or SIGTERM; the URL it serves on goes to the log."""
     if any(c in str(path.absolute()) for c in "?#%"):  # Datasette puts the path in an SQLite URI unescaped
-        raise LedgerError(f"{path}: a path with ?, # or % cannot be served; link or copy the ledger under a plain name")
+        raise LedgerError(f"{path}: a path with ?, # or % cannot be served; make a link to the ledger under a plain name")
     browse.check(path)
     app = datasette(path)
     logging.getLogger("uvicorn").setLevel(logging.WARNING)  # the URL below says all that its start-up would
