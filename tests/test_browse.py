@@ -283,3 +283,21 @@ def test_ctrl_c_stops_browse_cleanly_on_a_ledger_no_bot_holds(tmp_path: Path) ->
         running.process.send_signal(signal.SIGINT)
         assert running.process.wait(timeout=15) == 0
     running.wait_for_log(r"copydesk stopped")
+
+
+def test_who_approved_what_has_each_part_of_a_thread_on_each_network(make_everywhere, environ: dict[str, str]) -> None:
+    bot = make_everywhere(only=("x", "bluesky"))
+    running = Running(start(["ledger", "browse", "--db", str(bot.config.db_path), "--port", "0"], environ))
+    try:
+        bot.command(AUTHOR, "One: the news\n---\nTwo: the details")
+        approve(bot, 1)
+        bot.wait_for_state(1, State.PUBLISHED)
+
+        found = rows(running, "who_approved_what")
+    finally:
+        assert running.stop() == 0
+    posts = peek(bot.config.db_path, "SELECT id, network, part, url FROM publications ORDER BY finished_at DESC, id DESC")
+    assert [(r["network"], r["part"], r["url"]) for r in found] == [(p["network"], p["part"], p["url"]) for p in posts]
+    assert sorted((r["network"], r["part"]) for r in found) == [("bluesky", 1), ("bluesky", 2), ("x", 1), ("x", 2)]
+    assert {(r["approvers"], r["approved_version"], r["author"]) for r in found} == {(f"{EDITOR_1} {EDITOR_2}", 1, AUTHOR)}
+    assert all(r["url"] for r in found)
