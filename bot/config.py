@@ -144,6 +144,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("accounts.*.approvals_required", 1, "How many distinct editors must approve before the post is scheduled."),
     Setting("accounts.*.allow_self_approval", False, "Whether the author's own approval counts when the author is an editor."),
     Setting(
+        "accounts.*.dry_run",
+        False,
+        "Run everything as usual but send nothing to the account's networks: each post is recorded as a dry run, and every message says DRY RUN — not sent to X. Needs no network keys (copydesk run --dry-run does this for every account).",
+    ),
+    Setting(
         "accounts.*.owner",
         None,
         "Slack user ID of the account's owner: their veto is final at any moment before the post goes out (only they lift it, by taking it back), and their approval counts as an editor's.",
@@ -329,6 +334,7 @@ class Account:
     on_missed_time: str = "publish"  # or "expire": a draft still in review when its time passes
     rules: tuple[Rule, ...] = ()  # bot/policy.py
     networks: tuple[Network, ...] = ()  # where one approval sends a draft, in order; () means X alone, as handle says
+    dry_run: bool = False  # nothing is sent to its networks (bot/dryrun.py), and it needs no keys for them
 
     @property
     def outlets(self) -> tuple[Network, ...]:
@@ -369,6 +375,7 @@ class Config:
     config_path: Path
     ledger_key: Secret | None = None  # ledger.hmac_key_env's secret: keys the event chain
     duplicate_days: float = 30.0  # preflight.duplicate_days
+    dry_run: bool = False  # copydesk run --dry-run: every account sends nothing (each Account's dry_run is then true)
 
     def account(self, name: str | None) -> Account | None:
         """The named account, or the default one when no name is given."""
@@ -392,14 +399,15 @@ def db_path(environ: Mapping[str, str], override: str | None = None) -> Path:
     return Path(override or environ.get("COPYDESK_DB") or "copydesk.db")
 
 
-def load_config(path: Path, environ: Mapping[str, str], *, db: Path | None = None) -> Config:
-    """Read app.yaml and the environment into a Config, or raise ConfigError naming the first bad key."""
+def load_config(path: Path, environ: Mapping[str, str], *, db: Path | None = None, dry_run: bool = False) -> Config:
+    """Read app.yaml and the environment into a Config, or raise ConfigError naming the first bad key (`dry_run`: every
+    account in dry run, as `copydesk run --dry-run` asks, so none needs its network keys)."""
     raw = _read_yaml(path)
     _reject_unknown_keys(raw)
     where = path.name
     _reject_non_finite(raw, where)
     digest = _digest(raw.get("digest"), where)
-    accounts = _accounts(raw.get("accounts"), environ, where, digest)
+    accounts = _accounts(raw.get("accounts"), environ, where, digest, dry_run=dry_run)
     default_account = _default_account(raw.get("default_account"), accounts, where)
     reactions = _mapping(raw.get("reactions", {}), "reactions", where)
     approve = _names(reactions.get("approve", _default("reactions.approve")), "reactions.approve", where)
@@ -456,6 +464,7 @@ def load_config(path: Path, environ: Mapping[str, str], *, db: Path | None = Non
         config_path=path,
         ledger_key=ledger_key(raw.get("ledger"), environ, where),
         duplicate_days=_duplicate_days(raw.get("preflight"), where),
+        dry_run=dry_run,
     )
 
 
@@ -564,18 +573,26 @@ def _timezone(value: Any, where: str) -> ZoneInfo:
         raise ConfigError(f"{where}: timezone {value!r} is not an IANA time zone (e.g. America/Los_Angeles)") from None
 
 
-def _accounts(value: Any, environ: Mapping[str, str], where: str, digest: Digest | None) -> dict[str, Account]:
+def _accounts(
+    value: Any, environ: Mapping[str, str], where: str, digest: Digest | None, *, dry_run: bool = False
+) -> dict[str, Account]:
     if not isinstance(value, dict) or not value:
         raise ConfigError(f"{where}: accounts must define at least one account")
-    return {str(name): _account(str(name), body, environ, where, digest) for name, body in value.items()}
+    return {str(name): _account(str(name), body, environ, where, digest, dry_run=dry_run) for name, body in value.items()}
 
 
-def _account(name: str, body: Any, environ: Mapping[str, str], where: str, digest: Digest | None) -> Account:
+def _account(
+    name: str, body: Any, environ: Mapping[str, str], where: str, digest: Digest | None, *, dry_run: bool = False
+) -> Account:
     key = f"accounts.{name}"
     if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
         raise ConfigError(f"{where}: {key}: an account name may use letters, digits, - and _ only")
     body = _mapping(body, key, where)
-    networks = _networks(body, environ, key, where)
+    dry = body.get("dry_run", _default("accounts.*.dry_run"))
+    if not isinstance(dry, bool):
+        raise ConfigError(f"{where}: {key}.dry_run must be true or false, not {dry!r}")
+    dry = dry or dry_run
+    networks = _networks(body, {} if dry else environ, key, where, read_keys=not dry)  # a dry run reads no key, set or not
     for required in ("review_channel", "editors"):
         if required not in body:
             raise ConfigError(f"{where}: {key}.{required} is missing")
@@ -628,6 +645,7 @@ def _account(name: str, body: Any, environ: Mapping[str, str], where: str, diges
         expire_after_hours=expire,
         on_missed_time=missed,
         rules=rules,
+        dry_run=dry,
     )
 
 
@@ -664,14 +682,17 @@ def _duplicate_days(value: Any, where: str) -> float:
     return _positive(body.get("duplicate_days", _default("preflight.duplicate_days")), "preflight.duplicate_days", where)
 
 
-def _networks(body: dict[str, Any], environ: Mapping[str, str], key: str, where: str) -> tuple[Network, ...]:
-    """The networks block, or the one network of the single-network form (network, handle, credentials)."""
+def _networks(
+    body: dict[str, Any], environ: Mapping[str, str], key: str, where: str, *, read_keys: bool = True
+) -> tuple[Network, ...]:
+    """The networks block, or the one network of the single-network form (network, handle, credentials); `read_keys` False
+    (a dry run): the credentials name their variables, which are neither required nor read."""
     if "networks" not in body:
         if "handle" not in body:
             raise ConfigError(f"{where}: {key}.handle is missing")
         name = body.get("network", _default("accounts.*.network"))
         _known_network(name, f"{key}.network", where)
-        return (_network(str(name), body, environ, key, where, single=True),)
+        return (_network(str(name), body, environ, key, where, single=True, read_keys=read_keys),)
     single = [k for k in ("network", "handle", "credentials", "service", "instance") if k in body]
     if single:
         raise ConfigError(f"{where}: {key} lists networks, so {key}.{single[0]} belongs inside one of them")
@@ -681,7 +702,14 @@ def _networks(body: dict[str, Any], environ: Mapping[str, str], key: str, where:
     for name in block:
         _known_network(name, f"{key}.networks.{name}", where)
     return tuple(
-        _network(name, _mapping(block[name], f"{key}.networks.{name}", where), environ, f"{key}.networks.{name}", where)
+        _network(
+            name,
+            _mapping(block[name], f"{key}.networks.{name}", where),
+            environ,
+            f"{key}.networks.{name}",
+            where,
+            read_keys=read_keys,
+        )
         for name in NETWORKS
         if name in block
     )
@@ -693,7 +721,14 @@ def _known_network(name: Any, key: str, where: str) -> None:
 
 
 def _network(
-    name: str, body: dict[str, Any], environ: Mapping[str, str], key: str, where: str, *, single: bool = False
+    name: str,
+    body: dict[str, Any],
+    environ: Mapping[str, str],
+    key: str,
+    where: str,
+    *,
+    single: bool = False,
+    read_keys: bool = True,
 ) -> Network:
     """One network's handle, base URL and credentials; a key of another network is named as such."""
     for other, keys in NETWORK_KEYS.items():
@@ -711,11 +746,11 @@ def _network(
         belongs = f"belongs to {' or '.join(owners)}, not {name}" if owners else f"is not a {name} credential"
         raise ConfigError(f"{where}: {key}.credentials.{wrong} {belongs}")
     if name == "x":
-        return Network(name, handle, _credentials(creds, environ, f"{key}.credentials", where))
+        return Network(name, handle, _credentials(creds, environ, f"{key}.credentials", where, read_keys=read_keys))
     if name == "mastodon" and "instance" not in body:  # what the file lacks is said before what the environment lacks
         raise ConfigError(f"{where}: {key}.instance is missing: the Mastodon instance's base URL, e.g. https://mastodon.social")
     names = {**NETWORK_CREDENTIALS[name], **names}
-    secrets = {k: _env_secret(environ, v, f"{key}.credentials.{k}", where) for k, v in names.items()}
+    secrets = {k: _env_secret(environ, v, f"{key}.credentials.{k}", where, required=read_keys) for k, v in names.items()}
     if name == "bluesky":
         service = _base_url(body.get("service", BLUESKY_SERVICE), f"{key}.service", where)
         return Network(name, handle, BlueskyCredentials(**secrets), base_url=service)
@@ -746,25 +781,30 @@ def _base_url(value: Any, key: str, where: str) -> str:
     return value.rstrip("/")
 
 
-def _credentials(value: Any, environ: Mapping[str, str], key: str, where: str) -> XCredentials:
+def _credentials(value: Any, environ: Mapping[str, str], key: str, where: str, *, read_keys: bool = True) -> XCredentials:
     names = dict(DEFAULT_CREDENTIALS) if value is None else _mapping(value, key, where)
     if OAUTH2_KEY in names:
         if set(names) & set(OAUTH1_KEYS):
             raise ConfigError(f"{where}: {key}: give either {OAUTH2_KEY} or the four OAuth 1.0a keys, not both")
-        return XCredentials(oauth2_access_token=_env_secret(environ, names[OAUTH2_KEY], f"{key}.{OAUTH2_KEY}", where))
+        return XCredentials(
+            oauth2_access_token=_env_secret(environ, names[OAUTH2_KEY], f"{key}.{OAUTH2_KEY}", where, required=read_keys)
+        )
     names = {**DEFAULT_CREDENTIALS, **names}
-    return XCredentials(**{k: _env_secret(environ, names[k], f"{key}.{k}", where) for k in OAUTH1_KEYS})
+    return XCredentials(**{k: _env_secret(environ, names[k], f"{key}.{k}", where, required=read_keys) for k in OAUTH1_KEYS})
 
 
-def _env_secret(environ: Mapping[str, str], name: Any, key: str, where: str) -> Secret:
+def _env_secret(environ: Mapping[str, str], name: Any, key: str, where: str, *, required: bool = True) -> Secret:
+    """The variable's value; with `required` False (a dry run), only its name is checked and nothing is read."""
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
         raise ConfigError(f"{where}: {key} must name an environment variable, e.g. X_CONSUMER_KEY")
-    value = environ.get(name)
+    value = environ.get(name) if required else None
     if not value and (len(name) > 64 or not name.isupper()):  # likely a key pasted in place of its variable's name
         raise ConfigError(
             f"{where}: {key} names an environment variable that is not set; it must be the variable's name "
             "(e.g. X_CONSUMER_KEY), never the key itself"
         )
+    if not required:
+        return Secret(name, "")  # never revealed: a dry run's adapter sends nothing
     if not value:
         raise ConfigError(f"{where}: {key} names the environment variable {name}, which is not set")
     return Secret(name, value)

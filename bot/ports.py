@@ -27,6 +27,7 @@ class Posted:
 
     post_id: str
     url: str
+    dry_run: bool = False  # nothing was sent (bot/dryrun.py): the id is made up, and there is no link
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,7 @@ class DraftView:
     links: tuple[tuple[str, str], ...] = ()  # (network, link of its first part) for each network it is out on
     counts: tuple[Count, ...] = ()  # its longest part on each network, as that network counts it
     retracted: tuple[str, ...] = ()  # the networks a post of it was deleted from
+    dry_run: tuple[str, ...] = ()  # the networks it goes (or went) to in a dry run: nothing is sent there (bot/dryrun.py)
 
     @property
     def several(self) -> bool:

@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 
 from bot import syntax
 from bot.desk import Desk
+from bot.dryrun import not_sent
 from bot.legs import Stage
 from bot.networks import label, listed
 from bot.review import State
@@ -140,6 +141,9 @@ def _withdraw(desk: Desk, draft_id: int, user: str, rest: str | None, on: tuple[
 def _retract(desk: Desk, draft_id: int, user: str, rest: str | None, on: tuple[str, ...] = ()) -> str:
     """Deleted from where it was (an X-only account hears what it always did), and whether it is still anywhere."""
     networks = desk.core.networks_of(desk.core.draft(draft_id))
+    if dry := _dry_only(desk, draft_id):  # nothing was sent: nothing is deleted
+        draft = desk.settling.retract(draft_id, user, on=on)
+        return f"{draft.number} was a dry run ({not_sent(dry)}): nothing to delete. It is marked retracted."
     if len(networks) == 1:
         return f"{desk.settling.retract(draft_id, user, on=on).number} is deleted from {label(networks[0])} and marked retracted."
     before = _live(desk, draft_id)
@@ -158,6 +162,8 @@ def _publish_again(desk: Desk, draft_id: int, user: str, rest: str | None, on: t
     networks = desk.core.networks_of(desk.core.draft(draft_id))
     out = _out(desk, draft_id, taken_back=True) if len(networks) > 1 else ()
     draft = desk.settling.publish_again(draft_id, user)
+    if dry := desk.reading.view(draft_id).dry_run:
+        return f"{draft.number} is on its way again: {not_sent(dry)}."
     if len(networks) == 1:
         return f"{draft.number} is on its way to {label(networks[0])} again."
     return f"{draft.number} is on its way again to {listed([n for n in networks if n not in out])}."
@@ -173,6 +179,12 @@ def _mark_published(desk: Desk, draft_id: int, user: str, rest: str | None, on: 
     found = list(on) or [n for n in _out(desk, draft_id) if n not in before]
     where = f" on {label(found[0])}" if len(found) == 1 else ""
     return f"{draft.number} is recorded as published{where}; /draft retry {draft.number} sends what is not out yet."
+
+
+def _dry_only(desk: Desk, draft_id: int) -> tuple[str, ...]:
+    """The networks of a draft that went through only in a dry run (no real link anywhere): () when any post is real."""
+    view = desk.reading.view(draft_id)
+    return view.dry_run if view.dry_run and not view.links else ()
 
 
 def _live(desk: Desk, draft_id: int) -> tuple[str, ...]:

@@ -9,6 +9,7 @@ from typing import Any
 
 from bot import images, preflight
 from bot.config import NETWORKS, Account
+from bot.dryrun import not_sent
 from bot.legs import Stage, where
 from bot.length import BLUESKY_MAX_GRAPHEMES, MAX_WEIGHTED_LENGTH
 from bot.model import SYSTEM, Draft, Pause
@@ -130,10 +131,15 @@ def status_line(view: DraftView) -> str:
         return f"{head}: {escape(draft.notice or f'check the account on {listed(view.networks)}')}"
     if draft.state is State.REJECTED:
         return f"{head} by {people(view.rejecters)}"
+    if draft.state is State.PUBLISHED and view.dry_run and view.publication:  # no link: nothing was sent
+        also = f" on {linked(view.links)};" if view.links else ""
+        return f"{head}{also} — {not_sent(view.dry_run)} {when(view.publication.finished_at)}"
     if draft.state is State.PUBLISHED and view.several and view.links and view.publication:
         return f"{head} on {linked(view.links)} {when(view.publication.finished_at)}"
     if draft.state is State.PUBLISHED and view.publication and view.publication.url:
         return f"{head} <{view.publication.url}|on {listed(view.networks)}> {when(view.publication.finished_at)}"
+    if draft.state is State.RETRACTED and view.dry_run and view.publication and view.publication.retracted_at:
+        return f"{head} — {not_sent(view.dry_run)}, so nothing was deleted {when(view.publication.retracted_at)}"
     if draft.state is State.RETRACTED and view.publication and view.publication.retracted_at:
         return f"{head}: deleted from {reached(view)} {when(view.publication.retracted_at)}"
     if draft.state is State.FAILED and view.several and view.legs:
@@ -172,6 +178,8 @@ def network_lines(view: DraftView) -> list[str]:
         name, leg = label(network), legs.get(network)
         if network in links:
             lines.append(f":white_check_mark: {name}: {escape(links[network])}")
+        elif network in view.dry_run and leg is not None and leg.stage in (Stage.OUT, Stage.RETRACTED):
+            lines.append(f":test_tube: {name}: {not_sent([network])}")
         elif leg is not None and leg.stage is Stage.OUT and network not in view.retracted:
             lines.append(f":white_check_mark: {name}: marked published (no link given)")
         elif leg is None or leg.stage is Stage.PENDING:
@@ -199,6 +207,7 @@ def card(view: DraftView, approve: str, reject: str) -> tuple[str, Blocks]:
     draft = view.draft
     blocks: Blocks = [
         *pause_banner(view),
+        *dry_run_banner(view),
         {
             "type": "section",
             "text": {
@@ -246,7 +255,19 @@ def card(view: DraftView, approve: str, reject: str) -> tuple[str, Blocks]:
     if buttons := _buttons(view):
         # the version rides along: a press on a card whose ts is not stored yet still says which words it was for
         blocks.append({"type": "actions", "block_id": f"draft-{draft.id}-v{draft.version}", "elements": buttons})
-    return f"{title(view)}: {status_line(view)}", blocks
+    dry = f" ({not_sent(view.dry_run)})" if view.dry_run and draft.state is not State.PUBLISHED else ""
+    return f"{title(view)}: {status_line(view)}{dry}", blocks
+
+
+def dry_run_banner(view: DraftView) -> Blocks:
+    """On every card of a dry run, from the first drawing: nobody mistakes the account, or its posts, for a real one."""
+    if not view.dry_run:
+        return []
+    text = (
+        f":test_tube: *{not_sent(view.dry_run)}.* This account is in dry run: review, approval and the schedule run as "
+        "usual, and nothing is posted."
+    )
+    return [{"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}]
 
 
 def verbatim(text: str) -> Blocks:
@@ -423,7 +444,12 @@ def _buttons(view: DraftView) -> list[dict[str, Any]]:
             else _button("Withdraw", WITHDRAW, view),
         ]
     if state is State.PUBLISHED and ((view.publication and view.publication.x_post_id) or view.links):
-        return [_button("Retract", RETRACT, view, style="danger", confirm=f"Delete this post from {_live_on(view)}?")]
+        confirm = (
+            f"Retract this dry run? Nothing was sent to {listed(view.dry_run)}, so nothing is deleted."
+            if view.dry_run and not view.links
+            else f"Delete this post from {_live_on(view)}?"
+        )
+        return [_button("Retract", RETRACT, view, style="danger", confirm=confirm)]
     return []
 
 
@@ -452,7 +478,7 @@ def thread_reply(view: DraftView, change: Change) -> str:
             return f"<@{change.actor}> sent it again where it was not out: it goes out now."
         return f"<@{change.actor}> sent it to {not_out(view)} again: it goes out now."
     if change.after is State.APPROVED:
-        return f"Approved by {people(view.approvers)}. It {goes_out(draft)}."
+        return f"Approved by {people(view.approvers)}. It {goes_out(draft)}.{_dry(view)}"
     if change.after is State.REJECTED:
         return f"Vetoed by {people(view.rejecters)}. It will not be published unless the veto is withdrawn."
     if change.after is State.IN_REVIEW and change.before is State.APPROVED:
@@ -462,6 +488,10 @@ def thread_reply(view: DraftView, change: Change) -> str:
     if change.after is State.PUBLISHED and change.actor != SYSTEM:
         link = f": {escape(view.publication.url)}" if view.publication and view.publication.url else ""  # typed by a person
         return f"<@{change.actor}> marked it as published{link}.{_listing(view)}"
+    if change.after is State.PUBLISHED and view.dry_run:
+        return (
+            f":test_tube: {not_sent(view.dry_run)}: it went through review and its time came; nothing was posted.{_listing(view)}"
+        )
     if change.after is State.PUBLISHED and view.several and view.links:
         return f"Published on {listed(n for n, _ in view.links)}:{_listing(view)}"
     if change.after is State.PUBLISHED and view.publication:
@@ -474,6 +504,8 @@ def thread_reply(view: DraftView, change: Change) -> str:
         return f":raised_hand: Held: {escape(draft.notice or '')} Use the buttons on the card.{_listing(view)}"
     if change.after is State.WITHDRAWN:
         return f"Withdrawn by <@{change.actor}>. It will not be published."
+    if change.after is State.RETRACTED and view.dry_run and not view.links:
+        return f"Retracted by <@{change.actor}>: it was a dry run ({not_sent(view.dry_run)}), so there was nothing to delete."
     if change.after is State.RETRACTED:
         return f"Retracted by <@{change.actor}>: the post was deleted from {reached(view)}."
     if change.after is State.EXPIRED:
@@ -502,9 +534,11 @@ def author_note(view: DraftView, change: Change) -> str | None:
     if change.before in (State.PUBLISHING, State.HELD, State.FAILED) and change.after is State.APPROVED:
         return None  # a retry: the author hears how it ends
     if change.after is State.APPROVED:
-        return f"{subject} was approved by {people(view.approvers)}; it {goes_out(view.draft)}."
+        return f"{subject} was approved by {people(view.approvers)}; it {goes_out(view.draft)}.{_dry(view)}"
     if change.after is State.REJECTED:
         return f"{subject} was vetoed by {people(view.rejecters)}."
+    if change.after is State.PUBLISHED and view.dry_run and change.actor == SYSTEM:
+        return f"{subject} went through the whole loop: {not_sent(view.dry_run)}.{_listing(view)}"
     if change.after is State.PUBLISHED and view.several and view.links and change.actor == SYSTEM:
         return f"{subject} is live on {listed(n for n, _ in view.links)}:{_listing(view)}"
     if change.after is State.PUBLISHED and view.publication and change.actor == SYSTEM:
@@ -530,7 +564,15 @@ def author_note(view: DraftView, change: Change) -> str | None:
 def in_review(view: DraftView, link: str | None) -> str:
     """The author's private confirmation once the card is up."""
     where = f"<{link}|its review card>" if link else f"<#{view.draft.review_channel}>"
-    return f"{title(view)} is in review: see {where}. {length_text(view, how='')}; publish {when(view.draft.publish_at)}."
+    return (
+        f"{title(view)} is in review: see {where}. {length_text(view, how='')}; publish {when(view.draft.publish_at)}."
+        f"{_dry(view)}"
+    )
+
+
+def _dry(view: DraftView) -> str:
+    """What ends a message about a draft of a dry run, " DRY RUN — not sent to X." (nothing otherwise)."""
+    return f" {not_sent(view.dry_run)}." if view.dry_run else ""
 
 
 LIST_LIMIT = 45  # drafts drawn in /draft list's blocks (a message holds 50); its fallback text lists them all
@@ -857,6 +899,8 @@ def _facts(view: DraftView) -> str:
     when_line = "" if draft.state in (State.APPROVED, State.PUBLISHED) else f" · publish {when(draft.publish_at)}"
     if view.several and view.links and draft.state is not State.PUBLISHED:  # out on some networks: link each
         when_line += f" · out on {linked(view.links)}"
+    if view.dry_run and draft.state not in (State.PUBLISHED, State.RETRACTED):  # those say it in their status line
+        when_line += f" · {not_sent(view.dry_run)}"
     return f"• *{draft.number}* @{view.account.handle} by <@{draft.author_id}> — {status_line(view)}{when_line}"
 
 
@@ -908,6 +952,8 @@ def count_line(view: DraftView) -> str:
         parts.append(f"a thread of {len(view.parts)} posts")
     if view.images:
         parts.append(f"{len(view.images)} image(s)")
+    if view.dry_run:
+        parts.append(not_sent(view.dry_run))
     if draft.state is State.PUBLISHED and view.several and view.links and view.publication:
         parts.append(f"on {linked(view.links)} {when(view.publication.finished_at)}")
     elif draft.state is State.PUBLISHED and view.publication and view.publication.url:

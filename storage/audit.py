@@ -36,7 +36,8 @@ class _Draft:
     sha: str | None = None
     votes: dict[VoteKey, Cast] = field(default_factory=dict)
     sent: dict[int, tuple[int | None, str | None]] = field(default_factory=dict)  # publication id → content sent
-    rows: dict[int, list[Any]] = field(default_factory=dict)  # publication id → [outcome, post on X (None: unknown), retracted]
+    # publication id → [outcome (published, or dry_run: nothing sent), post on X (None: unknown), retracted]
+    rows: dict[int, list[Any]] = field(default_factory=dict)
     approved: set[str] = field(default_factory=set)  # fingerprints a `publishing` event proved approved
     files: list[str | None] = field(default_factory=list)  # the Slack file each image is on the card as
 
@@ -97,7 +98,7 @@ def _replay(draft: _Draft, event: dict[str, Any], d: dict[str, Any]) -> Iterator
             yield "marked published, but no approved sending of that content came before"
     elif action in ("part_published", "published", "network_out") and "publication_id" in d:
         post = d.get("last_post_id", d.get("x_post_id")) if action == "published" else d.get("x_post_id")
-        draft.rows[d["publication_id"]] = ["published", post, False]
+        draft.rows[d["publication_id"]] = ["dry_run" if d.get("dry_run") is True else "published", post, False]
     elif action in LEG_ENDED and "publication_id" in d:
         draft.rows.setdefault(d["publication_id"], ["failed", None, False])[0] = "failed"
     elif action == "part_retracted" and "publication_id" in d:

@@ -38,6 +38,8 @@ class Keep(Enum):
 
 
 KEEP = Keep.KEEP
+# the outcomes of a part that went through to the end: sent (published), or a dry run's (nothing sent: bot/dryrun.py)
+OUT = "('published', 'dry_run')"
 
 
 class Ledger:
@@ -489,7 +491,9 @@ class Ledger:
         """The drafts that went out last, newest first (walking the publications index from its end)."""
         found: dict[int, None] = {}
         with self._lock:
-            rows = self._db.query("SELECT draft_id FROM publications WHERE outcome = 'published' ORDER BY finished_at DESC")
+            rows = self._db.query(
+                f"SELECT draft_id FROM publications WHERE outcome IN {OUT} ORDER BY finished_at DESC"
+            )  # a dry run went through the whole loop too: the App Home shows it, saying so
             for row in rows:  # read lazily: only as far as `limit` distinct drafts (a thread has several rows)
                 found[row["draft_id"]] = None
                 if len(found) == limit:
@@ -573,11 +577,12 @@ class Ledger:
             assert row_id is not None
             return int(row_id)
 
-    def finish_publication(self, publication_id: int, *, post_id: str, url: str, at: datetime) -> None:
-        """Record the post X created."""
+    def finish_publication(self, publication_id: int, *, post_id: str, url: str, at: datetime, dry_run: bool = False) -> None:
+        """Record the post X created; a dry run's (nothing sent: a made-up id, no link) as the outcome dry_run."""
+        outcome, url_kept = ("dry_run", None) if dry_run else ("published", url)
         with self.transaction():
             self._db.table("publications").update(
-                publication_id, {"outcome": "published", "x_post_id": post_id, "url": url, "finished_at": to_text(at)}
+                publication_id, {"outcome": outcome, "x_post_id": post_id, "url": url_kept, "finished_at": to_text(at)}
             )
 
     def fail_publication(self, publication_id: int, *, error: str, at: datetime) -> None:
@@ -603,7 +608,7 @@ class Ledger:
         on any network, the first network's part winning)."""
         with self._lock:
             rows = self._db.query(
-                "SELECT * FROM publications WHERE draft_id = ? AND outcome = 'published' AND retracted_at IS NULL "
+                f"SELECT * FROM publications WHERE draft_id = ? AND outcome IN {OUT} AND retracted_at IS NULL "
                 "AND (? IS NULL OR network = ?) ORDER BY id",
                 [draft_id, network, network],
             )
@@ -614,7 +619,7 @@ class Ledger:
         out: dict[str, dict[int, Publication]] = {}
         with self._lock:
             rows = self._db.query(
-                "SELECT * FROM publications WHERE draft_id = ? AND outcome = 'published' AND retracted_at IS NULL ORDER BY id",
+                f"SELECT * FROM publications WHERE draft_id = ? AND outcome IN {OUT} AND retracted_at IS NULL ORDER BY id",
                 [draft_id],
             )
             for row in rows:
@@ -1065,7 +1070,7 @@ class Ledger:
         with self._lock:
             rows = list(
                 self._db.query(
-                    f"SELECT * FROM publications INDEXED BY publications_by_outcome WHERE outcome = 'published' "
+                    f"SELECT * FROM publications INDEXED BY publications_by_outcome WHERE outcome IN {OUT} "
                     "AND finished_at >= ? AND finished_at < ? "
                     f"AND account IN ({marks}) ORDER BY finished_at, id",
                     [to_text(start), to_text(end), *names],

@@ -10,6 +10,7 @@ from typing import Any
 from bot import thread
 from bot.desk.core import Core
 from bot.digest import DAY, TOP, Line, Report, Scope, latest_due, next_due, scopes, window
+from bot.dryrun import not_sent
 from bot.errors import ConfigError, CopydeskError, DigestNotPosted
 from bot.model import Draft, Publication
 from bot.ports import Notifier
@@ -201,7 +202,13 @@ class Digests:
             zone=self.config.timezone,
             handles=tuple(self.config.accounts[a].handle for a in accounts if a in self.config.accounts),
             published=tuple(
-                line(d, p.finished_at, url=p.url or None, people=counted[d.id].approvers, note=_published_note(p, parts[d.id]))
+                line(
+                    d,
+                    p.finished_at,
+                    url=p.url or None,
+                    people=counted[d.id].approvers,
+                    note=_published_note(p, parts[d.id], self.core.networks_of(d)),
+                )
                 for d, p in firsts.values()
             ),
             failed=tuple(line(d, d.updated_at, note=self._failure(d)) for d in of(State.FAILED)),
@@ -281,8 +288,9 @@ class Digests:
         return "the owner's veto: final" if account and account.owner in rejecters else None
 
 
-def _published_note(first: Publication, parts: int) -> str | None:
-    notes = [f"a thread of {parts} posts"] if parts > 1 else []
+def _published_note(first: Publication, parts: int, networks: tuple[str, ...] = ("x",)) -> str | None:
+    notes = [not_sent(networks)] if first.outcome == "dry_run" else []  # a dry run has no link: the line says why
+    notes += [f"a thread of {parts} posts"] if parts > 1 else []
     if first.retracted_at:
         notes.append("since retracted")
     return ", ".join(notes) or None

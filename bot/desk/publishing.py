@@ -379,19 +379,22 @@ class Publishing:
         now = self.clock()
         following: Attempt | None = None
         with self.core.deciding(at=now) as decision:
-            self.ledger.finish_publication(attempt.publication_id, post_id=posted.post_id, url=posted.url, at=now)
+            self.ledger.finish_publication(
+                attempt.publication_id, post_id=posted.post_id, url=posted.url, at=now, dry_run=posted.dry_run
+            )
             self.ledger.log(
                 "part_published",
                 actor=SYSTEM,
                 at=now,
                 draft_id=draft.id,
                 x_post_id=posted.post_id,
-                url=posted.url,
+                url=posted.url or None,
                 publication_id=attempt.publication_id,
                 version=draft.version,
                 content_sha256=draft.content_sha256,
                 **attempt.detail(),
                 **({"found_on_account": True} if checked else {}),
+                **({"dry_run": True} if posted.dry_run else {}),
             )
             if self.ledger.current_pause():  # the crisis switch stops a thread half-way too
                 self.ledger.transition(
@@ -432,7 +435,7 @@ class Publishing:
         attempts = sum(
             1
             for p in self.ledger.publications(draft.id)
-            if p.started_at >= first and p.outcome != "published" and p.network == attempt.network
+            if p.started_at >= first and p.outcome not in ("published", "dry_run") and p.network == attempt.network
         )
         delay = min(timedelta(seconds=self.config.x_retry_delay_seconds * 2 ** (attempts - 1)), MAX_DELAY)
         delay *= 0.5 + self._jitter() / 2  # posts that failed together do not all come back together
@@ -464,7 +467,9 @@ class Publishing:
         nxt: Attempt | None = None
         with self.core.deciding(at=now) as decision:
             if posted is not None:
-                self.ledger.finish_publication(attempt.publication_id, post_id=posted.post_id, url=posted.url, at=now)
+                self.ledger.finish_publication(
+                    attempt.publication_id, post_id=posted.post_id, url=posted.url, at=now, dry_run=posted.dry_run
+                )
             elif attempt.publication_id:
                 self.ledger.fail_publication(attempt.publication_id, error=reason or "", at=now)
             before = self.ledger.legs(draft.id).get(attempt.network)
@@ -504,9 +509,11 @@ class Publishing:
         """What the event log says of one network's outcome (for a single network: the draft's own event's detail)."""
         said: dict[str, Any] = {"network": attempt.network} if attempt.several else {}
         if stage is Stage.OUT and posted is not None:
-            said.update(x_post_id=posted.post_id, url=posted.url, last_post_id=posted.post_id)
+            said.update(x_post_id=posted.post_id, url=posted.url or None, last_post_id=posted.post_id)
             if checked:
                 said["found_on_account"] = True
+            if posted.dry_run:  # nothing was sent: the ledger never reads it as a post on the network
+                said["dry_run"] = True
         elif stage is Stage.RETRYING:
             said.update(attempt=attempts, error=reason)
             if retry_at is not None:
@@ -567,7 +574,10 @@ class Publishing:
                 detail.pop("x_post_id", None), detail.pop("url", None)
             else:
                 detail.update(version=draft.version, content_sha256=draft.content_sha256)
-                detail["links"] = {n: p[1].url for n, p in self.ledger.live_posts(draft.id).items() if 1 in p}
+                live = self.ledger.live_posts(draft.id)
+                detail["links"] = {n: p[1].url for n, p in live.items() if 1 in p}
+                if dry := [n for n, p in live.items() if 1 in p and p[1].outcome == "dry_run"]:
+                    detail["dry_run"] = dry  # the networks it went through in a dry run: nothing was sent there
             if len(out) > 1:
                 detail["parts"] = len(out)
             self.ledger.transition(

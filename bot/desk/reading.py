@@ -11,13 +11,14 @@ from bot.desk.core import Core
 from bot.errors import CopydeskError, SlackUnavailable
 from bot.legs import ordered
 from bot.length import measure
-from bot.model import Draft, Pause
+from bot.model import Draft, Pause, Publication
 from bot.networks import Count
 from bot.ports import CardRef, DraftView, Notifier, Overview, Publishers
 from bot.review import OPEN, Kind, State, tally
 
 log = logging.getLogger(__name__)
 
+OUT = ("published", "dry_run")  # a part that went through to the end: sent, or in a dry run (nothing sent)
 HOME_LINKS = 15  # cards linked from one App Home (each link is a Slack call, cached after the first)
 
 
@@ -53,7 +54,7 @@ class Reading:
         networks = self.core.networks_of(draft)
         shown = publications[-1] if publications else None
         if draft.state in (State.PUBLISHED, State.RETRACTED):  # a thread's link is its first part's
-            shown = next((p for p in reversed(publications) if p.outcome == "published" and p.part == 1), shown)
+            shown = next((p for p in reversed(publications) if p.outcome in OUT and p.part == 1), shown)
         links = {
             p.network: p.url
             for p in publications
@@ -79,6 +80,7 @@ class Reading:
             links=tuple((n, links[n]) for n in networks if n in links),
             retracted=tuple(n for n in networks if any(p.network == n and p.retracted_at for p in publications)),
             counts=self._counts(draft, networks) if networks != ("x",) else (),  # X alone: `length`, as ever
+            dry_run=dry_networks(account, networks, publications),
         )
 
     def _counts(self, draft: Draft, networks: tuple[str, ...]) -> tuple[Count, ...]:
@@ -179,3 +181,11 @@ class Reading:
             return notes
         # the links' price, the mentions and the budget are X's: a draft that does not go there is told of none of them
         return tuple(n for n in notes if isinstance(n, (preflight.Duplicate, preflight.Hours)))
+
+
+def dry_networks(account: Account, networks: tuple[str, ...], publications: list[Publication]) -> tuple[str, ...]:
+    """Where a draft goes (or went) in a dry run: a network it went through in one, or, where nothing of it was sent,
+    every network of an account in dry run now. A post really sent is never called a dry run."""
+    sent = {p.network for p in publications if p.outcome == "published"}
+    went = {p.network for p in publications if p.outcome == "dry_run"}
+    return tuple(n for n in networks if n in went or (account.dry_run and n not in sent))

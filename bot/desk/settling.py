@@ -7,6 +7,7 @@ from typing import Any
 from bot import thread
 from bot.desk.core import Core
 from bot.desk.publishing import first_unpublished
+from bot.dryrun import not_sent
 from bot.errors import BadLink, NotAllowed, Paused, PublishError, WrongState
 from bot.legs import Stage, ordered, outcome, reasons, sentence, waiting, where
 from bot.model import Draft
@@ -330,13 +331,16 @@ class Settling:
             if several:
                 detail["networks"] = list(targets)
             where = "X" if not several and targets == ["x"] else listed(targets)
+            dry = bool(targets) and all(p.outcome == "dry_run" for n in targets for p in live[n].values())
             if not self.ledger.transition(
                 draft_id,
                 State.RETRACTED,
                 only_from=[State.PUBLISHED, *PART_WAY],
                 at=now,
                 actor=user_id,
-                notice=f"Retracted by <@{user_id}>: the post was deleted from {where}."
+                notice=f"Retracted by <@{user_id}>: it was a dry run ({not_sent(targets)}), so there was nothing to delete."
+                if dry
+                else f"Retracted by <@{user_id}>: the post was deleted from {where}."
                 if targets
                 else f"Retracted by <@{user_id}>, who checked that {listed(confirmed)} does not have it.",
                 x_post_id=first.x_post_id if first else None,

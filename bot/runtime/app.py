@@ -23,6 +23,7 @@ from bot.bluesky import BlueskyPublisher
 from bot.config import BLUESKY_SERVICE, Account, BlueskyCredentials, Config, MastodonCredentials
 from bot.courier import Courier
 from bot.desk import Clock, Desk, utc_now
+from bot.dryrun import DryRunPublisher
 from bot.errors import CopydeskError, LedgerUnwritable, PublishError, SlackUnavailable
 from bot.mastodon import MastodonPublisher
 from bot.messenger import Messenger, Postings
@@ -59,6 +60,8 @@ class Services:
             recovery.interrupted,
             recovery.cards_queued,
         )
+        if dry := [a.name for a in self.config.accounts.values() if a.dry_run]:
+            log.warning("dry run: nothing is sent to the networks of %s (every message says DRY RUN)", ", ".join(dry))
         self.courier.start()
         self.desk.reading.warm_up()  # editor groups asked now, so no vote waits for Slack to list them
         caught_up = self.desk.digests.start_digests()  # a digest missed while down goes out now, once
@@ -113,7 +116,9 @@ def publishers_of(account: Account, config: Config) -> dict[str, Publisher]:
     rule is read from its instance now, or Mastodon's own 500 is used, said in the log)."""
     made: dict[str, Publisher] = {}
     for network in account.outlets:
-        if network.name == "x":
+        if account.dry_run:  # nothing leaves the process, and no key is read
+            made[network.name] = DryRunPublisher(network.name, network.handle)
+        elif network.name == "x":
             made["x"] = XPublisher(account, base_url=config.x_api_url, timeout=config.x_timeout_seconds)
         elif isinstance(network.credentials, BlueskyCredentials):
             made["bluesky"] = BlueskyPublisher(

@@ -16,6 +16,7 @@ import yaml
 from bot import history
 from bot.config import Account, Config, Secret, chain_key, config_path, db_path, load_config, timezone_in
 from bot.digest import parse_since
+from bot.dryrun import not_sent
 from bot.errors import ConfigError, CopydeskError, LedgerError, LedgerInUse
 from bot.networks import label
 from bot.runtime import history_render
@@ -41,6 +42,9 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, default=3000, metavar="N", help="HTTP port (default: 3000; 0 picks a free one)")
     run.add_argument("--host", default="0.0.0.0", help="HTTP address to listen on (default: 0.0.0.0)")
     run.add_argument("--socket", action="store_true", help="use Socket Mode (needs SLACK_APP_TOKEN)")
+    run.add_argument(
+        "--dry-run", action="store_true", help="send nothing to any network, for every account (needs no network keys)"
+    )
 
     show = sub.add_parser("manifest", help="print the Slack app manifest to paste at api.slack.com/apps")
     show.add_argument("--url", help="public base URL of the bot for HTTP mode; omit for Socket Mode")
@@ -48,6 +52,7 @@ def parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="read app.yaml and the environment, and say what is wrong, if anything")
     check.add_argument("--config", metavar="PATH", help="app.yaml to read")
+    check.add_argument("--dry-run", action="store_true", help="check it as copydesk run --dry-run reads it (no network keys)")
 
     digest = sub.add_parser("digest", help="print the digest so far (since the last daily digest), or post it")
     digest.add_argument(
@@ -123,7 +128,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "manifest":
             sys.stdout.write(yaml.safe_dump(manifest(name=args.name, url=args.url), sort_keys=False, allow_unicode=True))
             return 0
-        config = load_config(config_path(os.environ, args.config), os.environ, db=db_path(os.environ, getattr(args, "db", None)))
+        config = load_config(
+            config_path(os.environ, args.config),
+            os.environ,
+            db=db_path(os.environ, getattr(args, "db", None)),
+            dry_run=getattr(args, "dry_run", False),
+        )
         if args.command == "check":
             print(_summary(config))
             return 0
@@ -330,6 +340,7 @@ def _summary(config: Config) -> str:
         policy += [f"expires after {account.expire_after_hours:g} h in review"] if account.expire_after_hours else []
         policy += ["expires at a missed time"] if account.on_missed_time == "expire" else []
         policy += [f"rules: {', '.join(r.name for r in account.rules)}"] if account.rules else []
+        policy += [f"dry run: {not_sent(account.network_names)} (no network keys needed)"] if account.dry_run else []
         if policy:
             lines.append(f"    {'; '.join(policy)}")
     return "\n".join(lines)

@@ -1,0 +1,283 @@
+"""A dry run: a team tries the whole loop in its Slack with no network keys; nothing reaches X, and every message says so."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+import yaml
+
+from bot.config import load_config
+from bot.desk import Clock, utc_now
+from bot.errors import ConfigError
+from bot.images import Image
+from bot.review import State
+from bot.runtime.cli import main
+from tests.fakes.slack_api import FakeSlack, blocks_text
+from tests.fakes.x_api import X_ENV, FakeX
+from tests.support.digests import DIGEST, clock_at, fire, move, tomorrow
+from tests.support.harness import (
+    AUTHOR,
+    BASE_CONFIG,
+    EDITOR_1,
+    EDITOR_2,
+    REVIEW,
+    Copydesk,
+    MovableClock,
+    signed_headers,
+    write_config,
+)
+from tests.support.media import PNG
+from tests.support.process import Running, start
+
+DRY = "DRY RUN — not sent to X"
+NO_KEYS = {name: "" for name in X_ENV}  # set to nothing: copydesk must not need them
+
+
+@pytest.fixture
+def make_dry(
+    slack: FakeSlack, x: FakeX, tmp_path: Path, environ: dict[str, str], request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Copydesk]]:
+    """Start copydesk for the main account in dry run, with no X keys in its environment at all."""
+    started: list[Copydesk] = []
+    bare = {k: v for k, v in environ.items() if k not in X_ENV}
+
+    def make(overrides: dict[str, Any] | None = None, *, top: dict[str, Any] | None = None, clock: Clock = utc_now) -> Copydesk:
+        config = load_config(write_config(tmp_path / "app.yaml", {"dry_run": True, **(overrides or {})}, top), bare)
+        bot = Copydesk(config, slack, x, clock=clock).start()
+        started.append(bot)
+        return bot
+
+    yield make
+    for bot in started:
+        bot.stop()
+    if started:
+        assert started[-1].audited() == [], "the ledger disagrees with its own event log"
+
+
+def approve(bot: Copydesk, number: int) -> None:
+    bot.react(EDITOR_1, "white_check_mark", number)
+    bot.react(EDITOR_2, "white_check_mark", number)
+
+
+def thread_texts(bot: Copydesk, number: int) -> list[str]:
+    draft = bot.draft(number)
+    assert draft.card_ts
+    return [m["text"] for m in bot.slack.thread(REVIEW, draft.card_ts)]
+
+
+def home_of(bot: Copydesk, user: str) -> str:
+    bot.open_home(user)
+    return blocks_text(bot.slack.views("views.publish")[-1])
+
+
+def test_a_dry_run_account_goes_through_the_whole_loop_and_nothing_reaches_x(
+    make_dry: Callable[..., Copydesk], x: FakeX, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clock = clock_at(tomorrow(10))
+    bot = make_dry(clock=clock)
+    assert bot.config.accounts["main"].dry_run
+
+    bot.command(AUTHOR, "at:+1h Big news tomorrow. Stay tuned 👀")
+
+    [card] = bot.slack.posts(REVIEW)
+    assert DRY in blocks_text(card) and DRY in card["text"]  # while in review too: nobody mistakes the account
+    assert any(DRY in r["text"] for r in bot.slack.responses())  # the author's "is in review" answer
+    approve(bot, 1)
+    assert bot.draft(1).state is State.APPROVED
+    assert any("It goes out" in t and DRY in t for t in thread_texts(bot, 1))
+
+    due = bot.services.scheduler.due_at(1)
+    assert due is not None
+    move(clock, due)
+    bot.desk.publishing.publish(1)  # the scheduler's job, at its time
+    bot.wait_for_state(1, State.PUBLISHED)
+    bot.slack_told()
+
+    assert x.calls() == [] and x.arrived("/2/tweets") == []  # nothing at all reached X
+    [publication] = bot.ledger.publications(1)
+    assert (publication.outcome, publication.url, publication.error) == ("dry_run", None, None)
+    assert publication.x_post_id and publication.x_post_id.startswith("dry-run-")
+    redrawn = blocks_text(bot.slack.updates()[-1])
+    assert f"Published — {DRY}" in redrawn and "x.com" not in redrawn
+    assert any(t.startswith(f":test_tube: {DRY}: it went through review") for t in thread_texts(bot, 1))
+    assert bot.slack.posts(AUTHOR)[-1]["text"] == f"Your draft #1 for @aplusk went through the whole loop: {DRY}."
+    assert not any("is live" in p["text"] or "x.com" in p["text"] for p in bot.slack.posts())
+    assert DRY in home_of(bot, EDITOR_1).split("Went out lately", 1)[1]
+
+    fire(bot, clock)
+    [digest] = bot.slack.posts(DIGEST)
+    assert f"approved by <@{EDITOR_1}> and <@{EDITOR_2}> · {DRY}" in blocks_text(digest)
+    assert DRY in digest["text"] and "<http" not in blocks_text(digest)
+
+    db = str(bot.config.db_path)
+    assert main(["ledger", "verify", "--db", db]) == 0
+    assert main(["ledger", "history", "1", "--db", db]) == 0
+    assert "dry_run" in capsys.readouterr().out
+
+
+def test_a_thread_with_an_image_goes_through_in_dry_run_part_by_part_and_uploads_nothing(
+    make_dry: Callable[..., Copydesk], x: FakeX
+) -> None:
+    bot = make_dry()
+    draft = bot.desk.drafting.submit(
+        author_id=AUTHOR,
+        text="Three things 🧵\n---\n1. Faster search\n---\n2. Dark mode",
+        account=None,
+        at=None,
+        origin_channel=None,
+        images=[Image.of("chart.png", PNG, alt="A chart")],
+    )
+    bot.slack_told()
+    approve(bot, draft.id)
+
+    bot.wait_for_state(draft.id, State.PUBLISHED)
+    bot.slack_told()
+
+    assert x.calls() == []  # no post, no upload, no alt text
+    publications = bot.ledger.publications(draft.id)
+    assert [(p.part, p.outcome, p.url) for p in publications] == [
+        (1, "dry_run", None),
+        (2, "dry_run", None),
+        (3, "dry_run", None),
+    ]
+    assert len({p.x_post_id for p in publications}) == 3  # a made-up id per post
+    assert DRY in blocks_text(bot.slack.updates()[-1])
+
+
+def test_pause_retry_and_retract_in_dry_run_say_so_and_send_nothing(make_dry: Callable[..., Copydesk], x: FakeX) -> None:
+    clock = MovableClock()
+    bot = make_dry(clock=clock)
+    bot.command(AUTHOR, "at:+1h Held by the pause")
+    approve(bot, 1)
+    bot.command("U0ADMIN01", "pause checking the tone")
+    clock.advance(hours=2)
+    bot.command("U0ADMIN01", "resume")
+    assert bot.draft(1).state is State.HELD  # its time passed during the pause: an editor confirms it
+
+    bot.command(EDITOR_1, "retry #1")
+    assert bot.slack.responses()[-1]["text"] == f"#1 is on its way again: {DRY}."
+    bot.wait_for_state(1, State.PUBLISHED)
+
+    bot.command(AUTHOR, "retract #1")
+    assert bot.slack.responses()[-1]["text"] == f"#1 was a dry run ({DRY}): nothing to delete. It is marked retracted."
+    assert bot.draft(1).state is State.RETRACTED
+    bot.slack_told()
+    assert any(f"it was a dry run ({DRY}), so there was nothing to delete" in t for t in thread_texts(bot, 1))
+    assert "so nothing was deleted" in blocks_text(bot.slack.updates()[-1])
+    assert x.calls() == []
+
+
+def test_a_dry_run_account_beside_a_real_one_only_the_real_one_reaches_x(
+    slack: FakeSlack, x: FakeX, tmp_path: Path, environ: dict[str, str]
+) -> None:
+    trial = {**BASE_CONFIG["accounts"]["main"], "handle": "aplusk_trial", "dry_run": True}
+    path = write_config(tmp_path / "app.yaml", top={"default_account": "main"})
+    data = yaml.safe_load(path.read_text())
+    data["accounts"]["trial"] = trial
+    path.write_text(yaml.safe_dump(data))
+    bot = Copydesk(load_config(path, environ), slack, x).start()  # X's keys are set: the trial account leaves them unused
+    try:
+        bot.command(AUTHOR, "to:trial Only a rehearsal")
+        bot.command(AUTHOR, "to:main The real thing")
+        approve(bot, 1)
+        approve(bot, 2)
+        bot.wait_for_state(1, State.PUBLISHED)
+        bot.wait_for_state(2, State.PUBLISHED)
+        bot.slack_told()
+
+        assert [c.body["text"] for c in x.calls("/2/tweets")] == ["The real thing"]
+        assert [p.outcome for p in bot.ledger.publications(1)] == ["dry_run"]
+        [real] = bot.ledger.publications(2)
+        assert real.outcome == "published" and real.url == f"https://x.com/aplusk/status/{x.posts[0]['id']}"
+        told = [p["text"] for p in bot.slack.posts(AUTHOR)]
+        assert f"Your draft #1 for @aplusk_trial went through the whole loop: {DRY}." in told
+        assert f"Your draft #2 for @aplusk is live: {real.url}" in told
+        assert not any(DRY in p["text"] for p in bot.slack.posts(REVIEW) if "#2" in p["text"])
+    finally:
+        bot.stop()
+    assert bot.audited() == []
+
+
+def test_an_account_on_every_network_in_dry_run_names_them_all_on_one_line(make_everywhere) -> None:
+    bot = make_everywhere({"dry_run": True})
+    bot.command(AUTHOR, "Everywhere at once, nowhere really")
+    approve(bot, 1)
+    bot.wait_for_state(1, State.PUBLISHED)
+    bot.slack_told()
+
+    assert bot.x.calls() == [] and bot.bluesky.calls() == [] and bot.mastodon.calls() == []
+    assert {p.network: p.outcome for p in bot.ledger.publications(1)} == dict.fromkeys(("x", "bluesky", "mastodon"), "dry_run")
+    everywhere = "DRY RUN — not sent to X, Bluesky and Mastodon"
+    assert everywhere in blocks_text(bot.slack.updates()[-1])
+    assert bot.slack.posts(AUTHOR)[-1]["text"].startswith(f"Your draft #1 for @aplusk went through the whole loop: {everywhere}.")
+
+
+def test_copydesk_check_passes_without_keys_for_a_dry_run_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], slack: FakeSlack
+) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    monkeypatch.setenv("COPYDESK_DB", str(tmp_path / "ledger.db"))
+    for name in X_ENV:
+        monkeypatch.delenv(name, raising=False)
+    real = write_config(tmp_path / "app.yaml")
+    assert main(["check", "--config", str(real)]) == 2
+    assert "X_CONSUMER_KEY, which is not set" in capsys.readouterr().err
+
+    assert main(["check", "--dry-run", "--config", str(real)]) == 0  # as copydesk run --dry-run will read it
+    assert f"dry run: {DRY} (no network keys needed)" in capsys.readouterr().out
+
+    dry = write_config(tmp_path / "dry.yaml", {"dry_run": True})
+    assert main(["check", "--config", str(dry)]) == 0
+    assert f"dry run: {DRY} (no network keys needed)" in capsys.readouterr().out
+    assert not (tmp_path / "ledger.db").exists()
+
+
+@pytest.mark.parametrize("value", ["yes please", 1, None, [True]])
+def test_a_dry_run_that_is_not_true_or_false_is_named(tmp_path: Path, environ: dict[str, str], value: Any) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_config(write_config(tmp_path / "app.yaml", {"dry_run": value}), environ)
+    assert str(refused.value) == f"app.yaml: accounts.main.dry_run must be true or false, not {value!r}"
+
+
+def test_a_key_pasted_in_place_of_its_variable_is_refused_in_a_dry_run_too(tmp_path: Path, environ: dict[str, str]) -> None:
+    pasted = {"dry_run": True, "credentials": {"consumer_key": "xvz1evFS4wEEPTGEFPHBog"}}
+    with pytest.raises(ConfigError, match="never the key itself") as refused:
+        load_config(write_config(tmp_path / "app.yaml", pasted), environ)
+    assert "xvz1evFS4wEEPTGEFPHBog" not in str(refused.value)
+
+
+def test_copydesk_run_dry_run_makes_every_account_dry(
+    slack: FakeSlack, x: FakeX, tmp_path: Path, environ: dict[str, str]
+) -> None:
+    path = write_config(tmp_path / "app.yaml")
+    data = yaml.safe_load(path.read_text())
+    data["accounts"]["other"] = {**BASE_CONFIG["accounts"]["main"], "handle": "other_account"}
+    data["default_account"] = "main"
+    path.write_text(yaml.safe_dump(data))
+    env = {**environ, **NO_KEYS, "COPYDESK_CONFIG": str(path)}
+    running = Running(start(["run", "--dry-run", "--port", "0", "--host", "127.0.0.1"], env))
+    try:
+        running.wait_for_log(r"dry run: nothing is sent to the networks of main, other")
+        body = urlencode(
+            {
+                "team_id": "T0TEAM001",
+                "channel_id": "C0GENERAL",
+                "user_id": AUTHOR,
+                "command": "/draft",
+                "text": "to:other A first try",
+                "response_url": slack.response_url(),
+                "trigger_id": "1.456.abc",
+            }
+        )
+        status, _ = running.post("/slack/events", body, signed_headers(body, "application/x-www-form-urlencoded"))
+        assert status == 200
+        [card] = slack.wait_for("/api/chat.postMessage")
+        assert DRY in json.dumps(card.body, ensure_ascii=False)
+    finally:
+        assert running.stop() == 0
+    assert x.calls() == []
