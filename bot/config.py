@@ -230,7 +230,7 @@ SETTINGS: tuple[Setting, ...] = (
         "digest.metrics_timeout_seconds",
         5,
         "How long the digest waits for the networks' counts (at most 60); past it, or when a network fails or rate-limits "
-        "the read, the digest goes without them and says \"engagement unavailable\".",
+        'the read, the digest goes without them and says "engagement unavailable".',
     ),
     Setting(
         "preflight.duplicate_days",
@@ -837,9 +837,7 @@ def _digest(value: Any, where: str, *, key: str = "digest", inherit: Digest | No
         raise ConfigError(
             f"{where}: {key}.metrics_timeout_seconds must be at most {MAX_METRICS_WAIT} (the digest waits no longer), not {wait!r}"
         )
-    return Digest(
-        channel=channel, at=at, skip_empty=skip_empty, metrics=metrics, metrics_timeout_seconds=float(wait)
-    )
+    return Digest(channel=channel, at=at, skip_empty=skip_empty, metrics=metrics, metrics_timeout_seconds=float(wait))
 
 
 MAX_METRICS_WAIT = 60  # seconds: a digest is never held up longer than this for its counts

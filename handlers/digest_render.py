@@ -114,12 +114,12 @@ def counts(counted: Counts) -> str:
 
 
 def line_counts(line: Line) -> str:
-    """How a post landed: its counts, on each network by name when it is on several; empty when none were read."""
+    """How a post landed: its counts (on several networks: X: ♥ 1 · …; Bluesky: ♥ 2 · …); empty when none were read."""
     if not line.counts:
         return ""
     if len(line.counts) == 1 and not line.several:
         return counts(line.counts[0][1])
-    return " · ".join(f"{label(network)}: {counts(counted)}" for network, counted in line.counts)
+    return "; ".join(f"{label(network)}: {counts(counted)}" for network, counted in line.counts)
 
 
 def best_and_totals(report: Report, name: Callable[[Line], str]) -> str:
@@ -133,7 +133,7 @@ def best_and_totals(report: Report, name: Callable[[Line], str]) -> str:
 
 
 def unavailable(report: Report) -> str:
-    """"engagement unavailable", or per network when others answered; empty when every network asked answered."""
+    """ "engagement unavailable", or per network when others answered; empty when every network asked answered."""
     if not report.unavailable:
         return ""
     if set(report.unavailable) >= set(report.read):

@@ -266,7 +266,9 @@ class Digests:
             if live:  # taken down since: nothing to count
                 first = next((live[n] for n in self.core.networks_of(draft) if n in live), publication)
                 at = min((p.finished_at for p in live.values() if p.finished_at), default=publication.finished_at)
-                landed.append(self._line(draft, at, url=first.url or None, counts=counted(draft.id, self.core.networks_of(draft))))
+                landed.append(
+                    self._line(draft, at, url=first.url or None, counts=counted(draft.id, self.core.networks_of(draft)))
+                )
         return replace(
             report,
             published=tuple(replace(line, counts=counted(line.draft_id, line.networks)) for line in report.published),

@@ -99,7 +99,11 @@ class FakeX(RecordingServer):
     def fail_lookup(self, status: int = 503, *, reset_in: int = 900) -> None:
         """The next GET /2/tweets?ids= fails: a server error, or (429) X's rate limit with when it lifts."""
         if status == 429:
-            headers = {"x-rate-limit-limit": "15", "x-rate-limit-remaining": "0", "x-rate-limit-reset": str(int(time.time()) + reset_in)}
+            headers = {
+                "x-rate-limit-limit": "15",
+                "x-rate-limit-remaining": "0",
+                "x-rate-limit-reset": str(int(time.time()) + reset_in),
+            }
             self.lookup_replies.append(Reply(429, _problem(429, "Too Many Requests", "Too Many Requests"), headers))
         else:
             self.lookup_replies.append(Reply(status, _problem(status, "Service Unavailable", "Service Unavailable")))
