@@ -236,6 +236,9 @@ class StandInX:
     def limits(self) -> None:
         return None  # X's rate-limit headers: this stand-in sends none
 
+    def engagement(self, post_ids: Any) -> dict[str, Any]:
+        return {}  # no counts: the benchmark's digest reads none
+
 
 class FixedClock:
     """The desk's clock: it reads whatever the builder (or the benchmark) set."""

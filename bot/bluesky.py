@@ -45,6 +45,7 @@ from atproto_client.exceptions import (
 )
 
 from bot.config import Secret
+from bot.engagement import Counts
 from bot.errors import BadLink, Delivery, PublishError
 from bot.images import BLUESKY_MAX_BYTES as BLUESKY_IMAGE_BYTES
 from bot.images import Image
@@ -55,6 +56,7 @@ from bot.ports import Posted, Quota, XLimits
 SERVICE = "https://bsky.social"  # the entryway: it sends the client on to the account's own PDS after login
 COLLECTION = "app.bsky.feed.post"
 CREATE = "/xrpc/com.atproto.repo.createRecord"  # its answers carry the account's write budget in ratelimit-* headers
+GET_POSTS_MAX = 25  # app.bsky.feed.getPosts takes at most 25 URIs a call
 LOOKBACK = 100  # the account's most recent records searched for one whose outcome is unknown (listRecords' maximum)
 MAX_IMAGE_BYTES = BLUESKY_IMAGE_BYTES  # app.bsky.embed.images: image blob maxSize
 SESSION_ERRORS = ("ExpiredToken", "InvalidToken", "AuthMissing")  # the session, not the request, was refused
@@ -265,6 +267,25 @@ class BlueskyPublisher:
     def limits(self) -> XLimits | None:
         """The write budget Bluesky reported with its last answer to createRecord (ratelimit-*); None until then."""
         return self._limits
+
+    def engagement(self, post_ids: Sequence[str]) -> dict[str, Counts]:
+        """app.bsky.feed.getPosts, 25 URIs a call: likes, reposts, replies and quotes (Bluesky counts no impressions); a
+        deleted post is not in the answer and is left out."""
+        by_uri = {PostRef.parse(post_id).uri: post_id for post_id in post_ids}
+        uris = list(by_uri)
+        found: dict[str, Counts] = {}
+        if not uris:
+            return found
+        self._ready()
+        for start in range(0, len(uris), GET_POSTS_MAX):
+            with self._mapped("the lookup of the posts' counts", sent_is_unknown=False):
+                answer = self._client.get_posts(uris[start : start + GET_POSTS_MAX])
+            for post in answer.posts:
+                if post.uri in by_uri:
+                    found[by_uri[post.uri]] = Counts(
+                        likes=post.like_count, reposts=post.repost_count, replies=post.reply_count, quotes=post.quote_count
+                    )
+        return found
 
     def _ready(self) -> str:
         """The account's DID, logging in first when there is no session (once per process; the SDK refreshes it)."""

@@ -208,11 +208,34 @@ SETTINGS: tuple[Setting, ...] = (
         "digest.skip_empty",
         "Send no digest for this account on a day when it would list nothing.",
     ),
+    Setting(
+        "accounts.*.digest.metrics",
+        "digest.metrics",
+        "Show how this account's posts landed in its digest; each read of X is billed under X's pay-per-use pricing.",
+    ),
+    Setting(
+        "accounts.*.digest.metrics_timeout_seconds",
+        "digest.metrics_timeout_seconds",
+        "How long this account's digest waits for the networks' counts.",
+    ),
     Setting("digest", None, "The daily digest; leave out to send none."),
     Setting("digest.channel", REQUIRED, "Slack channel ID the digest is posted to."),
     Setting("digest.at", "18:00", "Local time (HH:MM, in timezone) the digest is posted."),
     Setting(
         "digest.skip_empty", False, "Send no digest on a day when it would list nothing (else a short 'nothing went out' one)."
+    ),
+    Setting(
+        "digest.metrics",
+        True,
+        "Read each listed post's likes, reposts, replies, quotes and impressions from its network before the digest goes, "
+        "and show them (with the day's best post and the totals, and how the previous digest's posts landed); false reads "
+        "nothing. Each read of X is billed under X's pay-per-use pricing (one resource per post, every digest).",
+    ),
+    Setting(
+        "digest.metrics_timeout_seconds",
+        5,
+        "How long the digest waits for the networks' counts (at most 60); past it, or when a network fails or rate-limits "
+        'the read, the digest goes without them and says "engagement unavailable".',
     ),
     Setting(
         "preflight.duplicate_days",
@@ -313,6 +336,8 @@ class Digest:
     channel: str
     at: str
     skip_empty: bool = False
+    metrics: bool = field(default_factory=lambda: _default("digest.metrics"))  # read the listed posts' counts
+    metrics_timeout_seconds: float = field(default_factory=lambda: float(_default("digest.metrics_timeout_seconds")))
 
 
 @dataclass(frozen=True)
@@ -841,7 +866,21 @@ def _digest(value: Any, where: str, *, key: str = "digest", inherit: Digest | No
     skip_empty = body.get("skip_empty", inherit.skip_empty if inherit else _default("digest.skip_empty"))
     if not isinstance(skip_empty, bool):
         raise ConfigError(f"{where}: {key}.skip_empty must be true or false")
-    return Digest(channel=channel, at=at, skip_empty=skip_empty)
+    metrics = body.get("metrics", inherit.metrics if inherit else _default("digest.metrics"))
+    if not isinstance(metrics, bool):
+        raise ConfigError(f"{where}: {key}.metrics must be true or false, not {metrics!r}")
+    wait = body.get(
+        "metrics_timeout_seconds",
+        inherit.metrics_timeout_seconds if inherit else _default("digest.metrics_timeout_seconds"),
+    )
+    if _positive(wait, f"{key}.metrics_timeout_seconds", where) > MAX_METRICS_WAIT:
+        raise ConfigError(
+            f"{where}: {key}.metrics_timeout_seconds must be at most {MAX_METRICS_WAIT} (the digest waits no longer), not {wait!r}"
+        )
+    return Digest(channel=channel, at=at, skip_empty=skip_empty, metrics=metrics, metrics_timeout_seconds=float(wait))
+
+
+MAX_METRICS_WAIT = 60  # seconds: a digest is never held up longer than this for its counts
 
 
 MIN_KEY_CHARS = 32  # a chain key shorter than this could be guessed

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.config import Config
+from bot.config import SETTINGS, Config, Digest
+from bot.engagement import Counts, total
 from bot.errors import BadTime
 
 TOP = "*"  # the top-level digest's scope: every account without a digest of its own
@@ -29,6 +31,8 @@ class Scope:
     at: time
     skip_empty: bool
     accounts: tuple[str, ...]
+    metrics: bool = field(default_factory=lambda: _setting("digest.metrics"))  # read the listed posts' counts first
+    metrics_timeout: float = field(default_factory=lambda: float(_setting("digest.metrics_timeout_seconds")))
 
 
 def scopes(config: Config) -> list[Scope]:
@@ -37,16 +41,28 @@ def scopes(config: Config) -> list[Scope]:
     if config.digest is not None:
         rest = tuple(name for name, account in config.accounts.items() if account.digest is None)
         if rest:
-            found.append(_scope(TOP, config.digest.channel, config.digest.at, config.digest.skip_empty, rest))
+            found.append(_scope(TOP, config.digest, rest))
     for name, account in config.accounts.items():
         if account.digest is not None:
-            found.append(_scope(name, account.digest.channel, account.digest.at, account.digest.skip_empty, (name,)))
+            found.append(_scope(name, account.digest, (name,)))
     return found
 
 
-def _scope(key: str, channel: str, at: str, skip_empty: bool, accounts: tuple[str, ...]) -> Scope:
-    hour, minute = (int(part) for part in at.split(":"))
-    return Scope(key=key, channel=channel, at=time(hour, minute), skip_empty=skip_empty, accounts=accounts)
+def _scope(key: str, digest: Digest, accounts: tuple[str, ...]) -> Scope:
+    hour, minute = (int(part) for part in digest.at.split(":"))
+    return Scope(
+        key=key,
+        channel=digest.channel,
+        at=time(hour, minute),
+        skip_empty=digest.skip_empty,
+        accounts=accounts,
+        metrics=digest.metrics,
+        metrics_timeout=digest.metrics_timeout_seconds,
+    )
+
+
+def _setting(path: str) -> Any:
+    return next(s.default for s in SETTINGS if s.path == path)
 
 
 # when it is due
@@ -133,6 +149,12 @@ class Line:
     note: str | None = None  # X's reason for a failure, why it is held, how far its review is
     networks: tuple[str, ...] = ("x",)  # where it goes, in order
     links: tuple[tuple[str, str], ...] = ()  # (network, link of its first post) for each network it went out on
+    counts: tuple[tuple[str, Counts], ...] = ()  # (network, how its first post there landed), for each network read
+
+    @property
+    def interactions(self) -> int:
+        """Likes, reposts, replies and quotes on every network it is on: what makes it the best post of a digest."""
+        return sum(c.interactions for _, c in self.counts)
 
     @property
     def several(self) -> bool:
@@ -163,6 +185,22 @@ class Report:
     expired: tuple[Line, ...] = ()  # still in review when their time ran out (expire_after_hours, on_missed_time)
     waiting: tuple[Line, ...] = ()  # in review, or held for a person: waiting for a decision
     scheduled: tuple[Line, ...] = ()  # approved, going out in the 24 hours after `end`
+    landed: tuple[Line, ...] = ()  # the posts of the window before this one, with their counts read again now
+    read: tuple[str, ...] = ()  # the networks whose counts were asked for
+    unavailable: tuple[str, ...] = ()  # ... and those that failed, rate-limited the read or did not answer in time
+
+    @property
+    def best(self) -> Line | None:
+        """The post that went out in the window with the most likes, reposts, replies and quotes (the first of a tie);
+        None when none has any."""
+        ranked = [line for line in self.published if line.interactions > 0]
+        return max(ranked, key=lambda line: line.interactions) if ranked else None
+
+    @property
+    def totals(self) -> Counts | None:
+        """Every count of the window's posts added up, over their networks; None when no post has counts."""
+        counted = [c for line in self.published for _, c in line.counts]
+        return total(counted) if counted else None
 
     @property
     def counts(self) -> Mapping[str, int]:

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+from bot.engagement import Counts
 from bot.errors import BadLink
 from bot.images import Image
 from bot.links import status_id
@@ -81,3 +82,7 @@ class DryRunPublisher:
     def limits(self) -> XLimits | None:
         """The network was never asked."""
         return None
+
+    def engagement(self, post_ids: Sequence[str]) -> dict[str, Counts]:
+        """A post never sent has no counts (the digest never asks: it reads published rows only)."""
+        return {}

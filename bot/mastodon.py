@@ -44,6 +44,7 @@ from mastodon._url_regex import url_regex  # the URL rule get_status_length uses
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from bot.config import Secret
+from bot.engagement import Counts
 from bot.errors import BadLink, Delivery, PublishError
 from bot.images import Image
 from bot.networks import Count
@@ -194,6 +195,23 @@ class MastodonPublisher:
     def limits(self) -> XLimits | None:
         """What the instance said of the account's rate limit when it last answered a post; None until then."""
         return self._limits
+
+    def engagement(self, post_ids: Sequence[str]) -> dict[str, Counts]:
+        """GET /api/v1/statuses/:id for each (what every Mastodon version offers): favourites, reblogs and replies (no
+        quotes, no impressions); a status the instance no longer has is left out."""
+        found: dict[str, Counts] = {}
+        for post_id in dict.fromkeys(post_ids):
+            with self._mapped("the lookup of the posts' counts", sent_is_unknown=False):
+                try:
+                    status = self._api.status(post_id)
+                except MastodonNotFoundError:
+                    continue
+                found[post_id] = Counts(
+                    likes=status.get("favourites_count"),
+                    reposts=status.get("reblogs_count"),
+                    replies=status.get("replies_count"),
+                )
+        return found
 
     def key_for(self, draft_id: int, version: int, part: int, at: datetime) -> str | None:
         """The Idempotency-Key of one part of one version of a draft."""

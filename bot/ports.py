@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Account
 from bot.digest import Report
+from bot.engagement import Counts
 from bot.images import Image
 from bot.legs import Leg
 from bot.length import Length
@@ -91,6 +92,11 @@ class Publisher(Protocol):
 
     def limits(self) -> XLimits | None:
         """What the network last said of the account's posting limits (kept in memory); None until it has said."""
+        ...
+
+    def engagement(self, post_ids: Sequence[str]) -> dict[str, Counts]:
+        """The counts of the account's posts by post id, in as few requests as the network allows; a post the network no
+        longer has is left out; PublishError when it cannot be read (a failure, a rate limit, a timeout)."""
         ...
 
 

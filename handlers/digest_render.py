@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.digest import SECTIONS, Line, Report, shorten
+from bot.engagement import Counts
 from bot.networks import label, listed
 from handlers.render import FIELD_LIMIT, PRIVATE_NOTE, linked, when, words
 from handlers.slack_text import escape
@@ -29,6 +30,10 @@ _SECTIONS = (
     ("waiting", ":hourglass_flowing_sand: Waiting for a decision", "waiting"),
     ("scheduled", ":calendar: Scheduled, next 24 hours", "scheduled"),
 )
+LANDED = ":chart_with_upwards_trend: How yesterday's posts landed"  # the previous window's posts, read again
+UNAVAILABLE = "engagement unavailable"
+# each count as the digest shows it: ♥ 12 · ↻ 3 · 💬 2 · ❝ 1 · 👁 1,204 (a count the network does not give is left out)
+_MARKS = (("likes", "♥"), ("reposts", "↻"), ("replies", "💬"), ("quotes", "❝"), ("impressions", "👁"))
 
 
 def title(report: Report) -> str:
@@ -63,19 +68,16 @@ def digest(report: Report, readable: Collection[str] | None = None) -> tuple[str
         {"type": "header", "text": {"type": "plain_text", "text": title(report)[:150], "emoji": True}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Since {when(report.start)} · {counts_line(report)}"}]},
     ]
+    if missing := unavailable(report):
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f":warning: {missing}"}]})
     if not report.published:
         blocks.append(_section(f"Nothing went out since {when(report.start)}."))
     for name, heading, _ in _SECTIONS:
-        lines = getattr(report, name)
-        if not lines:
-            continue
-        fields = [field for line in lines[:SHOWN] for field in _slack_item(name, line, _shown(line, readable))]
-        for start in range(0, len(fields), PER_BLOCK * 2):  # the heading on the first block; ten fields a block
-            block: dict[str, Any] = _section(f"*{heading} ({len(lines)})*") if start == 0 else {"type": "section"}
-            block["fields"] = fields[start : start + PER_BLOCK * 2]
-            blocks.append(block)
-        if len(lines) > SHOWN:
-            blocks.append(_section(f"…and {len(lines) - SHOWN} more: `copydesk digest` lists them all."))
+        blocks += _slack_section(name, heading, getattr(report, name), readable)
+        if name == "published":
+            if summary := best_and_totals(report, lambda line: f"{line.number} @{line.handle}"):
+                blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": summary}]})
+            blocks += _slack_section("landed", LANDED, report.landed, readable)
     return plain(report, mention=lambda u: f"<@{u}>", clean=escape, readable=readable)[:FALLBACK_LIMIT], blocks
 
 
@@ -93,6 +95,52 @@ def so_far(reports: list[Report], readable: Collection[str]) -> tuple[str, Block
     return "\n\n".join(texts)[:FALLBACK_LIMIT], blocks[:MAX_BLOCKS]
 
 
+def _slack_section(name: str, heading: str, lines: tuple[Line, ...], readable: Collection[str] | None) -> Blocks:
+    """One kind of line under its heading, ten fields a block, at most SHOWN lines."""
+    blocks: Blocks = []
+    fields = [field for line in lines[:SHOWN] for field in _slack_item(name, line, _shown(line, readable))]
+    for start in range(0, len(fields), PER_BLOCK * 2):  # the heading on the first block; ten fields a block
+        block: dict[str, Any] = _section(f"*{heading} ({len(lines)})*") if start == 0 else {"type": "section"}
+        block["fields"] = fields[start : start + PER_BLOCK * 2]
+        blocks.append(block)
+    if len(lines) > SHOWN:
+        blocks.append(_section(f"…and {len(lines) - SHOWN} more: `copydesk digest` lists them all."))
+    return blocks
+
+
+def counts(counted: Counts) -> str:
+    """♥ 12 · ↻ 3 · 💬 2 · ❝ 1 · 👁 1,204: the counts a network gave."""
+    return " · ".join(f"{mark} {getattr(counted, name):,}" for name, mark in _MARKS if getattr(counted, name) is not None)
+
+
+def line_counts(line: Line) -> str:
+    """How a post landed: its counts (on several networks: X: ♥ 1 · …; Bluesky: ♥ 2 · …); empty when none were read."""
+    if not line.counts:
+        return ""
+    if len(line.counts) == 1 and not line.several:
+        return counts(line.counts[0][1])
+    return "; ".join(f"{label(network)}: {counts(counted)}" for network, counted in line.counts)
+
+
+def best_and_totals(report: Report, name: Callable[[Line], str]) -> str:
+    """Best: #12 @aplusk (17 likes, reposts, replies and quotes) · Total: ♥ …; empty when no post has counts."""
+    totals = report.totals
+    if totals is None:
+        return ""
+    best = report.best
+    said = f"Best: {name(best)} ({best.interactions:,} likes, reposts, replies and quotes) · " if best else ""
+    return f"{said}Total: {counts(totals)}"
+
+
+def unavailable(report: Report) -> str:
+    """ "engagement unavailable", or per network when others answered; empty when every network asked answered."""
+    if not report.unavailable:
+        return ""
+    if set(report.unavailable) >= set(report.read):
+        return UNAVAILABLE
+    return f"{UNAVAILABLE} on {listed(report.unavailable)}"
+
+
 def _shown(line: Line, readable: Collection[str] | None) -> bool:
     """Whether the reader may see the line's text (None: everyone who sees the digest may)."""
     return readable is None or line.account in readable
@@ -102,8 +150,12 @@ def _numbers(section: str, line: Line) -> str:
     """What a reader who may not read the draft learns of it: its state and how many voted, no words and no names."""
     if section == "waiting":
         return line.note if line.note and line.note.startswith("in review") else "held for a person"
-    if section in ("published", "scheduled"):
+    if section == "published":
+        return f"approved by {len(line.people)} editor(s)" + (f"\n{line_counts(line)}" if line.counts else "")
+    if section == "scheduled":
         return f"approved by {len(line.people)} editor(s)"
+    if section == "landed":
+        return line_counts(line) or "landed"
     return section
 
 
@@ -116,7 +168,10 @@ def _slack_item(section: str, line: Line, shown: bool = True) -> list[dict[str, 
     head = f"• {when(line.at, missing='as soon as possible')} · {line.number} @{line.handle}{link}"
     if not shown:
         return [{"type": "mrkdwn", "text": head}, {"type": "mrkdwn", "text": _numbers(section, line)}]
-    facts = f"{head}\n{_who(section, line, lambda u: f'<@{u}>', escape)}"[:FIELD_LIMIT]
+    facts = f"{head}\n{_who(section, line, lambda u: f'<@{u}>', escape)}"
+    if line.counts:
+        facts += f"\n{line_counts(line)}"
+    facts = facts[:FIELD_LIMIT]
     return [{"type": "mrkdwn", "text": facts}, words(f"“{shorten(line.text)}”")]
 
 
@@ -147,6 +202,8 @@ def _who(section: str, line: Line, mention: Callable[[str], str], clean: Callabl
         return f"{author} · retracted by {names()}"
     if section == "scheduled":
         return f"{author} · approved by {names()}"
+    if section == "landed":
+        return author
     return f"{author}{note}"
 
 
@@ -170,24 +227,45 @@ def plain(
     escaped by `clean`) as the Slack message's fallback, which notifications show. With `readable`, the lines of other
     accounts show only numbers, as in `digest`."""
     out = [title(report), f"Since {_local(report.start, report)} · {counts_line(report)}"]
+    if missing := unavailable(report):
+        out.append(missing)
     if not report.published:
         out.append(f"Nothing went out since {_local(report.start, report)}.")
     for name, heading, _ in _SECTIONS:
-        lines = getattr(report, name)
-        if not lines:
-            continue
-        out += ["", f"{heading.split(' ', 1)[1]} ({len(lines)})"]
-        for line in lines:
-            link = f"  {line.url}" if line.url else ""
-            if line.several and line.links:
-                link = "".join(f"  {label(network)}: {url}" for network, url in line.links)
-            if not _shown(line, readable):
-                out.append(f"  {_local(line.at, report)}  {line.number} @{line.handle}{link} · {_numbers(name, line)}")
-                continue
-            out.append(f"  {_local(line.at, report)}  {line.number} @{line.handle}{link}")
-            out.append(f'    "{clean(shorten(line.text))}"')
-            out.append(f"    {_who(name, line, mention, clean)}")
+        out += _plain_section(name, heading, getattr(report, name), report, mention, clean, readable)
+        if name == "published":
+            if summary := best_and_totals(report, lambda line: f"{line.number} @{line.handle}"):
+                out.append(f"  {summary}")
+            out += _plain_section("landed", LANDED, report.landed, report, mention, clean, readable)
     return "\n".join(out)
+
+
+def _plain_section(
+    name: str,
+    heading: str,
+    lines: tuple[Line, ...],
+    report: Report,
+    mention: Callable[[str], str],
+    clean: Callable[[str], str],
+    readable: Collection[str] | None,
+) -> list[str]:
+    if not lines:
+        return []
+    out = ["", f"{heading.split(' ', 1)[1]} ({len(lines)})"]
+    for line in lines:
+        link = f"  {line.url}" if line.url else ""
+        if line.several and line.links:
+            link = "".join(f"  {label(network)}: {url}" for network, url in line.links)
+        if not _shown(line, readable):
+            numbers = _numbers(name, line).replace("\n", " · ")
+            out.append(f"  {_local(line.at, report)}  {line.number} @{line.handle}{link} · {numbers}")
+            continue
+        out.append(f"  {_local(line.at, report)}  {line.number} @{line.handle}{link}")
+        out.append(f'    "{clean(shorten(line.text))}"')
+        out.append(f"    {_who(name, line, mention, clean)}")
+        if line.counts:
+            out.append(f"    {line_counts(line)}")
+    return out
 
 
 def _local(moment: datetime | None, report: Report) -> str:

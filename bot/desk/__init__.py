@@ -102,7 +102,7 @@ class Desk:
             settling=Settling(core, publishers=publishers),
             control=Control(core),
             reminders=reminders,
-            digests=Digests(core, notifier=notifier),
+            digests=Digests(core, notifier=notifier, publishers=publishers),
             recovery=Recovering(core, voting=voting, publishing=publishing, reminders=reminders, expiry=expiry),
             expiry=expiry,
             postings=postings,

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from dataclasses import asdict, replace
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from typing import Any
 
 from bot import thread
 from bot.desk.core import Core
 from bot.digest import DAY, TOP, Line, Report, Scope, latest_due, next_due, scopes, window
 from bot.dryrun import not_sent
+from bot.engagement import Counts, within
 from bot.errors import ConfigError, CopydeskError, DigestNotPosted
-from bot.model import Draft, Publication
-from bot.ports import Notifier
+from bot.model import Draft, Engagement, Publication
+from bot.networks import label
+from bot.ports import Notifier, Publishers
 from bot.review import State, tally
 
 log = logging.getLogger(__name__)
@@ -22,13 +27,15 @@ RETRY = timedelta(minutes=10)  # after Slack failed (or could not be asked wheth
 EARLY = timedelta(seconds=1)  # a job that wakes this little before its time is on time
 DECIDED = (State.FAILED, State.REJECTED, State.WITHDRAWN, State.RETRACTED, State.EXPIRED)
 WAITING = (State.IN_REVIEW, State.HELD)
+FRESH = timedelta(minutes=1)  # counts read this recently are shown again, not read (and billed) again
 
 
 class Digests:
     """Composes digests from the ledger, sends each scope's daily one once, and answers who asks for one."""
 
-    def __init__(self, core: Core, *, notifier: Notifier) -> None:
+    def __init__(self, core: Core, *, notifier: Notifier, publishers: Publishers | None = None) -> None:
         self.core = core
+        self.publishers: Publishers = publishers or {}  # where each account's counts are read
         self.ledger = core.ledger
         self.config = core.config
         self.clock = core.clock
@@ -41,10 +48,14 @@ class Digests:
 
     # asked for
 
-    def digests_so_far(self, since: datetime | None = None) -> list[Report]:
-        """What each digest would say now (since its last daily digest, or `since`); sends nothing."""
+    def digests_so_far(self, since: datetime | None = None, *, read: bool = False) -> list[Report]:
+        """What each digest would say now (since its last daily digest, or `since`); sends nothing. With `read` (copydesk
+        digest) the posts' counts are read from the networks; without (/draft digest, which anyone may ask for and
+        which should cost nothing), the counts last read are shown."""
         now = self.clock()
-        return [self._compose(scope, *self._window_so_far(scope, since, now), day=None) for scope in self._scopes_or_all()]
+        return [
+            self._compose(scope, *self._window_so_far(scope, since, now), day=None, read=read) for scope in self._scopes_or_all()
+        ]
 
     def post_digests_now(self, since: datetime | None = None) -> list[tuple[Scope, str]]:
         """copydesk digest --post: each digest so far to its channel, recorded as on demand; the daily ones are untouched."""
@@ -154,8 +165,9 @@ class Digests:
 
     # what it says
 
-    def _compose(self, scope: Scope, start: datetime, end: datetime, *, day: date | None) -> Report:
-        """Everything the ledger knows about the scope's accounts in [start, end), and what is open or coming."""
+    def _compose(self, scope: Scope, start: datetime, end: datetime, *, day: date | None, read: bool = True) -> Report:
+        """Everything the ledger knows about the scope's accounts in [start, end), and what is open or coming; with
+        digest.metrics, how its posts (and the previous window's) landed."""
         accounts = scope.accounts
         published = self.ledger.published_between(accounts, start, end)
         decided = self.ledger.drafts_changed_between(DECIDED, accounts, start, end)
@@ -175,26 +187,12 @@ class Digests:
                 out = self.ledger.published_parts(draft.id, publication.network)
                 firsts[draft.id], parts[draft.id] = (draft, out.get(1, publication)), len(out)
 
-        def line(draft: Draft, at: datetime | None, **extra: Any) -> Line:
-            account = self.config.accounts.get(draft.account)
-            networks = self.core.networks_of(draft)
-            if len(networks) > 1:  # a link for each network it went out on, whichever section it is in
-                extra["links"] = self._links(draft, networks)
-            return Line(
-                draft.id,
-                draft.account,
-                account.handle if account else draft.account,
-                draft.text,
-                draft.author_id,
-                at,
-                networks=networks,
-                **extra,
-            )
+        line = self._line
 
         def of(state: State) -> list[Draft]:
             return [d for d in decided if d.state is state]
 
-        return Report(
+        report = Report(
             scope=scope.key,
             day=day,
             start=start,
@@ -230,6 +228,113 @@ class Digests:
             ),
             scheduled=tuple(line(d, d.due, people=counted[d.id].approvers) for d in scheduled),
         )
+        if not scope.metrics or (day is not None and report.empty and scope.skip_empty):  # a skipped digest reads nothing
+            return report
+        return self._engaged(scope, report, read=read)
+
+    def _line(self, draft: Draft, at: datetime | None, **extra: Any) -> Line:
+        account = self.config.accounts.get(draft.account)
+        networks = self.core.networks_of(draft)
+        if len(networks) > 1:  # a link for each network it went out on, whichever section it is in
+            extra["links"] = self._links(draft, networks)
+        return Line(
+            draft.id,
+            draft.account,
+            account.handle if account else draft.account,
+            draft.text,
+            draft.author_id,
+            at,
+            networks=networks,
+            **extra,
+        )
+
+    # how it landed
+
+    def _engaged(self, scope: Scope, report: Report, *, read: bool) -> Report:
+        """The report with each post's counts (its first post on each network; a thread counts its first post), the
+        previous window's posts with theirs, and the networks that could not be read."""
+        shown = {line.draft_id for line in report.published}
+        earlier: dict[int, tuple[Draft, Publication]] = {}
+        for draft, publication in self.ledger.published_between(scope.accounts, *self._previous_window(scope, report.start)):
+            if draft.id not in shown:
+                earlier.setdefault(draft.id, (draft, publication))
+        accounts = {line.draft_id: line.account for line in report.published}
+        accounts.update((draft.id, draft.account) for draft, _ in earlier.values())
+        posts = {draft_id: self._first_posts(draft_id) for draft_id in accounts}
+        found, asked, unavailable = self._counts(accounts, posts, read=read, wait=scope.metrics_timeout)
+
+        def counted(draft_id: int, networks: tuple[str, ...]) -> tuple[tuple[str, Counts], ...]:
+            on = posts[draft_id]
+            return tuple((n, _as_counts(found[on[n].id])) for n in networks if n in on and on[n].id in found)
+
+        landed = []
+        for draft, publication in earlier.values():
+            live = posts[draft.id]
+            if live:  # taken down since: nothing to count
+                first = next((live[n] for n in self.core.networks_of(draft) if n in live), publication)
+                at = min((p.finished_at for p in live.values() if p.finished_at), default=publication.finished_at)
+                landed.append(
+                    self._line(draft, at, url=first.url or None, counts=counted(draft.id, self.core.networks_of(draft)))
+                )
+        return replace(
+            report,
+            published=tuple(replace(line, counts=counted(line.draft_id, line.networks)) for line in report.published),
+            landed=tuple(landed),
+            read=asked,
+            unavailable=unavailable,
+        )
+
+    def _previous_window(self, scope: Scope, start: datetime) -> tuple[datetime, datetime]:
+        """The window of the daily digest that ended where this one starts; the 24 hours before it when there is none."""
+        local = start.astimezone(self.config.timezone).date()
+        for day in (local, local - timedelta(days=1)):
+            record = self.ledger.daily_digest(scope.key, day)
+            if record is not None and record.window_end == start:
+                return record.window_start, start
+        return start - DAY, start
+
+    def _first_posts(self, draft_id: int) -> dict[str, Publication]:
+        """A draft's first post on each network it is on now (published, not retracted; never a dry run)."""
+        return {
+            network: parts[1]
+            for network, parts in self.ledger.live_posts(draft_id).items()
+            if 1 in parts and parts[1].outcome == "published" and parts[1].post_id
+        }
+
+    def _counts(
+        self, accounts: dict[int, str], posts: dict[int, dict[str, Publication]], *, read: bool, wait: float
+    ) -> tuple[dict[int, Engagement], tuple[str, ...], tuple[str, ...]]:
+        """Each post's counts by publication id: read now (within the scope's deadline, one read per account and network,
+        recorded in one transaction) or, without `read` or when read within FRESH, as last recorded. Also which networks
+        were asked and which of them could not answer."""
+        now = self.clock()
+        everything = [(accounts[d], network, p) for d, on in posts.items() for network, p in on.items()]
+        stored = self.ledger.engagement_of(p.id for _, _, p in everything)
+        if not read:
+            return stored, (), ()
+        fresh = {i: e for i, e in stored.items() if now - e.read_at < FRESH}
+        stale: dict[tuple[str, str], list[Publication]] = {}
+        for account, network, publication in everything:
+            if publication.id not in fresh and network in self.publishers.get(account, {}):
+                stale.setdefault((account, network), []).append(publication)
+        tasks: dict[tuple[str, str], Callable[[], dict[str, Counts]]] = {
+            (account, network): partial(self.publishers[account][network].engagement, [p.post_id or "" for p in group])
+            for (account, network), group in stale.items()
+        }
+        answers, failures = within(tasks, wait) if tasks else ({}, {})
+        readings = [
+            Engagement(p.id, p.draft_id, network, now, **asdict(answers[(account, network)][p.post_id or ""]))
+            for (account, network), group in stale.items()
+            if (account, network) in answers
+            for p in group
+            if (p.post_id or "") in answers[(account, network)]
+        ]
+        self.ledger.record_engagement(readings)
+        for (account, network), reason in failures.items():
+            log.warning("the counts of %s's posts on %s could not be read: %s", account, label(network), reason)
+        asked = tuple(dict.fromkeys([network for _, network in stale] + [e.network for e in fresh.values()]))
+        unavailable = tuple(dict.fromkeys(network for _, network in failures))
+        return {**fresh, **{e.publication_id: e for e in readings}}, asked, unavailable
 
     def _failure(self, draft: Draft) -> str | None:
         if len(self.core.networks_of(draft)) > 1:  # where it is out and why not elsewhere, as its failure recorded it
@@ -286,6 +391,10 @@ class Digests:
     def _owners_veto(self, draft: Draft, rejecters: tuple[str, ...]) -> str | None:
         account = self.config.accounts.get(draft.account)
         return "the owner's veto: final" if account and account.owner in rejecters else None
+
+
+def _as_counts(reading: Engagement) -> Counts:
+    return Counts(reading.likes, reading.reposts, reading.replies, reading.quotes, reading.impressions)
 
 
 def _published_note(first: Publication, parts: int, networks: tuple[str, ...] = ("x",)) -> str | None:

@@ -189,7 +189,7 @@ def _digest(config: Config, *, since: str | None, post: bool) -> int:
     try:
         desk = services.desk
         start = parse_since(since, now=desk.core.clock(), zone=config.timezone) if since else None
-        print("\n\n".join(digest_render.plain(report) for report in desk.digests.digests_so_far(start)))
+        print("\n\n".join(digest_render.plain(report) for report in desk.digests.digests_so_far(start, read=True)))
         if post:
             for scope, ts in desk.digests.post_digests_now(start):
                 print(f"\nposted to {scope.channel} (message {ts})")

@@ -22,6 +22,7 @@ import threading
 import time
 from collections import deque
 from typing import Any
+from urllib.parse import parse_qs
 
 from tests.fakes.http import Call, RecordingServer, Reply
 
@@ -32,6 +33,7 @@ ACCESS_SECONDS = 2 * 60 * 60  # the reference PDS: access tokens live 120 minute
 REFRESH_SECONDS = 90 * 24 * 60 * 60  # ... and refresh tokens 90 days
 POST = "app.bsky.feed.post"
 RKEY = re.compile(r"^[A-Za-z0-9._:~-]{1,512}$")  # the generic record-key syntax, all the reference PDS checks
+GET_POSTS_MAX = 25  # app.bsky.feed.getPosts: uris takes at most 25
 WRITE_POINTS, WRITE_WINDOW, CREATE_POINTS = 5000, 3600, 3  # docs.bsky.app rate limits: 5,000 points an hour, a create 3
 _SECRET = b"fake-pds-jwt-secret"
 _PDS_AUTH = 400  # InvalidRequestError: what the PDS answers for its own calls
@@ -51,6 +53,7 @@ class FakeBluesky(RecordingServer):
         self.deleted: list[str] = []  # rkeys deleted
         self.blobs: dict[str, dict[str, Any]] = {}  # cid -> {bytes, mimeType, size}
         self.queued: dict[str, deque[Reply]] = {}  # nsid -> canned answers that go first (a 429, a 5xx)
+        self.counts: dict[str, dict[str, int]] = {}  # rkey -> likeCount, repostCount, replyCount, quoteCount (else 0)
         self.after_create: deque[Reply] = deque()  # create the record, then answer this instead (5xx, a dropped connection)
         self._refresh_ok: set[str] = set()  # the jti of each refresh token not yet rotated away
         self._jti = itertools.count(1)
@@ -78,6 +81,11 @@ class FakeBluesky(RecordingServer):
         """The next createRecord writes the record, then the connection drops before any answer."""
         with self._lock:
             self.after_create.append(Reply(drop=True))
+
+    def set_counts(self, rkey: str, **counts: int) -> None:
+        """What the AppView counts for a post: likeCount=4, repostCount=1, replyCount, quoteCount."""
+        with self._lock:
+            self.counts[rkey] = {**self.counts.get(rkey, {}), **counts}
 
     # what tests read
 
@@ -271,6 +279,31 @@ class FakeBluesky(RecordingServer):
             ]
         return Reply(200, {"feed": feed})
 
+    def _get_posts(self, call: Call) -> Reply:
+        """app.bsky.feed.getPosts (the AppView, through the PDS): a PostView with its counts for each URI it has, in the
+        order asked; a deleted or unknown post is left out; more than 25 URIs is 400."""
+        if isinstance(claims := self._verify(call, "com.atproto.appPass", _APPVIEW_AUTH), Reply):
+            return claims
+        uris = parse_qs(call.query).get("uris", [])
+        if len(uris) > GET_POSTS_MAX:
+            return Reply(400, _error("InvalidRequest", f"Error: uris must not have more than {GET_POSTS_MAX} elements"))
+        author = {"did": self.did, "handle": self.handle}
+        with self._lock:
+            by_uri = {r["uri"]: r for r in self.records.values()}
+            posts = [
+                {
+                    "uri": r["uri"],
+                    "cid": r["cid"],
+                    "author": author,
+                    "record": r["value"],
+                    "indexedAt": _iso(r["at"]),
+                    **{k: 0 for k in ("likeCount", "repostCount", "replyCount", "quoteCount")},
+                    **self.counts.get(r["rkey"], {}),
+                }
+                for r in (by_uri[u] for u in uris if u in by_uri)
+            ]
+        return Reply(200, {"posts": posts})
+
     def _verify(self, call: Call, scope: str, status: int) -> dict[str, Any] | Reply:
         """The bearer token's claims, or the answer the PDS (400) or the AppView (`status` 401) gives for a bad one."""
         auth = bearer(call)
@@ -296,6 +329,7 @@ _ROUTES = {
     ("GET", "com.atproto.repo.listRecords"): FakeBluesky._list_records,
     ("POST", "com.atproto.repo.deleteRecord"): FakeBluesky._delete_record,
     ("GET", "app.bsky.feed.getAuthorFeed"): FakeBluesky._author_feed,
+    ("GET", "app.bsky.feed.getPosts"): FakeBluesky._get_posts,
 }
 
 

@@ -33,6 +33,7 @@ _NEEDS = (
     ("GET", re.compile(r"/api/v1/accounts/verify_credentials"), "read:accounts"),
     ("GET", re.compile(r"/api/v1/accounts/[^/]+/statuses"), "read:statuses"),
     ("GET", re.compile(r"/api/v1/statuses/[^/]+/source"), "read:statuses"),
+    ("GET", re.compile(r"/api/v1/statuses/[^/]+"), "read:statuses"),
     ("POST", re.compile(r"/api/v1/statuses"), "write:statuses"),
     ("DELETE", re.compile(r"/api/v1/statuses/[^/]+"), "write:statuses"),
     ("POST", re.compile(r"/api/v2/media"), "write:media"),
@@ -63,6 +64,7 @@ class FakeMastodon(RecordingServer):
         self.garbled: deque[str] = deque()  # create the status, then answer 200 with this unreadable X-RateLimit-Reset
         self.limited: dict[str, deque[float]] = {}  # path -> 429s to answer, each resetting after this many seconds
         self.upload_replies: deque[Reply] = deque()  # canned answers to POST /api/v2/media
+        self.counts: dict[str, dict[str, int]] = {}  # status id -> favourites_count, reblogs_count, replies_count (else 0)
         self.processing: deque[int] = deque()  # the next uploads answer 202, ready after this many polls answered 206
         self._keys: dict[tuple[str, str], tuple[str, float]] = {}  # (account, Idempotency-Key) -> (status id, stored at)
         self._window: tuple[float, int] | None = None
@@ -97,6 +99,11 @@ class FakeMastodon(RecordingServer):
     def process_next_upload(self, polls: int = 1) -> None:
         """The next upload answers 202 (url null) and is ready only after `polls` lookups answered 206."""
         self.processing.append(polls)
+
+    def set_counts(self, status_id: str, **counts: int) -> None:
+        """How a status landed: favourites_count=7, reblogs_count=2, replies_count=1."""
+        with self._lock:
+            self.counts[status_id] = {**self.counts.get(status_id, {}), **counts}
 
     # --- assertions -----------------------------------------------------------------------------------------------
 
@@ -147,6 +154,10 @@ class FakeMastodon(RecordingServer):
             return Reply(200, {"id": found["id"], "text": found["text"], "spoiler_text": ""}) if found else _not_found()
         if method == "DELETE" and parts[:3] == ["api", "v1", "statuses"] and len(parts) == 4:
             return self._delete(parts[3])
+        if method == "GET" and parts[:3] == ["api", "v1", "statuses"] and len(parts) == 4:
+            with self._lock:
+                found = self._live(parts[3])
+                return Reply(200, self._shown(found)) if found else _not_found()
         return _not_found()
 
     def _refused(self, call: Call, path: str) -> Reply | None:
@@ -401,6 +412,7 @@ class FakeMastodon(RecordingServer):
             "replies_count": 0,
             "reblogs_count": 0,
             "favourites_count": 0,
+            **self.counts.get(status["id"], {}),
         }
 
     def _html(self, text: str) -> str:

@@ -1,4 +1,5 @@
-"""A loopback X API v2: posting, the account's timeline and deleting, with OAuth 1.0a signatures checked as X checks them."""
+"""A loopback X API v2: posting, the account's timeline, deleting and the posts' public_metrics, with OAuth 1.0a signatures
+checked as X checks them."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ USER_ID = "2244994945"
 # X's posting limits, reported in the headers of every answer to POST /2/tweets (and only reported: none is enforced)
 WINDOW_SECONDS, POSTS_PER_WINDOW = 15 * 60, 100  # x-rate-limit-*: requests per user per 15 minutes
 DAY_SECONDS, POSTS_PER_DAY = 24 * 60 * 60, 100  # x-user-limit-24hour-*: posts per user per 24 hours
+LOOKUP_MAX = 100  # GET /2/tweets: ids takes 1 to 100 values
 
 X_ENV = {
     "X_CONSUMER_KEY": CONSUMER_KEY,
@@ -57,6 +59,10 @@ class FakeX(RecordingServer):
         self.upload_replies: deque[Reply] = deque()  # canned answers to POST /2/media/upload
         self.after_post: deque[Reply] = deque()  # create the post, then answer this instead (X's 5xx after it acted)
         self.limit_headers: list[dict[str, str]] = []  # the rate-limit headers of each answer to POST /2/tweets, in order
+        self.metrics: dict[str, dict[str, int]] = {}  # post id -> its public_metrics, as a test sets them (else all 0)
+        self.lookup_replies: deque[Reply] = deque()  # canned answers to GET /2/tweets?ids= (a 503, a 429)
+        self.lookups_held: list[Call] = []  # lookups waiting for release_lookups()
+        self._lookup_gate: threading.Event | None = None
         self._window: tuple[float, int] | None = None  # when the 15-minute window began, and the requests in it
         self._day: float | None = None  # when the 24 hours began
         self._ids = itertools.count(1790000000000000001)
@@ -85,6 +91,39 @@ class FakeX(RecordingServer):
         """The next post is created, but X's answer comes only after `delay` seconds (past copydesk's timeout)."""
         self.lost.append(delay)
 
+    def set_metrics(self, post_id: str, **counts: int) -> None:
+        """What X counts for a post: like_count=12, retweet_count=3, reply_count, quote_count, impression_count, …"""
+        with self._lock:
+            self.metrics[post_id] = {**self.metrics.get(post_id, {}), **counts}
+
+    def fail_lookup(self, status: int = 503, *, reset_in: int = 900) -> None:
+        """The next GET /2/tweets?ids= fails: a server error, or (429) X's rate limit with when it lifts."""
+        if status == 429:
+            headers = {
+                "x-rate-limit-limit": "15",
+                "x-rate-limit-remaining": "0",
+                "x-rate-limit-reset": str(int(time.time()) + reset_in),
+            }
+            self.lookup_replies.append(Reply(429, _problem(429, "Too Many Requests", "Too Many Requests"), headers))
+        else:
+            self.lookup_replies.append(Reply(status, _problem(status, "Service Unavailable", "Service Unavailable")))
+
+    def hold_lookups(self) -> None:
+        """GET /2/tweets?ids= gets no answer until release_lookups() (or the fake stops)."""
+        self._lookup_gate = threading.Event()
+
+    def release_lookups(self) -> None:
+        if self._lookup_gate is not None:
+            self._lookup_gate.set()
+
+    def lookups(self) -> list[Call]:
+        """The GET /2/tweets?ids= requests that reached X, answered or not."""
+        return [c for c in self.arrived("/2/tweets") if c.method == "GET"]
+
+    def stop(self) -> None:
+        self.release_lookups()
+        super().stop()
+
     def texts(self) -> list[str]:
         with self._lock:
             return [p["text"] for p in self.posts]
@@ -99,6 +138,8 @@ class FakeX(RecordingServer):
             return Reply(401, {"title": "Unauthorized", "type": "about:blank", "status": 401, "detail": "Unauthorized"})
         if call.method == "POST" and call.path == "/2/tweets":
             return self._counted(self._create(call))
+        if call.method == "GET" and call.path == "/2/tweets":
+            return self._lookup(call)
         if call.method == "POST" and call.path == "/2/media/upload":
             return self._upload(call)
         if call.method == "POST" and call.path == "/2/media/metadata":
@@ -215,6 +256,62 @@ class FakeX(RecordingServer):
             ]
         meta = {"result_count": len(shown), **({"newest_id": shown[0]["id"], "oldest_id": shown[-1]["id"]} if shown else {})}
         return Reply(200, {"data": shown, "meta": meta} if shown else {"meta": meta})
+
+    def _lookup(self, call: Call) -> Reply:
+        """GET /2/tweets?ids=…&tweet.fields=public_metrics: the posts it has in `data` (in the order asked), each id it
+        does not have (never made, or deleted) in `errors`; 1 to 100 ids, else 400."""
+        gate = self._lookup_gate
+        if gate is not None:
+            self.lookups_held.append(call)
+            gate.wait(30)
+        with self._lock:
+            if self.lookup_replies:
+                return self.lookup_replies.popleft()
+            ids = [i for i in call.body.get("ids", "").split(",") if i]
+            if not 1 <= len(ids) <= LOOKUP_MAX:
+                return Reply(
+                    400,
+                    {
+                        "errors": [
+                            {
+                                "parameters": {"ids": [",".join(ids)]},
+                                "message": f"The number of values in the `ids` query parameter list [{len(ids)}] is not "
+                                f"between 1 and {LOOKUP_MAX}",
+                            }
+                        ],
+                        "title": "Invalid Request",
+                        "detail": "One or more parameters to your request was invalid.",
+                        "type": "https://api.twitter.com/2/problems/invalid-request",
+                    },
+                )
+            fields = call.body.get("tweet.fields", "").split(",")
+            live = {p["id"]: p for p in self.posts if not p.get("deleted")}
+            data, errors = [], []
+            for post_id in ids:
+                if post_id not in live:
+                    errors.append(
+                        {
+                            "value": post_id,
+                            "detail": f"Could not find tweet with ids: [{post_id}].",
+                            "title": "Not Found Error",
+                            "resource_type": "tweet",
+                            "parameter": "ids",
+                            "resource_id": post_id,
+                            "type": "https://api.twitter.com/2/problems/resource-not-found",
+                        }
+                    )
+                    continue
+                shown: dict[str, Any] = {"id": post_id, "text": live[post_id]["text"], "edit_history_tweet_ids": [post_id]}
+                if "public_metrics" in fields:
+                    shown["public_metrics"] = {
+                        **dict.fromkeys(
+                            ("retweet_count", "reply_count", "like_count", "quote_count", "bookmark_count", "impression_count"),
+                            0,
+                        ),
+                        **self.metrics.get(post_id, {}),
+                    }
+                data.append(shown)
+        return Reply(200, {**({"data": data} if data else {}), **({"errors": errors} if errors else {})})
 
     def _delete(self, post_id: str) -> Reply:
         with self._lock:
