@@ -203,12 +203,30 @@ SETTINGS: tuple[Setting, ...] = (
         "digest.skip_empty",
         "Send no digest for this account on a day when it would list nothing.",
     ),
+    Setting(
+        "accounts.*.digest.weekly",
+        "digest.weekly",
+        "This account's weekly report, in its digest channel; keys left out come from the top-level digest.weekly; null sends none.",
+    ),
+    Setting("accounts.*.digest.weekly.day", "digest.weekly.day", "Weekday this account's weekly report is posted."),
+    Setting(
+        "accounts.*.digest.weekly.at",
+        "digest.weekly.at",
+        "Local time (HH:MM, in timezone) this account's weekly report is posted.",
+    ),
     Setting("digest", None, "The daily digest; leave out to send none."),
     Setting("digest.channel", REQUIRED, "Slack channel ID the digest is posted to."),
     Setting("digest.at", "18:00", "Local time (HH:MM, in timezone) the digest is posted."),
     Setting(
         "digest.skip_empty", False, "Send no digest on a day when it would list nothing (else a short 'nothing went out' one)."
     ),
+    Setting(
+        "digest.weekly",
+        None,
+        "A weekly report in the digest channel: the 7 days before it, posts and engagement per day (with a chart), the top 3 posts, who wrote and approved most; leave out to send none.",
+    ),
+    Setting("digest.weekly.day", "monday", "Weekday the weekly report is posted (monday … sunday)."),
+    Setting("digest.weekly.at", "09:00", "Local time (HH:MM, in timezone) the weekly report is posted."),
     Setting(
         "preflight.duplicate_days",
         30,
@@ -301,6 +319,17 @@ class Network:
     base_url: str | None = None  # Bluesky's service, Mastodon's instance; X's comes from X_API_URL
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")  # date.weekday() order
+
+
+@dataclass(frozen=True)
+class Weekly:
+    """When the weekly report goes: a weekday (0 is Monday, as date.weekday() counts) and a local time."""
+
+    weekday: int
+    at: str
+
+
 @dataclass(frozen=True)
 class Digest:
     """Where and when the daily digest goes, and whether a day with nothing to list gets one."""
@@ -308,6 +337,7 @@ class Digest:
     channel: str
     at: str
     skip_empty: bool = False
+    weekly: Weekly | None = None  # None: no weekly report
 
 
 @dataclass(frozen=True)
@@ -801,7 +831,23 @@ def _digest(value: Any, where: str, *, key: str = "digest", inherit: Digest | No
     skip_empty = body.get("skip_empty", inherit.skip_empty if inherit else _default("digest.skip_empty"))
     if not isinstance(skip_empty, bool):
         raise ConfigError(f"{where}: {key}.skip_empty must be true or false")
-    return Digest(channel=channel, at=at, skip_empty=skip_empty)
+    inherited = inherit.weekly if inherit else None
+    weekly = _weekly(body["weekly"], where, f"{key}.weekly", inherited) if "weekly" in body else inherited
+    return Digest(channel=channel, at=at, skip_empty=skip_empty, weekly=weekly)
+
+
+def _weekly(value: Any, where: str, key: str, inherit: Weekly | None) -> Weekly | None:
+    """digest.weekly: {day, at}; null sends none, and an account's keys left out come from the top-level one."""
+    if value is None:
+        return None
+    body = _mapping(value, key, where)
+    day = body.get("day", WEEKDAYS[inherit.weekday] if inherit else _default("digest.weekly.day"))
+    if not isinstance(day, str) or day.strip().lower() not in WEEKDAYS:
+        raise ConfigError(f"{where}: {key}.day {day!r} is not a day of the week (monday … sunday)")
+    at = str(body.get("at", inherit.at if inherit else _default("digest.weekly.at")))
+    if not _CLOCK.fullmatch(at):
+        raise ConfigError(f'{where}: {key}.at {at!r} is not a time of day like "09:00"')
+    return Weekly(weekday=WEEKDAYS.index(day.strip().lower()), at=at)
 
 
 MIN_KEY_CHARS = 32  # a chain key shorter than this could be guessed
