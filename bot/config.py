@@ -218,6 +218,17 @@ SETTINGS: tuple[Setting, ...] = (
         "digest.metrics_timeout_seconds",
         "How long this account's digest waits for the networks' counts.",
     ),
+    Setting(
+        "accounts.*.digest.weekly",
+        "digest.weekly",
+        "This account's weekly report, in its digest channel; keys left out come from the top-level digest.weekly; null sends none.",
+    ),
+    Setting("accounts.*.digest.weekly.day", "digest.weekly.day", "Weekday this account's weekly report is posted."),
+    Setting(
+        "accounts.*.digest.weekly.at",
+        "digest.weekly.at",
+        "Local time (HH:MM, in timezone) this account's weekly report is posted.",
+    ),
     Setting("digest", None, "The daily digest; leave out to send none."),
     Setting("digest.channel", REQUIRED, "Slack channel ID the digest is posted to."),
     Setting("digest.at", "18:00", "Local time (HH:MM, in timezone) the digest is posted."),
@@ -237,6 +248,13 @@ SETTINGS: tuple[Setting, ...] = (
         "How long the digest waits for the networks' counts (at most 60); past it, or when a network fails or rate-limits "
         'the read, the digest goes without them and says "engagement unavailable".',
     ),
+    Setting(
+        "digest.weekly",
+        None,
+        "A weekly report in the digest channel: the 7 days before it, posts and engagement per day (with a chart), the top 3 posts, who wrote and approved most; leave out to send none.",
+    ),
+    Setting("digest.weekly.day", "monday", "Weekday the weekly report is posted (monday … sunday)."),
+    Setting("digest.weekly.at", "09:00", "Local time (HH:MM, in timezone) the weekly report is posted."),
     Setting(
         "preflight.duplicate_days",
         30,
@@ -329,6 +347,17 @@ class Network:
     base_url: str | None = None  # Bluesky's service, Mastodon's instance; X's comes from X_API_URL
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")  # date.weekday() order
+
+
+@dataclass(frozen=True)
+class Weekly:
+    """When the weekly report goes: a weekday (0 is Monday, as date.weekday() counts) and a local time."""
+
+    weekday: int
+    at: str
+
+
 @dataclass(frozen=True)
 class Digest:
     """Where and when the daily digest goes, and whether a day with nothing to list gets one."""
@@ -338,6 +367,7 @@ class Digest:
     skip_empty: bool = False
     metrics: bool = field(default_factory=lambda: _default("digest.metrics"))  # read the listed posts' counts
     metrics_timeout_seconds: float = field(default_factory=lambda: float(_default("digest.metrics_timeout_seconds")))
+    weekly: Weekly | None = None  # None: no weekly report
 
 
 @dataclass(frozen=True)
@@ -877,10 +907,28 @@ def _digest(value: Any, where: str, *, key: str = "digest", inherit: Digest | No
         raise ConfigError(
             f"{where}: {key}.metrics_timeout_seconds must be at most {MAX_METRICS_WAIT} (the digest waits no longer), not {wait!r}"
         )
-    return Digest(channel=channel, at=at, skip_empty=skip_empty, metrics=metrics, metrics_timeout_seconds=float(wait))
+    inherited = inherit.weekly if inherit else None
+    weekly = _weekly(body["weekly"], where, f"{key}.weekly", inherited) if "weekly" in body else inherited
+    return Digest(
+        channel=channel, at=at, skip_empty=skip_empty, metrics=metrics, metrics_timeout_seconds=float(wait), weekly=weekly
+    )
 
 
 MAX_METRICS_WAIT = 60  # seconds: a digest is never held up longer than this for its counts
+
+
+def _weekly(value: Any, where: str, key: str, inherit: Weekly | None) -> Weekly | None:
+    """digest.weekly: {day, at}; null sends none, and an account's keys left out come from the top-level one."""
+    if value is None:
+        return None
+    body = _mapping(value, key, where)
+    day = body.get("day", WEEKDAYS[inherit.weekday] if inherit else _default("digest.weekly.day"))
+    if not isinstance(day, str) or day.strip().lower() not in WEEKDAYS:
+        raise ConfigError(f"{where}: {key}.day {day!r} is not a day of the week (monday … sunday)")
+    at = str(body.get("at", inherit.at if inherit else _default("digest.weekly.at")))
+    if not _CLOCK.fullmatch(at):
+        raise ConfigError(f'{where}: {key}.at {at!r} is not a time of day like "09:00"')
+    return Weekly(weekday=WEEKDAYS.index(day.strip().lower()), at=at)
 
 
 MIN_KEY_CHARS = 32  # a chain key shorter than this could be guessed

@@ -17,6 +17,7 @@ from bot.length import Length
 from bot.model import Draft, Pause, Publication
 from bot.networks import Count
 from bot.review import State
+from bot.weekly import WeeklyReport
 
 if TYPE_CHECKING:
     from bot.preflight import Note
@@ -135,6 +136,10 @@ class Schedule(Protocol):
         """Wake the digest job of `scope` after `wait`, for its digest due at `due`."""
         ...
 
+    def schedule_weekly(self, scope: str, day: date, due: datetime, *, wait: timedelta) -> None:
+        """Wake the weekly report's job of `scope` after `wait`, for its report due at `due`."""
+        ...
+
 
 class Unscheduled:
     """A Schedule that wakes nothing: for a desk used by a command that runs once (copydesk digest) or a benchmark."""
@@ -155,6 +160,9 @@ class Unscheduled:
         """Nothing was planned."""
 
     def schedule_digest(self, scope: str, day: date, due: datetime, *, wait: timedelta) -> None:
+        """Nothing fires by itself."""
+
+    def schedule_weekly(self, scope: str, day: date, due: datetime, *, wait: timedelta) -> None:
         """Nothing fires by itself."""
 
 
@@ -314,8 +322,17 @@ class Notifier(Protocol):
         """
         ...
 
-    def find_digest(self, channel: str, scope: str, day: date) -> str | None:
-        """The ts of the scope's daily digest for `day` if it is in the channel; SlackUnavailable if that cannot be told."""
+    def find_digest(self, channel: str, scope: str, day: date, kind: str = "daily") -> str | None:
+        """The ts of the scope's daily digest (or weekly report) for `day` if it is in the channel; SlackUnavailable if
+        that cannot be told."""
+        ...
+
+    def post_weekly(self, channel: str, report: WeeklyReport, chart: bytes | None) -> str:
+        """Post the weekly report (tagged like a digest, so it can be found again) and its chart (a PNG; None: it could not
+        be drawn); its message ts. The text says everything the chart shows, so a chart Slack will not take is only noted.
+
+        Raises DigestNotPosted when Slack refused the report's message (it certainly is not there).
+        """
         ...
 
 

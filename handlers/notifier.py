@@ -11,13 +11,14 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.digest import Report
 from bot.errors import DigestNotPosted, SlackFailed, SlackUnavailable
 from bot.images import Image
 from bot.ports import Announcement, CardMark, CardRef, Change, DraftView
-from handlers import digest_render, files, render
+from bot.weekly import WeeklyReport
+from handlers import digest_render, files, render, weekly_render
 
 log = logging.getLogger(__name__)
 
@@ -253,12 +254,63 @@ class SlackNotifier:
             ) from None
         return str(response["ts"])
 
-    def find_digest(self, channel: str, scope: str, day: date) -> str | None:
-        """Look through the channel's latest messages for one carrying the digest's metadata.
+    def post_weekly(self, channel: str, report: WeeklyReport, chart: bytes | None) -> str:
+        """Post the weekly report's message (metadata as a digest's), then its chart right under it in the channel.
+
+        The message is what is recorded and found again after a crash. A chart Slack will not take is noted on the message;
+        the report itself never waits on it.
+        """
+        text, blocks = weekly_render.weekly(report, chart_problem=None if chart else "it could not be drawn")
+        try:
+            response = self.client.chat_postMessage(
+                channel=channel,
+                text=text,
+                blocks=blocks,
+                metadata=weekly_render.metadata(report),
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except SlackApiError as e:
+            raise DigestNotPosted(
+                f"Slack refused the weekly report in {channel}: {e.response.get('error') or e.response.status_code}"
+            ) from None
+        ts = str(response["ts"])
+        if chart is not None:
+            self._attach_chart(channel, ts, report, chart)
+        return ts
+
+    def _attach_chart(self, channel: str, ts: str, report: WeeklyReport, chart: bytes) -> None:
+        """files_upload_v2 (getUploadURLExternal, the bytes, completeUploadExternal); on failure, the message says so."""
+        try:
+            self.client.files_upload_v2(
+                channel=channel,
+                file=chart,
+                filename=weekly_render.filename(report),
+                title=weekly_render.title(report),
+                alt_txt=weekly_render.alt_text(report),
+                initial_comment=weekly_render.caption(report),
+            )
+            return
+        except SlackApiError as e:
+            problem = f"Slack said {e.response.get('error') or e.response.status_code}"
+        except (SlackClientError, OSError) as e:  # the upload URL refused the bytes, or could not be reached
+            status = getattr(e, "code", None)  # urllib's HTTPError; the URL itself is never repeated
+            problem = (
+                f"the upload failed with HTTP {status}" if isinstance(status, int) else f"the upload failed ({type(e).__name__})"
+            )
+        log.warning("the weekly chart was not attached in %s (%s); the report's text stands alone", channel, problem)
+        text, blocks = weekly_render.weekly(report, chart_problem=problem)
+        try:
+            self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+        except SlackApiError as e:
+            log.warning("the weekly report in %s could not say its chart is missing: %s", channel, e.response.get("error"))
+
+    def find_digest(self, channel: str, scope: str, day: date, kind: str = "daily") -> str | None:
+        """Look through the channel's latest messages for one carrying the digest's (or weekly report's) metadata.
 
         Newest first and bounded (FIND_PAGES), rather than from the claim's time: Slack's timestamps are its clock, not ours.
         """
-        wanted = {"scope": scope, "kind": "daily", "day": day.isoformat()}
+        wanted = {"scope": scope, "kind": kind, "day": day.isoformat()}
         cursor = None
         try:
             for _ in range(FIND_PAGES):

@@ -1159,6 +1159,14 @@ class Ledger:
             )
         return read.digest(rows[0]) if rows else None
 
+    def weekly_digest(self, scope: str, day: date) -> DigestRecord | None:
+        """The scope's weekly report for a local day (the day it is sent), if one was claimed."""
+        with self._lock:
+            rows = list(
+                self._db.query("SELECT * FROM digests WHERE kind = 'weekly' AND scope = ? AND day = ?", [scope, day.isoformat()])
+            )
+        return read.digest(rows[0]) if rows else None
+
     def previous_digest_end(self, scope: str) -> datetime | None:
         """Where the scope's last daily digest (sent or skipped) stopped: the next one starts there."""
         with self._lock:
@@ -1181,15 +1189,20 @@ class Ledger:
         channel: str,
         at: datetime,
         outcome: str = "sending",
+        kind: str | None = None,
     ) -> int | None:
-        """Claim a digest before Slack is asked; None when the scope's digest for that day is claimed already."""
+        """Claim a digest before Slack is asked; None when the scope's digest for that day is claimed already.
+
+        `kind`: daily or on_demand by default (with a day or without), else weekly or weekly_on_demand.
+        """
+        kind = kind or ("daily" if day else "on_demand")
         with self.transaction():
             cursor = self._db.execute(
                 "INSERT OR IGNORE INTO digests (scope, kind, day, window_start, window_end, channel, outcome, claimed_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     scope,
-                    "daily" if day else "on_demand",
+                    kind,
                     day.isoformat() if day else None,
                     to_text(start),
                     to_text(end),
@@ -1201,6 +1214,7 @@ class Ledger:
             if cursor.rowcount != 1:
                 return None
             digest_id = cursor.lastrowid
+            weekly: dict[str, Any] = {"kind": kind} if kind.startswith("weekly") else {}  # the daily ones' events as before
             self.log(
                 f"digest_{'skipped' if outcome == 'skipped' else 'claimed'}",
                 actor=SYSTEM,
@@ -1209,6 +1223,7 @@ class Ledger:
                 day=day.isoformat() if day else None,
                 channel=channel,
                 digest_id=digest_id,
+                **weekly,
             )
             return digest_id
 

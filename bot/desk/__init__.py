@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from bot.config import Config
 from bot.desk.control import Control, Resumed
 from bot.desk.core import EARLY_TOLERANCE, Clock, Core, utc_now
-from bot.desk.digests import Digests
+from bot.desk.digests import Digests, Sending
 from bot.desk.drafting import Drafting
 from bot.desk.expiry import Expiry
 from bot.desk.media import Media
@@ -24,6 +24,7 @@ from bot.desk.recovery import Recovering, Recovery
 from bot.desk.reminders import Reminders
 from bot.desk.settling import Settling
 from bot.desk.voting import Voting
+from bot.desk.weekly import Weekly
 from bot.messenger import Postings
 from bot.ports import Directory, Notifier, Publishers, Schedule
 from bot.progress import Progress
@@ -48,6 +49,7 @@ class Desk:
     control: Control
     reminders: Reminders
     digests: Digests
+    weekly: Weekly  # the weekly report, claimed like the daily digest
     recovery: Recovering
     expiry: Expiry
     postings: Postings  # cards on their way to Slack: a reaction on an unknown message waits for them
@@ -92,6 +94,7 @@ class Desk:
         reminders = Reminders(core)
         expiry = Expiry(core)
         core.planners.append(expiry.plan)  # core.plan: after a new draft, a new version or a change of state
+        sending = Sending(core, notifier=notifier)  # the daily digest and the weekly report, claimed one at a time
         return cls(
             core=core,
             reading=reading,
@@ -102,7 +105,8 @@ class Desk:
             settling=Settling(core, publishers=publishers),
             control=Control(core),
             reminders=reminders,
-            digests=Digests(core, notifier=notifier, publishers=publishers),
+            digests=Digests(core, notifier=notifier, sending=sending, publishers=publishers),
+            weekly=Weekly(core, notifier=notifier, sending=sending),
             recovery=Recovering(core, voting=voting, publishing=publishing, reminders=reminders, expiry=expiry),
             expiry=expiry,
             postings=postings,

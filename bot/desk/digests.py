@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, time, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from bot import thread
 from bot.desk.core import Core
@@ -16,7 +16,7 @@ from bot.digest import DAY, TOP, Line, Report, Scope, latest_due, next_due, scop
 from bot.dryrun import not_sent
 from bot.engagement import Counts, within
 from bot.errors import ConfigError, CopydeskError, DigestNotPosted
-from bot.model import Draft, Engagement, Publication
+from bot.model import DigestRecord, Draft, Engagement, Publication
 from bot.networks import label
 from bot.ports import Notifier, Publishers
 from bot.review import State, tally
@@ -28,19 +28,110 @@ EARLY = timedelta(seconds=1)  # a job that wakes this little before its time is 
 DECIDED = (State.FAILED, State.REJECTED, State.WITHDRAWN, State.RETRACTED, State.EXPIRED)
 WAITING = (State.IN_REVIEW, State.HELD)
 FRESH = timedelta(minutes=1)  # counts read this recently are shown again, not read (and billed) again
+R = TypeVar("R")  # what a report says: a digest's Report, a WeeklyReport
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One scheduled report in the ledger: its scope, its kind (daily or weekly), the local day it is for, its channel."""
+
+    scope: str
+    kind: str
+    day: date
+    channel: str
+
+
+class Sending:
+    """Claim, post, record: each scheduled report once per scope, kind and day, whoever fires it and however often.
+
+    Shared by the daily digest and the weekly report: the claim is in the ledger before Slack is asked, so a second
+    firing or a restart finds it; one claimed but never recorded is looked for in the channel before it is posted again;
+    one Slack refused is failed, and may be claimed again.
+    """
+
+    def __init__(self, core: Core, *, notifier: Notifier) -> None:
+        self.ledger = core.ledger
+        self.clock = core.clock
+        self.notifier = notifier
+        self._lock = threading.Lock()  # one report at a time: a second firing waits, then finds the claim
+
+    def record_of(self, slot: Slot) -> DigestRecord | None:
+        """The slot's claim in the ledger, if any."""
+        find = self.ledger.weekly_digest if slot.kind == "weekly" else self.ledger.daily_digest
+        return find(slot.scope, slot.day)
+
+    def missed(self, slot: Slot, due: datetime, origin: datetime | None) -> bool:
+        """On start: whether the slot's time passed without it going out (a ledger begun after that time missed nothing)."""
+        record = self.record_of(slot)
+        return record.outcome in ("sending", "failed") if record else origin is not None and origin <= due
+
+    def once(
+        self,
+        slot: Slot,
+        *,
+        window: Callable[[datetime], tuple[datetime, datetime]],
+        compose: Callable[[datetime, datetime], R],
+        post: Callable[[str, R], str],
+        skip: Callable[[R], bool] = lambda _: False,
+    ) -> bool:
+        """Send the slot's report unless the ledger has it; whether it was posted now."""
+        with self._lock:
+            now = self.clock()
+            record = self.record_of(slot)
+            if record is None:
+                start, end = window(now)
+                report = compose(start, end)
+                skipped = skip(report)
+                digest_id = self.ledger.claim_digest(
+                    scope=slot.scope,
+                    day=slot.day,
+                    start=start,
+                    end=end,
+                    channel=slot.channel,
+                    at=now,
+                    outcome="skipped" if skipped else "sending",
+                    kind=slot.kind,
+                )
+                if digest_id is None or skipped:
+                    return False
+            elif record.outcome == "sending":
+                # Claimed by a run that stopped before Slack's answer was recorded: it may be in the channel.
+                ts = self.notifier.find_digest(record.channel, slot.scope, slot.day, slot.kind)
+                if ts is not None:
+                    self.ledger.digest_sent(record.id, ts=ts, channel=record.channel, at=now, found=True)
+                    return False
+                digest_id, report = record.id, compose(record.window_start, record.window_end)
+            elif record.outcome == "failed" and self.ledger.reclaim_digest(record.id, at=now):
+                digest_id, report = record.id, compose(record.window_start, record.window_end)
+            else:
+                return False  # sent or skipped already
+            self.record(digest_id, slot.channel, post, report)
+            return True
+
+    def record(self, digest_id: int, channel: str, post: Callable[[str, R], str], report: R) -> str:
+        """Post a claimed report and record Slack's answer: sent with its ts, or failed when Slack said no."""
+        try:
+            ts = post(channel, report)
+        except DigestNotPosted as e:  # Slack said no: certainly not posted, so it may be claimed again
+            self.ledger.digest_failed(digest_id, error=str(e), at=self.clock())
+            raise
+        self.ledger.digest_sent(digest_id, ts=ts, channel=channel, at=self.clock())
+        return ts
 
 
 class Digests:
     """Composes digests from the ledger, sends each scope's daily one once, and answers who asks for one."""
 
-    def __init__(self, core: Core, *, notifier: Notifier, publishers: Publishers | None = None) -> None:
+    def __init__(
+        self, core: Core, *, notifier: Notifier, sending: Sending | None = None, publishers: Publishers | None = None
+    ) -> None:
         self.core = core
         self.publishers: Publishers = publishers or {}  # where each account's counts are read
         self.ledger = core.ledger
         self.config = core.config
         self.clock = core.clock
         self.notifier = notifier
-        self._digest_lock = threading.Lock()  # one digest at a time: a second firing waits, then finds the claim
+        self.sending = sending or Sending(core, notifier=notifier)
 
     def digest_scopes(self) -> list[Scope]:
         """The digests app.yaml asks for."""
@@ -69,7 +160,7 @@ class Digests:
             report = self._compose(scope, start, end, day=None)
             digest_id = self.ledger.claim_digest(scope=scope.key, day=None, start=start, end=end, channel=scope.channel, at=now)
             assert digest_id is not None  # on-demand digests are never unique per day
-            posted.append((scope, self._post(digest_id, scope.channel, report)))
+            posted.append((scope, self.sending.record(digest_id, scope.channel, self.notifier.post_digest, report)))
         return posted
 
     def _scopes_or_all(self) -> list[Scope]:
@@ -87,10 +178,8 @@ class Digests:
         origin = self.ledger.digest_origin()
         for scope in self.digest_scopes():
             day, due = latest_due(self.clock(), scope.at, self.config.timezone)
-            record = self.ledger.daily_digest(scope.key, day)
             # A ledger whose history began after that time missed nothing: a new install does not start with a digest.
-            missed = record.outcome in ("sending", "failed") if record else origin is not None and origin <= due
-            if missed:
+            if self.sending.missed(Slot(scope.key, "daily", day, scope.channel), due, origin):
                 sent += self._attempt(scope)
             else:
                 self._schedule_next(scope)
@@ -114,47 +203,14 @@ class Digests:
 
     def _send_due(self, scope: Scope) -> bool:
         """Claim, post, record: a second firing or a restart finds the claim; a crash before the record is found in Slack."""
-        with self._digest_lock:
-            now = self.clock()
-            day, _ = latest_due(now + EARLY, scope.at, self.config.timezone)
-            record = self.ledger.daily_digest(scope.key, day)
-            if record is None:
-                start, end = window(now, self.ledger.previous_digest_end(scope.key))
-                report = self._compose(scope, start, end, day=day)
-                skip = report.empty and scope.skip_empty
-                digest_id = self.ledger.claim_digest(
-                    scope=scope.key,
-                    day=day,
-                    start=start,
-                    end=end,
-                    channel=scope.channel,
-                    at=now,
-                    outcome="skipped" if skip else "sending",
-                )
-                if digest_id is None or skip:
-                    return False
-            elif record.outcome == "sending":
-                # Claimed by a run that stopped before Slack's answer was recorded: it may be in the channel.
-                ts = self.notifier.find_digest(record.channel, scope.key, day)
-                if ts is not None:
-                    self.ledger.digest_sent(record.id, ts=ts, channel=record.channel, at=now, found=True)
-                    return False
-                digest_id, report = record.id, self._compose(scope, record.window_start, record.window_end, day=day)
-            elif record.outcome == "failed" and self.ledger.reclaim_digest(record.id, at=now):
-                digest_id, report = record.id, self._compose(scope, record.window_start, record.window_end, day=day)
-            else:
-                return False  # sent or skipped already
-            self._post(digest_id, scope.channel, report)
-            return True
-
-    def _post(self, digest_id: int, channel: str, report: Report) -> str:
-        try:
-            ts = self.notifier.post_digest(channel, report)
-        except DigestNotPosted as e:  # Slack said no: certainly not posted, so it may be claimed again
-            self.ledger.digest_failed(digest_id, error=str(e), at=self.clock())
-            raise
-        self.ledger.digest_sent(digest_id, ts=ts, channel=channel, at=self.clock())
-        return ts
+        day, _ = latest_due(self.clock() + EARLY, scope.at, self.config.timezone)
+        return self.sending.once(
+            Slot(scope.key, "daily", day, scope.channel),
+            window=lambda now: window(now, self.ledger.previous_digest_end(scope.key)),
+            compose=lambda start, end: self._compose(scope, start, end, day=day),
+            post=self.notifier.post_digest,
+            skip=lambda report: report.empty and scope.skip_empty,
+        )
 
     def _schedule_next(self, scope: Scope) -> None:
         day, due = next_due(self.clock(), scope.at, self.config.timezone)  # after an early wake-up: again, finding it sent

@@ -66,6 +66,8 @@ class Services:
         self.desk.reading.warm_up()  # editor groups asked now, so no vote waits for Slack to list them
         caught_up = self.desk.digests.start_digests()  # a digest missed while down goes out now, once
         log.info("digests: %d scheduled, %d caught up", len(self.desk.digests.digest_scopes()), caught_up)
+        caught_up = self.desk.weekly.start_weekly()  # the same for the weekly report
+        log.info("weekly reports: %d scheduled, %d caught up", len(self.desk.weekly.weekly_scopes()), caught_up)
         self.scheduler.start()
 
     def stop(self) -> None:
@@ -170,6 +172,7 @@ def build_services(
         remind=desk.reminders.remind,
         digest=desk.digests.run_digest,
         expire=desk.expiry.expire,
+        weekly=desk.weekly.run_weekly,
     )
     messenger = Messenger(
         ledger,

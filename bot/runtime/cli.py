@@ -17,13 +17,13 @@ from bot import history
 from bot.config import Account, Config, Secret, chain_key, config_path, db_path, load_config, timezone_in
 from bot.digest import parse_since
 from bot.dryrun import not_sent
-from bot.errors import ConfigError, CopydeskError, LedgerError, LedgerInUse
+from bot.errors import BadTime, ConfigError, CopydeskError, LedgerError, LedgerInUse
 from bot.networks import label
 from bot.runtime import history_render
 from bot.runtime.app import build_services, create_app
 from bot.runtime.manifest import manifest
 from bot.runtime.server import serve_http, serve_socket_mode, stop_on_signals, wsgi_app
-from handlers import digest_render
+from handlers import digest_render, weekly_render
 from storage import Ledger
 from storage.chain import KEYED
 from storage.lock import LedgerLock
@@ -59,6 +59,9 @@ def parser() -> argparse.ArgumentParser:
         "--since", metavar="WHEN", help="from WHEN instead: 24h, 7d, 2026-11-20 or 2026-11-20T09:00 (in timezone)"
     )
     digest.add_argument("--post", action="store_true", help="post it to the digest channel(s) too, as an extra digest")
+    digest.add_argument(
+        "--weekly", action="store_true", help="the weekly report instead: the last 7 days so far, per day, with the top posts"
+    )
     digest.add_argument("--config", metavar="PATH", help="app.yaml to read")
     digest.add_argument("--db", metavar="PATH", help="ledger database (default: $COPYDESK_DB or ./copydesk.db)")
 
@@ -138,6 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(_summary(config))
             return 0
         if args.command == "digest":
+            if args.weekly:
+                return _weekly(config, since=args.since, post=args.post)
             return _digest(config, since=args.since, post=args.post)
         return _run(config, socket=args.socket or config.slack_app_token is not None, host=args.host, port=args.port)
     except LedgerInUse as e:
@@ -192,6 +197,27 @@ def _digest(config: Config, *, since: str | None, post: bool) -> int:
         print("\n\n".join(digest_render.plain(report) for report in desk.digests.digests_so_far(start, read=True)))
         if post:
             for scope, ts in desk.digests.post_digests_now(start):
+                print(f"\nposted to {scope.channel} (message {ts})")
+        return 0
+    finally:
+        services.stop()
+        if lock is not None:
+            lock.release()
+
+
+def _weekly(config: Config, *, since: str | None, post: bool) -> int:
+    """Print (and with --post, send) the weekly report so far; the scheduled weekly reports are not touched."""
+    if since is not None:
+        raise BadTime("--since does not go with --weekly: the weekly report always covers the last 7 days")
+    if not config.db_path.exists():
+        raise LedgerError(f"{config.db_path}: there is no ledger here (set --db or COPYDESK_DB)")
+    lock = LedgerLock.take(config.db_path) if post else None  # posting writes the ledger; reading it goes beside a bot
+    services = build_services(config)
+    try:
+        desk = services.desk
+        print("\n\n".join(weekly_render.plain(report) for report in desk.weekly.weekly_so_far()))
+        if post:
+            for scope, ts in desk.weekly.post_weekly_now():
                 print(f"\nposted to {scope.channel} (message {ts})")
         return 0
     finally:

@@ -17,6 +17,7 @@ SCOPES = (
     *files.SCOPES,  # images shared in a review card's thread; channels:history also lets a digest be found after a crash
     "im:write",  # find the direct-message channel with an author, to look a message up before sending it again
     "im:history",  # and read it: a message to an author whose answer was lost is never sent twice
+    "files:write",  # the weekly report's chart (files_upload_v2)
 )
 
 

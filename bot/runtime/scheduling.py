@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 PUBLISH, REMIND, DIGEST = "publish", "remind", "digest"
 EXPIRE = "expire"  # a draft in review whose time runs out (expire_after_hours, on_missed_time: expire)
+WEEKLY = "weekly"  # a scope's weekly report
 # Posts and reminders due further ahead wait in a timetable, not as APScheduler jobs: a start on thousands of
 # drafts scheduled weeks ahead creates none of them (measured in bench/recovery.py), and every HORIZON / 2
 # those coming due within the horizon become jobs.
@@ -49,9 +50,9 @@ class _Scheduler(BackgroundScheduler):
             log.debug("job %s was already removed", job_id)
 
 
-def digest_job_id(scope: str, day: date, generation: int) -> str:
-    """The digest of `scope` for a local day; fresh per scheduling, for the same reason as job_id."""
-    return f"digest:{scope}:{day.isoformat()}:{generation}"
+def digest_job_id(scope: str, day: date, generation: int, kind: str = DIGEST) -> str:
+    """The digest (or weekly report) of `scope` for a local day; fresh per scheduling, for the same reason as job_id."""
+    return f"{kind}:{scope}:{day.isoformat()}:{generation}"
 
 
 class PublishScheduler:
@@ -64,14 +65,17 @@ class PublishScheduler:
         remind: Callable[[int], None] | None = None,
         digest: Callable[[str], None] | None = None,
         expire: Callable[[int], None] | None = None,
+        weekly: Callable[[str], None] | None = None,
         workers: int = 8,
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
         publishing: Callable[[], AbstractContextManager[None]] = nullcontext,
     ) -> None:
         self._calls: dict[str, Callable[[Any], None] | None] = {PUBLISH: publish, REMIND: remind, DIGEST: digest, EXPIRE: expire}
+        self._calls[WEEKLY] = weekly
         # (kind, draft) → its one live job of that kind; the old one is removed on replacing
         self._current: dict[tuple[str, int], str] = {}
         self._digests: dict[str, tuple[str, datetime]] = {}  # digest scope → its one live job and when it is due
+        self._weeklies: dict[str, tuple[str, datetime]] = {}  # the same for each scope's weekly report
         self._generations = itertools.count(1)
         self._lock = threading.Lock()
         self._running = 0  # jobs inside their call now; shutdown waits for them
@@ -111,9 +115,10 @@ class PublishScheduler:
         remind: Callable[[int], None],
         digest: Callable[[str], None],
         expire: Callable[[int], None],
+        weekly: Callable[[str], None] | None = None,
     ) -> None:
         """What each kind of job calls: the desk's, once it is built around this scheduler (before start)."""
-        self._calls.update({PUBLISH: publish, REMIND: remind, DIGEST: digest, EXPIRE: expire})
+        self._calls.update({PUBLISH: publish, REMIND: remind, DIGEST: digest, EXPIRE: expire, WEEKLY: weekly})
 
     def start(self) -> None:
         """Begin firing jobs (call once, from main, after the schedule is rebuilt)."""
@@ -225,6 +230,8 @@ class PublishScheduler:
                 del self._current[(kind, int(key))]
             elif kind == DIGEST and self._digests.get(key, ("",))[0] == event.job_id:
                 del self._digests[key]
+            elif kind == WEEKLY and self._weeklies.get(key, ("",))[0] == event.job_id:
+                del self._weeklies[key]
 
     def due_at(self, draft_id: int, kind: str = PUBLISH) -> datetime | None:
         """When the draft's job (publishing, unless told) will fire, or None when it has none."""
@@ -253,24 +260,39 @@ class PublishScheduler:
         Given as a wait, not an instant: APScheduler keeps the wall clock while the desk's clock is injected
         (tests move it), and the ledger, read with the desk's clock, decides what the job does when it wakes.
         """
-        if self._calls[DIGEST] is None:
+        self._report(DIGEST, self._digests, scope, day, due, wait)
+
+    def schedule_weekly(self, scope: str, day: date, due: datetime, *, wait: timedelta) -> None:
+        """Wake the weekly report's job of `scope` after `wait`, for its report due at `due`; as schedule_digest."""
+        self._report(WEEKLY, self._weeklies, scope, day, due, wait)
+
+    def _report(
+        self, kind: str, live: dict[str, tuple[str, datetime]], scope: str, day: date, due: datetime, wait: timedelta
+    ) -> None:
+        if self._calls[kind] is None:
             return
-        new = digest_job_id(scope, day, next(self._generations))
+        new = digest_job_id(scope, day, next(self._generations), kind)
         run_date = datetime.now(UTC) + max(wait, timedelta(0))
         self._scheduler.add_job(
             self._run,
             trigger="date",
             run_date=run_date,
-            args=[DIGEST, scope],
+            args=[kind, scope],
             id=new,
-            name=f"digest {scope} for {day.isoformat()}",
+            name=f"{kind} {scope} for {day.isoformat()}",
         )
         with self._lock:
-            old, self._digests[scope] = self._digests.get(scope), (new, due)
+            old, live[scope] = live.get(scope), (new, due)
         self._remove(old[0] if old else None)
 
     def digest_due_at(self, scope: str) -> datetime | None:
         """When the scope's next digest is due (by the desk's clock), or None when none is scheduled."""
         with self._lock:
             current = self._digests.get(scope)
+        return current[1] if current and self._scheduler.get_job(current[0]) else None
+
+    def weekly_due_at(self, scope: str) -> datetime | None:
+        """When the scope's next weekly report is due (by the desk's clock), or None when none is scheduled."""
+        with self._lock:
+            current = self._weeklies.get(scope)
         return current[1] if current and self._scheduler.get_job(current[0]) else None

@@ -160,5 +160,8 @@ def _parse(query: str, raw: bytes, headers: Any) -> dict[str, Any]:
     if raw and "json" in kind:
         body.update(json.loads(raw))
     elif raw and "x-www-form-urlencoded" in kind:
-        body.update(parse_qsl(raw.decode()))
+        try:
+            body.update(parse_qsl(raw.decode()))
+        except UnicodeDecodeError:  # bytes sent with urllib's default content type (a file to Slack's upload URL)
+            pass
     return body

@@ -33,6 +33,8 @@ class FakeSlack(RecordingServer):
         self.on_message: list[Any] = []  # called with each new top-level message the instant it exists, before the answer
         self.down: Reply | None = None  # an outage: every Web API call gets this answer (503, or 429 with Retry-After)
         self.files_down = False  # the file host answers 503
+        self.uploads: dict[str, dict[str, Any]] = {}  # files.getUploadURLExternal's file id → its name, length and bytes
+        self.upload_refused: int | None = None  # the upload URL answers this status instead of taking the bytes
         self.answer_if: list[tuple[str, Any, Reply]] = []  # (method, which bodies, answer): once, for the first body it fits
         self._ts = itertools.count(1)
         self._file_ids = itertools.count(1)
@@ -105,6 +107,8 @@ class FakeSlack(RecordingServer):
             return Reply(200, b"ok", {"Content-Type": "text/plain"})
         if call.path.startswith("/files-pri/"):
             return self._download(call)
+        if call.path.startswith("/upload/v1/"):
+            return self._upload(call)
         method = call.path.removeprefix("/api/")
         if method == "apps.connections.open":
             if call.headers.get("Authorization") != f"Bearer {APP_TOKEN}" or not self.socket_url:
@@ -196,6 +200,90 @@ class FakeSlack(RecordingServer):
         if call.headers.get("Authorization") != f"Bearer {BOT_TOKEN}" or stored is None:
             return Reply(200, b"<!DOCTYPE html><html>Sign in to Slack</html>", {"Content-Type": "text/html; charset=utf-8"})
         return Reply(200, stored["bytes"], {"Content-Type": stored["file"]["mimetype"]})
+
+    def uploaded(self) -> list[dict[str, Any]]:
+        """Files shared through files.completeUploadExternal, oldest first: their object as Slack shows it, and their bytes."""
+        with self._lock:
+            return [dict(u) for u in self.uploads.values() if u.get("shared")]
+
+    def _files_getUploadURLExternal(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Step 1 of an upload: a URL on this fake that takes the bytes, and the file's id."""
+        length = str(body.get("length") or "")
+        if not body.get("filename") or not length.isdigit() or int(length) < 1:
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F0UPLD{next(self._file_ids):04d}"
+        with self._lock:
+            self.uploads[file_id] = {"id": file_id, "filename": body["filename"], "length": int(length), "bytes": None}
+            self.uploads[file_id]["alt_txt"] = body.get("alt_txt")
+        return {"ok": True, "upload_url": f"{self.url}/upload/v1/{file_id}", "file_id": file_id}
+
+    def _upload(self, call: Call) -> Reply:
+        """Step 2: the bytes, POSTed to the URL step 1 gave (no token: the URL is the permission), as Slack's file host."""
+        file_id = call.path.removeprefix("/upload/v1/")
+        with self._lock:
+            pending = self.uploads.get(file_id)
+            if self.upload_refused is not None:
+                return Reply(self.upload_refused, b"upload failed", {"Content-Type": "text/plain"})
+            if call.method != "POST" or pending is None or pending["bytes"] is not None:
+                return Reply(404, b"not found", {"Content-Type": "text/plain"})
+            pending["bytes"] = call.raw
+        return Reply(200, f"OK - {len(call.raw)}".encode(), {"Content-Type": "text/plain"})
+
+    def _files_completeUploadExternal(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Step 3: the uploaded files are made real and, with channel_id, shared there in one message, as Slack does."""
+        try:
+            wanted = json.loads(body.get("files") or "")
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+        if not isinstance(wanted, list) or not wanted or not all(isinstance(f, dict) and f.get("id") for f in wanted):
+            return {"ok": False, "error": "invalid_arguments"}
+        channel, ts = body.get("channel_id"), self._next_ts()
+        done: list[dict[str, Any]] = []
+        with self._lock:
+            for item in wanted:
+                pending = self.uploads.get(item["id"])
+                if pending is None or pending["bytes"] is None or pending.get("shared"):
+                    return {"ok": False, "error": "file_not_found"}
+                if len(pending["bytes"]) != pending["length"]:
+                    return {"ok": False, "error": "file_upload_size_mismatch"}
+            for item in wanted:
+                pending = self.uploads[item["id"]]
+                data = pending["bytes"]
+                png = data.startswith(b"\x89PNG\r\n\x1a\n")  # Slack knows a file's type by its bytes, not its name
+                url = f"{self.url}/files-pri/T0TEAM001-{item['id']}/{pending['filename']}"
+                file = {
+                    "id": item["id"],
+                    "name": pending["filename"],
+                    "title": item.get("title") or pending["filename"],
+                    "mimetype": "image/png" if png else "application/octet-stream",
+                    "filetype": "png" if png else "binary",
+                    "size": len(data),
+                    "url_private": url,
+                    "url_private_download": url + "?download=1",
+                    "user": BOT_USER_ID,
+                    "channels": [channel] if channel else [],
+                }
+                if pending.get("alt_txt"):
+                    file["alt_txt"] = pending["alt_txt"]
+                pending.update(shared=True, file=file, channel=channel, thread_ts=body.get("thread_ts"))
+                self.files[item["id"]] = {"file": file, "bytes": data}
+                done.append(file)
+            if channel:  # one file-share message in the channel (or the thread), with the comment as its text
+                message = {
+                    "type": "message",
+                    "ts": ts,
+                    "text": body.get("initial_comment") or "",
+                    "files": [dict(f) for f in done],
+                    "upload": True,
+                    "user": BOT_USER_ID,
+                    "display_as_bot": False,
+                }
+                if body.get("thread_ts"):
+                    message["thread_ts"] = body["thread_ts"]
+                    self.threads.setdefault((channel, body["thread_ts"]), []).append(message)
+                else:
+                    self.history.setdefault(channel, []).append(message)
+        return {"ok": True, "files": [{"id": f["id"], "title": f["title"]} for f in done]}
 
     def _files_info(self, body: dict[str, Any]) -> dict[str, Any]:
         stored = self.files.get(body.get("file", ""))

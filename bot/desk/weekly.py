@@ -1,0 +1,164 @@
+"""The weekly report, exactly once per scope and week: claimed in the ledger like the daily digest, with its chart."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import date, datetime, time
+
+from bot import chart
+from bot.desk.core import Core
+from bot.desk.digests import EARLY, RETRY, Sending, Slot
+from bot.digest import TOP
+from bot.errors import ConfigError
+from bot.model import Publication
+from bot.ports import Notifier
+from bot.review import tally
+from bot.weekly import (
+    Post,
+    WeeklyReport,
+    WeeklyScope,
+    compose,
+    latest_weekly_due,
+    next_weekly_due,
+    week_before,
+    week_so_far,
+    weekly_scopes,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Weekly:
+    """Composes weekly reports from the ledger (engagement as last read), sends each scope's once, and shows one so far."""
+
+    def __init__(
+        self, core: Core, *, notifier: Notifier, sending: Sending, draw: Callable[[WeeklyReport], bytes] = chart.draw
+    ) -> None:
+        self.core = core
+        self.ledger = core.ledger
+        self.config = core.config
+        self.clock = core.clock
+        self.notifier = notifier
+        self.sending = sending  # the daily digest's: one report at a time, claimed the same way
+        self.draw = draw
+
+    def weekly_scopes(self) -> list[WeeklyScope]:
+        """The weekly reports app.yaml asks for."""
+        return weekly_scopes(self.config)
+
+    # asked for
+
+    def weekly_so_far(self) -> list[WeeklyReport]:
+        """copydesk digest --weekly: each scope's last 7 local days up to now (every account without one); sends nothing."""
+        now = self.clock()
+        start, end = week_so_far(now, self.config.timezone)
+        return [self._compose(scope, start, end, day=None) for scope in self._scopes_or_all()]
+
+    def post_weekly_now(self) -> list[tuple[WeeklyScope, str]]:
+        """copydesk digest --weekly --post: each report so far to its channel, recorded as on demand; the scheduled one is
+        untouched."""
+        found = self.weekly_scopes()
+        if not found:
+            raise ConfigError('app.yaml has no weekly report: add digest.weekly (say {day: monday, at: "09:00"}) to post one')
+        posted = []
+        for scope in found:
+            now = self.clock()
+            start, end = week_so_far(now, self.config.timezone)
+            report = self._compose(scope, start, end, day=None)
+            digest_id = self.ledger.claim_digest(
+                scope=scope.key, day=None, start=start, end=end, channel=scope.channel, at=now, kind="weekly_on_demand"
+            )
+            assert digest_id is not None  # on-demand reports are never unique per day
+            posted.append((scope, self.sending.record(digest_id, scope.channel, self._post, report)))
+        return posted
+
+    def _scopes_or_all(self) -> list[WeeklyScope]:
+        """Without a weekly report in app.yaml, who asks still gets one covering every account."""
+        return self.weekly_scopes() or [WeeklyScope(TOP, "", 0, time(0), tuple(self.config.accounts))]
+
+    # the scheduled one
+
+    def start_weekly(self) -> int:
+        """On start: send once a report whose time passed while copydesk was down, then schedule the next of each."""
+        sent = 0
+        origin = self.ledger.digest_origin()
+        for scope in self.weekly_scopes():
+            day, due = latest_weekly_due(self.clock(), scope.weekday, scope.at, self.config.timezone)
+            if self.sending.missed(Slot(scope.key, "weekly", day, scope.channel), due, origin):
+                sent += self._attempt(scope)
+            else:
+                self._schedule_next(scope)
+        return sent
+
+    def run_weekly(self, scope_key: str) -> None:
+        """The scheduler's job: send the scope's report if its time has come and the ledger lacks it; schedule the next."""
+        scope = next((s for s in self.weekly_scopes() if s.key == scope_key), None)
+        if scope is not None:
+            self._attempt(scope)
+
+    def _attempt(self, scope: WeeklyScope) -> bool:
+        try:
+            sent = self._send_due(scope)
+        except Exception:
+            log.exception("the %s weekly report could not be sent; trying again in %s", scope.key, RETRY)
+            day, _ = latest_weekly_due(self.clock(), scope.weekday, scope.at, self.config.timezone)
+            self._schedule(scope, day, self.clock() + RETRY)
+            return False
+        self._schedule_next(scope)
+        return sent
+
+    def _send_due(self, scope: WeeklyScope) -> bool:
+        """Claim, post, record, as the daily digest: the week is the 7 local days before the report's day."""
+        day, _ = latest_weekly_due(self.clock() + EARLY, scope.weekday, scope.at, self.config.timezone)
+        start, end = week_before(day, self.config.timezone)
+        return self.sending.once(
+            Slot(scope.key, "weekly", day, scope.channel),
+            window=lambda now: (start, end),
+            compose=lambda first, last: self._compose(scope, first, last, day=day),
+            post=self._post,
+        )
+
+    def _post(self, channel: str, report: WeeklyReport) -> str:
+        """The report with its chart; a chart that cannot be drawn leaves the text to say it all."""
+        try:
+            png: bytes | None = self.draw(report)
+        except Exception:
+            log.exception("the weekly chart could not be drawn; the report goes without it")
+            png = None
+        return self.notifier.post_weekly(channel, report, png)
+
+    def _schedule_next(self, scope: WeeklyScope) -> None:
+        day, due = next_weekly_due(self.clock(), scope.weekday, scope.at, self.config.timezone)
+        self._schedule(scope, day, due)
+
+    def _schedule(self, scope: WeeklyScope, day: date, due: datetime) -> None:
+        self.core.scheduler.schedule_weekly(scope.key, day, due, wait=due - self.clock())
+
+    # what it says
+
+    def _compose(self, scope: WeeklyScope, start: datetime, end: datetime, *, day: date | None) -> WeeklyReport:
+        """The scope's posts that went out in [start, end), with the engagement the ledger last read for each."""
+        published = self.ledger.published_between(scope.accounts, start, end)
+        drafts = {draft.id: draft for draft, _ in published}
+        parts: dict[int, list[Publication]] = {}
+        for draft, publication in published:
+            parts.setdefault(draft.id, []).append(publication)
+        votes = self.ledger.votes_on(drafts)
+        posts = [
+            Post(
+                draft=drafts[draft_id],
+                handle=self._handle(drafts[draft_id].account),
+                publications=tuple(out),
+                approvers=tally(votes[draft_id]).approvers,
+            )
+            for draft_id, out in parts.items()
+            if any(p.part == 1 for p in out)  # a thread begun the week before belongs to that week
+        ]
+        engagement = self.ledger.engagement_of(p.id for post in posts for p in post.publications)
+        handles = tuple(self._handle(a) for a in scope.accounts if a in self.config.accounts)
+        return compose(scope.key, day, start, end, self.config.timezone, handles, posts, engagement)
+
+    def _handle(self, account: str) -> str:
+        found = self.config.accounts.get(account)
+        return found.handle if found else account

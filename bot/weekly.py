@@ -1,0 +1,298 @@
+"""The weekly report as data: who gets which, when it is due, the week it covers and what it says.
+
+Pure: no Slack, no SQL, no drawing. The desk (bot/desk/weekly.py) feeds it from the ledger; handlers/weekly_render.py
+and bot/chart.py show it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.config import WEEKDAYS, Config
+from bot.digest import TOP, due_at
+from bot.model import Draft, Engagement, Publication
+
+DAYS = 7  # a week of local days
+TOP_POSTS = 3
+MOST = 3  # people named under "wrote most" and "approved most"
+
+
+@dataclass(frozen=True)
+class WeeklyScope:
+    """One weekly report: its key in the ledger (as the daily digest's), where and when it goes, the accounts it covers."""
+
+    key: str
+    channel: str
+    weekday: int  # 0 is Monday
+    at: time
+    accounts: tuple[str, ...]
+
+    @property
+    def day_name(self) -> str:
+        """monday … sunday, as app.yaml writes it."""
+        return WEEKDAYS[self.weekday]
+
+
+def weekly_scopes(config: Config) -> list[WeeklyScope]:
+    """The daily digest's scopes that have a weekly report: the top-level one, and each account with a digest of its own."""
+    found: list[WeeklyScope] = []
+    top = config.digest
+    if top is not None and top.weekly is not None:
+        rest = tuple(name for name, account in config.accounts.items() if account.digest is None)
+        if rest:
+            found.append(_scope(TOP, top.channel, top.weekly.weekday, top.weekly.at, rest))
+    for name, account in config.accounts.items():
+        own = account.digest
+        if own is not None and own.weekly is not None:
+            found.append(_scope(name, own.channel, own.weekly.weekday, own.weekly.at, (name,)))
+    return found
+
+
+def _scope(key: str, channel: str, weekday: int, at: str, accounts: tuple[str, ...]) -> WeeklyScope:
+    hour, minute = (int(part) for part in at.split(":"))
+    return WeeklyScope(key=key, channel=channel, weekday=weekday, at=time(hour, minute), accounts=accounts)
+
+
+# when it is due
+
+
+def latest_weekly_due(now: datetime, weekday: int, at: time, zone: ZoneInfo) -> tuple[date, datetime]:
+    """The local day and instant of the most recent report time at or before `now` (daylight saving as the digest's)."""
+    today = now.astimezone(zone).date()
+    back = (today.weekday() - weekday) % DAYS
+    for day in (today - timedelta(days=back), today - timedelta(days=back + DAYS)):
+        instant = due_at(day, at, zone)
+        if instant <= now:
+            return day, instant
+    raise AssertionError("a report time exists every week")  # pragma: no cover
+
+
+def next_weekly_due(now: datetime, weekday: int, at: time, zone: ZoneInfo) -> tuple[date, datetime]:
+    """The local day and instant of the first report time after `now`."""
+    today = now.astimezone(zone).date()
+    ahead = (weekday - today.weekday()) % DAYS
+    for day in (today + timedelta(days=ahead), today + timedelta(days=ahead + DAYS)):
+        instant = due_at(day, at, zone)
+        if instant > now:
+            return day, instant
+    raise AssertionError("a report time exists every week")  # pragma: no cover
+
+
+def week_before(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The 7 whole local days before `day`, midnight to midnight, half-open: a Monday's report covers Monday to Sunday."""
+    return due_at(day - timedelta(days=DAYS), time(0), zone), due_at(day, time(0), zone)
+
+
+def week_so_far(now: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The last 7 local days, today's part of it included: what `copydesk digest --weekly` shows."""
+    today = now.astimezone(zone).date()
+    return due_at(today - timedelta(days=DAYS - 1), time(0), zone), now
+
+
+# what it says
+
+
+@dataclass(frozen=True)
+class Day:
+    """One local day of the week: how many posts went out, and how they landed by the counts read so far."""
+
+    day: date
+    posts: int
+    interactions: int  # likes, reposts, replies and quotes of that day's posts; a post with no counts read adds 0
+    impressions: int | None  # None: no post of the day has impressions read
+    read: int  # that day's posts with counts read
+
+    @property
+    def unread(self) -> bool:
+        """Posts went out, and not one of them has counts yet."""
+        return self.posts > 0 and self.read == 0
+
+
+@dataclass(frozen=True)
+class TopPost:
+    """One of the week's best posts, with its link on each network it went out on."""
+
+    draft_id: int
+    handle: str
+    text: str
+    author: str
+    at: datetime
+    links: tuple[tuple[str, str], ...]  # (network, link of its first post)
+    interactions: int
+    likes: int | None = None
+    reposts: int | None = None
+    replies: int | None = None
+    quotes: int | None = None
+    impressions: int | None = None
+
+    @property
+    def number(self) -> str:
+        """How people refer to it: #12."""
+        return f"#{self.draft_id}"
+
+
+@dataclass(frozen=True)
+class WeeklyReport:
+    """What one weekly report says: its days, its best posts, and who wrote and approved most."""
+
+    scope: str
+    day: date | None  # the local day it is sent; None for one asked for
+    start: datetime
+    end: datetime
+    zone: ZoneInfo
+    handles: tuple[str, ...]
+    days: tuple[Day, ...]
+    top: tuple[TopPost, ...] = ()
+    writers: tuple[tuple[str, int], ...] = ()  # (Slack user, posts written that went out), most first
+    approvers: tuple[tuple[str, int], ...] = ()  # (Slack user, approvals of those posts), most first
+
+    @property
+    def posts(self) -> int:
+        """Posts that went out in the week."""
+        return sum(d.posts for d in self.days)
+
+    @property
+    def interactions(self) -> int:
+        """Every day's interactions together."""
+        return sum(d.interactions for d in self.days)
+
+    @property
+    def impressions(self) -> int | None:
+        """Every day's impressions together, or None when none were read."""
+        given = [d.impressions for d in self.days if d.impressions is not None]
+        return sum(given) if given else None
+
+    @property
+    def read(self) -> int:
+        """Posts with counts read."""
+        return sum(d.read for d in self.days)
+
+    @property
+    def counts_missing(self) -> bool:
+        """Posts went out and no counts were read for any of them: the engagement figures say nothing yet."""
+        return self.posts > 0 and self.read == 0
+
+
+@dataclass(frozen=True)
+class Post:
+    """A post that went out in the week, as the desk hands it over: the draft, its publications there, who approved it."""
+
+    draft: Draft
+    handle: str
+    publications: tuple[Publication, ...]  # every part on every network that went out in the week, in order
+    approvers: tuple[str, ...]
+
+    @property
+    def at(self) -> datetime:
+        """When it first went out (its first publication in the week)."""
+        return min(p.finished_at or p.started_at for p in self.publications)
+
+
+def compose(
+    scope: str,
+    day: date | None,
+    start: datetime,
+    end: datetime,
+    zone: ZoneInfo,
+    handles: tuple[str, ...],
+    posts: Iterable[Post],
+    engagement: Mapping[int, Engagement],
+) -> WeeklyReport:
+    """The report for [start, end): each local day's posts and counts (engagement keyed by publication id), the top 3."""
+    first = start.astimezone(zone).date()
+    last = (end - timedelta(microseconds=1)).astimezone(zone).date()
+    dates = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    out = sorted(posts, key=lambda p: (p.at, p.draft.id))
+    tallies = {p.draft.id: _tally(p, engagement) for p in out}
+    days = []
+    for local in dates:
+        those = [p for p in out if p.at.astimezone(zone).date() == local]
+        counted = [tallies[p.draft.id] for p in those]
+        impressions = [t.impressions for t in counted if t is not None and t.impressions is not None]
+        days.append(
+            Day(
+                day=local,
+                posts=len(those),
+                interactions=sum(t.interactions for t in counted if t is not None),
+                impressions=sum(impressions) if impressions else None,
+                read=sum(1 for t in counted if t is not None),
+            )
+        )
+    ranked = sorted((p for p in out if tallies[p.draft.id] is not None), key=lambda p: -_interactions(tallies[p.draft.id]))
+    return WeeklyReport(
+        scope=scope,
+        day=day,
+        start=start,
+        end=end,
+        zone=zone,
+        handles=handles,
+        days=tuple(days),
+        top=tuple(_top(p, tallies[p.draft.id]) for p in ranked[:TOP_POSTS]),
+        writers=_most(p.draft.author_id for p in out),
+        approvers=_most(user for p in out for user in p.approvers),
+    )
+
+
+@dataclass(frozen=True)
+class _Counts:
+    interactions: int
+    likes: int | None
+    reposts: int | None
+    replies: int | None
+    quotes: int | None
+    impressions: int | None
+
+
+def _tally(post: Post, engagement: Mapping[int, Engagement]) -> _Counts | None:
+    """A post's counts over its parts and networks; None when none of them was read yet."""
+    read = [engagement[p.id] for p in post.publications if p.id in engagement]
+    if not read:
+        return None
+
+    def total(name: str) -> int | None:
+        given = [getattr(e, name) for e in read if getattr(e, name) is not None]
+        return sum(given) if given else None
+
+    return _Counts(
+        interactions=sum(e.interactions for e in read),
+        likes=total("likes"),
+        reposts=total("reposts"),
+        replies=total("replies"),
+        quotes=total("quotes"),
+        impressions=total("impressions"),
+    )
+
+
+def _interactions(counts: _Counts | None) -> int:
+    return counts.interactions if counts else 0
+
+
+def _top(post: Post, counts: _Counts | None) -> TopPost:
+    links: dict[str, str] = {}
+    for publication in post.publications:
+        if publication.part == 1 and publication.url:
+            links.setdefault(publication.network, publication.url)
+    assert counts is not None  # only posts with counts are ranked
+    return TopPost(
+        draft_id=post.draft.id,
+        handle=post.handle,
+        text=post.draft.text,
+        author=post.draft.author_id,
+        at=post.at,
+        links=tuple(links.items()),
+        interactions=counts.interactions,
+        likes=counts.likes,
+        reposts=counts.reposts,
+        replies=counts.replies,
+        quotes=counts.quotes,
+        impressions=counts.impressions,
+    )
+
+
+def _most(people: Iterable[str]) -> tuple[tuple[str, int], ...]:
+    """The people who come up most, most first (ties in the order they first came up), at most MOST of them."""
+    return tuple(Counter(people).most_common(MOST))

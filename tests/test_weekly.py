@@ -1,0 +1,476 @@
+"""The weekly report: its week, what it says, its chart reaching Slack, and never twice across a restart."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bot.chart import PNG_SIGNATURE
+from bot.config import Config, load_config
+from bot.digest import TOP
+from bot.errors import ConfigError
+from bot.model import Engagement
+from bot.review import State
+from bot.weekly import latest_weekly_due, next_weekly_due, week_before, weekly_scopes
+from tests.fakes.slack_api import blocks_text
+from tests.fakes.x_api import X_ENV
+from tests.support.digests import DIGEST, LA, clock_at, move, utc
+from tests.support.harness import (
+    AUTHOR,
+    BASE_CONFIG,
+    EDITOR_1,
+    EDITOR_2,
+    EDITOR_3,
+    Copydesk,
+    MovableClock,
+    eventually,
+    write_config,
+)
+from tests.support.ledger_file import peek
+from tests.test_digest import run_cli
+
+WEEKLY = {"digest": {"channel": DIGEST, "at": "18:00", "weekly": {"day": "monday", "at": "09:00"}}}
+
+
+def monday(weeks: int = 0) -> date:
+    """A Monday at least a day ahead of the wall clock (so nothing planned from it fires early), `weeks` later."""
+    day = datetime.now(LA).date() + timedelta(days=1)
+    return day + timedelta(days=(-day.weekday()) % 7 + 7 * weeks)
+
+
+def local(day: date, hour: int, minute: int = 0) -> datetime:
+    return utc(datetime.combine(day, time(hour, minute), tzinfo=LA).isoformat())
+
+
+def fire_weekly(bot: Copydesk, clock: MovableClock, scope: str = TOP) -> datetime:
+    """The report's time comes: move the desk's clock to it and run the job the scheduler holds for it."""
+    due = bot.services.scheduler.weekly_due_at(scope)
+    assert due is not None, f"no weekly report is scheduled for {scope}"
+    move(clock, due + timedelta(seconds=1))
+    bot.desk.weekly.run_weekly(scope)
+    return due
+
+
+def reports(slack: Any, channel: str = DIGEST) -> list[dict[str, Any]]:
+    """The weekly reports' messages in the channel, as Slack keeps them."""
+    return [
+        m
+        for m in slack.top_level(channel)
+        if (m.get("metadata") or {}).get("event_payload", {}).get("kind", "").startswith("weekly")
+    ]
+
+
+def weekly_config(tmp_path: Path, environ: dict[str, str]) -> Config:
+    return load_config(write_config(tmp_path / "app.yaml", top=WEEKLY), environ)
+
+
+# when it is due: pure functions
+
+
+@pytest.mark.parametrize(
+    ("now", "weekday", "at", "latest", "next_"),
+    [
+        # Monday 09:00 in Los Angeles; Nov 23 2026 is a Monday
+        ("2026-11-23T09:00-08:00", 0, "09:00", "2026-11-23T09:00-08:00", "2026-11-30T09:00-08:00"),  # at its time: due
+        ("2026-11-23T08:59-08:00", 0, "09:00", "2026-11-16T09:00-08:00", "2026-11-23T09:00-08:00"),
+        ("2026-11-26T12:00-08:00", 0, "09:00", "2026-11-23T09:00-08:00", "2026-11-30T09:00-08:00"),
+        ("2026-11-22T23:00-08:00", 6, "22:30", "2026-11-22T22:30-08:00", "2026-11-29T22:30-08:00"),  # Sundays
+        ("2026-03-09T08:00-07:00", 0, "09:00", "2026-03-02T09:00-08:00", "2026-03-09T09:00-07:00"),  # the week of spring forward
+    ],
+)
+def test_the_weekly_report_time(now: str, weekday: int, at: str, latest: str, next_: str) -> None:
+    hour, minute = map(int, at.split(":"))
+    assert latest_weekly_due(utc(now), weekday, time(hour, minute), LA)[1] == utc(latest)
+    assert next_weekly_due(utc(now), weekday, time(hour, minute), LA)[1] == utc(next_)
+    assert next_weekly_due(utc(now), weekday, time(hour, minute), LA)[0].weekday() == weekday
+
+
+def test_the_week_is_the_seven_whole_local_days_before_the_report() -> None:
+    assert week_before(date(2026, 11, 23), LA) == (utc("2026-11-16T00:00-08:00"), utc("2026-11-23T00:00-08:00"))
+    start, end = week_before(date(2026, 3, 9), LA)  # the clocks spring forward on Sunday Mar 8: a week of 167 hours
+    assert (start, end) == (utc("2026-03-02T00:00-08:00"), utc("2026-03-09T00:00-07:00"))
+    assert end - start == timedelta(hours=167)
+
+
+# settings
+
+
+def load(tmp_path: Path, data: dict) -> Config:
+    path = tmp_path / "app.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return load_config(path, {"SLACK_BOT_TOKEN": "xoxb-x", **X_ENV})
+
+
+def with_weekly(weekly: Any, account_digest: dict | None = None) -> dict:
+    data = json.loads(json.dumps(BASE_CONFIG))
+    data["digest"]["weekly"] = weekly
+    data["accounts"]["news"] = {**data["accounts"]["main"], "handle": "news"}
+    if account_digest is not None:
+        data["accounts"]["main"]["digest"] = account_digest
+    return data
+
+
+def test_weekly_settings_default_inherit_and_can_be_left_out(tmp_path: Path) -> None:
+    [top] = weekly_scopes(load(tmp_path, with_weekly({})))
+    assert (top.key, top.channel, top.day_name, top.at, top.accounts) == (TOP, DIGEST, "monday", time(9, 0), ("main", "news"))
+    scopes = weekly_scopes(load(tmp_path, with_weekly({"day": "Friday", "at": "16:30"}, {"channel": "C0MAINDIG1"})))
+    assert [(s.key, s.channel, s.day_name, s.at, s.accounts) for s in scopes] == [
+        (TOP, DIGEST, "friday", time(16, 30), ("news",)),
+        ("main", "C0MAINDIG1", "friday", time(16, 30), ("main",)),  # its own digest takes the top-level weekly
+    ]
+    own = weekly_scopes(load(tmp_path, with_weekly({"day": "friday"}, {"channel": "C0MAINDIG1", "weekly": {"at": "07:00"}})))
+    assert [(s.key, s.day_name, s.at) for s in own] == [(TOP, "friday", time(9, 0)), ("main", "friday", time(7, 0))]
+    off = weekly_scopes(load(tmp_path, with_weekly({}, {"channel": "C0MAINDIG1", "weekly": None})))
+    assert [s.key for s in off] == [TOP]
+    assert weekly_scopes(load(tmp_path, BASE_CONFIG)) == []  # no digest.weekly: no weekly report
+
+
+@pytest.mark.parametrize(
+    ("weekly", "message"),
+    [
+        ({"day": "funday"}, "digest.weekly.day 'funday' is not a day of the week (monday … sunday)"),
+        ({"day": 1}, "digest.weekly.day 1 is not a day of the week"),
+        ({"at": "9am"}, "digest.weekly.at '9am' is not a time of day"),
+        ("monday", "digest.weekly must be a mapping"),
+        ({"hour": "09:00"}, "unknown key 'digest.weekly.hour'"),
+    ],
+)
+def test_a_bad_weekly_setting_is_named(tmp_path: Path, weekly: Any, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
+        load(tmp_path, with_weekly(weekly))
+
+
+def test_a_bad_weekly_setting_of_an_account_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"accounts\.main\.digest\.weekly\.day 'someday' is not a day of the week"):
+        load(tmp_path, with_weekly({}, {"weekly": {"day": "someday"}}))
+
+
+# the week in Slack
+
+
+def publish(bot: Copydesk, author: str, text: str, approvers: tuple[str, str]) -> int:
+    """A post written by `author`, approved by two editors, out on X now (by the desk's clock)."""
+    bot.command(author, text)
+    number = bot.latest().id
+    for editor in approvers:
+        bot.react(editor, "white_check_mark", number)
+    bot.wait_for_state(number, State.PUBLISHED)
+    return number
+
+
+def counts(bot: Copydesk, number: int, likes: int, reposts: int, replies: int, quotes: int, impressions: int | None) -> None:
+    """What a reading of X's public_metrics leaves in the ledger for the post (the engagement reader's verb)."""
+    [out] = [p for p in bot.ledger.publications(number) if p.outcome == "published"]
+    bot.ledger.record_engagement(
+        [Engagement(out.id, number, "x", bot.desk.core.clock(), likes, reposts, replies, quotes, impressions)]
+    )
+
+
+def a_week(bot: Copydesk, clock: MovableClock, week: date) -> dict[str, int]:
+    """Monday: one post; Wednesday: two (one never read); Thursday: one; the report's own morning: one, for next week."""
+    move(clock, local(week, 10))
+    launch = publish(bot, AUTHOR, "Launch day & we are live 🚀", (EDITOR_1, EDITOR_2))
+    counts(bot, launch, 10, 2, 1, 0, 500)
+    move(clock, local(week + timedelta(days=2), 10))
+    thanks = publish(bot, AUTHOR, "Thank you for a wonderful launch", (EDITOR_1, EDITOR_3))
+    counts(bot, thanks, 30, 5, 4, 1, 2000)
+    move(clock, local(week + timedelta(days=2), 15))
+    unread = publish(bot, EDITOR_3, "Behind the scenes", (EDITOR_1, EDITOR_2))
+    move(clock, local(week + timedelta(days=3), 10))
+    small = publish(bot, AUTHOR, "A quiet update", (EDITOR_1, EDITOR_2))
+    counts(bot, small, 3, 0, 0, 0, None)
+    move(clock, local(week + timedelta(days=7), 8))
+    later = publish(bot, AUTHOR, "Monday morning, before the report", (EDITOR_1, EDITOR_2))
+    return {"launch": launch, "thanks": thanks, "unread": unread, "small": small, "later": later}
+
+
+def test_the_weekly_report_says_the_week_and_its_chart_reaches_slack(make_bot) -> None:
+    week = monday(1)
+    clock = clock_at(local(week, 9, 30))
+    bot = make_bot(clock=clock, top=WEEKLY)
+    posts = a_week(bot, clock, week)
+
+    due = fire_weekly(bot, clock)
+
+    assert due == local(week + timedelta(days=7), 9)
+    [message] = reports(bot.slack)
+    shown = blocks_text(message)
+    day = week + timedelta(days=7)
+    assert shown.startswith(f"Weekly report · {day:%a, %b} {day.day} · @aplusk")
+    first, last = week, week + timedelta(days=6)
+    assert f"{first:%a %b} {first.day} – {last:%a %b} {last.day} · 4 posts · 56 interactions · 2,500 impressions" in shown
+    table = shown[shown.index("```") :]
+    assert f"{week:%a %b} {week.day:<2}      1            13          500" in table
+    assert f"{week + timedelta(days=1):%a %b} {(week + timedelta(days=1)).day:<2}      0             0            —" in table
+    wednesday = week + timedelta(days=2)
+    assert f"{wednesday:%a %b} {wednesday.day:<2}      2            40        2,000" in table  # the unread one adds 0
+    thursday = week + timedelta(days=3)
+    assert f"{thursday:%a %b} {thursday.day:<2}      1             3            —" in table
+    assert "Monday morning, before the report" not in shown  # next week's
+    # the top 3, by interactions, each with its link; the post never read is not ranked
+    links = {n: bot.ledger.publications(n)[-1].url for n in posts.values()}
+    top = shown[shown.index("Top posts") :]
+    assert top.index(f"1. #{posts['thanks']} @aplusk · on <{links[posts['thanks']]}|X>") < top.index(
+        f"2. #{posts['launch']} @aplusk · on <{links[posts['launch']]}|X>"
+    )
+    assert f"3. #{posts['small']} @aplusk" in top and f"#{posts['unread']} " not in top
+    assert "40 interactions: 30 likes, 5 reposts, 4 replies, 1 quotes · 2,000 impressions" in top
+    assert "“Thank you for a wonderful launch”" in top
+    assert f"Wrote most: <@{AUTHOR}> (3 posts), <@{EDITOR_3}> (1 post)" in shown
+    assert f"Approved most: <@{EDITOR_1}> (4 approvals), <@{EDITOR_2}> (3 approvals), <@{EDITOR_3}> (1 approval)" in shown
+    assert "could not be attached" not in shown
+    # the plain text says it all too, for notifications and clients without images
+    assert message["text"].startswith("Weekly report · ") and "Launch day &amp; we are live" in message["text"]
+    assert f"{wednesday:%a %b} {wednesday.day:<2}      2            40        2,000" in message["text"]
+    assert message["metadata"] == {
+        "event_type": "copydesk_digest",
+        "event_payload": {"scope": "*", "kind": "weekly", "day": day.isoformat()},
+    }
+    # the chart: files_upload_v2's three steps, a PNG of a fixed size, shared in the channel right under the report
+    [chart] = bot.slack.uploaded()
+    assert [c.path for c in bot.slack.calls() if c.path.startswith(("/api/files.", "/upload/"))] == [
+        "/api/files.getUploadURLExternal",
+        f"/upload/v1/{chart['id']}",
+        "/api/files.completeUploadExternal",
+    ]
+    png = chart["bytes"]
+    assert png.startswith(PNG_SIGNATURE) and chart["file"]["mimetype"] == "image/png"
+    assert (int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")) == (800, 400)  # its IHDR: always the same
+    assert chart["channel"] == DIGEST and chart["thread_ts"] is None
+    assert chart["file"]["name"] == f"copydesk-week-{last.isoformat()}.png"
+    assert "Wed 2 posts, 40" in chart["file"]["alt_txt"]
+    shared = bot.slack.top_level(DIGEST)[-1]
+    assert shared["files"][0]["id"] == chart["id"] and shared["text"].startswith(":bar_chart: Posts and engagement per day")
+    assert float(shared["ts"]) > float(message["ts"])
+    # recorded once, for its day and its week; a second firing sends nothing more
+    [record] = [d for d in bot.ledger.digests() if d.kind == "weekly"]
+    assert (record.day, record.outcome, record.message_ts) == (day, "sent", message["ts"])
+    assert (record.window_start, record.window_end) == week_before(day, LA)
+    bot.desk.weekly.run_weekly(TOP)
+    assert len(reports(bot.slack)) == 1 and len(bot.slack.uploaded()) == 1
+    assert bot.services.scheduler.weekly_due_at(TOP) == local(day + timedelta(days=7), 9)
+
+
+def test_a_week_without_counts_says_they_are_missing(make_bot) -> None:
+    week = monday(1)
+    clock = clock_at(local(week + timedelta(days=4), 10))
+    bot = make_bot(clock=clock, top=WEEKLY)
+    publish(bot, AUTHOR, "Nobody has read my counts", (EDITOR_1, EDITOR_2))
+
+    fire_weekly(bot, clock)
+
+    [message] = reports(bot.slack)
+    shown = blocks_text(message)
+    assert "1 post · 0 interactions" in shown and "impressions" not in shown.split("\n")[1]
+    assert "counts not read yet" in shown
+    assert "No engagement counts were read for this week's posts yet" in shown
+    assert "None ranked: no counts were read for these posts yet." in shown
+
+
+def test_the_scheduler_itself_fires_the_weekly_report_at_its_time(make_bot) -> None:
+    due = local(monday(1), 9)
+    clock = clock_at(due - timedelta(seconds=1))
+    bot = make_bot(clock=clock, top=WEEKLY)
+
+    eventually(lambda: len(reports(bot.slack)) == 1, what="the weekly report")
+    eventually(lambda: bot.services.scheduler.weekly_due_at(TOP) == due + timedelta(days=7), what="the next week's job")
+
+    [call] = [c for c in bot.slack.calls("/api/chat.postMessage") if c.body.get("channel") == DIGEST]
+    assert datetime.fromtimestamp(call.at, LA) + clock.offset >= due - timedelta(milliseconds=50)  # not before its time
+    assert "Nothing went out this week." in blocks_text(reports(bot.slack)[0])
+    eventually(lambda: len(bot.slack.uploaded()) == 1, what="the chart")
+
+
+@pytest.mark.parametrize(
+    ("fault", "problem"),
+    [
+        ("upload", "the upload failed with HTTP 500"),
+        ("url", "Slack said ratelimited"),
+        ("complete", "Slack said internal_error"),
+    ],
+)
+def test_a_chart_slack_will_not_take_leaves_the_report_saying_so(make_bot, fault: str, problem: str) -> None:
+    week = monday(1)
+    clock = clock_at(local(week + timedelta(days=1), 10))
+    bot = make_bot(clock=clock, top=WEEKLY)
+    publish(bot, AUTHOR, "Out on Tuesday", (EDITOR_1, EDITOR_2))
+    if fault == "upload":
+        bot.slack.upload_refused = 500
+    elif fault == "url":
+        bot.slack.failures["files.getUploadURLExternal"] = "ratelimited"
+    else:
+        bot.slack.failures["files.completeUploadExternal"] = "internal_error"
+
+    fire_weekly(bot, clock)
+
+    [message] = reports(bot.slack)  # as it stands in the channel, after the note was added
+    shown = blocks_text(message)
+    assert "· 1 post · 0 interactions" in shown and "counts not read yet" in shown
+    assert f"The chart could not be attached ({problem}); the table shows everything it would." in shown
+    assert "The chart could not be attached" in message["text"]
+    assert bot.slack.uploaded() == []
+    [record] = [d for d in bot.ledger.digests() if d.kind == "weekly"]
+    assert (record.outcome, record.message_ts) == ("sent", message["ts"])
+
+
+def test_slack_refusing_the_report_is_retried_and_it_goes_out_once(make_bot) -> None:
+    week = monday(1)
+    clock = clock_at(local(week + timedelta(days=1), 10))
+    bot = make_bot(clock=clock, top=WEEKLY)
+    bot.slack.failures["chat.postMessage"] = "not_in_channel"
+
+    due = fire_weekly(bot, clock)
+
+    [record] = [d for d in bot.ledger.digests() if d.kind == "weekly"]
+    assert (record.outcome, record.error) == ("failed", f"Slack refused the weekly report in {DIGEST}: not_in_channel")
+    retry = bot.services.scheduler.weekly_due_at(TOP)
+    assert retry is not None and timedelta(minutes=9) < retry - due < timedelta(minutes=11)
+    assert bot.slack.uploaded() == []  # no chart under a report that is not there
+    del bot.slack.failures["chat.postMessage"]
+    fire_weekly(bot, clock)
+    bot.desk.weekly.run_weekly(TOP)
+
+    assert len(reports(bot.slack)) == 1 and len(bot.slack.uploaded()) == 1
+    assert [(d.outcome, d.day) for d in bot.ledger.digests() if d.kind == "weekly"] == [("sent", due.astimezone(LA).date())]
+
+
+# restarts
+
+
+def test_a_restart_after_the_report_went_does_not_send_it_again(tmp_path: Path, environ, slack, x) -> None:
+    config = weekly_config(tmp_path, environ)
+    clock = clock_at(local(monday(1), 8))
+    first = Copydesk(config, slack, x, clock=clock).start()
+    due = fire_weekly(first, clock)
+    first.stop()
+
+    second = Copydesk(config, slack, x, clock=clock).start()
+    try:
+        assert len(reports(slack)) == 1 and len(slack.uploaded()) == 1
+        assert second.services.scheduler.weekly_due_at(TOP) == due + timedelta(days=7)
+    finally:
+        second.stop()
+
+
+def test_a_report_due_while_down_is_sent_once_on_start(tmp_path: Path, environ, slack, x) -> None:
+    config = weekly_config(tmp_path, environ)
+    week = monday(1)
+    clock = clock_at(local(week + timedelta(days=2), 10))
+    first = Copydesk(config, slack, x, clock=clock).start()
+    counts(first, publish(first, AUTHOR, "Out before the outage", (EDITOR_1, EDITOR_2)), 5, 0, 0, 0, None)
+    first.stop()
+
+    move(clock, local(week + timedelta(days=8), 12))  # down from Wednesday until Tuesday noon, through Monday 09:00
+    second = Copydesk(config, slack, x, clock=clock).start()
+    second.stop()
+    third = Copydesk(config, slack, x, clock=clock).start()
+    try:
+        [message] = reports(slack)
+        assert "Out before the outage" in blocks_text(message)
+        assert [(d.day, d.outcome) for d in third.ledger.digests() if d.kind == "weekly"] == [(week + timedelta(days=7), "sent")]
+        assert len(slack.uploaded()) == 1
+        assert third.services.scheduler.weekly_due_at(TOP) == local(week + timedelta(days=14), 9)
+    finally:
+        third.stop()
+
+
+def test_a_new_ledger_does_not_start_with_a_weekly_report(make_bot) -> None:
+    bot = make_bot(clock=clock_at(local(monday(1), 12)), top=WEEKLY)  # its time passed today, before this ledger existed
+    assert reports(bot.slack) == []
+    assert bot.services.scheduler.weekly_due_at(TOP) == local(monday(2), 9)
+
+
+def test_a_report_posted_just_before_a_crash_is_found_in_the_channel_not_posted_again(tmp_path: Path, environ, slack, x) -> None:
+    config = weekly_config(tmp_path, environ)
+    week = monday(1)
+    clock = clock_at(local(week + timedelta(days=1), 10))
+    first = Copydesk(config, slack, x, clock=clock).start()
+    counts(first, publish(first, AUTHOR, "Before the crash", (EDITOR_1, EDITOR_2)), 5, 0, 0, 0, None)
+    # the report's time: copydesk claims it and Slack has it, chart and all; it dies before Slack's answer is recorded
+    day = week + timedelta(days=7)
+    move(clock, local(day, 9, 1))
+    start, end = week_before(day, LA)
+    first.ledger.claim_digest(scope=TOP, day=day, start=start, end=end, channel=DIGEST, at=clock(), kind="weekly")
+    [report] = first.desk.weekly.weekly_so_far()
+    ts = first.desk.weekly.notifier.post_weekly(DIGEST, replace(report, day=day), b"\x89PNG\r\n\x1a\n")
+    first.crash()
+
+    second = Copydesk(config, slack, x, clock=clock).start()
+    try:
+        assert len(reports(slack)) == 1 and len(slack.uploaded()) == 1
+        [record] = [d for d in second.ledger.digests() if d.kind == "weekly"]
+        assert (record.outcome, record.message_ts) == ("sent", ts)
+        assert second.ledger.events()[-1].detail["found_in_channel"] is True
+        assert second.services.scheduler.weekly_due_at(TOP) == local(day + timedelta(days=7), 9)
+    finally:
+        second.stop()
+
+
+def test_a_report_claimed_but_never_posted_is_posted_once_on_start(tmp_path: Path, environ, slack, x) -> None:
+    config = weekly_config(tmp_path, environ)
+    week = monday(1)
+    day = week + timedelta(days=7)
+    clock = clock_at(local(week + timedelta(days=3), 10))
+    first = Copydesk(config, slack, x, clock=clock).start()
+    counts(first, publish(first, AUTHOR, "Claimed, then the crash", (EDITOR_1, EDITOR_2)), 5, 0, 0, 0, None)
+    move(clock, local(day, 9, 1))
+    start, end = week_before(day, LA)
+    first.ledger.claim_digest(scope=TOP, day=day, start=start, end=end, channel=DIGEST, at=clock(), kind="weekly")
+    first.crash()
+
+    second = Copydesk(config, slack, x, clock=clock).start()
+    second.stop()
+    third = Copydesk(config, slack, x, clock=clock).start()
+    try:
+        [message] = reports(slack)
+        assert "Claimed, then the crash" in blocks_text(message)
+        assert [d.outcome for d in third.ledger.digests() if d.kind == "weekly"] == ["sent"]
+        assert len(slack.uploaded()) == 1
+    finally:
+        third.stop()
+
+
+# on demand
+
+
+def test_copydesk_digest_weekly_prints_it_and_posts_it_apart_from_the_scheduled_one(
+    tmp_path: Path, environ, slack, x, monkeypatch, capsys
+) -> None:
+    config = weekly_config(tmp_path, environ)
+    bot = Copydesk(config, slack, x).start()
+    publish(bot, AUTHOR, "Printed in the terminal", (EDITOR_1, EDITOR_2))
+    counts(bot, 1, 7, 1, 0, 0, 90)
+    bot.stop()
+    path = str(config.config_path)
+    today = datetime.now(LA).date()
+
+    assert run_cli(["digest", "--weekly", "--config", path], environ, monkeypatch) == 0
+    out = capsys.readouterr().out
+    first = today - timedelta(days=6)
+    assert out.startswith(f"Weekly report so far · @aplusk\n{first:%a %b} {first.day} – {today:%a %b} {today.day} · 1 post")
+    assert f"  {today:%a %b} {today.day:<2}      1             8           90" in out
+    assert "1. #1 @aplusk · 8 interactions: 7 likes, 1 reposts, 0 replies, 0 quotes · 90 impressions  https://x.com/" in out
+    assert f"Wrote most: {AUTHOR} (1 post)" in out and f"Approved most: {EDITOR_1} (1 approval), {EDITOR_2}" in out
+    assert reports(slack) == []
+
+    assert run_cli(["digest", "--weekly", "--post", "--config", path], environ, monkeypatch) == 0
+    assert f"posted to {DIGEST}" in capsys.readouterr().out
+    [message] = reports(slack)
+    assert message["metadata"]["event_payload"] == {"scope": "*", "kind": "weekly_on_demand"}
+    assert len(slack.uploaded()) == 1
+    [record] = peek(config.db_path, "SELECT kind, day, outcome FROM digests")
+    assert tuple(record) == ("weekly_on_demand", None, "sent")  # the scheduled one is untouched
+
+    assert run_cli(["digest", "--weekly", "--since", "7d", "--config", path], environ, monkeypatch) == 2
+    assert "--since does not go with --weekly" in capsys.readouterr().err
+
+
+def test_posting_a_weekly_report_needs_one_in_app_yaml(bot: Copydesk, environ, monkeypatch, capsys) -> None:
+    assert run_cli(["digest", "--weekly", "--post", "--config", str(bot.config.config_path)], environ, monkeypatch) == 2
+    assert "app.yaml has no weekly report: add digest.weekly" in capsys.readouterr().err
