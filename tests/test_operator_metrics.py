@@ -9,6 +9,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -300,3 +301,25 @@ def test_the_domain_never_imports_prometheus_client() -> None:
         "print('prometheus_client' in {m.split('.')[0] for m in sys.modules})"
     )
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_bluesky_and_mastodon_errors_are_counted_by_service_and_kind(make_everywhere) -> None:
+    bot = make_everywhere()
+    bot.bluesky.rate_limit_next("com.atproto.repo.createRecord", int(time.time()) + 3600)
+    bot.mastodon.rate_limit_next(reset_in=3600.0)
+    bot.command(AUTHOR, "Everywhere but limited")
+    bot.react(EDITOR_1, "white_check_mark", 1)
+    bot.react(EDITOR_2, "white_check_mark", 1)
+    eventually(lambda: bot.draft(1).retry_at is not None, what="a planned retry on Bluesky and Mastodon")
+
+    page, _ = bot.services.metrics.page()
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(page.decode())
+        for s in family.samples
+    }
+    assert {dict(k)["service"]: (dict(k)["kind"], v) for (n, k), v in samples.items() if n == "copydesk_api_errors_total"} == {
+        "bluesky": ("rate_limited", 1),
+        "mastodon": ("rate_limited", 1),
+    }
+    assert by(samples, "copydesk_publications_total", "network") == {"x": 1, "bluesky": 1, "mastodon": 1}
