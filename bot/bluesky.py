@@ -51,7 +51,7 @@ from bot.images import BLUESKY_MAX_BYTES as BLUESKY_IMAGE_BYTES
 from bot.images import Image
 from bot.length import BLUESKY_MAX_BYTES, BLUESKY_MAX_GRAPHEMES, measure_bluesky
 from bot.networks import Count, count_bluesky
-from bot.ports import Posted, Quota, XLimits
+from bot.ports import ApiErrorSeen, Posted, Quota, XLimits, by_status, reporting, unheard
 
 SERVICE = "https://bsky.social"  # the entryway: it sends the client on to the account's own PDS after login
 COLLECTION = "app.bsky.feed.post"
@@ -143,9 +143,11 @@ class BlueskyPublisher:
         service: str = SERVICE,
         timeout: float = 10.0,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        errors: ApiErrorSeen = unheard,
     ) -> None:
         self.handle = handle
         self.network = "bluesky"
+        self._errors = errors
         self._password = app_password
         self._now = now
         self._did: str | None = None  # set by a session (created or refreshed); None: log in before the next call
@@ -317,7 +319,8 @@ class BlueskyPublisher:
         """Turn the SDK's and httpx's exceptions into a PublishError saying whether the post may exist."""
         unknown = Delivery.UNKNOWN if sent_is_unknown else Delivery.NOT_SENT
         try:
-            yield
+            with reporting(self._errors, _kind):
+                yield
         except RateLimitExceededError as e:
             raise PublishError(
                 f"Bluesky is rate limiting @{self.handle} ({_reason(e)})", delivery=Delivery.NOT_SENT, retry_at=self._reset(e)
@@ -363,6 +366,19 @@ class BlueskyPublisher:
 
 
 _UNKNOWN = "{}; the post may be live: check the account before publishing it again"
+
+
+def _kind(error: Exception) -> str | None:
+    """What /metrics counts an error as (bot/ports.py's reporting); None for what is not an error of the PDS's API."""
+    if isinstance(error, InvokeTimeoutError):
+        return "timeout"
+    if isinstance(error, RequestErrorBase) and error.response is not None:
+        return by_status(error.response.status_code)
+    if isinstance(error, (NetworkError, httpx.HTTPError)):
+        return "connection"
+    if isinstance(error, (AtProtocolError, pydantic.ValidationError, ValueError, AttributeError)):
+        return "bad_answer"
+    return None
 
 
 def read_limits(headers: Mapping[str, str], before: XLimits | None = None) -> XLimits | None:

@@ -48,7 +48,7 @@ from bot.engagement import Counts
 from bot.errors import BadLink, Delivery, PublishError
 from bot.images import Image
 from bot.networks import Count
-from bot.ports import Posted, Quota, XLimits
+from bot.ports import ApiErrorSeen, Posted, Quota, XLimits, by_status, reporting, unheard
 
 LOOKBACK = 40  # statuses per page when looking for one whose outcome is unknown (the API's maximum)
 PAGES = 5  # pages looked through at most: 200 statuses
@@ -103,8 +103,10 @@ class MastodonPublisher:
         *,
         timeout: float,
         poll_every: float = POLL_EVERY,
+        errors: ApiErrorSeen = unheard,
     ) -> None:
         self.handle = handle  # user@host
+        self._errors = errors
         self.instance = instance.rstrip("/")
         self.timeout = timeout
         self._poll_every = poll_every
@@ -300,7 +302,8 @@ class MastodonPublisher:
         with self._lock:
             self._api.ratelimit_reset = None  # only this call's answer may say when the limit lifts
             try:
-                yield
+                with reporting(self._errors, _kind):
+                    yield
             except PublishError:
                 raise
             except MastodonRatelimitError as e:
@@ -333,6 +336,23 @@ class MastodonPublisher:
 
 
 _UNKNOWN = "{}; the post may be live: check the account before publishing it again"
+
+
+def _kind(error: Exception) -> str | None:
+    """What /metrics counts an error as (bot/ports.py's reporting); None for what is not an error of the instance's API."""
+    if isinstance(error, MastodonRatelimitError):
+        return "rate_limited" if str(error) == HIT else "bad_answer"
+    if isinstance(error, MastodonNetworkError):
+        return "timeout" if isinstance(error.__context__, requests.Timeout) else "connection"
+    if isinstance(error, MastodonAPIError):
+        return by_status(_status(error)) if isinstance(_status(error), int) else "bad_answer"
+    if isinstance(error, (PublishError, MastodonIllegalArgumentError)):
+        return None  # decided here, before anything was sent
+    if isinstance(error, (MastodonError, ValueError, KeyError, TypeError, AttributeError)):
+        return "bad_answer"
+    return None
+
+
 _MENTION = re.compile(r"(^|[^/\w])@([a-z0-9_]+)@[a-z0-9.\-]+[a-z0-9]+", re.IGNORECASE)  # get_status_length's, domain dropped
 
 

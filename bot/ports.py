@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -47,6 +48,29 @@ class XLimits:
 
     window: Quota | None  # x-rate-limit-*: the 15-minute window of POST /2/tweets
     day: Quota | None  # x-user-limit-24hour-*: the user's 24 hours
+
+
+ApiErrorSeen = Callable[[str], None]  # an adapter's API error by kind (rate_limited, server_error, ...), for /metrics
+
+
+def unheard(kind: str) -> None:
+    """An adapter's default ApiErrorSeen: nobody counts its errors."""
+
+
+@contextmanager
+def reporting(seen: ApiErrorSeen, kind_of: Callable[[Exception], str | None]) -> Iterator[None]:
+    """Tell `seen` the kind of each API error passing through (None from `kind_of`: not an API error), then re-raise it."""
+    try:
+        yield
+    except Exception as e:
+        if kind := kind_of(e):
+            seen(kind)
+        raise
+
+
+def by_status(status: int) -> str:
+    """The kind of an API error from its HTTP status: 429 rate_limited, 5xx server_error, other 4xx refused."""
+    return "rate_limited" if status == 429 else "server_error" if status >= 500 else "refused"
 
 
 class Publisher(Protocol):

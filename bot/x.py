@@ -22,7 +22,7 @@ from bot.errors import Delivery, PublishError
 from bot.images import Image
 from bot.links import status_id
 from bot.networks import Count, count_x
-from bot.ports import Posted, Quota, XLimits, post_url
+from bot.ports import ApiErrorSeen, Posted, Quota, XLimits, by_status, post_url, reporting, unheard
 
 TWEEPY_HOST = "https://api.twitter.com"  # tweepy.Client hard-codes this in BaseClient.request()
 LOOKBACK = 100  # the account's most recent posts searched for one whose outcome is unknown
@@ -58,8 +58,9 @@ class XSession(requests.Session):
 class XPublisher:
     """Posts to one X account through tweepy's v2 Client (POST /2/tweets and friends)."""
 
-    def __init__(self, account: Account, *, base_url: str, timeout: float) -> None:
+    def __init__(self, account: Account, *, base_url: str, timeout: float, errors: ApiErrorSeen = unheard) -> None:
         creds = account.credentials
+        self._errors = errors
         on_x = account.on("x")
         self.handle = on_x.handle if on_x else account.handle
         self.network = "x"
@@ -210,7 +211,8 @@ class XPublisher:
         """Turn tweepy's and requests' exceptions into a PublishError saying whether the post may exist."""
         unknown = Delivery.UNKNOWN if sent_is_unknown else Delivery.NOT_SENT
         try:
-            yield
+            with reporting(self._errors, _kind):
+                yield
         except tweepy.TooManyRequests as e:
             reset = _reset_time(e.response)
             raise PublishError(
@@ -234,6 +236,21 @@ class XPublisher:
 
 
 _UNKNOWN = "{}; the post may be live: check the account before publishing it again"
+
+
+def _kind(error: Exception) -> str | None:
+    """What /metrics counts an error as (bot/ports.py's reporting); None for what is not an error of X's API."""
+    if isinstance(error, tweepy.HTTPException):
+        return by_status(error.response.status_code)
+    if isinstance(error, requests.Timeout):
+        return "timeout"
+    if isinstance(error, requests.ConnectionError):
+        return "connection"
+    if isinstance(error, (requests.RequestException, ValueError, AttributeError)):
+        return "bad_answer"
+    return None
+
+
 LINK = "\x00link\x00"  # where a link stood, on both sides of the comparison
 
 

@@ -984,6 +984,44 @@ class Ledger:
         age = (now - moment(oldest)).total_seconds() if oldest else 0.0
         return {"pending": pending, "oldest_seconds": round(max(age, 0.0), 3), "gave_up": gave_up}
 
+    # for operators (/metrics, bot/runtime/metrics.py)
+
+    def counts_for_metrics(self) -> dict[str, dict[tuple[str, ...], int]]:
+        """What /metrics reads from the ledger at each scrape: drafts by (account, state); votes cast by (account, vote),
+        from the append-only event log so a withdrawn vote stays counted; finished publications by (account, network,
+        outcome); and the outbox's pending rows under the key ()."""
+        with self._lock:
+            drafts = self._db.execute("SELECT account, state, COUNT(*) FROM drafts GROUP BY account, state").fetchall()
+            votes = self._db.execute(
+                "SELECT d.account, json_extract(e.detail, '$.vote'), COUNT(*) FROM events AS e "
+                "JOIN drafts AS d ON d.id = e.draft_id WHERE e.action = 'vote_added' GROUP BY 1, 2"
+            ).fetchall()
+            publications = self._db.execute(
+                "SELECT account, network, outcome, COUNT(*) FROM publications WHERE outcome != 'publishing' GROUP BY 1, 2, 3"
+            ).fetchall()
+            [pending] = self._db.execute(
+                "SELECT COUNT(*) FROM outbox INDEXED BY outbox_pending WHERE state = 'pending'"
+            ).fetchone()
+        return {
+            "drafts": {(a, s): n for a, s, n in drafts},
+            "votes": {(a, v): n for a, v, n in votes},
+            "publications": {(a, net, o): n for a, net, o, n in publications},
+            "outbox": {(): pending},
+        }
+
+    def publish_lateness(self) -> list[float]:
+        """Seconds from when each post was due to when its network had it, one per post (a thread's first part) and
+        network. Due: the latest of its time, the end of its cooling-off and its last approval before it was sent."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT p.finished_at, MAX(COALESCE(d.publish_at, ''), COALESCE(d.cooling_until, ''), COALESCE(("
+                "  SELECT MAX(e.at) FROM events AS e"
+                "  WHERE e.draft_id = p.draft_id AND e.action = 'approved' AND e.at <= p.started_at"
+                "), '')) FROM publications AS p JOIN drafts AS d ON d.id = p.draft_id "
+                "WHERE p.outcome = 'published' AND p.part = 1 AND p.finished_at IS NOT NULL"
+            ).fetchall()
+        return [(moment(finished) - moment(due)).total_seconds() for finished, due in rows if due]
+
     # the crisis switch
 
     def current_pause(self) -> Pause | None:

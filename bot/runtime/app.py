@@ -6,12 +6,13 @@ import json
 import logging
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from slack_bolt import App, BoltResponse
 from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
+from slack_sdk.http_retry import RetryHandler
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -27,9 +28,10 @@ from bot.dryrun import DryRunPublisher
 from bot.errors import CopydeskError, LedgerUnwritable, PublishError, SlackUnavailable
 from bot.mastodon import MastodonPublisher
 from bot.messenger import Messenger, Postings
-from bot.ports import Publisher
+from bot.ports import Publisher, unheard
 from bot.progress import Progress
 from bot.runtime.listeners import Gate, ListenerPool
+from bot.runtime.metrics import Metrics, SlackErrors
 from bot.runtime.scheduling import REMIND, PublishScheduler
 from bot.x import XPublisher
 from handlers.errors import error_text
@@ -50,6 +52,7 @@ class Services:
     client: WebClient
     listeners: ListenerPool  # Bolt's listeners and the work after each acknowledgement; drained before the ledger closes
     courier: Courier  # delivers the ledger's outbox to Slack
+    metrics: Metrics = field(default_factory=Metrics)  # what /metrics serves
 
     def start(self) -> None:
         """Rebuild the schedule from the ledger, then let it fire; the courier takes up what Slack has not heard yet."""
@@ -87,13 +90,14 @@ class Services:
         }
 
 
-def slack_client(config: Config) -> WebClient:
-    """The one WebClient, pointed at SLACK_API_URL, retrying what is safe to retry."""
+def slack_client(config: Config, metrics: Metrics | None = None) -> WebClient:
+    """The one WebClient, pointed at SLACK_API_URL, retrying what is safe to retry (each error counted first)."""
     return WebClient(
         token=config.slack_bot_token.reveal(),
         base_url=config.slack_api_url,
         timeout=10,
         retry_handlers=[
+            *([metrics.slack_errors()] if metrics else []),
             ConnectionErrorRetryHandler(max_retry_count=2),
             RateLimitErrorRetryHandler(max_retry_count=2),
             ServerErrorRetryHandler(max_retry_count=2),
@@ -105,33 +109,44 @@ def quick_client(client: WebClient) -> WebClient:
     """For what must be known before an acknowledgement (who is in an editor group): a short timeout, no retries,
     no sleeping out a rate limit, so Slack's 3 seconds always hold."""
     # slack_sdk annotates timeout as int, and hands it to urllib, which takes seconds as a float
-    return WebClient(token=client.token, base_url=client.base_url, timeout=1.5, retry_handlers=[])  # type: ignore[arg-type]
+    return WebClient(token=client.token, base_url=client.base_url, timeout=1.5, retry_handlers=_counting(client))  # type: ignore[arg-type]
 
 
 def outbox_client(client: WebClient) -> WebClient:
     """The same Slack, retrying nothing: a post may have landed despite a 5xx, so the courier looks first, then retries."""
-    return WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout, retry_handlers=[])
+    return WebClient(token=client.token, base_url=client.base_url, timeout=client.timeout, retry_handlers=_counting(client))
 
 
-def publishers_of(account: Account, config: Config) -> dict[str, Publisher]:
+def _counting(client: WebClient) -> list[RetryHandler]:
+    """Of a client's retry handlers, the one counting errors for /metrics (it never retries)."""
+    return [handler for handler in client.retry_handlers if isinstance(handler, SlackErrors)]
+
+
+def publishers_of(account: Account, config: Config, metrics: Metrics | None = None) -> dict[str, Publisher]:
     """One adapter per network the account is on, kept for the process's life (Bluesky logs in once; Mastodon's length
     rule is read from its instance now, or Mastodon's own 500 is used, said in the log)."""
     made: dict[str, Publisher] = {}
+    counted = metrics.counter_of if metrics else lambda _service: unheard
     for network in account.outlets:
         if account.dry_run:  # nothing leaves the process, and no key is read
             made[network.name] = DryRunPublisher(network.name, network.handle)
         elif network.name == "x":
-            made["x"] = XPublisher(account, base_url=config.x_api_url, timeout=config.x_timeout_seconds)
+            made["x"] = XPublisher(account, base_url=config.x_api_url, timeout=config.x_timeout_seconds, errors=counted("x"))
         elif isinstance(network.credentials, BlueskyCredentials):
             made["bluesky"] = BlueskyPublisher(
                 network.handle,
                 network.credentials.app_password,
                 service=network.base_url or BLUESKY_SERVICE,
                 timeout=config.x_timeout_seconds,
+                errors=counted("bluesky"),
             )
         elif isinstance(network.credentials, MastodonCredentials):
             mastodon = MastodonPublisher(
-                network.handle, network.base_url or "", network.credentials.access_token, timeout=config.x_timeout_seconds
+                network.handle,
+                network.base_url or "",
+                network.credentials.access_token,
+                timeout=config.x_timeout_seconds,
+                errors=counted("mastodon"),
             )
             try:
                 mastodon.learn_limits()
@@ -145,7 +160,8 @@ def build_services(
     config: Config, *, client: WebClient | None = None, clock: Clock = utc_now, jitter: Callable[[], float] = random.random
 ) -> Services:
     """Open the ledger and build the desk with its Slack, X and scheduler collaborators (`jitter`: 0 to 1, spreads retries)."""
-    client = client or slack_client(config)
+    metrics = Metrics()
+    client = client or slack_client(config, metrics)
     key = config.ledger_key.reveal().encode() if config.ledger_key else None
     ledger = Ledger.open(config.db_path, synchronous=config.ledger_synchronous, key=key)
     notifier = SlackNotifier(
@@ -158,7 +174,7 @@ def build_services(
     desk = Desk.build(
         config,
         ledger,
-        publishers={name: publishers_of(account, config) for name, account in config.accounts.items()},
+        publishers={name: publishers_of(account, config, metrics) for name, account in config.accounts.items()},
         notifier=notifier,
         directory=SlackDirectory(quick_client(client), refresh=listeners.later),
         scheduler=scheduler,
@@ -167,6 +183,7 @@ def build_services(
         progress=progress,
         jitter=jitter,
     )
+    metrics.watch(ledger, scheduler, config.accounts)
     scheduler.register(
         publish=desk.publishing.publish,
         remind=desk.reminders.remind,
@@ -189,7 +206,14 @@ def build_services(
         ledger, messenger.deliver, clock=clock, room=(listeners.wait_for_room, publishing.wait_for_room), progress=progress
     )
     return Services(
-        config=config, ledger=ledger, desk=desk, scheduler=scheduler, client=client, listeners=listeners, courier=courier
+        config=config,
+        ledger=ledger,
+        desk=desk,
+        scheduler=scheduler,
+        client=client,
+        listeners=listeners,
+        courier=courier,
+        metrics=metrics,
     )
 
 

@@ -8,8 +8,10 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -19,10 +21,17 @@ from bot.digest import parse_since
 from bot.dryrun import not_sent
 from bot.errors import BadTime, ConfigError, CopydeskError, LedgerError, LedgerInUse
 from bot.networks import label
-from bot.runtime import history_render
-from bot.runtime.app import build_services, create_app
+from bot.runtime import history_render, logs
+from bot.runtime.app import Services, build_services, create_app
 from bot.runtime.manifest import manifest
-from bot.runtime.server import serve_http, serve_socket_mode, stop_on_signals, wsgi_app
+from bot.runtime.server import (
+    operator_app,
+    serve_http,
+    serve_socket_mode,
+    serving_operators,
+    stop_on_signals,
+    wsgi_app,
+)
 from handlers import digest_render, weekly_render
 from storage import Ledger
 from storage.chain import KEYED
@@ -44,6 +53,16 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--socket", action="store_true", help="use Socket Mode (needs SLACK_APP_TOKEN)")
     run.add_argument(
         "--dry-run", action="store_true", help="send nothing to any network, for every account (needs no network keys)"
+    )
+    run.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="N",
+        help="serve /metrics and /healthz on this port too (off unless given; in HTTP mode they are on --port anyway)",
+    )
+    run.add_argument("--metrics-host", default="0.0.0.0", metavar="HOST", help="address of --metrics-port (default: 0.0.0.0)")
+    run.add_argument(
+        "--log-format", choices=logs.FORMATS, default=logs.TEXT, help="text (default), or json: one JSON object a line"
     )
 
     show = sub.add_parser("manifest", help="print the Slack app manifest to paste at api.slack.com/apps")
@@ -122,9 +141,7 @@ def _draft_number(text: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the copydesk console script."""
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("slack_sdk", "slack_bolt", "apscheduler", "urllib3", "requests_oauthlib", "oauthlib", "tweepy"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    redactor = logs.configure(getattr(args, "log_format", logs.TEXT))
     try:
         if args.command == "ledger":
             return _ledger(args)
@@ -137,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             db=db_path(os.environ, getattr(args, "db", None)),
             dry_run=getattr(args, "dry_run", False),
         )
+        redactor.hide(logs.secrets_in(config))
         if args.command == "check":
             print(_summary(config))
             return 0
@@ -144,7 +162,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.weekly:
                 return _weekly(config, since=args.since, post=args.post)
             return _digest(config, since=args.since, post=args.post)
-        return _run(config, socket=args.socket or config.slack_app_token is not None, host=args.host, port=args.port)
+        metrics_at = (args.metrics_host, args.metrics_port) if args.metrics_port is not None else None
+        return _run(
+            config,
+            socket=args.socket or config.slack_app_token is not None,
+            host=args.host,
+            port=args.port,
+            metrics_at=metrics_at,
+        )
     except LedgerInUse as e:
         print(f"copydesk: {e}", file=sys.stderr)
         return 1
@@ -153,7 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-def _run(config: Config, *, socket: bool, host: str, port: int) -> int:
+def _run(config: Config, *, socket: bool, host: str, port: int, metrics_at: tuple[str, int] | None = None) -> int:
     if socket and config.slack_app_token is None:
         raise ConfigError("Socket Mode needs SLACK_APP_TOKEN (an xapp-… token with connections:write)")
     if not socket and config.slack_signing_secret is None:
@@ -168,14 +193,16 @@ def _run(config: Config, *, socket: bool, host: str, port: int) -> int:
     try:
         app = create_app(services)
         services.start()
-        if socket:
-            assert config.slack_app_token is not None  # checked above
-            serve_socket_mode(app, config.slack_app_token.reveal(), services.listeners.answering)
-        else:
-            health = lambda: {"mode": "http", **services.health()}  # noqa: E731
-            assert config.slack_signing_secret is not None  # HTTP mode requires it, checked above
-            secret = config.slack_signing_secret.reveal()
-            serve_http(wsgi_app(app, health, services.listeners.answering, signing_secret=secret), host=host, port=port)
+        health = lambda: {"mode": "socket" if socket else "http", **services.health()}  # noqa: E731
+        with _operators(health, services, metrics_at):
+            if socket:
+                assert config.slack_app_token is not None  # checked above
+                serve_socket_mode(app, config.slack_app_token.reveal(), services.listeners.answering, services.metrics)
+            else:
+                assert config.slack_signing_secret is not None  # HTTP mode requires it, checked above
+                secret = config.slack_signing_secret.reveal()
+                application = wsgi_app(app, health, services.listeners.answering, signing_secret=secret, metrics=services.metrics)
+                serve_http(application, host=host, port=port)
     except KeyboardInterrupt:
         pass  # stopped before it was serving
     finally:
@@ -183,6 +210,15 @@ def _run(config: Config, *, socket: bool, host: str, port: int) -> int:
         lock.release()
     log.info("copydesk stopped")
     return 0
+
+
+def _operators(
+    health: Callable[[], dict[str, Any]], services: Services, at: tuple[str, int] | None
+) -> AbstractContextManager[None]:
+    """/metrics and /healthz on --metrics-port while the bot runs, when it was given."""
+    if at is None:
+        return nullcontext()
+    return serving_operators(operator_app(health, services.metrics), host=at[0], port=at[1])
 
 
 def _digest(config: Config, *, since: str | None, post: bool) -> int:

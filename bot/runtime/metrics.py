@@ -1,0 +1,171 @@
+"""What an operator graphs: copydesk's own Prometheus registry, its counters, and what is read from the ledger at a scrape."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable, Iterator
+from http.client import RemoteDisconnected
+from typing import Any
+from urllib.error import URLError
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
+from slack_sdk.http_retry.handler import RetryHandler
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
+
+from bot.ports import ApiErrorSeen, by_status
+from bot.review import State
+from bot.runtime.scheduling import DIGEST, EXPIRE, PUBLISH, REMIND, PublishScheduler
+from storage import Ledger
+
+ACK_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)  # Slack gives up waiting for an acknowledgement at 3 s
+LATENESS_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 900.0, 1800.0, 3600.0)
+JOB_KINDS = (PUBLISH, REMIND, EXPIRE, DIGEST)
+
+
+class Metrics:
+    """One registry per running copydesk (never prometheus_client's global one), so tests and apps in one process differ."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self._api_errors = Counter(
+            "copydesk_api_errors",
+            "Errors answered by (or on the way to) the APIs copydesk calls, each failed request once, by service "
+            "(x, bluesky, mastodon, slack) and kind (rate_limited, server_error, refused, timeout, connection, bad_answer).",
+            ["service", "kind"],
+            registry=self.registry,
+        )
+        self._ack = Histogram(
+            "copydesk_ack_seconds",
+            "Seconds from a Slack request arriving to copydesk's acknowledgement of it (Slack waits 3 s).",
+            buckets=ACK_BUCKETS,
+            registry=self.registry,
+        )
+
+    def watch(self, ledger: Ledger, scheduler: PublishScheduler, accounts: Iterable[str]) -> None:
+        """Read drafts, votes, publications, lateness and the outbox from the ledger, and the jobs from the scheduler,
+        at each scrape."""
+        self.registry.register(_Reading(ledger, scheduler, tuple(accounts)))
+
+    def api_error(self, service: str, kind: str) -> None:
+        """One failed request to `service`'s API."""
+        self._api_errors.labels(service=service, kind=kind).inc()
+
+    def counter_of(self, service: str) -> ApiErrorSeen:
+        """The ApiErrorSeen (bot/ports.py) an adapter of `service` reports its errors to."""
+        return lambda kind: self.api_error(service, kind)
+
+    def acknowledged(self, seconds: float) -> None:
+        """A Slack request was answered `seconds` after it arrived."""
+        self._ack.observe(seconds)
+
+    def slack_errors(self) -> SlackErrors:
+        """A retry handler for WebClients (put first) that counts Slack's errors and retries nothing itself."""
+        return SlackErrors(self)
+
+    def page(self) -> tuple[bytes, str]:
+        """The Prometheus text format of everything, and its content type."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
+
+
+class SlackErrors(RetryHandler):
+    """slack_sdk asks each retry handler about every answer and failure, in order: this one counts, never retries."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        super().__init__(max_retry_count=0)
+        self._metrics = metrics
+
+    def can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if kind := _slack_kind(response, error):
+            self._metrics.api_error("slack", kind)
+        return False
+
+    def _can_retry(self, **_: Any) -> bool:
+        return False
+
+
+def _slack_kind(response: HttpResponse | None, error: Exception | None) -> str | None:
+    """An HTTP error by its status, `ok: false` as refused, no answer as timeout or connection; None for a success."""
+    if response is not None:
+        if response.status_code >= 400:
+            return by_status(response.status_code)
+        return "refused" if isinstance(response.body, dict) and response.body.get("ok") is False else None
+    if error is None:
+        return None
+    reason = error.reason if isinstance(error, URLError) else error
+    if isinstance(reason, (TimeoutError, socket.timeout)):
+        return "timeout"
+    return "connection" if isinstance(reason, (OSError, RemoteDisconnected)) else "bad_answer"
+
+
+class _Reading:
+    """A collector: the ledger's counts and the scheduler's jobs as they are at the moment of the scrape."""
+
+    def __init__(self, ledger: Ledger, scheduler: PublishScheduler, accounts: tuple[str, ...]) -> None:
+        self._ledger = ledger
+        self._scheduler = scheduler
+        self._accounts = accounts
+
+    def collect(self) -> Iterator[Metric]:
+        counts = self._ledger.counts_for_metrics()
+        drafts = GaugeMetricFamily(
+            "copydesk_drafts", "Drafts in the ledger by account and state, now.", labels=["account", "state"]
+        )
+        every = {(a, s.value): 0 for a in self._accounts for s in State} | counts["drafts"]
+        for (account, state), n in sorted(every.items()):
+            drafts.add_metric([account, state], n)
+        yield drafts
+        yield _counter(
+            "copydesk_votes",
+            "Votes cast on drafts by account and vote (approve, reject), from the event log: a withdrawn vote stays counted.",
+            ["account", "vote"],
+            counts["votes"],
+        )
+        yield _counter(
+            "copydesk_publications",
+            "Finished publications (each part of a thread on each network) by account, network and outcome "
+            "(published, failed, dry_run).",
+            ["account", "network", "outcome"],
+            counts["publications"],
+        )
+        yield _lateness(self._ledger.publish_lateness())
+        outbox = GaugeMetricFamily("copydesk_outbox_pending", "Messages in the ledger's outbox that Slack has not had yet.")
+        outbox.add_metric([], counts["outbox"][()])
+        yield outbox
+        jobs = GaugeMetricFamily(
+            "copydesk_scheduled_jobs",
+            "What the scheduler waits to do, by kind (publish, remind, expire, digest), within its horizon or beyond.",
+            labels=["kind"],
+        )
+        for kind in JOB_KINDS:
+            jobs.add_metric([kind], self._scheduler.count(kind))
+        yield jobs
+
+
+def _counter(name: str, documentation: str, labels: list[str], values: dict[tuple[str, ...], int]) -> CounterMetricFamily:
+    family = CounterMetricFamily(name, documentation, labels=labels)
+    for key, n in sorted(values.items()):
+        family.add_metric(list(key), n)
+    return family
+
+
+def _lateness(seconds: list[float]) -> HistogramMetricFamily:
+    """Every post the ledger has seen go out, each observed once, however often it is scraped."""
+    buckets = [(str(le), sum(1 for s in seconds if s <= le)) for le in LATENESS_BUCKETS] + [("+Inf", len(seconds))]
+    family = HistogramMetricFamily(
+        "copydesk_publish_lateness_seconds",
+        "Seconds from when a post was due (its time, the end of its cooling-off or its approval, whichever was last) "
+        "to when its network had it; one observation per post and network.",
+    )
+    family.add_metric([], buckets, sum_value=sum(seconds))
+    return family
