@@ -149,6 +149,8 @@ class WeeklyReport:
     top: tuple[TopPost, ...] = ()
     writers: tuple[tuple[str, int], ...] = ()  # (Slack user, posts written that went out), most first
     approvers: tuple[tuple[str, int], ...] = ()  # (Slack user, approvals of those posts), most first
+    dry_runs: int = 0  # of the posts, those that were a dry run (sent nowhere)
+    dry_networks: tuple[str, ...] = ()  # the networks those dry runs were not sent to
 
     @property
     def posts(self) -> int:
@@ -185,6 +187,11 @@ class Post:
     handle: str
     publications: tuple[Publication, ...]  # every part on every network that went out in the week, in order
     approvers: tuple[str, ...]
+
+    @property
+    def dry_run(self) -> bool:
+        """A dry run: recorded as going out, sent nowhere (it has no counts and no link)."""
+        return all(p.outcome == "dry_run" for p in self.publications)
 
     @property
     def at(self) -> datetime:
@@ -234,6 +241,8 @@ def compose(
         top=tuple(_top(p, tallies[p.draft.id]) for p in ranked[:TOP_POSTS]),
         writers=_most(p.draft.author_id for p in out),
         approvers=_most(user for p in out for user in p.approvers),
+        dry_runs=sum(1 for p in out if p.dry_run),
+        dry_networks=tuple(dict.fromkeys(x.network for p in out if p.dry_run for x in p.publications)),
     )
 
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.digest import shorten
+from bot.dryrun import not_sent
 from bot.networks import label
 from bot.weekly import Day, TopPost, WeeklyReport
 from handlers.digest_render import EVENT_TYPE
@@ -40,6 +41,9 @@ def totals(report: WeeklyReport) -> str:
     out = [f"{report.posts} post{'s' if report.posts != 1 else ''}", f"{report.interactions:,} interactions"]
     if report.impressions is not None:
         out.append(f"{report.impressions:,} impressions")
+    if report.dry_runs:  # a dry run's posts went nowhere: the report says so wherever its totals are shown
+        some = "all" if report.dry_runs == report.posts else f"{report.dry_runs} of them"
+        out.append(f"{not_sent(report.dry_networks)} ({some})")
     return " · ".join(out)
 
 

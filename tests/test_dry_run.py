@@ -17,6 +17,7 @@ from bot.errors import ConfigError
 from bot.images import Image
 from bot.review import State
 from bot.runtime.cli import main
+from handlers import weekly_render
 from tests.fakes.slack_api import FakeSlack, blocks_text
 from tests.fakes.x_api import X_ENV, FakeX
 from tests.support.digests import DIGEST, clock_at, fire, move, tomorrow
@@ -113,6 +114,8 @@ def test_a_dry_run_account_goes_through_the_whole_loop_and_nothing_reaches_x(
     [digest] = bot.slack.posts(DIGEST)
     assert f"approved by <@{EDITOR_1}> and <@{EDITOR_2}> · {DRY}" in blocks_text(digest)
     assert DRY in digest["text"] and "<http" not in blocks_text(digest)
+    [week] = bot.desk.weekly.weekly_so_far()  # the weekly report counts the post, and says where it did not go
+    assert f"1 post · 0 interactions · {DRY} (all)" in weekly_render.plain(week) and not week.top
 
     db = str(bot.config.db_path)
     assert main(["ledger", "verify", "--db", db]) == 0

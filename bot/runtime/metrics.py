@@ -18,12 +18,12 @@ from slack_sdk.http_retry.state import RetryState
 
 from bot.ports import ApiErrorSeen, by_status
 from bot.review import State
-from bot.runtime.scheduling import DIGEST, EXPIRE, PUBLISH, REMIND, PublishScheduler
+from bot.runtime.scheduling import DIGEST, EXPIRE, PUBLISH, REMIND, WEEKLY, PublishScheduler
 from storage import Ledger
 
 ACK_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)  # Slack gives up waiting for an acknowledgement at 3 s
 LATENESS_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 900.0, 1800.0, 3600.0)
-JOB_KINDS = (PUBLISH, REMIND, EXPIRE, DIGEST)
+JOB_KINDS = (PUBLISH, REMIND, EXPIRE, DIGEST, WEEKLY)
 
 
 class Metrics:
@@ -144,7 +144,7 @@ class _Reading:
         yield outbox
         jobs = GaugeMetricFamily(
             "copydesk_scheduled_jobs",
-            "What the scheduler waits to do, by kind (publish, remind, expire, digest), within its horizon or beyond.",
+            "What the scheduler waits to do, by kind (publish, remind, expire, digest, weekly), within its horizon or beyond.",
             labels=["kind"],
         )
         for kind in JOB_KINDS:
