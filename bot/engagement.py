@@ -8,29 +8,15 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import TypeVar
 
 from bot.errors import CopydeskError, PublishError
+from bot.model import Counts
+
+__all__ = ["Counts", "total", "within"]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
-
-
-@dataclass(frozen=True)
-class Counts:
-    """What a network says of one post: likes, reposts, replies, quotes, impressions; None where it gives no such count."""
-
-    likes: int | None = None
-    reposts: int | None = None
-    replies: int | None = None
-    quotes: int | None = None
-    impressions: int | None = None
-
-    @property
-    def interactions(self) -> int:
-        """Likes, reposts, replies and quotes together: what ranks one post against another (impressions do not)."""
-        return sum(n or 0 for n in (self.likes, self.reposts, self.replies, self.quotes))
 
 
 def total(counts: Iterable[Counts]) -> Counts:

@@ -124,13 +124,9 @@ class DigestRecord:
 
 
 @dataclass(frozen=True)
-class Engagement:
-    """How one post (one part, on one network) landed, as the network counted it when last read; None: not given."""
+class Counts:
+    """What a network says of one post: likes, reposts, replies, quotes, impressions; None where it gives no such count."""
 
-    publication_id: int
-    draft_id: int
-    network: str
-    read_at: datetime
     likes: int | None = None
     reposts: int | None = None
     replies: int | None = None
@@ -139,8 +135,19 @@ class Engagement:
 
     @property
     def interactions(self) -> int:
-        """Likes, reposts, replies and quotes together: what ranks a post against another (impressions are not)."""
+        """Likes, reposts, replies and quotes together: what ranks one post against another (impressions do not)."""
         return sum(n or 0 for n in (self.likes, self.reposts, self.replies, self.quotes))
+
+
+@dataclass(frozen=True)
+class Engagement:
+    """How one post (one part, on one network) landed, as the network counted it when last read (the metrics table)."""
+
+    publication_id: int
+    draft_id: int
+    network: str
+    read_at: datetime
+    counts: Counts
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 
 from bot.config import WEEKDAYS, Config
 from bot.digest import TOP, due_at
-from bot.model import Draft, Engagement, Publication
+from bot.engagement import total
+from bot.model import Counts, Draft, Engagement, Publication
 
 DAYS = 7  # a week of local days
 TOP_POSTS = 3
@@ -122,12 +123,7 @@ class TopPost:
     author: str
     at: datetime
     links: tuple[tuple[str, str], ...]  # (network, link of its first post)
-    interactions: int
-    likes: int | None = None
-    reposts: int | None = None
-    replies: int | None = None
-    quotes: int | None = None
-    impressions: int | None = None
+    counts: Counts  # over its parts and networks
 
     @property
     def number(self) -> str:
@@ -246,41 +242,17 @@ def compose(
     )
 
 
-@dataclass(frozen=True)
-class _Counts:
-    interactions: int
-    likes: int | None
-    reposts: int | None
-    replies: int | None
-    quotes: int | None
-    impressions: int | None
-
-
-def _tally(post: Post, engagement: Mapping[int, Engagement]) -> _Counts | None:
+def _tally(post: Post, engagement: Mapping[int, Engagement]) -> Counts | None:
     """A post's counts over its parts and networks; None when none of them was read yet."""
-    read = [engagement[p.id] for p in post.publications if p.id in engagement]
-    if not read:
-        return None
-
-    def total(name: str) -> int | None:
-        given = [getattr(e, name) for e in read if getattr(e, name) is not None]
-        return sum(given) if given else None
-
-    return _Counts(
-        interactions=sum(e.interactions for e in read),
-        likes=total("likes"),
-        reposts=total("reposts"),
-        replies=total("replies"),
-        quotes=total("quotes"),
-        impressions=total("impressions"),
-    )
+    read = [engagement[p.id].counts for p in post.publications if p.id in engagement]
+    return total(read) if read else None
 
 
-def _interactions(counts: _Counts | None) -> int:
+def _interactions(counts: Counts | None) -> int:
     return counts.interactions if counts else 0
 
 
-def _top(post: Post, counts: _Counts | None) -> TopPost:
+def _top(post: Post, counts: Counts | None) -> TopPost:
     links: dict[str, str] = {}
     for publication in post.publications:
         if publication.part == 1 and publication.url:
@@ -293,12 +265,7 @@ def _top(post: Post, counts: _Counts | None) -> TopPost:
         author=post.draft.author_id,
         at=post.at,
         links=tuple(links.items()),
-        interactions=counts.interactions,
-        likes=counts.likes,
-        reposts=counts.reposts,
-        replies=counts.replies,
-        quotes=counts.quotes,
-        impressions=counts.impressions,
+        counts=counts,
     )
 
 

@@ -130,13 +130,14 @@ def _interactions(day: Day) -> str:
 
 def _counts(post: TopPost) -> str:
     """42 interactions: 30 likes, 5 reposts, 4 replies, 3 quotes · 1,200 impressions."""
+    c = post.counts
     parts = [
         f"{n:,} {name}"
-        for name, n in (("likes", post.likes), ("reposts", post.reposts), ("replies", post.replies), ("quotes", post.quotes))
+        for name, n in (("likes", c.likes), ("reposts", c.reposts), ("replies", c.replies), ("quotes", c.quotes))
         if n is not None
     ]
-    said = f"{post.interactions:,} interactions" + (f": {', '.join(parts)}" if parts else "")
-    return said + (f" · {post.impressions:,} impressions" if post.impressions is not None else "")
+    said = f"{c.interactions:,} interactions" + (f": {', '.join(parts)}" if parts else "")
+    return said + (f" · {c.impressions:,} impressions" if c.impressions is not None else "")
 
 
 def _no_top(report: WeeklyReport) -> str:

@@ -8,6 +8,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import astuple
 from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
@@ -1300,10 +1301,7 @@ class Ledger:
     def record_engagement(self, readings: Iterable[Engagement]) -> None:
         """Keep the latest counts read for each post (one transaction; a post's earlier counts are replaced)."""
         columns = ("publication_id", "draft_id", "network", "read_at", "likes", "reposts", "replies", "quotes", "impressions")
-        rows = [
-            [e.publication_id, e.draft_id, e.network, to_text(e.read_at), e.likes, e.reposts, e.replies, e.quotes, e.impressions]
-            for e in readings
-        ]
+        rows = [[e.publication_id, e.draft_id, e.network, to_text(e.read_at), *astuple(e.counts)] for e in readings]
         if rows:
             with self.transaction():
                 for row in rows:

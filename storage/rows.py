@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from bot.legs import Leg, Stage
-from bot.model import DigestRecord, Draft, Engagement, Event, Outgoing, Publication
+from bot.model import Counts, DigestRecord, Draft, Engagement, Event, Outgoing, Publication
 from bot.policy import Policy
 from bot.review import Kind, State, Vote
 
@@ -122,11 +122,7 @@ def engagement(row: dict[str, Any]) -> Engagement:
         draft_id=row["draft_id"],
         network=row["network"],
         read_at=moment(row["read_at"]),
-        likes=row["likes"],
-        reposts=row["reposts"],
-        replies=row["replies"],
-        quotes=row["quotes"],
-        impressions=row["impressions"],
+        counts=Counts(row["likes"], row["reposts"], row["replies"], row["quotes"], row["impressions"]),
     )
 
 

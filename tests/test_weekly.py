@@ -15,7 +15,7 @@ from bot.chart import PNG_SIGNATURE
 from bot.config import Config, load_config
 from bot.digest import TOP
 from bot.errors import ConfigError
-from bot.model import Engagement
+from bot.model import Counts, Engagement
 from bot.review import State
 from bot.weekly import latest_weekly_due, next_weekly_due, week_before, weekly_scopes
 from tests.fakes.slack_api import blocks_text
@@ -168,7 +168,7 @@ def counts(bot: Copydesk, number: int, likes: int, reposts: int, replies: int, q
     """What a reading of X's public_metrics leaves in the ledger for the post (the engagement reader's verb)."""
     [out] = [p for p in bot.ledger.publications(number) if p.outcome == "published"]
     bot.ledger.record_engagement(
-        [Engagement(out.id, number, "x", bot.desk.core.clock(), likes, reposts, replies, quotes, impressions)]
+        [Engagement(out.id, number, "x", bot.desk.core.clock(), Counts(likes, reposts, replies, quotes, impressions))]
     )
 
 

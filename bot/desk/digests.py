@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from functools import partial
 from typing import Any, TypeVar
@@ -321,7 +321,7 @@ class Digests:
 
         def counted(draft_id: int, networks: tuple[str, ...]) -> tuple[tuple[str, Counts], ...]:
             on = posts[draft_id]
-            return tuple((n, _as_counts(found[on[n].id])) for n in networks if n in on and on[n].id in found)
+            return tuple((n, found[on[n].id].counts) for n in networks if n in on and on[n].id in found)
 
         landed = []
         for draft, publication in earlier.values():
@@ -379,7 +379,7 @@ class Digests:
         }
         answers, failures = within(tasks, wait) if tasks else ({}, {})
         readings = [
-            Engagement(p.id, p.draft_id, network, now, **asdict(answers[(account, network)][p.post_id or ""]))
+            Engagement(p.id, p.draft_id, network, now, answers[(account, network)][p.post_id or ""])
             for (account, network), group in stale.items()
             if (account, network) in answers
             for p in group
@@ -447,10 +447,6 @@ class Digests:
     def _owners_veto(self, draft: Draft, rejecters: tuple[str, ...]) -> str | None:
         account = self.config.accounts.get(draft.account)
         return "the owner's veto: final" if account and account.owner in rejecters else None
-
-
-def _as_counts(reading: Engagement) -> Counts:
-    return Counts(reading.likes, reading.reposts, reading.replies, reading.quotes, reading.impressions)
 
 
 def _published_note(first: Publication, parts: int, networks: tuple[str, ...] = ("x",)) -> str | None:

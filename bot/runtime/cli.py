@@ -10,6 +10,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import yaml
 
 from bot import history
 from bot.config import Account, Config, Secret, chain_key, config_path, db_path, load_config, timezone_in
+from bot.desk import Desk
 from bot.digest import parse_since
 from bot.dryrun import not_sent
 from bot.errors import BadTime, ConfigError, CopydeskError, LedgerError, LedgerInUse
@@ -223,38 +225,41 @@ def _operators(
 
 def _digest(config: Config, *, since: str | None, post: bool) -> int:
     """Print (and with --post, send) the digest so far; the scheduled daily digests are not touched."""
-    if not config.db_path.exists():
-        raise LedgerError(f"{config.db_path}: there is no ledger here (set --db or COPYDESK_DB)")
-    lock = LedgerLock.take(config.db_path) if post else None  # posting writes the ledger; reading it goes beside a bot
-    services = build_services(config)
-    try:
-        desk = services.desk
-        start = parse_since(since, now=desk.core.clock(), zone=config.timezone) if since else None
-        print("\n\n".join(digest_render.plain(report) for report in desk.digests.digests_so_far(start, read=True)))
-        if post:
-            for scope, ts in desk.digests.post_digests_now(start):
-                print(f"\nposted to {scope.channel} (message {ts})")
-        return 0
-    finally:
-        services.stop()
-        if lock is not None:
-            lock.release()
+
+    def start(desk: Desk) -> datetime | None:
+        return parse_since(since, now=desk.core.clock(), zone=config.timezone) if since else None
+
+    return _so_far(
+        config,
+        post=post,
+        show=lambda desk: "\n\n".join(digest_render.plain(r) for r in desk.digests.digests_so_far(start(desk), read=True)),
+        send=lambda desk: [(scope.channel, ts) for scope, ts in desk.digests.post_digests_now(start(desk))],
+    )
 
 
 def _weekly(config: Config, *, since: str | None, post: bool) -> int:
     """Print (and with --post, send) the weekly report so far; the scheduled weekly reports are not touched."""
     if since is not None:
         raise BadTime("--since does not go with --weekly: the weekly report always covers the last 7 days")
+    return _so_far(
+        config,
+        post=post,
+        show=lambda desk: "\n\n".join(weekly_render.plain(report) for report in desk.weekly.weekly_so_far()),
+        send=lambda desk: [(scope.channel, ts) for scope, ts in desk.weekly.post_weekly_now()],
+    )
+
+
+def _so_far(config: Config, *, post: bool, show: Callable[[Desk], str], send: Callable[[Desk], list[tuple[str, str]]]) -> int:
+    """A report so far in the terminal, and with --post in its channel(s) too, recorded as on demand."""
     if not config.db_path.exists():
         raise LedgerError(f"{config.db_path}: there is no ledger here (set --db or COPYDESK_DB)")
     lock = LedgerLock.take(config.db_path) if post else None  # posting writes the ledger; reading it goes beside a bot
     services = build_services(config)
     try:
-        desk = services.desk
-        print("\n\n".join(weekly_render.plain(report) for report in desk.weekly.weekly_so_far()))
+        print(show(services.desk))
         if post:
-            for scope, ts in desk.weekly.post_weekly_now():
-                print(f"\nposted to {scope.channel} (message {ts})")
+            for channel, ts in send(services.desk):
+                print(f"\nposted to {channel} (message {ts})")
         return 0
     finally:
         services.stop()
