@@ -239,20 +239,7 @@ class SlackNotifier:
     def post_digest(self, channel: str, report: Report) -> str:
         """Post a digest with metadata naming its scope and day; DigestNotPosted when Slack refuses it."""
         text, blocks = digest_render.digest(report)
-        try:
-            response = self.client.chat_postMessage(
-                channel=channel,
-                text=text,
-                blocks=blocks,
-                metadata=digest_render.metadata(report),
-                unfurl_links=False,
-                unfurl_media=False,
-            )
-        except SlackApiError as e:
-            raise DigestNotPosted(
-                f"Slack refused the digest in {channel}: {e.response.get('error') or e.response.status_code}"
-            ) from None
-        return str(response["ts"])
+        return self._post_report(channel, "the digest", text, blocks, digest_render.metadata(report))
 
     def post_weekly(self, channel: str, report: WeeklyReport, chart: bytes | None) -> str:
         """Post the weekly report's message (metadata as a digest's), then its chart right under it in the channel.
@@ -261,23 +248,22 @@ class SlackNotifier:
         the report itself never waits on it.
         """
         text, blocks = weekly_render.weekly(report, chart_problem=None if chart else "it could not be drawn")
-        try:
-            response = self.client.chat_postMessage(
-                channel=channel,
-                text=text,
-                blocks=blocks,
-                metadata=weekly_render.metadata(report),
-                unfurl_links=False,
-                unfurl_media=False,
-            )
-        except SlackApiError as e:
-            raise DigestNotPosted(
-                f"Slack refused the weekly report in {channel}: {e.response.get('error') or e.response.status_code}"
-            ) from None
-        ts = str(response["ts"])
+        ts = self._post_report(channel, "the weekly report", text, blocks, weekly_render.metadata(report))
         if chart is not None:
             self._attach_chart(channel, ts, report, chart)
         return ts
+
+    def _post_report(self, channel: str, what: str, text: str, blocks: list[dict[str, Any]], metadata: dict[str, Any]) -> str:
+        """One report's message, found again by its metadata after a crash; DigestNotPosted when Slack refuses it."""
+        try:
+            response = self.client.chat_postMessage(
+                channel=channel, text=text, blocks=blocks, metadata=metadata, unfurl_links=False, unfurl_media=False
+            )
+        except SlackApiError as e:
+            raise DigestNotPosted(
+                f"Slack refused {what} in {channel}: {e.response.get('error') or e.response.status_code}"
+            ) from None
+        return str(response["ts"])
 
     def _attach_chart(self, channel: str, ts: str, report: WeeklyReport, chart: bytes) -> None:
         """files_upload_v2 (getUploadURLExternal, the bytes, completeUploadExternal); on failure, the message says so."""
