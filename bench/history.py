@@ -32,6 +32,7 @@ from bot.messenger import Messenger, draft_queue
 from bot.model import Draft
 from bot.networks import Count, count_x
 from bot.ports import CardRef, Change, DraftView, Posted
+from bot.weekly import WeeklyReport
 from storage.ledger import Ledger
 
 # 18:00 in Los Angeles: the daily digest is due, and the last one went out 24 hours ago.
@@ -173,7 +174,10 @@ class QuietNotifier:
     def post_digest(self, channel: str, report: Report) -> str:
         return self._ts()
 
-    def find_digest(self, channel: str, scope: str, day: date) -> str | None:
+    def post_weekly(self, channel: str, report: WeeklyReport, chart: bytes | None) -> str:
+        return self._ts()
+
+    def find_digest(self, channel: str, scope: str, day: date, kind: str = "daily") -> str | None:
         return None
 
 
