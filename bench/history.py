@@ -31,7 +31,7 @@ from bot.images import Image
 from bot.messenger import Messenger, draft_queue
 from bot.model import Draft
 from bot.networks import Count, count_x
-from bot.ports import CardRef, Change, DraftView, Posted
+from bot.ports import Announcement, CardRef, Change, DraftView, Posted
 from bot.weekly import WeeklyReport
 from storage.ledger import Ledger
 
@@ -165,7 +165,7 @@ class QuietNotifier:
     def tell_privately(self, user: str, text: str, tag: str, *, channel: str | None = None, thread_ts: str | None = None) -> None:
         pass
 
-    def announce(self, channel: str, text: str, tag: str) -> None:
+    def announce(self, channel: str, announcement: Announcement, tag: str) -> None:
         pass
 
     def find_tagged(self, channel: str, tag: str, *, thread_ts: str | None = None) -> bool:
@@ -434,7 +434,7 @@ def write_template(folder: Path) -> tuple[Path, Spans, Config]:
     writer.day(NOW - 2 * DAY + timedelta(minutes=5))
     clock.now = NOW - DAY
     desk.digests.run_digest(TOP)  # the daily digest closes the ordinary day
-    spans = Spans(*(_max_id(path, table) for table in ("drafts", "events", "publications", "digests")))
+    spans = Spans(_max_id(path, "drafts"), _max_id(path, "events"), _max_id(path, "publications"), _max_id(path, "digests"))
     end = writer.day(NOW - DAY + timedelta(minutes=5))
     writer.open_now(end)
     ledger.close()
