@@ -36,6 +36,7 @@ class Draft:
     policy: Policy | None = None  # the rules that applied to this version and what they ask (None: no rule applied)
     cooling_until: datetime | None = None  # approved: it goes out no earlier than this (the cooling-off window)
     networks: tuple[str, ...] = ()  # where it goes (its on:); () means every network of its account
+    dry_run: bool = False  # written while its account was in a dry run: nothing of it is ever sent (bot/dryrun.py)
 
     @property
     def due(self) -> datetime | None:

@@ -88,7 +88,8 @@ def _replay(draft: _Draft, event: dict[str, Any], d: dict[str, Any]) -> Iterator
     elif action == "publishing" and "publication_id" in d:
         yield from _publishing(draft, d)
     elif action == "marked_published" and "publication_id" in d:
-        draft.rows[d["publication_id"]] = ["published", d.get("x_post_id"), False]  # a person gave its link, if any
+        outcome = "dry_run" if d.get("dry_run") is True else "published"  # a dry run's, marked without a link, stays one
+        draft.rows[d["publication_id"]] = [outcome, d.get("x_post_id"), False]  # a person gave its link, if any
         draft.sent[d["publication_id"]] = (d.get("version"), d.get("content_sha256"))
         if d.get("content_sha256") in draft.approved:
             pass  # found live after an approved sending of that content: it went out then, whatever came since

@@ -180,14 +180,15 @@ class Ledger:
         content_sha256: str,
         policy: Policy | None = None,
         networks: tuple[str, ...] = (),
+        dry_run: bool = False,
     ) -> Draft:
         """Store a new draft in review and log who wrote which words, and the rules that applied to them (plain SQL: it
         runs before /draft is acknowledged)."""
         with self.transaction():
             row_id = self._db.execute(
                 "INSERT INTO drafts (account, author_user_id, text, publish_at, state, origin_channel_id, review_channel_id,"
-                " card_ts, created_at, updated_at, content_sha256, policy, networks)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)",
+                " card_ts, created_at, updated_at, content_sha256, policy, networks, dry_run)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?)",
                 [
                     account,
                     author_id,
@@ -201,6 +202,7 @@ class Ledger:
                     content_sha256,
                     policy.to_json() if policy else None,
                     json.dumps(list(networks)) if networks else None,
+                    int(dry_run),
                 ],
             ).lastrowid
             assert row_id is not None
@@ -215,6 +217,7 @@ class Ledger:
                 text=text,
                 **({"policy": policy.record()} if policy else {}),
                 **({"networks": list(networks)} if networks else {}),
+                **({"dry_run": True} if dry_run else {}),
             )
             return self._draft_row(row_id)
 

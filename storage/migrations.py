@@ -447,6 +447,8 @@ def m009_insights(db: Database) -> None:
     _run(
         db,
         """
+        -- written while its account was in a dry run: it is never sent for real, and a real draft never as a dry run
+        ALTER TABLE drafts ADD COLUMN dry_run INTEGER NOT NULL DEFAULT 0;
         -- a weekly report is claimed once per scope and week (day: the local date it is for), like the daily digest
         CREATE UNIQUE INDEX one_weekly_per_scope_and_day ON digests (scope, day) WHERE kind = 'weekly';
         CREATE TABLE metrics (

@@ -69,6 +69,7 @@ def draft(row: dict[str, Any]) -> Draft:
         policy=Policy.from_json(row["policy"]) if row.get("policy") else None,
         cooling_until=from_text(row.get("cooling_until")),
         networks=tuple(json.loads(row["networks"])) if row.get("networks") else (),
+        dry_run=bool(row.get("dry_run")),
     )
 
 

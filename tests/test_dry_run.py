@@ -284,3 +284,120 @@ def test_copydesk_run_dry_run_makes_every_account_dry(
     finally:
         assert running.stop() == 0
     assert x.calls() == []
+
+
+# switching an account in or out of its dry run
+
+
+def restart(bot: Copydesk, path: Path, environ: dict[str, str], *, dry: bool, clock: Clock = utc_now) -> Copydesk:
+    """Stop copydesk and start it again on the same ledger, with the account's dry run switched on or off."""
+    bot.stop()
+    data = yaml.safe_load(path.read_text())
+    data["accounts"]["main"]["dry_run"] = dry
+    path.write_text(yaml.safe_dump(data))
+    return Copydesk(load_config(path, environ), bot.slack, bot.x, clock=clock).start()
+
+
+def test_a_rehearsal_approved_in_a_dry_run_is_held_not_sent_once_the_account_posts_for_real(
+    make_dry: Callable[..., Copydesk], x: FakeX, tmp_path: Path, environ: dict[str, str]
+) -> None:
+    clock = MovableClock()
+    bot = make_dry(clock=clock)
+    bot.command(AUTHOR, "at:+1h Rehearsal, approved under a DRY RUN banner")
+    approve(bot, 1)
+    assert bot.draft(1).state is State.APPROVED
+
+    bot = restart(bot, tmp_path / "app.yaml", environ, dry=False, clock=clock)  # the keys are set: it posts for real now
+    try:
+        clock.advance(hours=2)
+        bot.desk.publishing.publish(1)  # its time came
+        held = bot.wait_for_state(1, State.HELD)
+        assert x.calls() == []  # the rehearsal never reaches X
+        assert "it was written in a dry run, and @aplusk now posts to X for real" in (held.notice or "")
+        bot.slack_told()
+        assert DRY in blocks_text(bot.slack.updates()[-1])  # its card still says what it was approved as
+
+        bot.command(EDITOR_1, "retry #1")  # Publish now holds it again: nothing of a rehearsal is ever sent
+        assert bot.wait_for_state(1, State.HELD) and x.calls() == []
+    finally:
+        bot.stop()
+
+
+def test_a_real_draft_is_held_not_used_up_when_copydesk_runs_in_a_dry_run(
+    slack: FakeSlack, x: FakeX, tmp_path: Path, environ: dict[str, str]
+) -> None:
+    clock = MovableClock()
+    path = write_config(tmp_path / "app.yaml")
+    bot = Copydesk(load_config(path, environ), slack, x, clock=clock).start()
+    bot.command(AUTHOR, "at:+1h The real announcement")
+    approve(bot, 1)
+
+    bot = restart(bot, path, {k: v for k, v in environ.items() if k not in X_ENV}, dry=True, clock=clock)
+    try:
+        clock.advance(hours=2)
+        bot.desk.publishing.publish(1)
+        held = bot.wait_for_state(1, State.HELD)
+        assert "written to go to X for real, and copydesk runs @aplusk in a dry run now" in (held.notice or "")
+        assert bot.ledger.publications(1) == []  # not recorded as a dry run: it still waits to go for real
+    finally:
+        bot.stop()
+
+    bot = restart(bot, path, environ, dry=False, clock=clock)
+    try:
+        bot.command(EDITOR_1, "retry #1")  # run for real again, a person sends it
+        bot.wait_for_state(1, State.PUBLISHED)
+        assert [c.body["text"] for c in x.calls("/2/tweets")] == ["The real announcement"]
+    finally:
+        bot.stop()
+
+
+def test_retract_never_calls_a_network_for_a_dry_run_and_refuses_a_real_post_it_cannot_delete(
+    slack: FakeSlack, x: FakeX, tmp_path: Path, environ: dict[str, str]
+) -> None:
+    path = write_config(tmp_path / "app.yaml")
+    bot = Copydesk(load_config(path, environ), slack, x).start()
+    bot.command(AUTHOR, "Really sent")
+    approve(bot, 1)
+    bot.wait_for_state(1, State.PUBLISHED)
+
+    bot = restart(bot, path, environ, dry=True)
+    try:
+        # a trigger and event ids the first run did not use (Slack's are unique; the harness counts per run)
+        bot.command(AUTHOR, "A rehearsal", trigger_id="after-the-switch")
+        bot.react(EDITOR_1, "white_check_mark", 2, event_id="Ev-after-the-switch-1")
+        bot.react(EDITOR_2, "white_check_mark", 2, event_id="Ev-after-the-switch-2")
+        bot.wait_for_state(2, State.PUBLISHED)
+        bot.command(AUTHOR, "retract #1")  # a dry run deletes nothing: it must not say the real post is gone
+        said = bot.slack.responses()[-1]["text"]
+        assert "#1 is really on X, and copydesk runs @aplusk in a dry run now" in said
+        assert bot.draft(1).state is State.PUBLISHED and x.deleted == []
+    finally:
+        bot.stop()
+
+    bot = restart(bot, path, environ, dry=False)
+    try:
+        deletes_before = len(x.calls())
+        bot.command(AUTHOR, "retract #2")  # the rehearsal's made-up id never goes to X, even now the account is real
+        assert bot.draft(2).state is State.RETRACTED
+        assert len(x.calls()) == deletes_before and x.deleted == []
+        bot.command(AUTHOR, "retract #1")  # and the real post is deleted for real
+        assert bot.draft(1).state is State.RETRACTED and len(x.deleted) == 1
+    finally:
+        bot.stop()
+
+
+def test_marking_a_dry_run_published_without_a_link_keeps_it_a_dry_run(make_dry: Callable[..., Copydesk]) -> None:
+    clock = MovableClock()
+    bot = make_dry(clock=clock)
+    bot.command(AUTHOR, "at:+1h Held by the pause")
+    approve(bot, 1)
+    bot.command("U0ADMIN01", "pause checking the tone")
+    clock.advance(hours=2)
+    bot.command("U0ADMIN01", "resume")
+    assert bot.draft(1).state is State.HELD
+
+    bot.command(EDITOR_1, "mark-published #1")
+    assert bot.draft(1).state is State.PUBLISHED
+    assert [p.outcome for p in bot.ledger.publications(1)] == ["dry_run"]
+    bot.slack_told()
+    assert DRY in blocks_text(bot.slack.updates()[-1])

@@ -221,6 +221,23 @@ class Core:
             return str(e)
         return None
 
+    def other_mode(self, draft: Draft) -> str | None:
+        """Why a draft may not go in the mode its account runs in now: a rehearsal written in a dry run is never sent for
+        real, and a real draft is never used up as a dry run (the account's dry run was switched since it was written)."""
+        account = self.config.accounts.get(draft.account)
+        if account is None or account.dry_run == draft.dry_run:
+            return None
+        places = listed(self.networks_of(draft))
+        if draft.dry_run:
+            return (
+                f"it was written in a dry run, and @{account.handle} now posts to {places} for real; "
+                "write it again with /draft to send it"
+            )
+        return (
+            f"it was written to go to {places} for real, and copydesk runs @{account.handle} in a dry run now; "
+            "press Publish now once copydesk runs without the dry run"
+        )
+
     def cooling_off(self, draft: Draft) -> float:
         """Minutes an approval of this version waits before it goes: what its rules ask, or the account's own."""
         if draft.policy is not None:

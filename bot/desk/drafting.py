@@ -98,6 +98,7 @@ class Drafting:
                 content_sha256=content_sha256(text, images),
                 policy=policy,
                 networks=networks,
+                dry_run=target.dry_run,
             )
             if images:
                 self.ledger.add_images(draft.id, images, at=now)

@@ -319,7 +319,7 @@ class Publishing:
             return f"its rules require the approval of {', '.join(r.id for r in missing)}, which it does not have now"
         if refusal := self.core.refusal(draft, self.clock()):
             return f"{refusal}. It can only be withdrawn now"
-        return None
+        return self.core.other_mode(draft)
 
     def _stop_unapproved(self, decision: Decision, draft: Draft, reason: str) -> None:
         """Inside the claim's decision: hold the draft instead of sending it; a person decides what happens next."""

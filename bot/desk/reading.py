@@ -80,7 +80,7 @@ class Reading:
             links=tuple((n, links[n]) for n in networks if n in links),
             retracted=tuple(n for n in networks if any(p.network == n and p.retracted_at for p in publications)),
             counts=self._counts(draft, networks) if networks != ("x",) else (),  # X alone: `length`, as ever
-            dry_run=dry_networks(account, networks, publications),
+            dry_run=dry_networks(draft, networks, publications),
         )
 
     def _counts(self, draft: Draft, networks: tuple[str, ...]) -> tuple[Count, ...]:
@@ -183,9 +183,9 @@ class Reading:
         return tuple(n for n in notes if isinstance(n, (preflight.Duplicate, preflight.Hours)))
 
 
-def dry_networks(account: Account, networks: tuple[str, ...], publications: list[Publication]) -> tuple[str, ...]:
+def dry_networks(draft: Draft, networks: tuple[str, ...], publications: list[Publication]) -> tuple[str, ...]:
     """Where a draft goes (or went) in a dry run: a network it went through in one, or, where nothing of it was sent,
-    every network of an account in dry run now. A post really sent is never called a dry run."""
+    every network of a draft written in a dry run. A post really sent is never called a dry run."""
     sent = {p.network for p in publications if p.outcome == "published"}
     went = {p.network for p in publications if p.outcome == "dry_run"}
-    return tuple(n for n in networks if n in went or (account.dry_run and n not in sent))
+    return tuple(n for n in networks if n in went or (draft.dry_run and n not in sent))

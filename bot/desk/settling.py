@@ -10,7 +10,7 @@ from bot.desk.publishing import first_unpublished
 from bot.dryrun import not_sent
 from bot.errors import BadLink, NotAllowed, Paused, PublishError, WrongState
 from bot.legs import Stage, ordered, outcome, reasons, sentence, waiting, where
-from bot.model import Draft
+from bot.model import Draft, Publication
 from bot.networks import label, listed
 from bot.ports import Change, Publishers, post_url
 from bot.review import State, decide
@@ -135,7 +135,9 @@ class Settling:
                     f"give its link, /draft mark-published {draft.number} {example}"
                 )
             publication_id = self.ledger.start_publication(current, handle, at=now, part=part, network=network)
-            self.ledger.finish_publication(publication_id, post_id=post_id or "", url=url or "", at=now)
+            # a dry run's draft marked without a link: nothing was sent, and it stays a dry run
+            dry = current.dry_run and not post_id
+            self.ledger.finish_publication(publication_id, post_id=post_id or "", url=url or "", at=now, dry_run=dry)
             said: dict[str, Any] = {
                 "actor": user_id,
                 "at": now,
@@ -146,6 +148,7 @@ class Settling:
                 **self.core.approval_record(current, rules),
                 **({"part": part, "of": count} if count > 1 else {}),
                 **({"network": network} if len(networks) > 1 else {}),
+                **({"dry_run": True} if dry else {}),
             }
             if last:
                 self.ledger.set_leg(draft_id, network, Stage.OUT, at=now)
@@ -267,6 +270,13 @@ class Settling:
             raise WrongState(f"{draft.number} is {draft.state.label}; only published posts can be retracted.")
         if not targets and not confirmed:
             raise WrongState(f"{draft.number} is not on {listed(on or networks)}; nothing to retract there.")
+        account = self.config.accounts.get(draft.account)
+        if account is not None and account.dry_run and (real := [n for n in targets if _sent(live[n])]):
+            raise WrongState(
+                f"{draft.number} is really on {listed(real)}, and copydesk runs @{account.handle} in a dry run now, which "
+                f"sends nothing there, deletes included: delete it on {listed(real)} directly, or run copydesk without the "
+                "dry run and retract it again."
+            )
         still: list[str] = []
         for network in list(targets):
             out = live[network]
@@ -287,7 +297,8 @@ class Settling:
                 publication = out[part]
                 assert publication.x_post_id
                 try:
-                    self.publishers[draft.account][network].delete(publication.x_post_id)
+                    if publication.outcome != "dry_run":  # a dry run's post was never sent: nothing to delete anywhere
+                        self.publishers[draft.account][network].delete(publication.x_post_id)
                 except PublishError as e:
                     which = f"part {part} of {draft.number}" if len(out) > 1 else draft.number
                     still.append(f"{which} is still on {label(network)}: {e.reason}")
@@ -350,3 +361,8 @@ class Settling:
             decision.tell(draft, Change(draft.state, State.RETRACTED, user_id))
             decision.reschedule(draft_id)  # a thread stopped part-way by the pause has no more parts to send
         return self.core.draft(draft_id)
+
+
+def _sent(parts: dict[int, Publication]) -> bool:
+    """Whether any part of a post on a network was really sent there (not a dry run's)."""
+    return any(p.outcome != "dry_run" for p in parts.values())

@@ -85,6 +85,11 @@ def parser() -> argparse.ArgumentParser:
     )
     digest.add_argument("--config", metavar="PATH", help="app.yaml to read")
     digest.add_argument("--db", metavar="PATH", help="ledger database (default: $COPYDESK_DB or ./copydesk.db)")
+    digest.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="as copydesk run --dry-run: no network keys needed, no counts read from any network",
+    )
 
     ledger = sub.add_parser("ledger", help="look after the ledger database")
     ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
