@@ -318,6 +318,10 @@ class BlueskyPublisher:
     def _mapped(self, doing: str, *, sent_is_unknown: bool) -> Iterator[None]:
         """Turn the SDK's and httpx's exceptions into a PublishError saying whether the post may exist."""
         unknown = Delivery.UNKNOWN if sent_is_unknown else Delivery.NOT_SENT
+
+        def said(what: str) -> str:  # a read or a deletion creates no post: nothing to check for
+            return _UNKNOWN.format(what) if sent_is_unknown else what
+
         try:
             with reporting(self._errors, _kind):
                 yield
@@ -336,27 +340,27 @@ class BlueskyPublisher:
         except InvokeTimeoutError as e:
             if isinstance(e.__cause__, (httpx.ConnectTimeout, httpx.PoolTimeout)):
                 raise PublishError("Bluesky could not be reached (connection timed out)", delivery=Delivery.NOT_SENT) from None
-            raise PublishError(_UNKNOWN.format("Bluesky did not answer in time"), delivery=unknown) from None
+            raise PublishError(said("Bluesky did not answer in time"), delivery=unknown) from None
         except NetworkError as e:  # a transport failure, or 409/413/502, which the SDK raises alike
             status = e.response.status_code if e.response is not None else None
             if status == 413:
                 raise PublishError(f"Bluesky refused {doing}: {_reason(e)}", delivery=Delivery.REFUSED) from None
             if status is not None:  # 409 (a record already under that key) or 502: look before sending again
-                raise PublishError(_UNKNOWN.format(f"Bluesky answered {_reason(e)}"), delivery=unknown) from None
+                raise PublishError(said(f"Bluesky answered {_reason(e)}"), delivery=unknown) from None
             if isinstance(e.__cause__, httpx.ConnectError):
                 raise PublishError("Bluesky could not be reached", delivery=Delivery.NOT_SENT) from None
-            raise PublishError(_UNKNOWN.format("the connection to Bluesky broke"), delivery=unknown) from None
+            raise PublishError(said("the connection to Bluesky broke"), delivery=unknown) from None
         except RequestException as e:
             status = e.response.status_code if e.response is not None else 0
             if status >= 500:  # the PDS may have written before failing (a duplicate key answers 500 too)
-                raise PublishError(_UNKNOWN.format(f"Bluesky had a server error ({_reason(e)})"), delivery=unknown) from None
+                raise PublishError(said(f"Bluesky had a server error ({_reason(e)})"), delivery=unknown) from None
             raise PublishError(f"Bluesky refused {doing}: {_reason(e)}", delivery=Delivery.REFUSED) from None
         except httpx.UnsupportedProtocol:
             raise PublishError("Bluesky's service address is not an http(s) URL", delivery=Delivery.REFUSED) from None
         except httpx.HTTPError:  # escapes the SDK raw: the server dropped the connection after the request went
-            raise PublishError(_UNKNOWN.format("the connection to Bluesky broke"), delivery=unknown) from None
+            raise PublishError(said("the connection to Bluesky broke"), delivery=unknown) from None
         except (AtProtocolError, pydantic.ValidationError, ValueError, AttributeError):  # a garbled or cut-off answer
-            raise PublishError(_UNKNOWN.format("Bluesky's answer could not be read"), delivery=unknown) from None
+            raise PublishError(said("Bluesky's answer could not be read"), delivery=unknown) from None
 
     def _reset(self, error: RateLimitExceededError) -> datetime | None:
         """When Bluesky lets the account try again: ratelimit-reset, else retry-after seconds from now."""

@@ -299,6 +299,10 @@ class MastodonPublisher:
     def _mapped(self, doing: str, *, sent_is_unknown: bool) -> Iterator[None]:
         """Turn Mastodon.py's exceptions into a PublishError saying whether the post may exist (as bot/x.py does for X)."""
         unknown = Delivery.UNKNOWN if sent_is_unknown else Delivery.NOT_SENT
+
+        def said(what: str) -> str:  # a read or a deletion creates no post: nothing to check for
+            return _UNKNOWN.format(what) if sent_is_unknown else what
+
         with self._lock:
             self._api.ratelimit_reset = None  # only this call's answer may say when the limit lifts
             try:
@@ -308,7 +312,7 @@ class MastodonPublisher:
                 raise
             except MastodonRatelimitError as e:
                 if str(e) != HIT:  # a rate-limit header it could not read, on an answer that may say it worked
-                    raise PublishError(_UNKNOWN.format("Mastodon's answer could not be read"), delivery=unknown) from None
+                    raise PublishError(said("Mastodon's answer could not be read"), delivery=unknown) from None
                 raise PublishError(
                     f"Mastodon is rate limiting @{self.handle}", delivery=Delivery.NOT_SENT, retry_at=self._reset()
                 ) from None
@@ -316,18 +320,18 @@ class MastodonPublisher:
                 raise PublishError(f"Mastodon had a server error ({_reason(e)})", delivery=unknown) from None
             except MastodonAPIError as e:
                 if not isinstance(_status(e), int):  # a 2xx whose body was not JSON: it did reach the instance
-                    raise PublishError(_UNKNOWN.format("Mastodon's answer was cut off"), delivery=unknown) from None
+                    raise PublishError(said("Mastodon's answer was cut off"), delivery=unknown) from None
                 raise PublishError(f"Mastodon refused {doing}: {_reason(e)}", delivery=Delivery.REFUSED) from None
             except MastodonNetworkError as e:
                 if _never_sent(e):
                     raise PublishError("Mastodon could not be reached", delivery=Delivery.NOT_SENT) from None
                 if isinstance(e.__context__, requests.Timeout):
-                    raise PublishError(_UNKNOWN.format("Mastodon did not answer in time"), delivery=unknown) from None
-                raise PublishError(_UNKNOWN.format("the connection to Mastodon broke"), delivery=unknown) from None
+                    raise PublishError(said("Mastodon did not answer in time"), delivery=unknown) from None
+                raise PublishError(said("the connection to Mastodon broke"), delivery=unknown) from None
             except MastodonIllegalArgumentError as e:  # refused by the client before anything was sent
                 raise PublishError(f"Mastodon.py refused {doing}: {e}", delivery=Delivery.REFUSED) from None
             except (MastodonError, ValueError, KeyError, TypeError, AttributeError):
-                raise PublishError(_UNKNOWN.format("Mastodon's answer could not be read"), delivery=unknown) from None
+                raise PublishError(said("Mastodon's answer could not be read"), delivery=unknown) from None
 
     def _reset(self) -> datetime | None:
         """When the limit lifts: Mastodon.py read X-RateLimit-Reset into the local clock (None: the instance did not say)."""

@@ -212,6 +212,8 @@ class DraftView:
     counts: tuple[Count, ...] = ()  # its longest part on each network, as that network counts it
     retracted: tuple[str, ...] = ()  # the networks a post of it was deleted from
     dry_run: tuple[str, ...] = ()  # the networks it goes (or went) to in a dry run: nothing is sent there (bot/dryrun.py)
+    # why its latest failed attempt failed: a retry's reply is drawn when Slack hears it, maybe after the next attempt began
+    last_error: str | None = None
 
     @property
     def several(self) -> bool:

@@ -185,6 +185,11 @@ class Post:
     approvers: tuple[str, ...]
 
     @property
+    def retracted(self) -> bool:
+        """Taken back everywhere it went: it went out that day, but is neither ranked nor linked."""
+        return all(p.retracted_at is not None for p in self.publications)
+
+    @property
     def dry_run(self) -> bool:
         """A dry run: recorded as going out, sent nowhere (it has no counts and no link)."""
         return all(p.outcome == "dry_run" for p in self.publications)
@@ -225,7 +230,9 @@ def compose(
                 read=sum(1 for t in counted if t is not None),
             )
         )
-    ranked = sorted((p for p in out if tallies[p.draft.id] is not None), key=lambda p: -_interactions(tallies[p.draft.id]))
+    ranked = sorted(
+        (p for p in out if tallies[p.draft.id] is not None and not p.retracted), key=lambda p: -_interactions(tallies[p.draft.id])
+    )
     return WeeklyReport(
         scope=scope,
         day=day,
@@ -255,7 +262,7 @@ def _interactions(counts: Counts | None) -> int:
 def _top(post: Post, counts: Counts | None) -> TopPost:
     links: dict[str, str] = {}
     for publication in post.publications:
-        if publication.part == 1 and publication.url:
+        if publication.part == 1 and publication.url and publication.retracted_at is None:
             links.setdefault(publication.network, publication.url)
     assert counts is not None  # only posts with counts are ranked
     return TopPost(

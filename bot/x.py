@@ -210,6 +210,10 @@ class XPublisher:
     def _mapped(self, doing: str, *, sent_is_unknown: bool) -> Iterator[None]:
         """Turn tweepy's and requests' exceptions into a PublishError saying whether the post may exist."""
         unknown = Delivery.UNKNOWN if sent_is_unknown else Delivery.NOT_SENT
+
+        def said(what: str) -> str:  # a read or a deletion creates no post: nothing to check for
+            return _UNKNOWN.format(what) if sent_is_unknown else what
+
         try:
             with reporting(self._errors, _kind):
                 yield
@@ -225,14 +229,14 @@ class XPublisher:
         except requests.ConnectTimeout:
             raise PublishError("X could not be reached (connection timed out)", delivery=Delivery.NOT_SENT) from None
         except requests.Timeout:
-            raise PublishError(_UNKNOWN.format("X did not answer in time"), delivery=unknown) from None
+            raise PublishError(said("X did not answer in time"), delivery=unknown) from None
         except requests.ConnectionError as e:
             if _never_sent(e):
                 raise PublishError("X could not be reached", delivery=Delivery.NOT_SENT) from None
-            raise PublishError(_UNKNOWN.format("the connection to X broke"), delivery=unknown) from None
+            raise PublishError(said("the connection to X broke"), delivery=unknown) from None
         except (requests.RequestException, ValueError, AttributeError):
             # a garbled or cut-off answer: the request did reach X
-            raise PublishError(_UNKNOWN.format("X's answer was cut off"), delivery=unknown) from None
+            raise PublishError(said("X's answer was cut off"), delivery=unknown) from None
 
 
 _UNKNOWN = "{}; the post may be live: check the account before publishing it again"

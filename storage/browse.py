@@ -50,6 +50,7 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
             "require, cooling_off_minutes); empty when none are configured.",
             "cooling_until": f"An approved draft goes out no earlier than this ({TIME}): the cooling-off window.",
             "networks": 'JSON: the networks its on: chose (["x", "bluesky"]); empty: every network of its account.',
+            "dry_run": "1: written while its account was in a dry run (never sent for real); 0: a real draft.",
         },
     ),
     "votes": (

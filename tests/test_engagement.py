@@ -17,7 +17,7 @@ import tweepy
 import yaml
 
 from bot.config import load_config
-from bot.digest import Line, Report
+from bot.digest import TOP, Line, Report
 from bot.engagement import Counts, within
 from bot.errors import ConfigError, Delivery, PublishError
 from bot.review import State
@@ -26,8 +26,8 @@ from bot.x import XPublisher, XSession
 from handlers import digest_render
 from tests.fakes.slack_api import blocks_text
 from tests.fakes.x_api import ACCESS_TOKEN_SECRET, CONSUMER_SECRET, OAUTH2_TOKEN, X_ENV, FakeX
-from tests.support.digests import DIGEST, LA, clock_at, fire, tomorrow
-from tests.support.harness import AUTHOR, BASE_CONFIG, EDITOR_1, EDITOR_2, Copydesk
+from tests.support.digests import DIGEST, LA, clock_at, fire, move, tomorrow
+from tests.support.harness import AUTHOR, BASE_CONFIG, EDITOR_1, EDITOR_2, Copydesk, eventually
 
 
 def approve(bot: Copydesk, number: int) -> None:
@@ -175,6 +175,44 @@ def test_a_lookup_that_hangs_does_not_hold_the_digest_past_its_deadline(make_bot
     assert bot.ledger.engagement_of(p.id for p in bot.ledger.publications(1)) == {}
 
 
+def test_a_digest_slack_refused_is_sent_again_without_reading_and_billing_the_counts_again(make_bot) -> None:
+    clock = clock_at(tomorrow(10))
+    bot = make_bot(clock=clock)
+    post = publish(bot, 1, "Read once")
+    bot.x.set_metrics(post, like_count=5)
+    bot.slack.failures["chat.postMessage"] = "not_in_channel"  # the bot was never invited to the digest channel
+
+    fire(bot, clock)
+    assert [d.outcome for d in bot.ledger.digests()] == ["failed"] and len(bot.x.lookups()) == 1
+    del bot.slack.failures["chat.postMessage"]
+    fire(bot, clock)  # ten minutes later
+
+    assert [d.outcome for d in bot.ledger.digests()] == ["sent"]
+    assert len(bot.x.lookups()) == 1  # the counts read for the first try are shown: X is not billed again
+    assert "♥ 5" in blocks_text(bot.slack.history[DIGEST][-1])
+
+
+def test_a_digest_waiting_on_its_counts_holds_up_no_other_report(make_bot) -> None:
+    clock = clock_at(tomorrow(10))
+    day = tomorrow(10).astimezone(LA).strftime("%A").lower()
+    bot = make_bot(clock=clock, top=with_digest(metrics_timeout_seconds=30, weekly={"day": day, "at": "18:00"}))
+    publish(bot, 1, "Counted slowly")
+    bot.x.hold_lookups()
+    due = bot.services.scheduler.digest_due_at(TOP)
+    assert due is not None
+    move(clock, due + timedelta(seconds=1))
+    daily = threading.Thread(target=bot.desk.digests.run_digest, args=(TOP,), daemon=True)
+    try:
+        daily.start()
+        eventually(lambda: bool(bot.x.lookups()), what="the daily digest asking X for its counts")  # X does not answer
+        bot.desk.weekly.run_weekly(TOP)  # the weekly report's time is the same: it goes at once all the same
+        assert [d.kind for d in bot.ledger.digests() if d.outcome == "sent"] == ["weekly"]
+    finally:
+        bot.x.release_lookups()
+    daily.join(timeout=30)
+    assert sorted(d.kind for d in bot.ledger.digests() if d.outcome == "sent") == ["daily", "weekly"]
+
+
 def test_metrics_false_reads_nothing(make_bot) -> None:
     clock = clock_at(tomorrow(10))
     bot = make_bot(clock=clock, top=with_digest(metrics=False))
@@ -211,17 +249,24 @@ def test_the_next_digest_reads_again_how_the_previous_days_posts_landed(make_bot
     assert (kept.counts.likes, kept.counts.reposts) == (58, 14) and kept.read_at >= due
 
 
-def test_copydesk_digest_prints_the_counts_in_the_terminal(bot: Copydesk, environ, monkeypatch, capsys) -> None:
+def test_copydesk_digest_prints_the_counts_last_read_in_the_terminal_and_reads_none(
+    bot: Copydesk, environ, monkeypatch, capsys
+) -> None:
     post = publish(bot, 1, "Printed with its counts")
     bot.x.set_metrics(post, like_count=7, impression_count=1500)
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
 
+    assert main(["digest", "--config", str(bot.config.config_path)]) == 0  # reads nothing: no counts yet, none billed
+    assert bot.x.lookups() == [] and "♥" not in capsys.readouterr().out
+
+    bot.desk.digests.digests_so_far(read=True)  # what the daily digest (or digest --post) reads, and keeps
     assert main(["digest", "--config", str(bot.config.config_path)]) == 0
 
-    out = capsys.readouterr().out
+    out = capsys.readouterr().out  # the counts last read, from the ledger: X is not asked again
     assert "    ♥ 7 · ↻ 0 · 💬 0 · ❝ 0 · 👁 1,500" in out
     assert "Best: #1 @aplusk (7 likes, reposts, replies and quotes) · Total: ♥ 7" in out
+    assert len(bot.x.lookups()) == 1
 
 
 def test_slash_draft_digest_reads_nothing_and_shows_the_counts_last_read(make_bot) -> None:

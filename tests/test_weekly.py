@@ -273,6 +273,26 @@ def test_a_week_without_counts_says_they_are_missing(make_bot) -> None:
     assert "None ranked: no counts were read for these posts yet." in shown
 
 
+def test_a_post_taken_back_is_neither_ranked_nor_linked(make_bot) -> None:
+    week = monday(1)
+    clock = clock_at(local(week + timedelta(days=1), 10))
+    bot = make_bot(clock=clock, top=WEEKLY)
+    oops = publish(bot, AUTHOR, "Oops, wrong price: 10 dollars", (EDITOR_1, EDITOR_2))
+    counts(bot, oops, 800, 20, 10, 0, 9000)  # read by a digest before it was taken back
+    gone = bot.ledger.publications(oops)[-1].url
+    bot.command(AUTHOR, f"retract #{oops}")
+    assert bot.draft(oops).state is State.RETRACTED
+    fine = publish(bot, AUTHOR, "The right price: 100 dollars", (EDITOR_1, EDITOR_2))
+    counts(bot, fine, 3, 0, 0, 0, 100)
+
+    fire_weekly(bot, clock)
+
+    shown = blocks_text(reports(bot.slack)[0])
+    top = shown[shown.index("Top posts") :]
+    assert f"1. #{fine} @aplusk" in top and f"#{oops} " not in top and "wrong price" not in top
+    assert gone not in shown
+
+
 def test_the_scheduler_itself_fires_the_weekly_report_at_its_time(make_bot) -> None:
     due = local(monday(1), 9)
     clock = clock_at(due - timedelta(seconds=1))

@@ -9,7 +9,10 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.images import Image
+from bot.model import SYSTEM
+from bot.ports import Change
 from bot.review import State
+from handlers.render import thread_reply
 from tests.fakes.http import Reply
 from tests.fakes.slack_api import action_ids, blocks_text
 from tests.fakes.x_api import USER_ID
@@ -225,3 +228,17 @@ def test_a_different_post_with_the_same_words_but_another_link_is_not_taken_for_
     draft = bot.wait_for_state(1, State.PUBLISHED)
     assert bot.ledger.publications(1)[-1].x_post_id != "1700000000000000001"
     assert bot.x.texts()[-1] == "Read this: https://example.com/ours" and draft.state is State.PUBLISHED
+
+
+def test_a_retry_told_to_slack_late_still_says_why_the_attempt_failed(make_bot) -> None:
+    bot = make_bot(top=FAST_RETRY)
+    bot.x.answer_next(
+        503, {"title": "Service Unavailable", "detail": "Service Unavailable", "type": "about:blank", "status": 503}
+    )
+    bot.command(AUTHOR, "Told late")
+    approve(bot, 1)
+    bot.wait_for_state(1, State.PUBLISHED)
+
+    # the courier draws a reply when Slack hears it: here, after the next attempt went through (Slack was slow)
+    late = thread_reply(bot.desk.reading.view(1), Change(State.PUBLISHING, State.APPROVED, SYSTEM))
+    assert late.startswith("Attempt failed: X had a server error (503 Service Unavailable)")

@@ -27,7 +27,8 @@ RETRY = timedelta(minutes=10)  # after Slack failed (or could not be asked wheth
 EARLY = timedelta(seconds=1)  # a job that wakes this little before its time is on time
 DECIDED = (State.FAILED, State.REJECTED, State.WITHDRAWN, State.RETRACTED, State.EXPIRED)
 WAITING = (State.IN_REVIEW, State.HELD)
-FRESH = timedelta(minutes=1)  # counts read this recently are shown again, not read (and billed) again
+FRESH = timedelta(hours=1)  # counts read this recently are shown again, not read (and billed) again: a retry after Slack
+# refused a digest, or a copydesk digest --post before the daily one, reads nothing more
 R = TypeVar("R")  # what a report says: a digest's Report, a WeeklyReport
 
 
@@ -53,7 +54,10 @@ class Sending:
         self.ledger = core.ledger
         self.clock = core.clock
         self.notifier = notifier
-        self._lock = threading.Lock()  # one report at a time: a second firing waits, then finds the claim
+        # one firing of a slot at a time: a second waits, then finds the claim; other slots (another scope, the weekly
+        # report) never wait behind one whose counts are being read
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._locks_lock = threading.Lock()
 
     def record_of(self, slot: Slot) -> DigestRecord | None:
         """The slot's claim in the ledger, if any."""
@@ -75,7 +79,7 @@ class Sending:
         skip: Callable[[R], bool] = lambda _: False,
     ) -> bool:
         """Send the slot's report unless the ledger has it; whether it was posted now."""
-        with self._lock:
+        with self._lock_of(slot):
             now = self.clock()
             record = self.record_of(slot)
             if record is None:
@@ -107,6 +111,10 @@ class Sending:
                 return False  # sent or skipped already
             self.record(digest_id, slot.channel, post, report)
             return True
+
+    def _lock_of(self, slot: Slot) -> threading.Lock:
+        with self._locks_lock:
+            return self._locks.setdefault((slot.scope, slot.kind), threading.Lock())
 
     def record(self, digest_id: int, channel: str, post: Callable[[str, R], str], report: R) -> str:
         """Post a claimed report and record Slack's answer: sent with its ts, or failed when Slack said no."""

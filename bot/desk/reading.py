@@ -81,6 +81,7 @@ class Reading:
             retracted=tuple(n for n in networks if any(p.network == n and p.retracted_at for p in publications)),
             counts=self._counts(draft, networks) if networks != ("x",) else (),  # X alone: `length`, as ever
             dry_run=dry_networks(draft, networks, publications),
+            last_error=next((p.error for p in reversed(publications) if p.error), None),
         )
 
     def _counts(self, draft: Draft, networks: tuple[str, ...]) -> tuple[Count, ...]:

@@ -237,7 +237,7 @@ def _digest(config: Config, *, since: str | None, post: bool) -> int:
     return _so_far(
         config,
         post=post,
-        show=lambda desk: "\n\n".join(digest_render.plain(r) for r in desk.digests.digests_so_far(start(desk), read=True)),
+        show=lambda desk: "\n\n".join(digest_render.plain(r) for r in desk.digests.digests_so_far(start(desk), read=post)),
         send=lambda desk: [(scope.channel, ts) for scope, ts in desk.digests.post_digests_now(start(desk))],
     )
 
