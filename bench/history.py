@@ -174,6 +174,9 @@ class QuietNotifier:
     def post_digest(self, channel: str, report: Report) -> str:
         return self._ts()
 
+    def finish_weekly(self, channel: str, ts: str, report: WeeklyReport, chart: bytes | None) -> None:
+        pass
+
     def post_weekly(self, channel: str, report: WeeklyReport, chart: bytes | None) -> str:
         return self._ts()
 

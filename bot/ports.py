@@ -353,6 +353,11 @@ class Notifier(Protocol):
         that cannot be told."""
         ...
 
+    def finish_weekly(self, channel: str, ts: str, report: WeeklyReport, chart: bytes | None) -> None:
+        """A weekly report found in the channel after a restart: attach its chart if it is not under the message yet (the
+        process may have stopped between the two)."""
+        ...
+
     def post_weekly(self, channel: str, report: WeeklyReport, chart: bytes | None) -> str:
         """Post the weekly report (tagged like a digest, so it can be found again) and its chart (a PNG; None: it could not
         be drawn); its message ts. The text says everything the chart shows, so a chart Slack will not take is only noted.

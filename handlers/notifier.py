@@ -30,6 +30,7 @@ MEMBERS_PAGE = 200  # channel members asked per conversations.members call
 CARD_EVENT = "copydesk_card"  # the metadata a review card carries: its draft and version
 MESSAGE_EVENT = "copydesk_message"  # the metadata every other outbox message carries: its tag
 # Slack's errors that no second try can mend; anything else (not_in_channel, ratelimited, a 5xx) is tried again later.
+FIND_AFTER = 100  # messages after a weekly report looked through for its chart, after a restart
 PERMANENT = frozenset(
     {
         "invalid_blocks",
@@ -264,6 +265,22 @@ class SlackNotifier:
                 f"Slack refused {what} in {channel}: {e.response.get('error') or e.response.status_code}"
             ) from None
         return str(response["ts"])
+
+    def finish_weekly(self, channel: str, ts: str, report: WeeklyReport, chart: bytes | None) -> None:
+        """After a restart found the report's message: its chart, unless Slack already shows it under the message."""
+        if chart is None:
+            return
+        name = weekly_render.filename(report)
+        try:
+            page = self.client.conversations_history(channel=channel, oldest=ts, inclusive=True, limit=FIND_AFTER)
+        except SlackApiError as e:
+            log.warning(
+                "whether the weekly chart is in %s could not be told (%s); it is left out", channel, e.response.get("error")
+            )
+            return
+        messages: list[dict[str, Any]] = page.get("messages", [])
+        if not any(f.get("name") == name for m in messages for f in m.get("files") or []):
+            self._attach_chart(channel, ts, report, chart)
 
     def _attach_chart(self, channel: str, ts: str, report: WeeklyReport, chart: bytes) -> None:
         """files_upload_v2 (getUploadURLExternal, the bytes, completeUploadExternal); on failure, the message says so."""

@@ -472,7 +472,9 @@ def thread_reply(view: DraftView, change: Change) -> str:
         again = when(draft.retry_at, missing="now")
         return f"Not out everywhere yet: {where(view.legs)}. Trying again {again}.{_listing(view)}"
     if change.before is State.PUBLISHING and change.after is State.APPROVED and view.publication:
-        return f"Attempt failed: {escape(view.last_error or 'unknown reason')}. Trying again {when(draft.retry_at, missing='now')}."
+        return (
+            f"Attempt failed: {escape(view.last_error or 'unknown reason')}. Trying again {when(draft.retry_at, missing='now')}."
+        )
     if change.before in (State.HELD, State.FAILED) and change.after is State.APPROVED:
         if view.several:  # drawn once the run is over: where it was not out then is the ledger's, not the card's now
             return f"<@{change.actor}> sent it again where it was not out: it goes out now."

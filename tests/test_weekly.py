@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -414,10 +415,11 @@ def test_a_report_posted_just_before_a_crash_is_found_in_the_channel_not_posted_
     counts(first, publish(first, AUTHOR, "Before the crash", (EDITOR_1, EDITOR_2)), 5, 0, 0, 0, None)
     # the report's time: copydesk claims it and Slack has it, chart and all; it dies before Slack's answer is recorded
     day = week + timedelta(days=7)
+    move(clock, local(day - timedelta(days=1), 23, 59))
+    [report] = first.desk.weekly.weekly_so_far()  # the same 7 days the report covers: its chart has the same name
     move(clock, local(day, 9, 1))
     start, end = week_before(day, LA)
     first.ledger.claim_digest(scope=TOP, day=day, start=start, end=end, channel=DIGEST, at=clock(), kind="weekly")
-    [report] = first.desk.weekly.weekly_so_far()
     ts = first.desk.weekly.notifier.post_weekly(DIGEST, replace(report, day=day), b"\x89PNG\r\n\x1a\n")
     first.crash()
 
@@ -430,6 +432,36 @@ def test_a_report_posted_just_before_a_crash_is_found_in_the_channel_not_posted_
         assert second.services.scheduler.weekly_due_at(TOP) == local(day + timedelta(days=7), 9)
     finally:
         second.stop()
+
+
+def test_a_report_whose_copydesk_died_before_its_chart_gets_its_chart_once_after_the_restart(
+    tmp_path: Path, environ, slack, x
+) -> None:
+    config = weekly_config(tmp_path, environ)
+    week = monday(1)
+    clock = clock_at(local(week + timedelta(days=1), 10))
+    first = Copydesk(config, slack, x, clock=clock).start()
+    counts(first, publish(first, AUTHOR, "Before the crash", (EDITOR_1, EDITOR_2)), 5, 0, 0, 0, None)
+    due = first.services.scheduler.weekly_due_at(TOP)
+    assert due is not None
+    move(clock, due + timedelta(seconds=1))
+    slack.hold_next("files.getUploadURLExternal")  # the report's message is in the channel; its chart's upload hangs
+    threading.Thread(target=first.desk.weekly.run_weekly, args=(TOP,), daemon=True).start()
+    eventually(lambda: bool(slack.arrived("/api/files.getUploadURLExternal")), what="the chart's upload to begin")
+    first.crash()  # killed between the message and its chart
+
+    second = Copydesk(config, slack, x, clock=clock).start()
+    try:
+        assert len(reports(slack)) == 1  # found in the channel, not posted again
+        [chart] = slack.uploaded()  # and its chart, which the first run never attached, is there now: once
+        assert chart["bytes"].startswith(PNG_SIGNATURE)
+        [record] = [d for d in second.ledger.digests() if d.kind == "weekly"]
+        assert record.outcome == "sent"
+        second.desk.weekly.run_weekly(TOP)  # a second firing finds it all done
+        assert len(reports(slack)) == 1 and len(slack.uploaded()) == 1
+    finally:
+        second.stop()
+        slack.release()
 
 
 def test_a_report_claimed_but_never_posted_is_posted_once_on_start(tmp_path: Path, environ, slack, x) -> None:

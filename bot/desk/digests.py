@@ -77,8 +77,10 @@ class Sending:
         compose: Callable[[datetime, datetime], R],
         post: Callable[[str, R], str],
         skip: Callable[[R], bool] = lambda _: False,
+        found: Callable[[str, str, R], None] | None = None,
     ) -> bool:
-        """Send the slot's report unless the ledger has it; whether it was posted now."""
+        """Send the slot's report unless the ledger has it; whether it was posted now. `found`: what finishes a report
+        found in the channel after a restart (its channel, its ts, the report), e.g. the weekly chart it may lack."""
         with self._lock_of(slot):
             now = self.clock()
             record = self.record_of(slot)
@@ -103,6 +105,8 @@ class Sending:
                 ts = self.notifier.find_digest(record.channel, slot.scope, slot.day, slot.kind)
                 if ts is not None:
                     self.ledger.digest_sent(record.id, ts=ts, channel=record.channel, at=now, found=True)
+                    if found is not None:
+                        found(record.channel, ts, compose(record.window_start, record.window_end))
                     return False
                 digest_id, report = record.id, compose(record.window_start, record.window_end)
             elif record.outcome == "failed" and self.ledger.reclaim_digest(record.id, at=now):

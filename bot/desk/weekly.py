@@ -117,16 +117,19 @@ class Weekly:
             window=lambda now: (start, end),
             compose=lambda first, last: self._compose(scope, first, last, day=day),
             post=self._post,
+            found=lambda channel, ts, report: self.notifier.finish_weekly(channel, ts, report, self._chart(report)),
         )
 
     def _post(self, channel: str, report: WeeklyReport) -> str:
         """The report with its chart; a chart that cannot be drawn leaves the text to say it all."""
+        return self.notifier.post_weekly(channel, report, self._chart(report))
+
+    def _chart(self, report: WeeklyReport) -> bytes | None:
         try:
-            png: bytes | None = self.draw(report)
+            return self.draw(report)
         except Exception:
             log.exception("the weekly chart could not be drawn; the report goes without it")
-            png = None
-        return self.notifier.post_weekly(channel, report, png)
+            return None
 
     def _schedule_next(self, scope: WeeklyScope) -> None:
         day, due = next_weekly_due(self.clock(), scope.weekday, scope.at, self.config.timezone)

@@ -36,6 +36,8 @@ class FakeSlack(RecordingServer):
         self.uploads: dict[str, dict[str, Any]] = {}  # files.getUploadURLExternal's file id → its name, length and bytes
         self.upload_refused: int | None = None  # the upload URL answers this status instead of taking the bytes
         self.answer_if: list[tuple[str, Any, Reply]] = []  # (method, which bodies, answer): once, for the first body it fits
+        self._holds: dict[str, threading.Event] = {}  # per method: the next call waits for release() (hold_next)
+        self._held: list[threading.Event] = []
         self._ts = itertools.count(1)
         self._file_ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -65,6 +67,22 @@ class FakeSlack(RecordingServer):
             json.loads(c.body["view"]) if isinstance(c.body["view"], str) else c.body["view"]
             for c in self.calls(f"/api/{method}")
         ]
+
+    def hold_next(self, method: str) -> None:
+        """The next call of `method` gets no answer until release(): the moment to kill copydesk between two calls."""
+        with self._lock:
+            self._holds[method] = threading.Event()
+
+    def release(self) -> None:
+        """Let every held call go (with an error: the process that made it is gone)."""
+        with self._lock:
+            held, self._held = self._held, []
+        for gate in held:
+            gate.set()
+
+    def stop(self) -> None:
+        self.release()
+        super().stop()
 
     def fail_next(self, method: str, status: int, headers: dict[str, str] | None = None, times: int = 1) -> None:
         """Answer the next `times` calls of `method` at the HTTP level, as Slack does when rate limiting (429) or down (5xx)."""
@@ -116,6 +134,13 @@ class FakeSlack(RecordingServer):
             return Reply(200, {"ok": True, "url": self.socket_url})
         if call.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
             return Reply(200, {"ok": False, "error": "invalid_auth"})
+        with self._lock:
+            gate = self._holds.pop(method, None)
+            if gate is not None:
+                self._held.append(gate)
+        if gate is not None:  # held open: the caller waits, as on a slow Slack, until release() (or the fake stops)
+            gate.wait(30)
+            return Reply(200, {"ok": False, "error": "internal_error"})  # whoever waited is gone by then (killed)
         with self._lock:
             if self.down is not None:
                 return Reply(self.down.status, self.down.body, dict(self.down.headers))
