@@ -301,3 +301,34 @@ def test_who_approved_what_has_each_part_of_a_thread_on_each_network(make_everyw
     assert sorted((r["network"], r["part"]) for r in found) == [("bluesky", 1), ("bluesky", 2), ("x", 1), ("x", 2)]
     assert {(r["approvers"], r["approved_version"], r["author"]) for r in found} == {(f"{EDITOR_1} {EDITOR_2}", 1, AUTHOR)}
     assert all(r["url"] for r in found)
+
+
+FORBIDDEN = {
+    "title": "Forbidden",
+    "detail": "You are not permitted to perform this action.",
+    "type": "about:blank",
+    "status": 403,
+}
+
+
+def test_who_approved_what_names_the_approvals_a_post_went_out_with_not_todays_votes(bot: Copydesk, browsing: Running) -> None:
+    bot.x.answer_for("Two: the details", 403, FORBIDDEN)  # part 2 is refused: the thread stops with part 1 live
+    bot.command(AUTHOR, "One: the news\n---\nTwo: the details\n---\nThree: the end")
+    approve(bot, 1)
+    bot.wait_for_state(1, State.FAILED)
+    assert bot.x.texts() == ["One: the news"]
+
+    bot.react(EDITOR_1, "white_check_mark", 1, removed=True)  # taken back after part 1 went out
+
+    assert [v.user_id for v in bot.ledger.votes(1)] == [EDITOR_2]  # the live votes no longer name EDITOR_1…
+    [claim] = [e for e in bot.ledger.events(1) if e.action == "publishing" and "approvers" in e.detail]
+    assert claim.detail["approvers"] == [EDITOR_1, EDITOR_2]
+    [part_1] = rows(browsing, "who_approved_what")
+    assert (part_1["part"], part_1["approvers"]) == (1, f"{EDITOR_1} {EDITOR_2}")  # …the event part 1 went out with does
+    [post] = peek(bot.config.db_path, "SELECT finished_at FROM publications WHERE outcome = 'published'")
+    week = week_of(post["finished_at"])
+    assert rows(browsing, "per_person_per_week") == [
+        {"week": week, "person": AUTHOR, "written": 1, "published": 1, "approved": 0},
+        {"week": week, "person": EDITOR_1, "written": 0, "published": 0, "approved": 1},
+        {"week": week, "person": EDITOR_2, "written": 0, "published": 0, "approved": 1},
+    ]
