@@ -77,8 +77,9 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
             "started_at": f"When the attempt began, {TIME}.",
             "finished_at": f"When it ended (the post made, or the failure), {TIME}; empty while under way.",
             "outcome": "publishing (under way), published, failed, or dry_run (nothing was sent).",
-            "x_post_id": "The post's id on its network (despite the name, on Bluesky and Mastodon too).",
-            "url": "The post's link.",
+            "x_post_id": "The post's id on its network (despite the name, on Bluesky and Mastodon too); for a dry "
+            "run, made up (dry-run-…): nothing was sent.",
+            "url": "The post's link; empty for a dry run.",
             "error": "Why it failed, as the network said.",
             "retracted_at": f"When the post was deleted from the network, {TIME}; empty while it is up.",
             "part": "Which post of a thread this is, from 1; a single post is part 1.",
@@ -218,12 +219,21 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
     ),
 }
 
-# The approvals that count for a post: approve votes for exactly the version and content that went out.
-_APPROVERS = """
-    SELECT group_concat(user_id, ' ') FROM (
-        SELECT v.user_id FROM votes v
-        WHERE v.draft_id = p.draft_id AND v.vote = 'approve' AND v.version = p.version AND v.content_sha256 = p.content_sha256
-        GROUP BY v.user_id ORDER BY MIN(v.cast_at), v.user_id
+# The event that records the approvals a post went out with: the latest of its draft, at or before the post's own
+# publication, that names approvers (the claim's `publishing`, or `marked_published`; bot/desk/core.py
+# approval_record). Never the votes table: a vote can still be taken back, or its editor leave, after the post is out.
+_APPROVAL_EVENT = """(
+        SELECT e.id FROM events e
+        WHERE e.draft_id = {p}.draft_id AND json_type(e.detail, '$.approvers') = 'array'
+          AND json_extract(e.detail, '$.publication_id') <= {p}.id
+        ORDER BY e.id DESC LIMIT 1
+    )"""
+
+_APPROVERS = f"""
+    SELECT group_concat(value, ' ') FROM (
+        SELECT a.value FROM events e, json_each(e.detail, '$.approvers') a
+        WHERE e.id = {_APPROVAL_EVENT.format(p="p")}
+        ORDER BY a.key
     )"""
 
 WHO_APPROVED_WHAT = f"""
@@ -271,15 +281,14 @@ SELECT what, draft, account, state, network, part, at, error, may_be_live FROM (
 ORDER BY at DESC, draft DESC, what
 """.strip()
 
-PER_PERSON_PER_WEEK = """
-WITH went_out AS (  -- each draft that went out, when it first did, and the version sent
-    SELECT draft_id, MIN(finished_at) AS at, version, content_sha256
+PER_PERSON_PER_WEEK = f"""
+WITH went_out AS (  -- each draft that went out, when it first did, and that first post
+    SELECT draft_id, MIN(finished_at) AS at, id
     FROM publications WHERE outcome = 'published' GROUP BY draft_id
 ),
-approvals AS (  -- who approved exactly what went out
-    SELECT DISTINCT w.draft_id, v.user_id
-    FROM went_out w JOIN votes v
-      ON v.draft_id = w.draft_id AND v.vote = 'approve' AND v.version = w.version AND v.content_sha256 = w.content_sha256
+approvals AS (  -- whose approvals that first post went out with, as its event records them
+    SELECT DISTINCT w.draft_id, a.value AS user_id
+    FROM went_out w JOIN events e ON e.id = {_APPROVAL_EVENT.format(p="w")}, json_each(e.detail, '$.approvers') a
 ),
 activity AS (
     SELECT author_user_id AS person, created_at AS at, 1 AS written, 0 AS published, 0 AS approved FROM drafts
@@ -299,7 +308,8 @@ QUERIES: dict[str, dict[str, Any]] = {
     "who_approved_what": {
         "title": "Who approved what",
         "description": "Each post that went out (one row per part of a thread on each network), newest first: its text, "
-        "its author, the editors whose approvals were for exactly the version sent (in the order they approved), "
+        "its author, the editors whose approvals it went out with, as its publishing event recorded them then (in the "
+        "order they approved; a vote taken back later does not change them), "
         "that version and its fingerprint, and its link. A dry run (outcome dry_run) was not sent; retracted_at says "
         "when a post was taken back.",
         "sql": WHO_APPROVED_WHAT,
@@ -321,7 +331,7 @@ QUERIES: dict[str, dict[str, Any]] = {
     "per_person_per_week": {
         "title": "Posts and approvals per person per week",
         "description": "For each week (from Monday, UTC) and person: drafts written that week, their posts that first "
-        "went out that week, and the posts that went out that week with their approval of the version sent. "
+        "went out that week, and the posts that went out that week with their approval, as recorded when they went out. "
         "Dry runs do not count.",
         "sql": PER_PERSON_PER_WEEK,
     },

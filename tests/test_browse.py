@@ -6,7 +6,10 @@ HTTP is checked against the ledger's own rows.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import os
 import socket
 import sqlite3
 import urllib.error
@@ -15,11 +18,15 @@ import urllib.request
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
+from datasette import hookimpl
+from datasette.plugins import pm
 
 from bot.review import State
+from bot.runtime import browse as serving
 from bot.runtime.cli import main
 from storage import Ledger, browse
 from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, EDITOR_3, Copydesk
@@ -301,3 +308,124 @@ def test_who_approved_what_has_each_part_of_a_thread_on_each_network(make_everyw
     assert sorted((r["network"], r["part"]) for r in found) == [("bluesky", 1), ("bluesky", 2), ("x", 1), ("x", 2)]
     assert {(r["approvers"], r["approved_version"], r["author"]) for r in found} == {(f"{EDITOR_1} {EDITOR_2}", 1, AUTHOR)}
     assert all(r["url"] for r in found)
+
+
+FORBIDDEN = {
+    "title": "Forbidden",
+    "detail": "You are not permitted to perform this action.",
+    "type": "about:blank",
+    "status": 403,
+}
+
+
+def test_who_approved_what_names_the_approvals_a_post_went_out_with_not_todays_votes(bot: Copydesk, browsing: Running) -> None:
+    bot.x.answer_for("Two: the details", 403, FORBIDDEN)  # part 2 is refused: the thread stops with part 1 live
+    bot.command(AUTHOR, "One: the news\n---\nTwo: the details\n---\nThree: the end")
+    approve(bot, 1)
+    bot.wait_for_state(1, State.FAILED)
+    assert bot.x.texts() == ["One: the news"]
+
+    bot.react(EDITOR_1, "white_check_mark", 1, removed=True)  # taken back after part 1 went out
+
+    assert [v.user_id for v in bot.ledger.votes(1)] == [EDITOR_2]  # the live votes no longer name EDITOR_1…
+    [claim] = [e for e in bot.ledger.events(1) if e.action == "publishing" and "approvers" in e.detail]
+    assert claim.detail["approvers"] == [EDITOR_1, EDITOR_2]
+    [part_1] = rows(browsing, "who_approved_what")
+    assert (part_1["part"], part_1["approvers"]) == (1, f"{EDITOR_1} {EDITOR_2}")  # …the event part 1 went out with does
+    [post] = peek(bot.config.db_path, "SELECT finished_at FROM publications WHERE outcome = 'published'")
+    week = week_of(post["finished_at"])
+    assert rows(browsing, "per_person_per_week") == [
+        {"week": week, "person": AUTHOR, "written": 1, "published": 1, "approved": 0},
+        {"week": week, "person": EDITOR_1, "written": 0, "published": 0, "approved": 1},
+        {"week": week, "person": EDITOR_2, "written": 0, "published": 0, "approved": 1},
+    ]
+
+
+def schema_and_meta(path: Path) -> list[dict[str, Any]]:
+    return [dict(r) for r in peek(path, "SELECT type, name, sql FROM sqlite_master ORDER BY name")] + [
+        dict(r) for r in peek(path, "SELECT * FROM meta")
+    ]
+
+
+def test_datasettes_every_connection_to_the_ledger_refuses_to_write_even_the_one_it_writes_through(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    Ledger.open(path).close()
+    before = schema_and_meta(path)
+    database = serving.datasette(path).get_database(browse.DATABASE)
+    try:
+        writer = database.connect(write=True)
+        with pytest.raises(sqlite3.OperationalError, match="readonly database"):
+            writer.execute("INSERT INTO meta (key, value) VALUES ('owned', 'yes')")
+        with pytest.raises(sqlite3.OperationalError, match="readonly database"):
+            asyncio.run(database.execute_write("CREATE TABLE owned (x)"))  # through Datasette's own write thread
+        assert database.connect().execute("PRAGMA query_only").fetchone() == (1,)
+    finally:
+        database.close()
+    assert schema_and_meta(path) == before
+
+
+def writer() -> ModuleType:
+    """A Datasette plugin as one installed beside it would be (a module): its start-up hook writes to the ledger."""
+    plugin = ModuleType("copydesk_test_writer")
+
+    @hookimpl
+    def startup(datasette):
+        async def write() -> None:
+            await datasette.get_database(browse.DATABASE).execute_write("CREATE TABLE owned (x)")
+
+        return write
+
+    plugin.startup = startup
+    return plugin
+
+
+def test_browse_runs_datasettes_own_plugins_only_and_says_which_it_left_out(tmp_path: Path, caplog) -> None:
+    path = tmp_path / "ledger.db"
+    Ledger.open(path).close()
+    before = schema_and_meta(path)
+    pm.register(writer(), name="copydesk-test-writer")
+    try:
+        with caplog.at_level(logging.WARNING, logger="copydesk"):
+            app = serving.datasette(path)
+        assert not pm.has_plugin("copydesk-test-writer")
+        assert "leaves out the Datasette plugins installed beside it: copydesk-test-writer" in caplog.text
+        asyncio.run(app.invoke_startup())  # what the first request runs: no hook of the plugin's is called
+        app.get_database(browse.DATABASE).close()
+    finally:
+        if pm.has_plugin("copydesk-test-writer"):
+            pm.unregister(name="copydesk-test-writer")
+    assert schema_and_meta(path) == before
+
+
+PLUGIN = """
+from datasette import hookimpl
+
+
+@hookimpl
+def startup(datasette):
+    async def write():
+        await datasette.get_database("copydesk").execute_write("CREATE TABLE owned (x)")
+
+    return write
+"""
+
+
+def test_a_datasette_plugin_installed_beside_browse_cannot_write_to_the_ledger(tmp_path: Path) -> None:
+    site = tmp_path / "site"  # a plugin installed as pip would: its module and a dist-info naming its entry point
+    (info := site / "copydesk_writer-1.0.dist-info").mkdir(parents=True)
+    (site / "copydesk_writer.py").write_text(PLUGIN)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: copydesk-writer\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[datasette]\ncopydesk_writer = copydesk_writer\n")
+    path = tmp_path / "ledger.db"
+    Ledger.open(path).close()
+    before = schema_and_meta(path)
+    search = os.pathsep.join(p for p in (str(site), os.environ.get("PYTHONPATH")) if p)
+    running = Running(start(["ledger", "browse", "--port", "0"], {"COPYDESK_DB": str(path), "PYTHONPATH": search}))
+    try:
+        assert rows(running, "meta") == [{"key": "chain", "value": "sha256"}]  # the first request runs Datasette's start-up
+        _, plugins = fetch(running, "/-/plugins.json")
+    finally:
+        assert running.stop() == 0
+    assert schema_and_meta(path) == before
+    assert plugins == []
+    running.wait_for_log(r"leaves out the Datasette plugins installed beside it: copydesk_writer")

@@ -1,14 +1,17 @@
 """copydesk ledger browse: the ledger in Datasette, read-only, beside a running bot.
 
-Datasette opens a file it may change with `mode=ro` (never `immutable`, so the bot's WAL is honoured and new rows show),
-it is given no write canned query and no setting that writes, and the ledger is never migrated: a file that is not a
-ledger of this copydesk's schema is refused before anything is served (storage/browse.py says what is in it).
+Every connection Datasette opens to the ledger, the one it would write through too, is `mode=ro` and `query_only` (never
+`immutable`, so the bot's WAL is honoured and new rows show); Datasette runs with its own plugins only (one installed
+beside it could write from a hook), with no write canned query and no setting that writes; and the ledger is never
+migrated: a file that is not a ledger of this copydesk's schema is refused before anything is served (storage/browse.py
+says what is in it).
 """
 
 from __future__ import annotations
 
 import logging
 import socket
+import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,7 @@ from typing import Any
 import uvicorn
 from datasette.app import Datasette
 from datasette.database import Database
+from datasette.plugins import DEFAULT_PLUGINS, pm
 
 from bot.errors import ConfigError, LedgerError
 from bot.runtime.server import stop_on_signals
@@ -51,10 +55,31 @@ def serve(path: Path, *, host: str, port: int) -> int:
 
 def datasette(path: Path) -> Datasette:
     """Datasette over the ledger alone, named `copydesk` whatever its file is called, with its metadata and queries."""
+    _own_plugins_only()
     app = Datasette(metadata=browse.metadata(), settings={"allow_download": False})
     app.remove_database("_memory")  # Datasette adds an empty in-memory database when it is given no files
-    app.add_database(Database(app, path=str(path.absolute()), is_mutable=True), name=browse.DATABASE)
+    app.add_database(ReadOnly(app, path=str(path.absolute()), is_mutable=True), name=browse.DATABASE)
     return app  # Datasette's own start-up runs on its first request, in the server's event loop
+
+
+class ReadOnly(Database):
+    """The ledger as Datasette opens it: read-only on every connection, the one Datasette would write through too."""
+
+    def connect(self, write: bool = False) -> sqlite3.Connection:
+        """`mode=ro` and `query_only`, whatever `write` asks: no hook, query or write task can change the ledger."""
+        conn = sqlite3.connect(f"{Path(self.path).as_uri()}?mode=ro", uri=True, check_same_thread=False)
+        conn.execute("PRAGMA query_only = 1")
+        self._all_file_connections.append(conn)  # closed with the database, as Datasette's own are
+        return conn
+
+
+def _own_plugins_only() -> None:
+    """Unregister every Datasette plugin but Datasette's own: one installed beside it loads itself, and could write."""
+    others = sorted(name for name, _ in pm.list_name_plugin() if name not in DEFAULT_PLUGINS)
+    for name in others:
+        pm.unregister(name=name)
+    if others:
+        log.warning("copydesk ledger browse leaves out the Datasette plugins installed beside it: %s", ", ".join(others))
 
 
 def read_only(app: Asgi) -> Asgi:
