@@ -234,9 +234,14 @@ def test_copydesk_check_passes_without_keys_for_a_dry_run_and_says_so(
     assert main(["check", "--dry-run", "--config", str(real)]) == 0  # as copydesk run --dry-run will read it
     assert f"dry run: {DRY} (no network keys needed)" in capsys.readouterr().out
 
-    dry = write_config(tmp_path / "dry.yaml", {"dry_run": True})
+    dry = write_config(tmp_path / "dry.yaml", {"dry_run": True}, {"digest": {"channel": "C0DIGEST01", "weekly": {}}})
     assert main(["check", "--config", str(dry)]) == 0
-    assert f"dry run: {DRY} (no network keys needed)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"dry run: {DRY} (no network keys needed)" in out
+    assert (
+        "digest: C0DIGEST01 at 18:00, engagement read from the networks (X bills each read), weekly report mondays at 09:00"
+        in out
+    )
     assert not (tmp_path / "ledger.db").exists()
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from bot import history
-from bot.config import Account, Config, Secret, chain_key, config_path, db_path, load_config, timezone_in
+from bot.config import WEEKDAYS, Account, Config, Digest, Secret, chain_key, config_path, db_path, load_config, timezone_in
 from bot.desk import Desk
 from bot.digest import parse_since
 from bot.dryrun import not_sent
@@ -415,7 +415,20 @@ def _summary(config: Config) -> str:
         policy += [f"dry run: {not_sent(account.network_names)} (no network keys needed)"] if account.dry_run else []
         if policy:
             lines.append(f"    {'; '.join(policy)}")
+        if account.digest is not None:
+            lines.append(f"    its own digest: {_digest_summary(account.digest)}")
+    if config.digest is not None:
+        lines.append(f"  digest: {_digest_summary(config.digest)}")
     return "\n".join(lines)
+
+
+def _digest_summary(digest: Digest) -> str:
+    """Where and when the digest goes, whether it reads (and pays for) the posts' counts, and the weekly report."""
+    said = [f"{digest.channel} at {digest.at}"]
+    said.append("engagement read from the networks (X bills each read)" if digest.metrics else "no engagement read")
+    if digest.weekly is not None:
+        said.append(f"weekly report {WEEKDAYS[digest.weekly.weekday]}s at {digest.weekly.at}")
+    return ", ".join(said)
 
 
 def _handles(account: Account) -> str:
