@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import ack, approval, ledger_scale, recovery, report, schedule, sustained
+from bench import ack, approval, ledger_scale, recovery, report, schedule, scrape, sustained
 from bench.harness import ROOT, Fakes, fakes
 from bench.report import Section
 
@@ -20,6 +20,7 @@ BENCHMARKS: dict[str, Callable[[Path, Fakes, bool], Section]] = {
     "schedule": lambda folder, f, quick: schedule.run(folder, f, quick=quick),
     "recovery": lambda folder, f, quick: recovery.run(folder, f, quick=quick),
     "ledger": lambda folder, f, quick: ledger_scale.run(folder, quick=quick),
+    "scrape": lambda folder, f, quick: scrape.run(folder, quick=quick),
     "sustained": lambda folder, f, quick: sustained.run(folder, f, quick=quick),
 }
 

@@ -28,6 +28,7 @@ from storage import rows as read
 from storage.chain import GENESIS, KEYED, PLAIN, event_hash
 from storage.migrations import migrations, names
 from storage.rows import from_text, moment, to_text
+from storage.scrape import ScrapeReader
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,9 @@ class Ledger:
     transaction keeps a transaction's statements together and makes every change atomic.
     """
 
-    def __init__(self, db: Database, synchronous: str = "normal", key: bytes | None = None) -> None:
+    def __init__(self, db: Database, synchronous: str = "normal", key: bytes | None = None, path: str = ":memory:") -> None:
         self._db = db
+        self._path = path  # the file, for a reader of its own (ScrapeReader)
         self._key = key  # the chain's secret (ledger.hmac_key_env), when it is keyed
         self._lock = threading.RLock()
         self._depth = 0  # transactions open on the thread holding the lock
@@ -92,7 +94,7 @@ class Ledger:
                 raise
             why = e.strerror if isinstance(e, OSError) else str(e)
             raise LedgerError(f"{target}: cannot be opened as a copydesk ledger ({why})") from None
-        return cls(db, synchronous, key)
+        return cls(db, synchronous, key, target)
 
     @classmethod
     def open_readonly(cls, path: Path | str) -> Ledger:
@@ -124,6 +126,13 @@ class Ledger:
         """The migrations applied, oldest first."""
         with self._lock:
             return [m.name for m in migrations.applied(self._db)]
+
+    def scrape_reader(self) -> ScrapeReader:
+        """What /metrics reads through: a read-only connection of its own to the same file, so a scrape never holds this
+        ledger's lock (an in-memory ledger, which no other connection can see, is read under its lock instead)."""
+        if self._path == ":memory:":
+            return ScrapeReader(self._db.conn, self._lock)
+        return ScrapeReader.open(self._path)
 
     def close(self) -> None:
         """Checkpoint and close; the ledger stays consistent without this, it just tidies the WAL."""
@@ -989,42 +998,6 @@ class Ledger:
         return {"pending": pending, "oldest_seconds": round(max(age, 0.0), 3), "gave_up": gave_up}
 
     # for operators (/metrics, bot/runtime/metrics.py)
-
-    def counts_for_metrics(self) -> dict[str, dict[tuple[str, ...], int]]:
-        """What /metrics reads from the ledger at each scrape: drafts by (account, state); votes cast by (account, vote),
-        from the append-only event log so a withdrawn vote stays counted; finished publications by (account, network,
-        outcome); and the outbox's pending rows under the key ()."""
-        with self._lock:
-            drafts = self._db.execute("SELECT account, state, COUNT(*) FROM drafts GROUP BY account, state").fetchall()
-            votes = self._db.execute(
-                "SELECT d.account, json_extract(e.detail, '$.vote'), COUNT(*) FROM events AS e "
-                "JOIN drafts AS d ON d.id = e.draft_id WHERE e.action = 'vote_added' GROUP BY 1, 2"
-            ).fetchall()
-            publications = self._db.execute(
-                "SELECT account, network, outcome, COUNT(*) FROM publications WHERE outcome != 'publishing' GROUP BY 1, 2, 3"
-            ).fetchall()
-            [pending] = self._db.execute(
-                "SELECT COUNT(*) FROM outbox INDEXED BY outbox_pending WHERE state = 'pending'"
-            ).fetchone()
-        return {
-            "drafts": {(a, s): n for a, s, n in drafts},
-            "votes": {(a, v): n for a, v, n in votes},
-            "publications": {(a, net, o): n for a, net, o, n in publications},
-            "outbox": {(): pending},
-        }
-
-    def publish_lateness(self) -> list[float]:
-        """Seconds from when each post was due to when its network had it, one per post (a thread's first part) and
-        network. Due: the latest of its time, the end of its cooling-off and its last approval before it was sent."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT p.finished_at, MAX(COALESCE(d.publish_at, ''), COALESCE(d.cooling_until, ''), COALESCE(("
-                "  SELECT MAX(e.at) FROM events AS e"
-                "  WHERE e.draft_id = p.draft_id AND e.action = 'approved' AND e.at <= p.started_at"
-                "), '')) FROM publications AS p JOIN drafts AS d ON d.id = p.draft_id "
-                "WHERE p.outcome = 'published' AND p.part = 1 AND p.finished_at IS NOT NULL"
-            ).fetchall()
-        return [(moment(finished) - moment(due)).total_seconds() for finished, due in rows if due]
 
     # the crisis switch
 

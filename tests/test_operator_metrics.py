@@ -9,6 +9,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -323,3 +324,54 @@ def test_bluesky_and_mastodon_errors_are_counted_by_service_and_kind(make_everyw
         "mastodon": ("rate_limited", 1),
     }
     assert by(samples, "copydesk_publications_total", "network") == {"x": 1, "bluesky": 1, "mastodon": 1}
+
+
+def page_samples(page: bytes) -> Samples:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(page.decode())
+        for s in family.samples
+    }
+
+
+def test_a_vote_is_acknowledged_while_a_scrape_is_held_mid_query(bot) -> None:
+    bot.command(AUTHOR, "Voted on mid-scrape")
+    bot.react(EDITOR_1, "white_check_mark", 1)
+    metrics = bot.services.metrics
+    [reader] = metrics._readers  # the scrape's own read-only connection: held inside its query, it stops there
+    inside, release = threading.Event(), threading.Event()
+    deadline = time.monotonic() + 20
+
+    selects: list[str] = []
+
+    def held() -> int:
+        if selects:  # inside a SELECT, its read transaction open (BEGIN alone takes no snapshot yet)
+            inside.set()
+            release.wait(max(0.0, deadline - time.monotonic()))  # called again and again: one deadline for all of them
+        return 0  # carry on
+
+    reader._conn.set_trace_callback(lambda sql: selects.append(sql) if sql.startswith("SELECT") else None)
+    reader._conn.set_progress_handler(held, 1)
+    pages: list[bytes] = []
+    scrape = threading.Thread(target=lambda: pages.append(metrics.page()[0]))
+    scrape.start()
+    try:
+        assert inside.wait(10), "the scrape never reached its query"
+        response = bot.react(EDITOR_2, "white_check_mark", 1)  # signed, through the Bolt app, as Slack sends it
+        assert response.status == 200
+        assert scrape.is_alive() and not release.is_set()  # acknowledged while the scrape was still in its query
+        assert bot.draft(1).state.value == "published" and [v.user_id for v in bot.ledger.votes(1)] == [EDITOR_1, EDITOR_2]
+    finally:
+        release.set()
+        scrape.join(10)
+    assert not scrape.is_alive() and len(pages) == 1
+    reader._conn.set_progress_handler(None, 1)  # once it is idle: its owner thread may be in SQLite until then
+    reader._conn.set_trace_callback(None)
+    assert of(page_samples(pages[0]), "copydesk_votes_total", account="main", vote="approve") in (1, 2)  # its own moment
+    after = page_samples(metrics.page()[0])
+    assert of(after, "copydesk_votes_total", account="main", vote="approve") == 2  # the vote made meanwhile, once
+    assert of(after, "copydesk_publications_total", account="main", network="x", outcome="published") == 1
+    assert of(after, "copydesk_publish_lateness_seconds_count") == 1
+    assert page_samples(metrics.page()[0]) == after | {
+        k: v for k, v in page_samples(metrics.page()[0]).items() if k[0].startswith("copydesk_ack")
+    }

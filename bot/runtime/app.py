@@ -78,6 +78,7 @@ class Services:
         self.listeners.shutdown(wait=True)
         self.scheduler.shutdown(wait=True)
         self.courier.stop()
+        self.metrics.stop()
         self.ledger.close()
 
     def health(self) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import threading
+from collections import Counter as Tally
 from collections.abc import Iterable, Iterator
 from http.client import RemoteDisconnected
 from typing import Any
@@ -20,6 +22,7 @@ from bot.ports import ApiErrorSeen, by_status
 from bot.review import State
 from bot.runtime.scheduling import DIGEST, EXPIRE, PUBLISH, REMIND, WEEKLY, PublishScheduler
 from storage import Ledger
+from storage.scrape import Fresh, ScrapeReader
 
 ACK_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)  # Slack gives up waiting for an acknowledgement at 3 s
 LATENESS_BUCKETS = (1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 900.0, 1800.0, 3600.0)
@@ -31,6 +34,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._readers: list[ScrapeReader] = []
         self._api_errors = Counter(
             "copydesk_api_errors",
             "Errors answered by (or on the way to) the APIs copydesk calls, each failed request once, by service "
@@ -47,8 +51,17 @@ class Metrics:
 
     def watch(self, ledger: Ledger, scheduler: PublishScheduler, accounts: Iterable[str]) -> None:
         """Read drafts, votes, publications, lateness and the outbox from the ledger, and the jobs from the scheduler,
-        at each scrape."""
-        self.registry.register(_Reading(ledger, scheduler, tuple(accounts)))
+        at each scrape, through a read-only connection of the ledger's file (never the bot's own: a scrape makes no vote
+        wait), counting only what is new since the previous scrape."""
+        reader = ledger.scrape_reader()
+        self._readers.append(reader)
+        self.registry.register(_Reading(reader, scheduler, tuple(accounts)))
+
+    def stop(self) -> None:
+        """Close what the scrapes read the ledger through (before the ledger closes)."""
+        for reader in self._readers:
+            reader.close()
+        self._readers.clear()
 
     def api_error(self, service: str, kind: str) -> None:
         """One failed request to `service`'s API."""
@@ -109,19 +122,40 @@ def _slack_kind(response: HttpResponse | None, error: Exception | None) -> str |
 
 
 class _Reading:
-    """A collector: the ledger's counts and the scheduler's jobs as they are at the moment of the scrape."""
+    """A collector: the ledger's counts and the scheduler's jobs as they are at the moment of the scrape.
 
-    def __init__(self, ledger: Ledger, scheduler: PublishScheduler, accounts: tuple[str, ...]) -> None:
-        self._ledger = ledger
+    The counters (votes, publications, lateness) are running totals: each scrape adds what the reader found new since
+    the one before, so a scrape costs what happened since, not the whole history.
+    """
+
+    def __init__(self, reader: ScrapeReader, scheduler: PublishScheduler, accounts: tuple[str, ...]) -> None:
+        self._reader = reader
         self._scheduler = scheduler
         self._accounts = accounts
+        self._lock = threading.Lock()  # two scrapes at once: each reads and adds, then copies the totals, alone
+        self._votes: Tally[tuple[str, ...]] = Tally()
+        self._publications: Tally[tuple[str, ...]] = Tally()
+        self._late = [0] * (len(LATENESS_BUCKETS) + 1)  # observations at or under each bucket's bound, then all of them
+        self._late_sum = 0.0
+
+    def _totals(self) -> tuple[Fresh, dict[tuple[str, ...], int], dict[tuple[str, ...], int], list[int], float]:
+        with self._lock:
+            fresh = self._reader.read()
+            self._votes.update(fresh.votes)
+            self._publications.update(fresh.publications)
+            for seconds in fresh.lateness:
+                for i, bound in enumerate(LATENESS_BUCKETS):
+                    self._late[i] += seconds <= bound
+                self._late[-1] += 1
+                self._late_sum += seconds
+            return fresh, dict(self._votes), dict(self._publications), list(self._late), self._late_sum
 
     def collect(self) -> Iterator[Metric]:
-        counts = self._ledger.counts_for_metrics()
+        fresh, votes, publications, late, late_sum = self._totals()
         drafts = GaugeMetricFamily(
             "copydesk_drafts", "Drafts in the ledger by account and state, now.", labels=["account", "state"]
         )
-        every = {(a, s.value): 0 for a in self._accounts for s in State} | counts["drafts"]
+        every = {(a, s.value): 0 for a in self._accounts for s in State} | fresh.drafts
         for (account, state), n in sorted(every.items()):
             drafts.add_metric([account, state], n)
         yield drafts
@@ -129,18 +163,18 @@ class _Reading:
             "copydesk_votes",
             "Votes cast on drafts by account and vote (approve, reject), from the event log: a withdrawn vote stays counted.",
             ["account", "vote"],
-            counts["votes"],
+            votes,
         )
         yield _counter(
             "copydesk_publications",
             "Finished publications (each part of a thread on each network) by account, network and outcome "
             "(published, failed, dry_run).",
             ["account", "network", "outcome"],
-            counts["publications"],
+            publications,
         )
-        yield _lateness(self._ledger.publish_lateness())
+        yield _lateness(late, late_sum)
         outbox = GaugeMetricFamily("copydesk_outbox_pending", "Messages in the ledger's outbox that Slack has not had yet.")
-        outbox.add_metric([], counts["outbox"][()])
+        outbox.add_metric([], fresh.outbox)
         yield outbox
         jobs = GaugeMetricFamily(
             "copydesk_scheduled_jobs",
@@ -159,13 +193,13 @@ def _counter(name: str, documentation: str, labels: list[str], values: dict[tupl
     return family
 
 
-def _lateness(seconds: list[float]) -> HistogramMetricFamily:
+def _lateness(late: list[int], late_sum: float) -> HistogramMetricFamily:
     """Every post the ledger has seen go out, each observed once, however often it is scraped."""
-    buckets = [(str(le), sum(1 for s in seconds if s <= le)) for le in LATENESS_BUCKETS] + [("+Inf", len(seconds))]
+    buckets = [(str(le), n) for le, n in zip(LATENESS_BUCKETS, late, strict=False)] + [("+Inf", late[-1])]
     family = HistogramMetricFamily(
         "copydesk_publish_lateness_seconds",
         "Seconds from when a post was due (its time, the end of its cooling-off or its approval, whichever was last) "
         "to when its network had it; one observation per post and network.",
     )
-    family.add_metric([], buckets, sum_value=sum(seconds))
+    family.add_metric([], buckets, sum_value=late_sum)
     return family
