@@ -271,16 +271,24 @@ class SlackNotifier:
         if chart is None:
             return
         name = weekly_render.filename(report)
+        cursor = None
         try:
-            page = self.client.conversations_history(channel=channel, oldest=ts, inclusive=True, limit=FIND_AFTER)
-        except SlackApiError as e:
-            log.warning(
-                "whether the weekly chart is in %s could not be told (%s); it is left out", channel, e.response.get("error")
-            )
+            for _ in range(FIND_PAGES):  # everything after the message, page by page, as find_digest looks
+                page = self.client.conversations_history(
+                    channel=channel, oldest=ts, inclusive=True, limit=FIND_AFTER, cursor=cursor
+                )
+                messages: list[dict[str, Any]] = page.get("messages", [])
+                if any(f.get("name") == name for m in messages for f in m.get("files") or []):
+                    return
+                cursor = (page.get("response_metadata") or {}).get("next_cursor")
+                if not page.get("has_more") or not cursor:
+                    break
+        except (SlackClientError, OSError) as e:
+            problem = f"Slack could not show whether it is there ({type(e).__name__})"
+            log.warning("whether the weekly chart is in %s could not be told; the report says so", channel)
+            self._say_chart_missing(channel, ts, report, problem)
             return
-        messages: list[dict[str, Any]] = page.get("messages", [])
-        if not any(f.get("name") == name for m in messages for f in m.get("files") or []):
-            self._attach_chart(channel, ts, report, chart)
+        self._attach_chart(channel, ts, report, chart)
 
     def _attach_chart(self, channel: str, ts: str, report: WeeklyReport, chart: bytes) -> None:
         """files_upload_v2 (getUploadURLExternal, the bytes, completeUploadExternal); on failure, the message says so."""
@@ -292,6 +300,7 @@ class SlackNotifier:
                 title=weekly_render.title(report),
                 alt_txt=weekly_render.alt_text(report),
                 initial_comment=weekly_render.caption(report),
+                request_file_info=False,  # shared already: a files.info that failed would call a chart there missing
             )
             return
         except SlackApiError as e:
@@ -302,6 +311,10 @@ class SlackNotifier:
                 f"the upload failed with HTTP {status}" if isinstance(status, int) else f"the upload failed ({type(e).__name__})"
             )
         log.warning("the weekly chart was not attached in %s (%s); the report's text stands alone", channel, problem)
+        self._say_chart_missing(channel, ts, report, problem)
+
+    def _say_chart_missing(self, channel: str, ts: str, report: WeeklyReport, problem: str) -> None:
+        """The report's message says its chart is not there, and why: its table holds everything the chart shows."""
         text, blocks = weekly_render.weekly(report, chart_problem=problem)
         try:
             self.client.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)

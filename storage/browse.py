@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.errors import LedgerError
+from storage import readonly
 from storage.migrations import names
 
 DATABASE = "copydesk"  # the ledger's name in Datasette's URLs (/copydesk/drafts), whatever its file is called
@@ -363,7 +364,7 @@ def check(path: Path) -> None:
     if not path.is_file():
         raise LedgerError(f"{path}: there is no ledger here (set --db or COPYDESK_DB)")
     try:
-        conn = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+        conn = readonly.connect(path)
         try:
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             applied = (

@@ -23,7 +23,7 @@ from bot.legs import Leg, Stage
 from bot.model import SYSTEM, ChainCheck, DigestRecord, Draft, Earlier, Engagement, Event, Outgoing, Pause, Publication
 from bot.policy import Policy
 from bot.review import BUTTON, State, Vote
-from storage import audit
+from storage import audit, readonly
 from storage import rows as read
 from storage.chain import GENESIS, KEYED, PLAIN, event_hash
 from storage.migrations import migrations, names
@@ -100,7 +100,7 @@ class Ledger:
     def open_readonly(cls, path: Path | str) -> Ledger:
         """Open an existing ledger without changing it (no migrations): for backups and verification."""
         try:
-            conn = sqlite3.connect(f"{Path(path).absolute().as_uri()}?mode=ro", uri=True, check_same_thread=False, timeout=10)
+            conn = readonly.connect(path)
             db = Database(conn)
             if "hash" not in {c.name for c in db["events"].columns} or not db["meta"].exists():
                 conn.close()

@@ -462,6 +462,8 @@ def m009_insights(db: Database) -> None:
             quotes INTEGER,
             impressions INTEGER
         );
-        CREATE INDEX metrics_by_draft ON metrics (draft_id)
+        CREATE INDEX metrics_by_draft ON metrics (draft_id);
+        -- /metrics counts drafts by account and state at every scrape: from this index alone, not the table
+        CREATE INDEX drafts_by_account_state ON drafts (account, state)
         """,
     )

@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from storage.rows import moment
+from storage import readonly
 
 DRAFTS = "SELECT account, state, COUNT(*) FROM drafts GROUP BY account, state"
 TOP_EVENT = "SELECT COALESCE(MAX(id), 0) FROM events"
@@ -21,13 +21,21 @@ VOTES = (
     "JOIN drafts AS d ON d.id = e.draft_id WHERE e.id > ? AND e.id <= ? AND e.action = 'vote_added' GROUP BY 1, 2"
 )
 # the publications from the oldest one not yet settled on: the one still publishing, and those finished since; due is
-# read for a published first part only (the latest of its time, its cooling-off's end and its last approval before)
-PUBLICATIONS = (
-    "SELECT p.id, p.account, p.network, p.outcome, p.finished_at, CASE WHEN p.outcome = 'published' AND p.part = 1 "
-    "AND p.finished_at IS NOT NULL THEN MAX(COALESCE(d.publish_at, ''), COALESCE(d.cooling_until, ''), COALESCE(("
+# read for a published first part only (the latest of its time, its cooling-off's end and its last approval before), and
+# its lateness worked out by SQLite (seconds, from Julian days): a first scrape over a long history parses no dates
+DUE = (
+    "MAX(COALESCE(d.publish_at, ''), COALESCE(d.cooling_until, ''), COALESCE(("
     "  SELECT MAX(e.at) FROM events AS e"
     "  WHERE e.draft_id = p.draft_id AND e.action = 'approved' AND e.at <= p.started_at"
-    "), '')) END FROM publications AS p LEFT JOIN drafts AS d ON d.id = p.draft_id WHERE p.id >= ? ORDER BY p.id"
+    "), ''))"
+)
+PUBLICATIONS = (
+    "SELECT p.id, p.account, p.network, p.outcome, CASE WHEN p.outcome = 'published' AND p.part = 1 "
+    "AND p.finished_at IS NOT NULL AND NOT EXISTS ("  # a post a person marked published: when they looked, not lateness
+    "  SELECT 1 FROM events AS m WHERE m.draft_id = p.draft_id AND m.action = 'marked_published'"
+    "  AND json_extract(m.detail, '$.publication_id') = p.id"
+    f") THEN (julianday(p.finished_at) - julianday({DUE})) * 86400.0 END "
+    "FROM publications AS p LEFT JOIN drafts AS d ON d.id = p.draft_id WHERE p.id >= ? ORDER BY p.id"
 )
 OUTBOX = "SELECT COUNT(*) FROM outbox INDEXED BY outbox_pending WHERE state = 'pending'"
 
@@ -63,10 +71,7 @@ class ScrapeReader:
     @classmethod
     def open(cls, path: Path | str) -> ScrapeReader:
         """A read-only connection to the ledger file at `path` (mode=ro, query_only), for one running copydesk's scrapes."""
-        uri = f"{Path(path).absolute().as_uri()}?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=10, isolation_level=None)
-        conn.execute("PRAGMA query_only = 1")
-        return cls(conn)
+        return cls(readonly.connect(path, autocommit=True))
 
     def read(self) -> Fresh:
         """The drafts and the outbox now, and what was counted since the previous read, all as of one moment."""
@@ -76,8 +81,9 @@ class ScrapeReader:
                     drafts={(a, s): n for a, s, n in self._conn.execute(DRAFTS)},
                     outbox=self._conn.execute(OUTBOX).fetchone()[0],
                 )
-                self._read_votes(fresh)
-                self._read_publications(fresh)
+                events_read = self._read_votes(fresh)
+                settled, counted = self._read_publications(fresh)
+            self._events_read, self._settled_below, self._counted_above = events_read, settled, counted
             return fresh
 
     def close(self) -> None:
@@ -98,24 +104,28 @@ class ScrapeReader:
         finally:
             self._conn.execute("COMMIT")
 
-    def _read_votes(self, fresh: Fresh) -> None:
+    def _read_votes(self, fresh: Fresh) -> int:
+        """The votes cast since the last read; the new mark, kept only once the whole read has succeeded."""
         [top] = self._conn.execute(TOP_EVENT).fetchone()
         fresh.votes = {(a, v): n for a, v, n in self._conn.execute(VOTES, [self._events_read, top])}
-        self._events_read = top
+        return int(top)
 
-    def _read_publications(self, fresh: Fresh) -> None:
+    def _read_publications(self, fresh: Fresh) -> tuple[int, set[int]]:
+        """The publications finished since the last read; the new marks, kept only once the whole read has succeeded
+        (a read that fails half-way leaves them where they were, so nothing it saw goes uncounted)."""
         counted: Counter[tuple[str, str, str]] = Counter()
+        seen = set(self._counted_above)
         open_ids: list[int] = []
         last = self._settled_below - 1
-        for row_id, account, network, outcome, finished, due in self._conn.execute(PUBLICATIONS, [self._settled_below]):
+        for row_id, account, network, outcome, late in self._conn.execute(PUBLICATIONS, [self._settled_below]):
             last = row_id
             if outcome == "publishing":
                 open_ids.append(row_id)
-            elif row_id not in self._counted_above:
-                self._counted_above.add(row_id)
+            elif row_id not in seen:
+                seen.add(row_id)
                 counted[(account, network, outcome)] += 1
-                if due:
-                    fresh.lateness.append((moment(finished) - moment(due)).total_seconds())
-        self._settled_below = min(open_ids, default=last + 1)
-        self._counted_above = {i for i in self._counted_above if i >= self._settled_below}
+                if late is not None:  # NULL: no due time, or a person marked it published
+                    fresh.lateness.append(late)
+        settled = min(open_ids, default=last + 1)
         fresh.publications = dict(counted)
+        return settled, {i for i in seen if i >= settled}

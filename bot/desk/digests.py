@@ -104,9 +104,9 @@ class Sending:
                 # Claimed by a run that stopped before Slack's answer was recorded: it may be in the channel.
                 ts = self.notifier.find_digest(record.channel, slot.scope, slot.day, slot.kind)
                 if ts is not None:
-                    self.ledger.digest_sent(record.id, ts=ts, channel=record.channel, at=now, found=True)
-                    if found is not None:
+                    if found is not None:  # finished before it is recorded: a stop in between finishes it again
                         found(record.channel, ts, compose(record.window_start, record.window_end))
+                    self.ledger.digest_sent(record.id, ts=ts, channel=record.channel, at=now, found=True)
                     return False
                 digest_id, report = record.id, compose(record.window_start, record.window_end)
             elif record.outcome == "failed" and self.ledger.reclaim_digest(record.id, at=now):

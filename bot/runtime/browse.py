@@ -23,7 +23,7 @@ from datasette.plugins import DEFAULT_PLUGINS, pm
 
 from bot.errors import ConfigError, LedgerError
 from bot.runtime.server import stop_on_signals
-from storage import browse
+from storage import browse, readonly
 
 log = logging.getLogger("copydesk")
 
@@ -67,8 +67,7 @@ class ReadOnly(Database):
 
     def connect(self, write: bool = False) -> sqlite3.Connection:
         """`mode=ro` and `query_only`, whatever `write` asks: no hook, query or write task can change the ledger."""
-        conn = sqlite3.connect(f"{Path(self.path).as_uri()}?mode=ro", uri=True, check_same_thread=False)
-        conn.execute("PRAGMA query_only = 1")
+        conn = readonly.connect(self.path)
         self._all_file_connections.append(conn)  # closed with the database, as Datasette's own are
         return conn
 
