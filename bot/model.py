@@ -51,6 +51,9 @@ class Draft:
         return f"#{self.id}"
 
 
+OUT = ("published", "dry_run")  # a publication's outcomes that went through to the end: sent, or in a dry run (nothing sent)
+
+
 @dataclass(frozen=True)
 class Publication:
     """One attempt to publish a draft (one part of it) on one network, and how it ended."""

@@ -89,7 +89,7 @@ def so_far(reports: list[Report], readable: Collection[str]) -> tuple[str, Block
         text, more = digest(report, readable)
         texts.append(text)
         blocks += ([{"type": "divider"}] if blocks else []) + more
-    if any(not _shown(line, readable) for report in reports for name in SECTIONS for line in getattr(report, name)):
+    if any(not _shown(line, readable) for report in reports for name in (*SECTIONS, "landed") for line in getattr(report, name)):
         texts.append(PRIVATE_NOTE)
         blocks = blocks[: MAX_BLOCKS - 1] + [{"type": "context", "elements": [{"type": "mrkdwn", "text": PRIVATE_NOTE}]}]
     return "\n\n".join(texts)[:FALLBACK_LIMIT], blocks[:MAX_BLOCKS]

@@ -20,6 +20,7 @@ from bot.config import SYNCHRONOUS
 from bot.errors import LedgerError, LedgerUnwritable
 from bot.images import Image
 from bot.legs import Leg, Stage
+from bot.model import OUT as WENT_OUT
 from bot.model import SYSTEM, ChainCheck, DigestRecord, Draft, Earlier, Engagement, Event, Outgoing, Pause, Publication
 from bot.policy import Policy
 from bot.review import BUTTON, State, Vote
@@ -41,7 +42,7 @@ class Keep(Enum):
 
 KEEP = Keep.KEEP
 # the outcomes of a part that went through to the end: sent (published), or a dry run's (nothing sent: bot/dryrun.py)
-OUT = "('published', 'dry_run')"
+OUT = f"({', '.join(repr(o) for o in WENT_OUT)})"  # as SQL
 
 
 class Ledger:

@@ -294,6 +294,26 @@ def test_a_post_taken_back_is_neither_ranked_nor_linked(make_bot) -> None:
     assert gone not in shown
 
 
+def test_approved_most_counts_the_approvals_a_post_went_out_with_not_todays_votes(make_bot) -> None:
+    week = monday(1)
+    clock = clock_at(local(week + timedelta(days=1), 10))
+    bot = make_bot(clock=clock, top=WEEKLY)
+    forbidden = {"title": "Forbidden", "detail": "You are not permitted to perform this action.", "type": "about:blank"}
+    bot.x.answer_for(
+        "Two: the details", 403, {**forbidden, "status": 403}
+    )  # part 2 is refused: the thread stops with part 1 live
+    bot.command(AUTHOR, "One: the news\n---\nTwo: the details\n---\nThree: the end")
+    bot.react(EDITOR_1, "white_check_mark", 1)
+    bot.react(EDITOR_2, "white_check_mark", 1)
+    bot.wait_for_state(1, State.FAILED)
+    bot.react(EDITOR_1, "white_check_mark", 1, removed=True)  # taken back after part 1 went out
+
+    fire_weekly(bot, clock)
+
+    shown = blocks_text(reports(bot.slack)[0])
+    assert f"Approved most: <@{EDITOR_1}> (1 approval), <@{EDITOR_2}> (1 approval)" in shown
+
+
 def test_the_scheduler_itself_fires_the_weekly_report_at_its_time(make_bot) -> None:
     due = local(monday(1), 9)
     clock = clock_at(due - timedelta(seconds=1))

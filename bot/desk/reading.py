@@ -11,14 +11,13 @@ from bot.desk.core import Core
 from bot.errors import CopydeskError, SlackUnavailable
 from bot.legs import ordered
 from bot.length import measure
-from bot.model import Draft, Pause, Publication
+from bot.model import OUT, Draft, Pause, Publication
 from bot.networks import Count
 from bot.ports import CardRef, DraftView, Notifier, Overview, Publishers
 from bot.review import OPEN, Kind, State, tally
 
 log = logging.getLogger(__name__)
 
-OUT = ("published", "dry_run")  # a part that went through to the end: sent, or in a dry run (nothing sent)
 HOME_LINKS = 15  # cards linked from one App Home (each link is a Slack call, cached after the first)
 
 

@@ -11,7 +11,7 @@ from bot.desk.core import Core
 from bot.desk.digests import EARLY, RETRY, Sending, Slot
 from bot.digest import TOP
 from bot.errors import ConfigError
-from bot.model import Publication
+from bot.model import OUT, Publication
 from bot.ports import Notifier
 from bot.review import tally
 from bot.weekly import (
@@ -153,14 +153,26 @@ class Weekly:
                 draft=drafts[draft_id],
                 handle=self._handle(drafts[draft_id].account),
                 publications=tuple(out),
-                approvers=tally(votes[draft_id]).approvers,
+                approvers=self._went_out_with(draft_id) or tally(votes[draft_id]).approvers,
             )
             for draft_id, out in parts.items()
-            if any(p.part == 1 for p in out)  # a thread begun the week before belongs to that week
+            if self._first_out(draft_id) >= start  # a post belongs to the week it first went out in, on any network
         ]
         engagement = self.ledger.engagement_of(p.id for post in posts for p in post.publications)
         handles = tuple(self._handle(a) for a in scope.accounts if a in self.config.accounts)
         return compose(scope.key, day, start, end, self.config.timezone, handles, posts, engagement)
+
+    def _first_out(self, draft_id: int) -> datetime:
+        """When the draft first went out anywhere (a thread's first part, its first network)."""
+        return min(p.finished_at for p in self.ledger.publications(draft_id) if p.outcome in OUT and p.finished_at)
+
+    def _went_out_with(self, draft_id: int) -> tuple[str, ...]:
+        """The approvals its content went out with, as the event log recorded them when it was sent (votes may change
+        after, on a draft held part-way); () when none was recorded."""
+        for event in reversed(self.ledger.events(draft_id)):
+            if event.action in ("publishing", "marked_published") and "approvers" in event.detail:
+                return tuple(event.detail["approvers"])
+        return ()
 
     def _handle(self, account: str) -> str:
         found = self.config.accounts.get(account)
