@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from bot import thread
 from bot.desk.core import Core
@@ -120,6 +120,16 @@ class Sending:
         with self._locks_lock:
             return self._locks.setdefault((slot.scope, slot.kind), threading.Lock())
 
+    def on_demand(
+        self, scope: Scoped, kind: str, start: datetime, end: datetime, report: R, post: Callable[[str, R], str]
+    ) -> str:
+        """A report asked for now (copydesk digest --post): recorded as on demand, never in a scheduled report's place."""
+        digest_id = self.ledger.claim_digest(
+            scope=scope.key, day=None, start=start, end=end, channel=scope.channel, at=self.clock(), kind=kind
+        )
+        assert digest_id is not None  # on-demand reports are never unique per day
+        return self.record(digest_id, scope.channel, post, report)
+
     def record(self, digest_id: int, channel: str, post: Callable[[str, R], str], report: R) -> str:
         """Post a claimed report and record Slack's answer: sent with its ts, or failed when Slack said no."""
         try:
@@ -129,6 +139,76 @@ class Sending:
             raise
         self.ledger.digest_sent(digest_id, ts=ts, channel=channel, at=self.clock())
         return ts
+
+
+class Scoped(Protocol):
+    """A scheduled report's scope: its key in the ledger and the channel it goes to."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def channel(self) -> str: ...
+
+
+S = TypeVar("S", bound=Scoped)
+Due = Callable[[S, datetime], tuple[date, datetime]]  # a scope's report day and instant around a moment
+
+
+class Routine(Generic[S]):
+    """A report that goes at its time for each scope: once on start for a time passed while copydesk was down, again
+    RETRY after a failure, and then at the next time; shared by the daily digest and the weekly report."""
+
+    def __init__(
+        self,
+        core: Core,
+        sending: Sending,
+        *,
+        kind: str,
+        latest: Due[S],
+        following: Due[S],
+        send: Callable[[S], bool],
+        wake: Callable[[str, date, datetime, timedelta], None],
+    ) -> None:
+        self.ledger = core.ledger
+        self.clock = core.clock
+        self.sending = sending
+        self.kind = kind  # daily or weekly: the digests row's kind, and what the log calls it
+        self.latest = latest
+        self.following = following
+        self.send = send  # claim, post, record (Sending.once)
+        self.wake = wake  # the scheduler's job for a scope: its key, report day, due time and the wait until then
+
+    def start(self, scopes: list[S]) -> int:
+        """On start: send once a report whose time passed while copydesk was down, then schedule the next of each."""
+        sent = 0
+        origin = self.ledger.digest_origin()
+        for scope in scopes:
+            day, due = self.latest(scope, self.clock())
+            # A ledger whose history began after that time missed nothing: a new install does not start with a report.
+            if self.sending.missed(Slot(scope.key, self.kind, day, scope.channel), due, origin):
+                sent += self.attempt(scope)
+            else:
+                self._schedule_next(scope)
+        return sent
+
+    def attempt(self, scope: S) -> bool:
+        """Send the scope's report if the ledger lacks it; after a failure, wake again in RETRY; else at the next time."""
+        try:
+            sent = self.send(scope)
+        except Exception:
+            log.exception("the %s %s report could not be sent; trying again in %s", scope.key, self.kind, RETRY)
+            self._schedule(scope, self.latest(scope, self.clock())[0], self.clock() + RETRY)
+            return False
+        self._schedule_next(scope)
+        return sent
+
+    def _schedule_next(self, scope: S) -> None:
+        day, due = self.following(scope, self.clock())  # after an early wake-up: again, finding it sent
+        self._schedule(scope, day, due)
+
+    def _schedule(self, scope: S, day: date, due: datetime) -> None:
+        self.wake(scope.key, day, due, due - self.clock())
 
 
 class Digests:
@@ -144,6 +224,16 @@ class Digests:
         self.clock = core.clock
         self.notifier = notifier
         self.sending = sending or Sending(core, notifier=notifier)
+        zone = self.config.timezone
+        self.routine: Routine[Scope] = Routine(
+            core,
+            self.sending,
+            kind="daily",
+            latest=lambda scope, now: latest_due(now, scope.at, zone),
+            following=lambda scope, now: next_due(now, scope.at, zone),
+            send=self._send_due,
+            wake=lambda key, day, due, wait: core.scheduler.schedule_digest(key, day, due, wait=wait),
+        )
 
     def digest_scopes(self) -> list[Scope]:
         """The digests app.yaml asks for."""
@@ -170,9 +260,7 @@ class Digests:
             now = self.clock()
             start, end = self._window_so_far(scope, since, now)
             report = self._compose(scope, start, end, day=None)
-            digest_id = self.ledger.claim_digest(scope=scope.key, day=None, start=start, end=end, channel=scope.channel, at=now)
-            assert digest_id is not None  # on-demand digests are never unique per day
-            posted.append((scope, self.sending.record(digest_id, scope.channel, self.notifier.post_digest, report)))
+            posted.append((scope, self.sending.on_demand(scope, "on_demand", start, end, report, self.notifier.post_digest)))
         return posted
 
     def _scopes_or_all(self) -> list[Scope]:
@@ -186,32 +274,13 @@ class Digests:
 
     def start_digests(self) -> int:
         """On start: send once a digest whose time passed while copydesk was down, then schedule the next of each."""
-        sent = 0
-        origin = self.ledger.digest_origin()
-        for scope in self.digest_scopes():
-            day, due = latest_due(self.clock(), scope.at, self.config.timezone)
-            # A ledger whose history began after that time missed nothing: a new install does not start with a digest.
-            if self.sending.missed(Slot(scope.key, "daily", day, scope.channel), due, origin):
-                sent += self._attempt(scope)
-            else:
-                self._schedule_next(scope)
-        return sent
+        return self.routine.start(self.digest_scopes())
 
     def run_digest(self, scope_key: str) -> None:
         """The scheduler's job: send the scope's digest if its time has come and the ledger lacks it; schedule the next."""
         scope = next((s for s in self.digest_scopes() if s.key == scope_key), None)
         if scope is not None:
-            self._attempt(scope)
-
-    def _attempt(self, scope: Scope) -> bool:
-        try:
-            sent = self._send_due(scope)
-        except Exception:
-            log.exception("the %s digest could not be sent; trying again in %s", scope.key, RETRY)
-            self._schedule(scope, latest_due(self.clock(), scope.at, self.config.timezone)[0], self.clock() + RETRY)
-            return False
-        self._schedule_next(scope)
-        return sent
+            self.routine.attempt(scope)
 
     def _send_due(self, scope: Scope) -> bool:
         """Claim, post, record: a second firing or a restart finds the claim; a crash before the record is found in Slack."""
@@ -223,13 +292,6 @@ class Digests:
             post=self.notifier.post_digest,
             skip=lambda report: report.empty and scope.skip_empty,
         )
-
-    def _schedule_next(self, scope: Scope) -> None:
-        day, due = next_due(self.clock(), scope.at, self.config.timezone)  # after an early wake-up: again, finding it sent
-        self._schedule(scope, day, due)
-
-    def _schedule(self, scope: Scope, day: date, due: datetime) -> None:
-        self.core.scheduler.schedule_digest(scope.key, day, due, wait=due - self.clock())
 
     # what it says
 

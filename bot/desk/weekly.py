@@ -8,7 +8,7 @@ from datetime import date, datetime, time
 
 from bot import chart
 from bot.desk.core import Core
-from bot.desk.digests import EARLY, RETRY, Sending, Slot
+from bot.desk.digests import EARLY, Routine, Sending, Slot
 from bot.digest import TOP
 from bot.errors import ConfigError
 from bot.model import OUT, Publication
@@ -40,8 +40,18 @@ class Weekly:
         self.config = core.config
         self.clock = core.clock
         self.notifier = notifier
-        self.sending = sending  # the daily digest's: one report at a time, claimed the same way
+        self.sending = sending  # the daily digest's: each report claimed the same way
         self.draw = draw
+        zone = self.config.timezone
+        self.routine: Routine[WeeklyScope] = Routine(
+            core,
+            sending,
+            kind="weekly",
+            latest=lambda scope, now: latest_weekly_due(now, scope.weekday, scope.at, zone),
+            following=lambda scope, now: next_weekly_due(now, scope.weekday, scope.at, zone),
+            send=self._send_due,
+            wake=lambda key, day, due, wait: core.scheduler.schedule_weekly(key, day, due, wait=wait),
+        )
 
     def weekly_scopes(self) -> list[WeeklyScope]:
         """The weekly reports app.yaml asks for."""
@@ -66,11 +76,7 @@ class Weekly:
             now = self.clock()
             start, end = week_so_far(now, self.config.timezone)
             report = self._compose(scope, start, end, day=None)
-            digest_id = self.ledger.claim_digest(
-                scope=scope.key, day=None, start=start, end=end, channel=scope.channel, at=now, kind="weekly_on_demand"
-            )
-            assert digest_id is not None  # on-demand reports are never unique per day
-            posted.append((scope, self.sending.record(digest_id, scope.channel, self._post, report)))
+            posted.append((scope, self.sending.on_demand(scope, "weekly_on_demand", start, end, report, self._post)))
         return posted
 
     def _scopes_or_all(self) -> list[WeeklyScope]:
@@ -81,32 +87,13 @@ class Weekly:
 
     def start_weekly(self) -> int:
         """On start: send once a report whose time passed while copydesk was down, then schedule the next of each."""
-        sent = 0
-        origin = self.ledger.digest_origin()
-        for scope in self.weekly_scopes():
-            day, due = latest_weekly_due(self.clock(), scope.weekday, scope.at, self.config.timezone)
-            if self.sending.missed(Slot(scope.key, "weekly", day, scope.channel), due, origin):
-                sent += self._attempt(scope)
-            else:
-                self._schedule_next(scope)
-        return sent
+        return self.routine.start(self.weekly_scopes())
 
     def run_weekly(self, scope_key: str) -> None:
         """The scheduler's job: send the scope's report if its time has come and the ledger lacks it; schedule the next."""
         scope = next((s for s in self.weekly_scopes() if s.key == scope_key), None)
         if scope is not None:
-            self._attempt(scope)
-
-    def _attempt(self, scope: WeeklyScope) -> bool:
-        try:
-            sent = self._send_due(scope)
-        except Exception:
-            log.exception("the %s weekly report could not be sent; trying again in %s", scope.key, RETRY)
-            day, _ = latest_weekly_due(self.clock(), scope.weekday, scope.at, self.config.timezone)
-            self._schedule(scope, day, self.clock() + RETRY)
-            return False
-        self._schedule_next(scope)
-        return sent
+            self.routine.attempt(scope)
 
     def _send_due(self, scope: WeeklyScope) -> bool:
         """Claim, post, record, as the daily digest: the week is the 7 local days before the report's day."""
@@ -130,13 +117,6 @@ class Weekly:
         except Exception:
             log.exception("the weekly chart could not be drawn; the report goes without it")
             return None
-
-    def _schedule_next(self, scope: WeeklyScope) -> None:
-        day, due = next_weekly_due(self.clock(), scope.weekday, scope.at, self.config.timezone)
-        self._schedule(scope, day, due)
-
-    def _schedule(self, scope: WeeklyScope, day: date, due: datetime) -> None:
-        self.core.scheduler.schedule_weekly(scope.key, day, due, wait=due - self.clock())
 
     # what it says
 
