@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.runtime.logs import JsonFormatter, Redactor, secrets_in
 from tests.fakes.slack_api import APP_TOKEN
-from tests.fakes.socket_mode import FakeSocketMode
+from tests.fakes.socket_mode import FakeSocketMode, slash_command
 from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, eventually, signed_headers, write_config
 from tests.support.process import Running, start
 from tests.test_layers import DOMAIN
@@ -204,22 +204,7 @@ def test_socket_mode_serves_metrics_on_the_metrics_port(tmp_path: Path, environ,
     try:
         url = running.wait_for_log(r"metrics on (http://127\.0\.0\.1:\d+)/metrics").group(1)
         assert of(scrape(url)[1], "copydesk_ack_seconds_count") == 0
-        socket_mode.outbox.put(
-            {
-                "envelope_id": "env-cmd-1",
-                "type": "slash_commands",
-                "accepts_response_payload": True,
-                "payload": {
-                    "command": "/draft",
-                    "text": "Through the socket",
-                    "user_id": AUTHOR,
-                    "channel_id": "C0GEN",
-                    "team_id": "T0TEAM001",
-                    "response_url": slack.response_url(),
-                    "trigger_id": "1.2.3",
-                },
-            }
-        )
+        socket_mode.outbox.put(slash_command("env-cmd-1", AUTHOR, "Through the socket", slack.response_url()))
         assert next_ack(socket_mode, "env-cmd-1") == {"envelope_id": "env-cmd-1"}
         eventually(lambda: of(scrape(url)[1], "copydesk_drafts", account="main", state="in_review") == 1, what="the draft")
         samples = scrape(url)[1]

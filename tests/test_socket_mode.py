@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.slack_api import APP_TOKEN
-from tests.fakes.socket_mode import FakeSocketMode
+from tests.fakes.socket_mode import FakeSocketMode, slash_command
 from tests.support.harness import AUTHOR, REVIEW, write_config
 from tests.support.process import Running, start
 
@@ -29,22 +29,7 @@ def test_a_draft_arrives_over_socket_mode_and_is_acknowledged(tmp_path: Path, en
     process = start(["run", "--config", str(write_config(tmp_path / "app.yaml"))], env)
     running = Running(process, ready=r"connected to Slack \(Socket Mode\)")
     try:
-        socket_mode.outbox.put(
-            {
-                "envelope_id": "env-cmd-1",
-                "type": "slash_commands",
-                "accepts_response_payload": True,
-                "payload": {
-                    "command": "/draft",
-                    "text": "Through the socket",
-                    "user_id": AUTHOR,
-                    "channel_id": "C0GEN",
-                    "team_id": "T0TEAM001",
-                    "response_url": slack.response_url(),
-                    "trigger_id": "1.2.3",
-                },
-            }
-        )
+        socket_mode.outbox.put(slash_command("env-cmd-1", AUTHOR, "Through the socket", slack.response_url()))
         ack = next_ack(socket_mode, "env-cmd-1")
         assert ack == {"envelope_id": "env-cmd-1"}
         [card] = slack.wait_for("/api/chat.postMessage")

@@ -10,6 +10,24 @@ from typing import Any
 from websockets.sync.server import ServerConnection, serve
 
 
+def slash_command(envelope_id: str, user: str, text: str, response_url: str) -> dict[str, Any]:
+    """The envelope Slack pushes when `user` types `/draft text` in a channel, as Socket Mode delivers it."""
+    return {
+        "envelope_id": envelope_id,
+        "type": "slash_commands",
+        "accepts_response_payload": True,
+        "payload": {
+            "command": "/draft",
+            "text": text,
+            "user_id": user,
+            "channel_id": "C0GEN",
+            "team_id": "T0TEAM001",
+            "response_url": response_url,
+            "trigger_id": "1.2.3",
+        },
+    }
+
+
 class FakeSocketMode:
     """Slack's side of the WebSocket: every envelope put on `outbox` is sent to the connected app."""
 
