@@ -98,6 +98,7 @@ def test_a_draft_full_of_markup_is_shown_literally_everywhere(make_bot) -> None:
     bot.react(EDITOR_1, "white_check_mark", approved)
     bot.react(EDITOR_2, "white_check_mark", approved)
     bot.wait_for_state(approved, State.PUBLISHED)
+    bot.slack_told()  # the thread hears of the publication from the outbox, after the ledger has it
 
     # the card: the words exactly, as plain_text
     card = bot.slack.top_level(REVIEW)[0]
