@@ -20,23 +20,42 @@ VOTES = (
     "SELECT d.account, json_extract(e.detail, '$.vote'), COUNT(*) FROM events AS e "
     "JOIN drafts AS d ON d.id = e.draft_id WHERE e.id > ? AND e.id <= ? AND e.action = 'vote_added' GROUP BY 1, 2"
 )
-# the publications from the oldest one not yet settled on: the one still publishing, and those finished since; due is
-# read for a published first part only (the latest of its time, its cooling-off's end and its last approval before), and
-# its lateness worked out by SQLite (seconds, from Julian days): a first scrape over a long history parses no dates
+# a publication's lateness in seconds (from Julian days, worked out by SQLite: a scrape parses no dates): a published first
+# part, from when it was due (the latest of its time, its cooling-off's end and its last approval before it was sent);
+# NULL for every other row, and for a post a person marked published (when they looked, not when the network had it)
 DUE = (
     "MAX(COALESCE(d.publish_at, ''), COALESCE(d.cooling_until, ''), COALESCE(("
     "  SELECT MAX(e.at) FROM events AS e"
     "  WHERE e.draft_id = p.draft_id AND e.action = 'approved' AND e.at <= p.started_at"
     "), ''))"
 )
-PUBLICATIONS = (
-    "SELECT p.id, p.account, p.network, p.outcome, CASE WHEN p.outcome = 'published' AND p.part = 1 "
-    "AND p.finished_at IS NOT NULL AND NOT EXISTS ("  # a post a person marked published: when they looked, not lateness
+LATE = (
+    "CASE WHEN p.outcome = 'published' AND p.part = 1 AND p.finished_at IS NOT NULL AND NOT EXISTS ("
     "  SELECT 1 FROM events AS m WHERE m.draft_id = p.draft_id AND m.action = 'marked_published'"
     "  AND json_extract(m.detail, '$.publication_id') = p.id"
-    f") THEN (julianday(p.finished_at) - julianday({DUE})) * 86400.0 END "
-    "FROM publications AS p LEFT JOIN drafts AS d ON d.id = p.draft_id WHERE p.id >= ? ORDER BY p.id"
+    f") THEN (julianday(p.finished_at) - julianday({DUE})) * 86400.0 END"
 )
+FROM = "FROM publications AS p LEFT JOIN drafts AS d ON d.id = p.draft_id"
+TOP_PUBLICATION = "SELECT COALESCE(MAX(id), 0) FROM publications"
+# the publications added since the last read (by id), finished ones counted by SQLite, the ones still publishing listed
+NEW_FINISHED = (
+    "SELECT account, network, outcome, COUNT(*) FROM publications "
+    "WHERE id > ? AND id <= ? AND outcome != 'publishing' GROUP BY 1, 2, 3"
+)
+NEW_OPEN = "SELECT id FROM publications WHERE id > ? AND id <= ? AND outcome = 'publishing'"
+
+
+def new_lateness(bounds: tuple[float, ...]) -> str:
+    """The lateness of the posts added since the last read, as a histogram SQLite fills: how many, their sum, and how
+    many at or under each bound."""
+    under = "".join(f", SUM(late <= {float(b)!r})" for b in bounds)
+    # MATERIALIZED: each row's lateness worked out once, not once for each bucket that reads it
+    return (
+        f"WITH new AS MATERIALIZED (SELECT {LATE} AS late {FROM} WHERE p.id > ? AND p.id <= ?) "
+        f"SELECT COUNT(late), TOTAL(late){under} FROM new"
+    )
+
+
 OUTBOX = "SELECT COUNT(*) FROM outbox INDEXED BY outbox_pending WHERE state = 'pending'"
 
 
@@ -49,15 +68,16 @@ class Fresh:
     outbox: int
     votes: dict[tuple[str, str], int] = field(default_factory=dict)
     publications: dict[tuple[str, str, str], int] = field(default_factory=dict)
-    lateness: list[float] = field(default_factory=list)
+    late: list[int] = field(default_factory=list)  # posts at or under each bound, then all of them (a histogram's counts)
+    late_sum: float = 0.0
 
 
 class ScrapeReader:
     """The ledger as /metrics reads it: counters from high-water marks, so a scrape reads what is new, not the history.
 
     Events are append-only; a publication, once finished (published, failed, dry_run), keeps its outcome (a retraction
-    is a column of its own). So: events up to `_events_read` are counted, every publication below `_settled_below` is
-    finished and counted, and `_counted_above` holds the finished ones at or above it (past one still publishing).
+    is a column of its own). So: events up to `_events_read` are counted, and publications up to `_publications_read`,
+    but for `_open`, those that were still publishing then (each looked up by its id until it has finished).
     """
 
     def __init__(self, conn: sqlite3.Connection, lock: AbstractContextManager[object] | None = None) -> None:
@@ -65,16 +85,17 @@ class ScrapeReader:
         self._own = lock is None  # its own connection (a file), or the ledger's (an in-memory ledger, under its lock)
         self._lock: AbstractContextManager[object] = lock if lock is not None else threading.Lock()
         self._events_read = 0
-        self._settled_below = 0
-        self._counted_above: set[int] = set()
+        self._publications_read = 0
+        self._open: set[int] = set()
 
     @classmethod
     def open(cls, path: Path | str) -> ScrapeReader:
         """A read-only connection to the ledger file at `path` (mode=ro, query_only), for one running copydesk's scrapes."""
         return cls(readonly.connect(path, autocommit=True))
 
-    def read(self) -> Fresh:
-        """The drafts and the outbox now, and what was counted since the previous read, all as of one moment."""
+    def read(self, bounds: tuple[float, ...]) -> Fresh:
+        """The drafts and the outbox now, and what was counted since the previous read (lateness in a histogram of these
+        bounds), all as of one moment; the marks move only once the whole read has succeeded."""
         with self._lock:
             with self._snapshot():
                 fresh = Fresh(
@@ -82,8 +103,8 @@ class ScrapeReader:
                     outbox=self._conn.execute(OUTBOX).fetchone()[0],
                 )
                 events_read = self._read_votes(fresh)
-                settled, counted = self._read_publications(fresh)
-            self._events_read, self._settled_below, self._counted_above = events_read, settled, counted
+                publications_read, still_open = self._read_publications(fresh, bounds)
+            self._events_read, self._publications_read, self._open = events_read, publications_read, still_open
             return fresh
 
     def close(self) -> None:
@@ -110,22 +131,27 @@ class ScrapeReader:
         fresh.votes = {(a, v): n for a, v, n in self._conn.execute(VOTES, [self._events_read, top])}
         return int(top)
 
-    def _read_publications(self, fresh: Fresh) -> tuple[int, set[int]]:
-        """The publications finished since the last read; the new marks, kept only once the whole read has succeeded
-        (a read that fails half-way leaves them where they were, so nothing it saw goes uncounted)."""
+    def _read_publications(self, fresh: Fresh, bounds: tuple[float, ...]) -> tuple[int, set[int]]:
+        """The publications finished since the last read: the new ones counted by SQLite (a first read over a long
+        history hands Python a few rows, not one per post), those open before looked up by id. The new marks."""
+        [top] = self._conn.execute(TOP_PUBLICATION).fetchone()
+        since = [self._publications_read, top]
         counted: Counter[tuple[str, str, str]] = Counter()
-        seen = set(self._counted_above)
-        open_ids: list[int] = []
-        last = self._settled_below - 1
-        for row_id, account, network, outcome, late in self._conn.execute(PUBLICATIONS, [self._settled_below]):
-            last = row_id
-            if outcome == "publishing":
-                open_ids.append(row_id)
-            elif row_id not in seen:
-                seen.add(row_id)
+        for account, network, outcome, n in self._conn.execute(NEW_FINISHED, since):
+            counted[(account, network, outcome)] += n
+        many, total, *under = self._conn.execute(new_lateness(bounds), since).fetchone()
+        fresh.late, fresh.late_sum = [*(n or 0 for n in under), many], total
+        still_open = {row_id for (row_id,) in self._conn.execute(NEW_OPEN, since)}
+        if self._open:
+            marks = ", ".join("?" for _ in self._open)
+            query = f"SELECT p.id, p.account, p.network, p.outcome, {LATE} {FROM} WHERE p.id IN ({marks})"
+            for row_id, account, network, outcome, late in self._conn.execute(query, sorted(self._open)):
+                if outcome == "publishing":
+                    still_open.add(row_id)
+                    continue
                 counted[(account, network, outcome)] += 1
-                if late is not None:  # NULL: no due time, or a person marked it published
-                    fresh.lateness.append(late)
-        settled = min(open_ids, default=last + 1)
+                if late is not None:
+                    fresh.late = [n + (late <= b) for n, b in zip(fresh.late, bounds, strict=False)] + [fresh.late[-1] + 1]
+                    fresh.late_sum += late
         fresh.publications = dict(counted)
-        return settled, {i for i in seen if i >= settled}
+        return int(top), still_open

@@ -140,14 +140,11 @@ class _Reading:
 
     def _totals(self) -> tuple[Fresh, dict[tuple[str, ...], int], dict[tuple[str, ...], int], list[int], float]:
         with self._lock:
-            fresh = self._reader.read()
+            fresh = self._reader.read(LATENESS_BUCKETS)
             self._votes.update(fresh.votes)
             self._publications.update(fresh.publications)
-            for seconds in fresh.lateness:
-                for i, bound in enumerate(LATENESS_BUCKETS):
-                    self._late[i] += seconds <= bound
-                self._late[-1] += 1
-                self._late_sum += seconds
+            self._late = [n + new for n, new in zip(self._late, fresh.late, strict=True)]
+            self._late_sum += fresh.late_sum
             return fresh, dict(self._votes), dict(self._publications), list(self._late), self._late_sum
 
     def collect(self) -> Iterator[Metric]:
