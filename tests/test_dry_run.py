@@ -32,6 +32,7 @@ from tests.support.harness import (
     signed_headers,
     write_config,
 )
+from tests.support.ledger_file import tamper
 from tests.support.media import PNG
 from tests.support.process import Running, start
 
@@ -406,3 +407,18 @@ def test_marking_a_dry_run_published_without_a_link_keeps_it_a_dry_run(make_dry:
     assert [p.outcome for p in bot.ledger.publications(1)] == ["dry_run"]
     bot.slack_told()
     assert DRY in blocks_text(bot.slack.updates()[-1])
+
+
+def test_ledger_verify_names_a_rehearsal_turned_real_by_hand(make_dry: Callable[..., Copydesk], capsys) -> None:
+    bot = make_dry()
+    bot.command(AUTHOR, "Only a rehearsal")
+    db = str(bot.config.db_path)
+    assert main(["ledger", "verify", "--db", db]) == 0
+
+    tamper(db, "UPDATE drafts SET dry_run = 0 WHERE id = 1")  # someone with the file makes the rehearsal go out for real
+
+    capsys.readouterr()
+    assert main(["ledger", "verify", "--db", db]) == 1
+    said = capsys.readouterr()
+    assert "#1: it is not a dry run in the drafts table, but the event log says otherwise" in said.out + said.err
+    tamper(db, "UPDATE drafts SET dry_run = 1 WHERE id = 1")  # put back, so the fixture's own audit passes
