@@ -52,7 +52,8 @@ class Running:
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=15)
+        # a deadline, not a pause: a Socket Mode client closing its connection took over 15 s once on a loaded machine
+        code = self.process.wait(timeout=30)
         self.wait_for_log(r"copydesk stopped")
         return code
 
