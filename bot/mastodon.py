@@ -202,7 +202,10 @@ class MastodonPublisher:
         """GET /api/v1/statuses/:id for each (what every Mastodon version offers): favourites, reblogs and replies (no
         quotes, no impressions); a status the instance no longer has is left out."""
         found: dict[str, Counts] = {}
+        until = time.monotonic() + READ_BUDGET
         for post_id in dict.fromkeys(post_ids):
+            if time.monotonic() > until:  # the digest stopped waiting long ago: stop asking, and leave the lock to publishing
+                raise PublishError("Mastodon took too long to give the posts' counts", delivery=Delivery.NOT_SENT)
             with self._mapped("the lookup of the posts' counts", sent_is_unknown=False):
                 try:
                     status = self._api.status(post_id)
@@ -339,6 +342,7 @@ class MastodonPublisher:
         return datetime.fromtimestamp(reset, UTC) if reset else None
 
 
+READ_BUDGET = 60.0  # seconds for one batch of counts, one status a request: no digest waits longer (metrics_timeout_seconds)
 _UNKNOWN = "{}; the post may be live: check the account before publishing it again"
 
 
