@@ -11,6 +11,7 @@ import pytest
 from bot.config import Config, load_config
 from bot.desk import Clock, utc_now
 from tests.fakes.slack_api import BOT_TOKEN, BOT_USER_ID, FakeSlack
+from tests.fakes.socket_mode import FakeSocketMode
 from tests.fakes.x_api import X_ENV, FakeX
 from tests.support.harness import (
     AUTHOR,
@@ -23,6 +24,15 @@ from tests.support.harness import (
     write_config,
 )
 from tests.support.networks import bluesky, everywhere, make_everywhere, mastodon  # noqa: F401  (fixtures)
+
+
+@pytest.fixture
+def socket_mode(slack: FakeSlack) -> Iterator[FakeSocketMode]:
+    """Slack's Socket Mode endpoint on loopback, handed out by the fake Slack's apps.connections.open."""
+    fake = FakeSocketMode().start()
+    slack.socket_url = fake.url
+    yield fake
+    fake.stop()
 
 
 @pytest.fixture

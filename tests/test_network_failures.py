@@ -232,16 +232,21 @@ def test_a_retraction_while_a_network_is_in_doubt_leaves_the_draft_held(make_eve
     assert all(p.get("deleted") for p in bot.x.posts) and bot.bluesky.texts() == ["Half known"]
 
 
+def out_but_on_mastodon(bot: Everywhere, text: str) -> None:
+    """Draft #1, approved: out on X and Bluesky, refused by Mastodon (a 422), so it ends failed."""
+    bot.mastodon.answer_next(422, {"error": "Validation failed"})
+    bot.command(AUTHOR, text)
+    approve(bot, 1)
+    bot.wait_for_state(1, State.FAILED)
+
+
 def test_a_network_marked_published_without_a_link_shows_so_and_the_others_can_still_be_retracted(
     make_everywhere: Callable[..., Everywhere],
 ) -> None:
     from tests.fakes.slack_api import blocks_text
 
     bot = make_everywhere()
-    bot.mastodon.answer_next(422, {"error": "Validation failed"})
-    bot.command(AUTHOR, "Mostly out")
-    approve(bot, 1)
-    bot.wait_for_state(1, State.FAILED)
+    out_but_on_mastodon(bot, "Mostly out")
 
     bot.command(EDITOR_1, "mark-published #1 on:mastodon")
 
@@ -256,10 +261,7 @@ def test_a_network_marked_published_without_a_link_shows_so_and_the_others_can_s
 
 def test_a_typed_link_is_recorded_as_copydesk_writes_it(make_everywhere: Callable[..., Everywhere]) -> None:
     bot = make_everywhere(only=("x", "mastodon"))
-    bot.mastodon.answer_next(422, {"error": "Validation failed"})
-    bot.command(AUTHOR, "Found by hand")
-    approve(bot, 1)
-    bot.wait_for_state(1, State.FAILED)
+    out_but_on_mastodon(bot, "Found by hand")
 
     bot.command(EDITOR_1, f"mark-published #1 {bot.mastodon.url}/@aplusk/123456?ref=&lt;!channel&gt; on:mastodon")
 
@@ -304,10 +306,7 @@ def test_after_a_network_is_taken_back_publish_now_and_mark_published_name_only_
     make_everywhere: Callable[..., Everywhere],
 ) -> None:
     bot = make_everywhere()
-    bot.mastodon.answer_next(422, {"error": "Validation failed"})
-    bot.command(AUTHOR, "Two of three")
-    approve(bot, 1)
-    bot.wait_for_state(1, State.FAILED)
+    out_but_on_mastodon(bot, "Two of three")
     bot.command(AUTHOR, "retract #1 on:x")
 
     answer = bot.private_answer(bot.command(EDITOR_1, "mark-published #1"))  # found by hand on Mastodon, no link
@@ -320,10 +319,7 @@ def test_publish_now_after_a_network_is_taken_back_says_it_goes_only_where_it_wa
     make_everywhere: Callable[..., Everywhere],
 ) -> None:
     bot = make_everywhere()
-    bot.mastodon.answer_next(422, {"error": "Validation failed"})
-    bot.command(AUTHOR, "Again, not there")
-    approve(bot, 1)
-    bot.wait_for_state(1, State.FAILED)
+    out_but_on_mastodon(bot, "Again, not there")
     bot.command(AUTHOR, "retract #1 on:x")
 
     answer = bot.private_answer(bot.command(EDITOR_1, "retry #1"))

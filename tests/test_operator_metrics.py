@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bot.runtime.logs import JsonFormatter, Redactor, secrets_in
 from tests.fakes.slack_api import APP_TOKEN
-from tests.fakes.socket_mode import FakeSocketMode, slash_command
+from tests.fakes.socket_mode import slash_command
 from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, eventually, signed_headers, write_config
 from tests.support.process import Running, start
 from tests.test_layers import DOMAIN
@@ -183,14 +183,6 @@ def test_a_failing_publication_counts_each_kind_of_x_error(running: Running, sla
     eventually(counted, timeout=20, what="X's refusal counted")
     errors = by(scrape(running.url)[1], "copydesk_api_errors_total", "kind")
     assert errors == {"server_error": 1, "refused": 1}
-
-
-@pytest.fixture
-def socket_mode(slack) -> Iterator[FakeSocketMode]:
-    fake = FakeSocketMode().start()
-    slack.socket_url = fake.url
-    yield fake
-    fake.stop()
 
 
 def socket_run(tmp_path: Path, environ: dict[str, str], *flags: str) -> Running:

@@ -5,23 +5,12 @@ from __future__ import annotations
 import json
 import queue
 import time
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.fakes.slack_api import APP_TOKEN
 from tests.fakes.socket_mode import FakeSocketMode, slash_command
 from tests.support.harness import AUTHOR, REVIEW, write_config
 from tests.support.process import Running, start
-
-
-@pytest.fixture
-def socket_mode(slack) -> Iterator[FakeSocketMode]:
-    fake = FakeSocketMode().start()
-    slack.socket_url = fake.url
-    yield fake
-    fake.stop()
 
 
 def test_a_draft_arrives_over_socket_mode_and_is_acknowledged(tmp_path: Path, environ, slack, socket_mode) -> None:
