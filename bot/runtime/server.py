@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import signal
 import threading
 import time
@@ -134,6 +135,22 @@ def stop_on_signals() -> None:
     signal.signal(signal.SIGTERM, handle)
 
 
+def until_stopped() -> None:
+    """Block the main thread until SIGINT or SIGTERM, on whichever thread the kernel delivers it."""
+    # A signal delivered to another thread only sets a flag: a main thread parked on a lock never looks at it again, so
+    # `threading.Event().wait()` slept through SIGTERM. Python's wakeup fd is written by the C handler in any thread.
+    wake, woken = os.pipe()
+    os.set_blocking(woken, False)
+    previous = signal.set_wakeup_fd(woken)
+    try:
+        while True:
+            os.read(wake, 64)  # returns on any signal; the Python handler then runs here and raises KeyboardInterrupt
+    finally:
+        signal.set_wakeup_fd(previous)
+        os.close(wake)
+        os.close(woken)
+
+
 def serve_http(application: Callable[..., Iterable[bytes]], *, host: str, port: int, threads: int = 8) -> None:
     """Serve until SIGINT or SIGTERM, then return so the caller can shut down cleanly."""
     server = waitress.create_server(
@@ -171,7 +188,7 @@ def serve_socket_mode(app: App, app_token: str, answering: Answering = nullconte
     try:
         handler.connect()
         log.info("copydesk connected to Slack (Socket Mode)")
-        threading.Event().wait()
+        until_stopped()
     except KeyboardInterrupt:
         pass
     finally:

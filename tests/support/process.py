@@ -52,7 +52,7 @@ class Running:
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
-        # a deadline, not a pause: a Socket Mode client closing its connection took over 15 s once on a loaded machine
+        # a deadline, not a pause
         code = self.process.wait(timeout=30)
         self.wait_for_log(r"copydesk stopped")
         return code
