@@ -83,6 +83,19 @@ def next_weekly_due(now: datetime, weekday: int, at: time, zone: ZoneInfo) -> tu
     raise AssertionError("a report time exists every week")  # pragma: no cover
 
 
+def weeks_owed(latest: date, last_done: date | None) -> list[date]:
+    """The report days owed, oldest first: every one after the last sent (a long outage skips no week), or only the
+    latest when none ever was (a report just turned on does not start with the past)."""
+    if last_done is None:
+        return [latest]
+    owed = []
+    day = latest
+    while day > last_done:
+        owed.append(day)
+        day -= timedelta(days=DAYS)
+    return owed[::-1]
+
+
 def week_before(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     """The 7 whole local days before `day`, midnight to midnight, half-open: a Monday's report covers Monday to Sunday."""
     return due_at(day - timedelta(days=DAYS), time(0), zone), due_at(day, time(0), zone)

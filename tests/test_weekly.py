@@ -18,7 +18,7 @@ from bot.digest import TOP
 from bot.errors import ConfigError
 from bot.model import Counts, Engagement
 from bot.review import State
-from bot.weekly import latest_weekly_due, next_weekly_due, week_before, weekly_scopes
+from bot.weekly import latest_weekly_due, next_weekly_due, week_before, weekly_scopes, weeks_owed
 from tests.fakes.slack_api import blocks_text
 from tests.fakes.x_api import X_ENV
 from tests.support.digests import DIGEST, LA, clock_at, move, utc
@@ -90,6 +90,21 @@ def test_the_weekly_report_time(now: str, weekday: int, at: str, latest: str, ne
     assert latest_weekly_due(utc(now), weekday, time(hour, minute), LA)[1] == utc(latest)
     assert next_weekly_due(utc(now), weekday, time(hour, minute), LA)[1] == utc(next_)
     assert next_weekly_due(utc(now), weekday, time(hour, minute), LA)[0].weekday() == weekday
+
+
+@pytest.mark.parametrize(
+    ("latest", "last_done", "owed"),
+    [
+        ("2026-11-30", None, ["2026-11-30"]),  # never sent: the latest only
+        ("2026-11-30", "2026-11-30", []),
+        ("2026-11-30", "2026-11-23", ["2026-11-30"]),
+        ("2026-11-30", "2026-11-02", ["2026-11-09", "2026-11-16", "2026-11-23", "2026-11-30"]),
+        ("2026-11-27", "2026-11-23", ["2026-11-27"]),  # the day moved from Monday to Friday
+    ],
+)
+def test_the_weeks_owed_are_every_one_since_the_last_sent(latest: str, last_done: str | None, owed: list[str]) -> None:
+    last = date.fromisoformat(last_done) if last_done else None
+    assert weeks_owed(date.fromisoformat(latest), last) == [date.fromisoformat(d) for d in owed]
 
 
 def test_the_week_is_the_seven_whole_local_days_before_the_report() -> None:
@@ -419,6 +434,71 @@ def test_a_report_due_while_down_is_sent_once_on_start(tmp_path: Path, environ, 
         assert third.services.scheduler.weekly_due_at(TOP) == local(week + timedelta(days=14), 9)
     finally:
         third.stop()
+
+
+def test_each_week_missed_during_a_long_outage_gets_its_report_once_on_start(tmp_path: Path, environ, slack, x) -> None:
+    config = weekly_config(tmp_path, environ)
+    clock = clock_at(local(monday(1), 8))
+    week = three_weeks_down(config, slack, x, clock)
+    second = Copydesk(config, slack, x, clock=clock).start()
+    second.stop()
+    third = Copydesk(config, slack, x, clock=clock).start()
+    try:
+        weeks = {d.day: d.outcome for d in third.ledger.digests() if d.kind == "weekly"}
+        assert weeks == {
+            week: "sent",
+            week + timedelta(days=7): "sent",  # week 1, with its post
+            week + timedelta(days=14): "skipped",  # week 2: nothing went out while copydesk was down; nothing to say
+            week + timedelta(days=21): "sent",  # week 3, the latest, goes as ever, even empty
+        }
+        on_time, caught_up, latest = reports(slack)
+        assert " · 1 post · " in blocks_text(caught_up)  # the one that went out the day before the outage
+        assert caught_up["metadata"]["event_payload"]["day"] == (week + timedelta(days=7)).isoformat()
+        assert latest["metadata"]["event_payload"]["day"] == (week + timedelta(days=21)).isoformat()
+        assert " · 0 posts" in blocks_text(latest)
+        assert len(slack.uploaded()) == 3
+        assert third.services.scheduler.weekly_due_at(TOP) == local(week + timedelta(days=28), 9)
+    finally:
+        third.stop()
+
+
+def test_a_missed_week_slack_refuses_holds_the_later_ones_until_it_goes(tmp_path: Path, environ, slack, x) -> None:
+    config = weekly_config(tmp_path, environ)
+    clock = clock_at(local(monday(1), 8))
+    week = three_weeks_down(config, slack, x, clock)
+    slack.failures["chat.postMessage"] = "not_in_channel"
+    bot = Copydesk(config, slack, x, clock=clock).start()
+    try:
+        assert {d.day: d.outcome for d in bot.ledger.digests() if d.kind == "weekly"} == {
+            week: "sent",
+            week + timedelta(days=7): "failed",
+        }  # the round stopped there: the later weeks wait for it, in order
+        del slack.failures["chat.postMessage"]
+        fire_weekly(bot, clock)  # the retry, ten minutes on
+
+        assert {d.day: d.outcome for d in bot.ledger.digests() if d.kind == "weekly"} == {
+            week: "sent",
+            week + timedelta(days=7): "sent",
+            week + timedelta(days=14): "skipped",
+            week + timedelta(days=21): "sent",
+        }
+        assert [r["metadata"]["event_payload"]["day"] for r in reports(slack)] == [
+            (week + timedelta(days=n)).isoformat() for n in (0, 7, 21)
+        ]
+    finally:
+        bot.stop()
+
+
+def three_weeks_down(config: Config, slack: Any, x: Any, clock: MovableClock) -> date:
+    """A report sent on time on Monday, a post on Tuesday, then copydesk down until Wednesday three weeks on."""
+    week = clock().astimezone(LA).date()
+    first = Copydesk(config, slack, x, clock=clock).start()
+    fire_weekly(first, clock)
+    move(clock, local(week + timedelta(days=1), 10))
+    publish(first, AUTHOR, "Out the day before the outage", (EDITOR_1, EDITOR_2))
+    first.stop()
+    move(clock, local(week + timedelta(days=23), 12))
+    return week
 
 
 def test_a_new_ledger_does_not_start_with_a_weekly_report(make_bot) -> None:

@@ -24,6 +24,7 @@ from bot.weekly import (
     week_before,
     week_so_far,
     weekly_scopes,
+    weeks_owed,
 )
 
 log = logging.getLogger(__name__)
@@ -96,14 +97,24 @@ class Weekly:
             self.routine.attempt(scope)
 
     def _send_due(self, scope: WeeklyScope) -> bool:
-        """Claim, post, record, as the daily digest: the week is the 7 local days before the report's day."""
-        day, _ = latest_weekly_due(self.clock() + EARLY, scope.weekday, scope.at, self.config.timezone)
+        """Every report the scope is owed, oldest first; whether one was posted. A failure stops the round: the retry
+        finds the ones sent and goes on from the one that failed."""
+        latest, _ = latest_weekly_due(self.clock() + EARLY, scope.weekday, scope.at, self.config.timezone)
+        sent = False
+        for day in weeks_owed(latest, self.ledger.last_weekly_done(scope.key)):
+            sent = self._send_week(scope, day, latest=day == latest) or sent
+        return sent
+
+    def _send_week(self, scope: WeeklyScope, day: date, *, latest: bool) -> bool:
+        """Claim, post, record, as the daily digest: the week is the 7 local days before the report's day. A past week
+        in which nothing went out (copydesk was down) is recorded as skipped rather than posted."""
         start, end = week_before(day, self.config.timezone)
         return self.sending.once(
             Slot(scope.key, "weekly", day, scope.channel),
             window=lambda now: (start, end),
             compose=lambda first, last: self._compose(scope, first, last, day=day),
             post=self._post,
+            skip=lambda report: not latest and report.posts == 0,
             found=lambda channel, ts, report: self.notifier.finish_weekly(channel, ts, report, self._chart(report)),
         )
 
