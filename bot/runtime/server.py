@@ -7,9 +7,11 @@ import io
 import json
 import logging
 import os
+import re
 import signal
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
@@ -22,6 +24,10 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.socket_mode.builtin.client import SocketModeClient
 from slack_sdk.socket_mode.client import BaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
+from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
+from waitress.server import BaseWSGIServer
+from waitress.task import WSGITask
 
 from bot.runtime.metrics import Metrics
 
@@ -33,6 +39,8 @@ HEALTH_PATH = "/healthz"
 METRICS_PATH = "/metrics"
 
 Answering = Callable[[], AbstractContextManager[Any]]  # ListenerPool.answering: held while a Slack request is answered
+Clock = Callable[[], float]  # monotonic seconds: what acknowledgement latency is timed with
+ARRIVED = "copydesk.arrived"  # the environ key waitress's request arrival is handed to the app under
 
 
 def wsgi_app(
@@ -42,19 +50,22 @@ def wsgi_app(
     *,
     signing_secret: str | None = None,
     metrics: Metrics | None = None,
+    clock: Clock = time.monotonic,
 ) -> Callable[..., Iterable[bytes]]:
     """Slack's requests on POST /slack/events, a JSON status on GET /healthz, Prometheus's on GET /metrics, 404 elsewhere.
 
     A body over MAX_BODY is refused with 413 before it is read, and (with `signing_secret`) the signature is checked on
     the raw bytes before anything parses them. Each Slack request is answered inside `answering()`, so work after
-    earlier acknowledgements waits for it; the time it took is the acknowledgement latency in `metrics`.
+    earlier acknowledgements waits for it. The acknowledgement latency in `metrics` runs from the request's arrival (as
+    `http_server` stamps it: its wait for a free thread counts, as it does for Slack) to its answer.
     """
     slack = SlackRequestHandler(app, path=SLACK_PATH)
     verifier = SignatureVerifier(signing_secret) if signing_secret else None
     status_pages = operator_app(health, metrics)
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        arrived = time.monotonic()
+        arrived = environ.get(ARRIVED)
+        arrived = clock() if arrived is None else arrived  # another WSGI server stamps nothing: from here, then
         if environ.get("PATH_INFO") in (HEALTH_PATH, METRICS_PATH) and environ.get("REQUEST_METHOD") in ("GET", "HEAD"):
             return status_pages(environ, start_response)
         if environ.get("PATH_INFO") == SLACK_PATH and environ.get("REQUEST_METHOD") == "POST":
@@ -68,7 +79,7 @@ def wsgi_app(
             with answering():
                 answered = slack(environ, start_response)
             if metrics is not None:
-                metrics.acknowledged(time.monotonic() - arrived)
+                metrics.acknowledged(clock() - arrived)
             return answered
         with answering():
             return slack(environ, start_response)
@@ -151,11 +162,44 @@ def until_stopped() -> None:
         os.close(woken)
 
 
-def serve_http(application: Callable[..., Iterable[bytes]], *, host: str, port: int, threads: int = 8) -> None:
-    """Serve until SIGINT or SIGTERM, then return so the caller can shut down cleanly."""
+def http_server(
+    application: Callable[..., Iterable[bytes]], *, host: str, port: int, threads: int = 8, clock: Clock = time.monotonic
+) -> Any:
+    """Waitress, stamping each request's arrival into its environ under ARRIVED (read with `clock`)."""
     server = waitress.create_server(
         application, host=host, port=port, threads=threads, ident="copydesk", max_request_body_size=MAX_BODY
     )  # a chunked body without a length is cut off there too
+    channel = _stamping(clock)
+    for listener in [server] if isinstance(server, BaseWSGIServer) else list(server.map.values()):
+        if isinstance(listener, BaseWSGIServer):  # one per address `host` resolves to
+            listener.channel_class = channel
+    return server
+
+
+def _stamping(clock: Clock) -> type[HTTPChannel]:
+    """A waitress channel whose requests carry when their first bytes arrived, for their time queued to count."""
+
+    class Parser(HTTPRequestParser):
+        def __init__(self, adj: Any) -> None:
+            super().__init__(adj)
+            self.arrived = clock()  # made when a request's first bytes come in
+
+    class Task(WSGITask):
+        def get_environment(self) -> Any:
+            environ = super().get_environment()
+            environ.setdefault(ARRIVED, getattr(self.request, "arrived", None))
+            return environ
+
+    class Channel(HTTPChannel):
+        parser_class = Parser
+        task_class = Task
+
+    return Channel
+
+
+def serve_http(application: Callable[..., Iterable[bytes]], *, host: str, port: int, threads: int = 8) -> None:
+    """Serve until SIGINT or SIGTERM, then return so the caller can shut down cleanly."""
+    server = http_server(application, host=host, port=port, threads=threads)
     try:
         log.info("copydesk listening on http://%s:%s%s (HTTP mode)", host, server.effective_port, SLACK_PATH)
         server.run()
@@ -165,26 +209,80 @@ def serve_http(application: Callable[..., Iterable[bytes]], *, host: str, port: 
         server.close()
 
 
-class _AnsweringSocketModeHandler(SocketModeHandler):
-    """Bolt's Socket Mode handler, answering each envelope inside `answering()` as the HTTP server does."""
+ENVELOPE_ID = re.compile(r'"envelope_id"\s*:\s*"([^"\\]+)"')  # the envelope's own: a payload's quotes are escaped
 
-    def __init__(self, app: App, app_token: str, answering: Answering, metrics: Metrics | None) -> None:
-        super().__init__(app, app_token)
+
+class _Arrivals:
+    """When each envelope came off the socket, until a thread takes it up; bounded, so one never handled is forgotten."""
+
+    def __init__(self, clock: Clock, keep: int = 1024) -> None:
+        self._clock = clock
+        self._keep = keep
+        self._at: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def note(self, raw: str) -> None:
+        found = ENVELOPE_ID.search(raw)
+        if found is None:
+            return  # hello, disconnect: nothing is acknowledged
+        at = self._clock()
+        with self._lock:
+            self._at[found.group(1)] = at
+            while len(self._at) > self._keep:
+                self._at.popitem(last=False)
+
+    def take(self, envelope_id: str) -> float | None:
+        with self._lock:
+            return self._at.pop(envelope_id, None)
+
+
+class _StampingClient(SocketModeClient):
+    """slack_sdk's builtin client, noting each envelope's arrival before it queues for a thread of its pool."""
+
+    def __init__(self, *, arrivals: _Arrivals, **options: Any) -> None:
+        self.arrivals = arrivals  # before the client's threads start
+        super().__init__(**options)
+
+    def enqueue_message(self, message: str) -> None:
+        self.arrivals.note(message)
+        super().enqueue_message(message)
+
+
+class AnsweringSocketModeHandler(SocketModeHandler):
+    """Bolt's Socket Mode handler, answering each envelope inside `answering()` as the HTTP server does, and timing
+    its acknowledgement from its arrival on the socket (its wait for a thread counts, as it does for Slack)."""
+
+    def __init__(
+        self, app: App, app_token: str, answering: Answering, metrics: Metrics | None, clock: Clock = time.monotonic
+    ) -> None:
+        # SocketModeHandler.__init__, with the client that stamps arrivals (its other options left at Bolt's defaults)
+        self.app = app
+        self.app_token = app_token
+        self.client = _StampingClient(
+            arrivals=_Arrivals(clock),
+            app_token=app_token,
+            logger=app.logger,
+            web_client=app.client,
+            proxy=app.client.proxy,
+        )
+        self.client.socket_mode_request_listeners.append(self.handle)
         self._answering = answering
         self._metrics = metrics
+        self._clock = clock
 
     def handle(self, client: BaseSocketModeClient, req: SocketModeRequest) -> None:
-        assert isinstance(client, SocketModeClient)  # Bolt's builtin handler runs only the builtin client
-        arrived = time.monotonic()
+        assert isinstance(client, _StampingClient)  # the client this handler made
+        arrived = client.arrivals.take(req.envelope_id)
+        arrived = self._clock() if arrived is None else arrived
         with self._answering():
             super().handle(client, req)  # the ack goes back over the socket at its end
         if self._metrics is not None:
-            self._metrics.acknowledged(time.monotonic() - arrived)
+            self._metrics.acknowledged(self._clock() - arrived)
 
 
 def serve_socket_mode(app: App, app_token: str, answering: Answering = nullcontext, metrics: Metrics | None = None) -> None:
     """Hold a Socket Mode connection until SIGINT or SIGTERM."""
-    handler = _AnsweringSocketModeHandler(app, app_token, answering, metrics)
+    handler = AnsweringSocketModeHandler(app, app_token, answering, metrics)
     try:
         handler.connect()
         log.info("copydesk connected to Slack (Socket Mode)")
