@@ -83,17 +83,17 @@ def next_weekly_due(now: datetime, weekday: int, at: time, zone: ZoneInfo) -> tu
     raise AssertionError("a report time exists every week")  # pragma: no cover
 
 
-def weeks_owed(latest: date, last_done: date | None) -> list[date]:
-    """The report days owed, oldest first: every one after the last sent (a long outage skips no week), or only the
-    latest when none ever was (a report just turned on does not start with the past)."""
-    if last_done is None:
+BACKLOG = 4  # weeks a report is owed for after an outage, the latest included: a month, never a flood
+
+
+def weeks_owed(latest: date, done: set[date]) -> list[date]:
+    """The report days owed, oldest first: of the last BACKLOG weeks, each not yet sent (or skipped) and after the
+    first report ever done; only the latest when none ever was (a report just turned on does not start with the past)."""
+    if not done:
         return [latest]
-    owed = []
-    day = latest
-    while day > last_done:
-        owed.append(day)
-        day -= timedelta(days=DAYS)
-    return owed[::-1]
+    first = min(done)
+    recent = (latest - timedelta(days=DAYS * back) for back in range(BACKLOG))
+    return sorted(day for day in recent if day > first and day not in done)
 
 
 def week_before(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:

@@ -1183,16 +1183,13 @@ class Ledger:
             )
         return read.digest(rows[0]) if rows else None
 
-    def last_weekly_done(self, scope: str) -> date | None:
-        """The day of the scope's last weekly report sent or skipped: the weeks after it are owed."""
+    def weekly_done(self, scope: str) -> set[date]:
+        """The days of the scope's weekly reports sent or skipped: the weeks owed are the others."""
         with self._lock:
-            rows = list(
-                self._db.query(
-                    "SELECT MAX(day) AS day FROM digests WHERE kind = 'weekly' AND scope = ? AND outcome IN ('sent', 'skipped')",
-                    [scope],
-                )
-            )
-        return date.fromisoformat(rows[0]["day"]) if rows and rows[0]["day"] else None
+            rows = self._db.execute(
+                "SELECT day FROM digests WHERE kind = 'weekly' AND scope = ? AND outcome IN ('sent', 'skipped')", [scope]
+            ).fetchall()
+        return {date.fromisoformat(day) for (day,) in rows}
 
     def previous_digest_end(self, scope: str) -> datetime | None:
         """Where the scope's last daily digest (sent or skipped) stopped: the next one starts there."""

@@ -93,18 +93,19 @@ def test_the_weekly_report_time(now: str, weekday: int, at: str, latest: str, ne
 
 
 @pytest.mark.parametrize(
-    ("latest", "last_done", "owed"),
+    ("latest", "done", "owed"),
     [
-        ("2026-11-30", None, ["2026-11-30"]),  # never sent: the latest only
-        ("2026-11-30", "2026-11-30", []),
-        ("2026-11-30", "2026-11-23", ["2026-11-30"]),
-        ("2026-11-30", "2026-11-02", ["2026-11-09", "2026-11-16", "2026-11-23", "2026-11-30"]),
-        ("2026-11-27", "2026-11-23", ["2026-11-27"]),  # the day moved from Monday to Friday
+        ("2026-11-30", [], ["2026-11-30"]),  # never sent: the latest only
+        ("2026-11-30", ["2026-11-30"], []),
+        ("2026-11-30", ["2026-11-23"], ["2026-11-30"]),
+        ("2026-11-30", ["2026-11-09"], ["2026-11-16", "2026-11-23", "2026-11-30"]),
+        ("2026-11-30", ["2026-10-05"], ["2026-11-09", "2026-11-16", "2026-11-23", "2026-11-30"]),  # a month at most
+        ("2026-11-30", ["2026-11-02", "2026-11-16"], ["2026-11-09", "2026-11-23", "2026-11-30"]),  # one that failed
+        ("2026-11-27", ["2026-11-23"], ["2026-11-27"]),  # the day moved from Monday to Friday
     ],
 )
-def test_the_weeks_owed_are_every_one_since_the_last_sent(latest: str, last_done: str | None, owed: list[str]) -> None:
-    last = date.fromisoformat(last_done) if last_done else None
-    assert weeks_owed(date.fromisoformat(latest), last) == [date.fromisoformat(d) for d in owed]
+def test_the_weeks_owed_are_those_of_the_last_month_not_yet_done(latest: str, done: list[str], owed: list[str]) -> None:
+    assert weeks_owed(date.fromisoformat(latest), {date.fromisoformat(d) for d in done}) == [date.fromisoformat(d) for d in owed]
 
 
 def test_the_week_is_the_seven_whole_local_days_before_the_report() -> None:
@@ -462,7 +463,7 @@ def test_each_week_missed_during_a_long_outage_gets_its_report_once_on_start(tmp
         third.stop()
 
 
-def test_a_missed_week_slack_refuses_holds_the_later_ones_until_it_goes(tmp_path: Path, environ, slack, x) -> None:
+def test_missed_weeks_slack_refuses_are_all_tried_again_in_order(tmp_path: Path, environ, slack, x) -> None:
     config = weekly_config(tmp_path, environ)
     clock = clock_at(local(monday(1), 8))
     week = three_weeks_down(config, slack, x, clock)
@@ -472,7 +473,9 @@ def test_a_missed_week_slack_refuses_holds_the_later_ones_until_it_goes(tmp_path
         assert {d.day: d.outcome for d in bot.ledger.digests() if d.kind == "weekly"} == {
             week: "sent",
             week + timedelta(days=7): "failed",
-        }  # the round stopped there: the later weeks wait for it, in order
+            week + timedelta(days=14): "skipped",  # nothing to post: Slack was not asked
+            week + timedelta(days=21): "failed",
+        }
         del slack.failures["chat.postMessage"]
         fire_weekly(bot, clock)  # the retry, ten minutes on
 
@@ -485,6 +488,32 @@ def test_a_missed_week_slack_refuses_holds_the_later_ones_until_it_goes(tmp_path
         assert [r["metadata"]["event_payload"]["day"] for r in reports(slack)] == [
             (week + timedelta(days=n)).isoformat() for n in (0, 7, 21)
         ]
+    finally:
+        bot.stop()
+
+
+def test_a_missed_week_that_can_never_be_checked_does_not_hold_the_later_ones(tmp_path: Path, environ, slack, x) -> None:
+    config = weekly_config(tmp_path, environ)
+    clock = clock_at(local(monday(1), 8))
+    week = three_weeks_down(config, slack, x, clock)
+    stuck = week + timedelta(days=7)
+    bot = Copydesk(config, slack, x, clock=clock)
+    start, end = week_before(stuck, LA)
+    bot.ledger.claim_digest(scope=TOP, day=stuck, start=start, end=end, channel=DIGEST, at=clock(), kind="weekly")
+    slack.failures["conversations.history"] = "missing_scope"  # whether the claimed one went out cannot be told
+    bot.start()
+    try:
+        assert {d.day: d.outcome for d in bot.ledger.digests() if d.kind == "weekly"} == {
+            week: "sent",
+            stuck: "sending",  # not posted blind: it may be in the channel
+            week + timedelta(days=14): "skipped",
+            week + timedelta(days=21): "sent",
+        }
+        assert [r["metadata"]["event_payload"]["day"] for r in reports(slack)] == [
+            (week + timedelta(days=n)).isoformat() for n in (0, 21)
+        ]
+        retry = bot.services.scheduler.weekly_due_at(TOP)
+        assert retry is not None and retry - clock() < timedelta(minutes=11)  # the stuck one is looked at again
     finally:
         bot.stop()
 

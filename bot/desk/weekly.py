@@ -97,12 +97,17 @@ class Weekly:
             self.routine.attempt(scope)
 
     def _send_due(self, scope: WeeklyScope) -> bool:
-        """Every report the scope is owed, oldest first; whether one was posted. A failure stops the round: the retry
-        finds the ones sent and goes on from the one that failed."""
+        """Every report the scope is owed, oldest first; whether one was posted. One that fails does not hold the others
+        back: the round goes on, then raises the first failure, so the retry takes up what is still owed."""
         latest, _ = latest_weekly_due(self.clock() + EARLY, scope.weekday, scope.at, self.config.timezone)
-        sent = False
-        for day in weeks_owed(latest, self.ledger.last_weekly_done(scope.key)):
-            sent = self._send_week(scope, day, latest=day == latest) or sent
+        sent, failure = False, None
+        for day in weeks_owed(latest, self.ledger.weekly_done(scope.key)):
+            try:
+                sent = self._send_week(scope, day, latest=day == latest) or sent
+            except Exception as e:
+                failure = failure or e
+        if failure is not None:
+            raise failure
         return sent
 
     def _send_week(self, scope: WeeklyScope, day: date, *, latest: bool) -> bool:
