@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from bot.config import load_config
 from bot.review import State
 from tests.fakes.slack_api import action_ids, blocks_text
-from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, Copydesk, MovableClock, eventually, signed_headers
+from tests.support.digests import LA, clock_at
+from tests.support.harness import (
+    AUTHOR,
+    EDITOR_1,
+    EDITOR_2,
+    REVIEW,
+    Copydesk,
+    MovableClock,
+    eventually,
+    signed_headers,
+    write_config,
+)
 from tests.support.ledger_file import peek
 from tests.support.process import Running, start
 
@@ -148,3 +161,35 @@ def test_a_card_that_never_reached_slack_is_posted_on_start(config, slack, x) ->
         assert "Waiting for a channel" in str(slack.posts(REVIEW)[-1]["blocks"])
     finally:
         second.stop()
+
+
+def test_a_digest_missed_while_down_never_holds_up_the_first_acknowledgement(tmp_path: Path, environ, slack, x) -> None:
+    """Its counts are read aside: copydesk answers Slack while X has not answered that read yet."""
+    now = datetime.now(LA)
+    digest = {"channel": "C0DIGEST01", "at": f"{now - timedelta(hours=1):%H:%M}", "metrics_timeout_seconds": 30}
+    path = write_config(tmp_path / "app.yaml", top={"digest": digest})
+    config = load_config(path, environ)
+    before = Copydesk(config, slack, x, clock=clock_at(now - timedelta(hours=2))).start()
+    before.command(AUTHOR, "Out before the digest's time")
+    approve(before, 1)
+    before.wait_for_state(1, State.PUBLISHED)
+    before.stop()
+
+    x.hold_lookups()  # the missed digest's read of the counts gets no answer
+    process = start(["run", "--config", str(path), "--host", "127.0.0.1", "--port", "0"], environ)
+    try:
+        running = Running(process)
+        eventually(lambda: len(x.lookups()) == 1, what="the missed digest reading its counts")
+        body = urlencode(command(AUTHOR, "Answered while the counts are read", slack.response_url()))
+        assert signed_post(running, FORM, body) == 200
+        assert not any("caught up" in line for line in running.log)  # answered while the catch-up still waits for X
+        x.release_lookups()
+        eventually(lambda: len(slack.top_level("C0DIGEST01")) == 1, what="the missed digest in its channel")
+        [sent] = slack.top_level("C0DIGEST01")
+        assert "Out before the digest's time" in json.dumps(sent["blocks"])
+        running.wait_for_log(r"digests: 1 scheduled, 1 caught up")
+        assert running.stop() == 0
+    finally:
+        x.release_lookups()
+        if process.poll() is None:
+            process.kill()

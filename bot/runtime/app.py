@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,9 +54,12 @@ class Services:
     listeners: ListenerPool  # Bolt's listeners and the work after each acknowledgement; drained before the ledger closes
     courier: Courier  # delivers the ledger's outbox to Slack
     metrics: Metrics = field(default_factory=Metrics)  # what /metrics serves
+    _catching_up: threading.Thread | None = field(default=None, init=False)
 
-    def start(self) -> None:
-        """Rebuild the schedule from the ledger, then let it fire; the courier takes up what Slack has not heard yet."""
+    def start(self, *, catch_up_aside: bool = False) -> None:
+        """Rebuild the schedule from the ledger, then let it fire; the courier takes up what Slack has not heard yet.
+        `catch_up_aside`: the reports missed while down go out on a thread of their own (`copydesk run`), so reading
+        their counts never holds up the first acknowledgement; else before this returns."""
         recovery = self.desk.recovery.recover()
         log.info(
             "ledger recovered: %d scheduled, %d interrupted, %d cards queued again",
@@ -67,14 +71,30 @@ class Services:
             log.warning("dry run: nothing is sent to the networks of %s (every message says DRY RUN)", ", ".join(dry))
         self.courier.start()
         self.desk.reading.warm_up()  # editor groups asked now, so no vote waits for Slack to list them
-        caught_up = self.desk.digests.start_digests()  # a digest missed while down goes out now, once
-        log.info("digests: %d scheduled, %d caught up", len(self.desk.digests.digest_scopes()), caught_up)
-        caught_up = self.desk.weekly.start_weekly()  # the same for the weekly report
-        log.info("weekly reports: %d scheduled, %d caught up", len(self.desk.weekly.weekly_scopes()), caught_up)
         self.scheduler.start()
+        if catch_up_aside:
+            self._catching_up = threading.Thread(target=self._catch_up_logged, name="copydesk-catch-up", daemon=True)
+            self._catching_up.start()
+        else:
+            self._catch_up()
+
+    def _catch_up(self) -> None:
+        """A digest or weekly report missed while down goes out now, once; then each is scheduled."""
+        caught_up = self.desk.digests.start_digests()
+        log.info("digests: %d scheduled, %d caught up", len(self.desk.digests.digest_scopes()), caught_up)
+        caught_up = self.desk.weekly.start_weekly()
+        log.info("weekly reports: %d scheduled, %d caught up", len(self.desk.weekly.weekly_scopes()), caught_up)
+
+    def _catch_up_logged(self) -> None:
+        try:
+            self._catch_up()
+        except Exception:  # each report's own failures are retried by it; this is the ledger failing under it
+            log.exception("the daily digests and weekly reports could not be planned; they are at the next start")
 
     def stop(self) -> None:
         """Let listeners and posts already on their way finish, then the deliveries under way, then close the ledger."""
+        if self._catching_up is not None:
+            self._catching_up.join()  # its reads and posts have deadlines of their own
         self.listeners.shutdown(wait=True)
         self.scheduler.shutdown(wait=True)
         self.courier.stop()

@@ -199,7 +199,7 @@ def _run(config: Config, *, socket: bool, host: str, port: int, metrics_at: tupl
         raise
     try:
         app = create_app(services)
-        services.start()
+        services.start(catch_up_aside=True)
         health = lambda: {"mode": "socket" if socket else "http", **services.health()}  # noqa: E731
         with _operators(health, services, metrics_at):
             if socket:
