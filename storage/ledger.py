@@ -821,11 +821,13 @@ class Ledger:
             return _chain_mode(self._db)
 
     def backup(self, target: Path | str) -> None:
-        """A consistent copy of the whole ledger, taken with SQLite's online backup while it is in use."""
+        """A consistent copy of the whole ledger, taken with SQLite's online backup while it is in use; a file of its own
+        (rollback journal, not WAL), so it can be read where nothing may be written, as on read-only media."""
         destination = sqlite3.connect(str(target))
         try:
             with self._lock:
                 self._db.conn.backup(destination)
+            destination.execute("PRAGMA journal_mode = DELETE")  # copydesk turns WAL back on when it opens the copy
         finally:
             destination.close()
 

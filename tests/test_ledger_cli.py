@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -58,3 +63,45 @@ def test_a_missing_ledger_is_named_not_created(tmp_path: Path, capsys, command: 
     assert main([*command, "--db", str(missing)]) == 2
     assert f"{missing}: there is no ledger here" in capsys.readouterr().err
     assert not missing.exists()
+
+
+NOBODY = 65534  # a user who owns none of it, as a teammate reading the team's ledger would be
+
+
+@contextmanager
+def as_nobody() -> Iterator[None]:
+    """This process acting as another user than the ledger's owner (the test runs as root to be able to), briefly."""
+    os.setegid(NOBODY)
+    os.seteuid(NOBODY)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can run a command as another user")
+def test_reading_a_ledger_no_copydesk_has_open_as_another_user_leaves_nothing_behind(capsys) -> None:
+    shared = Path(tempfile.mkdtemp(prefix="copydesk-shared-"))  # a folder others may read, not write
+    try:
+        shared.chmod(0o755)
+        ledger = Ledger.open(shared / "ledger.db")
+        ledger.backup(shared / "copy.db")
+        ledger.close()  # stopped cleanly: no -wal or -shm beside it any more
+        before = sorted(os.listdir(shared))
+        assert before == ["copy.db", "ledger.db"]
+
+        with as_nobody():
+            refused = main(["ledger", "verify", "--db", str(shared / "ledger.db")])
+        assert refused == 2
+        said = capsys.readouterr().err
+        assert "no copydesk has this ledger open" in said and "copydesk ledger backup" in said
+        assert sorted(os.listdir(shared)) == before  # and no file left for the owner's copydesk to trip on
+
+        with as_nobody():
+            copied = main(["ledger", "verify", "--db", str(shared / "copy.db")])  # a backup reads anywhere
+        assert copied == 0
+        assert "chain intact" in capsys.readouterr().out
+        assert sorted(os.listdir(shared)) == before
+    finally:
+        shutil.rmtree(shared)
