@@ -88,6 +88,20 @@ def test_a_bad_config_stops_the_start_with_one_clear_line(tmp_path: Path, enviro
     )
 
 
+@pytest.mark.parametrize("flag", ["--port", "--metrics-port"])
+def test_a_port_already_taken_stops_the_start_before_anything_runs(tmp_path: Path, environ, slack, flag: str) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        ports = {"--port": "0", "--metrics-host": "127.0.0.1", flag: str(port)}
+        args = ["run", "--config", str(write_config(tmp_path / "app.yaml")), "--host", "127.0.0.1"]
+        process = start([*args, *(x for pair in ports.items() for x in pair)], environ)
+        _, err = process.communicate(timeout=20)
+    assert process.returncode == 2
+    assert err.strip().splitlines()[-1].startswith(f"copydesk: cannot listen on 127.0.0.1:{port}")
+    assert "ledger recovered" not in err and "Traceback" not in err  # it never started: nothing recovered, sent or planned
+    assert {c.path for c in slack.calls()} <= {"/api/auth.test"}  # only Bolt's check of its token, as the app is made
+
+
 def test_a_whole_loop_over_http_leaves_no_secret_in_the_log_or_the_ledger(running: Running, slack, x, environ) -> None:
     body = urlencode(
         {

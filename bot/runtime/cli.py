@@ -27,8 +27,9 @@ from bot.runtime import history_render, logs
 from bot.runtime.app import Services, build_services, create_app
 from bot.runtime.manifest import manifest
 from bot.runtime.server import (
+    bind,
     operator_app,
-    serve_http,
+    serve_bound,
     serve_socket_mode,
     serving_operators,
     stop_on_signals,
@@ -50,7 +51,7 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the bot (HTTP mode, or Socket Mode with --socket or SLACK_APP_TOKEN)")
     run.add_argument("--config", metavar="PATH", help="app.yaml to read (default: $COPYDESK_CONFIG or ./app.yaml)")
     run.add_argument("--db", metavar="PATH", help="ledger database (default: $COPYDESK_DB or ./copydesk.db)")
-    run.add_argument("--port", type=int, default=3000, metavar="N", help="HTTP port (default: 3000; 0 picks a free one)")
+    run.add_argument("--port", type=port_number, default=3000, metavar="N", help="HTTP port (default: 3000; 0 picks a free one)")
     run.add_argument("--host", default="0.0.0.0", help="HTTP address to listen on (default: 0.0.0.0)")
     run.add_argument("--socket", action="store_true", help="use Socket Mode (needs SLACK_APP_TOKEN)")
     run.add_argument(
@@ -58,7 +59,7 @@ def parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--metrics-port",
-        type=int,
+        type=port_number,
         metavar="N",
         help="serve /metrics and /healthz on this port too (off unless given; in HTTP mode they are on --port anyway)",
     )
@@ -132,9 +133,18 @@ def parser() -> argparse.ArgumentParser:
         "browse", help="serve the ledger read-only in Datasette: its tables described, and canned queries (who approved what)"
     )
     browse.add_argument("--db", metavar="PATH", help="ledger database (default: $COPYDESK_DB or ./copydesk.db)")
-    browse.add_argument("--port", type=int, default=8001, metavar="N", help="HTTP port (default: 8001; 0 picks a free one)")
+    browse.add_argument(
+        "--port", type=port_number, default=8001, metavar="N", help="HTTP port (default: 8001; 0 picks a free one)"
+    )
     browse.add_argument("--host", default="127.0.0.1", help="HTTP address to listen on (default: 127.0.0.1, this machine only)")
     return top
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 0 to 65535 (0 picks a free one): anything else is named before copydesk starts."""
+    if not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: give 0 to 65535 (0 picks a free one)")
+    return int(text)
 
 
 def _draft_number(text: str) -> int:
@@ -199,17 +209,19 @@ def _run(config: Config, *, socket: bool, host: str, port: int, metrics_at: tupl
         raise
     try:
         app = create_app(services)
-        services.start(catch_up_aside=True)
         health = lambda: {"mode": "socket" if socket else "http", **services.health()}  # noqa: E731
-        with _operators(health, services, metrics_at):
+        with _operators(health, services, metrics_at):  # every port is bound before anything starts: a taken one stops it
             if socket:
                 assert config.slack_app_token is not None  # checked above
+                services.start(catch_up_aside=True)
                 serve_socket_mode(app, config.slack_app_token.reveal(), services.listeners.answering, services.metrics)
             else:
                 assert config.slack_signing_secret is not None  # HTTP mode requires it, checked above
                 secret = config.slack_signing_secret.reveal()
                 application = wsgi_app(app, health, services.listeners.answering, signing_secret=secret, metrics=services.metrics)
-                serve_http(application, host=host, port=port)
+                server = bind(application, host=host, port=port)
+                services.start(catch_up_aside=True)
+                serve_bound(server, host=host)
     except KeyboardInterrupt:
         pass  # stopped before it was serving
     finally:

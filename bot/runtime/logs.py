@@ -15,7 +15,7 @@ from bot.config import Secret
 TEXT, JSON = "text", "json"
 FORMATS = (TEXT, JSON)
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-NOISY = ("slack_sdk", "slack_bolt", "apscheduler", "urllib3", "requests_oauthlib", "oauthlib", "tweepy")
+NOISY = ("slack_sdk", "slack_bolt", "apscheduler", "urllib3", "requests_oauthlib", "oauthlib", "tweepy", "httpx", "httpcore")
 HIDDEN = "<secret>"
 MIN_SECRET = 4  # a value shorter than this would blot out ordinary words; no real key or token is
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}

@@ -29,6 +29,7 @@ from waitress.parser import HTTPRequestParser
 from waitress.server import BaseWSGIServer
 from waitress.task import WSGITask
 
+from bot.errors import ConfigError
 from bot.runtime.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,10 @@ def operator_app(health: Callable[[], dict[str, Any]], metrics: Metrics | None) 
 @contextmanager
 def serving_operators(application: Callable[..., Iterable[bytes]], *, host: str, port: int) -> Iterator[None]:
     """/metrics and /healthz on a port of their own while the block runs (Socket Mode has no HTTP server otherwise)."""
-    server = waitress.create_server(application, host=host, port=port, threads=2, ident="copydesk")
+    try:
+        server = waitress.create_server(application, host=host, port=port, threads=2, ident="copydesk")
+    except (OSError, OverflowError, ValueError) as e:
+        raise ConfigError(f"cannot listen on {host}:{port} for /metrics ({e})") from None
     thread = threading.Thread(target=server.run, name="copydesk-metrics", daemon=True)
     thread.start()
     log.info("metrics on http://%s:%s%s", host, server.effective_port, METRICS_PATH)
@@ -197,9 +201,21 @@ def _stamping(clock: Clock) -> type[HTTPChannel]:
     return Channel
 
 
+def bind(application: Callable[..., Iterable[bytes]], *, host: str, port: int, threads: int = 8) -> Any:
+    """The HTTP server, listening from now on: a port taken or impossible stops copydesk before it starts anything."""
+    try:
+        return http_server(application, host=host, port=port, threads=threads)
+    except (OSError, OverflowError, ValueError) as e:
+        raise ConfigError(f"cannot listen on {host}:{port} ({e})") from None
+
+
 def serve_http(application: Callable[..., Iterable[bytes]], *, host: str, port: int, threads: int = 8) -> None:
     """Serve until SIGINT or SIGTERM, then return so the caller can shut down cleanly."""
-    server = http_server(application, host=host, port=port, threads=threads)
+    serve_bound(bind(application, host=host, port=port, threads=threads), host=host)
+
+
+def serve_bound(server: Any, *, host: str) -> None:
+    """Serve a bound server until SIGINT or SIGTERM, then close it."""
     try:
         log.info("copydesk listening on http://%s:%s%s (HTTP mode)", host, server.effective_port, SLACK_PATH)
         server.run()
