@@ -268,12 +268,12 @@ class SlackNotifier:
             if status in (200, 429):
                 raise DigestNotPosted(f"Slack refused {what} in {channel}: {e.response.get('error') or status}") from None
             raise SlackUnavailable(
-                f"Slack answered HTTP {status} to {what} in {channel}: it may be there, and is looked for before it is sent again"
+                f"Slack answered HTTP {status} to {what} in {channel}: it may be there all the same; look before posting it again"
             ) from None
         except (SlackClientError, OSError, HTTPException) as e:  # the connection dropped or timed out: sent, no answer
             raise SlackUnavailable(
-                f"Slack did not answer {what} in {channel} ({type(e).__name__}): it may be there, and is looked for before "
-                "it is sent again"
+                f"Slack did not answer {what} in {channel} ({type(e).__name__}): it may be there all the same; look before "
+                "posting it again"
             ) from None
         return str(response["ts"])
 
