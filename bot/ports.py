@@ -344,7 +344,8 @@ class Notifier(Protocol):
     def post_digest(self, channel: str, report: Report) -> str:
         """Post a digest tagged with its scope and day, so it can be found again; its message ts.
 
-        Raises DigestNotPosted when Slack refused it (it certainly is not there).
+        Raises DigestNotPosted when Slack refused it (it certainly is not there); SlackUnavailable when Slack's answer was
+        a 5xx or never came (it may be there).
         """
         ...
 
@@ -362,7 +363,8 @@ class Notifier(Protocol):
         """Post the weekly report (tagged like a digest, so it can be found again) and its chart (a PNG; None: it could not
         be drawn); its message ts. The text says everything the chart shows, so a chart Slack will not take is only noted.
 
-        Raises DigestNotPosted when Slack refused the report's message (it certainly is not there).
+        Raises DigestNotPosted when Slack refused the report's message (it certainly is not there); SlackUnavailable when
+        Slack's answer was a 5xx or never came (it may be there).
         """
         ...
 

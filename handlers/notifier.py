@@ -7,7 +7,9 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date
+from http.client import HTTPException
 from typing import Any
+from urllib.error import HTTPError
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_sdk import WebClient
@@ -30,7 +32,7 @@ MEMBERS_PAGE = 200  # channel members asked per conversations.members call
 CARD_EVENT = "copydesk_card"  # the metadata a review card carries: its draft and version
 MESSAGE_EVENT = "copydesk_message"  # the metadata every other outbox message carries: its tag
 # Slack's errors that no second try can mend; anything else (not_in_channel, ratelimited, a 5xx) is tried again later.
-FIND_AFTER = 100  # messages after a weekly report looked through for its chart, after a restart
+FIND_AFTER = 100  # messages a page, after a weekly report, looked through for its chart (a restart, a lost answer)
 PERMANENT = frozenset(
     {
         "invalid_blocks",
@@ -55,9 +57,9 @@ PERMANENT = frozenset(
 class SlackNotifier:
     """Posts and updates review cards, replies in their threads and messages authors.
 
-    `poster` makes the outbox's calls: it retries nothing itself, because the courier decides when (after
-    Retry-After, with backoff) and looks a message up by its tag first. `client` (with the usual retries) serves
-    reads and the digest.
+    `poster` makes the outbox's calls and posts the digests and weekly reports: it retries nothing itself, because a
+    message Slack answered with a 5xx (or never answered) may be there, and is looked up (by its tag, by its metadata)
+    before it is sent again. `client` (with the usual retries) serves reads.
     """
 
     def __init__(self, client: WebClient, *, approve: str, reject: str, poster: WebClient | None = None) -> None:
@@ -255,45 +257,67 @@ class SlackNotifier:
         return ts
 
     def _post_report(self, channel: str, what: str, text: str, blocks: list[dict[str, Any]], metadata: dict[str, Any]) -> str:
-        """One report's message, found again by its metadata after a crash; DigestNotPosted when Slack refuses it."""
+        """One report's message, found again by its metadata. DigestNotPosted when Slack refused it (ok: false, or a
+        429: it did nothing); SlackUnavailable when its answer was a 5xx or never came, so it may be in the channel."""
         try:
-            response = self.client.chat_postMessage(
+            response = self.poster.chat_postMessage(
                 channel=channel, text=text, blocks=blocks, metadata=metadata, unfurl_links=False, unfurl_media=False
             )
         except SlackApiError as e:
-            raise DigestNotPosted(
-                f"Slack refused {what} in {channel}: {e.response.get('error') or e.response.status_code}"
+            status = e.response.status_code
+            if status in (200, 429):
+                raise DigestNotPosted(f"Slack refused {what} in {channel}: {e.response.get('error') or status}") from None
+            raise SlackUnavailable(
+                f"Slack answered HTTP {status} to {what} in {channel}: it may be there all the same; look before posting it again"
+            ) from None
+        except (SlackClientError, OSError, HTTPException) as e:  # the connection dropped or timed out: sent, no answer
+            raise SlackUnavailable(
+                f"Slack did not answer {what} in {channel} ({type(e).__name__}): it may be there all the same; look before "
+                "posting it again"
             ) from None
         return str(response["ts"])
 
     def finish_weekly(self, channel: str, ts: str, report: WeeklyReport, chart: bytes | None) -> None:
-        """After a restart found the report's message: its chart, unless Slack already shows it under the message."""
+        """After a restart found the report's message: its chart, unless Slack already shows it under the message (or
+        cannot show whether it does: a second chart is worse than none, and the report says so)."""
         if chart is None:
             return
+        try:
+            if self._chart_shown(channel, ts, report):
+                return
+        except ChartUnknown as e:
+            log.warning("whether the weekly chart is in %s could not be told (%s); not attached again", channel, e)
+            self._say_chart_missing(channel, ts, report, f"Slack could not show whether it is there ({e})")
+            return
+        self._attach_chart(channel, ts, report, chart)
+
+    def _chart_shown(self, channel: str, ts: str, report: WeeklyReport) -> bool:
+        """Whether the report's chart (by its file name) is among the messages from the report's on; ChartUnknown when
+        Slack cannot show it, or more came after the report than FIND_PAGES pages hold."""
         name = weekly_render.filename(report)
         cursor = None
         try:
-            for _ in range(FIND_PAGES):  # everything after the message, page by page, as find_digest looks
+            for _ in range(FIND_PAGES):  # everything after the message, newest first, page by page, as find_digest looks
                 page = self.client.conversations_history(
                     channel=channel, oldest=ts, inclusive=True, limit=FIND_AFTER, cursor=cursor
                 )
                 messages: list[dict[str, Any]] = page.get("messages", [])
                 if any(f.get("name") == name for m in messages for f in m.get("files") or []):
-                    return
+                    return True
                 cursor = (page.get("response_metadata") or {}).get("next_cursor")
                 if not page.get("has_more") or not cursor:
-                    break
-        except (SlackClientError, OSError) as e:
-            problem = f"Slack could not show whether it is there ({type(e).__name__})"
-            log.warning("whether the weekly chart is in %s could not be told; the report says so", channel)
-            self._say_chart_missing(channel, ts, report, problem)
-            return
-        self._attach_chart(channel, ts, report, chart)
+                    return False
+        except SlackApiError as e:
+            raise ChartUnknown(f"Slack said {e.response.get('error') or e.response.status_code}") from None
+        except (SlackClientError, OSError, HTTPException) as e:
+            raise ChartUnknown(type(e).__name__) from None
+        raise ChartUnknown(f"more than {FIND_PAGES * FIND_AFTER} messages came after the report")
 
     def _attach_chart(self, channel: str, ts: str, report: WeeklyReport, chart: bytes) -> None:
-        """files_upload_v2 (getUploadURLExternal, the bytes, completeUploadExternal); on failure, the message says so."""
+        """files_upload_v2 (getUploadURLExternal, the bytes, completeUploadExternal), not retried: a share Slack answered
+        with a 5xx (or never answered) is looked for under the report before it is called missing there."""
         try:
-            self.client.files_upload_v2(
+            self.poster.files_upload_v2(
                 channel=channel,
                 file=chart,
                 filename=weekly_render.filename(report),
@@ -305,13 +329,31 @@ class SlackNotifier:
             return
         except SlackApiError as e:
             problem = f"Slack said {e.response.get('error') or e.response.status_code}"
-        except (SlackClientError, OSError) as e:  # the upload URL refused the bytes, or could not be reached
-            status = getattr(e, "code", None)  # urllib's HTTPError; the URL itself is never repeated
-            problem = (
-                f"the upload failed with HTTP {status}" if isinstance(status, int) else f"the upload failed ({type(e).__name__})"
-            )
+            refused = e.response.status_code == 200  # ok: false: Slack did not share it
+        except HTTPError as e:  # the upload URL refused the bytes: nothing was shared; the URL itself is never repeated
+            problem, refused = f"the upload failed with HTTP {e.code}", True
+        except (SlackClientError, OSError, HTTPException) as e:  # a connection dropped or timed out, at any step
+            problem, refused = f"the upload failed ({type(e).__name__})", False
+        if not refused and self._shown_after_all(channel, ts, report, problem):
+            return
         log.warning("the weekly chart was not attached in %s (%s); the report's text stands alone", channel, problem)
         self._say_chart_missing(channel, ts, report, problem)
+
+    def _shown_after_all(self, channel: str, ts: str, report: WeeklyReport, problem: str) -> bool:
+        """Whether a chart whose upload ended without a proper answer is under the report anyway (Slack shared it)."""
+        try:
+            shown = self._chart_shown(channel, ts, report)
+        except ChartUnknown as e:
+            log.warning(
+                "the weekly chart's upload in %s ended with %s, and whether it is there could not be told (%s)",
+                channel,
+                problem,
+                e,
+            )
+            return False
+        if shown:
+            log.info("the weekly chart's upload in %s ended with %s, but Slack shows it under the report", channel, problem)
+        return shown
 
     def _say_chart_missing(self, channel: str, ts: str, report: WeeklyReport, problem: str) -> None:
         """The report's message says its chart is not there, and why: its table holds everything the chart shows."""
@@ -344,6 +386,10 @@ class SlackNotifier:
                 f"Slack could not show {channel}'s history ({e.response.get('error')}) to tell whether the digest went out"
             ) from None
         raise SlackUnavailable(f"{channel} has too many newer messages to tell whether the digest went out")
+
+
+class ChartUnknown(Exception):
+    """Whether the weekly chart is under its report cannot be told; the message says why."""
 
 
 def _card_mark(message: dict[str, Any]) -> CardMark | None:

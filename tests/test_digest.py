@@ -337,6 +337,52 @@ def test_slack_refusing_the_digest_is_retried_and_it_goes_out_once(make_bot) -> 
     assert bot.services.scheduler.digest_due_at(TOP) == due + timedelta(days=1)
 
 
+@pytest.mark.parametrize("fault", ["HTTP 500", "dropped"])
+def test_a_digest_slack_took_without_a_proper_answer_is_found_not_posted_again(make_bot, fault: str) -> None:
+    clock = clock_at(tomorrow(10))
+    bot = make_bot(clock=clock)
+    bot.command(AUTHOR, "In the channel, whatever Slack said")
+    if fault == "HTTP 500":
+        bot.slack.fail_after_success("chat.postMessage", 500)
+    else:
+        bot.slack.drop_after_success("chat.postMessage")
+
+    due = fire(bot, clock)
+
+    [posted] = bot.slack.top_level(DIGEST)  # Slack has it: nothing sent it again
+    [record] = bot.ledger.digests()
+    assert (record.outcome, record.message_ts) == ("sending", None)  # whether it went is not known: not failed
+    retry = bot.services.scheduler.digest_due_at(TOP)
+    assert retry is not None and timedelta(minutes=9) < retry - due < timedelta(minutes=11)
+    fire(bot, clock)  # the retry looks in the channel before it posts
+    bot.desk.digests.run_digest(TOP)
+
+    assert bot.slack.top_level(DIGEST) == [posted] and len(digests(bot)) == 1
+    assert "In the channel, whatever Slack said" in blocks_text(posted)
+    [record] = bot.ledger.digests()
+    assert (record.outcome, record.message_ts, record.day) == ("sent", posted["ts"], due.astimezone(LA).date())
+    assert bot.ledger.events()[-1].detail["found_in_channel"] is True
+    assert bot.services.scheduler.digest_due_at(TOP) == due + timedelta(days=1)
+
+
+def test_a_digest_slack_failed_to_take_is_posted_by_the_retry_once_not_found(make_bot) -> None:
+    clock = clock_at(tomorrow(10))
+    bot = make_bot(clock=clock)
+    bot.slack.fail_next("chat.postMessage", 503)  # Slack's 503 before it did anything: the channel stays empty
+
+    due = fire(bot, clock)
+
+    assert bot.slack.top_level(DIGEST) == []
+    assert [d.outcome for d in bot.ledger.digests()] == ["sending"]
+    fire(bot, clock)
+
+    [message] = bot.slack.top_level(DIGEST)
+    [record] = bot.ledger.digests()
+    assert (record.outcome, record.message_ts) == ("sent", message["ts"])
+    assert len(bot.slack.calls("/api/conversations.history")) == 1  # looked for first, then posted
+    assert bot.services.scheduler.digest_due_at(TOP) == due + timedelta(days=1)
+
+
 # restarts
 
 

@@ -397,6 +397,71 @@ def test_slack_refusing_the_report_is_retried_and_it_goes_out_once(make_bot) -> 
     assert [(d.outcome, d.day) for d in bot.ledger.digests() if d.kind == "weekly"] == [("sent", due.astimezone(LA).date())]
 
 
+@pytest.mark.parametrize("fault", ["HTTP 500", "dropped"])
+def test_a_report_slack_took_without_a_proper_answer_is_found_and_gets_its_chart_once(make_bot, fault: str) -> None:
+    week = monday(1)
+    clock = clock_at(local(week + timedelta(days=1), 10))
+    bot = make_bot(clock=clock, top=WEEKLY)
+    publish(bot, AUTHOR, "Out on Tuesday", (EDITOR_1, EDITOR_2))
+    if fault == "HTTP 500":
+        bot.slack.fail_after_success("chat.postMessage", 500)
+    else:
+        bot.slack.drop_after_success("chat.postMessage")
+
+    due = fire_weekly(bot, clock)
+
+    [message] = reports(bot.slack)  # Slack has it: nothing sent it again
+    assert [(d.outcome, d.message_ts) for d in bot.ledger.digests() if d.kind == "weekly"] == [("sending", None)]
+    retry = bot.services.scheduler.weekly_due_at(TOP)
+    assert retry is not None and timedelta(minutes=9) < retry - due < timedelta(minutes=11)
+    assert bot.slack.uploaded() == []
+    fire_weekly(bot, clock)  # the retry finds it in the channel, and gives it its chart
+    bot.desk.weekly.run_weekly(TOP)
+
+    assert reports(bot.slack) == [message] and " · 1 post · " in blocks_text(message)
+    [chart] = bot.slack.uploaded()
+    assert chart["channel"] == DIGEST and float(bot.slack.top_level(DIGEST)[-1]["ts"]) > float(message["ts"])
+    [record] = [d for d in bot.ledger.digests() if d.kind == "weekly"]
+    assert (record.outcome, record.message_ts, record.day) == ("sent", message["ts"], due.astimezone(LA).date())
+    assert bot.services.scheduler.weekly_due_at(TOP) == due + timedelta(days=7)
+
+
+@pytest.mark.parametrize("fault", ["HTTP 500", "dropped"])
+def test_a_chart_slack_shared_without_a_proper_answer_is_not_called_missing(make_bot, fault: str) -> None:
+    week = monday(1)
+    clock = clock_at(local(week + timedelta(days=1), 10))
+    bot = make_bot(clock=clock, top=WEEKLY)
+    publish(bot, AUTHOR, "Out on Tuesday", (EDITOR_1, EDITOR_2))
+    if fault == "HTTP 500":
+        bot.slack.fail_after_success("files.completeUploadExternal", 500)
+    else:
+        bot.slack.drop_after_success("files.completeUploadExternal")
+
+    fire_weekly(bot, clock)
+
+    [message] = reports(bot.slack)
+    assert "could not be attached" not in blocks_text(message) and "could not be attached" not in message["text"]
+    assert [u for u in bot.slack.updates() if u["channel"] == DIGEST] == []
+    [chart] = bot.slack.uploaded()
+    assert len(bot.slack.calls("/api/files.completeUploadExternal")) == 1  # shared once, and not asked again
+    assert chart["channel"] == DIGEST and chart["file"]["name"].startswith("copydesk-week-")
+    [record] = [d for d in bot.ledger.digests() if d.kind == "weekly"]
+    assert (record.outcome, record.message_ts) == ("sent", message["ts"])
+
+
+def test_a_chart_whose_upload_lost_its_answer_and_is_not_there_is_called_missing(make_bot) -> None:
+    week = monday(1)
+    clock = clock_at(local(week + timedelta(days=1), 10))
+    bot = make_bot(clock=clock, top=WEEKLY)
+    bot.slack.fail_next("files.completeUploadExternal", 503)  # before Slack shared anything
+
+    fire_weekly(bot, clock)
+
+    [message] = reports(bot.slack)
+    assert "The chart could not be attached (Slack said internal_error)" in blocks_text(message)
+    assert bot.slack.uploaded() == []
+
+
 # restarts
 
 
@@ -559,6 +624,32 @@ def test_a_report_posted_just_before_a_crash_is_found_in_the_channel_not_posted_
         assert (record.outcome, record.message_ts) == ("sent", ts)
         assert second.ledger.events()[-1].detail["found_in_channel"] is True
         assert second.services.scheduler.weekly_due_at(TOP) == local(day + timedelta(days=7), 9)
+    finally:
+        second.stop()
+
+
+def test_a_report_found_under_too_many_messages_to_see_its_chart_gets_no_second_chart(tmp_path: Path, environ, slack, x) -> None:
+    config = weekly_config(tmp_path, environ)
+    week = monday(1)
+    day = week + timedelta(days=7)
+    clock = clock_at(local(day - timedelta(days=1), 23, 59))
+    first = Copydesk(config, slack, x, clock=clock).start()
+    [report] = first.desk.weekly.weekly_so_far()  # the same 7 days the report covers: its chart has the same name
+    move(clock, local(day, 9, 1))
+    start, end = week_before(day, LA)
+    first.ledger.claim_digest(scope=TOP, day=day, start=start, end=end, channel=DIGEST, at=clock(), kind="weekly")
+    ts = first.desk.weekly.notifier.post_weekly(DIGEST, replace(report, day=day), b"\x89PNG\r\n\x1a\n")
+    first.crash()
+    for n in range(600):  # a busy channel while copydesk was down: the report is still found, its chart is too far back
+        slack.post_as_other_app(DIGEST, f"chatter {n}")
+
+    second = Copydesk(config, slack, x, clock=clock).start()
+    try:
+        assert len(reports(slack)) == 1 and len(slack.uploaded()) == 1  # no second chart
+        [record] = [d for d in second.ledger.digests() if d.kind == "weekly"]
+        assert (record.outcome, record.message_ts) == ("sent", ts)
+        [message] = reports(slack)
+        assert "Slack could not show whether it is there (more than 500 messages came after the report)" in blocks_text(message)
     finally:
         second.stop()
 

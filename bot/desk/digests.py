@@ -131,7 +131,8 @@ class Sending:
         return self.record(digest_id, scope.channel, post, report)
 
     def record(self, digest_id: int, channel: str, post: Callable[[str, R], str], report: R) -> str:
-        """Post a claimed report and record Slack's answer: sent with its ts, or failed when Slack said no."""
+        """Post a claimed report and record Slack's answer: sent with its ts, or failed when Slack said no. Any other
+        failure (SlackUnavailable: a 5xx, no answer) leaves the claim `sending`: the next try looks in the channel first."""
         try:
             ts = post(channel, report)
         except DigestNotPosted as e:  # Slack said no: certainly not posted, so it may be claimed again

@@ -183,6 +183,11 @@ class FakeSlack(RecordingServer):
                 Reply(status, {"ok": False, "error": "internal_error"}) for _ in range(times)
             )
 
+    def drop_after_success(self, method: str, times: int = 1) -> None:
+        """The next `times` calls of `method` do their work, then the connection closes without an answer."""
+        with self._lock:
+            self.after_success.setdefault(method, []).extend(Reply(drop=True) for _ in range(times))
+
     def post_as_other_app(self, channel: str, text: str, metadata: dict[str, Any] | None = None) -> str:
         """Another app in the channel posts a message (with whatever metadata it likes); its ts."""
         ts = self._next_ts()
