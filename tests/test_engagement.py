@@ -10,6 +10,7 @@ import time
 from dataclasses import astuple
 from datetime import timedelta
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -89,7 +90,7 @@ def test_the_digest_shows_each_posts_counts_from_x_the_best_post_and_the_totals(
     assert all(end <= e.read_at < end + timedelta(seconds=5) for e in kept.values())  # read as the digest was composed
 
 
-def test_x_is_read_100_posts_a_request_and_a_deleted_post_is_left_out(config, x: FakeX) -> None:
+def test_x_is_read_100_posts_a_request_and_a_deleted_post_comes_as_gone(config, x: FakeX) -> None:
     publisher = XPublisher(config.accounts["main"], base_url=x.url, timeout=5)
     live = publisher.publish("Still there").post_id
     gone = publisher.publish("Deleted on X since").post_id
@@ -97,9 +98,9 @@ def test_x_is_read_100_posts_a_request_and_a_deleted_post_is_left_out(config, x:
     x.set_metrics(live, like_count=4)
     asked = [live, gone] + [str(1700000000000000000 + n) for n in range(248)]  # 250 ids: never made, or deleted
 
-    found = publisher.engagement(asked)
+    found = dict(publisher.engagement(asked))
 
-    assert found == {live: Counts(likes=4, reposts=0, replies=0, quotes=0, impressions=0)}
+    assert found == {live: Counts(likes=4, reposts=0, replies=0, quotes=0, impressions=0), **dict.fromkeys(asked[1:])}
     assert [len(c.body["ids"].split(",")) for c in x.lookups()] == [100, 100, 50]
     assert [i for c in x.lookups() for i in c.body["ids"].split(",")] == asked
 
@@ -340,7 +341,7 @@ def test_bluesky_is_read_25_posts_a_call(bluesky) -> None:
     bluesky.set_counts(rkey, likeCount=8)
     unknown = [f"at://{bluesky.did}/app.bsky.feed.post/3k{n:011d}" for n in range(30)]
 
-    found = publisher.engagement([p.post_id for p in posted] + unknown)
+    found = dict(publisher.engagement([p.post_id for p in posted] + unknown))
 
     assert found[posted[0].post_id] == Counts(likes=8, reposts=0, replies=0, quotes=0)
     assert set(found) == {p.post_id for p in posted}
@@ -350,24 +351,33 @@ def test_bluesky_is_read_25_posts_a_call(bluesky) -> None:
 # the deadline, and the words
 
 
-def test_within_gives_what_answered_in_time_and_why_the_rest_did_not() -> None:
-    def refused() -> int:
+def test_within_gives_what_came_in_time_and_why_the_rest_did_not() -> None:
+    def refused() -> Iterator[int]:
+        yield 1
         raise PublishError("X refused it", delivery=Delivery.REFUSED)
 
-    def broken() -> int:
+    def broken() -> list[int]:
         raise RuntimeError("https://user:secret@example.com")
 
-    held = threading.Event()  # the slow read answers only once the test has its result
+    held = threading.Event()  # each of the slow read's items waits for it: it is set once the test has its result
+    asked: list[int] = []
+
+    def slow() -> Iterator[int]:
+        for n in (1, 2, 3):
+            asked.append(n)
+            held.wait(30)
+            yield n
+
     started = time.monotonic()
     try:
-        answers, failures = within(
-            {"fast": lambda: 1, "refused": refused, "broken": broken, "slow": lambda: held.wait(30) and 2}, 0.2
-        )
+        answers, failures = within({"fast": lambda: [1, 2], "refused": refused, "broken": broken, "slow": slow}, 0.2)
         assert time.monotonic() - started < 2
     finally:
         held.set()
-    assert answers == {"fast": 1}
+    assert answers == {"fast": [1, 2], "refused": [1]}  # what a read gave before it failed stands
     assert failures == {"refused": "X refused it", "broken": "an unexpected RuntimeError", "slow": "no answer within 0.2s"}
+    eventually(lambda: not any(t.name == "engagement slow" for t in threading.enumerate()), what="the slow read to stop")
+    assert asked == [1]  # past the deadline, nothing more is asked of it
 
 
 def report(**fields: Any) -> Report:
