@@ -243,8 +243,8 @@ class StandInX:
     def limits(self) -> None:
         return None  # X's rate-limit headers: this stand-in sends none
 
-    def engagement(self, post_ids: Any) -> dict[str, Any]:
-        return {}  # no counts: the benchmark's digest reads none
+    def engagement(self, post_ids: Any) -> Iterator[Any]:
+        return iter(())  # no counts: the benchmark's digest reads none
 
 
 class FixedClock:

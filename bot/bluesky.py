@@ -45,7 +45,7 @@ from atproto_client.exceptions import (
 )
 
 from bot.config import Secret
-from bot.engagement import Counts
+from bot.engagement import Counts, Read
 from bot.errors import BadLink, Delivery, PublishError
 from bot.images import BLUESKY_MAX_BYTES as BLUESKY_IMAGE_BYTES
 from bot.images import Image
@@ -264,30 +264,48 @@ class BlueskyPublisher:
             raise BadLink(
                 f"{url} is a post of {found['actor']}, not of @{self.handle}; give the link of the post on @{self.handle}"
             )
-        return f"at://{found['actor']}/{COLLECTION}/{found['rkey']}"
+        return f"at://{self._did_of(actor)}/{COLLECTION}/{found['rkey']}"
+
+    def _did_of(self, actor: str) -> str:
+        """The account's DID for its handle or DID (lower case), as the AppView names posts; the handle when no session can
+        be had now (engagement swaps it then)."""
+        if actor != self.handle.lower():
+            return self._did or actor
+        try:
+            return self._ready()
+        except PublishError:
+            return self.handle
 
     def limits(self) -> XLimits | None:
         """The write budget Bluesky reported with its last answer to createRecord (ratelimit-*); None until then."""
         return self._limits
 
-    def engagement(self, post_ids: Sequence[str]) -> dict[str, Counts]:
-        """app.bsky.feed.getPosts, 25 URIs a call: likes, reposts, replies and quotes (Bluesky counts no impressions); a
-        deleted post is not in the answer and is left out."""
-        by_uri = {PostRef.parse(post_id).uri: post_id for post_id in post_ids}
+    def engagement(self, post_ids: Sequence[str]) -> Iterator[Read]:
+        """app.bsky.feed.getPosts, 25 URIs a call: likes, reposts, replies and quotes (Bluesky counts no impressions). It
+        looks URIs up as given and answers in the DID form, so a URI naming the account by its handle (a link marked
+        published by an older copydesk) is asked for by its DID; a post not in the answer is left out (deleted, or not
+        indexed yet: Bluesky does not say which)."""
+        if not post_ids:
+            return
+        did = self._ready()
+        by_uri: dict[str, list[str]] = {}
+        for post_id in dict.fromkeys(post_ids):
+            by_uri.setdefault(self._by_did(PostRef.parse(post_id).uri, did), []).append(post_id)
         uris = list(by_uri)
-        found: dict[str, Counts] = {}
-        if not uris:
-            return found
-        self._ready()
         for start in range(0, len(uris), GET_POSTS_MAX):
             with self._mapped("the lookup of the posts' counts", sent_is_unknown=False):
                 answer = self._client.get_posts(uris[start : start + GET_POSTS_MAX])
             for post in answer.posts:
-                if post.uri in by_uri:
-                    found[by_uri[post.uri]] = Counts(
-                        likes=post.like_count, reposts=post.repost_count, replies=post.reply_count, quotes=post.quote_count
-                    )
-        return found
+                counts = Counts(
+                    likes=post.like_count, reposts=post.repost_count, replies=post.reply_count, quotes=post.quote_count
+                )
+                for post_id in by_uri.get(post.uri, []):
+                    yield Read(post_id, counts)
+
+    def _by_did(self, uri: str, did: str) -> str:
+        """The URI with the account's handle, where it names the account by it, swapped for its DID."""
+        actor, _, rest = uri.removeprefix("at://").partition("/")
+        return f"at://{did}/{rest}" if actor.lower() == self.handle.lower() else uri
 
     def _ready(self) -> str:
         """The account's DID, logging in first when there is no session (once per process; the SDK refreshes it)."""

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
-from bot.engagement import Counts
+from bot.engagement import Read
 from bot.errors import BadLink
 from bot.images import Image
 from bot.links import status_id
@@ -83,6 +83,6 @@ class DryRunPublisher:
         """The network was never asked."""
         return None
 
-    def engagement(self, post_ids: Sequence[str]) -> dict[str, Counts]:
+    def engagement(self, post_ids: Sequence[str]) -> Iterator[Read]:
         """A post never sent has no counts (the digest never asks: it reads published rows only)."""
-        return {}
+        return iter(())

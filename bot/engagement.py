@@ -1,6 +1,7 @@
 """How posts landed: the counts a network gives for a post, and reading them from several networks within a deadline.
 
-Pure but for `within`, which runs the reads on threads of their own so that a slow network never holds up a digest.
+Pure but for `within`, which runs the reads on threads of their own so that a slow network never holds up a digest, and
+keeps what a read gave before its deadline.
 """
 
 from __future__ import annotations
@@ -8,12 +9,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterable, Mapping
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from bot.errors import CopydeskError, PublishError
 from bot.model import Counts
 
-__all__ = ["Counts", "total", "within"]
+__all__ = ["Counts", "Read", "total", "within"]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -30,40 +31,58 @@ def total(counts: Iterable[Counts]) -> Counts:
     return Counts(add("likes"), add("reposts"), add("replies"), add("quotes"), add("impressions"))
 
 
-def within(tasks: Mapping[K, Callable[[], V]], seconds: float) -> tuple[dict[K, V], dict[K, str]]:
-    """Run each task on a thread of its own and wait for them at most `seconds` (real time): what answered, and why the
-    others did not (their own error, or no answer in time). A task still running is left to finish; its answer is dropped.
+class Read(NamedTuple):
+    """One post's counts as its network gave them; counts None: the network says plainly that the post is gone."""
 
-    The threads are daemons, so a read that hangs never keeps the process (`copydesk digest`) from exiting.
+    post_id: str
+    counts: Counts | None
+
+
+def within(tasks: Mapping[K, Callable[[], Iterable[V]]], seconds: float) -> tuple[dict[K, list[V]], dict[K, str]]:
+    """Run each task on a thread of its own, taking what it gives one item at a time, for at most `seconds` (real time):
+    what each gave by then (all of it, or what came before it stopped), and why each that did not finish stopped (its
+    own error, or no answer in time).
+
+    A task is never asked for another item after the deadline, so a read that asks a network one request per item stops
+    asking there; an item still awaited is left to come, and dropped. The threads are daemons, so a read that hangs
+    never keeps the process (`copydesk digest`) from exiting.
     """
-    answers: dict[K, V] = {}
+    given: dict[K, list[V]] = {key: [] for key in tasks}
+    finished: set[K] = set()
     failures: dict[K, str] = {}
     changed = threading.Condition()
+    deadline = time.monotonic() + seconds
 
-    def run(key: K, task: Callable[[], V]) -> None:
+    def run(key: K, task: Callable[[], Iterable[V]]) -> None:
         try:
-            value = task()
+            items = iter(task())
+            while time.monotonic() < deadline:
+                try:
+                    item = next(items)
+                except StopIteration:
+                    with changed:
+                        finished.add(key)
+                        changed.notify_all()
+                    return
+                with changed:
+                    given[key].append(item)
+            return  # past the deadline: ask for nothing more
         except (PublishError, CopydeskError) as e:  # worded for people, without secrets
             failed = str(e)
         except Exception as e:  # anything else: only its kind, never its text (it may hold a URL or a header)
             failed = f"an unexpected {type(e).__name__}"
-        else:
-            with changed:
-                answers[key] = value
-                changed.notify_all()
-            return
         with changed:
             failures[key] = failed
             changed.notify_all()
 
-    deadline = time.monotonic() + seconds
     for key, task in tasks.items():
         threading.Thread(target=run, args=(key, task), name=f"engagement {key}", daemon=True).start()
     with changed:
-        while len(answers) + len(failures) < len(tasks) and (left := deadline - time.monotonic()) > 0:
+        while len(finished) + len(failures) < len(tasks) and (left := deadline - time.monotonic()) > 0:
             changed.wait(left)
-        answered, failed = dict(answers), dict(failures)
+        answered = {key: list(items) for key, items in given.items() if items or key in finished}
+        failed = dict(failures)
     for key in tasks:
-        if key not in answered and key not in failed:
+        if key not in finished and key not in failed:
             failed[key] = f"no answer within {seconds:g}s"
     return answered, failed

@@ -44,7 +44,7 @@ from mastodon._url_regex import url_regex  # the URL rule get_status_length uses
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from bot.config import Secret
-from bot.engagement import Counts
+from bot.engagement import Counts, Read
 from bot.errors import BadLink, Delivery, PublishError
 from bot.images import Image
 from bot.networks import Count
@@ -198,25 +198,26 @@ class MastodonPublisher:
         """What the instance said of the account's rate limit when it last answered a post; None until then."""
         return self._limits
 
-    def engagement(self, post_ids: Sequence[str]) -> dict[str, Counts]:
-        """GET /api/v1/statuses/:id for each (what every Mastodon version offers): favourites, reblogs and replies (no
-        quotes, no impressions); a status the instance no longer has is left out."""
-        found: dict[str, Counts] = {}
-        until = time.monotonic() + READ_BUDGET
+    def engagement(self, post_ids: Sequence[str]) -> Iterator[Read]:
+        """GET /api/v1/statuses/:id for each, one at a time as the caller asks (what every Mastodon version offers):
+        favourites, reblogs and replies (no quotes, no impressions); a status the instance answers 404 for is gone."""
         for post_id in dict.fromkeys(post_ids):
-            if time.monotonic() > until:  # the digest stopped waiting long ago: stop asking, and leave the lock to publishing
-                raise PublishError("Mastodon took too long to give the posts' counts", delivery=Delivery.NOT_SENT)
             with self._mapped("the lookup of the posts' counts", sent_is_unknown=False):
                 try:
                     status = self._api.status(post_id)
                 except MastodonNotFoundError:
-                    continue
-                found[post_id] = Counts(
+                    status = None
+            if status is None:
+                yield Read(post_id, None)
+                continue
+            yield Read(
+                post_id,
+                Counts(
                     likes=status.get("favourites_count"),
                     reposts=status.get("reblogs_count"),
                     replies=status.get("replies_count"),
-                )
-        return found
+                ),
+            )
 
     def key_for(self, draft_id: int, version: int, part: int, at: datetime) -> str | None:
         """The Idempotency-Key of one part of one version of a draft."""
@@ -342,7 +343,6 @@ class MastodonPublisher:
         return datetime.fromtimestamp(reset, UTC) if reset else None
 
 
-READ_BUDGET = 60.0  # seconds for one batch of counts, one status a request: no digest waits longer (metrics_timeout_seconds)
 _UNKNOWN = "{}; the post may be live: check the account before publishing it again"
 
 

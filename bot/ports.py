@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Account
 from bot.digest import Report
-from bot.engagement import Counts
+from bot.engagement import Read
 from bot.images import Image
 from bot.legs import Leg
 from bot.length import Length
@@ -119,9 +119,11 @@ class Publisher(Protocol):
         """What the network last said of the account's posting limits (kept in memory); None until it has said."""
         ...
 
-    def engagement(self, post_ids: Sequence[str]) -> dict[str, Counts]:
-        """The counts of the account's posts by post id, in as few requests as the network allows; a post the network no
-        longer has is left out; PublishError when it cannot be read (a failure, a rate limit, a timeout)."""
+    def engagement(self, post_ids: Sequence[str]) -> Iterator[Read]:
+        """The counts of the account's posts, each as soon as its answer came, in as few requests as the network allows: the
+        caller takes the next only while it still waits, so a request is made only when asked for. A post the network says
+        is gone (deleted) comes with counts None; one it only does not show is left out; PublishError when the rest cannot
+        be read (a failure, a rate limit, a timeout): what came before it stands."""
         ...
 
 

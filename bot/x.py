@@ -17,7 +17,7 @@ from twitter_text.extract_urls import extract_urls_with_indices
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from bot.config import Account
-from bot.engagement import Counts
+from bot.engagement import Counts, Read
 from bot.errors import Delivery, PublishError
 from bot.images import Image
 from bot.links import status_id
@@ -30,6 +30,7 @@ MEDIA_UPLOAD = "/2/media/upload"  # X's v2 one-shot upload; tweepy 4.x has no ca
 MEDIA_METADATA = "/2/media/metadata"  # X's v2 media metadata: the alt text of an uploaded image
 CREATE = "/2/tweets"  # POST: a post; X's answer says what is left of the account's posting limits
 LOOKUP_MAX = 100  # GET /2/tweets takes at most 100 ids a request
+NOT_FOUND = "https://api.twitter.com/2/problems/resource-not-found"  # a post X does not have (deleted, or never made)
 
 
 class XSession(requests.Session):
@@ -163,10 +164,9 @@ class XPublisher:
         """What X said of the account's posting limits when it last answered a post (refusals too); None until then."""
         return self._limits
 
-    def engagement(self, post_ids: Sequence[str]) -> dict[str, Counts]:
+    def engagement(self, post_ids: Sequence[str]) -> Iterator[Read]:
         """GET /2/tweets?ids=…&tweet.fields=public_metrics, 100 ids a request (each post read is billed); a deleted post is
-        in X's `errors`, not its `data`, and is left out."""
-        found: dict[str, Counts] = {}
+        in X's `errors` as resource-not-found, not in its `data`: it comes as gone."""
         ids = list(dict.fromkeys(post_ids))
         for start in range(0, len(ids), LOOKUP_MAX):
             with self._mapped("the lookup of the posts' counts", sent_is_unknown=False):
@@ -175,14 +175,21 @@ class XPublisher:
                 )
             for post in response.data or []:
                 metrics = post.public_metrics or {}
-                found[str(post.id)] = Counts(
-                    likes=metrics.get("like_count"),
-                    reposts=metrics.get("retweet_count"),
-                    replies=metrics.get("reply_count"),
-                    quotes=metrics.get("quote_count"),
-                    impressions=metrics.get("impression_count"),
+                yield Read(
+                    str(post.id),
+                    Counts(
+                        likes=metrics.get("like_count"),
+                        reposts=metrics.get("retweet_count"),
+                        replies=metrics.get("reply_count"),
+                        quotes=metrics.get("quote_count"),
+                        impressions=metrics.get("impression_count"),
+                    ),
                 )
-        return found
+            asked = set(ids[start : start + LOOKUP_MAX])
+            for error in response.errors or []:
+                gone = str(error.get("resource_id") or error.get("value"))
+                if error.get("type") == NOT_FOUND and error.get("resource_type") == "tweet" and gone in asked:
+                    yield Read(gone, None)
 
     def key_for(self, draft_id: int, version: int, part: int, at: datetime) -> str | None:
         """X has no idempotency key: a lost answer is looked for on the account (find) before any resend."""

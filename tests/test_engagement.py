@@ -7,10 +7,12 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import astuple
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 import tweepy
@@ -89,7 +91,7 @@ def test_the_digest_shows_each_posts_counts_from_x_the_best_post_and_the_totals(
     assert all(end <= e.read_at < end + timedelta(seconds=5) for e in kept.values())  # read as the digest was composed
 
 
-def test_x_is_read_100_posts_a_request_and_a_deleted_post_is_left_out(config, x: FakeX) -> None:
+def test_x_is_read_100_posts_a_request_and_a_deleted_post_comes_as_gone(config, x: FakeX) -> None:
     publisher = XPublisher(config.accounts["main"], base_url=x.url, timeout=5)
     live = publisher.publish("Still there").post_id
     gone = publisher.publish("Deleted on X since").post_id
@@ -97,9 +99,9 @@ def test_x_is_read_100_posts_a_request_and_a_deleted_post_is_left_out(config, x:
     x.set_metrics(live, like_count=4)
     asked = [live, gone] + [str(1700000000000000000 + n) for n in range(248)]  # 250 ids: never made, or deleted
 
-    found = publisher.engagement(asked)
+    found = dict(publisher.engagement(asked))
 
-    assert found == {live: Counts(likes=4, reposts=0, replies=0, quotes=0, impressions=0)}
+    assert found == {live: Counts(likes=4, reposts=0, replies=0, quotes=0, impressions=0), **dict.fromkeys(asked[1:])}
     assert [len(c.body["ids"].split(",")) for c in x.lookups()] == [100, 100, 50]
     assert [i for c in x.lookups() for i in c.body["ids"].split(",")] == asked
 
@@ -329,6 +331,95 @@ def test_one_network_failing_is_named_and_the_others_still_show(make_everywhere)
     assert "X: ♥ 0" in shown and "Mastodon: ♥ 0" in shown and "Bluesky: ♥" not in shown
 
 
+def publish_everywhere(bot: Any, number: int, text: str) -> None:
+    bot.command(AUTHOR, text)
+    approve(bot, number)
+    bot.wait_for_state(number, State.PUBLISHED)
+
+
+def reading_stopped(account: str, network: str) -> bool:
+    """Whether the digest's read of that account's counts on the network has stopped (within's thread is gone)."""
+    return not any(t.name == f"engagement {(account, network)}" for t in threading.enumerate())
+
+
+def test_mastodon_read_past_the_deadline_shows_what_came_and_asks_no_more(make_everywhere) -> None:
+    clock = clock_at(tomorrow(10))
+    bot = make_everywhere(clock=clock, top_level=with_digest(metrics_timeout_seconds=1))
+    for number, text in enumerate(["Read in time", "Answered too late", "Never asked"], start=1):
+        publish_everywhere(bot, number, text)
+    first, late, never = (post_id(bot, n, "mastodon") for n in (1, 2, 3))
+    bot.mastodon.set_counts(first, favourites_count=7, reblogs_count=2, replies_count=1)
+    bot.mastodon.set_counts(late, favourites_count=50)
+    bot.mastodon.set_counts(never, favourites_count=60)
+    gate = bot.mastodon.hold(f"/api/v1/statuses/{late}")  # the instance is slow to answer the second one
+    try:
+        started = time.monotonic()
+        fire(bot, clock)
+        assert time.monotonic() - started < 1 + 2
+        shown = the_digest(bot)
+    finally:
+        gate.set()
+    assert "Mastodon: ♥ 7 · ↻ 2 · 💬 1" in shown  # read before the deadline: shown, not thrown away with the rest
+    assert "♥ 50" not in shown and "♥ 60" not in shown
+    assert "engagement unavailable on Mastodon" in shown and shown.count("X: ♥ 0") == 3
+    kept = bot.ledger.engagement_of(p.id for n in (1, 2, 3) for p in bot.ledger.publications(n) if p.network == "mastodon")
+    assert [(e.draft_id, e.counts.likes) for e in kept.values()] == [(1, 7)]
+    eventually(lambda: reading_stopped("main", "mastodon"), what="the read of Mastodon's counts to stop")
+    assert bot.mastodon.arrived(f"/api/v1/statuses/{never}") == []  # nothing was asked after the deadline
+
+
+def test_a_rate_limit_half_way_through_mastodon_keeps_the_counts_read_before_it(make_everywhere) -> None:
+    clock = clock_at(tomorrow(10))
+    bot = make_everywhere(clock=clock)
+    for number, text in enumerate(["Read first", "Rate limited", "Not asked"], start=1):
+        publish_everywhere(bot, number, text)
+    first, limited, after = (post_id(bot, n, "mastodon") for n in (1, 2, 3))
+    bot.mastodon.set_counts(first, favourites_count=7)
+    bot.mastodon.rate_limit_next(reset_in=300, path=f"/api/v1/statuses/{limited}")
+
+    fire(bot, clock)
+
+    shown = the_digest(bot)
+    assert "Mastodon: ♥ 7" in shown and "engagement unavailable on Mastodon" in shown
+    assert bot.mastodon.arrived(f"/api/v1/statuses/{after}") == []  # a 429 stops the asking
+    kept = bot.ledger.engagement_of(p.id for n in (1, 2, 3) for p in bot.ledger.publications(n) if p.network == "mastodon")
+    assert [(e.draft_id, e.counts.likes) for e in kept.values()] == [(1, 7)]
+
+
+def test_a_post_marked_published_from_its_bsky_app_link_gets_its_counts(make_everywhere) -> None:
+    clock = clock_at(tomorrow(10))
+    bot = make_everywhere(clock=clock, only=("bluesky",))
+    bot.bluesky.lose_next_answer()  # the record is written, the answer lost, and the lookup fails: held, to be marked
+    bot.bluesky.answer_next("com.atproto.repo.getRecord", 502, {"error": "UpstreamFailure", "message": "down"})
+    bot.command(AUTHOR, "Found on Bluesky by hand")
+    approve(bot, 1)
+    bot.wait_for_state(1, State.HELD)
+    [rkey] = bot.bluesky.records
+    bot.command(EDITOR_1, f"mark-published #1 https://bsky.app/profile/{bot.bluesky.handle}/post/{rkey}")
+    bot.wait_for_state(1, State.PUBLISHED)
+    bot.bluesky.set_counts(rkey, likeCount=9, repostCount=4)
+
+    fire(bot, clock)
+
+    shown = the_digest(bot)
+    assert "♥ 9 · ↻ 4 · 💬 0 · ❝ 0" in shown and "engagement unavailable" not in shown
+    [asked] = bot.bluesky.calls("/xrpc/app.bsky.feed.getPosts")
+    assert parse_qs(asked.query)["uris"] == [f"at://{bot.bluesky.did}/app.bsky.feed.post/{rkey}"]
+
+
+def test_a_bluesky_post_kept_by_its_handle_is_asked_for_by_the_accounts_did(bluesky) -> None:
+    from bot.bluesky import BlueskyPublisher
+    from bot.config import Secret
+    from tests.fakes.bluesky_pds import APP_PASSWORD, HANDLE
+
+    publisher = BlueskyPublisher(HANDLE, Secret("BLUESKY_APP_PASSWORD", APP_PASSWORD), service=bluesky.url)
+    rkey = publisher.publish("Marked by an older copydesk").post_id.split()[0].rsplit("/", 1)[1]
+    bluesky.set_counts(rkey, likeCount=3)
+    kept = f"at://{HANDLE}/app.bsky.feed.post/{rkey}"  # what a link was once stored as: the AppView does not find it
+
+    assert dict(publisher.engagement([kept])) == {kept: Counts(likes=3, reposts=0, replies=0, quotes=0)}
+
+
 def test_bluesky_is_read_25_posts_a_call(bluesky) -> None:
     from bot.bluesky import BlueskyPublisher
     from bot.config import Secret
@@ -340,7 +431,7 @@ def test_bluesky_is_read_25_posts_a_call(bluesky) -> None:
     bluesky.set_counts(rkey, likeCount=8)
     unknown = [f"at://{bluesky.did}/app.bsky.feed.post/3k{n:011d}" for n in range(30)]
 
-    found = publisher.engagement([p.post_id for p in posted] + unknown)
+    found = dict(publisher.engagement([p.post_id for p in posted] + unknown))
 
     assert found[posted[0].post_id] == Counts(likes=8, reposts=0, replies=0, quotes=0)
     assert set(found) == {p.post_id for p in posted}
@@ -350,24 +441,33 @@ def test_bluesky_is_read_25_posts_a_call(bluesky) -> None:
 # the deadline, and the words
 
 
-def test_within_gives_what_answered_in_time_and_why_the_rest_did_not() -> None:
-    def refused() -> int:
+def test_within_gives_what_came_in_time_and_why_the_rest_did_not() -> None:
+    def refused() -> Iterator[int]:
+        yield 1
         raise PublishError("X refused it", delivery=Delivery.REFUSED)
 
-    def broken() -> int:
+    def broken() -> list[int]:
         raise RuntimeError("https://user:secret@example.com")
 
-    held = threading.Event()  # the slow read answers only once the test has its result
+    held = threading.Event()  # each of the slow read's items waits for it: it is set once the test has its result
+    asked: list[int] = []
+
+    def slow() -> Iterator[int]:
+        for n in (1, 2, 3):
+            asked.append(n)
+            held.wait(30)
+            yield n
+
     started = time.monotonic()
     try:
-        answers, failures = within(
-            {"fast": lambda: 1, "refused": refused, "broken": broken, "slow": lambda: held.wait(30) and 2}, 0.2
-        )
+        answers, failures = within({"fast": lambda: [1, 2], "refused": refused, "broken": broken, "slow": slow}, 0.2)
         assert time.monotonic() - started < 2
     finally:
         held.set()
-    assert answers == {"fast": 1}
+    assert answers == {"fast": [1, 2], "refused": [1]}  # what a read gave before it failed stands
     assert failures == {"refused": "X refused it", "broken": "an unexpected RuntimeError", "slow": "no answer within 0.2s"}
+    eventually(lambda: not any(t.name == "engagement slow" for t in threading.enumerate()), what="the slow read to stop")
+    assert asked == [1]  # past the deadline, nothing more is asked of it
 
 
 def report(**fields: Any) -> Report:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from functools import partial
@@ -14,7 +14,7 @@ from bot import thread
 from bot.desk.core import Core
 from bot.digest import DAY, TOP, Line, Report, Scope, latest_due, next_due, scopes, window
 from bot.dryrun import not_sent
-from bot.engagement import Counts, within
+from bot.engagement import Counts, Read, within
 from bot.errors import ConfigError, CopydeskError, DigestNotPosted
 from bot.model import DigestRecord, Draft, Engagement, Publication
 from bot.networks import label
@@ -448,17 +448,17 @@ class Digests:
         for account, network, publication in everything:
             if publication.id not in fresh and network in self.publishers.get(account, {}):
                 stale.setdefault((account, network), []).append(publication)
-        tasks: dict[tuple[str, str], Callable[[], dict[str, Counts]]] = {
+        tasks: dict[tuple[str, str], Callable[[], Iterable[Read]]] = {
             (account, network): partial(self.publishers[account][network].engagement, [p.post_id or "" for p in group])
             for (account, network), group in stale.items()
         }
         answers, failures = within(tasks, wait) if tasks else ({}, {})
+        heard = {key: dict(reads) for key, reads in answers.items()}  # what came before the deadline, even from a failed read
         readings = [
-            Engagement(p.id, p.draft_id, network, now, answers[(account, network)][p.post_id or ""])
+            Engagement(p.id, p.draft_id, network, now, counts)
             for (account, network), group in stale.items()
-            if (account, network) in answers
             for p in group
-            if (p.post_id or "") in answers[(account, network)]
+            if (counts := heard.get((account, network), {}).get(p.post_id or "")) is not None
         ]
         self.ledger.record_engagement(readings)
         for (account, network), reason in failures.items():
