@@ -24,7 +24,7 @@ from bot.runtime.logs import JsonFormatter, Redactor, secrets_in
 from tests.fakes.slack_api import APP_TOKEN
 from tests.fakes.socket_mode import slash_command
 from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, eventually, signed_headers, write_config
-from tests.support.process import Running, start
+from tests.support.process import ROOT, Running, start
 from tests.test_layers import DOMAIN
 from tests.test_socket_mode import next_ack
 
@@ -352,3 +352,18 @@ def test_a_vote_is_acknowledged_while_a_scrape_is_held_mid_query(bot) -> None:
     assert page_samples(metrics.page()[0]) == after | {
         k: v for k, v in page_samples(metrics.page()[0]).items() if k[0].startswith("copydesk_ack")
     }
+
+
+def test_an_exception_nothing_caught_is_one_json_line_with_its_secrets_blotted_out() -> None:
+    crash = (
+        "from bot.runtime import logs; import threading\n"
+        "redactor = logs.configure('json'); redactor.hide({'xoxb-crash-secret'})\n"
+        "thread = threading.Thread(target=lambda: 1 / 0, name='worker'); thread.start(); thread.join()\n"
+        "raise RuntimeError('Slack said no to xoxb-crash-secret')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", crash], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 1
+    in_thread, in_main = [json.loads(line) for line in done.stderr.strip().splitlines()]
+    assert (in_thread["level"], in_thread["message"]) == ("CRITICAL", "uncaught ZeroDivisionError in thread worker")
+    assert (in_main["level"], in_main["message"]) == ("CRITICAL", "uncaught RuntimeError")
+    assert "Slack said no to <secret>" in in_main["exception"] and "xoxb-crash-secret" not in done.stderr

@@ -88,6 +88,17 @@ def test_a_bad_config_stops_the_start_with_one_clear_line(tmp_path: Path, enviro
     )
 
 
+def test_with_json_logs_the_line_that_stops_the_start_is_json_too(tmp_path: Path, environ: dict[str, str]) -> None:
+    config = write_config(tmp_path / "app.yaml", {"approvals_required": 9})
+    process = start(["run", "--config", str(config), "--port", "0", "--log-format", "json"], environ)
+    _, err = process.communicate(timeout=20)
+    assert process.returncode == 2
+    lines = [json.loads(line) for line in err.strip().splitlines()]  # every line one JSON object, a shipper's to parse
+    assert lines[-1]["level"] == "ERROR" and lines[-1]["message"] == (
+        "copydesk: app.yaml: accounts.main.approvals_required is 9 but only 3 editor(s) are listed"
+    )
+
+
 @pytest.mark.parametrize("flag", ["--port", "--metrics-port"])
 def test_a_port_already_taken_stops_the_start_before_anything_runs(tmp_path: Path, environ, slack, flag: str) -> None:
     with socket.create_server(("127.0.0.1", 0)) as taken:

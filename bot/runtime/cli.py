@@ -188,11 +188,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             metrics_at=metrics_at,
         )
     except LedgerInUse as e:
-        print(f"copydesk: {e}", file=sys.stderr)
+        _stopped_by(e, getattr(args, "log_format", logs.TEXT))
         return 1
     except CopydeskError as e:
-        print(f"copydesk: {e}", file=sys.stderr)
+        _stopped_by(e, getattr(args, "log_format", logs.TEXT))
         return 2
+
+
+def _stopped_by(error: CopydeskError, log_format: str) -> None:
+    """The one line that says why copydesk stopped: plain on stderr, or with --log-format json one more JSON object."""
+    if log_format == logs.JSON:
+        log.error("copydesk: %s", error)
+    else:
+        print(f"copydesk: {error}", file=sys.stderr)
 
 
 def _run(config: Config, *, socket: bool, host: str, port: int, metrics_at: tuple[str, int] | None = None) -> int:

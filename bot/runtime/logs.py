@@ -6,8 +6,10 @@ import dataclasses
 import json
 import logging
 import sys
+import threading
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import Any
 
 from bot.config import Secret
@@ -88,10 +90,26 @@ def configure(log_format: str = TEXT) -> Redactor:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == JSON else logging.Formatter(TEXT_FORMAT))
     handler.addFilter(redactor)
+    if not logging.getLogger().handlers:  # this process's own logging, not a host's (a test's): crashes go through it
+        sys.excepthook = _logged_crash
+        threading.excepthook = lambda crash: _logged_crash(crash.exc_type, crash.exc_value, crash.exc_traceback, crash.thread)
     logging.basicConfig(level=logging.INFO, handlers=[handler])
     for noisy in NOISY:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return redactor
+
+
+def _logged_crash(
+    kind: type[BaseException],
+    error: BaseException | None,
+    trace: TracebackType | None,
+    thread: threading.Thread | None = None,
+) -> None:
+    """An exception nothing caught, logged like any other line: in the log's format, and through the Redactor."""
+    if kind is SystemExit:
+        return
+    where = f" in thread {thread.name}" if thread is not None else ""
+    logging.getLogger("copydesk").critical("uncaught %s%s", kind.__name__, where, exc_info=error or False)
 
 
 def secrets_in(value: Any) -> set[str]:
