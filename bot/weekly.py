@@ -101,6 +101,15 @@ def week_before(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
     return due_at(day - timedelta(days=DAYS), time(0), zone), due_at(day, time(0), zone)
 
 
+def week_after(day: date, zone: ZoneInfo, previous_end: datetime | None) -> tuple[datetime, datetime]:
+    """The report's window: the 7 whole local days before `day`, less any the report before it covered (its weekday
+    changed in app.yaml), so a post is never in two reports."""
+    start, end = week_before(day, zone)
+    if previous_end is not None and start < previous_end < end:
+        start = previous_end
+    return start, end
+
+
 def week_so_far(now: datetime, zone: ZoneInfo) -> tuple[datetime, datetime]:
     """The last 7 local days, today's part of it included: what `copydesk digest --weekly` shows."""
     today = now.astimezone(zone).date()

@@ -1193,6 +1193,15 @@ class Ledger:
             ).fetchall()
         return {date.fromisoformat(day) for (day,) in rows}
 
+    def weekly_end_before(self, scope: str, day: date) -> datetime | None:
+        """Where the scope's weekly report before `day` stopped (any claimed): the next one never counts those days again."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT window_end FROM digests WHERE kind = 'weekly' AND scope = ? AND day < ? ORDER BY day DESC LIMIT 1",
+                [scope, day.isoformat()],
+            ).fetchone()
+        return from_text(row[0]) if row else None
+
     def previous_digest_end(self, scope: str) -> datetime | None:
         """Where the scope's last daily digest (sent or skipped) stopped: the next one starts there."""
         with self._lock:

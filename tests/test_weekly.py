@@ -595,6 +595,34 @@ def three_weeks_down(config: Config, slack: Any, x: Any, clock: MovableClock) ->
     return week
 
 
+def test_a_report_moved_to_another_weekday_counts_no_day_twice(tmp_path: Path, environ, slack, x) -> None:
+    week = monday(1)
+    clock = clock_at(local(week - timedelta(days=2), 10))  # the Saturday before
+    first = Copydesk(weekly_config(tmp_path, environ), slack, x, clock=clock).start()
+    publish(first, AUTHOR, "Saturday's post", (EDITOR_1, EDITOR_2))
+    fire_weekly(first, clock)  # Monday 09:00: Monday to Sunday, Saturday's post in it
+    move(clock, local(week + timedelta(days=1), 10))
+    publish(first, AUTHOR, "Tuesday's post", (EDITOR_1, EDITOR_2))
+    first.stop()
+
+    on_fridays = {"digest": {**WEEKLY["digest"], "weekly": {"day": "friday", "at": "09:00"}}}
+    moved = load_config(write_config(tmp_path / "app.yaml", top=on_fridays), environ)
+    second = Copydesk(moved, slack, x, clock=clock).start()
+    try:
+        fire_weekly(second, clock)  # Friday 09:00: from where Monday's report stopped, not the Friday before it
+
+        on_monday, on_friday = reports(slack)
+        assert " · 1 post · " in blocks_text(on_monday) and " · 1 post · " in blocks_text(on_friday)
+        friday = week + timedelta(days=4)
+        [record] = [d for d in second.ledger.digests() if d.kind == "weekly" and d.day == friday]
+        assert (record.window_start, record.window_end) == (local(week, 0), local(friday, 0))
+        assert f"{week:%a %b} {week.day} – {friday - timedelta(days=1):%a %b} {(friday - timedelta(days=1)).day}" in (
+            blocks_text(on_friday)
+        )
+    finally:
+        second.stop()
+
+
 def test_a_new_ledger_does_not_start_with_a_weekly_report(make_bot) -> None:
     bot = make_bot(clock=clock_at(local(monday(1), 12)), top=WEEKLY)  # its time passed today, before this ledger existed
     assert reports(bot.slack) == []

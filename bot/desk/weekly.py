@@ -21,7 +21,7 @@ from bot.weekly import (
     compose,
     latest_weekly_due,
     next_weekly_due,
-    week_before,
+    week_after,
     week_so_far,
     weekly_scopes,
     weeks_owed,
@@ -113,7 +113,7 @@ class Weekly:
     def _send_week(self, scope: WeeklyScope, day: date, *, latest: bool) -> bool:
         """Claim, post, record, as the daily digest: the week is the 7 local days before the report's day. A past week
         in which nothing went out (copydesk was down) is recorded as skipped rather than posted."""
-        start, end = week_before(day, self.config.timezone)
+        start, end = week_after(day, self.config.timezone, self.ledger.weekly_end_before(scope.key, day))
         return self.sending.once(
             Slot(scope.key, "weekly", day, scope.channel),
             window=lambda now: (start, end),
