@@ -151,7 +151,8 @@ class Engagement:
     draft_id: int
     network: str
     read_at: datetime
-    counts: Counts
+    counts: Counts  # as last read while it was there
+    gone_at: datetime | None = None  # when the network said it no longer has the post (deleted there by hand)
 
 
 @dataclass(frozen=True)

@@ -252,8 +252,9 @@ def compose(
                 read=sum(1 for t in counted if t is not None),
             )
         )
+    live = {p.draft.id: _tally(p, engagement, live=True) for p in out}
     ranked = sorted(
-        (p for p in out if tallies[p.draft.id] is not None and not p.retracted), key=lambda p: -_interactions(tallies[p.draft.id])
+        (p for p in out if live[p.draft.id] is not None and not p.retracted), key=lambda p: -_interactions(live[p.draft.id])
     )
     return WeeklyReport(
         scope=scope,
@@ -263,7 +264,7 @@ def compose(
         zone=zone,
         handles=handles,
         days=tuple(days),
-        top=tuple(_top(p, tallies[p.draft.id]) for p in ranked[:TOP_POSTS]),
+        top=tuple(_top(p, live[p.draft.id], engagement) for p in ranked[:TOP_POSTS]),
         writers=_most(p.draft.author_id for p in out),
         approvers=_most(user for p in out for user in p.approvers),
         dry_runs=sum(1 for p in out if p.dry_run),
@@ -271,9 +272,15 @@ def compose(
     )
 
 
-def _tally(post: Post, engagement: Mapping[int, Engagement]) -> Counts | None:
-    """A post's counts over its parts and networks; None when none of them was read yet."""
-    read = [engagement[p.id].counts for p in post.publications if p.id in engagement]
+def _tally(post: Post, engagement: Mapping[int, Engagement], *, live: bool = False) -> Counts | None:
+    """A post's counts over its parts and networks (as last read: those of a post deleted since count for its day);
+    None when none was read yet. `live`: only where it is still there, for the ranking: a post deleted on every network
+    by hand is neither ranked nor linked, as one taken back."""
+    read = [
+        engagement[p.id].counts
+        for p in post.publications
+        if p.id in engagement and not (live and engagement[p.id].gone_at is not None)
+    ]
     return total(read) if read else None
 
 
@@ -281,10 +288,11 @@ def _interactions(counts: Counts | None) -> int:
     return counts.interactions if counts else 0
 
 
-def _top(post: Post, counts: Counts | None) -> TopPost:
+def _top(post: Post, counts: Counts | None, engagement: Mapping[int, Engagement]) -> TopPost:
     links: dict[str, str] = {}
     for publication in post.publications:
-        if publication.part == 1 and publication.url and publication.retracted_at is None:
+        gone = publication.id in engagement and engagement[publication.id].gone_at is not None
+        if publication.part == 1 and publication.url and publication.retracted_at is None and not gone:
             links.setdefault(publication.network, publication.url)
     assert counts is not None  # only posts with counts are ranked
     return TopPost(

@@ -369,6 +369,7 @@ class SlackNotifier:
         Newest first and bounded (FIND_PAGES), rather than from the claim's time: Slack's timestamps are its clock, not ours.
         """
         wanted = {"scope": scope, "kind": kind, "day": day.isoformat()}
+        what = "weekly report" if kind == "weekly" else "digest"
         cursor = None
         try:
             for _ in range(FIND_PAGES):
@@ -383,9 +384,9 @@ class SlackNotifier:
                     return None
         except SlackApiError as e:
             raise SlackUnavailable(
-                f"Slack could not show {channel}'s history ({e.response.get('error')}) to tell whether the digest went out"
+                f"Slack could not show {channel}'s history ({e.response.get('error')}) to tell whether the {what} went out"
             ) from None
-        raise SlackUnavailable(f"{channel} has too many newer messages to tell whether the digest went out")
+        raise SlackUnavailable(f"{channel} has too many newer messages to tell whether the {what} went out")
 
 
 class ChartUnknown(Exception):

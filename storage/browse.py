@@ -193,6 +193,8 @@ TABLES: dict[str, tuple[str, dict[str, str]]] = {
             "replies": "Replies; empty when the network does not give it.",
             "quotes": "Quotes; empty when the network does not give it.",
             "impressions": "Impressions; empty when the network does not give it.",
+            "gone_at": f"When the network said the post no longer exists (deleted there by hand), {TIME}; the counts are "
+            "the last read while it was there. Empty while it is there.",
         },
     ),
     "meta": (

@@ -1295,16 +1295,26 @@ class Ledger:
     # engagement
 
     def record_engagement(self, readings: Iterable[Engagement]) -> None:
-        """Keep the latest counts read for each post (one transaction; a post's earlier counts are replaced)."""
+        """Keep the latest counts read for each post (one transaction; a post's earlier counts are replaced). A reading
+        of a post gone from its network keeps the counts last read there and notes when it was found gone."""
         columns = ("publication_id", "draft_id", "network", "read_at", "likes", "reposts", "replies", "quotes", "impressions")
-        rows = [[e.publication_id, e.draft_id, e.network, to_text(e.read_at), *astuple(e.counts)] for e in readings]
-        if rows:
-            with self.transaction():
-                for row in rows:
+        found = list(readings)
+        if not found:
+            return
+        with self.transaction():
+            for e in found:
+                if e.gone_at is None:
                     self._db.execute(
-                        f"INSERT INTO metrics ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
-                        f"ON CONFLICT (publication_id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in columns[1:])}",
-                        row,
+                        f"INSERT INTO metrics ({', '.join(columns)}, gone_at) VALUES ({', '.join('?' for _ in columns)}, NULL) "
+                        f"ON CONFLICT (publication_id) DO UPDATE SET "
+                        f"{', '.join(f'{c} = excluded.{c}' for c in columns[1:])}, gone_at = NULL",
+                        [e.publication_id, e.draft_id, e.network, to_text(e.read_at), *astuple(e.counts)],
+                    )
+                else:
+                    self._db.execute(
+                        "INSERT INTO metrics (publication_id, draft_id, network, read_at, gone_at) VALUES (?, ?, ?, ?, ?) "
+                        "ON CONFLICT (publication_id) DO UPDATE SET read_at = excluded.read_at, gone_at = excluded.gone_at",
+                        [e.publication_id, e.draft_id, e.network, to_text(e.read_at), to_text(e.gone_at)],
                     )
 
     def engagement_of(self, publication_ids: Iterable[int]) -> dict[int, Engagement]:

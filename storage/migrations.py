@@ -467,3 +467,15 @@ def m009_insights(db: Database) -> None:
         CREATE INDEX drafts_by_account_state ON drafts (account, state)
         """,
     )
+
+
+@migrations()
+def m010_gone(db: Database) -> None:
+    """A post deleted on its network by hand: the network said plainly it is gone, and its last counts stay as read."""
+    _run(
+        db,
+        """
+        -- UTC; when the network answered that the post no longer exists (X's resource-not-found, Mastodon's 404)
+        ALTER TABLE metrics ADD COLUMN gone_at TEXT
+        """,
+    )

@@ -124,6 +124,7 @@ def engagement(row: dict[str, Any]) -> Engagement:
         network=row["network"],
         read_at=moment(row["read_at"]),
         counts=Counts(row["likes"], row["reposts"], row["replies"], row["quotes"], row["impressions"]),
+        gone_at=from_text(row.get("gone_at")),
     )
 
 

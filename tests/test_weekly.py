@@ -557,7 +557,7 @@ def test_missed_weeks_slack_refuses_are_all_tried_again_in_order(tmp_path: Path,
         bot.stop()
 
 
-def test_a_missed_week_that_can_never_be_checked_does_not_hold_the_later_ones(tmp_path: Path, environ, slack, x) -> None:
+def test_a_missed_week_that_can_never_be_checked_does_not_hold_the_later_ones(tmp_path: Path, environ, slack, x, caplog) -> None:
     config = weekly_config(tmp_path, environ)
     clock = clock_at(local(monday(1), 8))
     week = three_weeks_down(config, slack, x, clock)
@@ -579,6 +579,9 @@ def test_a_missed_week_that_can_never_be_checked_does_not_hold_the_later_ones(tm
         ]
         retry = bot.services.scheduler.weekly_due_at(TOP)
         assert retry is not None and retry - clock() < timedelta(minutes=11)  # the stuck one is looked at again
+        assert f"Slack could not show {DIGEST}'s history (missing_scope) to tell whether the weekly report went out" in (
+            caplog.text
+        )
     finally:
         bot.stop()
 
