@@ -422,3 +422,49 @@ def test_ledger_verify_names_a_rehearsal_turned_real_by_hand(make_dry: Callable[
     said = capsys.readouterr()
     assert "#1: it is not a dry run in the drafts table, but the event log says otherwise" in said.out + said.err
     tamper(db, "UPDATE drafts SET dry_run = 1 WHERE id = 1")  # put back, so the fixture's own audit passes
+
+
+# the digest and the weekly report of a dry run
+
+
+def test_a_dry_run_digest_says_so_on_every_line_and_in_its_header(
+    slack: FakeSlack, x: FakeX, tmp_path: Path, environ: dict[str, str]
+) -> None:
+    trial = {**BASE_CONFIG["accounts"]["main"], "handle": "aplusk_trial", "dry_run": True}
+    path = write_config(tmp_path / "app.yaml", top={"default_account": "main"})
+    data = yaml.safe_load(path.read_text())
+    data["accounts"]["trial"] = trial
+    path.write_text(yaml.safe_dump(data))
+    clock = clock_at(tomorrow(10))
+    bot = Copydesk(load_config(path, environ), slack, x, clock=clock).start()
+    try:
+        bot.command(AUTHOR, "to:trial at:+20h Due tomorrow morning, in rehearsal")
+        approve(bot, 1)
+        bot.command(AUTHOR, "to:trial Waiting for a second look")
+        bot.command(AUTHOR, "to:main at:+20h Due tomorrow morning, for real")
+        approve(bot, 3)
+
+        fire(bot, clock)
+    finally:
+        bot.stop()
+
+    [digest] = slack.posts(DIGEST)
+    shown = blocks_text(digest)
+    assert f"@aplusk_trial's posts: {DRY}" in shown and f"@aplusk_trial's posts: {DRY}" in digest["text"]
+    assert "@aplusk's" not in shown  # the real account is not in a dry run
+    assert f"approved by <@{EDITOR_1}> and <@{EDITOR_2}> · {DRY}" in shown  # scheduled: it will go nowhere
+    assert f"in review, 0 of 2 approvals · {DRY}" in shown  # waiting
+    assert f"approved by <@{EDITOR_1}> and <@{EDITOR_2}>\n“Due tomorrow morning, for real”" in shown  # the real one's
+    assert digest["text"].count(DRY) == 3  # the fallback says it too: the header and both of the trial's lines
+    assert x.calls("/2/tweets") == []
+
+
+def test_a_dry_run_digest_on_a_day_when_nothing_happened_still_says_dry_run(make_dry: Callable[..., Copydesk]) -> None:
+    clock = clock_at(tomorrow(10))
+    bot = make_dry(clock=clock)
+
+    fire(bot, clock)
+
+    [digest] = bot.slack.posts(DIGEST)
+    assert "Nothing went out" in blocks_text(digest)
+    assert f"@aplusk's posts: {DRY}" in blocks_text(digest) and f"@aplusk's posts: {DRY}" in digest["text"]

@@ -329,13 +329,19 @@ class Digests:
             end=end,
             zone=self.config.timezone,
             handles=tuple(self.config.accounts[a].handle for a in accounts if a in self.config.accounts),
+            dry_runs=tuple(
+                (self.config.accounts[a].handle, self.config.accounts[a].network_names)
+                for a in accounts
+                if a in self.config.accounts and self.config.accounts[a].dry_run
+            ),
             published=tuple(
                 line(
                     d,
                     p.finished_at,
                     url=p.url or None,
                     people=counted[d.id].approvers,
-                    note=_published_note(p, parts[d.id], self.core.networks_of(d)),
+                    note=_published_note(p, parts[d.id]),
+                    dry=not_sent(self.core.networks_of(d)) if p.outcome == "dry_run" else None,  # as it went out
                 )
                 for d, p in firsts.values()
             ),
@@ -367,6 +373,8 @@ class Digests:
         networks = self.core.networks_of(draft)
         if len(networks) > 1:  # a link for each network it went out on, whichever section it is in
             extra["links"] = self._links(draft, networks)
+        if draft.dry_run:  # written in a dry run: nothing of it is ever sent, whichever section it is in
+            extra.setdefault("dry", not_sent(networks))
         return Line(
             draft.id,
             draft.account,
@@ -523,9 +531,8 @@ class Digests:
         return "the owner's veto: final" if account and account.owner in rejecters else None
 
 
-def _published_note(first: Publication, parts: int, networks: tuple[str, ...] = ("x",)) -> str | None:
-    notes = [not_sent(networks)] if first.outcome == "dry_run" else []  # a dry run has no link: the line says why
-    notes += [f"a thread of {parts} posts"] if parts > 1 else []
+def _published_note(first: Publication, parts: int) -> str | None:
+    notes = [f"a thread of {parts} posts"] if parts > 1 else []
     if first.retracted_at:
         notes.append("since retracted")
     return ", ".join(notes) or None
