@@ -187,8 +187,8 @@ class Report:
     waiting: tuple[Line, ...] = ()  # in review, or held for a person: waiting for a decision
     scheduled: tuple[Line, ...] = ()  # approved, going out in the 24 hours after `end`
     landed: tuple[Line, ...] = ()  # the posts of the window before this one, with their counts read again now
-    read: tuple[str, ...] = ()  # the networks whose counts were asked for
-    unavailable: tuple[str, ...] = ()  # ... and those that failed, rate-limited the read or did not answer in time
+    read: tuple[tuple[str, str], ...] = ()  # (handle, network) of each account's counts asked for on each network
+    unavailable: tuple[tuple[str, str], ...] = ()  # ... and those that failed, were rate-limited or did not answer in time
     dry_runs: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (handle, its networks) of each account here in a dry run
 
     @property

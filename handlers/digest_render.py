@@ -136,12 +136,18 @@ def best_and_totals(report: Report, name: Callable[[Line], str]) -> str:
 
 
 def unavailable(report: Report) -> str:
-    """ "engagement unavailable", or per network when others answered; empty when every network asked answered."""
+    """ "engagement unavailable"; when others answered, where not ("on Bluesky"; in a digest of several accounts, whose:
+    "for @aplusk on X"); empty when every account and network asked answered."""
     if not report.unavailable:
         return ""
     if set(report.unavailable) >= set(report.read):
         return UNAVAILABLE
-    return f"{UNAVAILABLE} on {listed(report.unavailable)}"
+    failed: dict[str, list[str]] = {}
+    for handle, network in report.unavailable:
+        failed.setdefault(handle, []).append(network)
+    if len(report.handles) <= 1:
+        return f"{UNAVAILABLE} on {listed(n for networks in failed.values() for n in networks)}"
+    return f"{UNAVAILABLE} for " + "; for ".join(f"@{handle} on {listed(networks)}" for handle, networks in failed.items())
 
 
 def dry_runs(report: Report) -> str:

@@ -441,10 +441,10 @@ class Digests:
 
     def _counts(
         self, accounts: dict[int, str], posts: dict[int, dict[str, Publication]], *, read: bool, wait: float
-    ) -> tuple[dict[int, Engagement], tuple[str, ...], tuple[str, ...]]:
+    ) -> tuple[dict[int, Engagement], tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
         """Each post's counts by publication id: read now (within the scope's deadline, one read per account and network,
-        recorded in one transaction) or, without `read` or when read within FRESH, as last recorded. Also which networks
-        were asked and which of them could not answer."""
+        recorded in one transaction) or, without `read` or when read within FRESH, as last recorded. Also which accounts
+        were asked on which networks, and which of those could not answer (as (handle, network))."""
         now = self.clock()
         everything = [(accounts[d], network, p) for d, on in posts.items() for network, p in on.items()]
         stored = self.ledger.engagement_of(p.id for _, _, p in everything)
@@ -470,9 +470,15 @@ class Digests:
         self.ledger.record_engagement(readings)
         for (account, network), reason in failures.items():
             log.warning("the counts of %s's posts on %s could not be read: %s", account, label(network), reason)
-        asked = tuple(dict.fromkeys([network for _, network in stale] + [e.network for e in fresh.values()]))
-        unavailable = tuple(dict.fromkeys(network for _, network in failures))
+        pairs = [*stale, *((accounts[e.draft_id], e.network) for e in fresh.values())]
+        asked = tuple(dict.fromkeys((self._handle(account), network) for account, network in pairs))
+        unavailable = tuple(dict.fromkeys((self._handle(account), network) for account, network in failures))
         return {**fresh, **{e.publication_id: e for e in readings}}, asked, unavailable
+
+    def _handle(self, account: str) -> str:
+        """The handle an account's lines show (its name, for an account gone from app.yaml)."""
+        found = self.config.accounts.get(account)
+        return found.handle if found else account
 
     def _failure(self, draft: Draft) -> str | None:
         if len(self.core.networks_of(draft)) > 1:  # where it is out and why not elsewhere, as its failure recorded it
