@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -11,16 +12,18 @@ from urllib.parse import urlencode
 import pytest
 import yaml
 
+from bot import chart
 from bot.config import load_config
 from bot.desk import Clock, utc_now
 from bot.errors import ConfigError
 from bot.images import Image
 from bot.review import State
 from bot.runtime.cli import main
+from bot.weekly import Day, WeeklyReport
 from handlers import weekly_render
 from tests.fakes.slack_api import FakeSlack, blocks_text
 from tests.fakes.x_api import X_ENV, FakeX
-from tests.support.digests import DIGEST, clock_at, fire, move, tomorrow
+from tests.support.digests import DIGEST, LA, clock_at, fire, move, tomorrow
 from tests.support.harness import (
     AUTHOR,
     BASE_CONFIG,
@@ -468,3 +471,36 @@ def test_a_dry_run_digest_on_a_day_when_nothing_happened_still_says_dry_run(make
     [digest] = bot.slack.posts(DIGEST)
     assert "Nothing went out" in blocks_text(digest)
     assert f"@aplusk's posts: {DRY}" in blocks_text(digest) and f"@aplusk's posts: {DRY}" in digest["text"]
+
+
+def test_a_week_of_dry_runs_says_they_have_no_counts_and_never_promises_them(make_dry: Callable[..., Copydesk]) -> None:
+    bot = make_dry()
+    bot.command(AUTHOR, "Only a rehearsal")
+    approve(bot, 1)
+    bot.wait_for_state(1, State.PUBLISHED)
+
+    [week] = bot.desk.weekly.weekly_so_far()
+    text, blocks = weekly_render.weekly(week)
+    for shown in (weekly_render.plain(week), text, blocks_text({"blocks": blocks})):
+        assert "dry run: no counts" in shown  # its day in the table
+        assert "This week's posts were dry runs, sent nowhere: they have no engagement counts." in shown
+        assert "None ranked: dry runs have no counts." in shown
+        assert "not read yet" not in shown and "were read for" not in shown  # nothing will ever be read for them
+    assert chart.title(week).endswith(f" · {DRY} (all)")  # the chart's own title says so too
+    assert chart.draw(week).startswith(chart.PNG_SIGNATURE)
+
+
+def test_a_week_of_dry_runs_and_real_posts_not_read_yet_tells_them_apart() -> None:
+    start = tomorrow(0)
+    days = (
+        Day(start.date(), posts=1, interactions=0, impressions=None, read=0, dry_runs=1),
+        Day(start.date() + timedelta(days=1), posts=2, interactions=0, impressions=None, read=0, dry_runs=1),
+    )
+    week = WeeklyReport("*", None, start, start + timedelta(days=2), LA, ("aplusk",), days, dry_runs=2, dry_networks=("x",))
+
+    shown = weekly_render.plain(week)
+    dry_day, mixed_day = shown.split("Per day", 1)[1].splitlines()[2:4]
+    assert "dry run: no counts" in dry_day and "counts not read yet" in mixed_day  # the real post's counts may come
+    assert "No engagement counts were read for this week's posts yet (a dry run has none)" in shown
+    assert "None ranked: dry runs have no counts, and none were read for the others yet." in shown
+    assert chart.title(week).endswith(f" · {DRY} (2 of them)")
