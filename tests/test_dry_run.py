@@ -236,16 +236,19 @@ def test_copydesk_check_passes_without_keys_for_a_dry_run_and_says_so(
     assert "X_CONSUMER_KEY, which is not set" in capsys.readouterr().err
 
     assert main(["check", "--dry-run", "--config", str(real)]) == 0  # as copydesk run --dry-run will read it
-    assert f"dry run: {DRY} (no network keys needed)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"dry run: {DRY} (no network keys needed)" in out
+    assert "digest: C0DIGEST01 at 18:00, no engagement read (a dry run sends nothing, so there is nothing to read)" in out
 
     dry = write_config(tmp_path / "dry.yaml", {"dry_run": True}, {"digest": {"channel": "C0DIGEST01", "weekly": {}}})
     assert main(["check", "--config", str(dry)]) == 0
     out = capsys.readouterr().out
     assert f"dry run: {DRY} (no network keys needed)" in out
     assert (
-        "digest: C0DIGEST01 at 18:00, engagement read from the networks (X bills each read), weekly report mondays at 09:00"
-        in out
-    )
+        "digest: C0DIGEST01 at 18:00, no engagement read (a dry run sends nothing, so there is nothing to read), "
+        "weekly report mondays at 09:00"
+    ) in out
+    assert "bills" not in out
     assert not (tmp_path / "ledger.db").exists()
 
 
@@ -504,3 +507,21 @@ def test_a_week_of_dry_runs_and_real_posts_not_read_yet_tells_them_apart() -> No
     assert "No engagement counts were read for this week's posts yet (a dry run has none)" in shown
     assert "None ranked: dry runs have no counts, and none were read for the others yet." in shown
     assert chart.title(week).endswith(f" · {DRY} (2 of them)")
+
+
+def test_copydesk_check_says_only_the_real_accounts_counts_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], environ: dict[str, str]
+) -> None:
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("COPYDESK_DB", str(tmp_path / "ledger.db"))
+    path = write_config(tmp_path / "app.yaml", top={"default_account": "main"})
+    data = yaml.safe_load(path.read_text())
+    data["accounts"]["trial"] = {**BASE_CONFIG["accounts"]["main"], "handle": "aplusk_trial", "dry_run": True}
+    path.write_text(yaml.safe_dump(data))
+
+    assert main(["check", "--config", str(path)]) == 0
+    assert (
+        "digest: C0DIGEST01 at 18:00, engagement read from the networks (X bills each read), "
+        "not for @aplusk_trial (a dry run: nothing to read)"
+    ) in capsys.readouterr().out
