@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 
+from bot.dryrun import not_sent
 from bot.weekly import WeeklyReport
 
 WIDTH, HEIGHT, DPI = 8.0, 4.0, 100  # inches and dots per inch: always 800 × 400 pixels
@@ -43,12 +44,23 @@ def draw(report: WeeklyReport) -> bytes:
         axis.yaxis.set_major_locator(MaxNLocator(integer=True))  # no half posts
         axis.set_ylim(bottom=0, top=max(axis.get_ylim()[1], 1))
     for day, x in zip(report.days, places, strict=True):
-        if day.unread:  # its posts have no counts yet: say so, instead of a bar at 0 that reads as "nobody cared"
-            engagement_axis.annotate("not read", (x + half / 2, 0), ha="center", va="bottom", fontsize=7, rotation=90)
-    handles = ", ".join(f"@{h}" for h in report.handles)
-    figure.suptitle(f"{handles} · {report.posts} posts · {report.interactions} interactions".lstrip(" ·"), fontsize=11)
+        if day.unread:  # its posts have no counts yet (a dry run's never): say so, not a bar at 0 that reads "nobody cared"
+            said = "dry run" if day.only_dry_runs else "not read"
+            engagement_axis.annotate(said, (x + half / 2, 0), ha="center", va="bottom", fontsize=7, rotation=90)
+    figure.suptitle(title(report), fontsize=11)
     figure.legend(loc="upper right", fontsize=8, frameon=False)
     figure.tight_layout()
     out = io.BytesIO()
     figure.savefig(out, format="png", dpi=DPI, metadata={"Software": None})
     return out.getvalue()
+
+
+def title(report: WeeklyReport) -> str:
+    """@aplusk · 5 posts · 123 interactions; with "DRY RUN — not sent to X" when the week holds dry runs, so the image
+    says it too wherever it is shared."""
+    handles = ", ".join(f"@{h}" for h in report.handles)
+    said = f"{handles} · {report.posts} posts · {report.interactions} interactions".lstrip(" ·")
+    if report.dry_runs:
+        some = "all" if report.dry_runs == report.posts else f"{report.dry_runs} of them"
+        said += f" · {not_sent(report.dry_networks)} ({some})"
+    return said

@@ -150,6 +150,7 @@ class Line:
     networks: tuple[str, ...] = ("x",)  # where it goes, in order
     links: tuple[tuple[str, str], ...] = ()  # (network, link of its first post) for each network it went out on
     counts: tuple[tuple[str, Counts], ...] = ()  # (network, how its first post there landed), for each network read
+    dry: str | None = None  # a dry run's "DRY RUN — not sent to X": in whichever section, it goes (or went) nowhere
 
     @property
     def interactions(self) -> int:
@@ -186,8 +187,9 @@ class Report:
     waiting: tuple[Line, ...] = ()  # in review, or held for a person: waiting for a decision
     scheduled: tuple[Line, ...] = ()  # approved, going out in the 24 hours after `end`
     landed: tuple[Line, ...] = ()  # the posts of the window before this one, with their counts read again now
-    read: tuple[str, ...] = ()  # the networks whose counts were asked for
-    unavailable: tuple[str, ...] = ()  # ... and those that failed, rate-limited the read or did not answer in time
+    read: tuple[tuple[str, str], ...] = ()  # (handle, network) of each account's counts asked for on each network
+    unavailable: tuple[tuple[str, str], ...] = ()  # ... and those that failed, were rate-limited or did not answer in time
+    dry_runs: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (handle, its networks) of each account here in a dry run
 
     @property
     def best(self) -> Line | None:

@@ -128,11 +128,17 @@ class Day:
     interactions: int  # likes, reposts, replies and quotes of that day's posts; a post with no counts read adds 0
     impressions: int | None  # None: no post of the day has impressions read
     read: int  # that day's posts with counts read
+    dry_runs: int = 0  # that day's posts that were a dry run: sent nowhere, they never have counts
 
     @property
     def unread(self) -> bool:
         """Posts went out, and not one of them has counts yet."""
         return self.posts > 0 and self.read == 0
+
+    @property
+    def only_dry_runs(self) -> bool:
+        """Posts went out, all of them dry runs: no counts will ever come."""
+        return self.posts > 0 and self.dry_runs == self.posts
 
 
 @dataclass(frozen=True)
@@ -196,6 +202,11 @@ class WeeklyReport:
         """Posts went out and no counts were read for any of them: the engagement figures say nothing yet."""
         return self.posts > 0 and self.read == 0
 
+    @property
+    def only_dry_runs(self) -> bool:
+        """Posts went out, all of them dry runs: no counts will ever come."""
+        return self.posts > 0 and self.dry_runs == self.posts
+
 
 @dataclass(frozen=True)
 class Post:
@@ -250,6 +261,7 @@ def compose(
                 interactions=sum(t.interactions for t in counted if t is not None),
                 impressions=sum(impressions) if impressions else None,
                 read=sum(1 for t in counted if t is not None),
+                dry_runs=sum(1 for p in those if p.dry_run),
             )
         )
     live = {p.draft.id: _tally(p, engagement, live=True) for p in out}

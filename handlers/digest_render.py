@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.digest import SECTIONS, Line, Report, shorten
+from bot.dryrun import not_sent
 from bot.engagement import Counts
 from bot.networks import label, listed
 from handlers.render import FIELD_LIMIT, PRIVATE_NOTE, linked, when, words
@@ -68,6 +69,8 @@ def digest(report: Report, readable: Collection[str] | None = None) -> tuple[str
         {"type": "header", "text": {"type": "plain_text", "text": title(report)[:150], "emoji": True}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f"Since {when(report.start)} · {counts_line(report)}"}]},
     ]
+    if dry := dry_runs(report):
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f":test_tube: {dry}"}]})
     if missing := unavailable(report):
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f":warning: {missing}"}]})
     if not report.published:
@@ -133,12 +136,27 @@ def best_and_totals(report: Report, name: Callable[[Line], str]) -> str:
 
 
 def unavailable(report: Report) -> str:
-    """ "engagement unavailable", or per network when others answered; empty when every network asked answered."""
+    """ "engagement unavailable"; when others answered, where not ("on Bluesky"; in a digest of several accounts, whose:
+    "for @aplusk on X"); empty when every account and network asked answered."""
     if not report.unavailable:
         return ""
     if set(report.unavailable) >= set(report.read):
         return UNAVAILABLE
-    return f"{UNAVAILABLE} on {listed(report.unavailable)}"
+    failed: dict[str, list[str]] = {}
+    for handle, network in report.unavailable:
+        failed.setdefault(handle, []).append(network)
+    if len(report.handles) <= 1:
+        return f"{UNAVAILABLE} on {listed(n for networks in failed.values() for n in networks)}"
+    return f"{UNAVAILABLE} for " + "; for ".join(f"@{handle} on {listed(networks)}" for handle, networks in failed.items())
+
+
+def dry_runs(report: Report) -> str:
+    """@aplusk's posts: DRY RUN — not sent to X, for the digest's accounts in a dry run (so even a day with nothing in it
+    says so); empty when none is."""
+    handles: dict[tuple[str, ...], list[str]] = {}
+    for handle, networks in report.dry_runs:
+        handles.setdefault(networks, []).append(f"@{handle}'s")
+    return " · ".join(f"{_people(them)} posts: {not_sent(networks)}" for networks, them in handles.items())
 
 
 def _shown(line: Line, readable: Collection[str] | None) -> bool:
@@ -147,7 +165,13 @@ def _shown(line: Line, readable: Collection[str] | None) -> bool:
 
 
 def _numbers(section: str, line: Line) -> str:
-    """What a reader who may not read the draft learns of it: its state and how many voted, no words and no names."""
+    """What a reader who may not read the draft learns of it: its state and how many voted, no words and no names; and
+    that it goes nowhere, for a dry run."""
+    said = _state(section, line)
+    return f"{said} · {line.dry}" if line.dry else said
+
+
+def _state(section: str, line: Line) -> str:
     if section == "waiting":
         return line.note if line.note and line.note.startswith("in review") else "held for a person"
     if section == "published":
@@ -183,6 +207,12 @@ def _section(text: str) -> dict[str, Any]:
 
 
 def _who(section: str, line: Line, mention: Callable[[str], str], clean: Callable[[str], str]) -> str:
+    """The people behind the outcome, and for a dry run (in every section) that it goes nowhere."""
+    said = _behind(section, line, mention, clean)
+    return f"{said} · {line.dry}" if line.dry else said
+
+
+def _behind(section: str, line: Line, mention: Callable[[str], str], clean: Callable[[str], str]) -> str:
     """The people behind the outcome: author and approvers, who vetoed, withdrew or retracted, and X's reason."""
     names = lambda: _people([mention(u) for u in line.people])  # noqa: E731
     author = f"by {mention(line.author)}"
@@ -227,6 +257,8 @@ def plain(
     escaped by `clean`) as the Slack message's fallback, which notifications show. With `readable`, the lines of other
     accounts show only numbers, as in `digest`."""
     out = [title(report), f"Since {_local(report.start, report)} · {counts_line(report)}"]
+    if dry := dry_runs(report):
+        out.append(dry)
     if missing := unavailable(report):
         out.append(missing)
     if not report.published:

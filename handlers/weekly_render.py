@@ -19,7 +19,10 @@ from handlers.slack_text import escape
 Blocks = list[dict[str, Any]]
 FALLBACK_LIMIT = 3000
 UNREAD = "counts not read yet"
+NO_COUNTS = "dry run: no counts"  # a day whose posts were all dry runs: nothing was sent, so nothing will be read
 MISSING = "No engagement counts were read for this week's posts yet, so its engagement shows as 0."
+SOME_DRY_MISSING = "No engagement counts were read for this week's posts yet (a dry run has none), so its engagement shows as 0."
+ALL_DRY = "This week's posts were dry runs, sent nowhere: they have no engagement counts."
 NOT_ATTACHED = "The chart could not be attached"
 
 
@@ -84,7 +87,7 @@ def weekly(report: WeeklyReport, *, chart_problem: str | None = None) -> tuple[s
         _section(f"*:date: Per day*\n```\n{table(report)}\n```"),
     ]
     if report.counts_missing:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"_{MISSING}_"}]})
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"_{missing(report)}_"}]})
     blocks.append(_section(f"*:trophy: Top posts ({len(report.top)})*" if report.top else "*:trophy: Top posts*"))
     if not report.top:
         blocks[-1]["text"]["text"] += f"\n{_no_top(report)}"
@@ -125,7 +128,16 @@ def table(report: WeeklyReport) -> str:
 
 
 def _interactions(day: Day) -> str:
-    return UNREAD if day.unread else f"{day.interactions:,}"
+    if day.unread:
+        return NO_COUNTS if day.only_dry_runs else UNREAD
+    return f"{day.interactions:,}"
+
+
+def missing(report: WeeklyReport) -> str:
+    """Why a week's engagement shows as 0: its counts are not read yet, or (a week of dry runs) there are none to read."""
+    if report.only_dry_runs:
+        return ALL_DRY
+    return SOME_DRY_MISSING if report.dry_runs else MISSING
 
 
 def _counts(post: TopPost) -> str:
@@ -141,7 +153,13 @@ def _counts(post: TopPost) -> str:
 
 
 def _no_top(report: WeeklyReport) -> str:
-    return "Nothing went out this week." if not report.posts else "None ranked: no counts were read for these posts yet."
+    if not report.posts:
+        return "Nothing went out this week."
+    if report.only_dry_runs:
+        return "None ranked: dry runs have no counts."
+    if report.dry_runs:
+        return "None ranked: dry runs have no counts, and none were read for the others yet."
+    return "None ranked: no counts were read for these posts yet."
 
 
 def people(report: WeeklyReport, mention: Callable[[str], str]) -> str:
@@ -171,7 +189,7 @@ def plain(
         *(f"  {row}" for row in table(report).splitlines()),
     ]
     if report.counts_missing:
-        out.append(MISSING)
+        out.append(missing(report))
     out += ["", "Top posts"]
     if not report.top:
         out.append(f"  {_no_top(report)}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -11,16 +12,18 @@ from urllib.parse import urlencode
 import pytest
 import yaml
 
+from bot import chart
 from bot.config import load_config
 from bot.desk import Clock, utc_now
 from bot.errors import ConfigError
 from bot.images import Image
 from bot.review import State
 from bot.runtime.cli import main
+from bot.weekly import Day, WeeklyReport
 from handlers import weekly_render
 from tests.fakes.slack_api import FakeSlack, blocks_text
 from tests.fakes.x_api import X_ENV, FakeX
-from tests.support.digests import DIGEST, clock_at, fire, move, tomorrow
+from tests.support.digests import DIGEST, LA, clock_at, fire, move, tomorrow
 from tests.support.harness import (
     AUTHOR,
     BASE_CONFIG,
@@ -233,16 +236,19 @@ def test_copydesk_check_passes_without_keys_for_a_dry_run_and_says_so(
     assert "X_CONSUMER_KEY, which is not set" in capsys.readouterr().err
 
     assert main(["check", "--dry-run", "--config", str(real)]) == 0  # as copydesk run --dry-run will read it
-    assert f"dry run: {DRY} (no network keys needed)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"dry run: {DRY} (no network keys needed)" in out
+    assert "digest: C0DIGEST01 at 18:00, no engagement read (a dry run sends nothing, so there is nothing to read)" in out
 
     dry = write_config(tmp_path / "dry.yaml", {"dry_run": True}, {"digest": {"channel": "C0DIGEST01", "weekly": {}}})
     assert main(["check", "--config", str(dry)]) == 0
     out = capsys.readouterr().out
     assert f"dry run: {DRY} (no network keys needed)" in out
     assert (
-        "digest: C0DIGEST01 at 18:00, engagement read from the networks (X bills each read), weekly report mondays at 09:00"
-        in out
-    )
+        "digest: C0DIGEST01 at 18:00, no engagement read (a dry run sends nothing, so there is nothing to read), "
+        "weekly report mondays at 09:00"
+    ) in out
+    assert "bills" not in out
     assert not (tmp_path / "ledger.db").exists()
 
 
@@ -422,3 +428,100 @@ def test_ledger_verify_names_a_rehearsal_turned_real_by_hand(make_dry: Callable[
     said = capsys.readouterr()
     assert "#1: it is not a dry run in the drafts table, but the event log says otherwise" in said.out + said.err
     tamper(db, "UPDATE drafts SET dry_run = 1 WHERE id = 1")  # put back, so the fixture's own audit passes
+
+
+# the digest and the weekly report of a dry run
+
+
+def test_a_dry_run_digest_says_so_on_every_line_and_in_its_header(
+    slack: FakeSlack, x: FakeX, tmp_path: Path, environ: dict[str, str]
+) -> None:
+    trial = {**BASE_CONFIG["accounts"]["main"], "handle": "aplusk_trial", "dry_run": True}
+    path = write_config(tmp_path / "app.yaml", top={"default_account": "main"})
+    data = yaml.safe_load(path.read_text())
+    data["accounts"]["trial"] = trial
+    path.write_text(yaml.safe_dump(data))
+    clock = clock_at(tomorrow(10))
+    bot = Copydesk(load_config(path, environ), slack, x, clock=clock).start()
+    try:
+        bot.command(AUTHOR, "to:trial at:+20h Due tomorrow morning, in rehearsal")
+        approve(bot, 1)
+        bot.command(AUTHOR, "to:trial Waiting for a second look")
+        bot.command(AUTHOR, "to:main at:+20h Due tomorrow morning, for real")
+        approve(bot, 3)
+
+        fire(bot, clock)
+    finally:
+        bot.stop()
+
+    [digest] = slack.posts(DIGEST)
+    shown = blocks_text(digest)
+    assert f"@aplusk_trial's posts: {DRY}" in shown and f"@aplusk_trial's posts: {DRY}" in digest["text"]
+    assert "@aplusk's" not in shown  # the real account is not in a dry run
+    assert f"approved by <@{EDITOR_1}> and <@{EDITOR_2}> · {DRY}" in shown  # scheduled: it will go nowhere
+    assert f"in review, 0 of 2 approvals · {DRY}" in shown  # waiting
+    assert f"approved by <@{EDITOR_1}> and <@{EDITOR_2}>\n“Due tomorrow morning, for real”" in shown  # the real one's
+    assert digest["text"].count(DRY) == 3  # the fallback says it too: the header and both of the trial's lines
+    assert x.calls("/2/tweets") == []
+
+
+def test_a_dry_run_digest_on_a_day_when_nothing_happened_still_says_dry_run(make_dry: Callable[..., Copydesk]) -> None:
+    clock = clock_at(tomorrow(10))
+    bot = make_dry(clock=clock)
+
+    fire(bot, clock)
+
+    [digest] = bot.slack.posts(DIGEST)
+    assert "Nothing went out" in blocks_text(digest)
+    assert f"@aplusk's posts: {DRY}" in blocks_text(digest) and f"@aplusk's posts: {DRY}" in digest["text"]
+
+
+def test_a_week_of_dry_runs_says_they_have_no_counts_and_never_promises_them(make_dry: Callable[..., Copydesk]) -> None:
+    bot = make_dry()
+    bot.command(AUTHOR, "Only a rehearsal")
+    approve(bot, 1)
+    bot.wait_for_state(1, State.PUBLISHED)
+
+    [week] = bot.desk.weekly.weekly_so_far()
+    text, blocks = weekly_render.weekly(week)
+    for shown in (weekly_render.plain(week), text, blocks_text({"blocks": blocks})):
+        assert "dry run: no counts" in shown  # its day in the table
+        assert "This week's posts were dry runs, sent nowhere: they have no engagement counts." in shown
+        assert "None ranked: dry runs have no counts." in shown
+        assert "not read yet" not in shown and "were read for" not in shown  # nothing will ever be read for them
+    assert chart.title(week).endswith(f" · {DRY} (all)")  # the chart's own title says so too
+    assert chart.draw(week).startswith(chart.PNG_SIGNATURE)
+
+
+def test_a_week_of_dry_runs_and_real_posts_not_read_yet_tells_them_apart() -> None:
+    start = tomorrow(0)
+    days = (
+        Day(start.date(), posts=1, interactions=0, impressions=None, read=0, dry_runs=1),
+        Day(start.date() + timedelta(days=1), posts=2, interactions=0, impressions=None, read=0, dry_runs=1),
+    )
+    week = WeeklyReport("*", None, start, start + timedelta(days=2), LA, ("aplusk",), days, dry_runs=2, dry_networks=("x",))
+
+    shown = weekly_render.plain(week)
+    dry_day, mixed_day = shown.split("Per day", 1)[1].splitlines()[2:4]
+    assert "dry run: no counts" in dry_day and "counts not read yet" in mixed_day  # the real post's counts may come
+    assert "No engagement counts were read for this week's posts yet (a dry run has none)" in shown
+    assert "None ranked: dry runs have no counts, and none were read for the others yet." in shown
+    assert chart.title(week).endswith(f" · {DRY} (2 of them)")
+
+
+def test_copydesk_check_says_only_the_real_accounts_counts_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], environ: dict[str, str]
+) -> None:
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("COPYDESK_DB", str(tmp_path / "ledger.db"))
+    path = write_config(tmp_path / "app.yaml", top={"default_account": "main"})
+    data = yaml.safe_load(path.read_text())
+    data["accounts"]["trial"] = {**BASE_CONFIG["accounts"]["main"], "handle": "aplusk_trial", "dry_run": True}
+    path.write_text(yaml.safe_dump(data))
+
+    assert main(["check", "--config", str(path)]) == 0
+    assert (
+        "digest: C0DIGEST01 at 18:00, engagement read from the networks (X bills each read), "
+        "not for @aplusk_trial (a dry run: nothing to read)"
+    ) in capsys.readouterr().out

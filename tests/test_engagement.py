@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import astuple
+from dataclasses import astuple, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -472,19 +472,67 @@ def test_within_gives_what_came_in_time_and_why_the_rest_did_not() -> None:
 
 def report(**fields: Any) -> Report:
     start = tomorrow(18) - timedelta(days=1)
-    return Report(scope="*", day=None, start=start, end=tomorrow(18), zone=LA, handles=("aplusk",), **fields)
+    return Report(
+        **{"scope": "*", "day": None, "start": start, "end": tomorrow(18), "zone": LA, "handles": ("aplusk",), **fields}
+    )
 
 
 def test_engagement_unavailable_names_the_network_only_when_others_answered() -> None:
     line = Line(
         1, "main", "aplusk", "Hello", AUTHOR, tomorrow(9), networks=("x", "bluesky"), counts=(("x", Counts(1, 0, 0, 0, 5)),)
     )
+    both = (("aplusk", "x"), ("aplusk", "bluesky"))
     assert "engagement unavailable on Bluesky" in digest_render.plain(
-        report(published=(line,), read=("x", "bluesky"), unavailable=("bluesky",))
+        report(published=(line,), read=both, unavailable=(("aplusk", "bluesky"),))
     )
-    every = digest_render.plain(report(published=(line,), read=("x", "bluesky"), unavailable=("x", "bluesky")))
+    every = digest_render.plain(report(published=(line,), read=both, unavailable=both))
     assert "engagement unavailable\n" in every and "unavailable on" not in every
-    assert "unavailable" not in digest_render.plain(report(published=(line,), read=("x",)))
+    assert "unavailable" not in digest_render.plain(report(published=(line,), read=(("aplusk", "x"),)))
+
+
+def test_engagement_unavailable_names_the_account_in_a_digest_of_several() -> None:
+    line = Line(1, "main", "aplusk", "Hello", AUTHOR, tomorrow(9), counts=(("x", Counts(1, 0, 0, 0, 5)),))
+    asked = (("aplusk", "x"), ("aplusk_news", "x"), ("aplusk_news", "bluesky"), ("aplusk_eu", "mastodon"))
+    several = report(published=(line,), read=asked, handles=("aplusk", "aplusk_news", "aplusk_eu"))
+    shown = digest_render.plain(replace(several, unavailable=asked[1:]))
+    assert "engagement unavailable for @aplusk_news on X and Bluesky; for @aplusk_eu on Mastodon\n" in shown
+    everything = digest_render.plain(replace(several, unavailable=asked))
+    assert "engagement unavailable\n" in everything and "unavailable for" not in everything
+
+
+def test_one_accounts_read_failing_names_that_account_and_the_others_counts_still_show(
+    slack, x: FakeX, tmp_path: Path, environ: dict[str, str]
+) -> None:
+    path = tmp_path / "app.yaml"
+    data = json.loads(json.dumps(BASE_CONFIG))
+    data["accounts"]["news"] = {**data["accounts"]["main"], "handle": "aplusk_news"}  # both on X, in the top-level digest
+    data["default_account"] = "main"
+    path.write_text(yaml.safe_dump(data))
+    clock = clock_at(tomorrow(10))
+    bot = Copydesk(load_config(path, environ), slack, x, clock=clock).start()
+    try:
+        bot.command(AUTHOR, "to:main Launch day")
+        approve(bot, 1)
+        bot.command(AUTHOR, "to:news In the news")
+        approve(bot, 2)
+        for number, likes in ((1, 7), (2, 9)):
+            bot.wait_for_state(number, State.PUBLISHED)
+            x.set_metrics(post_id(bot, number, "x"), like_count=likes)
+        x.fail_lookup(503)  # one read per account: whichever asks first fails, the other answers
+
+        fire(bot, clock)
+
+        assert len(x.lookups()) == 2
+        [answered] = {
+            e.draft_id for n in (1, 2) for e in bot.ledger.engagement_of(p.id for p in bot.ledger.publications(n)).values()
+        }
+        failed, likes = ("aplusk_news", 7) if answered == 1 else ("aplusk", 9)
+        shown = the_digest(bot)
+        assert f"engagement unavailable for @{failed} on X" in shown
+        assert f"♥ {likes} · ↻ 0" in shown
+    finally:
+        bot.stop()
+    assert bot.audited() == []
 
 
 # settings

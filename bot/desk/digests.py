@@ -330,13 +330,19 @@ class Digests:
             end=end,
             zone=self.config.timezone,
             handles=tuple(self.config.accounts[a].handle for a in accounts if a in self.config.accounts),
+            dry_runs=tuple(
+                (self.config.accounts[a].handle, self.config.accounts[a].network_names)
+                for a in accounts
+                if a in self.config.accounts and self.config.accounts[a].dry_run
+            ),
             published=tuple(
                 line(
                     d,
                     p.finished_at,
                     url=p.url or None,
                     people=counted[d.id].approvers,
-                    note=_published_note(p, parts[d.id], self.core.networks_of(d)),
+                    note=_published_note(p, parts[d.id]),
+                    dry=not_sent(self.core.networks_of(d)) if p.outcome == "dry_run" else None,  # as it went out
                 )
                 for d, p in firsts.values()
             ),
@@ -368,6 +374,8 @@ class Digests:
         networks = self.core.networks_of(draft)
         if len(networks) > 1:  # a link for each network it went out on, whichever section it is in
             extra["links"] = self._links(draft, networks)
+        if draft.dry_run:  # written in a dry run: nothing of it is ever sent, whichever section it is in
+            extra.setdefault("dry", not_sent(networks))
         return Line(
             draft.id,
             draft.account,
@@ -434,10 +442,10 @@ class Digests:
 
     def _counts(
         self, accounts: dict[int, str], posts: dict[int, dict[str, Publication]], *, read: bool, wait: float
-    ) -> tuple[dict[int, Engagement], tuple[str, ...], tuple[str, ...]]:
+    ) -> tuple[dict[int, Engagement], tuple[tuple[str, str], ...], tuple[tuple[str, str], ...]]:
         """Each post's counts by publication id: read now (within the scope's deadline, one read per account and network,
-        recorded in one transaction) or, without `read` or when read within FRESH, as last recorded. Also which networks
-        were asked and which of them could not answer."""
+        recorded in one transaction) or, without `read` or when read within FRESH, as last recorded. Also which accounts
+        were asked on which networks, and which of those could not answer (as (handle, network))."""
         now = self.clock()
         everything = [(accounts[d], network, p) for d, on in posts.items() for network, p in on.items()]
         stored = self.ledger.engagement_of(p.id for _, _, p in everything)
@@ -463,9 +471,15 @@ class Digests:
         self.ledger.record_engagement(readings)
         for (account, network), reason in failures.items():
             log.warning("the counts of %s's posts on %s could not be read: %s", account, label(network), reason)
-        asked = tuple(dict.fromkeys([network for _, network in stale] + [e.network for e in fresh.values()]))
-        unavailable = tuple(dict.fromkeys(network for _, network in failures))
+        pairs = [*stale, *((accounts[e.draft_id], e.network) for e in fresh.values())]
+        asked = tuple(dict.fromkeys((self._handle(account), network) for account, network in pairs))
+        unavailable = tuple(dict.fromkeys((self._handle(account), network) for account, network in failures))
         return {**fresh, **{e.publication_id: e for e in readings}}, asked, unavailable
+
+    def _handle(self, account: str) -> str:
+        """The handle an account's lines show (its name, for an account gone from app.yaml)."""
+        found = self.config.accounts.get(account)
+        return found.handle if found else account
 
     def _failure(self, draft: Draft) -> str | None:
         if len(self.core.networks_of(draft)) > 1:  # where it is out and why not elsewhere, as its failure recorded it
@@ -524,9 +538,8 @@ class Digests:
         return "the owner's veto: final" if account and account.owner in rejecters else None
 
 
-def _published_note(first: Publication, parts: int, networks: tuple[str, ...] = ("x",)) -> str | None:
-    notes = [not_sent(networks)] if first.outcome == "dry_run" else []  # a dry run has no link: the line says why
-    notes += [f"a thread of {parts} posts"] if parts > 1 else []
+def _published_note(first: Publication, parts: int) -> str | None:
+    notes = [f"a thread of {parts} posts"] if parts > 1 else []
     if first.retracted_at:
         notes.append("since retracted")
     return ", ".join(notes) or None

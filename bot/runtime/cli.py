@@ -436,16 +436,25 @@ def _summary(config: Config) -> str:
         if policy:
             lines.append(f"    {'; '.join(policy)}")
         if account.digest is not None:
-            lines.append(f"    its own digest: {_digest_summary(account.digest)}")
+            lines.append(f"    its own digest: {_digest_summary(account.digest, [account])}")
     if config.digest is not None:
-        lines.append(f"  digest: {_digest_summary(config.digest)}")
+        rest = [account for account in config.accounts.values() if account.digest is None]
+        lines.append(f"  digest: {_digest_summary(config.digest, rest)}")
     return "\n".join(lines)
 
 
-def _digest_summary(digest: Digest) -> str:
-    """Where and when the digest goes, whether it reads (and pays for) the posts' counts, and the weekly report."""
+def _digest_summary(digest: Digest, accounts: list[Account]) -> str:
+    """Where and when the digest goes, whether it reads (and pays for) the posts' counts of its `accounts` (a dry run's
+    never: nothing was sent), and the weekly report."""
     said = [f"{digest.channel} at {digest.at}"]
-    said.append("engagement read from the networks (X bills each read)" if digest.metrics else "no engagement read")
+    dry = [f"@{account.handle}" for account in accounts if account.dry_run]
+    if not digest.metrics:
+        said.append("no engagement read")
+    elif accounts and len(dry) == len(accounts):
+        said.append("no engagement read (a dry run sends nothing, so there is nothing to read)")
+    else:
+        said.append("engagement read from the networks (X bills each read)")
+        said += [f"not for {', '.join(dry)} (a dry run: nothing to read)"] if dry else []
     if digest.weekly is not None:
         said.append(f"weekly report {WEEKDAYS[digest.weekly.weekday]}s at {digest.weekly.at}")
     return ", ".join(said)
