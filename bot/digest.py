@@ -150,6 +150,7 @@ class Line:
     networks: tuple[str, ...] = ("x",)  # where it goes, in order
     links: tuple[tuple[str, str], ...] = ()  # (network, link of its first post) for each network it went out on
     counts: tuple[tuple[str, Counts], ...] = ()  # (network, how its first post there landed), for each network read
+    gone: tuple[str, ...] = ()  # the networks that say its post is no longer there (deleted by hand): no counts, no best
     dry: str | None = None  # a dry run's "DRY RUN — not sent to X": in whichever section, it goes (or went) nowhere
 
     @property

@@ -117,12 +117,16 @@ def counts(counted: Counts) -> str:
 
 
 def line_counts(line: Line) -> str:
-    """How a post landed: its counts (on several networks: X: ♥ 1 · …; Bluesky: ♥ 2 · …); empty when none were read."""
-    if not line.counts:
-        return ""
+    """How a post landed: its counts (on several networks: X: ♥ 1 · …; Bluesky: ♥ 2 · …), and where it was deleted
+    since; empty when nothing was read."""
+    said = []
     if len(line.counts) == 1 and not line.several:
-        return counts(line.counts[0][1])
-    return "; ".join(f"{label(network)}: {counts(counted)}" for network, counted in line.counts)
+        said.append(counts(line.counts[0][1]))
+    elif line.counts:
+        said.append("; ".join(f"{label(network)}: {counts(counted)}" for network, counted in line.counts))
+    if line.gone:
+        said.append(f"deleted on {listed(line.gone)} since")
+    return "; ".join(said)
 
 
 def best_and_totals(report: Report, name: Callable[[Line], str]) -> str:
@@ -175,7 +179,7 @@ def _state(section: str, line: Line) -> str:
     if section == "waiting":
         return line.note if line.note and line.note.startswith("in review") else "held for a person"
     if section == "published":
-        return f"approved by {len(line.people)} editor(s)" + (f"\n{line_counts(line)}" if line.counts else "")
+        return f"approved by {len(line.people)} editor(s)" + (f"\n{landed}" if (landed := line_counts(line)) else "")
     if section == "scheduled":
         return f"approved by {len(line.people)} editor(s)"
     if section == "landed":
@@ -193,8 +197,8 @@ def _slack_item(section: str, line: Line, shown: bool = True) -> list[dict[str, 
     if not shown:
         return [{"type": "mrkdwn", "text": head}, {"type": "mrkdwn", "text": _numbers(section, line)}]
     facts = f"{head}\n{_who(section, line, lambda u: f'<@{u}>', escape)}"
-    if line.counts:
-        facts += f"\n{line_counts(line)}"
+    if landed := line_counts(line):
+        facts += f"\n{landed}"
     facts = facts[:FIELD_LIMIT]
     return [{"type": "mrkdwn", "text": facts}, words(f"“{shorten(line.text)}”")]
 
@@ -295,8 +299,8 @@ def _plain_section(
         out.append(f"  {_local(line.at, report)}  {line.number} @{line.handle}{link}")
         out.append(f'    "{clean(shorten(line.text))}"')
         out.append(f"    {_who(name, line, mention, clean)}")
-        if line.counts:
-            out.append(f"    {line_counts(line)}")
+        if landed := line_counts(line):
+            out.append(f"    {landed}")
     return out
 
 

@@ -125,11 +125,36 @@ def test_a_deleted_post_has_no_counts_and_the_others_still_show(make_bot) -> Non
 
     shown = the_digest(bot)
     assert "♥ 9 · ↻ 0" in shown and shown.count("♥") == 2  # its line, and the totals
+    assert "deleted on X since" in shown
     assert "engagement unavailable" not in shown
-    assert [
-        e.draft_id
-        for e in bot.ledger.engagement_of(p.id for p in bot.ledger.publications(2) + bot.ledger.publications(1)).values()
-    ] == [1]
+    kept_on = bot.ledger.engagement_of(p.id for p in bot.ledger.publications(2) + bot.ledger.publications(1))
+    assert sorted((e.draft_id, e.gone_at is not None) for e in kept_on.values()) == [(1, False), (2, True)]
+
+
+def test_a_post_deleted_by_hand_after_its_counts_were_read_is_named_so_never_best_and_never_read_again(make_bot) -> None:
+    clock = clock_at(tomorrow(10))
+    bot = make_bot(clock=clock, top=with_digest(weekly={"day": "monday", "at": "09:00"}))
+    popular = publish(bot, 1, "Loved, then deleted")
+    quiet = publish(bot, 2, "Still there")
+    bot.x.set_metrics(popular, like_count=500)
+    bot.x.set_metrics(quiet, like_count=3)
+    fire(bot, clock)  # the day's digest: both read, the popular one best
+    assert "Best: #1" in the_digest(bot)
+    bot.x.posts[[p["id"] for p in bot.x.posts].index(popular)]["deleted"] = True  # deleted in X's app that night
+
+    fire(bot, clock)  # the next day's: how yesterday's posts landed, read again
+    fire(bot, clock)  # and the day after: it is known gone, so it is not asked for (X bills each read)
+
+    _, next_day, after = bot.slack.posts(DIGEST)
+    landed = blocks_text(next_day)
+    assert "#1 @aplusk" in landed and "deleted on X since" in landed and "Best: #1" not in landed
+    asked = [set(c.body.get("ids", "").split(",")) for c in bot.x.lookups()]
+    assert [popular in ids for ids in asked] == [True, True]  # the first two digests; the third asked nothing of it
+    [gone] = [e for e in bot.ledger.engagement_of(p.id for p in bot.ledger.publications(1)).values()]
+    assert gone.gone_at is not None and gone.counts.likes == 500  # its last counts kept, as read while it was there
+    [week] = bot.desk.weekly.weekly_so_far()
+    assert [top.draft_id for top in week.top] == [2]  # neither ranked nor linked in the weekly report
+    assert week.interactions == 503  # but what it got while it was there counts for its day
 
 
 # failures, rate limits and a hanging lookup never hold the digest up

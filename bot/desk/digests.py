@@ -404,7 +404,12 @@ class Digests:
 
         def counted(draft_id: int, networks: tuple[str, ...]) -> tuple[tuple[str, Counts], ...]:
             on = posts[draft_id]
-            return tuple((n, found[on[n].id].counts) for n in networks if n in on and on[n].id in found)
+            read = [(n, found[on[n].id]) for n in networks if n in on and on[n].id in found]
+            return tuple((n, e.counts) for n, e in read if e.gone_at is None)
+
+        def gone(draft_id: int, networks: tuple[str, ...]) -> tuple[str, ...]:
+            on = posts[draft_id]
+            return tuple(n for n in networks if n in on and on[n].id in found and found[on[n].id].gone_at is not None)
 
         landed = []
         for draft, publication in earlier.values():
@@ -413,11 +418,20 @@ class Digests:
                 first = next((live[n] for n in self.core.networks_of(draft) if n in live), publication)
                 at = min((p.finished_at for p in live.values() if p.finished_at), default=publication.finished_at)
                 landed.append(
-                    self._line(draft, at, url=first.url or None, counts=counted(draft.id, self.core.networks_of(draft)))
+                    self._line(
+                        draft,
+                        at,
+                        url=first.url or None,
+                        counts=counted(draft.id, self.core.networks_of(draft)),
+                        gone=gone(draft.id, self.core.networks_of(draft)),
+                    )
                 )
         return replace(
             report,
-            published=tuple(replace(line, counts=counted(line.draft_id, line.networks)) for line in report.published),
+            published=tuple(
+                replace(line, counts=counted(line.draft_id, line.networks), gone=gone(line.draft_id, line.networks))
+                for line in report.published
+            ),
             landed=tuple(landed),
             read=asked,
             unavailable=unavailable,
@@ -451,7 +465,7 @@ class Digests:
         stored = self.ledger.engagement_of(p.id for _, _, p in everything)
         if not read:
             return stored, (), ()
-        fresh = {i: e for i, e in stored.items() if now - e.read_at < FRESH}
+        fresh = {i: e for i, e in stored.items() if now - e.read_at < FRESH or e.gone_at is not None}  # gone stays gone
         stale: dict[tuple[str, str], list[Publication]] = {}
         for account, network, publication in everything:
             if publication.id not in fresh and network in self.publishers.get(account, {}):
@@ -462,12 +476,19 @@ class Digests:
         }
         answers, failures = within(tasks, wait) if tasks else ({}, {})
         heard = {key: dict(reads) for key, reads in answers.items()}  # what came before the deadline, even from a failed read
-        readings = [
-            Engagement(p.id, p.draft_id, network, now, counts)
-            for (account, network), group in stale.items()
-            for p in group
-            if (counts := heard.get((account, network), {}).get(p.post_id or "")) is not None
-        ]
+        readings = []
+        for (account, network), group in stale.items():
+            for p in group:
+                said = heard.get((account, network), {})
+                if (p.post_id or "") not in said:
+                    continue  # not read
+                counts = said[p.post_id or ""]
+                if counts is None:  # the network says plainly it is gone: its last counts stay, noted gone
+                    last = stored.get(p.id)
+                    gone_at = last.gone_at if last and last.gone_at else now
+                    readings.append(Engagement(p.id, p.draft_id, network, now, last.counts if last else Counts(), gone_at))
+                else:
+                    readings.append(Engagement(p.id, p.draft_id, network, now, counts))
         self.ledger.record_engagement(readings)
         for (account, network), reason in failures.items():
             log.warning("the counts of %s's posts on %s could not be read: %s", account, label(network), reason)
