@@ -86,14 +86,14 @@ def next_weekly_due(now: datetime, weekday: int, at: time, zone: ZoneInfo) -> tu
 BACKLOG = 4  # weeks a report is owed for after an outage, the latest included: a month, never a flood
 
 
-def weeks_owed(latest: date, done: set[date]) -> list[date]:
-    """The report days owed, oldest first: of the last BACKLOG weeks, each not yet sent (or skipped) and after the
-    first report ever done; only the latest when none ever was (a report just turned on does not start with the past)."""
-    if not done:
+def weeks_owed(latest: date, sent: set[date]) -> list[date]:
+    """The report days owed, oldest first: of the last BACKLOG weeks, each after the last report that went out (a week
+    that failed before a later one went out is not owed again); only the latest when none ever did (a report just
+    turned on does not start with the past). A week already done among them is found so, and not sent again."""
+    if not sent:
         return [latest]
-    first = min(done)
-    recent = (latest - timedelta(days=DAYS * back) for back in range(BACKLOG))
-    return sorted(day for day in recent if day > first and day not in done)
+    last = max(sent)
+    return sorted(day for day in (latest - timedelta(days=DAYS * back) for back in range(BACKLOG)) if day > last)
 
 
 def week_before(day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:

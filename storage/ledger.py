@@ -1185,11 +1185,11 @@ class Ledger:
             )
         return read.digest(rows[0]) if rows else None
 
-    def weekly_done(self, scope: str) -> set[date]:
-        """The days of the scope's weekly reports sent or skipped: the weeks owed are the others."""
+    def weekly_sent(self, scope: str) -> set[date]:
+        """The days of the scope's weekly reports that went out: the weeks after the last of them are owed."""
         with self._lock:
             rows = self._db.execute(
-                "SELECT day FROM digests WHERE kind = 'weekly' AND scope = ? AND outcome IN ('sent', 'skipped')", [scope]
+                "SELECT day FROM digests WHERE kind = 'weekly' AND scope = ? AND outcome = 'sent'", [scope]
             ).fetchall()
         return {date.fromisoformat(day) for (day,) in rows}
 

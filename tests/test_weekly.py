@@ -93,19 +93,23 @@ def test_the_weekly_report_time(now: str, weekday: int, at: str, latest: str, ne
 
 
 @pytest.mark.parametrize(
-    ("latest", "done", "owed"),
+    ("latest", "sent", "owed"),
     [
         ("2026-11-30", [], ["2026-11-30"]),  # never sent: the latest only
         ("2026-11-30", ["2026-11-30"], []),
         ("2026-11-30", ["2026-11-23"], ["2026-11-30"]),
         ("2026-11-30", ["2026-11-09"], ["2026-11-16", "2026-11-23", "2026-11-30"]),
         ("2026-11-30", ["2026-10-05"], ["2026-11-09", "2026-11-16", "2026-11-23", "2026-11-30"]),  # a month at most
-        ("2026-11-30", ["2026-11-02", "2026-11-16"], ["2026-11-09", "2026-11-23", "2026-11-30"]),  # one that failed
+        ("2026-11-30", ["2026-11-02", "2026-11-16"], ["2026-11-23", "2026-11-30"]),  # the 9th, left behind, is not owed
         ("2026-11-27", ["2026-11-23"], ["2026-11-27"]),  # the day moved from Monday to Friday
+        ("2026-11-27", ["2026-11-02", "2026-11-09", "2026-11-16", "2026-11-23"], ["2026-11-27"]),  # four Mondays before
+        ("2026-11-21", ["2026-11-16", "2026-11-23"], []),  # moved to Saturday after a Monday report went out
     ],
 )
-def test_the_weeks_owed_are_those_of_the_last_month_not_yet_done(latest: str, done: list[str], owed: list[str]) -> None:
-    assert weeks_owed(date.fromisoformat(latest), {date.fromisoformat(d) for d in done}) == [date.fromisoformat(d) for d in owed]
+def test_the_weeks_owed_are_those_of_the_last_month_after_the_last_one_sent(
+    latest: str, sent: list[str], owed: list[str]
+) -> None:
+    assert weeks_owed(date.fromisoformat(latest), {date.fromisoformat(d) for d in sent}) == [date.fromisoformat(d) for d in owed]
 
 
 def test_the_week_is_the_seven_whole_local_days_before_the_report() -> None:
@@ -578,10 +582,13 @@ def test_a_missed_week_that_can_never_be_checked_does_not_hold_the_later_ones(tm
             (week + timedelta(days=n)).isoformat() for n in (0, 21)
         ]
         retry = bot.services.scheduler.weekly_due_at(TOP)
-        assert retry is not None and retry - clock() < timedelta(minutes=11)  # the stuck one is looked at again
+        assert retry is not None and retry - clock() < timedelta(minutes=11)  # the round failed: it is tried again
         assert f"Slack could not show {DIGEST}'s history (missing_scope) to tell whether the weekly report went out" in (
             caplog.text
         )
+        fire_weekly(bot, clock)  # the retry: the week left behind by a later one that went out is owed no more
+        assert len(reports(slack)) == 2 and bot.ledger.weekly_digest(TOP, stuck).outcome == "sending"
+        assert bot.services.scheduler.weekly_due_at(TOP) == local(week + timedelta(days=28), 9)
     finally:
         bot.stop()
 

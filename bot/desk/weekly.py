@@ -97,14 +97,17 @@ class Weekly:
             self.routine.attempt(scope)
 
     def _send_due(self, scope: WeeklyScope) -> bool:
-        """Every report the scope is owed, oldest first; whether one was posted. One that fails does not hold the others
-        back: the round goes on, then raises the first failure, so the retry takes up what is still owed."""
+        """Every report the scope is owed, oldest first; whether one was posted. One that fails does not hold the later
+        ones back: the round goes on, then raises the first failure, so the retry takes up what is still owed (a past
+        week left behind by a later one that went out is owed no more)."""
         latest, _ = latest_weekly_due(self.clock() + EARLY, scope.weekday, scope.at, self.config.timezone)
         sent, failure = False, None
-        for day in weeks_owed(latest, self.ledger.weekly_done(scope.key)):
+        for day in weeks_owed(latest, self.ledger.weekly_sent(scope.key)):
             try:
                 sent = self._send_week(scope, day, latest=day == latest) or sent
             except Exception as e:
+                if failure is not None:  # the first is raised, and logged by the routine; the others are logged here
+                    log.warning("the %s weekly report for %s could not be sent either: %s", scope.key, day, e)
                 failure = failure or e
         if failure is not None:
             raise failure
