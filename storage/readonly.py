@@ -16,7 +16,8 @@ def connect(path: Path | str, *, timeout: float = 10, autocommit: bool = False) 
     writes runs, whatever asks), usable from any thread; `autocommit`: transactions only where BEGIN says.
 
     A ledger in WAL mode that no copydesk has open has no -wal and -shm beside it, and SQLite makes them to read it
-    (they stay, owned by whoever read): refused when that reader is not the ledger's owner, or cannot write its folder.
+    (they stay, owned by whoever read): refused, saying why, when that reader is not the ledger's owner (the files would
+    stay where the owner's copydesk could not write them) or cannot write its folder (SQLite could not read it).
     """
     path = Path(path)
     _refuse_leaving_files(path)
@@ -34,11 +35,16 @@ def _refuse_leaving_files(path: Path) -> None:
         return  # nothing to make: a rollback-journal file (a backup), or a copydesk has it open
     if os.geteuid() == 0:
         return  # SQLite hands what root makes to the ledger's owner
-    if path.stat().st_uid != os.geteuid() or not os.access(path.parent, os.W_OK):
+    if path.stat().st_uid != os.geteuid():
         raise LedgerError(
             f"{path}: no copydesk has this ledger open, and reading it now would leave its -wal and -shm files owned by "
-            "you, where its own copydesk could not write them; run this as the ledger's owner, or while copydesk runs, "
-            "or on a copy (copydesk ledger backup)"
+            "you (where its own copydesk could not write them), or fail; run this as the ledger's owner or while "
+            "copydesk runs, or ask its owner for a copy (copydesk ledger backup)"
+        )
+    if not os.access(path.parent, os.W_OK, effective_ids=True):
+        raise LedgerError(
+            f"{path}: no copydesk has this ledger open, and SQLite cannot read it without making its -wal and -shm files "
+            f"in {path.parent}, where you cannot write; read it while copydesk runs, or read a copy (copydesk ledger backup)"
         )
 
 

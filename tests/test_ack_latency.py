@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
+from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from bot.runtime.server import ENVELOPE_ID, AnsweringSocketModeHandler, http_server, wsgi_app
 from tests.fakes.slack_api import APP_TOKEN
@@ -122,3 +123,15 @@ def ack_seconds(bot: Copydesk) -> dict[str, float]:
     found = {s.name.removeprefix("copydesk_ack_seconds_"): s for s in family.samples}
     buckets = {s.labels["le"]: s.value for s in family.samples if s.name.endswith("_bucket")}
     return {"count": found["count"].value, "sum": found["sum"].value, "le_3": buckets["3.0"], "le_5": buckets["5.0"]}
+
+
+def test_the_socket_mode_client_is_set_as_bolts_own_handler_sets_it(bot: Copydesk) -> None:
+    ours = AnsweringSocketModeHandler(bot.app, APP_TOKEN, bot.services.listeners.answering, bot.services.metrics).client
+    bolts = SocketModeHandler(bot.app, APP_TOKEN).client
+    try:
+        for option in ("ping_interval", "auto_reconnect_enabled", "receive_buffer_size", "proxy", "web_client", "logger"):
+            assert getattr(ours, option) == getattr(bolts, option), option
+        assert ours.message_workers._max_workers == bolts.message_workers._max_workers  # its concurrency
+    finally:
+        ours.close()
+        bolts.close()

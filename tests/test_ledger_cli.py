@@ -91,12 +91,15 @@ def test_reading_a_ledger_no_copydesk_has_open_as_another_user_leaves_nothing_be
         before = sorted(os.listdir(shared))
         assert before == ["copy.db", "ledger.db"]
 
-        with as_nobody():
-            refused = main(["ledger", "verify", "--db", str(shared / "ledger.db")])
-        assert refused == 2
-        said = capsys.readouterr().err
-        assert "no copydesk has this ledger open" in said and "copydesk ledger backup" in said
-        assert sorted(os.listdir(shared)) == before  # and no file left for the owner's copydesk to trip on
+        for mode in (0o1777, 0o755):  # a folder anyone writes (where files would stay); one only its owner writes
+            shared.chmod(mode)
+            with as_nobody():
+                refused = main(["ledger", "verify", "--db", str(shared / "ledger.db")])
+            assert refused == 2
+            said = capsys.readouterr().err
+            assert "no copydesk has this ledger open" in said and "(copydesk ledger backup)" in said
+            assert sorted(os.listdir(shared)) == before  # and no file left for the owner's copydesk to trip on
+        shared.chmod(0o755)
 
         with as_nobody():
             copied = main(["ledger", "verify", "--db", str(shared / "copy.db")])  # a backup reads anywhere

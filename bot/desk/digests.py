@@ -183,11 +183,16 @@ class Routine(Generic[S]):
     def start(self, scopes: list[S]) -> int:
         """On start: send once a report whose time passed while copydesk was down, then schedule the next of each."""
         sent = 0
-        origin = self.ledger.digest_origin()
         for scope in scopes:
             day, due = self.latest(scope, self.clock())
-            # A ledger whose history began after that time missed nothing: a new install does not start with a report.
-            if self.sending.missed(Slot(scope.key, self.kind, day, scope.channel), due, origin):
+            try:
+                # A ledger whose history began after that time missed nothing: a new install does not start with one.
+                missed = self.sending.missed(Slot(scope.key, self.kind, day, scope.channel), due, self.ledger.digest_origin())
+            except Exception:  # the ledger could not be read (a lock held too long): never a scope left unplanned
+                log.exception("the %s %s report could not be checked on start; trying again in %s", scope.key, self.kind, RETRY)
+                self._schedule(scope, day, self.clock() + RETRY)
+                continue
+            if missed:
                 sent += self.attempt(scope)
             else:
                 self._schedule_next(scope)
@@ -418,18 +423,20 @@ class Digests:
                 first = next((live[n] for n in self.core.networks_of(draft) if n in live), publication)
                 at = min((p.finished_at for p in live.values() if p.finished_at), default=publication.finished_at)
                 landed.append(
-                    self._line(
-                        draft,
-                        at,
-                        url=first.url or None,
-                        counts=counted(draft.id, self.core.networks_of(draft)),
-                        gone=gone(draft.id, self.core.networks_of(draft)),
+                    _unlinked(
+                        self._line(
+                            draft,
+                            at,
+                            url=first.url or None,
+                            counts=counted(draft.id, self.core.networks_of(draft)),
+                            gone=gone(draft.id, self.core.networks_of(draft)),
+                        )
                     )
                 )
         return replace(
             report,
             published=tuple(
-                replace(line, counts=counted(line.draft_id, line.networks), gone=gone(line.draft_id, line.networks))
+                _unlinked(replace(line, counts=counted(line.draft_id, line.networks), gone=gone(line.draft_id, line.networks)))
                 for line in report.published
             ),
             landed=tuple(landed),
@@ -465,7 +472,7 @@ class Digests:
         stored = self.ledger.engagement_of(p.id for _, _, p in everything)
         if not read:
             return stored, (), ()
-        fresh = {i: e for i, e in stored.items() if now - e.read_at < FRESH or e.gone_at is not None}  # gone stays gone
+        fresh = {i: e for i, e in stored.items() if now - e.read_at < FRESH}  # a post gone may come back (a suspension)
         stale: dict[tuple[str, str], list[Publication]] = {}
         for account, network, publication in everything:
             if publication.id not in fresh and network in self.publishers.get(account, {}):
@@ -564,3 +571,12 @@ def _published_note(first: Publication, parts: int) -> str | None:
     if first.retracted_at:
         notes.append("since retracted")
     return ", ".join(notes) or None
+
+
+def _unlinked(line: Line) -> Line:
+    """A line without its links to posts deleted since on their network (no link to a page that is gone)."""
+    if not line.gone:
+        return line
+    links = tuple((network, link) for network, link in line.links if network not in line.gone)
+    everywhere = all(network in line.gone for network in line.networks)
+    return replace(line, links=links, url=None if everywhere else line.url)

@@ -93,10 +93,10 @@ class Services:
 
     def stop(self) -> None:
         """Let listeners and posts already on their way finish, then the deliveries under way, then close the ledger."""
+        self.listeners.shutdown(wait=True)
+        self.scheduler.shutdown(wait=True)  # nothing more fires, a catch-up under way included
         if self._catching_up is not None:
             self._catching_up.join()  # its reads and posts have deadlines of their own
-        self.listeners.shutdown(wait=True)
-        self.scheduler.shutdown(wait=True)
         self.courier.stop()
         self.metrics.stop()
         self.ledger.close()

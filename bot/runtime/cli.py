@@ -28,6 +28,7 @@ from bot.runtime.app import Services, build_services, create_app
 from bot.runtime.manifest import manifest
 from bot.runtime.server import (
     bind,
+    check_free,
     operator_app,
     serve_bound,
     serve_socket_mode,
@@ -218,7 +219,7 @@ def _run(config: Config, *, socket: bool, host: str, port: int, metrics_at: tupl
     try:
         app = create_app(services)
         health = lambda: {"mode": "socket" if socket else "http", **services.health()}  # noqa: E731
-        with _operators(health, services, metrics_at):  # every port is bound before anything starts: a taken one stops it
+        with _operators(health, services, metrics_at):  # every port is checked before anything starts: a taken one stops it
             if socket:
                 assert config.slack_app_token is not None  # checked above
                 services.start(catch_up_aside=True)
@@ -227,9 +228,9 @@ def _run(config: Config, *, socket: bool, host: str, port: int, metrics_at: tupl
                 assert config.slack_signing_secret is not None  # HTTP mode requires it, checked above
                 secret = config.slack_signing_secret.reveal()
                 application = wsgi_app(app, health, services.listeners.answering, signing_secret=secret, metrics=services.metrics)
-                server = bind(application, host=host, port=port)
+                check_free(host, port)
                 services.start(catch_up_aside=True)
-                serve_bound(server, host=host)
+                serve_bound(bind(application, host=host, port=port), host=host)
     except KeyboardInterrupt:
         pass  # stopped before it was serving
     finally:

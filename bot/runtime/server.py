@@ -9,6 +9,7 @@ import logging
 import os
 import re
 import signal
+import socket
 import threading
 import time
 from collections import OrderedDict
@@ -121,7 +122,7 @@ def serving_operators(application: Callable[..., Iterable[bytes]], *, host: str,
         raise ConfigError(f"cannot listen on {host}:{port} for /metrics ({e})") from None
     thread = threading.Thread(target=server.run, name="copydesk-metrics", daemon=True)
     thread.start()
-    log.info("metrics on http://%s:%s%s", host, server.effective_port, METRICS_PATH)
+    log.info("metrics on http://%s:%s%s", host, _port(server), METRICS_PATH)
     try:
         yield
     finally:
@@ -202,11 +203,30 @@ def _stamping(clock: Clock) -> type[HTTPChannel]:
 
 
 def bind(application: Callable[..., Iterable[bytes]], *, host: str, port: int, threads: int = 8) -> Any:
-    """The HTTP server, listening from now on: a port taken or impossible stops copydesk before it starts anything."""
+    """The HTTP server, listening from now on; a port taken or impossible is named (ConfigError)."""
     try:
         return http_server(application, host=host, port=port, threads=threads)
     except (OSError, OverflowError, ValueError) as e:
         raise ConfigError(f"cannot listen on {host}:{port} ({e})") from None
+
+
+def check_free(host: str, port: int) -> None:
+    """Bind the port and let it go: a port taken stops copydesk before it starts anything, while Slack's requests are
+    still refused (not queued unanswered past Slack's 3 s) until it is ready to answer them."""
+    try:
+        for family, kind, proto, _, address in socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM):
+            with socket.socket(family, kind, proto) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress binds it
+                probe.bind(address)
+    except (OSError, OverflowError) as e:
+        raise ConfigError(f"cannot listen on {host}:{port} ({e})") from None
+
+
+def _port(server: Any) -> str:
+    """The port a server listens on (one address), or each (a host with several addresses, IPv4 and IPv6)."""
+    if hasattr(server, "effective_port"):
+        return str(server.effective_port)
+    return ",".join(str(where[1]) for where in server.effective_listen)
 
 
 def serve_http(application: Callable[..., Iterable[bytes]], *, host: str, port: int, threads: int = 8) -> None:
@@ -217,7 +237,7 @@ def serve_http(application: Callable[..., Iterable[bytes]], *, host: str, port: 
 def serve_bound(server: Any, *, host: str) -> None:
     """Serve a bound server until SIGINT or SIGTERM, then close it."""
     try:
-        log.info("copydesk listening on http://%s:%s%s (HTTP mode)", host, server.effective_port, SLACK_PATH)
+        log.info("copydesk listening on http://%s:%s%s (HTTP mode)", host, _port(server), SLACK_PATH)
         server.run()
     except KeyboardInterrupt:
         pass
@@ -225,7 +245,7 @@ def serve_bound(server: Any, *, host: str) -> None:
         server.close()
 
 
-ENVELOPE_ID = re.compile(r'"envelope_id"\s*:\s*"([^"\\]+)"')  # the envelope's own: a payload's quotes are escaped
+ENVELOPE_ID = re.compile(r'"envelope_id"\s*:\s*"([^"\\]+)"')  # a quote typed in a draft arrives escaped: never matched
 
 
 class _Arrivals:
@@ -271,7 +291,7 @@ class AnsweringSocketModeHandler(SocketModeHandler):
     def __init__(
         self, app: App, app_token: str, answering: Answering, metrics: Metrics | None, clock: Clock = time.monotonic
     ) -> None:
-        # SocketModeHandler.__init__, with the client that stamps arrivals (its other options left at Bolt's defaults)
+        # SocketModeHandler.__init__ with its defaults, and the client that stamps arrivals
         self.app = app
         self.app_token = app_token
         self.client = _StampingClient(
@@ -280,6 +300,10 @@ class AnsweringSocketModeHandler(SocketModeHandler):
             logger=app.logger,
             web_client=app.client,
             proxy=app.client.proxy,
+            auto_reconnect_enabled=True,
+            ping_interval=10,  # Bolt's, not the client's 5 s: a connection is stale after 4 pings unanswered
+            receive_buffer_size=1024,
+            concurrency=10,
         )
         self.client.socket_mode_request_listeners.append(self.handle)
         self._answering = answering
