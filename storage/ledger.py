@@ -1185,6 +1185,17 @@ class Ledger:
             )
         return read.digest(rows[0]) if rows else None
 
+    def publishing_since(self, after: datetime) -> datetime | None:
+        """When the oldest publication still on its way, begun after `after`, began (None when none is): one finishing
+        now gets a time after it, so a digest that ends there leaves it wholly to the next, never to neither."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT MIN(started_at) FROM publications INDEXED BY publications_by_outcome "
+                "WHERE outcome = 'publishing' AND started_at > ?",
+                [to_text(after)],
+            ).fetchone()
+        return from_text(row[0]) if row and row[0] else None
+
     def weekly_sent(self, scope: str) -> set[date]:
         """The days of the scope's weekly reports that went out: the weeks after the last of them are owed."""
         with self._lock:

@@ -317,6 +317,29 @@ def test_an_account_with_its_own_digest_gets_it_in_its_channel_at_its_time(make_
     assert digests(bot) == []
 
 
+def test_a_post_still_on_its_way_when_the_digest_is_composed_goes_in_the_next_one_not_in_neither(make_bot) -> None:
+    clock = clock_at(tomorrow(17, 59))
+    bot = make_bot(clock=clock)
+    answer = bot.x.hold("/2/tweets")  # X is slow to answer the post
+    bot.command(AUTHOR, "Out around six")
+    approve(bot, 1)
+    bot.x.wait_for_held("/2/tweets")
+    [on_its_way] = bot.ledger.publications(1)
+
+    fire(bot, clock)  # 18:00: the digest reads the ledger while the post is on its way
+    # Its time is read (17:59:30) before its commit, which lands after the digest read the ledger.
+    move(clock, tomorrow(17, 59) + timedelta(seconds=30))
+    answer.set()
+    bot.wait_for_state(1, State.PUBLISHED)
+    fire(bot, clock)  # the next day's
+
+    first, second = bot.slack.posts(DIGEST)
+    assert "Out around six" not in blocks_text(first)
+    assert "· 1 published ·" in blocks_text(second) and "*:rocket: Went out (1)*" in blocks_text(second)
+    [day_one, _] = sorted((d for d in bot.ledger.digests() if d.kind == "daily"), key=lambda d: d.day)
+    assert day_one.window_end == on_its_way.started_at  # it stopped short of the post on its way
+
+
 def test_slack_refusing_the_digest_is_retried_and_it_goes_out_once(make_bot) -> None:
     clock = clock_at(tomorrow(10))
     bot = make_bot(clock=clock)

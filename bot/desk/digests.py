@@ -27,6 +27,7 @@ RETRY = timedelta(minutes=10)  # after Slack failed (or could not be asked wheth
 EARLY = timedelta(seconds=1)  # a job that wakes this little before its time is on time
 DECIDED = (State.FAILED, State.REJECTED, State.WITHDRAWN, State.RETRACTED, State.EXPIRED)
 WAITING = (State.IN_REVIEW, State.HELD)
+IN_FLIGHT = timedelta(minutes=10)  # a post on its way longer than this is stuck, not in flight: it holds no digest back
 FRESH = timedelta(hours=1)  # counts read this recently are shown again, not read (and billed) again: a retry after Slack
 # refused a digest, or a copydesk digest --post before the daily one, reads nothing more
 R = TypeVar("R")  # what a report says: a digest's Report, a WeeklyReport
@@ -293,11 +294,17 @@ class Digests:
         day, _ = latest_due(self.clock() + EARLY, scope.at, self.config.timezone)
         return self.sending.once(
             Slot(scope.key, "daily", day, scope.channel),
-            window=lambda now: window(now, self.ledger.previous_digest_end(scope.key)),
+            window=lambda now: window(self._settled(now), self.ledger.previous_digest_end(scope.key)),
             compose=lambda start, end: self._compose(scope, start, end, day=day),
             post=self.notifier.post_digest,
             skip=lambda report: report.empty and scope.skip_empty,
         )
+
+    def _settled(self, now: datetime) -> datetime:
+        """Where a digest composed now may end: before any post still on its way (its time is read before its commit,
+        which may come after this digest's read), so that post goes in the next digest rather than in neither."""
+        on_its_way = self.ledger.publishing_since(now - IN_FLIGHT)  # one stuck longer is not on its way: it is in doubt
+        return min(now, on_its_way) if on_its_way is not None else now
 
     # what it says
 
