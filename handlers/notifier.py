@@ -31,8 +31,9 @@ MEMBERS_PAGE = 200  # channel members asked per conversations.members call
 
 CARD_EVENT = "copydesk_card"  # the metadata a review card carries: its draft and version
 MESSAGE_EVENT = "copydesk_message"  # the metadata every other outbox message carries: its tag
-# Slack's errors that no second try can mend; anything else (not_in_channel, ratelimited, a 5xx) is tried again later.
 FIND_AFTER = 100  # messages a page, after a weekly report, looked through for its chart (a restart, a lost answer)
+SHARE_WAITS = (0.25, 0.5, 1.0, 1.5)  # seconds between looks for a chart Slack may still be sharing (3.25 s in all)
+# Slack's errors that no second try can mend; anything else (not_in_channel, ratelimited, a 5xx) is tried again later.
 PERMANENT = frozenset(
     {
         "invalid_blocks",
@@ -340,9 +341,15 @@ class SlackNotifier:
         self._say_chart_missing(channel, ts, report, problem)
 
     def _shown_after_all(self, channel: str, ts: str, report: WeeklyReport, problem: str) -> bool:
-        """Whether a chart whose upload ended without a proper answer is under the report anyway (Slack shared it)."""
+        """Whether a chart whose upload ended without a proper answer is under the report anyway (Slack shared it).
+        Slack shares a completed upload asynchronously, so it is looked for again for a few seconds before it is not."""
         try:
             shown = self._chart_shown(channel, ts, report)
+            for wait in SHARE_WAITS:
+                if shown:
+                    break
+                time.sleep(wait)
+                shown = self._chart_shown(channel, ts, report)
         except ChartUnknown as e:
             log.warning(
                 "the weekly chart's upload in %s ended with %s, and whether it is there could not be told (%s)",

@@ -453,6 +453,21 @@ def test_a_chart_slack_shared_without_a_proper_answer_is_not_called_missing(make
     assert (record.outcome, record.message_ts) == ("sent", message["ts"])
 
 
+def test_a_chart_slack_is_still_sharing_when_its_answer_is_lost_is_found_a_moment_later(make_bot) -> None:
+    week = monday(1)
+    clock = clock_at(local(week + timedelta(days=1), 10))
+    bot = make_bot(clock=clock, top=WEEKLY)
+    bot.slack.share_delay = 0.6  # as Slack does, the share shows in the channel a moment after the upload completes
+    bot.slack.fail_after_success("files.completeUploadExternal", 500)
+
+    fire_weekly(bot, clock)
+
+    [message] = reports(bot.slack)
+    assert "could not be attached" not in blocks_text(message)
+    assert [u for u in bot.slack.updates() if u["channel"] == DIGEST] == []
+    assert len(bot.slack.uploaded()) == 1 and len(bot.slack.calls("/api/files.completeUploadExternal")) == 1
+
+
 def test_a_chart_whose_upload_lost_its_answer_and_is_not_there_is_called_missing(make_bot) -> None:
     week = monday(1)
     clock = clock_at(local(week + timedelta(days=1), 10))

@@ -34,6 +34,7 @@ class FakeSlack(RecordingServer):
         self.down: Reply | None = None  # an outage: every Web API call gets this answer (503, or 429 with Retry-After)
         self.files_down = False  # the file host answers 503
         self.uploads: dict[str, dict[str, Any]] = {}  # files.getUploadURLExternal's file id → its name, length and bytes
+        self.share_delay = 0.0  # seconds before a completed upload's share shows in the channel (Slack's is async)
         self.upload_refused: int | None = None  # the upload URL answers this status instead of taking the bytes
         self.answer_if: list[tuple[str, Any, Reply]] = []  # (method, which bodies, answer): once, for the first body it fits
         self._holds: dict[str, threading.Event] = {}  # per method: the next call waits for release() (hold_next)
@@ -310,10 +311,22 @@ class FakeSlack(RecordingServer):
                 }
                 if body.get("thread_ts"):
                     message["thread_ts"] = body["thread_ts"]
-                    self.threads.setdefault((channel, body["thread_ts"]), []).append(message)
+                if self.share_delay:  # Slack shares a completed upload asynchronously: its message comes a moment later
+                    threading.Timer(self.share_delay, self._share_later, args=[channel, message]).start()
                 else:
-                    self.history.setdefault(channel, []).append(message)
+                    self._share(channel, message)
         return {"ok": True, "files": [{"id": f["id"], "title": f["title"]} for f in done]}
+
+    def _share_later(self, channel: str, message: dict[str, Any]) -> None:
+        with self._lock:
+            self._share(channel, message)
+
+    def _share(self, channel: str, message: dict[str, Any]) -> None:
+        """The file-share message in the channel or its thread (the lock held)."""
+        if message.get("thread_ts"):
+            self.threads.setdefault((channel, message["thread_ts"]), []).append(message)
+        else:
+            self.history.setdefault(channel, []).append(message)
 
     def _files_info(self, body: dict[str, Any]) -> dict[str, Any]:
         stored = self.files.get(body.get("file", ""))
