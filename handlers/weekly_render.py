@@ -159,6 +159,8 @@ def _no_top(report: WeeklyReport) -> str:
         return "None ranked: dry runs have no counts."
     if report.dry_runs:
         return "None ranked: dry runs have no counts, and none were read for the others yet."
+    if any(day.read for day in report.days):  # read, then taken back or deleted on their network: never ranked
+        return "None ranked: the posts whose counts were read were taken back or deleted since."
     return "None ranked: no counts were read for these posts yet."
 
 

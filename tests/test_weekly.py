@@ -314,6 +314,21 @@ def test_a_post_taken_back_is_neither_ranked_nor_linked(make_bot) -> None:
     assert gone not in shown
 
 
+def test_a_week_whose_only_post_was_taken_back_says_why_none_is_ranked(make_bot) -> None:
+    week = monday(1)
+    clock = clock_at(local(week + timedelta(days=1), 10))
+    bot = make_bot(clock=clock, top=WEEKLY)
+    oops = publish(bot, AUTHOR, "Oops, wrong price", (EDITOR_1, EDITOR_2))
+    counts(bot, oops, 800, 20, 10, 0, 9000)
+    bot.command(AUTHOR, f"retract #{oops}")
+
+    fire_weekly(bot, clock)
+
+    shown = blocks_text(reports(bot.slack)[0])
+    assert "None ranked: the posts whose counts were read were taken back or deleted since." in shown
+    assert "no counts were read" not in shown
+
+
 def test_approved_most_counts_the_approvals_a_post_went_out_with_not_todays_votes(make_bot) -> None:
     week = monday(1)
     clock = clock_at(local(week + timedelta(days=1), 10))
