@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from bot import chart
-from bot.config import load_config
+from bot.config import Config, load_config
 from bot.desk import Clock, utc_now
 from bot.errors import ConfigError
 from bot.images import Image
@@ -179,15 +179,20 @@ def test_pause_retry_and_retract_in_dry_run_say_so_and_send_nothing(make_dry: Ca
     assert x.calls() == []
 
 
-def test_a_dry_run_account_beside_a_real_one_only_the_real_one_reaches_x(
-    slack: FakeSlack, x: FakeX, tmp_path: Path, environ: dict[str, str]
-) -> None:
+def with_a_trial_account(tmp_path: Path, environ: dict[str, str]) -> Config:
+    """app.yaml with the main account for real and a second one, @aplusk_trial, in a dry run."""
     trial = {**BASE_CONFIG["accounts"]["main"], "handle": "aplusk_trial", "dry_run": True}
     path = write_config(tmp_path / "app.yaml", top={"default_account": "main"})
     data = yaml.safe_load(path.read_text())
     data["accounts"]["trial"] = trial
     path.write_text(yaml.safe_dump(data))
-    bot = Copydesk(load_config(path, environ), slack, x).start()  # X's keys are set: the trial account leaves them unused
+    return load_config(path, environ)
+
+
+def test_a_dry_run_account_beside_a_real_one_only_the_real_one_reaches_x(
+    slack: FakeSlack, x: FakeX, tmp_path: Path, environ: dict[str, str]
+) -> None:
+    bot = Copydesk(with_a_trial_account(tmp_path, environ), slack, x).start()  # X's keys are set: the trial leaves them
     try:
         bot.command(AUTHOR, "to:trial Only a rehearsal")
         bot.command(AUTHOR, "to:main The real thing")
@@ -436,13 +441,8 @@ def test_ledger_verify_names_a_rehearsal_turned_real_by_hand(make_dry: Callable[
 def test_a_dry_run_digest_says_so_on_every_line_and_in_its_header(
     slack: FakeSlack, x: FakeX, tmp_path: Path, environ: dict[str, str]
 ) -> None:
-    trial = {**BASE_CONFIG["accounts"]["main"], "handle": "aplusk_trial", "dry_run": True}
-    path = write_config(tmp_path / "app.yaml", top={"default_account": "main"})
-    data = yaml.safe_load(path.read_text())
-    data["accounts"]["trial"] = trial
-    path.write_text(yaml.safe_dump(data))
     clock = clock_at(tomorrow(10))
-    bot = Copydesk(load_config(path, environ), slack, x, clock=clock).start()
+    bot = Copydesk(with_a_trial_account(tmp_path, environ), slack, x, clock=clock).start()
     try:
         bot.command(AUTHOR, "to:trial at:+20h Due tomorrow morning, in rehearsal")
         approve(bot, 1)

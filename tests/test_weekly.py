@@ -416,16 +416,22 @@ def test_slack_refusing_the_report_is_retried_and_it_goes_out_once(make_bot) -> 
     assert [(d.outcome, d.day) for d in bot.ledger.digests() if d.kind == "weekly"] == [("sent", due.astimezone(LA).date())]
 
 
-@pytest.mark.parametrize("fault", ["HTTP 500", "dropped"])
-def test_a_report_slack_took_without_a_proper_answer_is_found_and_gets_its_chart_once(make_bot, fault: str) -> None:
+def out_on_tuesday_then_an_answer_lost(make_bot, method: str, fault: str) -> tuple[Copydesk, MovableClock]:
+    """A week with a post out on Tuesday; then Slack does `method`'s work and answers 500, or drops the answer."""
     week = monday(1)
     clock = clock_at(local(week + timedelta(days=1), 10))
     bot = make_bot(clock=clock, top=WEEKLY)
     publish(bot, AUTHOR, "Out on Tuesday", (EDITOR_1, EDITOR_2))
     if fault == "HTTP 500":
-        bot.slack.fail_after_success("chat.postMessage", 500)
+        bot.slack.fail_after_success(method, 500)
     else:
-        bot.slack.drop_after_success("chat.postMessage")
+        bot.slack.drop_after_success(method)
+    return bot, clock
+
+
+@pytest.mark.parametrize("fault", ["HTTP 500", "dropped"])
+def test_a_report_slack_took_without_a_proper_answer_is_found_and_gets_its_chart_once(make_bot, fault: str) -> None:
+    bot, clock = out_on_tuesday_then_an_answer_lost(make_bot, "chat.postMessage", fault)
 
     due = fire_weekly(bot, clock)
 
@@ -447,14 +453,7 @@ def test_a_report_slack_took_without_a_proper_answer_is_found_and_gets_its_chart
 
 @pytest.mark.parametrize("fault", ["HTTP 500", "dropped"])
 def test_a_chart_slack_shared_without_a_proper_answer_is_not_called_missing(make_bot, fault: str) -> None:
-    week = monday(1)
-    clock = clock_at(local(week + timedelta(days=1), 10))
-    bot = make_bot(clock=clock, top=WEEKLY)
-    publish(bot, AUTHOR, "Out on Tuesday", (EDITOR_1, EDITOR_2))
-    if fault == "HTTP 500":
-        bot.slack.fail_after_success("files.completeUploadExternal", 500)
-    else:
-        bot.slack.drop_after_success("files.completeUploadExternal")
+    bot, clock = out_on_tuesday_then_an_answer_lost(make_bot, "files.completeUploadExternal", fault)
 
     fire_weekly(bot, clock)
 
@@ -469,11 +468,8 @@ def test_a_chart_slack_shared_without_a_proper_answer_is_not_called_missing(make
 
 
 def test_a_chart_slack_is_still_sharing_when_its_answer_is_lost_is_found_a_moment_later(make_bot) -> None:
-    week = monday(1)
-    clock = clock_at(local(week + timedelta(days=1), 10))
-    bot = make_bot(clock=clock, top=WEEKLY)
+    bot, clock = out_on_tuesday_then_an_answer_lost(make_bot, "files.completeUploadExternal", "HTTP 500")
     bot.slack.share_delay = 0.6  # as Slack does, the share shows in the channel a moment after the upload completes
-    bot.slack.fail_after_success("files.completeUploadExternal", 500)
 
     fire_weekly(bot, clock)
 
@@ -523,9 +519,7 @@ def test_a_report_due_while_down_is_sent_once_on_start(tmp_path: Path, environ, 
     first.stop()
 
     move(clock, local(week + timedelta(days=8), 12))  # down from Wednesday until Tuesday noon, through Monday 09:00
-    second = Copydesk(config, slack, x, clock=clock).start()
-    second.stop()
-    third = Copydesk(config, slack, x, clock=clock).start()
+    third = started_twice(config, slack, x, clock)
     try:
         [message] = reports(slack)
         assert "Out before the outage" in blocks_text(message)
@@ -540,11 +534,9 @@ def test_each_week_missed_during_a_long_outage_gets_its_report_once_on_start(tmp
     config = weekly_config(tmp_path, environ)
     clock = clock_at(local(monday(1), 8))
     week = three_weeks_down(config, slack, x, clock)
-    second = Copydesk(config, slack, x, clock=clock).start()
-    second.stop()
-    third = Copydesk(config, slack, x, clock=clock).start()
+    third = started_twice(config, slack, x, clock)
     try:
-        weeks = {d.day: d.outcome for d in third.ledger.digests() if d.kind == "weekly"}
+        weeks = weekly_outcomes(third)
         assert weeks == {
             week: "sent",
             week + timedelta(days=7): "sent",  # week 1, with its post
@@ -569,7 +561,7 @@ def test_missed_weeks_slack_refuses_are_all_tried_again_in_order(tmp_path: Path,
     slack.failures["chat.postMessage"] = "not_in_channel"
     bot = Copydesk(config, slack, x, clock=clock).start()
     try:
-        assert {d.day: d.outcome for d in bot.ledger.digests() if d.kind == "weekly"} == {
+        assert weekly_outcomes(bot) == {
             week: "sent",
             week + timedelta(days=7): "failed",
             week + timedelta(days=14): "skipped",  # nothing to post: Slack was not asked
@@ -578,7 +570,7 @@ def test_missed_weeks_slack_refuses_are_all_tried_again_in_order(tmp_path: Path,
         del slack.failures["chat.postMessage"]
         fire_weekly(bot, clock)  # the retry, ten minutes on
 
-        assert {d.day: d.outcome for d in bot.ledger.digests() if d.kind == "weekly"} == {
+        assert weekly_outcomes(bot) == {
             week: "sent",
             week + timedelta(days=7): "sent",
             week + timedelta(days=14): "skipped",
@@ -602,7 +594,7 @@ def test_a_missed_week_that_can_never_be_checked_does_not_hold_the_later_ones(tm
     slack.failures["conversations.history"] = "missing_scope"  # whether the claimed one went out cannot be told
     bot.start()
     try:
-        assert {d.day: d.outcome for d in bot.ledger.digests() if d.kind == "weekly"} == {
+        assert weekly_outcomes(bot) == {
             week: "sent",
             stuck: "sending",  # not posted blind: it may be in the channel
             week + timedelta(days=14): "skipped",
@@ -621,6 +613,17 @@ def test_a_missed_week_that_can_never_be_checked_does_not_hold_the_later_ones(tm
         assert bot.services.scheduler.weekly_due_at(TOP) == local(week + timedelta(days=28), 9)
     finally:
         bot.stop()
+
+
+def started_twice(config: Config, slack: Any, x: Any, clock: MovableClock) -> Copydesk:
+    """copydesk started, stopped, and started again: whatever is owed on start goes once, not once per start."""
+    Copydesk(config, slack, x, clock=clock).start().stop()
+    return Copydesk(config, slack, x, clock=clock).start()
+
+
+def weekly_outcomes(bot: Copydesk) -> dict[date, str]:
+    """Each weekly report claimed in the ledger: its day, and how it ended."""
+    return {d.day: d.outcome for d in bot.ledger.digests() if d.kind == "weekly"}
 
 
 def three_weeks_down(config: Config, slack: Any, x: Any, clock: MovableClock) -> date:
@@ -764,9 +767,7 @@ def test_a_report_claimed_but_never_posted_is_posted_once_on_start(tmp_path: Pat
     first.ledger.claim_digest(scope=TOP, day=day, start=start, end=end, channel=DIGEST, at=clock(), kind="weekly")
     first.crash()
 
-    second = Copydesk(config, slack, x, clock=clock).start()
-    second.stop()
-    third = Copydesk(config, slack, x, clock=clock).start()
+    third = started_twice(config, slack, x, clock)
     try:
         [message] = reports(slack)
         assert "Claimed, then the crash" in blocks_text(message)
