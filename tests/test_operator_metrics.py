@@ -199,8 +199,8 @@ def test_socket_mode_serves_metrics_on_the_metrics_port(tmp_path: Path, environ,
         socket_mode.outbox.put(slash_command("env-cmd-1", AUTHOR, "Through the socket", slack.response_url()))
         assert next_ack(socket_mode, "env-cmd-1") == {"envelope_id": "env-cmd-1"}
         eventually(lambda: of(scrape(url)[1], "copydesk_drafts", account="main", state="in_review") == 1, what="the draft")
-        samples = scrape(url)[1]
-        assert of(samples, "copydesk_ack_seconds_count") == 1
+        # timed once the ack has left over the socket: a moment after Slack has it
+        eventually(lambda: of(scrape(url)[1], "copydesk_ack_seconds_count") == 1, what="the acknowledgement timed")
         with urllib.request.urlopen(url + "/healthz", timeout=10) as response:
             assert json.loads(response.read())["mode"] == "socket"
         assert running.stop() == 0
