@@ -240,7 +240,8 @@ SETTINGS: tuple[Setting, ...] = (
         True,
         "Read each listed post's likes, reposts, replies, quotes and impressions from its network before the digest goes, "
         "and show them (with the day's best post and the totals, and how the previous digest's posts landed); false reads "
-        "nothing. Each read of X is billed under X's pay-per-use pricing (one resource per post, every digest).",
+        "nothing. Each read of X is billed under X's pay-per-use pricing: one resource per post read, and a post is read "
+        "twice (in its day's digest, and again in the next one's 'how yesterday's posts landed'), at most once an hour.",
     ),
     Setting(
         "digest.metrics_timeout_seconds",

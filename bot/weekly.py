@@ -289,9 +289,10 @@ def _tally(post: Post, engagement: Mapping[int, Engagement], *, live: bool = Fal
     None when none was read yet. `live`: only where it is still there, for the ranking: a post deleted on every network
     by hand is neither ranked nor linked, as one taken back."""
     read = [
-        engagement[p.id].counts
+        e.counts
         for p in post.publications
-        if p.id in engagement and not (live and engagement[p.id].gone_at is not None)
+        if (e := engagement.get(p.id)) is not None
+        and not (e.gone_at is not None and (live or e.counts == Counts()))  # found gone before it was ever read: unread
     ]
     return total(read) if read else None
 

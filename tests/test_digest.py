@@ -442,6 +442,26 @@ def test_a_digest_missed_while_down_is_sent_once_on_start(config, slack, x) -> N
         third.stop()
 
 
+def test_a_catch_up_asked_to_stop_begins_no_digest_and_the_next_start_sends_it(config, slack, x) -> None:
+    clock = clock_at(tomorrow(10))
+    first = Copydesk(config, slack, x, clock=clock).start()
+    first.command(AUTHOR, "Written before the outage")
+    first.stop()
+    move(clock, tomorrow(18) + timedelta(hours=15))
+
+    stopping = Copydesk(config, slack, x, clock=clock)
+    assert stopping.desk.digests.start_digests(stopping=lambda: True) == 0  # SIGTERM came as it started
+    assert slack.posts(DIGEST) == [] and stopping.ledger.digests() == []
+    stopping.stop()
+
+    again = Copydesk(config, slack, x, clock=clock).start()
+    try:
+        [message] = slack.posts(DIGEST)
+        assert "Written before the outage" in blocks_text(message)
+    finally:
+        again.stop()
+
+
 def test_a_new_ledger_does_not_start_with_a_digest(make_bot) -> None:
     bot = make_bot(clock=clock_at(tomorrow(20)))  # the day's time has passed, but this ledger did not exist then
     assert digests(bot) == []

@@ -604,3 +604,20 @@ def test_the_setting_says_reads_of_x_are_billed() -> None:
 
     [setting] = [s for s in SETTINGS if s.path == "digest.metrics"]
     assert "billed under X's pay-per-use pricing" in setting.help and setting.default is True
+
+
+def test_a_post_deleted_on_the_only_network_it_reached_keeps_no_link_to_it(make_everywhere) -> None:
+    clock = clock_at(tomorrow(10))
+    bot = make_everywhere(clock=clock)
+    bot.mastodon.answer_next(422, {"error": "Validation failed"})  # Mastodon refuses it: it is out on X alone
+    bot.command(AUTHOR, "on:x,mastodon Out on X alone")
+    approve(bot, 1)
+    bot.wait_for_state(1, State.FAILED)
+    on_x = post_id(bot, 1, "x")
+    bot.x.posts[[p["id"] for p in bot.x.posts].index(on_x)]["deleted"] = True  # then deleted in X's app
+
+    fire(bot, clock)
+
+    [digest] = bot.slack.posts(DIGEST)
+    assert "deleted on X since" in blocks_text(digest)
+    assert f"status/{on_x}" not in json.dumps(digest["blocks"])  # no link to a page that is gone, under any name

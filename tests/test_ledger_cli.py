@@ -80,31 +80,51 @@ def as_nobody() -> Iterator[None]:
         os.setegid(0)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="only root can run a command as another user")
-def test_reading_a_ledger_no_copydesk_has_open_as_another_user_leaves_nothing_behind(capsys) -> None:
-    shared = Path(tempfile.mkdtemp(prefix="copydesk-shared-"))  # a folder others may read, not write
+AS_ROOT = pytest.mark.skipif(os.geteuid() != 0, reason="only root can run a command as another user")
+
+
+@AS_ROOT
+@pytest.mark.parametrize(
+    ("folder", "owner", "said"),
+    [
+        (0o1777, 0, "would leave its -wal and -shm files owned by you"),  # someone else's, in a folder anyone writes
+        (0o755, NOBODY, "where you cannot write"),  # one's own, in a folder one cannot write
+    ],
+)
+def test_a_ledger_no_copydesk_has_open_is_not_read_where_reading_would_leave_files_or_fail(
+    capsys, folder: int, owner: int, said: str
+) -> None:
+    with closed_ledger() as shared:
+        os.chown(shared / "ledger.db", owner, owner)
+        shared.chmod(folder)
+        with as_nobody():
+            refused = main(["ledger", "verify", "--db", str(shared / "ledger.db")])
+        assert refused == 2
+        told = capsys.readouterr().err
+        assert "no copydesk has this ledger open" in told and said in told and "(copydesk ledger backup)" in told
+        assert sorted(os.listdir(shared)) == ["copy.db", "ledger.db"]  # no file left for the owner's copydesk to trip on
+
+
+@AS_ROOT
+def test_a_backup_reads_anywhere_as_anyone(capsys) -> None:
+    with closed_ledger() as shared:
+        with as_nobody():
+            copied = main(["ledger", "verify", "--db", str(shared / "copy.db")])
+        assert copied == 0
+        assert "chain intact" in capsys.readouterr().out
+        assert sorted(os.listdir(shared)) == ["copy.db", "ledger.db"]
+
+
+@contextmanager
+def closed_ledger() -> Iterator[Path]:
+    """A ledger and its backup in a folder others may read (not write), its copydesk stopped cleanly: no -wal, no -shm."""
+    shared = Path(tempfile.mkdtemp(prefix="copydesk-shared-"))
     try:
         shared.chmod(0o755)
         ledger = Ledger.open(shared / "ledger.db")
         ledger.backup(shared / "copy.db")
-        ledger.close()  # stopped cleanly: no -wal or -shm beside it any more
-        before = sorted(os.listdir(shared))
-        assert before == ["copy.db", "ledger.db"]
-
-        for mode in (0o1777, 0o755):  # a folder anyone writes (where files would stay); one only its owner writes
-            shared.chmod(mode)
-            with as_nobody():
-                refused = main(["ledger", "verify", "--db", str(shared / "ledger.db")])
-            assert refused == 2
-            said = capsys.readouterr().err
-            assert "no copydesk has this ledger open" in said and "(copydesk ledger backup)" in said
-            assert sorted(os.listdir(shared)) == before  # and no file left for the owner's copydesk to trip on
-        shared.chmod(0o755)
-
-        with as_nobody():
-            copied = main(["ledger", "verify", "--db", str(shared / "copy.db")])  # a backup reads anywhere
-        assert copied == 0
-        assert "chain intact" in capsys.readouterr().out
-        assert sorted(os.listdir(shared)) == before
+        ledger.close()
+        assert sorted(os.listdir(shared)) == ["copy.db", "ledger.db"]
+        yield shared
     finally:
         shutil.rmtree(shared)

@@ -18,12 +18,24 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.config import load_config
 from bot.runtime.logs import JsonFormatter, Redactor, secrets_in
 from tests.fakes.slack_api import APP_TOKEN
 from tests.fakes.socket_mode import slash_command
-from tests.support.harness import AUTHOR, EDITOR_1, EDITOR_2, REVIEW, eventually, signed_headers, write_config
+from tests.support.harness import (
+    AUTHOR,
+    BASE_CONFIG,
+    EDITOR_1,
+    EDITOR_2,
+    REVIEW,
+    eventually,
+    signed_headers,
+    write_config,
+)
+from tests.support.networks import NETWORK_ENV, networks_block
 from tests.support.process import ROOT, Running, start
 from tests.test_layers import DOMAIN
 from tests.test_socket_mode import next_ack
@@ -266,6 +278,18 @@ def test_an_error_with_a_secret_in_its_exception_is_logged_without_it() -> None:
 
 def test_every_secret_of_the_config_is_redacted(config) -> None:
     assert {config.slack_bot_token.reveal(), *(s.value for s in _x_keys(config))} <= secrets_in(config)
+
+
+def test_every_secret_any_network_or_the_ledger_reads_is_redacted(tmp_path: Path, environ, bluesky, mastodon) -> None:
+    data = yaml.safe_load(yaml.safe_dump(BASE_CONFIG))
+    del data["accounts"]["main"]["handle"]
+    data["accounts"]["main"]["networks"] = networks_block(bluesky, mastodon, ("x", "bluesky", "mastodon"))
+    data["ledger"] = {"hmac_key_env": "COPYDESK_LEDGER_KEY"}
+    path = tmp_path / "app.yaml"
+    path.write_text(yaml.safe_dump(data))
+    env = {**environ, **NETWORK_ENV, "SLACK_APP_TOKEN": APP_TOKEN, "COPYDESK_LEDGER_KEY": "k" * 32}
+    where = {"SLACK_API_URL", "X_API_URL", "COPYDESK_DB"}  # addresses and paths: every other value here is a secret
+    assert {value for name, value in env.items() if name not in where} <= secrets_in(load_config(path, env))
 
 
 def _x_keys(config) -> list[Any]:

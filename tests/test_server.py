@@ -113,6 +113,15 @@ def test_a_port_already_taken_stops_the_start_before_anything_runs(tmp_path: Pat
     assert {c.path for c in slack.calls()} <= {"/api/auth.test"}  # only Bolt's check of its token, as the app is made
 
 
+def test_an_address_it_cannot_listen_on_stops_the_start_with_one_clear_line(tmp_path: Path, environ, slack) -> None:
+    args = ["run", "--config", str(write_config(tmp_path / "app.yaml")), "--host", "a..b", "--port", "0"]
+    process = start(args, environ)
+    _, err = process.communicate(timeout=20)
+    assert process.returncode == 2
+    assert err.strip().splitlines()[-1].startswith("copydesk: cannot listen on a..b:0")
+    assert "ledger recovered" not in err and "Traceback" not in err
+
+
 def test_a_whole_loop_over_http_leaves_no_secret_in_the_log_or_the_ledger(running: Running, slack, x, environ) -> None:
     body = urlencode(
         {

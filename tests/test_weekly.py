@@ -469,9 +469,17 @@ def test_a_chart_slack_shared_without_a_proper_answer_is_not_called_missing(make
 
 def test_a_chart_slack_is_still_sharing_when_its_answer_is_lost_is_found_a_moment_later(make_bot) -> None:
     bot, clock = out_on_tuesday_then_an_answer_lost(make_bot, "files.completeUploadExternal", "HTTP 500")
-    bot.slack.share_delay = 0.6  # as Slack does, the share shows in the channel a moment after the upload completes
+    bot.slack.hold_shares()  # as Slack does, the share shows in the channel a moment after the upload completes
+    looked = len(bot.slack.calls("/api/conversations.history"))
 
+    def shown_once_looked_for() -> None:  # it shows right after copydesk first looked for it, and did not find it
+        bot.slack.wait_for("/api/conversations.history", count=looked + 1)
+        bot.slack.release_shares()
+
+    sharing = threading.Thread(target=shown_once_looked_for, daemon=True)
+    sharing.start()
     fire_weekly(bot, clock)
+    sharing.join(10)
 
     [message] = reports(bot.slack)
     assert "could not be attached" not in blocks_text(message)

@@ -181,10 +181,13 @@ class Routine(Generic[S]):
         self.send = send  # claim, post, record (Sending.once)
         self.wake = wake  # the scheduler's job for a scope: its key, report day, due time and the wait until then
 
-    def start(self, scopes: list[S]) -> int:
-        """On start: send once a report whose time passed while copydesk was down, then schedule the next of each."""
+    def start(self, scopes: list[S], stopping: Callable[[], bool] = lambda: False) -> int:
+        """On start: send once a report whose time passed while copydesk was down, then schedule the next of each; once
+        `stopping` (copydesk was asked to stop meanwhile), no further scope is begun."""
         sent = 0
         for scope in scopes:
+            if stopping():
+                break
             day, due = self.latest(scope, self.clock())
             try:
                 # A ledger whose history began after that time missed nothing: a new install does not start with one.
@@ -279,9 +282,10 @@ class Digests:
 
     # the daily one
 
-    def start_digests(self) -> int:
-        """On start: send once a digest whose time passed while copydesk was down, then schedule the next of each."""
-        return self.routine.start(self.digest_scopes())
+    def start_digests(self, stopping: Callable[[], bool] = lambda: False) -> int:
+        """On start: send once a digest whose time passed while copydesk was down, then schedule the next of each (no
+        further scope once `stopping`)."""
+        return self.routine.start(self.digest_scopes(), stopping)
 
     def run_digest(self, scope_key: str) -> None:
         """The scheduler's job: send the scope's digest if its time has come and the ledger lacks it; schedule the next."""
@@ -294,17 +298,23 @@ class Digests:
         day, _ = latest_due(self.clock() + EARLY, scope.at, self.config.timezone)
         return self.sending.once(
             Slot(scope.key, "daily", day, scope.channel),
-            window=lambda now: window(self._settled(now), self.ledger.previous_digest_end(scope.key)),
+            window=lambda now: self._window(scope, now),
             compose=lambda start, end: self._compose(scope, start, end, day=day),
             post=self.notifier.post_digest,
             skip=lambda report: report.empty and scope.skip_empty,
         )
 
-    def _settled(self, now: datetime) -> datetime:
-        """Where a digest composed now may end: before any post still on its way (its time is read before its commit,
-        which may come after this digest's read), so that post goes in the next digest rather than in neither."""
-        on_its_way = self.ledger.publishing_since(now - IN_FLIGHT)  # one stuck longer is not on its way: it is in doubt
-        return min(now, on_its_way) if on_its_way is not None else now
+    def _window(self, scope: Scope, now: datetime) -> tuple[datetime, datetime]:
+        """The scheduled digest's window: from where the last one ended to now, or to before any post still on its way
+        (its time is read before its commit, which may come after this digest's read), so that post goes in the next
+        digest rather than in neither; never ending before the last one did."""
+        previous_end = self.ledger.previous_digest_end(scope.key)
+        end = now
+        # A post on its way longer than IN_FLIGHT is stuck, in doubt, and holds no digest back (a post that really takes
+        # that long and finishes in the millisecond of this read could still miss both: a window too small to wait for).
+        if (on_its_way := self.ledger.publishing_since(now - IN_FLIGHT)) is not None:
+            end = min(now, max(on_its_way, previous_end or on_its_way))
+        return window(end, previous_end)
 
     # what it says
 
@@ -440,12 +450,21 @@ class Digests:
                         )
                     )
                 )
+
+        def unlinked(lines: tuple[Line, ...]) -> tuple[Line, ...]:  # the same post in another section (failed, retracted)
+            return tuple(
+                _unlinked(replace(line, gone=gone(line.draft_id, line.networks))) if line.draft_id in posts else line
+                for line in lines
+            )
+
         return replace(
             report,
             published=tuple(
                 _unlinked(replace(line, counts=counted(line.draft_id, line.networks), gone=gone(line.draft_id, line.networks)))
                 for line in report.published
             ),
+            failed=unlinked(report.failed),
+            retracted=unlinked(report.retracted),
             landed=tuple(landed),
             read=asked,
             unavailable=unavailable,
@@ -585,5 +604,6 @@ def _unlinked(line: Line) -> Line:
     if not line.gone:
         return line
     links = tuple((network, link) for network, link in line.links if network not in line.gone)
-    everywhere = all(network in line.gone for network in line.networks)
-    return replace(line, links=links, url=None if everywhere else line.url)
+    if line.several:  # its link is then one of the links left, or none (never one to a network where it is gone)
+        return replace(line, links=links, url=links[0][1] if links else None)
+    return replace(line, links=links, url=None)

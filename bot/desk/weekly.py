@@ -86,9 +86,10 @@ class Weekly:
 
     # the scheduled one
 
-    def start_weekly(self) -> int:
-        """On start: send once a report whose time passed while copydesk was down, then schedule the next of each."""
-        return self.routine.start(self.weekly_scopes())
+    def start_weekly(self, stopping: Callable[[], bool] = lambda: False) -> int:
+        """On start: send once a report whose time passed while copydesk was down, then schedule the next of each (no
+        further scope once `stopping`)."""
+        return self.routine.start(self.weekly_scopes(), stopping)
 
     def run_weekly(self, scope_key: str) -> None:
         """The scheduler's job: send the scope's report if its time has come and the ledger lacks it; schedule the next."""

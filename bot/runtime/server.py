@@ -25,6 +25,7 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.socket_mode.builtin.client import SocketModeClient
 from slack_sdk.socket_mode.client import BaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
+from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
 from waitress.server import BaseWSGIServer
@@ -214,11 +215,11 @@ def check_free(host: str, port: int) -> None:
     """Bind the port and let it go: a port taken stops copydesk before it starts anything, while Slack's requests are
     still refused (not queued unanswered past Slack's 3 s) until it is ready to answer them."""
     try:
-        for family, kind, proto, _, address in socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM):
+        for family, kind, proto, address in Adjustments(host=host, port=port).listen:  # the addresses waitress will bind
             with socket.socket(family, kind, proto) as probe:
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress binds it
                 probe.bind(address)
-    except (OSError, OverflowError) as e:
+    except (OSError, OverflowError, ValueError) as e:
         raise ConfigError(f"cannot listen on {host}:{port} ({e})") from None
 
 

@@ -34,7 +34,7 @@ class FakeSlack(RecordingServer):
         self.down: Reply | None = None  # an outage: every Web API call gets this answer (503, or 429 with Retry-After)
         self.files_down = False  # the file host answers 503
         self.uploads: dict[str, dict[str, Any]] = {}  # files.getUploadURLExternal's file id → its name, length and bytes
-        self.share_delay = 0.0  # seconds before a completed upload's share shows in the channel (Slack's is async)
+        self._shares_held: list[tuple[str, dict[str, Any]]] | None = None  # hold_shares(): completed, not shown yet
         self.upload_refused: int | None = None  # the upload URL answers this status instead of taking the bytes
         self.answer_if: list[tuple[str, Any, Reply]] = []  # (method, which bodies, answer): once, for the first body it fits
         self._holds: dict[str, threading.Event] = {}  # per method: the next call waits for release() (hold_next)
@@ -311,15 +311,22 @@ class FakeSlack(RecordingServer):
                 }
                 if body.get("thread_ts"):
                     message["thread_ts"] = body["thread_ts"]
-                if self.share_delay:  # Slack shares a completed upload asynchronously: its message comes a moment later
-                    threading.Timer(self.share_delay, self._share_later, args=[channel, message]).start()
+                if self._shares_held is not None:  # Slack shares a completed upload asynchronously: a moment later
+                    self._shares_held.append((channel, message))
                 else:
                     self._share(channel, message)
         return {"ok": True, "files": [{"id": f["id"], "title": f["title"]} for f in done]}
 
-    def _share_later(self, channel: str, message: dict[str, Any]) -> None:
+    def hold_shares(self) -> None:
+        """Completed uploads are not shown in their channel until release_shares(): Slack shares them asynchronously."""
         with self._lock:
-            self._share(channel, message)
+            self._shares_held = []
+
+    def release_shares(self) -> None:
+        with self._lock:
+            for channel, message in self._shares_held or []:
+                self._share(channel, message)
+            self._shares_held = None
 
     def _share(self, channel: str, message: dict[str, Any]) -> None:
         """The file-share message in the channel or its thread (the lock held)."""
