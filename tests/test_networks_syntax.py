@@ -183,6 +183,7 @@ def test_retract_on_a_network_the_draft_never_went_to_is_refused_privately(on_ne
     bot.react(EDITOR_1, "white_check_mark", 1)
     bot.react(EDITOR_2, "white_check_mark", 1)
     bot.wait_for_state(1, State.PUBLISHED)
+    bot.slack_told()  # the thread reply and the author's message about it are delivered after it went out
     before = ledger_now(bot)
 
     answer = bot.private_answer(bot.command(EDITOR_1, "retract #1 on:bluesky"))

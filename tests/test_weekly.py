@@ -19,6 +19,7 @@ from bot.errors import ConfigError
 from bot.model import Counts, Engagement
 from bot.review import State
 from bot.weekly import latest_weekly_due, next_weekly_due, week_before, weekly_scopes, weeks_owed
+from storage import Ledger
 from tests.fakes.slack_api import blocks_text
 from tests.fakes.x_api import X_ENV
 from tests.support.digests import DIGEST, LA, clock_at, move, utc
@@ -473,7 +474,10 @@ def test_a_chart_slack_is_still_sharing_when_its_answer_is_lost_is_found_a_momen
     looked = len(bot.slack.calls("/api/conversations.history"))
 
     def shown_once_looked_for() -> None:  # it shows right after copydesk first looked for it, and did not find it
-        bot.slack.wait_for("/api/conversations.history", count=looked + 1)
+        def looked_under_the_report() -> bool:  # the chart's search reads from the report's ts on
+            return any(c.body.get("oldest") for c in bot.slack.calls("/api/conversations.history")[looked:])
+
+        eventually(looked_under_the_report, what="a look for the chart")
         bot.slack.release_shares()
 
     sharing = threading.Thread(target=shown_once_looked_for, daemon=True)
@@ -621,6 +625,52 @@ def test_a_missed_week_that_can_never_be_checked_does_not_hold_the_later_ones(tm
         assert bot.services.scheduler.weekly_due_at(TOP) == local(week + timedelta(days=28), 9)
     finally:
         bot.stop()
+
+
+def test_a_stop_during_the_backlog_sends_no_further_week_and_the_next_start_sends_them(tmp_path: Path, environ, slack, x) -> None:
+    config = weekly_config(tmp_path, environ)
+    clock = clock_at(local(monday(1), 8))
+    week = three_weeks_down(config, slack, x, clock)
+    bot = Copydesk(config, slack, x, clock=clock)
+    stopped_after_one = lambda: len(reports(slack)) >= 2  # noqa: E731  (SIGTERM as the first missed week went out)
+    bot.desk.weekly.start_weekly(stopped_after_one)
+    assert weekly_outcomes(bot) == {week: "sent", week + timedelta(days=7): "sent"}
+    bot.stop()
+
+    again = Copydesk(config, slack, x, clock=clock).start()
+    try:
+        assert weekly_outcomes(again) == {
+            week: "sent",
+            week + timedelta(days=7): "sent",
+            week + timedelta(days=14): "skipped",
+            week + timedelta(days=21): "sent",
+        }
+    finally:
+        again.stop()
+
+
+def test_a_stop_while_the_missed_digest_goes_out_begins_no_weekly_report(tmp_path: Path, environ, slack, x) -> None:
+    config = weekly_config(tmp_path, environ)
+    clock = clock_at(local(monday(1), 8))
+    week = three_weeks_down(config, slack, x, clock)
+    bot = Copydesk(config, slack, x, clock=clock)
+    to_digest = lambda body: body.get("channel") == DIGEST  # noqa: E731
+    slack.hold_next("chat.postMessage", when=to_digest)  # the missed daily digest, caught up first, waits for Slack
+    bot.services.start(catch_up_aside=True)  # as copydesk run starts
+    eventually(lambda: slack.holding() == 1, what="the digest held at Slack")
+    stopping = threading.Thread(target=bot.stop)  # SIGTERM now, while Slack has not answered the digest
+    stopping.start()
+    eventually(bot.services.stopping.is_set, what="the stop under way")
+    slack.release()
+    stopping.join(30)
+
+    assert not stopping.is_alive()
+    ledger = Ledger.open_readonly(config.db_path)
+    try:
+        assert {d.day: d.outcome for d in ledger.digests() if d.kind == "weekly"} == {week: "sent"}  # none begun
+    finally:
+        ledger.close()
+    assert len(reports(slack)) == 1
 
 
 def started_twice(config: Config, slack: Any, x: Any, clock: MovableClock) -> Copydesk:

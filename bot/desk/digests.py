@@ -307,7 +307,8 @@ class Digests:
     def _window(self, scope: Scope, now: datetime) -> tuple[datetime, datetime]:
         """The scheduled digest's window: from where the last one ended to now, or to before any post still on its way
         (its time is read before its commit, which may come after this digest's read), so that post goes in the next
-        digest rather than in neither; never ending before the last one did."""
+        digest rather than in neither; not before the last one ended (unless the clock went back), so a post on its way
+        since before then is left to the window it began in."""
         previous_end = self.ledger.previous_digest_end(scope.key)
         end = now
         # A post on its way longer than IN_FLIGHT is stuck, in doubt, and holds no digest back (a post that really takes

@@ -43,6 +43,7 @@ class Weekly:
         self.notifier = notifier
         self.sending = sending  # the daily digest's: each report claimed the same way
         self.draw = draw
+        self._stopping: Callable[[], bool] = lambda: False  # start_weekly's, once copydesk runs
         zone = self.config.timezone
         self.routine: Routine[WeeklyScope] = Routine(
             core,
@@ -89,6 +90,7 @@ class Weekly:
     def start_weekly(self, stopping: Callable[[], bool] = lambda: False) -> int:
         """On start: send once a report whose time passed while copydesk was down, then schedule the next of each (no
         further scope once `stopping`)."""
+        self._stopping = stopping  # a backlog being sent stops between weeks too
         return self.routine.start(self.weekly_scopes(), stopping)
 
     def run_weekly(self, scope_key: str) -> None:
@@ -104,6 +106,8 @@ class Weekly:
         latest, _ = latest_weekly_due(self.clock() + EARLY, scope.weekday, scope.at, self.config.timezone)
         sent, failure = False, None
         for day in weeks_owed(latest, self.ledger.weekly_sent(scope.key)):
+            if self._stopping():
+                break  # copydesk is stopping: the weeks left are still owed at the next start
             try:
                 sent = self._send_week(scope, day, latest=day == latest) or sent
             except Exception as e:

@@ -55,7 +55,7 @@ class Services:
     courier: Courier  # delivers the ledger's outbox to Slack
     metrics: Metrics = field(default_factory=Metrics)  # what /metrics serves
     _catching_up: threading.Thread | None = field(default=None, init=False)
-    _stopping: threading.Event = field(default_factory=threading.Event, init=False)  # set by stop(): no new report
+    stopping: threading.Event = field(default_factory=threading.Event, init=False)  # set by stop(): no new report
 
     def start(self, *, catch_up_aside: bool = False) -> None:
         """Rebuild the schedule from the ledger, then let it fire; the courier takes up what Slack has not heard yet.
@@ -81,9 +81,9 @@ class Services:
 
     def _catch_up(self) -> None:
         """A digest or weekly report missed while down goes out now, once; then each is scheduled."""
-        caught_up = self.desk.digests.start_digests(self._stopping.is_set)
+        caught_up = self.desk.digests.start_digests(self.stopping.is_set)
         log.info("digests: %d scheduled, %d caught up", len(self.desk.digests.digest_scopes()), caught_up)
-        caught_up = self.desk.weekly.start_weekly(self._stopping.is_set)
+        caught_up = self.desk.weekly.start_weekly(self.stopping.is_set)
         log.info("weekly reports: %d scheduled, %d caught up", len(self.desk.weekly.weekly_scopes()), caught_up)
 
     def _catch_up_logged(self) -> None:
@@ -94,7 +94,7 @@ class Services:
 
     def stop(self) -> None:
         """Let listeners and posts already on their way finish, then the deliveries under way, then close the ledger."""
-        self._stopping.set()  # a catch-up under way finishes the report it is sending, and begins no other
+        self.stopping.set()  # a catch-up under way finishes the report it is sending, and begins no other
         self.listeners.shutdown(wait=True)
         self.scheduler.shutdown(wait=True)  # nothing more fires, a catch-up under way included
         if self._catching_up is not None:

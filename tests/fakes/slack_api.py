@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from tests.fakes.http import Call, RecordingServer, Reply
@@ -37,7 +38,7 @@ class FakeSlack(RecordingServer):
         self._shares_held: list[tuple[str, dict[str, Any]]] | None = None  # hold_shares(): completed, not shown yet
         self.upload_refused: int | None = None  # the upload URL answers this status instead of taking the bytes
         self.answer_if: list[tuple[str, Any, Reply]] = []  # (method, which bodies, answer): once, for the first body it fits
-        self._holds: dict[str, threading.Event] = {}  # per method: the next call waits for release() (hold_next)
+        self._holds: dict[str, tuple[threading.Event, Callable[[dict[str, Any]], bool]]] = {}  # hold_next's, per method
         self._held: list[threading.Event] = []
         self._ts = itertools.count(1)
         self._file_ids = itertools.count(1)
@@ -69,10 +70,16 @@ class FakeSlack(RecordingServer):
             for c in self.calls(f"/api/{method}")
         ]
 
-    def hold_next(self, method: str) -> None:
-        """The next call of `method` gets no answer until release(): the moment to kill copydesk between two calls."""
+    def hold_next(self, method: str, when: Callable[[dict[str, Any]], bool] = lambda _body: True) -> None:
+        """The next call of `method` (whose body is `when`) gets no answer until release(): the moment to kill copydesk
+        between two calls."""
         with self._lock:
-            self._holds[method] = threading.Event()
+            self._holds[method] = (threading.Event(), when)
+
+    def holding(self) -> int:
+        """How many calls are being held unanswered right now (hold_next)."""
+        with self._lock:
+            return len(self._held)
 
     def release(self) -> None:
         """Let every held call go (with an error: the process that made it is gone)."""
@@ -136,8 +143,9 @@ class FakeSlack(RecordingServer):
         if call.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
             return Reply(200, {"ok": False, "error": "invalid_auth"})
         with self._lock:
-            gate = self._holds.pop(method, None)
-            if gate is not None:
+            gate = None
+            if method in self._holds and self._holds[method][1](call.body):
+                gate = self._holds.pop(method)[0]
                 self._held.append(gate)
         if gate is not None:  # held open: the caller waits, as on a slow Slack, until release() (or the fake stops)
             gate.wait(30)
@@ -323,10 +331,13 @@ class FakeSlack(RecordingServer):
             self._shares_held = []
 
     def release_shares(self) -> None:
+        """The held shares show now, each with a ts of now (so the channel's history stays in time order)."""
         with self._lock:
-            for channel, message in self._shares_held or []:
+            held, self._shares_held = self._shares_held or [], None
+        for channel, message in held:
+            message["ts"] = self._next_ts()
+            with self._lock:
                 self._share(channel, message)
-            self._shares_held = None
 
     def _share(self, channel: str, message: dict[str, Any]) -> None:
         """The file-share message in the channel or its thread (the lock held)."""
