@@ -549,12 +549,7 @@ def test_each_week_missed_during_a_long_outage_gets_its_report_once_on_start(tmp
     third = started_twice(config, slack, x, clock)
     try:
         weeks = weekly_outcomes(third)
-        assert weeks == {
-            week: "sent",
-            week + timedelta(days=7): "sent",  # week 1, with its post
-            week + timedelta(days=14): "skipped",  # week 2: nothing went out while copydesk was down; nothing to say
-            week + timedelta(days=21): "sent",  # week 3, the latest, goes as ever, even empty
-        }
+        assert weeks == caught_up_after(week)
         on_time, caught_up, latest = reports(slack)
         assert " · 1 post · " in blocks_text(caught_up)  # the one that went out the day before the outage
         assert caught_up["metadata"]["event_payload"]["day"] == (week + timedelta(days=7)).isoformat()
@@ -582,12 +577,7 @@ def test_missed_weeks_slack_refuses_are_all_tried_again_in_order(tmp_path: Path,
         del slack.failures["chat.postMessage"]
         fire_weekly(bot, clock)  # the retry, ten minutes on
 
-        assert weekly_outcomes(bot) == {
-            week: "sent",
-            week + timedelta(days=7): "sent",
-            week + timedelta(days=14): "skipped",
-            week + timedelta(days=21): "sent",
-        }
+        assert weekly_outcomes(bot) == caught_up_after(week)
         assert [r["metadata"]["event_payload"]["day"] for r in reports(slack)] == [
             (week + timedelta(days=n)).isoformat() for n in (0, 7, 21)
         ]
@@ -639,12 +629,7 @@ def test_a_stop_during_the_backlog_sends_no_further_week_and_the_next_start_send
 
     again = Copydesk(config, slack, x, clock=clock).start()
     try:
-        assert weekly_outcomes(again) == {
-            week: "sent",
-            week + timedelta(days=7): "sent",
-            week + timedelta(days=14): "skipped",
-            week + timedelta(days=21): "sent",
-        }
+        assert weekly_outcomes(again) == caught_up_after(week)
     finally:
         again.stop()
 
@@ -671,6 +656,17 @@ def test_a_stop_while_the_missed_digest_goes_out_begins_no_weekly_report(tmp_pat
     finally:
         ledger.close()
     assert len(reports(slack)) == 1
+
+
+def caught_up_after(week: date) -> dict[date, str]:
+    """The weekly outcomes once three_weeks_down's outage is caught up: week 1 with its post sent, week 2 (nothing
+    went out while copydesk was down) skipped, and the latest sent as ever, even empty."""
+    return {
+        week: "sent",
+        week + timedelta(days=7): "sent",
+        week + timedelta(days=14): "skipped",
+        week + timedelta(days=21): "sent",
+    }
 
 
 def started_twice(config: Config, slack: Any, x: Any, clock: MovableClock) -> Copydesk:
