@@ -288,7 +288,7 @@ def test_ctrl_c_stops_browse_cleanly_on_a_ledger_no_bot_holds(tmp_path: Path) ->
         assert rows(running, "meta") == [{"key": "chain", "value": "sha256"}]
     finally:
         running.process.send_signal(signal.SIGINT)
-        assert running.process.wait(timeout=15) == 0
+        assert running.process.wait(timeout=30) == 0  # a deadline, as Running.stop's
     running.wait_for_log(r"copydesk stopped")
 
 

@@ -188,7 +188,7 @@ def test_a_lookup_that_hangs_does_not_hold_the_digest_past_its_deadline(make_bot
         fire(bot, clock)
         took = time.monotonic() - started
 
-        assert took < 1 + 2, f"the digest waited {took:.1f}s for a lookup held open"
+        assert took < 1 + 5, f"the digest waited {took:.1f}s for a lookup held open (30 s)"
         [held] = bot.x.lookups()
         assert [c for c in bot.x.calls("/2/tweets") if c.method == "GET"] == []  # X has still not answered it
         shown = the_digest(bot)
@@ -368,7 +368,7 @@ def reading_stopped(account: str, network: str) -> bool:
 
 def test_mastodon_read_past_the_deadline_shows_what_came_and_asks_no_more(make_everywhere) -> None:
     clock = clock_at(tomorrow(10))
-    bot = make_everywhere(clock=clock, top_level=with_digest(metrics_timeout_seconds=1))
+    bot = make_everywhere(clock=clock, top_level=with_digest(metrics_timeout_seconds=5))  # X and Bluesky answer well in it
     for number, text in enumerate(["Read in time", "Answered too late", "Never asked"], start=1):
         publish_everywhere(bot, number, text)
     first, late, never = (post_id(bot, n, "mastodon") for n in (1, 2, 3))
@@ -379,7 +379,7 @@ def test_mastodon_read_past_the_deadline_shows_what_came_and_asks_no_more(make_e
     try:
         started = time.monotonic()
         fire(bot, clock)
-        assert time.monotonic() - started < 1 + 2
+        assert time.monotonic() - started < 5 + 5
         shown = the_digest(bot)
     finally:
         gate.set()
@@ -484,12 +484,12 @@ def test_within_gives_what_came_in_time_and_why_the_rest_did_not() -> None:
 
     started = time.monotonic()
     try:
-        answers, failures = within({"fast": lambda: [1, 2], "refused": refused, "broken": broken, "slow": slow}, 0.2)
-        assert time.monotonic() - started < 2
+        answers, failures = within({"fast": lambda: [1, 2], "refused": refused, "broken": broken, "slow": slow}, 2)
+        assert time.monotonic() - started < 4
     finally:
         held.set()
     assert answers == {"fast": [1, 2], "refused": [1]}  # what a read gave before it failed stands
-    assert failures == {"refused": "X refused it", "broken": "an unexpected RuntimeError", "slow": "no answer within 0.2s"}
+    assert failures == {"refused": "X refused it", "broken": "an unexpected RuntimeError", "slow": "no answer within 2s"}
     eventually(lambda: not any(t.name == "engagement slow" for t in threading.enumerate()), what="the slow read to stop")
     assert asked == [1]  # past the deadline, nothing more is asked of it
 

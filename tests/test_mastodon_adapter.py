@@ -90,7 +90,7 @@ def test_images_go_up_with_their_descriptions_and_one_still_processing_is_waited
 
 
 def test_an_upload_the_instance_is_still_processing_when_the_time_is_up_is_not_sent(masto: FakeMastodon) -> None:
-    publisher = publisher_for(masto, timeout=0.1)
+    publisher = publisher_for(masto, timeout=1.0)  # 1,000 polls every 10 ms outlast it
     masto.process_next_upload(polls=1000)
 
     with pytest.raises(PublishError) as failed:
@@ -113,7 +113,7 @@ def test_a_429_is_not_sent_and_says_when_the_limit_lifts(masto: FakeMastodon, pu
 
 
 def test_a_lost_answer_is_unknown_and_a_resend_with_the_same_key_gets_the_same_status(masto: FakeMastodon) -> None:
-    publisher = publisher_for(masto, timeout=0.3)
+    publisher = publisher_for(masto, timeout=2.0)  # the lost answer comes only after 10 s
     since = datetime.now(UTC)
     masto.lose_next_answer(10)  # created, answered only after the client gave up
 
@@ -264,7 +264,7 @@ def test_a_bad_token_is_refused_and_an_instance_that_cannot_be_reached_is_not_se
 def test_the_token_is_in_no_log_record_and_no_error(masto: FakeMastodon, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     caplog.set_level(logging.DEBUG, logger="urllib3")  # copydesk run quiets it (bot/runtime/cli.py); here it says everything
-    publisher = publisher_for(masto, timeout=0.3)
+    publisher = publisher_for(masto, timeout=2.0)
     errors: list[PublishError] = []
     since = datetime.now(UTC)
     publisher.instance_limits()

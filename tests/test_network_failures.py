@@ -138,7 +138,9 @@ def test_a_thread_retracted_from_one_network_half_way_is_not_posted_there_again(
     bot.react(EDITOR_1, "white_check_mark", 1)
     bot.react(EDITOR_2, "white_check_mark", 1, settle=False)
     bot.bluesky.wait_for_held(CREATE)  # part 1 is written, its answer held
-    bot.bluesky.rate_limit_next("com.atproto.repo.createRecord", int(time.time()) + 2)  # part 2: a 429
+    bot.bluesky.rate_limit_next(
+        "com.atproto.repo.createRecord", int(time.time()) + 3600
+    )  # part 2: a 429 (the retry is run below)
     gate.set()
     retrying(bot)
 

@@ -139,8 +139,8 @@ def test_a_429_on_mastodon_waits_for_its_reset_while_x_and_bluesky_go_out(make_e
 
 
 def test_a_lost_answer_on_each_network_is_found_and_posted_once(make_everywhere: Callable[..., Everywhere]) -> None:
-    bot = make_everywhere(top_level={"x_timeout_seconds": 0.5, **FAST_RETRY})
-    bot.x.lose_next_answer(delay=3)
+    bot = make_everywhere(top_level={"x_timeout_seconds": 2, **FAST_RETRY})
+    bot.x.lose_next_answer(delay=10)
     bot.bluesky.lose_next_answer()
     bot.mastodon.fail_after_posting(503)
     bot.command(AUTHOR, "Did it land everywhere?")

@@ -140,8 +140,10 @@ def test_metrics_after_a_short_loop_count_what_happened_and_hold_no_secret(runni
 
     def settled() -> bool:
         _, samples = scrape(running.url)
-        return of(samples, "copydesk_publications_total", account="main", network="x", outcome="failed") == 1 and (
-            of(samples, "copydesk_outbox_pending") == 0
+        return (
+            of(samples, "copydesk_publications_total", account="main", network="x", outcome="failed") == 1
+            and of(samples, "copydesk_outbox_pending") == 0
+            and of(samples, "copydesk_scheduled_jobs", kind="publish") == 1  # its retry planned after its commit
         )
 
     eventually(settled, what="the rate-limited post failed and Slack told of everything")
