@@ -156,7 +156,8 @@ def test_a_thread_with_an_image_goes_through_in_dry_run_part_by_part_and_uploads
     assert DRY in blocks_text(bot.slack.updates()[-1])
 
 
-def test_pause_retry_and_retract_in_dry_run_say_so_and_send_nothing(make_dry: Callable[..., Copydesk], x: FakeX) -> None:
+def held_by_a_pause(make_dry: Callable[..., Copydesk]) -> Copydesk:
+    """#1, approved for an hour on, held: its time passed while an admin had publishing paused."""
     clock = MovableClock()
     bot = make_dry(clock=clock)
     bot.command(AUTHOR, "at:+1h Held by the pause")
@@ -164,6 +165,11 @@ def test_pause_retry_and_retract_in_dry_run_say_so_and_send_nothing(make_dry: Ca
     bot.command("U0ADMIN01", "pause checking the tone")
     clock.advance(hours=2)
     bot.command("U0ADMIN01", "resume")
+    return bot
+
+
+def test_pause_retry_and_retract_in_dry_run_say_so_and_send_nothing(make_dry: Callable[..., Copydesk], x: FakeX) -> None:
+    bot = held_by_a_pause(make_dry)
     assert bot.draft(1).state is State.HELD  # its time passed during the pause: an editor confirms it
 
     bot.command(EDITOR_1, "retry #1")
@@ -404,13 +410,7 @@ def test_retract_never_calls_a_network_for_a_dry_run_and_refuses_a_real_post_it_
 
 
 def test_marking_a_dry_run_published_without_a_link_keeps_it_a_dry_run(make_dry: Callable[..., Copydesk]) -> None:
-    clock = MovableClock()
-    bot = make_dry(clock=clock)
-    bot.command(AUTHOR, "at:+1h Held by the pause")
-    approve(bot, 1)
-    bot.command("U0ADMIN01", "pause checking the tone")
-    clock.advance(hours=2)
-    bot.command("U0ADMIN01", "resume")
+    bot = held_by_a_pause(make_dry)
     assert bot.draft(1).state is State.HELD
 
     bot.command(EDITOR_1, "mark-published #1")

@@ -22,7 +22,7 @@ from bot.weekly import latest_weekly_due, next_weekly_due, week_before, weekly_s
 from storage import Ledger
 from tests.fakes.slack_api import blocks_text
 from tests.fakes.x_api import X_ENV
-from tests.support.digests import DIGEST, LA, clock_at, move, utc
+from tests.support.digests import DIGEST, LA, clock_at, fire_weekly, move, utc
 from tests.support.harness import (
     AUTHOR,
     BASE_CONFIG,
@@ -48,15 +48,6 @@ def monday(weeks: int = 0) -> date:
 
 def local(day: date, hour: int, minute: int = 0) -> datetime:
     return utc(datetime.combine(day, time(hour, minute), tzinfo=LA).isoformat())
-
-
-def fire_weekly(bot: Copydesk, clock: MovableClock, scope: str = TOP) -> datetime:
-    """The report's time comes: move the desk's clock to it and run the job the scheduler holds for it."""
-    due = bot.services.scheduler.weekly_due_at(scope)
-    assert due is not None, f"no weekly report is scheduled for {scope}"
-    move(clock, due + timedelta(seconds=1))
-    bot.desk.weekly.run_weekly(scope)
-    return due
 
 
 def reports(slack: Any, channel: str = DIGEST) -> list[dict[str, Any]]:

@@ -185,13 +185,15 @@ class Routine(Generic[S]):
         """On start: send once a report whose time passed while copydesk was down, then schedule the next of each; once
         `stopping` (copydesk was asked to stop meanwhile), no further scope is begun."""
         sent = 0
+        origin: list[datetime | None] = []  # when the ledger's history began, read once
         for scope in scopes:
             if stopping():
                 break
             day, due = self.latest(scope, self.clock())
             try:
+                origin = origin or [self.ledger.digest_origin()]
                 # A ledger whose history began after that time missed nothing: a new install does not start with one.
-                missed = self.sending.missed(Slot(scope.key, self.kind, day, scope.channel), due, self.ledger.digest_origin())
+                missed = self.sending.missed(Slot(scope.key, self.kind, day, scope.channel), due, origin[0])
             except Exception:  # the ledger could not be read (a lock held too long): never a scope left unplanned
                 log.exception("the %s %s report could not be checked on start; trying again in %s", scope.key, self.kind, RETRY)
                 self._schedule(scope, day, self.clock() + RETRY)

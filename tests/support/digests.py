@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -36,8 +37,16 @@ def tomorrow(hour: int, minute: int = 0) -> datetime:
 
 def fire(bot: Copydesk, clock: MovableClock, scope: str = TOP) -> datetime:
     """The digest's time comes: move the desk's clock to it and run the job the scheduler holds for it."""
-    due = bot.services.scheduler.digest_due_at(scope)
-    assert due is not None, f"no digest is scheduled for {scope}"
+    return _when_due(clock, bot.services.scheduler.digest_due_at(scope), lambda: bot.desk.digests.run_digest(scope))
+
+
+def fire_weekly(bot: Copydesk, clock: MovableClock, scope: str = TOP) -> datetime:
+    """The weekly report's time comes: as fire, with the weekly report's job."""
+    return _when_due(clock, bot.services.scheduler.weekly_due_at(scope), lambda: bot.desk.weekly.run_weekly(scope))
+
+
+def _when_due(clock: MovableClock, due: datetime | None, run: Callable[[], None]) -> datetime:
+    assert due is not None, "nothing is scheduled for that scope"
     move(clock, due + timedelta(seconds=1))
-    bot.desk.digests.run_digest(scope)
+    run()
     return due
